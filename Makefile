@@ -1,0 +1,40 @@
+# hivemem: `make run` starts hivemem on the embedded SQLite default; `make test` runs the suite.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test check lint format typecheck bench demo clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/hivemem demo
+
+demo: run
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check hivemem tests benchmarks
+	$(VENV)/bin/ruff check hivemem tests benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format hivemem tests benchmarks
+	$(VENV)/bin/ruff check --fix hivemem tests benchmarks
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+check: lint typecheck test
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache hivemem.egg-info

@@ -1,0 +1,63 @@
+"""hivemem: shared memory for multi-agent AI systems.
+
+>>> import hivemem
+>>> mem = hivemem.connect("memory://", agent="planner")
+>>> mem.write("team", "status", "ready").version
+1
+>>> mem.read("team", "status")
+'ready'
+>>> mem.close()
+"""
+
+from __future__ import annotations
+
+from hivemem._async import AsyncMemory, AsyncSubscription
+from hivemem._connect import DEFAULT_URL, connect, connect_async
+from hivemem._sync import Memory, Subscription
+from hivemem.errors import (
+    AlreadyExists,
+    BackendUnavailable,
+    CircuitOpen,
+    ConflictError,
+    HivememError,
+    InvalidArgument,
+    NamespaceFull,
+    NamespaceNotFound,
+    NotFound,
+    PermissionDenied,
+    RevisionCompacted,
+    TooLarge,
+    Unauthenticated,
+)
+from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_URL",
+    "AccessLogEntry",
+    "AlreadyExists",
+    "AsyncMemory",
+    "AsyncSubscription",
+    "BackendUnavailable",
+    "CircuitOpen",
+    "ConflictError",
+    "Entry",
+    "Event",
+    "HivememError",
+    "InvalidArgument",
+    "Memory",
+    "NamespaceFull",
+    "NamespaceInfo",
+    "NamespaceNotFound",
+    "NotFound",
+    "Page",
+    "PermissionDenied",
+    "RevisionCompacted",
+    "Subscription",
+    "TooLarge",
+    "Unauthenticated",
+    "__version__",
+    "connect",
+    "connect_async",
+]

@@ -1,0 +1,7 @@
+"""``python -m hivemem``."""
+
+import sys
+
+from hivemem.cli import main
+
+sys.exit(main())

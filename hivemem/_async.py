@@ -1,0 +1,295 @@
+"""``AsyncMemory``: the asyncio API, the same names as ``Memory``, awaitable.
+
+Ops run through the backend's ``aexecute``: inline for work that never blocks (no thread
+hop per call), awaiting the writer only where a durable commit is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+from hivemem._core import Core, Listener
+from hivemem._core import since_arg as _since
+from hivemem._sync import _agent_core
+from hivemem._views import NamespaceView
+from hivemem.engine import ops as o
+from hivemem.errors import HivememError
+from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+
+__all__ = ["AsyncMemory", "AsyncSubscription"]
+
+log = logging.getLogger("hivemem")
+
+
+class AsyncMemory:
+    """The shared memory for asyncio code. Open one with :func:`hivemem.connect_async`."""
+
+    def __init__(self, core: Core) -> None:
+        self._c = core
+        self._b = core.backend
+
+    async def _run(self, op: o.Op) -> Any:
+        return self._c.finish(await self._b.aexecute(op))
+
+    # ------------------------------------------------------------ views and lifecycle
+    @property
+    def agent(self) -> str:
+        """The default agent of this handle."""
+        return self._c.agent
+
+    def as_agent(self, agent: str) -> AsyncMemory:
+        """Return a handle on the same store whose default agent is ``agent``."""
+        return type(self)(_agent_core(self._c, agent))
+
+    def namespace(self, name: str, agent: str | None = None) -> NamespaceView:
+        """Return a view whose methods drop the namespace argument."""
+        return NamespaceView(self if agent is None else self.as_agent(agent), name)
+
+    async def aclose(self) -> None:
+        """Stop the sweeper and subscriptions and close the store (idempotent)."""
+        for sub in list(self._c.subscriptions):
+            if isinstance(sub, AsyncSubscription):
+                await sub.aunsubscribe()
+        self._c.close()
+
+    async def __aenter__(self) -> AsyncMemory:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def ping(self) -> bool:
+        """Return True if the store answers."""
+        await self._run(o.Stats(agent=self._c.agent, admin=True))
+        return True
+
+    # ------------------------------------------------------------ namespaces
+    async def create_namespace(
+        self,
+        name: str,
+        agent: str | None = None,
+        *,
+        default_permission: str | None = "write",
+        permissions: Mapping[str, str | None] | None = None,
+        conflict_strategy: str = "latest-wins",
+        resolver: Any = None,
+        ttl: float | None = None,
+        max_entries: int | None = None,
+        description: str = "",
+        exist_ok: bool = False,
+    ) -> NamespaceInfo:
+        """Create a namespace; see :meth:`hivemem.Memory.create_namespace`."""
+        return await self._run(self._c.create_namespace(  # type: ignore[no-any-return]
+            name, agent, default_permission, permissions, conflict_strategy, resolver, ttl,
+            max_entries, description, exist_ok))
+
+    async def get_namespace(self, name: str, agent: str | None = None) -> NamespaceInfo:
+        """Return a namespace's configuration (needs read)."""
+        return await self._run(o.GetNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))  # type: ignore[no-any-return]
+
+    async def list_namespaces(self, agent: str | None = None) -> list[NamespaceInfo]:
+        """Return the namespaces the agent can read."""
+        return await self._run(o.ListNamespaces(agent=self._c.who(agent)))  # type: ignore[no-any-return]
+
+    async def update_namespace(self, name: str, agent: str | None = None, **config: Any
+                               ) -> NamespaceInfo:
+        """Change configuration fields (needs admin)."""
+        return await self._run(self._c.update_namespace(name, agent, config))  # type: ignore[no-any-return]
+
+    async def update_permissions(self, name: str, permissions: Mapping[str, str | None],
+                                 agent: str | None = None) -> NamespaceInfo:
+        """Merge per-agent permission overrides; ``None`` removes one (needs admin)."""
+        return await self._run(self._c.update_namespace(name, agent, {"permissions": permissions}))  # type: ignore[no-any-return]
+
+    async def clear_namespace(self, name: str, agent: str | None = None) -> int:
+        """Delete every entry of a namespace; return how many (needs admin)."""
+        return await self._run(o.ClearNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))  # type: ignore[no-any-return]
+
+    async def delete_namespace(self, name: str, agent: str | None = None) -> None:
+        """Delete a namespace and its entries (needs admin)."""
+        await self._run(o.DeleteNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))
+
+    # ------------------------------------------------------------ entries
+    async def write(self, namespace: str, key: str, value: Any, agent: str | None = None, *,
+                    ttl: float | None = None, expected_version: int | None = None,
+                    idempotency_key: str | None = None) -> Entry:
+        """Write a value; see :meth:`hivemem.Memory.write`."""
+        return await self._run(self._c.put(namespace, key, value, agent, ttl, expected_version,  # type: ignore[no-any-return]
+                                           idempotency_key))
+
+    async def read(self, namespace: str, key: str, agent: str | None = None, *,
+                   default: Any = None) -> Any:
+        """Return the key's value, or ``default`` if it is absent or expired."""
+        entry = await self._run(self._c.get(namespace, key, agent))
+        return default if entry is None else entry.value
+
+    async def get_entry(self, namespace: str, key: str, agent: str | None = None
+                        ) -> Entry | None:
+        """Return the key's entry, or ``None``."""
+        return await self._run(self._c.get(namespace, key, agent))  # type: ignore[no-any-return]
+
+    async def delete(self, namespace: str, key: str, agent: str | None = None, *,
+                     expected_version: int | None = None,
+                     idempotency_key: str | None = None) -> bool:
+        """Delete a key; return whether a live entry was deleted."""
+        return await self._run(self._c.delete(namespace, key, agent, expected_version,  # type: ignore[no-any-return]
+                                              idempotency_key))
+
+    async def get_keys(self, namespace: str, agent: str | None = None, *, prefix: str = ""
+                       ) -> list[str]:
+        """Return every live key (with ``prefix``), in key order."""
+        page = await self._run(self._c.list_entries(namespace, agent, prefix, None, None))
+        return [e.key for e in page.items]
+
+    async def get_all(self, namespace: str, agent: str | None = None, *, prefix: str = ""
+                      ) -> dict[str, Any]:
+        """Return every live key and value (with ``prefix``)."""
+        page = await self._run(self._c.list_entries(namespace, agent, prefix, None, None))
+        return {e.key: e.value for e in page.items}
+
+    async def list_entries(self, namespace: str, agent: str | None = None, *, prefix: str = "",
+                           limit: int = 100, cursor: str | None = None) -> Page[Entry]:
+        """Return one page of entries in key order."""
+        return await self._run(self._c.list_entries(namespace, agent, prefix, limit, cursor))  # type: ignore[no-any-return]
+
+    async def write_many(self, namespace: str, items: Mapping[str, Any],
+                         agent: str | None = None, *, ttl: float | None = None,
+                         idempotency_key: str | None = None) -> list[Entry]:
+        """Write several keys, all or nothing."""
+        return await self._run(self._c.put_many(namespace, items, agent, ttl, idempotency_key))  # type: ignore[no-any-return]
+
+    async def read_many(self, namespace: str, keys: Any, agent: str | None = None
+                        ) -> dict[str, Any]:
+        """Return the values of the given keys that exist."""
+        found = await self._run(self._c.get_many(namespace, keys, agent))
+        return {k: e.value for k, e in found.items()}
+
+    # ------------------------------------------------------------ events
+    def on(self, event_type: str, callback: Listener) -> Callable[[], None]:
+        """Listen in-process to every event of a type (``"*"`` for all); return ``off()``."""
+        return self._c.on(event_type, callback)
+
+    async def subscribe(self, namespace: str, callback: Callable[[Event], Any],
+                        agent: str | None = None) -> AsyncSubscription:
+        """Call ``callback(event)`` (a function or coroutine function) for each change.
+
+        Runs as a task on the running loop; returns an :class:`AsyncSubscription`.
+        """
+        who = self._c.who(agent)
+        start = await self._run(o.StartWatch(agent=who, ns=self._c.ns(namespace),
+                                             subscribe=True))
+        return AsyncSubscription(self._c, namespace, who, callback, start)
+
+    async def watch(self, namespace: str, agent: str | None = None, *,
+                    since: int | None = None, timeout: float | None = None
+                    ) -> AsyncIterator[Event]:
+        """Iterate the namespace's events; see :meth:`hivemem.Memory.watch`.
+
+        ``async for event in await amem.watch("ns")``.
+        """
+        who = self._c.who(agent)
+        start = await self._run(o.StartWatch(agent=who, ns=self._c.ns(namespace),
+                                             since=_since(since)))
+        return _afollow(self._c, namespace, who, since if since is not None else start, timeout)
+
+    async def broadcast(self, namespace: str, message: Any, agent: str | None = None, *,
+                        idempotency_key: str | None = None) -> Event:
+        """Send a message to every subscriber and watcher of the namespace (needs write)."""
+        return await self._run(self._c.broadcast(namespace, message, agent, idempotency_key))  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------ audit and stats
+    async def access_log(self, agent_id: str | None = None, namespace: str | None = None,
+                         action: str | None = None, success: bool | None = None,
+                         since: float | None = None, limit: int = 100, *,
+                         agent: str | None = None) -> list[AccessLogEntry]:
+        """Return audit records, newest first; see :meth:`hivemem.Memory.access_log`."""
+        return await self._run(self._c.access_log(agent, agent_id, namespace, action, success,  # type: ignore[no-any-return]
+                                                  since, limit))
+
+    async def stats(self) -> dict[str, Any]:
+        """Return counts: namespaces, entries, audit records, subscriptions, per namespace."""
+        return self._c.stats_extra(await self._run(o.Stats(agent=self._c.agent, admin=True)))
+
+    async def cleanup(self) -> int:
+        """Sweep expired entries now."""
+        return self._c.sweep()
+
+
+async def _afollow(core: Core, ns: str, agent: str, since: int, timeout: float | None
+                   ) -> AsyncIterator[Event]:
+    backend = core.backend
+    notifier = backend.notifier
+    last = since
+    idle = 0.0
+    poll = backend.poll_interval
+    while not core.closed.is_set():
+        seq = notifier.seq
+        events = core.finish(await backend.aexecute(
+            o.EventsAfter(agent=agent, ns=ns, since=last)))
+        if events:
+            idle = 0.0
+            for event in events:
+                last = event.revision
+                yield event
+            continue
+        if timeout is not None and idle >= timeout:
+            return
+        wait = poll if timeout is None else min(poll, timeout - idle)
+        await notifier.await_change(seq, wait)
+        idle += wait
+
+
+class AsyncSubscription:
+    """A running async subscription; ``await sub.aunsubscribe()`` or call ``sub()`` to stop."""
+
+    def __init__(self, core: Core, ns: str, agent: str, callback: Callable[[Event], Any],
+                 start: int) -> None:
+        self.namespace = ns
+        self.agent = agent
+        self.last_revision = start
+        self.error: HivememError | None = None
+        self._core = core
+        self._callback = callback
+        core.subscriptions.add(self)
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    @property
+    def active(self) -> bool:
+        """Whether events are still being delivered."""
+        return not self._task.done()
+
+    async def _run(self) -> None:
+        try:
+            async for event in _afollow(self._core, self.namespace, self.agent,
+                                        self.last_revision, None):
+                self.last_revision = event.revision
+                try:
+                    out = self._callback(event)
+                    if inspect.isawaitable(out):
+                        await out
+                except Exception:
+                    log.exception("hivemem: subscriber callback failed on %s", event.type)
+        except HivememError as exc:
+            self.error = exc
+            log.warning("hivemem: subscription to %r stopped: %s", self.namespace, exc)
+        finally:
+            self._core.subscriptions.discard(self)
+
+    def unsubscribe(self) -> None:
+        """Stop delivering events (idempotent)."""
+        self._task.cancel()
+        self._core.subscriptions.discard(self)
+
+    __call__ = unsubscribe
+
+    async def aunsubscribe(self) -> None:
+        """Stop and wait until the task has ended."""
+        self.unsubscribe()
+        try:
+            await self._task
+        except (asyncio.CancelledError, Exception):
+            pass

@@ -1,0 +1,76 @@
+"""JSON encoding of stored values, with the checks that keep bad input out of the store.
+
+Values are stored as compact JSON text. Encoding refuses what JSON cannot represent
+(sets, NaN, arbitrary objects, non-string object keys), values nested deeper than
+``MAX_DEPTH`` and values larger than the configured limit, always with
+:class:`~hivemem.errors.InvalidArgument` or :class:`~hivemem.errors.TooLarge`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hivemem.errors import InvalidArgument, TooLarge
+
+__all__ = ["MAX_DEPTH", "decode", "encode", "encode_value"]
+
+#: Deepest nesting accepted in a stored value.
+MAX_DEPTH = 64
+
+_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_encode = _encoder.encode
+decode = json.loads
+
+
+def encode(value: Any) -> str:
+    """Encode any JSON value to compact text (no size check).
+
+    Raises:
+        InvalidArgument: if the value is not JSON (sets, NaN, objects, non-string keys) or is
+            nested too deeply.
+    """
+    try:
+        text = _encode(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidArgument(f"value is not JSON-serializable: {_why(exc)}") from None
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(value, 0) > MAX_DEPTH:
+        raise InvalidArgument(f"value is nested deeper than {MAX_DEPTH} levels")
+    return text
+
+
+def encode_value(value: Any, max_bytes: int) -> str:
+    """Encode a value to store, checking its serialized size against ``max_bytes``.
+
+    Raises:
+        InvalidArgument: if the value is not JSON.
+        TooLarge: if the serialized value exceeds ``max_bytes``.
+    """
+    text = encode(value)
+    if len(text) > max_bytes // 4 and len(text.encode()) > max_bytes:
+        raise TooLarge(
+            f"value is {len(text.encode())} bytes serialized; the limit is {max_bytes} "
+            "(raise max_value_bytes to store larger values)"
+        )
+    return text
+
+
+def _depth(value: Any, level: int) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list | tuple):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    text = str(exc)
+    if "Out of range float" in text:
+        return "NaN and infinity are not JSON"
+    if "Exceeds the limit" in text:
+        return "integer has too many digits"
+    return text

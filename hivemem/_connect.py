@@ -1,0 +1,76 @@
+"""``connect()`` and ``connect_async()``: open a store by URL."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hivemem._async import AsyncMemory
+from hivemem._core import Core
+from hivemem._sync import Memory
+from hivemem.backends import open_backend
+from hivemem.backends.base import Settings
+from hivemem.engine.conflicts import BUILTIN_RESOLVERS
+from hivemem.errors import InvalidArgument
+
+__all__ = ["DEFAULT_URL", "connect", "connect_async"]
+
+#: The store ``connect()`` opens without a URL and without ``$HIVEMEM_URL``.
+DEFAULT_URL = "sqlite:///hivemem.db"
+
+_SETTINGS = {
+    "clock", "max_value_bytes", "event_retention", "max_log_size", "log_reads",
+    "idempotency_ttl", "cleanup_interval", "auto_create_namespaces",
+}
+_BACKEND_OPTIONS = {"durability", "timeout", "cache"}
+
+
+def _open(url: str | None, agent: str | None, token: str | None, options: dict[str, Any]
+          ) -> Core:
+    url = url or os.environ.get("HIVEMEM_URL") or DEFAULT_URL
+    unknown = set(options) - _SETTINGS - _BACKEND_OPTIONS - {"resolvers"}
+    if unknown:
+        raise InvalidArgument(f"unknown connect() options: {', '.join(sorted(unknown))}")
+    settings = Settings(**{k: options.pop(k) for k in list(options) if k in _SETTINGS})
+    settings.resolvers = {**BUILTIN_RESOLVERS, **dict(options.pop("resolvers", None) or {})}
+    _check_settings(settings)
+    backend = open_backend(url, settings, options)
+    core = Core(backend, settings, agent)
+    core.start_sweeper()
+    return core
+
+
+def _check_settings(s: Settings) -> None:
+    for name in ("max_value_bytes", "event_retention", "max_log_size"):
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidArgument(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(s.cleanup_interval, int | float) or s.cleanup_interval < 0:
+        raise InvalidArgument("cleanup_interval must be seconds >= 0 (0 turns the sweeper off)")
+
+
+def connect(url: str | None = None, *, agent: str | None = None, token: str | None = None,
+            **options: Any) -> Memory:
+    """Open a store and return the synchronous :class:`~hivemem.Memory`.
+
+    Args:
+        url: ``memory://``, ``sqlite:///path.db`` (default ``sqlite:///hivemem.db``, or
+            ``$HIVEMEM_URL``).
+        agent: The default agent of calls that name none.
+        token: A server token (for ``http://`` stores).
+        **options: ``cleanup_interval`` (s, default 60; 0 = no sweeper), ``max_log_size``
+            (100,000), ``log_reads`` (True), ``max_value_bytes`` (1 MiB),
+            ``event_retention`` (10,000 per namespace), ``idempotency_ttl`` (600 s),
+            ``durability`` (SQLite: ``full`` or ``normal``), ``resolvers`` (name → callable),
+            ``clock`` (a ``time.time`` stand-in, for tests).
+
+    Raises:
+        InvalidArgument: an unknown URL scheme or option.
+    """
+    return Memory(_open(url, agent, token, dict(options)))
+
+
+def connect_async(url: str | None = None, *, agent: str | None = None,
+                  token: str | None = None, **options: Any) -> AsyncMemory:
+    """Open a store and return the asyncio :class:`~hivemem.AsyncMemory` (same options)."""
+    return AsyncMemory(_open(url, agent, token, dict(options)))

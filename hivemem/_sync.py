@@ -1,0 +1,324 @@
+"""``Memory``: the synchronous API. Every method builds its op in :mod:`hivemem._core`
+and runs it on the backend in the calling thread (no thread hop)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from hivemem._core import Core, Listener
+from hivemem._core import since_arg as _since
+from hivemem._views import NamespaceView
+from hivemem.engine import ops as o
+from hivemem.errors import HivememError
+from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+
+__all__ = ["Memory", "Subscription"]
+
+log = logging.getLogger("hivemem")
+
+
+class Memory:
+    """The shared memory, synchronous. Open one with :func:`hivemem.connect`.
+
+    Every method that acts for an agent takes it as its last positional argument or as
+    ``agent=``; without one, the connection's default agent acts.
+    """
+
+    def __init__(self, core: Core) -> None:
+        self._c = core
+        self._b = core.backend
+
+    def _run(self, op: o.Op) -> Any:
+        return self._c.finish(self._b.execute(op))
+
+    # ------------------------------------------------------------ views and lifecycle
+    @property
+    def agent(self) -> str:
+        """The default agent of this handle."""
+        return self._c.agent
+
+    def as_agent(self, agent: str) -> Memory:
+        """Return a handle on the same store whose default agent is ``agent``."""
+        core = _agent_core(self._c, agent)
+        return type(self)(core)
+
+    def namespace(self, name: str, agent: str | None = None) -> NamespaceView:
+        """Return a view whose methods drop the namespace argument."""
+        return NamespaceView(self if agent is None else self.as_agent(agent), name)
+
+    def close(self) -> None:
+        """Stop the sweeper and subscriptions and close the store (idempotent)."""
+        self._c.close()
+
+    destroy = close
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ping(self) -> bool:
+        """Return True if the store answers."""
+        self._run(o.Stats(agent=self._c.agent, admin=True))
+        return True
+
+    # ------------------------------------------------------------ namespaces
+    def create_namespace(
+        self,
+        name: str,
+        agent: str | None = None,
+        *,
+        default_permission: str | None = "write",
+        permissions: Mapping[str, str | None] | None = None,
+        conflict_strategy: str = "latest-wins",
+        resolver: Any = None,
+        ttl: float | None = None,
+        max_entries: int | None = None,
+        description: str = "",
+        exist_ok: bool = False,
+    ) -> NamespaceInfo:
+        """Create a namespace; its creator gets admin unless ``permissions`` name it.
+
+        Raises:
+            AlreadyExists: the namespace exists (unless ``exist_ok``).
+            InvalidArgument: a bad name, level, strategy, TTL or resolver.
+        """
+        return self._run(self._c.create_namespace(
+            name, agent, default_permission, permissions, conflict_strategy, resolver, ttl,
+            max_entries, description, exist_ok))  # type: ignore[no-any-return]
+
+    def get_namespace(self, name: str, agent: str | None = None) -> NamespaceInfo:
+        """Return a namespace's configuration (needs read)."""
+        return self._run(o.GetNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))  # type: ignore[no-any-return]
+
+    def list_namespaces(self, agent: str | None = None) -> list[NamespaceInfo]:
+        """Return the namespaces the agent can read."""
+        return self._run(o.ListNamespaces(agent=self._c.who(agent)))  # type: ignore[no-any-return]
+
+    def update_namespace(self, name: str, agent: str | None = None, **config: Any
+                         ) -> NamespaceInfo:
+        """Change configuration fields (needs admin)."""
+        return self._run(self._c.update_namespace(name, agent, config))  # type: ignore[no-any-return]
+
+    def update_permissions(self, name: str, permissions: Mapping[str, str | None],
+                           agent: str | None = None) -> NamespaceInfo:
+        """Merge per-agent permission overrides; ``None`` removes one (needs admin)."""
+        return self._run(self._c.update_namespace(name, agent, {"permissions": permissions}))  # type: ignore[no-any-return]
+
+    def clear_namespace(self, name: str, agent: str | None = None) -> int:
+        """Delete every entry of a namespace; return how many (needs admin)."""
+        return self._run(o.ClearNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))  # type: ignore[no-any-return]
+
+    def delete_namespace(self, name: str, agent: str | None = None) -> None:
+        """Delete a namespace and its entries (needs admin)."""
+        self._run(o.DeleteNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))
+
+    # ------------------------------------------------------------ entries
+    def write(self, namespace: str, key: str, value: Any, agent: str | None = None, *,
+              ttl: float | None = None, expected_version: int | None = None,
+              idempotency_key: str | None = None) -> Entry:
+        """Write a value under the namespace's conflict strategy; return the stored entry.
+
+        Raises:
+            ConflictError: the strategy or ``expected_version`` refused the write.
+            PermissionDenied: the agent lacks write permission.
+            NamespaceFull: the write would exceed ``max_entries``.
+            InvalidArgument, TooLarge: bad key, value or TTL.
+        """
+        return self._run(self._c.put(namespace, key, value, agent, ttl, expected_version,  # type: ignore[no-any-return]
+                                     idempotency_key))
+
+    def read(self, namespace: str, key: str, agent: str | None = None, *,
+             default: Any = None) -> Any:
+        """Return the key's value, or ``default`` if it is absent or expired."""
+        entry = self._run(self._c.get(namespace, key, agent))
+        return default if entry is None else entry.value
+
+    def get_entry(self, namespace: str, key: str, agent: str | None = None) -> Entry | None:
+        """Return the key's entry (value, owner, version, times), or ``None``."""
+        return self._run(self._c.get(namespace, key, agent))  # type: ignore[no-any-return]
+
+    def delete(self, namespace: str, key: str, agent: str | None = None, *,
+               expected_version: int | None = None, idempotency_key: str | None = None) -> bool:
+        """Delete a key; return whether a live entry was deleted."""
+        return self._run(self._c.delete(namespace, key, agent, expected_version,  # type: ignore[no-any-return]
+                                        idempotency_key))
+
+    def get_keys(self, namespace: str, agent: str | None = None, *, prefix: str = "") -> list[str]:
+        """Return every live key (with ``prefix``), in key order."""
+        page = self._run(self._c.list_entries(namespace, agent, prefix, None, None))
+        return [e.key for e in page.items]
+
+    def get_all(self, namespace: str, agent: str | None = None, *, prefix: str = ""
+                ) -> dict[str, Any]:
+        """Return every live key and value (with ``prefix``)."""
+        page = self._run(self._c.list_entries(namespace, agent, prefix, None, None))
+        return {e.key: e.value for e in page.items}
+
+    def list_entries(self, namespace: str, agent: str | None = None, *, prefix: str = "",
+                     limit: int = 100, cursor: str | None = None) -> Page[Entry]:
+        """Return one page of entries in key order; pass ``next_cursor`` for the next."""
+        return self._run(self._c.list_entries(namespace, agent, prefix, limit, cursor))  # type: ignore[no-any-return]
+
+    def write_many(self, namespace: str, items: Mapping[str, Any], agent: str | None = None, *,
+                   ttl: float | None = None, idempotency_key: str | None = None) -> list[Entry]:
+        """Write several keys, all or nothing: if one is refused, none is stored."""
+        return self._run(self._c.put_many(namespace, items, agent, ttl, idempotency_key))  # type: ignore[no-any-return]
+
+    def read_many(self, namespace: str, keys: Any, agent: str | None = None) -> dict[str, Any]:
+        """Return the values of the given keys that exist."""
+        found = self._run(self._c.get_many(namespace, keys, agent))
+        return {k: e.value for k, e in found.items()}
+
+    # ------------------------------------------------------------ events
+    def on(self, event_type: str, callback: Listener) -> Callable[[], None]:
+        """Listen in-process to every event of a type (``"*"`` for all); return ``off()``."""
+        return self._c.on(event_type, callback)
+
+    def subscribe(self, namespace: str, callback: Listener, agent: str | None = None
+                  ) -> Subscription:
+        """Call ``callback(event)`` for each change in the namespace, in revision order.
+
+        Runs in a background thread; returns a :class:`Subscription` (call it to stop).
+        """
+        who = self._c.who(agent)
+        start = self._run(o.StartWatch(agent=who, ns=self._c.ns(namespace), subscribe=True))
+        return Subscription(self._c, namespace, who, callback, start)
+
+    def watch(self, namespace: str, agent: str | None = None, *, since: int | None = None,
+              timeout: float | None = None) -> Iterator[Event]:
+        """Iterate the namespace's events: retained ones after ``since``, then live ones.
+
+        Args:
+            since: Resume after this revision (default: the current one, live only).
+            timeout: Stop after this many seconds without an event (default: never).
+
+        Raises:
+            RevisionCompacted: ``since`` is older than the retained events.
+        """
+        who = self._c.who(agent)
+        start = self._run(o.StartWatch(agent=who, ns=self._c.ns(namespace), since=_since(since)))
+        return _follow(self._c, namespace, who, since if since is not None else start, timeout)
+
+    def broadcast(self, namespace: str, message: Any, agent: str | None = None, *,
+                  idempotency_key: str | None = None) -> Event:
+        """Send a message to every subscriber and watcher of the namespace (needs write)."""
+        return self._run(self._c.broadcast(namespace, message, agent, idempotency_key))  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------ audit and stats
+    def access_log(self, agent_id: str | None = None, namespace: str | None = None,
+                   action: str | None = None, success: bool | None = None,
+                   since: float | None = None, limit: int = 100, *,
+                   agent: str | None = None) -> list[AccessLogEntry]:
+        """Return audit records, newest first.
+
+        Without ``agent`` the whole log is visible (embedded code owns its store); with
+        ``agent=`` only the namespaces where that agent is admin.
+        """
+        return self._run(self._c.access_log(agent, agent_id, namespace, action, success,  # type: ignore[no-any-return]
+                                            since, limit))
+
+    def stats(self) -> dict[str, Any]:
+        """Return counts: namespaces, entries, audit records, subscriptions, per namespace."""
+        return self._c.stats_extra(self._run(o.Stats(agent=self._c.agent, admin=True)))
+
+    def cleanup(self) -> int:
+        """Sweep expired entries now (the background sweeper does it every interval)."""
+        return self._c.sweep()
+
+
+def _agent_core(core: Core, agent: str) -> Core:
+    from hivemem import _validate
+
+    view = Core.__new__(Core)
+    view.__dict__.update(core.__dict__)
+    view.agent = _validate.check_agent(agent)
+    return view
+
+
+def _follow(core: Core, ns: str, agent: str, since: int, timeout: float | None
+            ) -> Iterator[Event]:
+    backend = core.backend
+    notifier = backend.notifier
+    last = since
+    idle = 0.0
+    poll = backend.poll_interval
+    while not core.closed.is_set():
+        seq = notifier.seq
+        events = core.finish(backend.execute(o.EventsAfter(agent=agent, ns=ns, since=last)))
+        if events:
+            idle = 0.0
+            for event in events:
+                last = event.revision
+                yield event
+            continue
+        if timeout is not None and idle >= timeout:
+            return
+        wait = poll if timeout is None else min(poll, timeout - idle)
+        notifier.wait(seq, wait)
+        idle += wait
+
+
+class Subscription:
+    """A running subscription; call it (or :meth:`unsubscribe`) to stop it.
+
+    Attributes:
+        last_revision: The revision of the last event delivered.
+        error: Why the subscription stopped by itself (e.g. lost permission), or ``None``.
+    """
+
+    def __init__(self, core: Core, ns: str, agent: str, callback: Listener, start: int) -> None:
+        self.namespace = ns
+        self.agent = agent
+        self.last_revision = start
+        self.error: HivememError | None = None
+        self._core = core
+        self._callback = callback
+        self._stop = threading.Event()
+        core.subscriptions.add(self)
+        self._thread = threading.Thread(target=self._run, name=f"hivemem-sub-{ns}", daemon=True)
+        self._thread.start()
+
+    @property
+    def active(self) -> bool:
+        """Whether events are still being delivered."""
+        return self._thread.is_alive() and not self._stop.is_set()
+
+    def _run(self) -> None:
+        backend = self._core.backend
+        notifier = backend.notifier
+        try:
+            while not self._stop.is_set() and not self._core.closed.is_set():
+                seq = notifier.seq
+                result = backend.execute(o.EventsAfter(agent=self.agent, ns=self.namespace,
+                                                       since=self.last_revision))
+                events = result.unwrap()
+                for event in events:
+                    if self._stop.is_set():
+                        return
+                    self.last_revision = event.revision
+                    try:
+                        self._callback(event)
+                    except Exception:
+                        log.exception("hivemem: subscriber callback failed on %s", event.type)
+                if not events:
+                    notifier.wait(seq, backend.poll_interval)
+        except HivememError as exc:
+            self.error = exc
+            log.warning("hivemem: subscription to %r stopped: %s", self.namespace, exc)
+        finally:
+            self._core.subscriptions.discard(self)
+
+    def unsubscribe(self) -> None:
+        """Stop delivering events (idempotent)."""
+        self._stop.set()
+        self._core.subscriptions.discard(self)
+        self._core.backend.notifier.notify()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    __call__ = unsubscribe

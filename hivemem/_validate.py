@@ -1,0 +1,110 @@
+"""Checks of names, keys and options, shared by every entry point."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from hivemem.errors import InvalidArgument, TooLarge
+from hivemem.types import CONFLICT_STRATEGIES, LEVELS
+
+__all__ = [
+    "MAX_KEY_BYTES",
+    "check_agent",
+    "check_key",
+    "check_level",
+    "check_limit",
+    "check_namespace",
+    "check_strategy",
+    "check_ttl",
+    "check_version",
+]
+
+MAX_KEY_BYTES = 1024
+
+_AGENT = re.compile(r"[A-Za-z0-9._@:\-]{1,128}")
+_NAMESPACE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_agent(agent: Any) -> str:
+    """Return ``agent`` if it is a valid agent id (1-128 chars of ``[A-Za-z0-9._@:-]``)."""
+    if type(agent) is not str or not _AGENT.fullmatch(agent):
+        raise InvalidArgument(
+            f"invalid agent id {agent!r}: use 1-128 characters of letters, digits and ._@:-"
+        )
+    return agent
+
+
+def check_namespace(name: Any) -> str:
+    """Return ``name`` if it is a valid namespace name (1-128 chars of ``[A-Za-z0-9._:-]``)."""
+    if type(name) is not str or not _NAMESPACE.fullmatch(name):
+        raise InvalidArgument(
+            f"invalid namespace name {name!r}: use 1-128 characters of letters, digits and ._:-"
+        )
+    return name
+
+
+def check_key(key: Any) -> str:
+    """Return ``key`` if it is 1-1024 bytes of UTF-8 without control characters."""
+    if type(key) is not str or not key:
+        raise InvalidArgument(f"invalid key {key!r}: keys are non-empty strings")
+    if len(key) > MAX_KEY_BYTES // 4:
+        try:
+            size = len(key.encode())
+        except UnicodeEncodeError:
+            raise InvalidArgument("invalid key: not valid UTF-8 (lone surrogate)") from None
+        if size > MAX_KEY_BYTES:
+            raise TooLarge(f"key is {size} bytes; the limit is {MAX_KEY_BYTES}")
+    elif not key.isascii():
+        try:
+            key.encode()
+        except UnicodeEncodeError:
+            raise InvalidArgument("invalid key: not valid UTF-8 (lone surrogate)") from None
+    if _CONTROL.search(key):
+        raise InvalidArgument(f"invalid key {key!r}: control characters are not allowed")
+    return key
+
+
+def check_ttl(ttl: Any) -> float | None:
+    """Return ``ttl`` as seconds (a positive finite number) or ``None``."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float):
+        raise InvalidArgument(f"invalid ttl {ttl!r}: give seconds as a positive number")
+    if not math.isfinite(ttl) or ttl <= 0:
+        raise InvalidArgument(f"invalid ttl {ttl!r}: give seconds as a positive number")
+    return float(ttl)
+
+
+def check_version(version: Any) -> int | None:
+    """Return ``version`` if it is ``None`` or an integer >= 0."""
+    if version is None:
+        return None
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise InvalidArgument(f"invalid expected_version {version!r}: give an integer >= 0")
+    return version
+
+
+def check_level(level: Any, what: str = "permission") -> str | None:
+    """Return ``level`` if it is ``None``, ``"read"``, ``"write"`` or ``"admin"``."""
+    if level is None or (type(level) is str and level in LEVELS):
+        return level  # type: ignore[no-any-return]
+    raise InvalidArgument(f"invalid {what} {level!r}: use None, 'read', 'write' or 'admin'")
+
+
+def check_strategy(strategy: Any) -> str:
+    """Return ``strategy`` if it is a known conflict strategy."""
+    if type(strategy) is not str or strategy not in CONFLICT_STRATEGIES:
+        raise InvalidArgument(
+            f"unknown conflict strategy {strategy!r}: use one of {', '.join(CONFLICT_STRATEGIES)}"
+        )
+    return strategy
+
+
+def check_limit(limit: Any, *, maximum: int = 10_000, what: str = "limit") -> int:
+    """Return ``limit`` if it is an integer from 1 to ``maximum``."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
+        raise InvalidArgument(f"invalid {what} {limit!r}: give an integer from 1 to {maximum}")
+    return limit

@@ -1,0 +1,43 @@
+"""Storage backends, loaded by URL scheme (so a driver is imported only when used)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from hivemem.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from hivemem.backends.base import Backend, Settings
+
+__all__ = ["open_backend"]
+
+
+def open_backend(url: str, settings: Settings, options: dict[str, Any]) -> Backend:
+    """Open the backend a URL names: ``memory://`` or ``sqlite:///path``.
+
+    Raises:
+        InvalidArgument: for an unknown scheme or a malformed URL.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "memory":
+        from hivemem.backends.memory import MemoryBackend
+
+        return MemoryBackend(settings)
+    if scheme == "sqlite":
+        from hivemem.backends.sqlite import SQLiteBackend
+
+        # SQLAlchemy's convention: sqlite:///rel.db is relative, sqlite:////abs.db absolute.
+        rest = url.split("://", 1)[1].split("?", 1)[0]
+        path = unquote(rest[1:] if rest.startswith("/") else rest)
+        if not path or path == ":memory:":
+            raise InvalidArgument("sqlite URL needs a file path: sqlite:///hivemem.db")
+        for name, value in parse_qsl(parts.query):
+            options.setdefault(name, value)
+        durability = str(options.pop("durability", "full"))
+        return SQLiteBackend(path, settings, durability=durability)
+    raise InvalidArgument(
+        f"unsupported store URL {url!r}: use memory://, sqlite:///path.db "
+        "(redis:// and http:// arrive with later releases)"
+    )

@@ -1,0 +1,281 @@
+"""The backend contract.
+
+A backend stores namespaces, entries, revisions, events, audit records and idempotency
+keys, and runs ops atomically. Everything with meaning (permissions, conflict strategies,
+TTL, revisions, events) lives in :mod:`hivemem.engine.apply`, which works over the
+primitives of :class:`Txn`; a backend's job is to provide those primitives inside one atomic
+step and to run ops through :func:`hivemem.engine.apply.execute`.
+
+Sync and async: :meth:`Backend.execute` runs an op in the calling thread (or hands a
+mutation to a writer thread and waits); :meth:`Backend.aexecute` is the same for asyncio
+callers and never costs a thread hop for work that runs inline.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from hivemem.engine.conflicts import Resolver
+    from hivemem.engine.ops import Op
+    from hivemem.errors import HivememError
+    from hivemem.types import AccessLogEntry, Event, NamespaceInfo
+
+__all__ = ["Backend", "Notifier", "Result", "Settings", "Stored", "Txn"]
+
+
+class Stored(NamedTuple):
+    """An entry as a backend keeps it (the value as JSON text; expired ones included)."""
+
+    value_json: str
+    owner: str
+    version: int
+    revision: int
+    created_at: float
+    updated_at: float
+    expires_at: float | None
+
+
+@dataclass(slots=True)
+class Settings:
+    """Options shared by a store's engine and backend."""
+
+    clock: Callable[[], float] = time.time
+    max_value_bytes: int = 1 << 20
+    event_retention: int = 10_000
+    max_log_size: int = 100_000
+    log_reads: bool = True
+    idempotency_ttl: float = 600.0
+    cleanup_interval: float = 60.0
+    auto_create_namespaces: bool = True
+    #: Set when someone listens to ``memory:read``: reads then build a local event.
+    read_events: bool = False
+    resolvers: dict[str, Resolver] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Result:
+    """What executing one op produced: a value or an error, and the events to dispatch."""
+
+    value: Any = None
+    error: HivememError | None = None
+    events: list[Event] = field(default_factory=list)
+
+    def unwrap(self) -> Any:
+        """Return the value, or raise the error."""
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class Txn(abc.ABC):
+    """Storage primitives inside one atomic step of a backend.
+
+    ``savepoint``/``release``/``rollback`` bracket one op, so a refused op leaves nothing
+    behind even when several ops share one commit. Entry primitives see expired entries too;
+    the engine decides what is live.
+    """
+
+    # -- atomic brackets
+    def savepoint(self) -> None:
+        """Start an op whose changes :meth:`rollback` can undo."""
+
+    def release(self) -> None:
+        """Keep the changes of the current op."""
+
+    def rollback(self) -> None:
+        """Undo the changes of the current op."""
+
+    # -- namespaces
+    @abc.abstractmethod
+    def ns_get(self, name: str) -> NamespaceInfo | None:
+        """The namespace's config (its ``revision`` field is not filled), or ``None``."""
+
+    @abc.abstractmethod
+    def ns_put(self, info: NamespaceInfo) -> None:
+        """Create or replace a namespace's config."""
+
+    @abc.abstractmethod
+    def ns_delete(self, name: str) -> None:
+        """Remove a namespace's config (its revision counter survives)."""
+
+    @abc.abstractmethod
+    def ns_list(self) -> list[NamespaceInfo]:
+        """Every namespace, by name."""
+
+    @abc.abstractmethod
+    def rev_get(self, ns: str) -> int:
+        """The namespace's current revision (0 if it never changed)."""
+
+    @abc.abstractmethod
+    def rev_next(self, ns: str) -> int:
+        """Take and return the namespace's next revision."""
+
+    # -- entries
+    @abc.abstractmethod
+    def entry_get(self, ns: str, key: str) -> Stored | None:
+        """The stored entry, expired or not."""
+
+    @abc.abstractmethod
+    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+        """Create or replace an entry."""
+
+    @abc.abstractmethod
+    def entry_delete(self, ns: str, key: str) -> None:
+        """Remove an entry if present."""
+
+    @abc.abstractmethod
+    def entry_count(self, ns: str) -> int:
+        """How many entries the namespace stores (expired but unswept ones included)."""
+
+    @abc.abstractmethod
+    def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
+        """Remove every entry of the namespace and return what was removed."""
+
+    @abc.abstractmethod
+    def entries_scan(
+        self, ns: str, prefix: str, after: str | None, limit: int | None
+    ) -> list[tuple[str, Stored]]:
+        """Entries in key order with ``prefix``, keys > ``after``; at most ``limit`` rows."""
+
+    @abc.abstractmethod
+    def expired_scan(self, now: float, limit: int, ns: str | None = None) -> list[tuple[str, str]]:
+        """``(namespace, key)`` of entries whose expiry is <= now (optionally in one ns)."""
+
+    @abc.abstractmethod
+    def ns_bytes(self, ns: str) -> int:
+        """Bytes of the namespace's stored values."""
+
+    # -- events
+    @abc.abstractmethod
+    def event_append(self, event: Event) -> None:
+        """Append a stream event; keep at least the last ``event_retention`` per namespace."""
+
+    @abc.abstractmethod
+    def events_after(self, ns: str, since: int, limit: int) -> list[Event]:
+        """Retained events with revision > ``since``, oldest first."""
+
+    @abc.abstractmethod
+    def events_oldest(self, ns: str) -> int | None:
+        """The oldest retained revision of the namespace, or ``None`` if none is retained."""
+
+    # -- audit
+    @abc.abstractmethod
+    def audit_append(self, record: AccessLogEntry) -> None:
+        """Add an audit record (the oldest beyond ``max_log_size`` are dropped)."""
+
+    @abc.abstractmethod
+    def audit_query(
+        self,
+        agent_id: str | None,
+        ns: str | None,
+        action: str | None,
+        success: bool | None,
+        since: float | None,
+        limit: int,
+        visible: Callable[[str | None], bool] | None,
+    ) -> list[AccessLogEntry]:
+        """Audit records, newest first; ``visible(ns)`` filters what the asker may see."""
+
+    @abc.abstractmethod
+    def audit_count(self) -> int:
+        """How many audit records are kept."""
+
+    # -- idempotency
+    @abc.abstractmethod
+    def idem_get(self, key: str, now: float) -> Any:
+        """The remembered outcome of a mutation, or ``None``."""
+
+    @abc.abstractmethod
+    def idem_put(self, key: str, value: Any, now: float) -> None:
+        """Remember a mutation's outcome."""
+
+
+class Notifier:
+    """Wakes watchers when a namespace's revision moves (threads and asyncio loops alike)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._seq = 0
+        self._loops: dict[Any, int] = {}
+
+    @property
+    def seq(self) -> int:
+        """A counter bumped on every notification."""
+        return self._seq
+
+    def notify(self) -> None:
+        """Wake every waiter."""
+        with self._cond:
+            self._seq += 1
+            self._cond.notify_all()
+            waiters = list(self._loops.items()) if self._loops else ()
+        for fut, _ in waiters:
+            loop = fut.get_loop()
+            loop.call_soon_threadsafe(_resolve, fut)
+
+    def wait(self, seq: int, timeout: float) -> None:
+        """Block until the counter moves past ``seq`` or ``timeout`` seconds pass."""
+        with self._cond:
+            if self._seq == seq:
+                self._cond.wait(timeout)
+
+    async def await_change(self, seq: int, timeout: float) -> None:
+        """Async twin of :meth:`wait`."""
+        import asyncio
+
+        fut = asyncio.get_running_loop().create_future()
+        with self._cond:
+            if self._seq != seq:
+                return
+            self._loops[fut] = seq
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            with self._cond:
+                self._loops.pop(fut, None)
+
+
+def _resolve(fut: Any) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class Backend(abc.ABC):
+    """A store: runs ops atomically and serves event streams.
+
+    Class flags tell tests and the engine what a backend can do.
+    """
+
+    name = "base"
+    #: Whether several processes may share this store.
+    shared_between_processes = False
+    #: Seconds between polls of the event log for changes made by other processes.
+    poll_interval = 0.25
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.notifier = Notifier()
+
+    @abc.abstractmethod
+    def execute(self, op: Op) -> Result:
+        """Run one op atomically; block until it is durable."""
+
+    async def aexecute(self, op: Op) -> Result:
+        """Run one op atomically from asyncio (inline unless it must wait for a writer)."""
+        return self.execute(op)
+
+    def execute_many(self, ops: Iterable[Op]) -> list[Result]:
+        """Run several ops, each atomically, in order."""
+        return [self.execute(op) for op in ops]
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release every resource; idempotent."""

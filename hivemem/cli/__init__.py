@@ -1,0 +1,34 @@
+"""The ``hivemem`` command line (also ``python -m hivemem``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every command group."""
+    from hivemem.cli import bench, demo
+
+    parser = argparse.ArgumentParser(
+        prog="hivemem",
+        description="hivemem: shared memory for multi-agent AI systems.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo.register(sub)
+    bench.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

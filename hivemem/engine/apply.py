@@ -1,0 +1,514 @@
+"""What every op means, over the primitives of a backend transaction.
+
+:func:`execute` runs one op inside a backend's atomic step: idempotency check, the op's
+handler (permissions, conflict strategy, TTL, revision, events), rollback on refusal, and
+the audit record. Backends call it; nothing here does I/O of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from hivemem import _codec
+from hivemem.backends.base import Result, Settings, Stored, Txn
+from hivemem.engine import ops as o
+from hivemem.engine.conflicts import resolve
+from hivemem.engine.permissions import ADMIN, READ, WRITE, level_of, require
+from hivemem.engine.results import decode_result, encode_result
+from hivemem.errors import (
+    AlreadyExists,
+    ConflictError,
+    HivememError,
+    InvalidArgument,
+    NamespaceFull,
+    NamespaceNotFound,
+    RevisionCompacted,
+)
+from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+
+__all__ = ["DEFAULT_NAMESPACE", "SYSTEM_AGENT", "Ctx", "execute", "to_entry"]
+
+DEFAULT_NAMESPACE = "default"
+#: The agent named on events and audit records the store makes by itself (TTL expiry).
+SYSTEM_AGENT = "system"
+
+
+class Ctx:
+    """Per-op context: the transaction, settings, the op's time and its events."""
+
+    __slots__ = ("local", "now", "settings", "stream", "tx")
+
+    def __init__(self, tx: Txn, settings: Settings, now: float) -> None:
+        self.tx = tx
+        self.settings = settings
+        self.now = now
+        self.stream: list[Event] = []
+        self.local: list[Event] = []
+
+    def emit(self, type_: str, ns: str, agent: str, **fields: Any) -> Event:
+        """Take the namespace's next revision and append a stream event."""
+        event = Event(type_, ns, self.tx.rev_next(ns), self.now, agent, **fields)
+        self.tx.event_append(event)
+        self.stream.append(event)
+        return event
+
+
+def to_entry(ns: str, key: str, s: Stored, value: Any = _codec) -> Entry:
+    """Build the public :class:`Entry` from a stored row (decoding the value unless given)."""
+    if value is _codec:
+        value = _codec.decode(s.value_json)
+    return Entry(ns, key, value, s.owner, s.version, s.revision, s.created_at, s.updated_at,
+                 s.expires_at)
+
+
+def _live(s: Stored | None, now: float) -> Stored | None:
+    if s is None or (s.expires_at is not None and s.expires_at <= now):
+        return None
+    return s
+
+
+# ---------------------------------------------------------------- namespaces
+
+
+def _namespace(ctx: Ctx, op: o.Op, name: str, needed: int, create: bool = False) -> NamespaceInfo:
+    info = ctx.tx.ns_get(name)
+    if info is None:
+        if not (create and ctx.settings.auto_create_namespaces):
+            raise NamespaceNotFound(f"namespace {name!r} does not exist", namespace=name)
+        info = _create(ctx, o.CreateNamespace(agent=op.agent, admin=op.admin, ns=name))
+    require(info, op.agent, needed, op.admin)
+    return info
+
+
+def _create(ctx: Ctx, op: o.CreateNamespace) -> NamespaceInfo:
+    perms = dict(op.permissions) if op.permissions is not None else {}
+    if op.permissions is None or op.agent not in perms:
+        perms.setdefault(op.agent, "admin")
+    info = NamespaceInfo(
+        name=op.ns,
+        default_permission=op.default_permission,
+        permissions=perms,
+        conflict_strategy=op.conflict_strategy,
+        resolver=op.resolver,
+        ttl=op.ttl,
+        max_entries=op.max_entries,
+        description=op.description,
+        created_by=op.agent,
+        created_at=ctx.now,
+    )
+    ctx.tx.ns_put(info)
+    ctx.emit("namespace:created", op.ns, op.agent, message=_public_config(info))
+    return info
+
+
+def _public_config(info: NamespaceInfo) -> dict[str, Any]:
+    data = info.to_dict()
+    data.pop("revision")
+    return data
+
+
+def create_namespace(ctx: Ctx, op: o.CreateNamespace) -> NamespaceInfo:
+    existing = ctx.tx.ns_get(op.ns)
+    if existing is not None:
+        if op.exist_ok:
+            require(existing, op.agent, READ, op.admin)
+            return _with_rev(ctx, existing)
+        raise AlreadyExists(f"namespace {op.ns!r} exists already", namespace=op.ns)
+    return _with_rev(ctx, _create(ctx, op))
+
+
+def _with_rev(ctx: Ctx, info: NamespaceInfo) -> NamespaceInfo:
+    return dataclasses.replace(info, revision=ctx.tx.rev_get(info.name))
+
+
+def get_namespace(ctx: Ctx, op: o.GetNamespace) -> NamespaceInfo:
+    return _with_rev(ctx, _namespace(ctx, op, op.ns, READ))
+
+
+def list_namespaces(ctx: Ctx, op: o.ListNamespaces) -> list[NamespaceInfo]:
+    return [
+        _with_rev(ctx, info)
+        for info in ctx.tx.ns_list()
+        if level_of(info, op.agent, op.admin) >= READ
+    ]
+
+
+#: Config fields ``update_namespace`` may change.
+CONFIG_FIELDS = frozenset(
+    {"default_permission", "conflict_strategy", "resolver", "ttl", "max_entries", "description"}
+)
+
+
+def update_namespace(ctx: Ctx, op: o.UpdateNamespace) -> NamespaceInfo:
+    info = _namespace(ctx, op, op.ns, ADMIN)
+    unknown = set(op.changes) - CONFIG_FIELDS - {"permissions"}
+    if unknown:
+        raise InvalidArgument(f"unknown namespace fields: {', '.join(sorted(unknown))}")
+    changes = dict(op.changes)
+    if "permissions" in changes:
+        changes["permissions"] = _merge_perms(info.permissions, changes["permissions"])
+    new = dataclasses.replace(info, **changes)
+    ctx.tx.ns_put(new)
+    ctx.emit("namespace:updated", op.ns, op.agent, message=_public_config(new))
+    return _with_rev(ctx, new)
+
+
+def _merge_perms(
+    current: dict[str, str | None], changes: dict[str, str | None]
+) -> dict[str, str | None]:
+    merged = dict(current)
+    for agent, level in changes.items():
+        if level is None:
+            merged.pop(agent, None)
+        else:
+            merged[agent] = level
+    return merged
+
+
+def update_permissions(ctx: Ctx, op: o.UpdatePermissions) -> NamespaceInfo:
+    info = _namespace(ctx, op, op.ns, ADMIN)
+    new = dataclasses.replace(info, permissions=_merge_perms(info.permissions, op.permissions))
+    ctx.tx.ns_put(new)
+    ctx.emit(
+        "namespace:permissions_updated", op.ns, op.agent, message=dict(new.permissions)
+    )
+    return _with_rev(ctx, new)
+
+
+def clear_namespace(ctx: Ctx, op: o.ClearNamespace) -> int:
+    _namespace(ctx, op, op.ns, ADMIN)
+    removed = ctx.tx.entries_clear(op.ns)
+    count = sum(1 for _, s in removed if _live(s, ctx.now))
+    ctx.emit("namespace:cleared", op.ns, op.agent, message={"removed": count})
+    return count
+
+
+def delete_namespace(ctx: Ctx, op: o.DeleteNamespace) -> None:
+    if op.ns == DEFAULT_NAMESPACE:
+        raise InvalidArgument("the 'default' namespace always exists; clear it instead")
+    _namespace(ctx, op, op.ns, ADMIN)
+    ctx.tx.entries_clear(op.ns)
+    ctx.tx.ns_delete(op.ns)
+    ctx.emit("namespace:deleted", op.ns, op.agent)
+
+
+# ---------------------------------------------------------------- entries
+
+
+def get(ctx: Ctx, op: o.Get) -> Entry | None:
+    _namespace(ctx, op, op.ns, READ)
+    s = _live(ctx.tx.entry_get(op.ns, op.key), ctx.now)
+    entry = to_entry(op.ns, op.key, s) if s is not None else None
+    if ctx.settings.read_events:
+        ctx.local.append(
+            Event("memory:read", op.ns, 0, ctx.now, op.agent, key=op.key,
+                  value=entry.value if entry else None, version=entry.version if entry else None)
+        )
+    return entry
+
+
+def get_many(ctx: Ctx, op: o.GetMany) -> dict[str, Entry]:
+    _namespace(ctx, op, op.ns, READ)
+    out: dict[str, Entry] = {}
+    for key in op.keys:
+        s = _live(ctx.tx.entry_get(op.ns, key), ctx.now)
+        if s is not None:
+            out[key] = to_entry(op.ns, key, s)
+    return out
+
+
+def _encode_cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument(f"invalid cursor {cursor!r}: pass back a next_cursor") from None
+
+
+def list_entries(ctx: Ctx, op: o.ListEntries) -> Page[Entry]:
+    _namespace(ctx, op, op.ns, READ)
+    after = _decode_cursor(op.cursor) if op.cursor else None
+    items: list[Entry] = []
+    while True:
+        want = None if op.limit is None else op.limit - len(items)
+        rows = ctx.tx.entries_scan(op.ns, op.prefix, after, want)
+        for key, s in rows:
+            if _live(s, ctx.now):
+                items.append(to_entry(op.ns, key, s))
+        if op.limit is None or len(items) >= op.limit or len(rows) < (want or 0):
+            break
+        after = rows[-1][0]
+    more = op.limit is not None and len(items) >= op.limit
+    if more and not ctx.tx.entries_scan(op.ns, op.prefix, items[-1].key, 1):
+        more = False
+    return Page(items, _encode_cursor(items[-1].key) if more else None)
+
+
+def _expire(ctx: Ctx, ns: str, key: str, s: Stored) -> None:
+    ctx.tx.entry_delete(ns, key)
+    ctx.emit("memory:expired", ns, SYSTEM_AGENT, key=key, version=s.version)
+
+
+def _write_one(
+    ctx: Ctx,
+    op: o.Op,
+    info: NamespaceInfo,
+    key: str,
+    value_json: str,
+    ttl: float | None,
+    expected_version: int | None,
+) -> Entry:
+    ns, tx, now = info.name, ctx.tx, ctx.now
+    raw = tx.entry_get(ns, key)
+    cur = _live(raw, now)
+    if raw is not None and cur is None:
+        _expire(ctx, ns, key, raw)
+    ttl = ttl if ttl is not None else info.ttl
+    expires_at = now + ttl if ttl is not None else None
+    strategy = info.conflict_strategy
+    if cur is None and expected_version is None and strategy != "version":
+        value: Any = _codec  # store the text as given
+    else:
+        existing = to_entry(ns, key, cur) if cur is not None else None
+        incoming = Entry(ns, key, _codec.decode(value_json), op.agent, 0, 0, now, now, expires_at)
+        try:
+            value = resolve(strategy, existing, incoming, expected_version,
+                            ctx.settings.resolvers.get(info.resolver or ""))
+        except ConflictError as exc:
+            ctx.local.append(Event("memory:conflict", ns, 0, now, op.agent, key=key,
+                                   value=incoming.value, version=exc.current_version,
+                                   reason=exc.reason))
+            raise
+        if value is not incoming.value:
+            value_json = _codec.encode_value(value, ctx.settings.max_value_bytes)
+    if cur is None and info.max_entries is not None:
+        _check_room(ctx, info)
+    rev = tx.rev_next(ns)
+    s = Stored(value_json, op.agent, cur.version + 1 if cur else 1, rev,
+               cur.created_at if cur else now, now, expires_at)
+    tx.entry_put(ns, key, s)
+    entry = to_entry(ns, key, s, value)
+    event = Event("memory:write", ns, rev, now, op.agent, key=key, value=entry.value,
+                  version=s.version)
+    tx.event_append(event)
+    ctx.stream.append(event)
+    return entry
+
+
+def _check_room(ctx: Ctx, info: NamespaceInfo) -> None:
+    assert info.max_entries is not None
+    if ctx.tx.entry_count(info.name) < info.max_entries:
+        return
+    for ns, key in ctx.tx.expired_scan(ctx.now, 1_000_000, info.name):
+        raw = ctx.tx.entry_get(ns, key)
+        if raw is not None:
+            _expire(ctx, ns, key, raw)
+    if ctx.tx.entry_count(info.name) >= info.max_entries:
+        raise NamespaceFull(
+            f"namespace {info.name!r} holds its max_entries={info.max_entries} entries",
+            namespace=info.name,
+            max_entries=info.max_entries,
+        )
+
+
+def put(ctx: Ctx, op: o.Put) -> Entry:
+    info = _namespace(ctx, op, op.ns, WRITE, create=True)
+    return _write_one(ctx, op, info, op.key, op.value_json, op.ttl, op.expected_version)
+
+
+def put_many(ctx: Ctx, op: o.PutMany) -> list[Entry]:
+    info = _namespace(ctx, op, op.ns, WRITE, create=True)
+    return [_write_one(ctx, op, info, k, v, op.ttl, None) for k, v in op.items]
+
+
+def delete(ctx: Ctx, op: o.Delete) -> bool:
+    _namespace(ctx, op, op.ns, WRITE)
+    raw = ctx.tx.entry_get(op.ns, op.key)
+    cur = _live(raw, ctx.now)
+    if op.expected_version is not None and op.expected_version != (cur.version if cur else 0):
+        raise ConflictError(
+            f"key {op.key!r} is at version {cur.version if cur else 0}, "
+            f"not {op.expected_version}",
+            reason="version_mismatch",
+            current_version=cur.version if cur else 0,
+        )
+    if raw is None:
+        return False
+    if cur is None:
+        _expire(ctx, op.ns, op.key, raw)
+        return False
+    ctx.tx.entry_delete(op.ns, op.key)
+    ctx.emit("memory:delete", op.ns, op.agent, key=op.key, version=cur.version)
+    return True
+
+
+def broadcast(ctx: Ctx, op: o.Broadcast) -> Event:
+    _namespace(ctx, op, op.ns, WRITE, create=True)
+    return ctx.emit("memory:broadcast", op.ns, op.agent, message=_codec.decode(op.message_json))
+
+
+# ---------------------------------------------------------------- events, audit, stats
+
+
+def start_watch(ctx: Ctx, op: o.StartWatch) -> int:
+    info = ctx.tx.ns_get(op.ns)
+    if info is not None:
+        require(info, op.agent, READ, op.admin)
+    if op.since is not None:
+        _check_retained(ctx, op.ns, op.since)
+    return ctx.tx.rev_get(op.ns)
+
+
+def _check_retained(ctx: Ctx, ns: str, since: int) -> None:
+    if since < 0:
+        raise InvalidArgument(f"invalid revision {since}: give an integer >= 0")
+    current = ctx.tx.rev_get(ns)
+    if since >= current:
+        return
+    oldest = ctx.tx.events_oldest(ns)
+    if oldest is None or oldest > since + 1:
+        raise RevisionCompacted(
+            f"revision {since} of namespace {ns!r} is no longer retained; "
+            f"resync and watch from {oldest if oldest is not None else current}",
+            oldest_available=oldest if oldest is not None else current,
+            namespace=ns,
+        )
+
+
+def events_after(ctx: Ctx, op: o.EventsAfter) -> list[Event]:
+    info = ctx.tx.ns_get(op.ns)
+    if info is not None:
+        require(info, op.agent, READ, op.admin)
+    events = ctx.tx.events_after(op.ns, op.since, op.limit)
+    if events and events[0].revision != op.since + 1:
+        _check_retained(ctx, op.ns, op.since)
+    if info is None and events and events[-1].type != "namespace:deleted":
+        return []  # deleted and not recreated yet: nothing readable
+    return events
+
+
+def access_log(ctx: Ctx, op: o.AccessLogQuery) -> list[AccessLogEntry]:
+    visible: Callable[[str | None], bool] | None = None
+    if not op.admin:
+        cache: dict[str | None, bool] = {}
+
+        def visible(ns: str | None) -> bool:
+            if ns not in cache:
+                info = ctx.tx.ns_get(ns) if ns else None
+                cache[ns] = info is not None and level_of(info, op.agent) >= ADMIN
+            return cache[ns]
+
+    return ctx.tx.audit_query(op.agent_id, op.ns, op.action_filter, op.success, op.since,
+                              op.limit, visible)
+
+
+def stats(ctx: Ctx, op: o.Stats) -> dict[str, Any]:
+    per_ns = {}
+    total = 0
+    for info in ctx.tx.ns_list():
+        if level_of(info, op.agent, op.admin) < READ:
+            continue
+        count = ctx.tx.entry_count(info.name)
+        total += count
+        per_ns[info.name] = {
+            "entries": count,
+            "bytes": ctx.tx.ns_bytes(info.name),
+            "revision": ctx.tx.rev_get(info.name),
+        }
+    return {
+        "namespaces": len(per_ns),
+        "total_entries": total,
+        "total_access_logs": ctx.tx.audit_count(),
+        "per_namespace": per_ns,
+    }
+
+
+def sweep(ctx: Ctx, op: o.Sweep) -> int:
+    count = 0
+    for ns, key in ctx.tx.expired_scan(ctx.now, op.limit):
+        raw = ctx.tx.entry_get(ns, key)
+        if raw is not None and not _live(raw, ctx.now):
+            _expire(ctx, ns, key, raw)
+            count += 1
+    return count
+
+
+HANDLERS: dict[type, Callable[[Ctx, Any], Any]] = {
+    o.CreateNamespace: create_namespace,
+    o.GetNamespace: get_namespace,
+    o.ListNamespaces: list_namespaces,
+    o.UpdateNamespace: update_namespace,
+    o.UpdatePermissions: update_permissions,
+    o.ClearNamespace: clear_namespace,
+    o.DeleteNamespace: delete_namespace,
+    o.Get: get,
+    o.GetMany: get_many,
+    o.ListEntries: list_entries,
+    o.Put: put,
+    o.PutMany: put_many,
+    o.Delete: delete,
+    o.Broadcast: broadcast,
+    o.StartWatch: start_watch,
+    o.EventsAfter: events_after,
+    o.AccessLogQuery: access_log,
+    o.Stats: stats,
+    o.Sweep: sweep,
+}
+
+
+def execute(tx: Txn, op: o.Op, settings: Settings, now: float | None = None) -> Result:
+    """Run one op inside the backend's atomic step and audit it.
+
+    A refused op (any :class:`HivememError`) is rolled back: its stream events are dropped,
+    local events (``memory:conflict``) are kept for in-process listeners.
+    """
+    ctx = Ctx(tx, settings, settings.clock() if now is None else now)
+    result = Result()
+    idem = getattr(op, "idempotency_key", None)
+    if idem is not None:
+        idem = f"{op.agent}\x00{idem}"
+        remembered = tx.idem_get(idem, ctx.now)
+        if remembered is not None:
+            result.value = decode_result(remembered)
+            _audit(tx, op, ctx, None)
+            return result
+    mutates = op.mutates
+    if mutates:
+        tx.savepoint()
+    try:
+        result.value = HANDLERS[type(op)](ctx, op)
+    except HivememError as exc:
+        if mutates:
+            tx.rollback()
+        result.error = exc
+        result.events = ctx.local
+    else:
+        if idem is not None:
+            tx.idem_put(idem, encode_result(result.value), ctx.now)
+        if mutates:
+            tx.release()
+        result.events = ctx.stream + ctx.local if ctx.local else ctx.stream
+    _audit(tx, op, ctx, result.error)
+    return result
+
+
+def _audit(tx: Txn, op: o.Op, ctx: Ctx, error: HivememError | None) -> None:
+    action = op.action
+    if isinstance(op, o.StartWatch):
+        action = op.audit_action
+    if action is None or (not op.mutates and not ctx.settings.log_reads and error is None):
+        return
+    if isinstance(op, o.PutMany | o.GetMany):
+        key = None
+    else:
+        key = op.key_name
+    tx.audit_append(
+        AccessLogEntry(ctx.now, op.agent, op.namespace_name, key, action, error is None,
+                       None if error is None else f"{error.code}: {error.message}")
+    )

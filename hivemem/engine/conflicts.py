@@ -1,0 +1,128 @@
+"""Conflict strategies: what a write does when its key already holds a value.
+
+Pure functions. :func:`resolve` gets the live entry (or ``None``) and the incoming value and
+returns the value to store, or raises :class:`~hivemem.errors.ConflictError`. Backends call
+it inside their atomic step, so every strategy is atomic with any number of writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hivemem.errors import ConflictError, InvalidArgument
+from hivemem.types import Entry
+
+__all__ = ["BUILTIN_RESOLVERS", "REJECT", "Resolver", "deep_merge", "resolve"]
+
+#: ``resolver(existing, incoming, key)`` returns the Entry or value to store, or
+#: ``existing``/``None`` to reject the incoming write.
+Resolver = Callable[[Entry, Entry, str], Any]
+
+#: Sentinel a resolver may return (besides ``existing`` or ``None``) to reject a write.
+REJECT = object()
+
+
+def deep_merge(existing: Any, incoming: Any) -> Any:
+    """Merge ``incoming`` into ``existing``.
+
+    Objects merge recursively (on a leaf the incoming value wins); arrays concatenate
+    (existing, then incoming); anything else is replaced by the incoming value.
+    """
+    if isinstance(existing, dict) and isinstance(incoming, dict):
+        merged = dict(existing)
+        for k, v in incoming.items():
+            merged[k] = deep_merge(merged[k], v) if k in merged else v
+        return merged
+    if isinstance(existing, list) and isinstance(incoming, list):
+        return existing + incoming
+    return incoming
+
+
+def _max(existing: Entry, incoming: Entry, key: str) -> Any:
+    return incoming if _num(incoming.value) > _num(existing.value) else existing
+
+
+def _min(existing: Entry, incoming: Entry, key: str) -> Any:
+    return incoming if _num(incoming.value) < _num(existing.value) else existing
+
+
+def _sum(existing: Entry, incoming: Entry, key: str) -> Any:
+    return _num(existing.value) + _num(incoming.value)
+
+
+def _union(existing: Entry, incoming: Entry, key: str) -> Any:
+    if not isinstance(existing.value, list) or not isinstance(incoming.value, list):
+        raise InvalidArgument("the 'union' resolver needs array values")
+    out = list(existing.value)
+    out.extend(v for v in incoming.value if v not in out)
+    return out
+
+
+def _num(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgument(f"this resolver needs numeric values, got {value!r}")
+    return value
+
+
+#: Resolvers every store knows by name.
+BUILTIN_RESOLVERS: dict[str, Resolver] = {"max": _max, "min": _min, "sum": _sum, "union": _union}
+
+
+def resolve(
+    strategy: str,
+    existing: Entry | None,
+    incoming: Entry,
+    expected_version: int | None,
+    resolver: Resolver | None,
+) -> Any:
+    """Return the value to store for ``incoming`` under ``strategy``.
+
+    Args:
+        strategy: The namespace's conflict strategy.
+        existing: The live entry, or ``None`` if the key is absent or expired.
+        incoming: The write, as an entry (owner, value, times of the write).
+        expected_version: The caller's compare-and-set condition (``0`` = must not exist).
+        resolver: The callable for the ``custom`` strategy.
+
+    Raises:
+        ConflictError: the write is refused; ``reason`` says why.
+    """
+    current = existing.version if existing is not None else 0
+    if expected_version is not None and expected_version != current:
+        raise ConflictError(
+            f"key {incoming.key!r} is at version {current}, not {expected_version}",
+            reason="version_mismatch",
+            current_version=current,
+        )
+    if strategy == "version" and expected_version is None:
+        raise ConflictError(
+            f"namespace {incoming.namespace!r} uses the 'version' strategy: "
+            "pass expected_version (0 for a new key)",
+            reason="version_required",
+            current_version=current,
+        )
+    if existing is None or strategy in ("latest-wins", "version"):
+        return incoming.value
+    if strategy == "first-wins":
+        raise ConflictError(
+            f"key {incoming.key!r} exists and namespace {incoming.namespace!r} is first-wins",
+            reason="first_wins",
+            current_version=current,
+        )
+    if strategy == "merge":
+        return deep_merge(existing.value, incoming.value)
+    if resolver is None:
+        raise InvalidArgument(
+            f"namespace {incoming.namespace!r} is 'custom' but its resolver is not registered "
+            "in this process"
+        )
+    chosen = resolver(existing, incoming, incoming.key)
+    if chosen is None or chosen is existing or chosen is REJECT:
+        raise ConflictError(
+            f"the resolver of namespace {incoming.namespace!r} rejected the write to "
+            f"{incoming.key!r}",
+            reason="rejected_by_resolver",
+            current_version=current,
+        )
+    return chosen.value if isinstance(chosen, Entry) else chosen

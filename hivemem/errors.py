@@ -1,0 +1,210 @@
+"""The hivemem exception tree.
+
+Every error carries a stable machine-readable ``code`` and the HTTP ``status`` the server
+answers with. One table (:data:`ERRORS_BY_CODE`) feeds the server's error JSON and lets the
+remote client raise the same classes, so embedded and remote callers catch the same things::
+
+    HivememError
+    ├── PermissionDenied        403 permission_denied
+    ├── Unauthenticated         401 unauthenticated
+    ├── NotFound                404 not_found
+    │   └── NamespaceNotFound   404 namespace_not_found
+    ├── AlreadyExists           409 already_exists
+    ├── ConflictError           409 conflict          (reason, current_version)
+    ├── NamespaceFull           409 namespace_full
+    ├── InvalidArgument         422 invalid_argument  (also a ValueError)
+    │   └── TooLarge            413 too_large
+    ├── RevisionCompacted       410 revision_compacted (oldest_available)
+    └── BackendUnavailable      503 backend_unavailable
+        └── CircuitOpen         503 circuit_open
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "ERRORS_BY_CODE",
+    "AlreadyExists",
+    "BackendUnavailable",
+    "CircuitOpen",
+    "ConflictError",
+    "HivememError",
+    "InvalidArgument",
+    "NamespaceFull",
+    "NamespaceNotFound",
+    "NotFound",
+    "PermissionDenied",
+    "RevisionCompacted",
+    "TooLarge",
+    "Unauthenticated",
+    "error_from_dict",
+]
+
+
+class HivememError(Exception):
+    """Base of every hivemem error.
+
+    Attributes:
+        code: Stable machine-readable code, e.g. ``"permission_denied"``.
+        status: The HTTP status the server answers with.
+        message: Human-readable text that says how to fix the problem.
+        details: Extra fields carried in the error JSON.
+    """
+
+    code: ClassVar[str] = "internal"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str = "", **details: Any) -> None:
+        super().__init__(message or self.code)
+        self.message = message or self.code
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the error JSON body: ``{"error": {"code", "message", ...details}}``."""
+        return {"error": {"code": self.code, "message": self.message, **self.details}}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self.details))
+
+
+def _rebuild(cls: type[HivememError], message: str, details: dict[str, Any]) -> HivememError:
+    return cls(message, **details)
+
+
+class PermissionDenied(HivememError):
+    """The agent lacks the permission level the operation needs."""
+
+    code = "permission_denied"
+    status = 403
+
+
+class Unauthenticated(HivememError):
+    """No valid credential was presented."""
+
+    code = "unauthenticated"
+    status = 401
+
+
+class NotFound(HivememError):
+    """The addressed object does not exist."""
+
+    code = "not_found"
+    status = 404
+
+
+class NamespaceNotFound(NotFound):
+    """The namespace does not exist."""
+
+    code = "namespace_not_found"
+    status = 404
+
+
+class AlreadyExists(HivememError):
+    """The object to create exists already."""
+
+    code = "already_exists"
+    status = 409
+
+
+class ConflictError(HivememError):
+    """A write lost against the namespace's conflict strategy or a version condition.
+
+    Attributes:
+        reason: ``first_wins``, ``version_required``, ``version_mismatch`` or
+            ``rejected_by_resolver``.
+        current_version: The key's version when the write was refused (0 if absent).
+    """
+
+    code = "conflict"
+    status = 409
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        reason: str = "conflict",
+        current_version: int | None = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message, reason=reason, current_version=current_version, **details)
+        self.reason = reason
+        self.current_version = current_version
+
+
+class NamespaceFull(HivememError):
+    """The write would create an entry beyond the namespace's ``max_entries``."""
+
+    code = "namespace_full"
+    status = 409
+
+
+class InvalidArgument(HivememError, ValueError):
+    """The input is malformed: bad name, non-JSON value, negative TTL, unknown option..."""
+
+    code = "invalid_argument"
+    status = 422
+
+
+class TooLarge(InvalidArgument):
+    """A key, value or request exceeds its configured size limit."""
+
+    code = "too_large"
+    status = 413
+
+
+class RevisionCompacted(HivememError):
+    """A watch asked to resume from a revision older than the retained events.
+
+    Attributes:
+        oldest_available: The oldest revision still retained; resync and watch from there.
+    """
+
+    code = "revision_compacted"
+    status = 410
+
+    def __init__(self, message: str = "", *, oldest_available: int = 0, **details: Any) -> None:
+        super().__init__(message, oldest_available=oldest_available, **details)
+        self.oldest_available = oldest_available
+
+
+class BackendUnavailable(HivememError):
+    """The storage backend (or the server) cannot be reached right now."""
+
+    code = "backend_unavailable"
+    status = 503
+
+
+class CircuitOpen(BackendUnavailable):
+    """The client's circuit breaker is open: calls fail fast until the server recovers."""
+
+    code = "circuit_open"
+    status = 503
+
+
+ERRORS_BY_CODE: dict[str, type[HivememError]] = {
+    cls.code: cls
+    for cls in (
+        PermissionDenied,
+        Unauthenticated,
+        NotFound,
+        NamespaceNotFound,
+        AlreadyExists,
+        ConflictError,
+        NamespaceFull,
+        InvalidArgument,
+        TooLarge,
+        RevisionCompacted,
+        BackendUnavailable,
+        CircuitOpen,
+    )
+}
+
+
+def error_from_dict(body: dict[str, Any]) -> HivememError:
+    """Rebuild the exception a server sent as ``{"error": {"code", "message", ...}}``."""
+    err = dict(body.get("error", body))
+    code = str(err.pop("code", "internal"))
+    message = str(err.pop("message", code))
+    cls = ERRORS_BY_CODE.get(code, HivememError)
+    return cls(message, **err)

@@ -1,0 +1,222 @@
+"""Public value types: entries, events, namespace info, pages, audit records.
+
+All are frozen, slotted dataclasses: cheap to build, safe to share between threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+__all__ = [
+    "CONFLICT_STRATEGIES",
+    "EVENT_TYPES",
+    "LEVELS",
+    "STREAM_EVENT_TYPES",
+    "AccessLogEntry",
+    "Entry",
+    "Event",
+    "Level",
+    "NamespaceInfo",
+    "Page",
+]
+
+T = TypeVar("T")
+
+Level = Literal["read", "write", "admin"]
+
+#: Permission levels, weakest first.
+LEVELS: dict[str, int] = {"read": 1, "write": 2, "admin": 3}
+
+CONFLICT_STRATEGIES = ("latest-wins", "first-wins", "merge", "version", "custom")
+
+#: Every event type. ``memory:read`` and ``memory:conflict`` are local: they reach in-process
+#: listeners (``on``) and the audit log, never a namespace's event stream, and take no revision.
+EVENT_TYPES = (
+    "memory:write",
+    "memory:delete",
+    "memory:expired",
+    "memory:conflict",
+    "memory:broadcast",
+    "memory:read",
+    "namespace:created",
+    "namespace:cleared",
+    "namespace:deleted",
+    "namespace:permissions_updated",
+    "namespace:updated",
+)
+
+#: The event types that take a revision and go into the namespace's stream.
+STREAM_EVENT_TYPES = frozenset(EVENT_TYPES) - {"memory:read", "memory:conflict"}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What a key holds.
+
+    Attributes:
+        namespace: The namespace the key lives in.
+        key: The key.
+        value: Any JSON value.
+        owner: The agent of the last successful write.
+        version: 1 on creation, +1 on every successful write.
+        revision: The namespace revision of the change that produced this state.
+        created_at: Unix seconds of the write that created the key.
+        updated_at: Unix seconds of the last write.
+        expires_at: Unix seconds when the entry expires, or ``None``.
+    """
+
+    namespace: str
+    key: str
+    value: Any
+    owner: str
+    version: int
+    revision: int
+    created_at: float
+    updated_at: float
+    expires_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A change (or local notification) in a namespace.
+
+    Stream events carry the namespace revision that the change took; local events
+    (``memory:read``, ``memory:conflict``) carry revision 0.
+    """
+
+    type: str
+    namespace: str
+    revision: int
+    timestamp: float
+    agent_id: str
+    key: str | None = None
+    value: Any = None
+    version: int | None = None
+    reason: str | None = None
+    message: Any = None
+
+    @property
+    def action(self) -> str:
+        """The short action name, as seed subscriptions use it: ``write``, ``delete``..."""
+        return self.type.split(":", 1)[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the event as a JSON-ready dict."""
+        return {
+            "type": self.type,
+            "namespace": self.namespace,
+            "revision": self.revision,
+            "timestamp": self.timestamp,
+            "agent_id": self.agent_id,
+            "key": self.key,
+            "value": self.value,
+            "version": self.version,
+            "reason": self.reason,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        """Build an event from :meth:`to_dict` output."""
+        return cls(**{k: data.get(k) for k in _EVENT_FIELDS})
+
+
+_EVENT_FIELDS = (
+    "type",
+    "namespace",
+    "revision",
+    "timestamp",
+    "agent_id",
+    "key",
+    "value",
+    "version",
+    "reason",
+    "message",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceInfo:
+    """A namespace's configuration and counters.
+
+    Attributes:
+        name: The namespace name.
+        default_permission: Level of agents without an override (``None`` = no access).
+        permissions: Per-agent overrides; ``None`` as a value means no access.
+        conflict_strategy: One of :data:`CONFLICT_STRATEGIES`.
+        resolver: Name of the custom resolver, or ``None``.
+        ttl: Default time-to-live in seconds, or ``None``.
+        max_entries: Cap on live entries, or ``None``.
+        description: Free text.
+        created_by: The agent that created the namespace.
+        created_at: Unix seconds of creation.
+        revision: The namespace's current revision.
+    """
+
+    name: str
+    default_permission: str | None = "write"
+    permissions: dict[str, str | None] = field(default_factory=dict)
+    conflict_strategy: str = "latest-wins"
+    resolver: str | None = None
+    ttl: float | None = None
+    max_entries: int | None = None
+    description: str = ""
+    created_by: str = ""
+    created_at: float = 0.0
+    revision: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the namespace as a JSON-ready dict."""
+        return {
+            "name": self.name,
+            "default_permission": self.default_permission,
+            "permissions": dict(self.permissions),
+            "conflict_strategy": self.conflict_strategy,
+            "resolver": self.resolver,
+            "ttl": self.ttl,
+            "max_entries": self.max_entries,
+            "description": self.description,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "revision": self.revision,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing; pass ``next_cursor`` back to get the next one."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+    def __iter__(self) -> Any:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLogEntry:
+    """One audited operation attempt (denied ones included)."""
+
+    timestamp: float
+    agent_id: str
+    namespace: str | None
+    key: str | None
+    action: str
+    success: bool
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as a JSON-ready dict."""
+        return {
+            "timestamp": self.timestamp,
+            "agent_id": self.agent_id,
+            "namespace": self.namespace,
+            "key": self.key,
+            "action": self.action,
+            "success": self.success,
+            "error": self.error,
+        }
