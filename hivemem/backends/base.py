@@ -121,9 +121,13 @@ class Txn(abc.ABC):
     def entry_get(self, ns: str, key: str) -> Stored | None:
         """The stored entry, expired or not."""
 
+    def ns_and_entry(self, ns: str, key: str) -> tuple[NamespaceInfo | None, Stored | None]:
+        """The namespace's config and the stored entry, in one step where the store can."""
+        return self.ns_get(ns), self.entry_get(ns, key)
+
     @abc.abstractmethod
     def entry_put(self, ns: str, key: str, stored: Stored) -> None:
-        """Create or replace an entry."""
+        """Create or replace an entry (``stored.version == 1`` means it is new)."""
 
     @abc.abstractmethod
     def entry_delete(self, ns: str, key: str) -> None:

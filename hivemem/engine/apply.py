@@ -199,8 +199,11 @@ def delete_namespace(ctx: Ctx, op: o.DeleteNamespace) -> None:
 
 
 def get(ctx: Ctx, op: o.Get) -> Entry | None:
-    _namespace(ctx, op, op.ns, READ)
-    s = _live(ctx.tx.entry_get(op.ns, op.key), ctx.now)
+    info, raw = ctx.tx.ns_and_entry(op.ns, op.key)
+    if info is None:
+        raise NamespaceNotFound(f"namespace {op.ns!r} does not exist", namespace=op.ns)
+    require(info, op.agent, READ, op.admin)
+    s = _live(raw, ctx.now)
     entry = to_entry(op.ns, op.key, s) if s is not None else None
     if ctx.settings.read_events:
         ctx.local.append(

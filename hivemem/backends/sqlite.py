@@ -1,0 +1,472 @@
+"""``sqlite:///path.db``: the embedded default, a SQLite file in WAL mode.
+
+- Reads run inline on a per-thread connection (no thread hop, no lock).
+- Mutations are group-committed: a caller that finds no commit in progress becomes the
+  leader and commits every queued op in one transaction (one savepoint per op, so a refused
+  op leaves nothing behind); callers arriving meanwhile wait for that commit. One fsync then
+  acknowledges many writers (``durability=full``, the default, syncs the WAL on every commit;
+  ``normal`` may lose the last commits on power loss, never on a process crash).
+- Several processes may share the file: ``BEGIN IMMEDIATE`` serialises their commits, so
+  revisions stay gap-free and compare-and-set stays exact; each process's watchers poll the
+  event table for what other processes wrote.
+- Audit records of reads are buffered and written with the next commit (or within 0.2 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from hivemem.backends.base import Backend, Result, Settings, Stored, Txn
+from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
+from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op
+from hivemem.errors import BackendUnavailable, HivememError, InvalidArgument
+from hivemem.types import AccessLogEntry, Event, NamespaceInfo
+
+__all__ = ["SQLiteBackend"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS namespaces (
+    name TEXT PRIMARY KEY, config TEXT NOT NULL, token TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (
+    ns TEXT PRIMARY KEY, revision INTEGER NOT NULL DEFAULT 0,
+    entries INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entries (
+    ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, owner TEXT NOT NULL,
+    version INTEGER NOT NULL, revision INTEGER NOT NULL, created_at REAL NOT NULL,
+    updated_at REAL NOT NULL, expires_at REAL, PRIMARY KEY (ns, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS events (
+    ns TEXT NOT NULL, revision INTEGER NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (ns, revision)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY, ts REAL NOT NULL, agent TEXT NOT NULL, ns TEXT, key TEXT,
+    action TEXT NOT NULL, success INTEGER NOT NULL, error TEXT);
+CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts);
+CREATE TABLE IF NOT EXISTS idem (key TEXT PRIMARY KEY, at REAL NOT NULL, result TEXT NOT NULL)
+    WITHOUT ROWID;
+"""
+
+_GET = (
+    "SELECT n.config, n.token, e.value, e.owner, e.version, e.revision, e.created_at, "
+    "e.updated_at, e.expires_at FROM namespaces n LEFT JOIN entries e "
+    "ON e.ns = n.name AND e.key = ?2 WHERE n.name = ?1"
+)
+_ENTRY = (
+    "SELECT value, owner, version, revision, created_at, updated_at, expires_at "
+    "FROM entries WHERE ns = ? AND key = ?"
+)
+#: Largest number of queued ops one commit takes.
+MAX_BATCH = 512
+
+
+class _Waiter:
+    __slots__ = ("done", "op", "result")
+
+    def __init__(self, op: Op) -> None:
+        self.op = op
+        self.result: Result | None = None
+        self.done = False
+
+
+class _SQLiteTxn(Txn):
+    """The Txn primitives over one connection (the writer's inside BEGIN, or a reader's)."""
+
+    def __init__(self, backend: SQLiteBackend, conn: sqlite3.Connection, writer: bool) -> None:
+        self.b = backend
+        self.c = conn
+        self.writer = writer
+
+    # -- brackets
+    def savepoint(self) -> None:
+        self.c.execute("SAVEPOINT op")
+
+    def release(self) -> None:
+        self.c.execute("RELEASE op")
+
+    def rollback(self) -> None:
+        self.c.execute("ROLLBACK TO op")
+        self.c.execute("RELEASE op")
+
+    # -- namespaces
+    def _info(self, name: str, config: str, token: str) -> NamespaceInfo:
+        cached = self.b.ns_cache.get(name)
+        if cached is not None and cached[0] == token:
+            return cached[1]
+        info = NamespaceInfo(name=name, **json.loads(config))
+        self.b.ns_cache[name] = (token, info)
+        return info
+
+    def ns_get(self, name: str) -> NamespaceInfo | None:
+        row = self.c.execute("SELECT config, token FROM namespaces WHERE name = ?",
+                             (name,)).fetchone()
+        return self._info(name, row[0], row[1]) if row else None
+
+    def ns_and_entry(self, ns: str, key: str) -> tuple[NamespaceInfo | None, Stored | None]:
+        row = self.c.execute(_GET, (ns, key)).fetchone()
+        if row is None:
+            return None, None
+        info = self._info(ns, row[0], row[1])
+        return info, (Stored(*row[2:]) if row[2] is not None else None)
+
+    def ns_put(self, info: NamespaceInfo) -> None:
+        config = info.to_dict()
+        for field in ("name", "revision"):
+            config.pop(field)
+        self.c.execute(
+            "INSERT INTO namespaces (name, config, token) VALUES (?, ?, ?) ON CONFLICT (name) "
+            "DO UPDATE SET config = excluded.config, token = excluded.token",
+            (info.name, json.dumps(config), uuid.uuid4().hex),
+        )
+        self.c.execute("INSERT OR IGNORE INTO counters (ns) VALUES (?)", (info.name,))
+
+    def ns_delete(self, name: str) -> None:
+        self.c.execute("DELETE FROM namespaces WHERE name = ?", (name,))
+
+    def ns_list(self) -> list[NamespaceInfo]:
+        rows = self.c.execute("SELECT name, config, token FROM namespaces ORDER BY name")
+        return [self._info(*row) for row in rows.fetchall()]
+
+    def rev_get(self, ns: str) -> int:
+        row = self.c.execute("SELECT revision FROM counters WHERE ns = ?", (ns,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def rev_next(self, ns: str) -> int:
+        row = self.c.execute(
+            "INSERT INTO counters (ns, revision) VALUES (?, 1) ON CONFLICT (ns) "
+            "DO UPDATE SET revision = revision + 1 RETURNING revision", (ns,)).fetchone()
+        return int(row[0])
+
+    # -- entries
+    def entry_get(self, ns: str, key: str) -> Stored | None:
+        row = self.c.execute(_ENTRY, (ns, key)).fetchone()
+        return Stored(*row) if row else None
+
+    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+        self.c.execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (ns, key, *stored))
+        if stored.version == 1:
+            self.c.execute("UPDATE counters SET entries = entries + 1 WHERE ns = ?", (ns,))
+
+    def entry_delete(self, ns: str, key: str) -> None:
+        cur = self.c.execute("DELETE FROM entries WHERE ns = ? AND key = ?", (ns, key))
+        if cur.rowcount:
+            self.c.execute("UPDATE counters SET entries = entries - 1 WHERE ns = ?", (ns,))
+
+    def entry_count(self, ns: str) -> int:
+        row = self.c.execute("SELECT entries FROM counters WHERE ns = ?", (ns,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
+        rows = self.c.execute(
+            "DELETE FROM entries WHERE ns = ? RETURNING key, value, owner, version, revision, "
+            "created_at, updated_at, expires_at", (ns,)).fetchall()
+        self.c.execute("UPDATE counters SET entries = 0 WHERE ns = ?", (ns,))
+        return [(row[0], Stored(*row[1:])) for row in rows]
+
+    def entries_scan(
+        self, ns: str, prefix: str, after: str | None, limit: int | None
+    ) -> list[tuple[str, Stored]]:
+        sql = ("SELECT key, value, owner, version, revision, created_at, updated_at, expires_at "
+               "FROM entries WHERE ns = ?")
+        args: list[Any] = [ns]
+        if after is not None:
+            sql += " AND key > ?"
+            args.append(after)
+        if prefix:
+            sql += " AND key >= ?"
+            args.append(prefix)
+            upper = _prefix_upper(prefix)
+            if upper is not None:
+                sql += " AND key < ?"
+                args.append(upper)
+        sql += " ORDER BY key"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        rows = self.c.execute(sql, args).fetchall()
+        return [(row[0], Stored(*row[1:])) for row in rows if row[0].startswith(prefix)]
+
+    def expired_scan(self, now: float, limit: int, ns: str | None = None) -> list[tuple[str, str]]:
+        if ns is None:
+            rows = self.c.execute("SELECT ns, key FROM entries WHERE expires_at <= ? LIMIT ?",
+                                  (now, limit))
+        else:
+            rows = self.c.execute(
+                "SELECT ns, key FROM entries WHERE ns = ? AND expires_at <= ? LIMIT ?",
+                (ns, now, limit))
+        return [(r[0], r[1]) for r in rows.fetchall()]
+
+    def ns_bytes(self, ns: str) -> int:
+        row = self.c.execute("SELECT COALESCE(SUM(length(value)), 0) FROM entries WHERE ns = ?",
+                             (ns,)).fetchone()
+        return int(row[0])
+
+    # -- events
+    def event_append(self, event: Event) -> None:
+        self.c.execute("INSERT INTO events VALUES (?, ?, ?)",
+                       (event.namespace, event.revision, json.dumps(event.to_dict())))
+        retention = self.b.settings.event_retention
+        if event.revision > retention and event.revision % 64 == 0:
+            self.c.execute("DELETE FROM events WHERE ns = ? AND revision <= ?",
+                           (event.namespace, event.revision - retention))
+
+    def events_after(self, ns: str, since: int, limit: int) -> list[Event]:
+        rows = self.c.execute(
+            "SELECT data FROM events WHERE ns = ? AND revision > ? ORDER BY revision LIMIT ?",
+            (ns, since, limit)).fetchall()
+        return [Event.from_dict(json.loads(r[0])) for r in rows]
+
+    def events_oldest(self, ns: str) -> int | None:
+        row = self.c.execute("SELECT MIN(revision) FROM events WHERE ns = ?", (ns,)).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    # -- audit
+    def audit_append(self, record: AccessLogEntry) -> None:
+        if self.writer:
+            self.b.insert_audit(self.c, [record])
+        else:
+            self.b.audit_buffer.append(record)
+
+    def audit_query(
+        self,
+        agent_id: str | None,
+        ns: str | None,
+        action: str | None,
+        success: bool | None,
+        since: float | None,
+        limit: int,
+        visible: Callable[[str | None], bool] | None,
+    ) -> list[AccessLogEntry]:
+        sql = "SELECT ts, agent, ns, key, action, success, error FROM audit WHERE 1"
+        args: list[Any] = []
+        for column, value in (("agent", agent_id), ("ns", ns), ("action", action)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        if success is not None:
+            sql += " AND success = ?"
+            args.append(int(success))
+        if since is not None:
+            sql += " AND ts >= ?"
+            args.append(since)
+        sql += " ORDER BY ts DESC, id DESC"
+        out: list[AccessLogEntry] = []
+        for row in self.c.execute(sql, args):
+            if visible is None or visible(row[2]):
+                out.append(AccessLogEntry(row[0], row[1], row[2], row[3], row[4], bool(row[5]),
+                                          row[6]))
+                if len(out) >= limit:
+                    break
+        return out
+
+    def audit_count(self) -> int:
+        return int(self.c.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
+
+    # -- idempotency
+    def idem_get(self, key: str, now: float) -> Any:
+        row = self.c.execute("SELECT result FROM idem WHERE key = ? AND at >= ?",
+                             (key, now - self.b.settings.idempotency_ttl)).fetchone()
+        return row[0] if row else None
+
+    def idem_put(self, key: str, value: Any, now: float) -> None:
+        self.c.execute("INSERT OR REPLACE INTO idem VALUES (?, ?, ?)", (key, now, value))
+
+
+def _prefix_upper(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix``."""
+    for i in range(len(prefix) - 1, -1, -1):
+        if ord(prefix[i]) < 0x10FFFF:
+            return prefix[:i] + chr(ord(prefix[i]) + 1)
+    return None
+
+
+class SQLiteBackend(Backend):
+    """A SQLite file in WAL mode; safe to share between threads and processes."""
+
+    name = "sqlite"
+    shared_between_processes = True
+    poll_interval = 0.05
+
+    def __init__(self, path: str, settings: Settings, *, durability: str = "full") -> None:
+        super().__init__(settings)
+        if durability not in ("full", "normal"):
+            raise InvalidArgument(f"durability must be 'full' or 'normal', got {durability!r}")
+        self.path = str(Path(path).expanduser())
+        self.durability = durability
+        self.ns_cache: dict[str, tuple[str, NamespaceInfo]] = {}
+        self.audit_buffer: list[AccessLogEntry] = []
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._queue: list[_Waiter] = []
+        self._queue_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._closed = False
+        self._executor: ThreadPoolExecutor | None = None
+        self._writer = self._connect()
+        self._setup()
+        self._flusher = threading.Thread(target=self._flush_loop, name="hivemem-audit-flush",
+                                         daemon=True)
+        self._stop = threading.Event()
+        self._flusher.start()
+
+    # ------------------------------------------------------------ connections
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=30.0)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.durability.upper()}")
+            conn.execute("PRAGMA busy_timeout = 30000")
+        except sqlite3.Error as exc:
+            raise BackendUnavailable(f"cannot open SQLite store {self.path!r}: {exc}") from exc
+        with self._conns_lock:
+            self._conns.append(conn)
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise BackendUnavailable("the store is closed")
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def _setup(self) -> None:
+        with self._commit_lock:
+            c = self._writer
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+                c.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                          (str(SCHEMA_VERSION),))
+                execute(_SQLiteTxn(self, c, True),
+                        CreateNamespace(agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True,
+                                        permissions={}), self.settings)
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    # ------------------------------------------------------------ execution
+    def execute(self, op: Op) -> Result:
+        if op.mutates or type(op) is AccessLogQuery:
+            return self._commit(op)
+        try:
+            return execute(_SQLiteTxn(self, self._reader(), False), op, self.settings)
+        except sqlite3.Error as exc:
+            raise BackendUnavailable(f"SQLite read failed: {exc}") from exc
+
+    async def aexecute(self, op: Op) -> Result:
+        if op.mutates or type(op) is AccessLogQuery:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(4, thread_name_prefix="hivemem-commit")
+            return await asyncio.get_running_loop().run_in_executor(self._executor,
+                                                                    self._commit, op)
+        return self.execute(op)
+
+    def _commit(self, op: Op) -> Result:
+        """Queue the op and commit it, as the leader of a group commit or as a follower."""
+        waiter = _Waiter(op)
+        with self._queue_lock:
+            self._queue.append(waiter)
+        with self._commit_lock:
+            if not waiter.done:
+                self._lead()
+        assert waiter.result is not None
+        return waiter.result
+
+    def _lead(self, flush_only: bool = False) -> None:
+        """Commit every queued op in one transaction (caller holds the commit lock)."""
+        if self._closed:
+            raise BackendUnavailable("the store is closed")
+        with self._queue_lock:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+        if not batch and not self.audit_buffer:
+            return
+        c = self._writer
+        tx = _SQLiteTxn(self, c, True)
+        results: list[Result] = []
+        try:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                self._flush_audit(c)
+                for waiter in batch:
+                    results.append(execute(tx, waiter.op, self.settings))
+                c.execute("COMMIT")
+            except BaseException:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            error = BackendUnavailable(f"SQLite commit failed: {exc}")
+            results = [Result(error=error) for _ in batch]
+        except HivememError as exc:
+            results = [Result(error=exc) for _ in batch]
+        notify = False
+        for waiter, result in zip(batch, results, strict=True):
+            waiter.result = result
+            waiter.done = True
+            notify = notify or bool(result.events and result.error is None)
+        if notify:
+            self.notifier.notify()
+
+    def _flush_audit(self, c: sqlite3.Connection) -> None:
+        if self.audit_buffer:
+            records, self.audit_buffer = self.audit_buffer, []
+            self.insert_audit(c, records)
+
+    def insert_audit(self, c: sqlite3.Connection, records: list[AccessLogEntry]) -> None:
+        """Insert audit records and drop the oldest beyond ``max_log_size``."""
+        cur = c.executemany(
+            "INSERT INTO audit (ts, agent, ns, key, action, success, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(r.timestamp, r.agent_id, r.namespace, r.key, r.action, int(r.success), r.error)
+             for r in records])
+        del cur
+        last = c.execute("SELECT last_insert_rowid()").fetchone()[0]
+        if last > self.settings.max_log_size:
+            c.execute("DELETE FROM audit WHERE id <= ?", (last - self.settings.max_log_size,))
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(0.2):
+            if self.audit_buffer:
+                try:
+                    with self._commit_lock:
+                        if not self._closed:
+                            self._lead(flush_only=True)
+                except Exception:  # the flusher must survive a busy or failing store
+                    pass
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._stop.set()
+        with self._commit_lock:
+            try:
+                self._lead(flush_only=True)
+            except HivememError:
+                pass
+            self._closed = True
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        with self._conns_lock:
+            for conn in self._conns:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._conns.clear()
