@@ -38,9 +38,6 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS namespaces (
     name TEXT PRIMARY KEY, config TEXT NOT NULL, token TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS counters (
-    ns TEXT PRIMARY KEY, revision INTEGER NOT NULL DEFAULT 0,
-    entries INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS entries (
     ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, owner TEXT NOT NULL,
     version INTEGER NOT NULL, revision INTEGER NOT NULL, created_at REAL NOT NULL,
@@ -52,7 +49,6 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, ts REAL NOT NULL, agent TEXT NOT NULL, ns TEXT, key TEXT,
     action TEXT NOT NULL, success INTEGER NOT NULL, error TEXT);
-CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts);
 CREATE TABLE IF NOT EXISTS idem (key TEXT PRIMARY KEY, at REAL NOT NULL, result TEXT NOT NULL)
     WITHOUT ROWID;
 """
@@ -71,12 +67,13 @@ MAX_BATCH = 512
 
 
 class _Waiter:
-    __slots__ = ("done", "op", "result")
+    __slots__ = ("done", "op", "result", "wake")
 
-    def __init__(self, op: Op) -> None:
+    def __init__(self, op: Op | None) -> None:
         self.op = op
         self.result: Result | None = None
         self.done = False
+        self.wake = threading.Event()
 
 
 class _SQLiteTxn(Txn):
@@ -128,7 +125,6 @@ class _SQLiteTxn(Txn):
             "DO UPDATE SET config = excluded.config, token = excluded.token",
             (info.name, json.dumps(config), uuid.uuid4().hex),
         )
-        self.c.execute("INSERT OR IGNORE INTO counters (ns) VALUES (?)", (info.name,))
 
     def ns_delete(self, name: str) -> None:
         self.c.execute("DELETE FROM namespaces WHERE name = ?", (name,))
@@ -138,14 +134,12 @@ class _SQLiteTxn(Txn):
         return [self._info(*row) for row in rows.fetchall()]
 
     def rev_get(self, ns: str) -> int:
-        row = self.c.execute("SELECT revision FROM counters WHERE ns = ?", (ns,)).fetchone()
-        return int(row[0]) if row else 0
+        # The newest event is never trimmed, so it holds the namespace's revision.
+        row = self.c.execute("SELECT MAX(revision) FROM events WHERE ns = ?", (ns,)).fetchone()
+        return int(row[0]) if row[0] is not None else 0
 
     def rev_next(self, ns: str) -> int:
-        row = self.c.execute(
-            "INSERT INTO counters (ns, revision) VALUES (?, 1) ON CONFLICT (ns) "
-            "DO UPDATE SET revision = revision + 1 RETURNING revision", (ns,)).fetchone()
-        return int(row[0])
+        raise NotImplementedError("revisions are taken in the writer's transaction")
 
     # -- entries
     def entry_get(self, ns: str, key: str) -> Stored | None:
@@ -153,26 +147,17 @@ class _SQLiteTxn(Txn):
         return Stored(*row) if row else None
 
     def entry_put(self, ns: str, key: str, stored: Stored) -> None:
-        self.c.execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (ns, key, *stored))
-        if stored.version == 1:
-            self.c.execute("UPDATE counters SET entries = entries + 1 WHERE ns = ?", (ns,))
+        raise NotImplementedError("entries are written in the writer's transaction")
 
     def entry_delete(self, ns: str, key: str) -> None:
-        cur = self.c.execute("DELETE FROM entries WHERE ns = ? AND key = ?", (ns, key))
-        if cur.rowcount:
-            self.c.execute("UPDATE counters SET entries = entries - 1 WHERE ns = ?", (ns,))
+        raise NotImplementedError("entries are written in the writer's transaction")
 
     def entry_count(self, ns: str) -> int:
-        row = self.c.execute("SELECT entries FROM counters WHERE ns = ?", (ns,)).fetchone()
-        return int(row[0]) if row else 0
+        row = self.c.execute("SELECT COUNT(*) FROM entries WHERE ns = ?", (ns,)).fetchone()
+        return int(row[0])
 
     def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
-        rows = self.c.execute(
-            "DELETE FROM entries WHERE ns = ? RETURNING key, value, owner, version, revision, "
-            "created_at, updated_at, expires_at", (ns,)).fetchall()
-        self.c.execute("UPDATE counters SET entries = 0 WHERE ns = ?", (ns,))
-        return [(row[0], Stored(*row[1:])) for row in rows]
+        raise NotImplementedError("entries are written in the writer's transaction")
 
     def entries_scan(
         self, ns: str, prefix: str, after: str | None, limit: int | None
@@ -260,7 +245,7 @@ class _SQLiteTxn(Txn):
         if since is not None:
             sql += " AND ts >= ?"
             args.append(since)
-        sql += " ORDER BY ts DESC, id DESC"
+        sql += " ORDER BY id DESC"
         out: list[AccessLogEntry] = []
         for row in self.c.execute(sql, args):
             if visible is None or visible(row[2]):
@@ -281,6 +266,121 @@ class _SQLiteTxn(Txn):
 
     def idem_put(self, key: str, value: Any, now: float) -> None:
         self.c.execute("INSERT OR REPLACE INTO idem VALUES (?, ?, ?)", (key, now, value))
+
+
+class _WriteTxn(_SQLiteTxn):
+    """The writer's transaction: revisions, entry counts, events and audit records are kept
+    in memory while the batch runs and written once, just before COMMIT; namespace configs
+    are read once per batch (the write lock keeps other processes out meanwhile)."""
+
+    def __init__(self, backend: SQLiteBackend, conn: sqlite3.Connection) -> None:
+        super().__init__(backend, conn, True)
+        self.revs: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+        self.ns: dict[str, NamespaceInfo | None] = {}
+        self.events: list[tuple[str, int, str]] = []
+        self.audit: list[AccessLogEntry] = []
+        self._saved: tuple[dict[str, int], dict[str, int], int, dict[str, Any]] | None = None
+
+    def savepoint(self) -> None:
+        self._saved = (dict(self.revs), dict(self.counts), len(self.events), dict(self.ns))
+        self.c.execute("SAVEPOINT op")
+
+    def rollback(self) -> None:
+        super().rollback()
+        assert self._saved is not None
+        revs, counts, n_events, ns = self._saved
+        self.revs, self.counts, self.ns = revs, counts, ns
+        del self.events[n_events:]
+
+    def ns_get(self, name: str) -> NamespaceInfo | None:
+        if name not in self.ns:
+            self.ns[name] = super().ns_get(name)
+        return self.ns[name]
+
+    def ns_put(self, info: NamespaceInfo) -> None:
+        super().ns_put(info)
+        self.ns[info.name] = info
+
+    def ns_delete(self, name: str) -> None:
+        super().ns_delete(name)
+        self.ns[name] = None
+
+    def ns_list(self) -> list[NamespaceInfo]:
+        self.ns.clear()
+        return super().ns_list()
+
+    def rev_get(self, ns: str) -> int:
+        if ns not in self.revs:
+            self.revs[ns] = super().rev_get(ns)
+        return self.revs[ns]
+
+    def rev_next(self, ns: str) -> int:
+        rev = self.revs[ns] = self.rev_get(ns) + 1
+        return rev
+
+    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+        self.c.execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (ns, key, *stored))
+        if stored.version == 1 and ns in self.counts:
+            self.counts[ns] += 1
+
+    def entry_delete(self, ns: str, key: str) -> None:
+        if (self.c.execute("DELETE FROM entries WHERE ns = ? AND key = ?", (ns, key)).rowcount
+                and ns in self.counts):
+            self.counts[ns] -= 1
+
+    def entry_count(self, ns: str) -> int:
+        if ns not in self.counts:
+            self.counts[ns] = super().entry_count(ns)
+        return self.counts[ns]
+
+    def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
+        rows = self.c.execute(
+            "DELETE FROM entries WHERE ns = ? RETURNING key, value, owner, version, revision, "
+            "created_at, updated_at, expires_at", (ns,)).fetchall()
+        self.counts[ns] = 0
+        return [(row[0], Stored(*row[1:])) for row in rows]
+
+    def event_append(self, event: Event) -> None:
+        self.events.append((event.namespace, event.revision, json.dumps(event.to_dict())))
+
+    def events_after(self, ns: str, since: int, limit: int) -> list[Event]:
+        self.flush()
+        return super().events_after(ns, since, limit)
+
+    def events_oldest(self, ns: str) -> int | None:
+        self.flush()
+        return super().events_oldest(ns)
+
+    def audit_append(self, record: AccessLogEntry) -> None:
+        self.audit.append(record)
+
+    def audit_query(self, *args: Any) -> list[AccessLogEntry]:
+        self.flush()
+        return super().audit_query(*args)
+
+    def audit_count(self) -> int:
+        self.flush()
+        return super().audit_count()
+
+    def flush(self) -> None:
+        """Write what the batch kept in memory (call inside the transaction)."""
+        c = self.c
+        if self.events:
+            c.executemany("INSERT INTO events VALUES (?, ?, ?)", self.events)
+            retention = self.b.settings.event_retention
+            last: dict[str, int] = {}
+            for ns, rev, _ in self.events:
+                last[ns] = rev
+            for ns, rev in last.items():
+                if rev > retention:
+                    c.execute("DELETE FROM events WHERE ns = ? AND revision <= ?",
+                              (ns, rev - retention))
+            self.events = []
+        if self.audit:
+            self.b.insert_audit(c, self.audit)
+            self.audit = []
 
 
 def _prefix_upper(prefix: str) -> str | None:
@@ -311,7 +411,7 @@ class SQLiteBackend(Backend):
         self._conns_lock = threading.Lock()
         self._queue: list[_Waiter] = []
         self._queue_lock = threading.Lock()
-        self._commit_lock = threading.Lock()
+        self._leading = False
         self._closed = False
         self._executor: ThreadPoolExecutor | None = None
         self._writer = self._connect()
@@ -344,22 +444,22 @@ class SQLiteBackend(Backend):
         return conn
 
     def _setup(self) -> None:
-        with self._commit_lock:
-            c = self._writer
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        c.execute(statement)
-                c.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                          (str(SCHEMA_VERSION),))
-                execute(_SQLiteTxn(self, c, True),
-                        CreateNamespace(agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True,
+        c = self._writer
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    c.execute(statement)
+            c.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                      (str(SCHEMA_VERSION),))
+            tx = _WriteTxn(self, c)
+            execute(tx, CreateNamespace(agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True,
                                         permissions={}), self.settings)
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+            tx.flush()
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
 
     # ------------------------------------------------------------ execution
     def execute(self, op: Op) -> Result:
@@ -378,34 +478,54 @@ class SQLiteBackend(Backend):
                                                                     self._commit, op)
         return self.execute(op)
 
-    def _commit(self, op: Op) -> Result:
-        """Queue the op and commit it, as the leader of a group commit or as a follower."""
+    def _commit(self, op: Op | None) -> Result:
+        """Commit an op as part of a group commit.
+
+        The first caller to find no commit running becomes the leader: it commits every
+        queued op in one transaction, wakes their callers, and hands leadership to the
+        oldest caller still waiting (so no thread commits for others forever). Callers that
+        arrive while a commit runs wait to be woken with their result, or as the next leader.
+        """
         waiter = _Waiter(op)
         with self._queue_lock:
             self._queue.append(waiter)
-        with self._commit_lock:
-            if not waiter.done:
-                self._lead()
+            follower = self._leading
+            self._leading = True
+        if follower:
+            waiter.wake.wait()
+            if waiter.done:
+                assert waiter.result is not None
+                return waiter.result
+        try:
+            self._lead()
+        finally:
+            with self._queue_lock:
+                if self._queue:
+                    self._queue[0].wake.set()  # promote the oldest waiter to leader
+                else:
+                    self._leading = False
         assert waiter.result is not None
         return waiter.result
 
-    def _lead(self, flush_only: bool = False) -> None:
-        """Commit every queued op in one transaction (caller holds the commit lock)."""
-        if self._closed:
-            raise BackendUnavailable("the store is closed")
+    def _lead(self) -> None:
+        """Commit the queued ops (up to MAX_BATCH) in one transaction."""
         with self._queue_lock:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-        if not batch and not self.audit_buffer:
-            return
-        c = self._writer
-        tx = _SQLiteTxn(self, c, True)
         results: list[Result] = []
         try:
+            if self._closed:
+                raise BackendUnavailable("the store is closed")
+            c = self._writer
+            tx = _WriteTxn(self, c)
             c.execute("BEGIN IMMEDIATE")
             try:
                 self._flush_audit(c)
                 for waiter in batch:
-                    results.append(execute(tx, waiter.op, self.settings))
+                    if waiter.op is not None:
+                        results.append(execute(tx, waiter.op, self.settings))
+                    else:
+                        results.append(Result())
+                tx.flush()
                 c.execute("COMMIT")
             except BaseException:
                 if c.in_transaction:
@@ -420,6 +540,7 @@ class SQLiteBackend(Backend):
         for waiter, result in zip(batch, results, strict=True):
             waiter.result = result
             waiter.done = True
+            waiter.wake.set()
             notify = notify or bool(result.events and result.error is None)
         if notify:
             self.notifier.notify()
@@ -437,30 +558,21 @@ class SQLiteBackend(Backend):
             [(r.timestamp, r.agent_id, r.namespace, r.key, r.action, int(r.success), r.error)
              for r in records])
         del cur
-        last = c.execute("SELECT last_insert_rowid()").fetchone()[0]
-        if last > self.settings.max_log_size:
-            c.execute("DELETE FROM audit WHERE id <= ?", (last - self.settings.max_log_size,))
+        c.execute("DELETE FROM audit WHERE id <= last_insert_rowid() - ?",
+                  (self.settings.max_log_size,))
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(0.2):
-            if self.audit_buffer:
-                try:
-                    with self._commit_lock:
-                        if not self._closed:
-                            self._lead(flush_only=True)
-                except Exception:  # the flusher must survive a busy or failing store
-                    pass
+            if self.audit_buffer and not self._closed:
+                self._commit(None)  # errors land in the (discarded) result
 
     def close(self) -> None:
         if self._closed:
             return
         self._stop.set()
-        with self._commit_lock:
-            try:
-                self._lead(flush_only=True)
-            except HivememError:
-                pass
-            self._closed = True
+        self._flusher.join(timeout=5)
+        self._commit(None)
+        self._closed = True
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         with self._conns_lock:
