@@ -34,7 +34,6 @@ from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_URL",
     "AccessLogEntry",
     "AlreadyExists",
     "AsyncMemory",
@@ -42,6 +41,7 @@ __all__ = [
     "BackendUnavailable",
     "CircuitOpen",
     "ConflictError",
+    "DEFAULT_URL",
     "Entry",
     "Event",
     "HivememError",

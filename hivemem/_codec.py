@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from hivemem.errors import InvalidArgument, TooLarge
 
 __all__ = ["MAX_DEPTH", "decode", "encode", "encode_value"]
@@ -20,7 +22,15 @@ MAX_DEPTH = 64
 
 _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _encode = _encoder.encode
-decode = json.loads
+_loads = orjson.loads
+
+
+def decode(text: str | bytes) -> Any:
+    """Decode stored JSON text (orjson, falling back to ``json`` for integers beyond 64 bits)."""
+    try:
+        return _loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def encode(value: Any) -> str:

@@ -206,6 +206,7 @@ class Notifier:
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._seq = 0
+        self._waiting = 0
         self._loops: dict[Any, int] = {}
 
     @property
@@ -215,6 +216,11 @@ class Notifier:
 
     def notify(self) -> None:
         """Wake every waiter."""
+        # Bump first, then look for waiters: a waiter registers before it re-checks the
+        # counter, so either it sees the bump or we see it (no lost wake-up, no lock when idle).
+        self._seq += 1
+        if not self._waiting and not self._loops:
+            return
         with self._cond:
             self._seq += 1
             self._cond.notify_all()
@@ -226,8 +232,12 @@ class Notifier:
     def wait(self, seq: int, timeout: float) -> None:
         """Block until the counter moves past ``seq`` or ``timeout`` seconds pass."""
         with self._cond:
-            if self._seq == seq:
-                self._cond.wait(timeout)
+            self._waiting += 1
+            try:
+                if self._seq == seq:
+                    self._cond.wait(timeout)
+            finally:
+                self._waiting -= 1
 
     async def await_change(self, seq: int, timeout: float) -> None:
         """Async twin of :meth:`wait`."""

@@ -426,6 +426,7 @@ class SQLiteBackend(Backend):
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                    timeout=30.0)
+            conn.execute("PRAGMA page_size = 1024")  # small pages: fewer WAL bytes per commit
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.durability.upper()}")
             conn.execute("PRAGMA busy_timeout = 30000")

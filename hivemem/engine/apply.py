@@ -275,20 +275,27 @@ def _write_one(
     ttl = ttl if ttl is not None else info.ttl
     expires_at = now + ttl if ttl is not None else None
     strategy = info.conflict_strategy
-    if cur is None and expected_version is None and strategy != "version":
-        value: Any = _codec  # store the text as given
-    else:
-        existing = to_entry(ns, key, cur) if cur is not None else None
-        incoming = Entry(ns, key, _codec.decode(value_json), op.agent, 0, 0, now, now, expires_at)
+    value: Any = _codec  # the text as given is stored, decoded once for the returned entry
+    if expected_version is not None or strategy == "version" or (
+        cur is not None and strategy != "latest-wins"
+    ):
+        # Only merge and custom look at values; the others decide on versions alone.
+        wants_values = cur is not None and strategy in ("merge", "custom")
+        existing = None
+        if cur is not None:
+            existing = to_entry(ns, key, cur, None if not wants_values else _codec)
+        incoming = Entry(ns, key, _codec.decode(value_json) if wants_values else None,
+                         op.agent, 0, 0, now, now, expires_at)
         try:
-            value = resolve(strategy, existing, incoming, expected_version,
-                            ctx.settings.resolvers.get(info.resolver or ""))
+            chosen = resolve(strategy, existing, incoming, expected_version,
+                             ctx.settings.resolvers.get(info.resolver or ""))
         except ConflictError as exc:
             ctx.local.append(Event("memory:conflict", ns, 0, now, op.agent, key=key,
-                                   value=incoming.value, version=exc.current_version,
+                                   value=_codec.decode(value_json), version=exc.current_version,
                                    reason=exc.reason))
             raise
-        if value is not incoming.value:
+        if wants_values:
+            value = chosen
             value_json = _codec.encode_value(value, ctx.settings.max_value_bytes)
     if cur is None and info.max_entries is not None:
         _check_room(ctx, info)
