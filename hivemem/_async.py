@@ -7,10 +7,10 @@ hop per call), awaiting the writer only where a durable commit is needed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hivemem._core import Core, Listener
 from hivemem._core import since_arg as _since
@@ -18,11 +18,16 @@ from hivemem._sync import _agent_core
 from hivemem._views import NamespaceView
 from hivemem.engine import ops as o
 from hivemem.errors import HivememError
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Mapping
+
+    from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
 
 __all__ = ["AsyncMemory", "AsyncSubscription"]
 
 log = logging.getLogger("hivemem")
+R = TypeVar("R")
 
 
 class AsyncMemory:
@@ -32,8 +37,9 @@ class AsyncMemory:
         self._c = core
         self._b = core.backend
 
-    async def _run(self, op: o.Op) -> Any:
-        return self._c.finish(await self._b.aexecute(op))
+    async def _run(self, op: o.Op[R]) -> R:
+        value: R = self._c.finish(await self._b.aexecute(op))
+        return value
 
     # ------------------------------------------------------------ views and lifecycle
     @property
@@ -83,87 +89,146 @@ class AsyncMemory:
         exist_ok: bool = False,
     ) -> NamespaceInfo:
         """Create a namespace; see :meth:`hivemem.Memory.create_namespace`."""
-        return await self._run(self._c.create_namespace(  # type: ignore[no-any-return]
-            name, agent, default_permission, permissions, conflict_strategy, resolver, ttl,
-            max_entries, description, exist_ok))
+        return await self._run(
+            self._c.create_namespace(
+                name,
+                agent,
+                default_permission,
+                permissions,
+                conflict_strategy,
+                resolver,
+                ttl,
+                max_entries,
+                description,
+                exist_ok,
+            )
+        )
 
     async def get_namespace(self, name: str, agent: str | None = None) -> NamespaceInfo:
         """Return a namespace's configuration (needs read)."""
-        return await self._run(o.GetNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))  # type: ignore[no-any-return]
+        return await self._run(o.GetNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))
 
     async def list_namespaces(self, agent: str | None = None) -> list[NamespaceInfo]:
         """Return the namespaces the agent can read."""
-        return await self._run(o.ListNamespaces(agent=self._c.who(agent)))  # type: ignore[no-any-return]
+        return await self._run(o.ListNamespaces(agent=self._c.who(agent)))
 
-    async def update_namespace(self, name: str, agent: str | None = None, **config: Any
-                               ) -> NamespaceInfo:
+    async def update_namespace(
+        self, name: str, agent: str | None = None, **config: Any
+    ) -> NamespaceInfo:
         """Change configuration fields (needs admin)."""
-        return await self._run(self._c.update_namespace(name, agent, config))  # type: ignore[no-any-return]
+        return await self._run(self._c.update_namespace(name, agent, config))
 
-    async def update_permissions(self, name: str, permissions: Mapping[str, str | None],
-                                 agent: str | None = None) -> NamespaceInfo:
+    async def update_permissions(
+        self, name: str, permissions: Mapping[str, str | None], agent: str | None = None
+    ) -> NamespaceInfo:
         """Merge per-agent permission overrides; ``None`` removes one (needs admin)."""
-        return await self._run(self._c.update_namespace(name, agent, {"permissions": permissions}))  # type: ignore[no-any-return]
+        return await self._run(self._c.update_namespace(name, agent, {"permissions": permissions}))
 
     async def clear_namespace(self, name: str, agent: str | None = None) -> int:
         """Delete every entry of a namespace; return how many (needs admin)."""
-        return await self._run(o.ClearNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))  # type: ignore[no-any-return]
+        return await self._run(o.ClearNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))
 
     async def delete_namespace(self, name: str, agent: str | None = None) -> None:
         """Delete a namespace and its entries (needs admin)."""
         await self._run(o.DeleteNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))
 
     # ------------------------------------------------------------ entries
-    async def write(self, namespace: str, key: str, value: Any, agent: str | None = None, *,
-                    ttl: float | None = None, expected_version: int | None = None,
-                    idempotency_key: str | None = None) -> Entry:
+    async def write(
+        self,
+        namespace: str,
+        key: str,
+        value: Any,
+        agent: str | None = None,
+        *,
+        ttl: float | None = None,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Entry:
         """Write a value; see :meth:`hivemem.Memory.write`."""
-        return await self._run(self._c.put(namespace, key, value, agent, ttl, expected_version,  # type: ignore[no-any-return]
-                                           idempotency_key))
+        return await self._run(
+            self._c.put(
+                namespace,
+                key,
+                value,
+                agent,
+                ttl,
+                expected_version,
+                idempotency_key,
+            )
+        )
 
-    async def read(self, namespace: str, key: str, agent: str | None = None, *,
-                   default: Any = None) -> Any:
+    async def read(
+        self, namespace: str, key: str, agent: str | None = None, *, default: Any = None
+    ) -> Any:
         """Return the key's value, or ``default`` if it is absent or expired."""
         entry = await self._run(self._c.get(namespace, key, agent))
         return default if entry is None else entry.value
 
-    async def get_entry(self, namespace: str, key: str, agent: str | None = None
-                        ) -> Entry | None:
+    async def get_entry(self, namespace: str, key: str, agent: str | None = None) -> Entry | None:
         """Return the key's entry, or ``None``."""
-        return await self._run(self._c.get(namespace, key, agent))  # type: ignore[no-any-return]
+        return await self._run(self._c.get(namespace, key, agent))
 
-    async def delete(self, namespace: str, key: str, agent: str | None = None, *,
-                     expected_version: int | None = None,
-                     idempotency_key: str | None = None) -> bool:
+    async def delete(
+        self,
+        namespace: str,
+        key: str,
+        agent: str | None = None,
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> bool:
         """Delete a key; return whether a live entry was deleted."""
-        return await self._run(self._c.delete(namespace, key, agent, expected_version,  # type: ignore[no-any-return]
-                                              idempotency_key))
+        return await self._run(
+            self._c.delete(
+                namespace,
+                key,
+                agent,
+                expected_version,
+                idempotency_key,
+            )
+        )
 
-    async def get_keys(self, namespace: str, agent: str | None = None, *, prefix: str = ""
-                       ) -> list[str]:
+    async def get_keys(
+        self, namespace: str, agent: str | None = None, *, prefix: str = ""
+    ) -> list[str]:
         """Return every live key (with ``prefix``), in key order."""
         page = await self._run(self._c.list_entries(namespace, agent, prefix, None, None))
         return [e.key for e in page.items]
 
-    async def get_all(self, namespace: str, agent: str | None = None, *, prefix: str = ""
-                      ) -> dict[str, Any]:
+    async def get_all(
+        self, namespace: str, agent: str | None = None, *, prefix: str = ""
+    ) -> dict[str, Any]:
         """Return every live key and value (with ``prefix``)."""
         page = await self._run(self._c.list_entries(namespace, agent, prefix, None, None))
         return {e.key: e.value for e in page.items}
 
-    async def list_entries(self, namespace: str, agent: str | None = None, *, prefix: str = "",
-                           limit: int = 100, cursor: str | None = None) -> Page[Entry]:
+    async def list_entries(
+        self,
+        namespace: str,
+        agent: str | None = None,
+        *,
+        prefix: str = "",
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Entry]:
         """Return one page of entries in key order."""
-        return await self._run(self._c.list_entries(namespace, agent, prefix, limit, cursor))  # type: ignore[no-any-return]
+        return await self._run(self._c.list_entries(namespace, agent, prefix, limit, cursor))
 
-    async def write_many(self, namespace: str, items: Mapping[str, Any],
-                         agent: str | None = None, *, ttl: float | None = None,
-                         idempotency_key: str | None = None) -> list[Entry]:
+    async def write_many(
+        self,
+        namespace: str,
+        items: Mapping[str, Any],
+        agent: str | None = None,
+        *,
+        ttl: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[Entry]:
         """Write several keys, all or nothing."""
-        return await self._run(self._c.put_many(namespace, items, agent, ttl, idempotency_key))  # type: ignore[no-any-return]
+        return await self._run(self._c.put_many(namespace, items, agent, ttl, idempotency_key))
 
-    async def read_many(self, namespace: str, keys: Any, agent: str | None = None
-                        ) -> dict[str, Any]:
+    async def read_many(
+        self, namespace: str, keys: Any, agent: str | None = None
+    ) -> dict[str, Any]:
         """Return the values of the given keys that exist."""
         found = await self._run(self._c.get_many(namespace, keys, agent))
         return {k: e.value for k, e in found.items()}
@@ -173,42 +238,70 @@ class AsyncMemory:
         """Listen in-process to every event of a type (``"*"`` for all); return ``off()``."""
         return self._c.on(event_type, callback)
 
-    async def subscribe(self, namespace: str, callback: Callable[[Event], Any],
-                        agent: str | None = None) -> AsyncSubscription:
+    async def subscribe(
+        self, namespace: str, callback: Callable[[Event], Any], agent: str | None = None
+    ) -> AsyncSubscription:
         """Call ``callback(event)`` (a function or coroutine function) for each change.
 
         Runs as a task on the running loop; returns an :class:`AsyncSubscription`.
         """
         who = self._c.who(agent)
-        start = await self._run(o.StartWatch(agent=who, ns=self._c.ns(namespace),
-                                             subscribe=True))
+        start = await self._run(o.StartWatch(agent=who, ns=self._c.ns(namespace), subscribe=True))
         return AsyncSubscription(self._c, namespace, who, callback, start)
 
-    async def watch(self, namespace: str, agent: str | None = None, *,
-                    since: int | None = None, timeout: float | None = None
-                    ) -> AsyncIterator[Event]:
+    async def watch(
+        self,
+        namespace: str,
+        agent: str | None = None,
+        *,
+        since: int | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[Event]:
         """Iterate the namespace's events; see :meth:`hivemem.Memory.watch`.
 
         ``async for event in await amem.watch("ns")``.
         """
         who = self._c.who(agent)
-        start = await self._run(o.StartWatch(agent=who, ns=self._c.ns(namespace),
-                                             since=_since(since)))
+        start = await self._run(
+            o.StartWatch(agent=who, ns=self._c.ns(namespace), since=_since(since))
+        )
         return _afollow(self._c, namespace, who, since if since is not None else start, timeout)
 
-    async def broadcast(self, namespace: str, message: Any, agent: str | None = None, *,
-                        idempotency_key: str | None = None) -> Event:
+    async def broadcast(
+        self,
+        namespace: str,
+        message: Any,
+        agent: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Event:
         """Send a message to every subscriber and watcher of the namespace (needs write)."""
-        return await self._run(self._c.broadcast(namespace, message, agent, idempotency_key))  # type: ignore[no-any-return]
+        return await self._run(self._c.broadcast(namespace, message, agent, idempotency_key))
 
     # ------------------------------------------------------------ audit and stats
-    async def access_log(self, agent_id: str | None = None, namespace: str | None = None,
-                         action: str | None = None, success: bool | None = None,
-                         since: float | None = None, limit: int = 100, *,
-                         agent: str | None = None) -> list[AccessLogEntry]:
+    async def access_log(
+        self,
+        agent_id: str | None = None,
+        namespace: str | None = None,
+        action: str | None = None,
+        success: bool | None = None,
+        since: float | None = None,
+        limit: int = 100,
+        *,
+        agent: str | None = None,
+    ) -> list[AccessLogEntry]:
         """Return audit records, newest first; see :meth:`hivemem.Memory.access_log`."""
-        return await self._run(self._c.access_log(agent, agent_id, namespace, action, success,  # type: ignore[no-any-return]
-                                                  since, limit))
+        return await self._run(
+            self._c.access_log(
+                agent,
+                agent_id,
+                namespace,
+                action,
+                success,
+                since,
+                limit,
+            )
+        )
 
     async def stats(self) -> dict[str, Any]:
         """Return counts: namespaces, entries, audit records, subscriptions, per namespace."""
@@ -219,8 +312,9 @@ class AsyncMemory:
         return self._c.sweep()
 
 
-async def _afollow(core: Core, ns: str, agent: str, since: int, timeout: float | None
-                   ) -> AsyncIterator[Event]:
+async def _afollow(
+    core: Core, ns: str, agent: str, since: int, timeout: float | None
+) -> AsyncIterator[Event]:
     backend = core.backend
     notifier = backend.notifier
     last = since
@@ -228,8 +322,7 @@ async def _afollow(core: Core, ns: str, agent: str, since: int, timeout: float |
     poll = backend.poll_interval
     while not core.closed.is_set():
         seq = notifier.seq
-        events = core.finish(await backend.aexecute(
-            o.EventsAfter(agent=agent, ns=ns, since=last)))
+        events = core.finish(await backend.aexecute(o.EventsAfter(agent=agent, ns=ns, since=last)))
         if events:
             idle = 0.0
             for event in events:
@@ -246,8 +339,9 @@ async def _afollow(core: Core, ns: str, agent: str, since: int, timeout: float |
 class AsyncSubscription:
     """A running async subscription; ``await sub.aunsubscribe()`` or call ``sub()`` to stop."""
 
-    def __init__(self, core: Core, ns: str, agent: str, callback: Callable[[Event], Any],
-                 start: int) -> None:
+    def __init__(
+        self, core: Core, ns: str, agent: str, callback: Callable[[Event], Any], start: int
+    ) -> None:
         self.namespace = ns
         self.agent = agent
         self.last_revision = start
@@ -264,8 +358,9 @@ class AsyncSubscription:
 
     async def _run(self) -> None:
         try:
-            async for event in _afollow(self._core, self.namespace, self.agent,
-                                        self.last_revision, None):
+            async for event in _afollow(
+                self._core, self.namespace, self.agent, self.last_revision, None
+            ):
                 self.last_revision = event.revision
                 try:
                     out = self._callback(event)
@@ -289,7 +384,5 @@ class AsyncSubscription:
     async def aunsubscribe(self) -> None:
         """Stop and wait until the task has ended."""
         self.unsubscribe()
-        try:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._task
-        except (asyncio.CancelledError, Exception):
-            pass

@@ -19,14 +19,19 @@ __all__ = ["DEFAULT_URL", "connect", "connect_async"]
 DEFAULT_URL = "sqlite:///hivemem.db"
 
 _SETTINGS = {
-    "clock", "max_value_bytes", "event_retention", "max_log_size", "log_reads",
-    "idempotency_ttl", "cleanup_interval", "auto_create_namespaces",
+    "clock",
+    "max_value_bytes",
+    "event_retention",
+    "max_log_size",
+    "log_reads",
+    "idempotency_ttl",
+    "cleanup_interval",
+    "auto_create_namespaces",
 }
 _BACKEND_OPTIONS = {"durability", "timeout", "cache"}
 
 
-def _open(url: str | None, agent: str | None, token: str | None, options: dict[str, Any]
-          ) -> Core:
+def _open(url: str | None, agent: str | None, token: str | None, options: dict[str, Any]) -> Core:
     url = url or os.environ.get("HIVEMEM_URL") or DEFAULT_URL
     unknown = set(options) - _SETTINGS - _BACKEND_OPTIONS - {"resolvers"}
     if unknown:
@@ -49,8 +54,9 @@ def _check_settings(s: Settings) -> None:
         raise InvalidArgument("cleanup_interval must be seconds >= 0 (0 turns the sweeper off)")
 
 
-def connect(url: str | None = None, *, agent: str | None = None, token: str | None = None,
-            **options: Any) -> Memory:
+def connect(
+    url: str | None = None, *, agent: str | None = None, token: str | None = None, **options: Any
+) -> Memory:
     """Open a store and return the synchronous :class:`~hivemem.Memory`.
 
     Args:
@@ -70,7 +76,8 @@ def connect(url: str | None = None, *, agent: str | None = None, token: str | No
     return Memory(_open(url, agent, token, dict(options)))
 
 
-def connect_async(url: str | None = None, *, agent: str | None = None,
-                  token: str | None = None, **options: Any) -> AsyncMemory:
+def connect_async(
+    url: str | None = None, *, agent: str | None = None, token: str | None = None, **options: Any
+) -> AsyncMemory:
     """Open a store and return the asyncio :class:`~hivemem.AsyncMemory` (same options)."""
     return AsyncMemory(_open(url, agent, token, dict(options)))

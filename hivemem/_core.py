@@ -11,14 +11,16 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hivemem import _codec
 from hivemem import _validate as v
-from hivemem.backends.base import Backend, Result, Settings
 from hivemem.engine import ops as o
 from hivemem.errors import InvalidArgument
 from hivemem.types import EVENT_TYPES, Event
+
+if TYPE_CHECKING:
+    from hivemem.backends.base import Backend, Result, Settings
 
 __all__ = ["NOT_GIVEN", "Core"]
 
@@ -50,8 +52,9 @@ class Core:
     def start_sweeper(self) -> None:
         """Start the background TTL sweeper (every ``cleanup_interval`` seconds)."""
         if self.settings.cleanup_interval and self.settings.cleanup_interval > 0:
-            self._sweeper = threading.Thread(target=self._sweep_loop, name="hivemem-sweeper",
-                                             daemon=True)
+            self._sweeper = threading.Thread(
+                target=self._sweep_loop, name="hivemem-sweeper", daemon=True
+            )
             self._sweeper.start()
 
     def _sweep_loop(self) -> None:
@@ -111,15 +114,18 @@ class Core:
         if not callable(callback):
             raise InvalidArgument("callback must be callable")
         with self._lock:
-            self.listeners = {**self.listeners,
-                              event_type: [*self.listeners.get(event_type, ()), callback]}
+            self.listeners = {
+                **self.listeners,
+                event_type: [*self.listeners.get(event_type, ()), callback],
+            }
             self._update_read_events()
 
         def off() -> None:
             with self._lock:
                 cbs = [cb for cb in self.listeners.get(event_type, ()) if cb is not callback]
-                self.listeners = {k: val for k, val in {**self.listeners, event_type: cbs}.items()
-                                  if val}
+                self.listeners = {
+                    k: val for k, val in {**self.listeners, event_type: cbs}.items() if val
+                }
                 self._update_read_events()
 
         return off
@@ -170,8 +176,9 @@ class Core:
             exist_ok=bool(exist_ok),
         )
 
-    def update_namespace(self, name: str, agent: str | None, config: dict[str, Any]
-                         ) -> o.UpdateNamespace:
+    def update_namespace(
+        self, name: str, agent: str | None, config: dict[str, Any]
+    ) -> o.UpdateNamespace:
         """Check and build an UpdateNamespace op."""
         changes: dict[str, Any] = {}
         for field, value in config.items():
@@ -191,8 +198,7 @@ class Core:
                 changes[field] = _description(value)
             else:
                 raise InvalidArgument(f"unknown namespace field {field!r}")
-        return o.UpdateNamespace(agent=self.who(agent), ns=v.check_namespace(name),
-                                 changes=changes)
+        return o.UpdateNamespace(agent=self.who(agent), ns=v.check_namespace(name), changes=changes)
 
     def _perms(self, permissions: Any) -> dict[str, str | None]:
         if not isinstance(permissions, Mapping):
@@ -216,22 +222,45 @@ class Core:
             return name
         raise InvalidArgument("resolver must be a callable or a registered resolver name")
 
-    def put(self, namespace: str, key: str, value: Any, agent: str | None, ttl: Any,
-            expected_version: Any, idempotency_key: str | None) -> o.Put:
+    def put(
+        self,
+        namespace: str,
+        key: str,
+        value: Any,
+        agent: str | None,
+        ttl: Any,
+        expected_version: Any,
+        idempotency_key: str | None,
+    ) -> o.Put:
         """Check and build a Put op."""
-        return o.Put(agent=self.who(agent), ns=v.check_namespace(namespace), key=v.check_key(key),
-                     value_json=self.encode(value), ttl=v.check_ttl(ttl),
-                     expected_version=v.check_version(expected_version),
-                     idempotency_key=_idem(idempotency_key))
+        return o.Put(
+            agent=self.who(agent),
+            ns=v.check_namespace(namespace),
+            key=v.check_key(key),
+            value_json=self.encode(value),
+            ttl=v.check_ttl(ttl),
+            expected_version=v.check_version(expected_version),
+            idempotency_key=_idem(idempotency_key),
+        )
 
-    def put_many(self, namespace: str, items: Mapping[str, Any], agent: str | None, ttl: Any,
-                 idempotency_key: str | None) -> o.PutMany:
+    def put_many(
+        self,
+        namespace: str,
+        items: Mapping[str, Any],
+        agent: str | None,
+        ttl: Any,
+        idempotency_key: str | None,
+    ) -> o.PutMany:
         """Check and build a PutMany op."""
         if not isinstance(items, Mapping):
             raise InvalidArgument("write_many takes a mapping of key to value")
-        return o.PutMany(agent=self.who(agent), ns=v.check_namespace(namespace),
-                         items=tuple((v.check_key(k), self.encode(val)) for k, val in items.items()),
-                         ttl=v.check_ttl(ttl), idempotency_key=_idem(idempotency_key))
+        return o.PutMany(
+            agent=self.who(agent),
+            ns=v.check_namespace(namespace),
+            items=tuple((v.check_key(k), self.encode(val)) for k, val in items.items()),
+            ttl=v.check_ttl(ttl),
+            idempotency_key=_idem(idempotency_key),
+        )
 
     def get(self, namespace: str, key: str, agent: str | None) -> o.Get:
         """Check and build a Get op."""
@@ -241,43 +270,77 @@ class Core:
         """Check and build a GetMany op."""
         if isinstance(keys, str):
             raise InvalidArgument("read_many takes a list of keys, not a string")
-        return o.GetMany(agent=self.who(agent), ns=v.check_namespace(namespace),
-                         keys=tuple(v.check_key(k) for k in keys))
+        return o.GetMany(
+            agent=self.who(agent),
+            ns=v.check_namespace(namespace),
+            keys=tuple(v.check_key(k) for k in keys),
+        )
 
-    def delete(self, namespace: str, key: str, agent: str | None, expected_version: Any,
-               idempotency_key: str | None) -> o.Delete:
+    def delete(
+        self,
+        namespace: str,
+        key: str,
+        agent: str | None,
+        expected_version: Any,
+        idempotency_key: str | None,
+    ) -> o.Delete:
         """Check and build a Delete op."""
-        return o.Delete(agent=self.who(agent), ns=v.check_namespace(namespace),
-                        key=v.check_key(key), expected_version=v.check_version(expected_version),
-                        idempotency_key=_idem(idempotency_key))
+        return o.Delete(
+            agent=self.who(agent),
+            ns=v.check_namespace(namespace),
+            key=v.check_key(key),
+            expected_version=v.check_version(expected_version),
+            idempotency_key=_idem(idempotency_key),
+        )
 
-    def list_entries(self, namespace: str, agent: str | None, prefix: Any, limit: Any,
-                     cursor: Any) -> o.ListEntries:
+    def list_entries(
+        self, namespace: str, agent: str | None, prefix: Any, limit: Any, cursor: Any
+    ) -> o.ListEntries:
         """Check and build a ListEntries op (``limit=None`` lists everything)."""
         if not isinstance(prefix, str):
             raise InvalidArgument("prefix must be a string")
         if cursor is not None and not isinstance(cursor, str):
             raise InvalidArgument("cursor must be a string from a previous page")
-        return o.ListEntries(agent=self.who(agent), ns=v.check_namespace(namespace),
-                             prefix=prefix,
-                             limit=None if limit is None else v.check_limit(limit),
-                             cursor=cursor)
+        return o.ListEntries(
+            agent=self.who(agent),
+            ns=v.check_namespace(namespace),
+            prefix=prefix,
+            limit=None if limit is None else v.check_limit(limit),
+            cursor=cursor,
+        )
 
-    def broadcast(self, namespace: str, message: Any, agent: str | None,
-                  idempotency_key: str | None) -> o.Broadcast:
+    def broadcast(
+        self, namespace: str, message: Any, agent: str | None, idempotency_key: str | None
+    ) -> o.Broadcast:
         """Check and build a Broadcast op."""
-        return o.Broadcast(agent=self.who(agent), ns=v.check_namespace(namespace),
-                           message_json=self.encode(message),
-                           idempotency_key=_idem(idempotency_key))
+        return o.Broadcast(
+            agent=self.who(agent),
+            ns=v.check_namespace(namespace),
+            message_json=self.encode(message),
+            idempotency_key=_idem(idempotency_key),
+        )
 
-    def access_log(self, agent: str | None, agent_id: str | None, namespace: str | None,
-                   action: str | None, success: bool | None, since: float | None,
-                   limit: int) -> o.AccessLogQuery:
+    def access_log(
+        self,
+        agent: str | None,
+        agent_id: str | None,
+        namespace: str | None,
+        action: str | None,
+        success: bool | None,
+        since: float | None,
+        limit: int,
+    ) -> o.AccessLogQuery:
         """Check and build an AccessLogQuery op."""
         return o.AccessLogQuery(
-            agent=self.who(agent), admin=agent is None,
-            agent_id=agent_id, ns=namespace, action_filter=action, success=success,
-            since=since, limit=v.check_limit(limit, maximum=1_000_000))
+            agent=self.who(agent),
+            admin=agent is None,
+            agent_id=agent_id,
+            ns=namespace,
+            action_filter=action,
+            success=success,
+            since=since,
+            limit=v.check_limit(limit, maximum=1_000_000),
+        )
 
     def stats_extra(self, stats: dict[str, Any]) -> dict[str, Any]:
         """Add what only this process knows (subscriptions, backend name) to store stats."""

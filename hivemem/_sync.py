@@ -1,23 +1,30 @@
-"""``Memory``: the synchronous API. Every method builds its op in :mod:`hivemem._core`
-and runs it on the backend in the calling thread (no thread hop)."""
+"""``Memory``: the synchronous API.
+
+Every method builds its op in :mod:`hivemem._core` and runs it on the backend in the calling
+thread (no thread hop).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hivemem._core import Core, Listener
 from hivemem._core import since_arg as _since
 from hivemem._views import NamespaceView
 from hivemem.engine import ops as o
 from hivemem.errors import HivememError
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+    from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
 
 __all__ = ["Memory", "Subscription"]
 
 log = logging.getLogger("hivemem")
+R = TypeVar("R")
 
 
 class Memory:
@@ -31,8 +38,9 @@ class Memory:
         self._c = core
         self._b = core.backend
 
-    def _run(self, op: o.Op) -> Any:
-        return self._c.finish(self._b.execute(op))
+    def _run(self, op: o.Op[R]) -> R:
+        value: R = self._c.finish(self._b.execute(op))
+        return value
 
     # ------------------------------------------------------------ views and lifecycle
     @property
@@ -87,40 +95,59 @@ class Memory:
             AlreadyExists: the namespace exists (unless ``exist_ok``).
             InvalidArgument: a bad name, level, strategy, TTL or resolver.
         """
-        return self._run(self._c.create_namespace(
-            name, agent, default_permission, permissions, conflict_strategy, resolver, ttl,
-            max_entries, description, exist_ok))  # type: ignore[no-any-return]
+        return self._run(
+            self._c.create_namespace(
+                name,
+                agent,
+                default_permission,
+                permissions,
+                conflict_strategy,
+                resolver,
+                ttl,
+                max_entries,
+                description,
+                exist_ok,
+            )
+        )
 
     def get_namespace(self, name: str, agent: str | None = None) -> NamespaceInfo:
         """Return a namespace's configuration (needs read)."""
-        return self._run(o.GetNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))  # type: ignore[no-any-return]
+        return self._run(o.GetNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))
 
     def list_namespaces(self, agent: str | None = None) -> list[NamespaceInfo]:
         """Return the namespaces the agent can read."""
-        return self._run(o.ListNamespaces(agent=self._c.who(agent)))  # type: ignore[no-any-return]
+        return self._run(o.ListNamespaces(agent=self._c.who(agent)))
 
-    def update_namespace(self, name: str, agent: str | None = None, **config: Any
-                         ) -> NamespaceInfo:
+    def update_namespace(self, name: str, agent: str | None = None, **config: Any) -> NamespaceInfo:
         """Change configuration fields (needs admin)."""
-        return self._run(self._c.update_namespace(name, agent, config))  # type: ignore[no-any-return]
+        return self._run(self._c.update_namespace(name, agent, config))
 
-    def update_permissions(self, name: str, permissions: Mapping[str, str | None],
-                           agent: str | None = None) -> NamespaceInfo:
+    def update_permissions(
+        self, name: str, permissions: Mapping[str, str | None], agent: str | None = None
+    ) -> NamespaceInfo:
         """Merge per-agent permission overrides; ``None`` removes one (needs admin)."""
-        return self._run(self._c.update_namespace(name, agent, {"permissions": permissions}))  # type: ignore[no-any-return]
+        return self._run(self._c.update_namespace(name, agent, {"permissions": permissions}))
 
     def clear_namespace(self, name: str, agent: str | None = None) -> int:
         """Delete every entry of a namespace; return how many (needs admin)."""
-        return self._run(o.ClearNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))  # type: ignore[no-any-return]
+        return self._run(o.ClearNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))
 
     def delete_namespace(self, name: str, agent: str | None = None) -> None:
         """Delete a namespace and its entries (needs admin)."""
         self._run(o.DeleteNamespace(agent=self._c.who(agent), ns=self._c.ns(name)))
 
     # ------------------------------------------------------------ entries
-    def write(self, namespace: str, key: str, value: Any, agent: str | None = None, *,
-              ttl: float | None = None, expected_version: int | None = None,
-              idempotency_key: str | None = None) -> Entry:
+    def write(
+        self,
+        namespace: str,
+        key: str,
+        value: Any,
+        agent: str | None = None,
+        *,
+        ttl: float | None = None,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Entry:
         """Write a value under the namespace's conflict strategy; return the stored entry.
 
         Raises:
@@ -129,45 +156,84 @@ class Memory:
             NamespaceFull: the write would exceed ``max_entries``.
             InvalidArgument, TooLarge: bad key, value or TTL.
         """
-        return self._run(self._c.put(namespace, key, value, agent, ttl, expected_version,  # type: ignore[no-any-return]
-                                     idempotency_key))
+        return self._run(
+            self._c.put(
+                namespace,
+                key,
+                value,
+                agent,
+                ttl,
+                expected_version,
+                idempotency_key,
+            )
+        )
 
-    def read(self, namespace: str, key: str, agent: str | None = None, *,
-             default: Any = None) -> Any:
+    def read(
+        self, namespace: str, key: str, agent: str | None = None, *, default: Any = None
+    ) -> Any:
         """Return the key's value, or ``default`` if it is absent or expired."""
         entry = self._run(self._c.get(namespace, key, agent))
         return default if entry is None else entry.value
 
     def get_entry(self, namespace: str, key: str, agent: str | None = None) -> Entry | None:
         """Return the key's entry (value, owner, version, times), or ``None``."""
-        return self._run(self._c.get(namespace, key, agent))  # type: ignore[no-any-return]
+        return self._run(self._c.get(namespace, key, agent))
 
-    def delete(self, namespace: str, key: str, agent: str | None = None, *,
-               expected_version: int | None = None, idempotency_key: str | None = None) -> bool:
+    def delete(
+        self,
+        namespace: str,
+        key: str,
+        agent: str | None = None,
+        *,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> bool:
         """Delete a key; return whether a live entry was deleted."""
-        return self._run(self._c.delete(namespace, key, agent, expected_version,  # type: ignore[no-any-return]
-                                        idempotency_key))
+        return self._run(
+            self._c.delete(
+                namespace,
+                key,
+                agent,
+                expected_version,
+                idempotency_key,
+            )
+        )
 
     def get_keys(self, namespace: str, agent: str | None = None, *, prefix: str = "") -> list[str]:
         """Return every live key (with ``prefix``), in key order."""
         page = self._run(self._c.list_entries(namespace, agent, prefix, None, None))
         return [e.key for e in page.items]
 
-    def get_all(self, namespace: str, agent: str | None = None, *, prefix: str = ""
-                ) -> dict[str, Any]:
+    def get_all(
+        self, namespace: str, agent: str | None = None, *, prefix: str = ""
+    ) -> dict[str, Any]:
         """Return every live key and value (with ``prefix``)."""
         page = self._run(self._c.list_entries(namespace, agent, prefix, None, None))
         return {e.key: e.value for e in page.items}
 
-    def list_entries(self, namespace: str, agent: str | None = None, *, prefix: str = "",
-                     limit: int = 100, cursor: str | None = None) -> Page[Entry]:
+    def list_entries(
+        self,
+        namespace: str,
+        agent: str | None = None,
+        *,
+        prefix: str = "",
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Entry]:
         """Return one page of entries in key order; pass ``next_cursor`` for the next."""
-        return self._run(self._c.list_entries(namespace, agent, prefix, limit, cursor))  # type: ignore[no-any-return]
+        return self._run(self._c.list_entries(namespace, agent, prefix, limit, cursor))
 
-    def write_many(self, namespace: str, items: Mapping[str, Any], agent: str | None = None, *,
-                   ttl: float | None = None, idempotency_key: str | None = None) -> list[Entry]:
+    def write_many(
+        self,
+        namespace: str,
+        items: Mapping[str, Any],
+        agent: str | None = None,
+        *,
+        ttl: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[Entry]:
         """Write several keys, all or nothing: if one is refused, none is stored."""
-        return self._run(self._c.put_many(namespace, items, agent, ttl, idempotency_key))  # type: ignore[no-any-return]
+        return self._run(self._c.put_many(namespace, items, agent, ttl, idempotency_key))
 
     def read_many(self, namespace: str, keys: Any, agent: str | None = None) -> dict[str, Any]:
         """Return the values of the given keys that exist."""
@@ -179,8 +245,9 @@ class Memory:
         """Listen in-process to every event of a type (``"*"`` for all); return ``off()``."""
         return self._c.on(event_type, callback)
 
-    def subscribe(self, namespace: str, callback: Listener, agent: str | None = None
-                  ) -> Subscription:
+    def subscribe(
+        self, namespace: str, callback: Listener, agent: str | None = None
+    ) -> Subscription:
         """Call ``callback(event)`` for each change in the namespace, in revision order.
 
         Runs in a background thread; returns a :class:`Subscription` (call it to stop).
@@ -189,11 +256,19 @@ class Memory:
         start = self._run(o.StartWatch(agent=who, ns=self._c.ns(namespace), subscribe=True))
         return Subscription(self._c, namespace, who, callback, start)
 
-    def watch(self, namespace: str, agent: str | None = None, *, since: int | None = None,
-              timeout: float | None = None) -> Iterator[Event]:
+    def watch(
+        self,
+        namespace: str,
+        agent: str | None = None,
+        *,
+        since: int | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[Event]:
         """Iterate the namespace's events: retained ones after ``since``, then live ones.
 
         Args:
+            namespace: The namespace to follow (it may not exist yet).
+            agent: The watching agent (needs read permission, checked on every pull).
             since: Resume after this revision (default: the current one, live only).
             timeout: Stop after this many seconds without an event (default: never).
 
@@ -204,23 +279,45 @@ class Memory:
         start = self._run(o.StartWatch(agent=who, ns=self._c.ns(namespace), since=_since(since)))
         return _follow(self._c, namespace, who, since if since is not None else start, timeout)
 
-    def broadcast(self, namespace: str, message: Any, agent: str | None = None, *,
-                  idempotency_key: str | None = None) -> Event:
+    def broadcast(
+        self,
+        namespace: str,
+        message: Any,
+        agent: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Event:
         """Send a message to every subscriber and watcher of the namespace (needs write)."""
-        return self._run(self._c.broadcast(namespace, message, agent, idempotency_key))  # type: ignore[no-any-return]
+        return self._run(self._c.broadcast(namespace, message, agent, idempotency_key))
 
     # ------------------------------------------------------------ audit and stats
-    def access_log(self, agent_id: str | None = None, namespace: str | None = None,
-                   action: str | None = None, success: bool | None = None,
-                   since: float | None = None, limit: int = 100, *,
-                   agent: str | None = None) -> list[AccessLogEntry]:
+    def access_log(
+        self,
+        agent_id: str | None = None,
+        namespace: str | None = None,
+        action: str | None = None,
+        success: bool | None = None,
+        since: float | None = None,
+        limit: int = 100,
+        *,
+        agent: str | None = None,
+    ) -> list[AccessLogEntry]:
         """Return audit records, newest first.
 
         Without ``agent`` the whole log is visible (embedded code owns its store); with
         ``agent=`` only the namespaces where that agent is admin.
         """
-        return self._run(self._c.access_log(agent, agent_id, namespace, action, success,  # type: ignore[no-any-return]
-                                            since, limit))
+        return self._run(
+            self._c.access_log(
+                agent,
+                agent_id,
+                namespace,
+                action,
+                success,
+                since,
+                limit,
+            )
+        )
 
     def stats(self) -> dict[str, Any]:
         """Return counts: namespaces, entries, audit records, subscriptions, per namespace."""
@@ -240,8 +337,7 @@ def _agent_core(core: Core, agent: str) -> Core:
     return view
 
 
-def _follow(core: Core, ns: str, agent: str, since: int, timeout: float | None
-            ) -> Iterator[Event]:
+def _follow(core: Core, ns: str, agent: str, since: int, timeout: float | None) -> Iterator[Event]:
     backend = core.backend
     notifier = backend.notifier
     last = since
@@ -294,8 +390,9 @@ class Subscription:
         try:
             while not self._stop.is_set() and not self._core.closed.is_set():
                 seq = notifier.seq
-                result = backend.execute(o.EventsAfter(agent=self.agent, ns=self.namespace,
-                                                       since=self.last_revision))
+                result = backend.execute(
+                    o.EventsAfter(agent=self.agent, ns=self.namespace, since=self.last_revision)
+                )
                 events = result.unwrap()
                 for event in events:
                     if self._stop.is_set():

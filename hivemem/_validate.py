@@ -90,7 +90,7 @@ def check_version(version: Any) -> int | None:
 def check_level(level: Any, what: str = "permission") -> str | None:
     """Return ``level`` if it is ``None``, ``"read"``, ``"write"`` or ``"admin"``."""
     if level is None or (type(level) is str and level in LEVELS):
-        return level  # type: ignore[no-any-return]
+        return level
     raise InvalidArgument(f"invalid {what} {level!r}: use None, 'read', 'write' or 'admin'")
 
 

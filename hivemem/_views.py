@@ -7,16 +7,33 @@ from typing import Any
 __all__ = ["NamespaceView"]
 
 _BOUND = (
-    "write", "read", "get_entry", "delete", "get_keys", "get_all", "list_entries",
-    "write_many", "read_many", "watch", "broadcast",
+    "write",
+    "read",
+    "get_entry",
+    "delete",
+    "get_keys",
+    "get_all",
+    "list_entries",
+    "write_many",
+    "read_many",
+    "watch",
+    "broadcast",
 )
-_BOUND_NS = ("get_namespace", "update_namespace", "update_permissions", "clear_namespace",
-             "delete_namespace")
+_BOUND_NS = (
+    "get_namespace",
+    "update_namespace",
+    "update_permissions",
+    "clear_namespace",
+    "delete_namespace",
+)
 
 
 class NamespaceView:
-    """``mem.namespace("team")``: ``view.write(key, value)``, ``view.read(key)``,
-    ``view.subscribe(callback)``... (awaitable when made from an ``AsyncMemory``)."""
+    """A namespace-bound handle: ``mem.namespace("team")``.
+
+    ``view.write(key, value)``, ``view.read(key)``, ``view.subscribe(callback)``... (awaitable
+    when made from an ``AsyncMemory``).
+    """
 
     def __init__(self, memory: Any, name: str) -> None:
         self.memory = memory

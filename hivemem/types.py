@@ -119,7 +119,8 @@ class Event:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:
         """Build an event from :meth:`to_dict` output."""
-        return cls(**{k: data.get(k) for k in _EVENT_FIELDS})
+        fields: dict[str, Any] = {k: data.get(k) for k in _EVENT_FIELDS}
+        return cls(**fields)
 
 
 _EVENT_FIELDS = (

@@ -16,11 +16,12 @@ from __future__ import annotations
 import abc
 import threading
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from hivemem.engine.conflicts import Resolver
     from hivemem.engine.ops import Op
     from hivemem.errors import HivememError
@@ -82,12 +83,15 @@ class Txn(abc.ABC):
     """
 
     # -- atomic brackets
+    @abc.abstractmethod
     def savepoint(self) -> None:
         """Start an op whose changes :meth:`rollback` can undo."""
 
+    @abc.abstractmethod
     def release(self) -> None:
         """Keep the changes of the current op."""
 
+    @abc.abstractmethod
     def rollback(self) -> None:
         """Undo the changes of the current op."""
 
@@ -279,14 +283,14 @@ class Backend(abc.ABC):
         self.notifier = Notifier()
 
     @abc.abstractmethod
-    def execute(self, op: Op) -> Result:
+    def execute(self, op: Op[Any]) -> Result:
         """Run one op atomically; block until it is durable."""
 
-    async def aexecute(self, op: Op) -> Result:
+    async def aexecute(self, op: Op[Any]) -> Result:
         """Run one op atomically from asyncio (inline unless it must wait for a writer)."""
         return self.execute(op)
 
-    def execute_many(self, ops: Iterable[Op]) -> list[Result]:
+    def execute_many(self, ops: Iterable[Op[Any]]) -> list[Result]:
         """Run several ops, each atomically, in order."""
         return [self.execute(op) for op in ops]
 

@@ -10,13 +10,16 @@ import bisect
 import heapq
 import threading
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hivemem.backends.base import Backend, Result, Settings, Stored, Txn
 from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
 from hivemem.engine.ops import CreateNamespace, Op
-from hivemem.types import AccessLogEntry, Event, NamespaceInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from hivemem.types import AccessLogEntry, Event, NamespaceInfo
 
 __all__ = ["MemoryBackend"]
 
@@ -38,11 +41,12 @@ class MemoryBackend(Backend, Txn):
         self._idem: dict[str, tuple[float, Any]] = {}
         self._expiry: list[tuple[float, str, str]] = []
         self._undo: list[Callable[[], None]] | None = None
-        self.execute(CreateNamespace(agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True,
-                                     permissions={}))
+        self.execute(
+            CreateNamespace(agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={})
+        )
 
     # -- Backend
-    def execute(self, op: Op) -> Result:
+    def execute(self, op: Op[Any]) -> Result:
         with self._lock:
             result = execute(self, op, self.settings)
         if result.events and result.error is None and op.mutates:
@@ -154,8 +158,11 @@ class MemoryBackend(Backend, Txn):
         if keys is None:
             keys = self._sorted[ns] = sorted(entries)
         start = max(prefix, after) if after is not None else prefix
-        i = bisect.bisect_right(keys, start) if after is not None and after >= prefix else (
-            bisect.bisect_left(keys, start))
+        i = (
+            bisect.bisect_right(keys, start)
+            if after is not None and after >= prefix
+            else (bisect.bisect_left(keys, start))
+        )
         out: list[tuple[str, Stored]] = []
         while i < len(keys) and (limit is None or len(out) < limit):
             key = keys[i]
@@ -167,8 +174,11 @@ class MemoryBackend(Backend, Txn):
 
     def expired_scan(self, now: float, limit: int, ns: str | None = None) -> list[tuple[str, str]]:
         if ns is not None:
-            return [(ns, k) for k, s in self._entries.get(ns, {}).items()
-                    if s.expires_at is not None and s.expires_at <= now][:limit]
+            return [
+                (ns, k)
+                for k, s in self._entries.get(ns, {}).items()
+                if s.expires_at is not None and s.expires_at <= now
+            ][:limit]
         out: list[tuple[str, str]] = []
         heap = self._expiry
         while heap and heap[0][0] <= now and len(out) < limit:
@@ -252,4 +262,4 @@ class MemoryBackend(Backend, Txn):
             cutoff = now - self.settings.idempotency_ttl
             self._idem = {k: v for k, v in self._idem.items() if v[0] >= cutoff}
         self._idem[key] = (now, value)
-        self._remember(lambda: self._idem.pop(key, None))
+        self._remember(lambda: self._restore(self._idem, key, None))

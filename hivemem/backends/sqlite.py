@@ -15,20 +15,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hivemem.backends.base import Backend, Result, Settings, Stored, Txn
 from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
 from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op
 from hivemem.errors import BackendUnavailable, HivememError, InvalidArgument
 from hivemem.types import AccessLogEntry, Event, NamespaceInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["SQLiteBackend"]
 
@@ -69,7 +72,7 @@ MAX_BATCH = 512
 class _Waiter:
     __slots__ = ("done", "op", "result", "wake")
 
-    def __init__(self, op: Op | None) -> None:
+    def __init__(self, op: Op[Any] | None) -> None:
         self.op = op
         self.result: Result | None = None
         self.done = False
@@ -105,8 +108,9 @@ class _SQLiteTxn(Txn):
         return info
 
     def ns_get(self, name: str) -> NamespaceInfo | None:
-        row = self.c.execute("SELECT config, token FROM namespaces WHERE name = ?",
-                             (name,)).fetchone()
+        row = self.c.execute(
+            "SELECT config, token FROM namespaces WHERE name = ?", (name,)
+        ).fetchone()
         return self._info(name, row[0], row[1]) if row else None
 
     def ns_and_entry(self, ns: str, key: str) -> tuple[NamespaceInfo | None, Stored | None]:
@@ -162,8 +166,10 @@ class _SQLiteTxn(Txn):
     def entries_scan(
         self, ns: str, prefix: str, after: str | None, limit: int | None
     ) -> list[tuple[str, Stored]]:
-        sql = ("SELECT key, value, owner, version, revision, created_at, updated_at, expires_at "
-               "FROM entries WHERE ns = ?")
+        sql = (
+            "SELECT key, value, owner, version, revision, created_at, updated_at, expires_at "
+            "FROM entries WHERE ns = ?"
+        )
         args: list[Any] = [ns]
         if after is not None:
             sql += " AND key > ?"
@@ -184,32 +190,40 @@ class _SQLiteTxn(Txn):
 
     def expired_scan(self, now: float, limit: int, ns: str | None = None) -> list[tuple[str, str]]:
         if ns is None:
-            rows = self.c.execute("SELECT ns, key FROM entries WHERE expires_at <= ? LIMIT ?",
-                                  (now, limit))
+            rows = self.c.execute(
+                "SELECT ns, key FROM entries WHERE expires_at <= ? LIMIT ?", (now, limit)
+            )
         else:
             rows = self.c.execute(
                 "SELECT ns, key FROM entries WHERE ns = ? AND expires_at <= ? LIMIT ?",
-                (ns, now, limit))
+                (ns, now, limit),
+            )
         return [(r[0], r[1]) for r in rows.fetchall()]
 
     def ns_bytes(self, ns: str) -> int:
-        row = self.c.execute("SELECT COALESCE(SUM(length(value)), 0) FROM entries WHERE ns = ?",
-                             (ns,)).fetchone()
+        row = self.c.execute(
+            "SELECT COALESCE(SUM(length(value)), 0) FROM entries WHERE ns = ?", (ns,)
+        ).fetchone()
         return int(row[0])
 
     # -- events
     def event_append(self, event: Event) -> None:
-        self.c.execute("INSERT INTO events VALUES (?, ?, ?)",
-                       (event.namespace, event.revision, json.dumps(event.to_dict())))
+        self.c.execute(
+            "INSERT INTO events VALUES (?, ?, ?)",
+            (event.namespace, event.revision, json.dumps(event.to_dict())),
+        )
         retention = self.b.settings.event_retention
         if event.revision > retention and event.revision % 64 == 0:
-            self.c.execute("DELETE FROM events WHERE ns = ? AND revision <= ?",
-                           (event.namespace, event.revision - retention))
+            self.c.execute(
+                "DELETE FROM events WHERE ns = ? AND revision <= ?",
+                (event.namespace, event.revision - retention),
+            )
 
     def events_after(self, ns: str, since: int, limit: int) -> list[Event]:
         rows = self.c.execute(
             "SELECT data FROM events WHERE ns = ? AND revision > ? ORDER BY revision LIMIT ?",
-            (ns, since, limit)).fetchall()
+            (ns, since, limit),
+        ).fetchall()
         return [Event.from_dict(json.loads(r[0])) for r in rows]
 
     def events_oldest(self, ns: str) -> int | None:
@@ -249,8 +263,9 @@ class _SQLiteTxn(Txn):
         out: list[AccessLogEntry] = []
         for row in self.c.execute(sql, args):
             if visible is None or visible(row[2]):
-                out.append(AccessLogEntry(row[0], row[1], row[2], row[3], row[4], bool(row[5]),
-                                          row[6]))
+                out.append(
+                    AccessLogEntry(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6])
+                )
                 if len(out) >= limit:
                     break
         return out
@@ -260,8 +275,10 @@ class _SQLiteTxn(Txn):
 
     # -- idempotency
     def idem_get(self, key: str, now: float) -> Any:
-        row = self.c.execute("SELECT result FROM idem WHERE key = ? AND at >= ?",
-                             (key, now - self.b.settings.idempotency_ttl)).fetchone()
+        row = self.c.execute(
+            "SELECT result FROM idem WHERE key = ? AND at >= ?",
+            (key, now - self.b.settings.idempotency_ttl),
+        ).fetchone()
         return row[0] if row else None
 
     def idem_put(self, key: str, value: Any, now: float) -> None:
@@ -269,9 +286,12 @@ class _SQLiteTxn(Txn):
 
 
 class _WriteTxn(_SQLiteTxn):
-    """The writer's transaction: revisions, entry counts, events and audit records are kept
-    in memory while the batch runs and written once, just before COMMIT; namespace configs
-    are read once per batch (the write lock keeps other processes out meanwhile)."""
+    """The writer's transaction, buffering what a batch appends.
+
+    Revisions, entry counts, events and audit records are kept in memory while the batch runs
+    and written once, just before COMMIT; namespace configs are read once per batch (the write
+    lock keeps other processes out meanwhile).
+    """
 
     def __init__(self, backend: SQLiteBackend, conn: sqlite3.Connection) -> None:
         super().__init__(backend, conn, True)
@@ -320,14 +340,17 @@ class _WriteTxn(_SQLiteTxn):
         return rev
 
     def entry_put(self, ns: str, key: str, stored: Stored) -> None:
-        self.c.execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (ns, key, *stored))
+        self.c.execute(
+            "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (ns, key, *stored)
+        )
         if stored.version == 1 and ns in self.counts:
             self.counts[ns] += 1
 
     def entry_delete(self, ns: str, key: str) -> None:
-        if (self.c.execute("DELETE FROM entries WHERE ns = ? AND key = ?", (ns, key)).rowcount
-                and ns in self.counts):
+        if (
+            self.c.execute("DELETE FROM entries WHERE ns = ? AND key = ?", (ns, key)).rowcount
+            and ns in self.counts
+        ):
             self.counts[ns] -= 1
 
     def entry_count(self, ns: str) -> int:
@@ -338,7 +361,9 @@ class _WriteTxn(_SQLiteTxn):
     def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
         rows = self.c.execute(
             "DELETE FROM entries WHERE ns = ? RETURNING key, value, owner, version, revision, "
-            "created_at, updated_at, expires_at", (ns,)).fetchall()
+            "created_at, updated_at, expires_at",
+            (ns,),
+        ).fetchall()
         self.counts[ns] = 0
         return [(row[0], Stored(*row[1:])) for row in rows]
 
@@ -375,8 +400,9 @@ class _WriteTxn(_SQLiteTxn):
                 last[ns] = rev
             for ns, rev in last.items():
                 if rev > retention:
-                    c.execute("DELETE FROM events WHERE ns = ? AND revision <= ?",
-                              (ns, rev - retention))
+                    c.execute(
+                        "DELETE FROM events WHERE ns = ? AND revision <= ?", (ns, rev - retention)
+                    )
             self.events = []
         if self.audit:
             self.b.insert_audit(c, self.audit)
@@ -416,16 +442,18 @@ class SQLiteBackend(Backend):
         self._executor: ThreadPoolExecutor | None = None
         self._writer = self._connect()
         self._setup()
-        self._flusher = threading.Thread(target=self._flush_loop, name="hivemem-audit-flush",
-                                         daemon=True)
+        self._flusher = threading.Thread(
+            target=self._flush_loop, name="hivemem-audit-flush", daemon=True
+        )
         self._stop = threading.Event()
         self._flusher.start()
 
     # ------------------------------------------------------------ connections
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=30.0)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
             conn.execute("PRAGMA page_size = 1024")  # small pages: fewer WAL bytes per commit
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.durability.upper()}")
@@ -451,11 +479,17 @@ class SQLiteBackend(Backend):
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     c.execute(statement)
-            c.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                      (str(SCHEMA_VERSION),))
+            c.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
             tx = _WriteTxn(self, c)
-            execute(tx, CreateNamespace(agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True,
-                                        permissions={}), self.settings)
+            execute(
+                tx,
+                CreateNamespace(
+                    agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={}
+                ),
+                self.settings,
+            )
             tx.flush()
             c.execute("COMMIT")
         except BaseException:
@@ -463,7 +497,7 @@ class SQLiteBackend(Backend):
             raise
 
     # ------------------------------------------------------------ execution
-    def execute(self, op: Op) -> Result:
+    def execute(self, op: Op[Any]) -> Result:
         if op.mutates or type(op) is AccessLogQuery:
             return self._commit(op)
         try:
@@ -471,15 +505,16 @@ class SQLiteBackend(Backend):
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"SQLite read failed: {exc}") from exc
 
-    async def aexecute(self, op: Op) -> Result:
+    async def aexecute(self, op: Op[Any]) -> Result:
         if op.mutates or type(op) is AccessLogQuery:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(4, thread_name_prefix="hivemem-commit")
-            return await asyncio.get_running_loop().run_in_executor(self._executor,
-                                                                    self._commit, op)
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._commit, op
+            )
         return self.execute(op)
 
-    def _commit(self, op: Op | None) -> Result:
+    def _commit(self, op: Op[Any] | None) -> Result:
         """Commit an op as part of a group commit.
 
         The first caller to find no commit running becomes the leader: it commits every
@@ -556,11 +591,15 @@ class SQLiteBackend(Backend):
         cur = c.executemany(
             "INSERT INTO audit (ts, agent, ns, key, action, success, error) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(r.timestamp, r.agent_id, r.namespace, r.key, r.action, int(r.success), r.error)
-             for r in records])
+            [
+                (r.timestamp, r.agent_id, r.namespace, r.key, r.action, int(r.success), r.error)
+                for r in records
+            ],
+        )
         del cur
-        c.execute("DELETE FROM audit WHERE id <= last_insert_rowid() - ?",
-                  (self.settings.max_log_size,))
+        c.execute(
+            "DELETE FROM audit WHERE id <= last_insert_rowid() - ?", (self.settings.max_log_size,)
+        )
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(0.2):
@@ -578,8 +617,6 @@ class SQLiteBackend(Backend):
             self._executor.shutdown(wait=True)
         with self._conns_lock:
             for conn in self._conns:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:
-                    pass
             self._conns.clear()

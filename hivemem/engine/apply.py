@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hivemem import _codec
 from hivemem.backends.base import Result, Settings, Stored, Txn
@@ -28,6 +27,9 @@ from hivemem.errors import (
     RevisionCompacted,
 )
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["DEFAULT_NAMESPACE", "SYSTEM_AGENT", "Ctx", "execute", "to_entry"]
 
@@ -60,8 +62,9 @@ def to_entry(ns: str, key: str, s: Stored, value: Any = _codec) -> Entry:
     """Build the public :class:`Entry` from a stored row (decoding the value unless given)."""
     if value is _codec:
         value = _codec.decode(s.value_json)
-    return Entry(ns, key, value, s.owner, s.version, s.revision, s.created_at, s.updated_at,
-                 s.expires_at)
+    return Entry(
+        ns, key, value, s.owner, s.version, s.revision, s.created_at, s.updated_at, s.expires_at
+    )
 
 
 def _live(s: Stored | None, now: float) -> Stored | None:
@@ -73,7 +76,9 @@ def _live(s: Stored | None, now: float) -> Stored | None:
 # ---------------------------------------------------------------- namespaces
 
 
-def _namespace(ctx: Ctx, op: o.Op, name: str, needed: int, create: bool = False) -> NamespaceInfo:
+def _namespace(
+    ctx: Ctx, op: o.Op[Any], name: str, needed: int, create: bool = False
+) -> NamespaceInfo:
     info = ctx.tx.ns_get(name)
     if info is None:
         if not (create and ctx.settings.auto_create_namespaces):
@@ -172,9 +177,7 @@ def update_permissions(ctx: Ctx, op: o.UpdatePermissions) -> NamespaceInfo:
     info = _namespace(ctx, op, op.ns, ADMIN)
     new = dataclasses.replace(info, permissions=_merge_perms(info.permissions, op.permissions))
     ctx.tx.ns_put(new)
-    ctx.emit(
-        "namespace:permissions_updated", op.ns, op.agent, message=dict(new.permissions)
-    )
+    ctx.emit("namespace:permissions_updated", op.ns, op.agent, message=dict(new.permissions))
     return _with_rev(ctx, new)
 
 
@@ -207,8 +210,16 @@ def get(ctx: Ctx, op: o.Get) -> Entry | None:
     entry = to_entry(op.ns, op.key, s) if s is not None else None
     if ctx.settings.read_events:
         ctx.local.append(
-            Event("memory:read", op.ns, 0, ctx.now, op.agent, key=op.key,
-                  value=entry.value if entry else None, version=entry.version if entry else None)
+            Event(
+                "memory:read",
+                op.ns,
+                0,
+                ctx.now,
+                op.agent,
+                key=op.key,
+                value=entry.value if entry else None,
+                version=entry.version if entry else None,
+            )
         )
     return entry
 
@@ -260,7 +271,7 @@ def _expire(ctx: Ctx, ns: str, key: str, s: Stored) -> None:
 
 def _write_one(
     ctx: Ctx,
-    op: o.Op,
+    op: o.Op[Any],
     info: NamespaceInfo,
     key: str,
     value_json: str,
@@ -276,23 +287,49 @@ def _write_one(
     expires_at = now + ttl if ttl is not None else None
     strategy = info.conflict_strategy
     value: Any = _codec  # the text as given is stored, decoded once for the returned entry
-    if expected_version is not None or strategy == "version" or (
-        cur is not None and strategy != "latest-wins"
+    if (
+        expected_version is not None
+        or strategy == "version"
+        or (cur is not None and strategy != "latest-wins")
     ):
         # Only merge and custom look at values; the others decide on versions alone.
         wants_values = cur is not None and strategy in ("merge", "custom")
         existing = None
         if cur is not None:
             existing = to_entry(ns, key, cur, None if not wants_values else _codec)
-        incoming = Entry(ns, key, _codec.decode(value_json) if wants_values else None,
-                         op.agent, 0, 0, now, now, expires_at)
+        incoming = Entry(
+            ns,
+            key,
+            _codec.decode(value_json) if wants_values else None,
+            op.agent,
+            0,
+            0,
+            now,
+            now,
+            expires_at,
+        )
         try:
-            chosen = resolve(strategy, existing, incoming, expected_version,
-                             ctx.settings.resolvers.get(info.resolver or ""))
+            chosen = resolve(
+                strategy,
+                existing,
+                incoming,
+                expected_version,
+                ctx.settings.resolvers.get(info.resolver or ""),
+            )
         except ConflictError as exc:
-            ctx.local.append(Event("memory:conflict", ns, 0, now, op.agent, key=key,
-                                   value=_codec.decode(value_json), version=exc.current_version,
-                                   reason=exc.reason))
+            ctx.local.append(
+                Event(
+                    "memory:conflict",
+                    ns,
+                    0,
+                    now,
+                    op.agent,
+                    key=key,
+                    value=_codec.decode(value_json),
+                    version=exc.current_version,
+                    reason=exc.reason,
+                )
+            )
             raise
         if wants_values:
             value = chosen
@@ -300,12 +337,20 @@ def _write_one(
     if cur is None and info.max_entries is not None:
         _check_room(ctx, info)
     rev = tx.rev_next(ns)
-    s = Stored(value_json, op.agent, cur.version + 1 if cur else 1, rev,
-               cur.created_at if cur else now, now, expires_at)
+    s = Stored(
+        value_json,
+        op.agent,
+        cur.version + 1 if cur else 1,
+        rev,
+        cur.created_at if cur else now,
+        now,
+        expires_at,
+    )
     tx.entry_put(ns, key, s)
     entry = to_entry(ns, key, s, value)
-    event = Event("memory:write", ns, rev, now, op.agent, key=key, value=entry.value,
-                  version=s.version)
+    event = Event(
+        "memory:write", ns, rev, now, op.agent, key=key, value=entry.value, version=s.version
+    )
     tx.event_append(event)
     ctx.stream.append(event)
     return entry
@@ -343,8 +388,7 @@ def delete(ctx: Ctx, op: o.Delete) -> bool:
     cur = _live(raw, ctx.now)
     if op.expected_version is not None and op.expected_version != (cur.version if cur else 0):
         raise ConflictError(
-            f"key {op.key!r} is at version {cur.version if cur else 0}, "
-            f"not {op.expected_version}",
+            f"key {op.key!r} is at version {cur.version if cur else 0}, not {op.expected_version}",
             reason="version_mismatch",
             current_version=cur.version if cur else 0,
         )
@@ -414,8 +458,9 @@ def access_log(ctx: Ctx, op: o.AccessLogQuery) -> list[AccessLogEntry]:
                 cache[ns] = info is not None and level_of(info, op.agent) >= ADMIN
             return cache[ns]
 
-    return ctx.tx.audit_query(op.agent_id, op.ns, op.action_filter, op.success, op.since,
-                              op.limit, visible)
+    return ctx.tx.audit_query(
+        op.agent_id, op.ns, op.action_filter, op.success, op.since, op.limit, visible
+    )
 
 
 def stats(ctx: Ctx, op: o.Stats) -> dict[str, Any]:
@@ -472,7 +517,7 @@ HANDLERS: dict[type, Callable[[Ctx, Any], Any]] = {
 }
 
 
-def execute(tx: Txn, op: o.Op, settings: Settings, now: float | None = None) -> Result:
+def execute(tx: Txn, op: o.Op[Any], settings: Settings, now: float | None = None) -> Result:
     """Run one op inside the backend's atomic step and audit it.
 
     A refused op (any :class:`HivememError`) is rolled back: its stream events are dropped,
@@ -508,17 +553,21 @@ def execute(tx: Txn, op: o.Op, settings: Settings, now: float | None = None) -> 
     return result
 
 
-def _audit(tx: Txn, op: o.Op, ctx: Ctx, error: HivememError | None) -> None:
+def _audit(tx: Txn, op: o.Op[Any], ctx: Ctx, error: HivememError | None) -> None:
     action = op.action
     if isinstance(op, o.StartWatch):
         action = op.audit_action
     if action is None or (not op.mutates and not ctx.settings.log_reads and error is None):
         return
-    if isinstance(op, o.PutMany | o.GetMany):
-        key = None
-    else:
-        key = op.key_name
+    key = None if isinstance(op, o.PutMany | o.GetMany) else op.key_name
     tx.audit_append(
-        AccessLogEntry(ctx.now, op.agent, op.namespace_name, key, action, error is None,
-                       None if error is None else f"{error.code}: {error.message}")
+        AccessLogEntry(
+            ctx.now,
+            op.agent,
+            op.namespace_name,
+            key,
+            action,
+            error is None,
+            None if error is None else f"{error.code}: {error.message}",
+        )
     )

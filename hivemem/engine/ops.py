@@ -8,7 +8,9 @@ The public API turns each call into one op, once; backends execute ops; the serv
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
+
+from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
 
 __all__ = [
     "MUTATIONS",
@@ -34,20 +36,20 @@ __all__ = [
     "UpdatePermissions",
 ]
 
-_OP = {"frozen": True, "slots": True, "kw_only": True}
+R = TypeVar("R")
 
 
-@dataclass(**_OP)
-class Op:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Op(Generic[R]):
     """Base of every op: who asks, and whether they are a server admin."""
 
     agent: str
     admin: bool = False
 
     #: The audit action name; ``None`` for ops that are not audited.
-    action = None  # type: str | None
+    action: ClassVar[str | None] = None
     #: True for ops that change state (they run in a write transaction).
-    mutates = False
+    mutates: ClassVar[bool] = False
 
     @property
     def namespace_name(self) -> str | None:
@@ -60,8 +62,8 @@ class Op:
         return getattr(self, "key", None)
 
 
-@dataclass(**_OP)
-class CreateNamespace(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateNamespace(Op[NamespaceInfo]):
     """Create a namespace; the creator becomes its admin unless ``permissions`` say otherwise."""
 
     ns: str
@@ -73,83 +75,83 @@ class CreateNamespace(Op):
     max_entries: int | None = None
     description: str = ""
     exist_ok: bool = False
-    action = "create_namespace"
-    mutates = True
+    action: ClassVar[str | None] = "create_namespace"
+    mutates: ClassVar[bool] = True
 
 
-@dataclass(**_OP)
-class GetNamespace(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetNamespace(Op[NamespaceInfo]):
     """Read a namespace's configuration (needs read)."""
 
     ns: str
-    action = "get_namespace"
+    action: ClassVar[str | None] = "get_namespace"
 
 
-@dataclass(**_OP)
-class ListNamespaces(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListNamespaces(Op[list[NamespaceInfo]]):
     """List the namespaces the agent can read."""
 
-    action = "list_namespaces"
+    action: ClassVar[str | None] = "list_namespaces"
 
 
-@dataclass(**_OP)
-class UpdateNamespace(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateNamespace(Op[NamespaceInfo]):
     """Change configuration fields (needs admin)."""
 
     ns: str
     changes: dict[str, Any] = field(default_factory=dict)
-    action = "update_namespace"
-    mutates = True
+    action: ClassVar[str | None] = "update_namespace"
+    mutates: ClassVar[bool] = True
 
 
-@dataclass(**_OP)
-class UpdatePermissions(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdatePermissions(Op[NamespaceInfo]):
     """Merge per-agent permission overrides; a ``None`` value removes one (needs admin)."""
 
     ns: str
     permissions: dict[str, str | None] = field(default_factory=dict)
-    action = "update_permissions"
-    mutates = True
+    action: ClassVar[str | None] = "update_permissions"
+    mutates: ClassVar[bool] = True
 
 
-@dataclass(**_OP)
-class ClearNamespace(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClearNamespace(Op[int]):
     """Delete every entry of a namespace (needs admin)."""
 
     ns: str
-    action = "clear"
-    mutates = True
+    action: ClassVar[str | None] = "clear"
+    mutates: ClassVar[bool] = True
 
 
-@dataclass(**_OP)
-class DeleteNamespace(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteNamespace(Op[None]):
     """Delete a namespace and its entries (needs admin)."""
 
     ns: str
-    action = "delete_namespace"
-    mutates = True
+    action: ClassVar[str | None] = "delete_namespace"
+    mutates: ClassVar[bool] = True
 
 
-@dataclass(**_OP)
-class Get(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Get(Op[Entry | None]):
     """Read one entry (needs read)."""
 
     ns: str
     key: str
-    action = "read"
+    action: ClassVar[str | None] = "read"
 
 
-@dataclass(**_OP)
-class GetMany(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetMany(Op[dict[str, Entry]]):
     """Read several entries (needs read)."""
 
     ns: str
     keys: tuple[str, ...]
-    action = "read"
+    action: ClassVar[str | None] = "read"
 
 
-@dataclass(**_OP)
-class ListEntries(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListEntries(Op[Page[Entry]]):
     """List live entries by key order, optionally by prefix, paged (needs read).
 
     ``limit=None`` lists everything (``get_keys``/``get_all``).
@@ -159,11 +161,11 @@ class ListEntries(Op):
     prefix: str = ""
     limit: int | None = 100
     cursor: str | None = None
-    action = "list"
+    action: ClassVar[str | None] = "list"
 
 
-@dataclass(**_OP)
-class Put(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Put(Op[Entry]):
     """Write one entry under the namespace's conflict strategy (needs write)."""
 
     ns: str
@@ -172,47 +174,47 @@ class Put(Op):
     ttl: float | None = None
     expected_version: int | None = None
     idempotency_key: str | None = None
-    action = "write"
-    mutates = True
+    action: ClassVar[str | None] = "write"
+    mutates: ClassVar[bool] = True
 
 
-@dataclass(**_OP)
-class PutMany(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PutMany(Op[list[Entry]]):
     """Write several entries, all or nothing (needs write)."""
 
     ns: str
     items: tuple[tuple[str, str], ...]
     ttl: float | None = None
     idempotency_key: str | None = None
-    action = "write_many"
-    mutates = True
+    action: ClassVar[str | None] = "write_many"
+    mutates: ClassVar[bool] = True
 
 
-@dataclass(**_OP)
-class Delete(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delete(Op[bool]):
     """Delete one entry (needs write)."""
 
     ns: str
     key: str
     expected_version: int | None = None
     idempotency_key: str | None = None
-    action = "delete"
-    mutates = True
+    action: ClassVar[str | None] = "delete"
+    mutates: ClassVar[bool] = True
 
 
-@dataclass(**_OP)
-class Broadcast(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Broadcast(Op[Event]):
     """Send a message to every reader of the namespace (needs write)."""
 
     ns: str
     message_json: str
     idempotency_key: str | None = None
-    action = "broadcast"
-    mutates = True
+    action: ClassVar[str | None] = "broadcast"
+    mutates: ClassVar[bool] = True
 
 
-@dataclass(**_OP)
-class StartWatch(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartWatch(Op[int]):
     """Check read permission and return the current revision (audited as watch/subscribe)."""
 
     ns: str
@@ -225,8 +227,8 @@ class StartWatch(Op):
         return "subscribe" if self.subscribe else "watch"
 
 
-@dataclass(**_OP)
-class EventsAfter(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventsAfter(Op[list[Event]]):
     """Retained stream events with revision > ``since``, oldest first (needs read; unaudited)."""
 
     ns: str
@@ -234,8 +236,8 @@ class EventsAfter(Op):
     limit: int = 1000
 
 
-@dataclass(**_OP)
-class AccessLogQuery(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessLogQuery(Op[list[AccessLogEntry]]):
     """Audit records, newest first, filtered."""
 
     agent_id: str | None = None
@@ -246,20 +248,22 @@ class AccessLogQuery(Op):
     limit: int = 100
 
 
-@dataclass(**_OP)
-class Stats(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stats(Op[dict[str, Any]]):
     """Counters of the whole store."""
 
 
-@dataclass(**_OP)
-class Sweep(Op):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sweep(Op[int]):
     """Delete expired entries and announce each with a ``memory:expired`` event."""
 
     limit: int = 1000
-    mutates = True
+    mutates: ClassVar[bool] = True
 
 
 #: Op types that run in a write transaction.
-MUTATIONS = frozenset(
-    cls for cls in list(globals().values()) if isinstance(cls, type) and getattr(cls, "mutates", 0)
+MUTATIONS: frozenset[type[Op[Any]]] = frozenset(
+    cls
+    for cls in list(globals().values())
+    if isinstance(cls, type) and issubclass(cls, Op) and cls.mutates
 )

@@ -21,7 +21,7 @@ def level_of(info: NamespaceInfo, agent: str, admin: bool = False) -> int:
     if admin:
         return ADMIN
     perms = info.permissions
-    level = perms[agent] if agent in perms else info.default_permission
+    level = perms.get(agent, info.default_permission)
     return LEVELS[level] if level else 0
 
 
