@@ -122,7 +122,7 @@ class AsyncMemory:
         self, name: str, permissions: Mapping[str, str | None], agent: str | None = None
     ) -> NamespaceInfo:
         """Merge per-agent permission overrides; ``None`` removes one (needs admin)."""
-        return await self._run(self._c.update_namespace(name, agent, {"permissions": permissions}))
+        return await self._run(self._c.update_permissions(name, permissions, agent))
 
     async def clear_namespace(self, name: str, agent: str | None = None) -> int:
         """Delete every entry of a namespace; return how many (needs admin)."""

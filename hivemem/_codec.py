@@ -23,6 +23,8 @@ MAX_DEPTH = 64
 _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _encode = _encoder.encode
 _loads = orjson.loads
+_strict = orjson.dumps
+_STRICT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
 def decode(text: str | bytes) -> Any:
@@ -42,6 +44,9 @@ def encode(value: Any) -> str:
     """
     try:
         text = _encode(value)
+        # orjson refuses what the stdlib encoder lets through: non-string object keys (which
+        # json would silently turn into strings), lone surrogates, integers beyond 64 bits.
+        _strict(value, option=_STRICT)
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidArgument(f"value is not JSON-serializable: {_why(exc)}") from None
     if text.count("[") + text.count("{") > MAX_DEPTH and _depth(value, 0) > MAX_DEPTH:
@@ -81,6 +86,10 @@ def _why(exc: BaseException) -> str:
     text = str(exc)
     if "Out of range float" in text:
         return "NaN and infinity are not JSON"
-    if "Exceeds the limit" in text:
-        return "integer has too many digits"
+    if "Exceeds the limit" in text or "64-bit" in text:
+        return "integers must fit in 64 bits"
+    if "Dict key must be str" in text:
+        return "object keys must be strings"
+    if "surrogates" in text:
+        return "strings must be valid UTF-8 (lone surrogate)"
     return text

@@ -35,6 +35,15 @@ DEFAULT_AGENT = "local"
 Listener = Callable[[Event], Any]
 
 
+class _Registry:
+    """The in-process listeners, shared by a store's handle and its ``as_agent`` views."""
+
+    __slots__ = ("listeners",)
+
+    def __init__(self) -> None:
+        self.listeners: dict[str, list[Listener]] = {}
+
+
 class Core:
     """Shared state of one open store: backend, settings, listeners, sweeper."""
 
@@ -42,7 +51,7 @@ class Core:
         self.backend = backend
         self.settings = settings
         self.agent = v.check_agent(agent) if agent is not None else DEFAULT_AGENT
-        self.listeners: dict[str, list[Listener]] = {}
+        self._registry = _Registry()
         self.subscriptions: set[Any] = set()
         self.closed = threading.Event()
         self._sweeper: threading.Thread | None = None
@@ -84,6 +93,15 @@ class Core:
         if self._sweeper is not None and self._sweeper is not threading.current_thread():
             self._sweeper.join(timeout=5)
         self.backend.close()
+
+    @property
+    def listeners(self) -> dict[str, list[Listener]]:
+        """Listeners by event type (replaced, never mutated, on every change)."""
+        return self._registry.listeners
+
+    @listeners.setter
+    def listeners(self, value: dict[str, list[Listener]]) -> None:
+        self._registry.listeners = value
 
     # ------------------------------------------------------------ results and events
     def finish(self, result: Result) -> Any:
@@ -199,6 +217,14 @@ class Core:
             else:
                 raise InvalidArgument(f"unknown namespace field {field!r}")
         return o.UpdateNamespace(agent=self.who(agent), ns=v.check_namespace(name), changes=changes)
+
+    def update_permissions(
+        self, name: str, permissions: Mapping[str, str | None], agent: str | None
+    ) -> o.UpdatePermissions:
+        """Check and build an UpdatePermissions op."""
+        return o.UpdatePermissions(
+            agent=self.who(agent), ns=v.check_namespace(name), permissions=self._perms(permissions)
+        )
 
     def _perms(self, permissions: Any) -> dict[str, str | None]:
         if not isinstance(permissions, Mapping):

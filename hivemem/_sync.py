@@ -126,7 +126,7 @@ class Memory:
         self, name: str, permissions: Mapping[str, str | None], agent: str | None = None
     ) -> NamespaceInfo:
         """Merge per-agent permission overrides; ``None`` removes one (needs admin)."""
-        return self._run(self._c.update_namespace(name, agent, {"permissions": permissions}))
+        return self._run(self._c.update_permissions(name, permissions, agent))
 
     def clear_namespace(self, name: str, agent: str | None = None) -> int:
         """Delete every entry of a namespace; return how many (needs admin)."""

@@ -189,7 +189,7 @@ class MemoryBackend(Backend, Txn):
         return out
 
     def ns_bytes(self, ns: str) -> int:
-        return sum(len(s.value_json) for s in self._entries.get(ns, {}).values())
+        return sum(len(s.value_json.encode()) for s in self._entries.get(ns, {}).values())
 
     # -- events
     def event_append(self, event: Event) -> None:

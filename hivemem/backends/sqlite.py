@@ -202,7 +202,7 @@ class _SQLiteTxn(Txn):
 
     def ns_bytes(self, ns: str) -> int:
         row = self.c.execute(
-            "SELECT COALESCE(SUM(length(value)), 0) FROM entries WHERE ns = ?", (ns,)
+            "SELECT COALESCE(SUM(length(CAST(value AS BLOB))), 0) FROM entries WHERE ns = ?", (ns,)
         ).fetchone()
         return int(row[0])
 

@@ -469,7 +469,8 @@ def stats(ctx: Ctx, op: o.Stats) -> dict[str, Any]:
     for info in ctx.tx.ns_list():
         if level_of(info, op.agent, op.admin) < READ:
             continue
-        count = ctx.tx.entry_count(info.name)
+        expired = len(ctx.tx.expired_scan(ctx.now, 1 << 62, info.name))
+        count = ctx.tx.entry_count(info.name) - expired
         total += count
         per_ns[info.name] = {
             "entries": count,
