@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import random
@@ -27,7 +28,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -35,6 +35,8 @@ import hivemem
 from hivemem.errors import ConflictError, HivememError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Sequence
+
     from hivemem.types import Event
 
 __all__ = [
@@ -147,8 +149,9 @@ def make_value(value_bytes: int, n: int = 0) -> dict[str, Any]:
 class _Progress:
     """A plain-text progress bar on stderr, redrawn by a thread while an op runs."""
 
-    def __init__(self, stream: TextIO, label: str, seconds: float,
-                 count: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self, stream: TextIO, label: str, seconds: float, count: Callable[[], int] | None = None
+    ) -> None:
         self.stream = stream
         self.label = label
         self.seconds = seconds
@@ -156,8 +159,9 @@ class _Progress:
         self.tty = stream.isatty()
         self._stop = threading.Event()
         self._start = time.perf_counter()
-        self._thread = threading.Thread(target=self._loop, name="hivemem-bench-progress",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name="hivemem-bench-progress", daemon=True
+        )
 
     def __enter__(self) -> _Progress:
         self._start = time.perf_counter()
@@ -200,8 +204,9 @@ def _key_order(keys: Sequence[str], seed: int) -> list[str]:
     return order
 
 
-def _sync_op(mem: hivemem.Memory, op: str, ns: str, value: dict[str, Any], rec: OpResult
-             ) -> Callable[[str], object]:
+def _sync_op(
+    mem: hivemem.Memory, op: str, ns: str, value: dict[str, Any], rec: OpResult
+) -> Callable[[str], object]:
     if op == "write":
         write = mem.write
         return lambda key: write(ns, key, value)
@@ -214,8 +219,9 @@ def _sync_op(mem: hivemem.Memory, op: str, ns: str, value: dict[str, Any], rec: 
         while True:
             entry = get_entry(ns, key)
             try:
-                return write(ns, key, _bumped(entry, value),
-                             expected_version=entry.version if entry else 0)
+                return write(
+                    ns, key, _bumped(entry, value), expected_version=entry.version if entry else 0
+                )
             except ConflictError as exc:
                 if exc.reason != "version_mismatch":
                     raise
@@ -229,8 +235,9 @@ def _bumped(entry: Any, value: dict[str, Any]) -> dict[str, Any]:
     return {**value, "n": n + 1 if isinstance(n, int) else 1}
 
 
-def _run_sync(mem: hivemem.Memory, op: str, ns: str, keys: Sequence[str], cfg: BenchConfig,
-              stream: TextIO) -> OpResult:
+def _run_sync(
+    mem: hivemem.Memory, op: str, ns: str, keys: Sequence[str], cfg: BenchConfig, stream: TextIO
+) -> OpResult:
     value = make_value(cfg.value_bytes)
     total = OpResult(op)
     recs = [OpResult(op) for _ in range(cfg.clients)]
@@ -259,8 +266,10 @@ def _run_sync(mem: hivemem.Memory, op: str, ns: str, keys: Sequence[str], cfg: B
                 lat.append(perf() - t0)
             j += 1
 
-    threads = [threading.Thread(target=client, args=(i,), name=f"hivemem-bench-{i}",
-                                daemon=True) for i in range(cfg.clients)]
+    threads = [
+        threading.Thread(target=client, args=(i,), name=f"hivemem-bench-{i}", daemon=True)
+        for i in range(cfg.clients)
+    ]
     for t in threads:
         t.start()
     with _Progress(stream, op, cfg.duration, lambda: sum(len(r.latencies) for r in recs)):
@@ -277,8 +286,16 @@ def _run_sync(mem: hivemem.Memory, op: str, ns: str, keys: Sequence[str], cfg: B
     return total
 
 
-def watch_latency(mem: hivemem.Memory, ns: str, *, rate: float, duration: float,
-                  value_bytes: int = 100, keys: int = 1000, grace: float = 2.0) -> OpResult:
+def watch_latency(
+    mem: hivemem.Memory,
+    ns: str,
+    *,
+    rate: float,
+    duration: float,
+    value_bytes: int = 100,
+    keys: int = 1000,
+    grace: float = 2.0,
+) -> OpResult:
     """Measure subscriber delivery latency in this process at a fixed write rate.
 
     One writer writes ``rate`` times per second for ``duration`` seconds; a
@@ -350,8 +367,9 @@ def _collect_watch(result: OpResult, acked: list[int], arrived: dict[int, int]) 
 # ---------------------------------------------------------------- async clients
 
 
-def _async_op(mem: hivemem.AsyncMemory, op: str, ns: str, value: dict[str, Any], rec: OpResult
-              ) -> Callable[[str], Awaitable[object]]:
+def _async_op(
+    mem: hivemem.AsyncMemory, op: str, ns: str, value: dict[str, Any], rec: OpResult
+) -> Callable[[str], Awaitable[object]]:
     if op == "write":
         write = mem.write
         return lambda key: write(ns, key, value)
@@ -364,8 +382,9 @@ def _async_op(mem: hivemem.AsyncMemory, op: str, ns: str, value: dict[str, Any],
         while True:
             entry = await get_entry(ns, key)
             try:
-                return await write(ns, key, _bumped(entry, value),
-                                   expected_version=entry.version if entry else 0)
+                return await write(
+                    ns, key, _bumped(entry, value), expected_version=entry.version if entry else 0
+                )
             except ConflictError as exc:
                 if exc.reason != "version_mismatch":
                     raise
@@ -374,8 +393,14 @@ def _async_op(mem: hivemem.AsyncMemory, op: str, ns: str, value: dict[str, Any],
     return cas
 
 
-async def _run_async(mem: hivemem.AsyncMemory, op: str, ns: str, keys: Sequence[str],
-                     cfg: BenchConfig, stream: TextIO) -> OpResult:
+async def _run_async(
+    mem: hivemem.AsyncMemory,
+    op: str,
+    ns: str,
+    keys: Sequence[str],
+    cfg: BenchConfig,
+    stream: TextIO,
+) -> OpResult:
     value = make_value(cfg.value_bytes)
     total = OpResult(op)
     recs = [OpResult(op) for _ in range(cfg.clients)]
@@ -466,10 +491,15 @@ def _options(cfg: BenchConfig) -> dict[str, Any]:
     return options
 
 
-def _fill(write_many: Callable[[str, dict[str, Any]], Any], ns: str, keys: Sequence[str],
-          value: dict[str, Any]) -> list[Any]:
-    return [write_many(ns, {k: value for k in keys[i:i + 1000]})
-            for i in range(0, len(keys), 1000)]
+def _fill(
+    write_many: Callable[[str, dict[str, Any]], Any],
+    ns: str,
+    keys: Sequence[str],
+    value: dict[str, Any],
+) -> list[Any]:
+    return [
+        write_many(ns, {k: value for k in keys[i : i + 1000]}) for i in range(0, len(keys), 1000)
+    ]
 
 
 def run_bench(cfg: BenchConfig, stream: TextIO | None = None) -> dict[str, Any]:
@@ -503,8 +533,9 @@ def run_bench(cfg: BenchConfig, stream: TextIO | None = None) -> dict[str, Any]:
     }
 
 
-def _bench_sync(cfg: BenchConfig, ns: str, keys: list[str], stream: TextIO
-                ) -> tuple[list[OpResult], str]:
+def _bench_sync(
+    cfg: BenchConfig, ns: str, keys: list[str], stream: TextIO
+) -> tuple[list[OpResult], str]:
     mem = hivemem.connect(cfg.url, agent="bench", **_options(cfg))
     try:
         backend = str(mem.stats().get("backend", "?"))
@@ -513,30 +544,34 @@ def _bench_sync(cfg: BenchConfig, ns: str, keys: list[str], stream: TextIO
         for op in cfg.ops:
             if op == "watch":
                 with _Progress(stream, op, cfg.duration):
-                    res = watch_latency(mem, f"{ns}.watch", rate=cfg.watch_rate,
-                                        duration=cfg.duration, value_bytes=cfg.value_bytes,
-                                        keys=cfg.keys)
+                    res = watch_latency(
+                        mem,
+                        f"{ns}.watch",
+                        rate=cfg.watch_rate,
+                        duration=cfg.duration,
+                        value_bytes=cfg.value_bytes,
+                        keys=cfg.keys,
+                    )
                 results.append(res)
             else:
                 results.append(_run_sync(mem, op, ns, keys, cfg, stream))
         for name in (ns, f"{ns}.watch"):
-            try:
+            with contextlib.suppress(HivememError):
                 mem.delete_namespace(name)
-            except HivememError:
-                pass
     finally:
         mem.close()
     return results, backend
 
 
-async def _bench_async(cfg: BenchConfig, ns: str, keys: list[str], stream: TextIO
-                       ) -> tuple[list[OpResult], str]:
+async def _bench_async(
+    cfg: BenchConfig, ns: str, keys: list[str], stream: TextIO
+) -> tuple[list[OpResult], str]:
     mem = hivemem.connect_async(cfg.url, agent="bench", **_options(cfg))
     try:
         backend = str((await mem.stats()).get("backend", "?"))
         value = make_value(cfg.value_bytes)
         for i in range(0, len(keys), 1000):
-            await mem.write_many(ns, {k: value for k in keys[i:i + 1000]})
+            await mem.write_many(ns, {k: value for k in keys[i : i + 1000]})
         results = []
         for op in cfg.ops:
             if op == "watch":
@@ -546,10 +581,8 @@ async def _bench_async(cfg: BenchConfig, ns: str, keys: list[str], stream: TextI
             else:
                 results.append(await _run_async(mem, op, ns, keys, cfg, stream))
         for name in (ns, f"{ns}.watch"):
-            try:
+            with contextlib.suppress(HivememError):
                 await mem.delete_namespace(name)
-            except HivememError:
-                pass
     finally:
         await mem.aclose()
     return results, backend
@@ -560,9 +593,11 @@ async def _bench_async(cfg: BenchConfig, ns: str, keys: list[str], stream: TextI
 
 def format_table(report: dict[str, Any]) -> str:
     """Render a report from :func:`run_bench` as a plain-text table."""
-    head = (f"hivemem bench: {report['url']} ({report['backend']}), {report['api']} API, "
-            f"{report['clients']} clients x {report['duration']:g} s, "
-            f"{report['keys']:,} keys, {report['value_bytes']}-byte values")
+    head = (
+        f"hivemem bench: {report['url']} ({report['backend']}), {report['api']} API, "
+        f"{report['clients']} clients x {report['duration']:g} s, "
+        f"{report['keys']:,} keys, {report['value_bytes']}-byte values"
+    )
     cols = ("op", "ops/s", "ops", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "notes")
     rows: list[tuple[str, ...]] = []
     for op, r in report["results"].items():
@@ -571,13 +606,20 @@ def format_table(report: dict[str, Any]) -> str:
         if op == "cas":
             notes = f"{r['retries']:,} retries"
         elif op == "watch":
-            notes = (f"delivery latency at {report['watch_rate']:g} writes/s; "
-                     f"{r['missed']} missed")
-        rows.append((op, f"{r['ops_per_sec']:,.0f}", f"{r['ops']:,}", *(
-            "-" if lat[k] is None else f"{lat[k]:.3f}" for k in ("p50", "p95", "p99", "max")),
-            f"{r['errors']:,}", notes))
-    widths = [max(len(c), *(len(row[i]) for row in rows)) if rows else len(c)
-              for i, c in enumerate(cols)]
+            notes = f"delivery latency at {report['watch_rate']:g} writes/s; {r['missed']} missed"
+        rows.append(
+            (
+                op,
+                f"{r['ops_per_sec']:,.0f}",
+                f"{r['ops']:,}",
+                *("-" if lat[k] is None else f"{lat[k]:.3f}" for k in ("p50", "p95", "p99", "max")),
+                f"{r['errors']:,}",
+                notes,
+            )
+        )
+    widths = [
+        max(len(c), *(len(row[i]) for row in rows)) if rows else len(c) for i, c in enumerate(cols)
+    ]
     lines = [head, ""]
     for row in (cols, *rows):
         cells = [row[0].ljust(widths[0])]
@@ -618,7 +660,8 @@ def _ops(text: str) -> list[str]:
     unknown = [op for op in ops if op not in OPS]
     if unknown or not ops:
         raise argparse.ArgumentTypeError(
-            f"unknown op(s) {', '.join(unknown) or text!r}: choose from {','.join(OPS)}")
+            f"unknown op(s) {', '.join(unknown) or text!r}: choose from {','.join(OPS)}"
+        )
     return list(dict.fromkeys(ops))
 
 
@@ -628,37 +671,74 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "bench",
         help="measure a store: ops/s and latency per operation",
         description="Measure a store: ops/s and latency p50/p95/p99 per operation "
-                    "(write, read, compare-and-set) and subscriber delivery latency.",
+        "(write, read, compare-and-set) and subscriber delivery latency.",
     )
-    p.add_argument("--url", default="memory://",
-                   help="store to measure (default memory://; e.g. sqlite:////tmp/b.db)")
-    p.add_argument("--clients", type=_positive(int), default=4,
-                   help="concurrent clients: threads, or asyncio tasks with --async (4)")
-    p.add_argument("--duration", type=_positive(float), default=3.0,
-                   help="seconds per operation (3)")
-    p.add_argument("--ops", type=_ops, default=list(OPS),
-                   help=f"comma-separated operations ({','.join(OPS)})")
-    p.add_argument("--value-bytes", type=_non_negative_int, default=100,
-                   help="approximate JSON size of each value (100)")
-    p.add_argument("--keys", type=_positive(int), default=1000,
-                   help="keys written first and then picked at random (1000)")
-    p.add_argument("--async", dest="use_async", action="store_true",
-                   help="use connect_async() and asyncio tasks")
-    p.add_argument("--watch-rate", type=_positive(float), default=200.0,
-                   help="writes per second while measuring watch delivery (200)")
-    p.add_argument("--durability", choices=("full", "normal"),
-                   help="SQLite durability (default: the store's, full)")
-    p.add_argument("--no-log-reads", dest="log_reads", action="store_false",
-                   help="do not audit reads")
+    p.add_argument(
+        "--url",
+        default="memory://",
+        help="store to measure (default memory://; e.g. sqlite:////tmp/b.db)",
+    )
+    p.add_argument(
+        "--clients",
+        type=_positive(int),
+        default=4,
+        help="concurrent clients: threads, or asyncio tasks with --async (4)",
+    )
+    p.add_argument(
+        "--duration", type=_positive(float), default=3.0, help="seconds per operation (3)"
+    )
+    p.add_argument(
+        "--ops", type=_ops, default=list(OPS), help=f"comma-separated operations ({','.join(OPS)})"
+    )
+    p.add_argument(
+        "--value-bytes",
+        type=_non_negative_int,
+        default=100,
+        help="approximate JSON size of each value (100)",
+    )
+    p.add_argument(
+        "--keys",
+        type=_positive(int),
+        default=1000,
+        help="keys written first and then picked at random (1000)",
+    )
+    p.add_argument(
+        "--async",
+        dest="use_async",
+        action="store_true",
+        help="use connect_async() and asyncio tasks",
+    )
+    p.add_argument(
+        "--watch-rate",
+        type=_positive(float),
+        default=200.0,
+        help="writes per second while measuring watch delivery (200)",
+    )
+    p.add_argument(
+        "--durability",
+        choices=("full", "normal"),
+        help="SQLite durability (default: the store's, full)",
+    )
+    p.add_argument(
+        "--no-log-reads", dest="log_reads", action="store_false", help="do not audit reads"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
-    cfg = BenchConfig(url=args.url, clients=args.clients, duration=args.duration,
-                      ops=args.ops, value_bytes=args.value_bytes, keys=args.keys,
-                      use_async=args.use_async, watch_rate=args.watch_rate,
-                      durability=args.durability, log_reads=args.log_reads)
+    cfg = BenchConfig(
+        url=args.url,
+        clients=args.clients,
+        duration=args.duration,
+        ops=args.ops,
+        value_bytes=args.value_bytes,
+        keys=args.keys,
+        use_async=args.use_async,
+        watch_rate=args.watch_rate,
+        durability=args.durability,
+        log_reads=args.log_reads,
+    )
     try:
         report = run_bench(cfg)
     except HivememError as exc:

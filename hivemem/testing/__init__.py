@@ -1,4 +1,4 @@
-"""The hivemem conformance suite: the rules of SPEC §1–§6 and §11 as tests.
+"""The hivemem conformance suite: the rules of SPEC §1-§6 and §11 as tests.
 
 Every backend runs these tests unchanged; a backend is done when it passes them all.
 The tests are plain functions grouped by topic:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["Recorder", "snapshot", "wait_until"]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.005
-               ) -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.005) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds.
 
     For background delivery (subscriptions, the sweeper): returns as soon as the condition
@@ -54,8 +55,10 @@ def snapshot(mem: Any, agent: str | None = None) -> dict[str, Any]:
     refused attempt is supposed to be logged.
     """
     stats = mem.stats()
-    data: dict[str, Any] = {"per_namespace": stats["per_namespace"],
-                            "total_entries": stats["total_entries"]}
+    data: dict[str, Any] = {
+        "per_namespace": stats["per_namespace"],
+        "total_entries": stats["total_entries"],
+    }
     for info in mem.list_namespaces(agent):
         page = mem.list_entries(info.name, agent, limit=10_000)
         data[info.name] = (info, list(page.items))

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from hivemem import AccessLogEntry, ConflictError, PermissionDenied
 
+if TYPE_CHECKING:
+    from hivemem.testing.clock import FakeClock
 
-def _activity(mem, clock):
+
+def _activity(mem: Any, clock: FakeClock) -> float:
     """A small history in namespace 'team' by two agents; returns the time of the middle."""
     mem.create_namespace("team", "alice", default_permission="read")
     mem.write("team", "k1", 1, "alice")
@@ -45,7 +49,11 @@ def test_access_log_records_denied_attempts(mem, clock):
     _activity(mem, clock)
     (denied,) = mem.access_log(success=False)
     assert (denied.agent_id, denied.namespace, denied.key, denied.action) == (
-        "bob", "team", "k2", "write")
+        "bob",
+        "team",
+        "k2",
+        "write",
+    )
     assert denied.success is False
     assert "permission_denied" in denied.error
 
@@ -75,9 +83,13 @@ def test_access_log_filter_namespace_and_action(mem, clock):
     mem.write("elsewhere", "k", 1, "alice")
     writes = mem.access_log(namespace="team", action="write")
     assert [(r.agent_id, r.key, r.success) for r in writes] == [
-        ("bob", "k2", False), ("alice", "k1", True)]
+        ("bob", "k2", False),
+        ("alice", "k1", True),
+    ]
     assert [r.namespace for r in mem.access_log(action="write", agent_id="alice")] == [
-        "elsewhere", "team"]
+        "elsewhere",
+        "team",
+    ]
 
 
 def test_access_log_filter_success(mem, clock):
@@ -192,7 +204,7 @@ def test_stats_counts_namespaces_and_entries(mem):
 def test_stats_bytes_are_utf8_bytes(mem):
     """Per-namespace bytes count the UTF-8 bytes of the serialized values (the unit of
     max_value_bytes), not characters."""
-    value = "héllo \U0001F41D"
+    value = "héllo \U0001f41d"
     mem.write("ns", "k", value)
     expected = len(json.dumps(value, ensure_ascii=False).encode())
     assert mem.stats()["per_namespace"]["ns"]["bytes"] == expected

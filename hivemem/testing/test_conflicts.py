@@ -132,14 +132,17 @@ def test_merge_nested_arrays_concatenate(mem):
     assert mem.write("ns", "k", {"tags": ["b"]}).value == {"tags": ["a", "b"], "n": 1}
 
 
-@pytest.mark.parametrize(("existing", "incoming"), [
-    ({"a": 1}, [1]),
-    ([1], {"a": 1}),
-    (1, "x"),
-    ({"a": 1}, None),
-    ("text", {"a": 1}),
-    ({"a": {"b": 1}}, {"a": 5}),
-])
+@pytest.mark.parametrize(
+    ("existing", "incoming"),
+    [
+        ({"a": 1}, [1]),
+        ([1], {"a": 1}),
+        (1, "x"),
+        ({"a": 1}, None),
+        ("text", {"a": 1}),
+        ({"a": {"b": 1}}, {"a": 5}),
+    ],
+)
 def test_merge_mismatched_types_replace(mem, existing, incoming):
     """merge: unless both are objects or both arrays, the incoming value replaces (also
     at a nested leaf)."""
@@ -234,7 +237,8 @@ def test_version_conflict_emits_conflict_event(mem):
     with pytest.raises(ConflictError):
         mem.write("ns", "k", "b", "agent-2", expected_version=5)
     assert [(e.reason, e.key, e.agent_id, e.revision) for e in rec.events] == [
-        ("version_mismatch", "k", "agent-2", 0)]
+        ("version_mismatch", "k", "agent-2", 0)
+    ]
 
 
 def test_version_concurrent_cas_one_winner(mem):
@@ -385,14 +389,18 @@ def test_custom_resolver_none_rejects_with_conflict_event(mem):
         mem.write("ns", "k", 2, "agent-2")
     assert exc.value.reason == "rejected_by_resolver"
     assert [(e.type, e.key, e.agent_id, e.reason) for e in rec.events] == [
-        ("memory:conflict", "k", "agent-2", "rejected_by_resolver")]
+        ("memory:conflict", "k", "agent-2", "rejected_by_resolver")
+    ]
     assert mem.read("ns", "k") == 1
 
 
 def test_custom_resolver_may_return_a_value(mem):
     """custom: a resolver may return a plain value, which is stored."""
-    mem.create_namespace("ns", conflict_strategy="custom",
-                         resolver=lambda e, i, k: {"sum": e.value["sum"] + i.value["sum"]})
+    mem.create_namespace(
+        "ns",
+        conflict_strategy="custom",
+        resolver=lambda e, i, k: {"sum": e.value["sum"] + i.value["sum"]},
+    )
     mem.write("ns", "k", {"sum": 1})
     entry = mem.write("ns", "k", {"sum": 2}, "agent-2")
     assert entry.value == {"sum": 3}
@@ -428,12 +436,16 @@ def test_custom_strategy_needs_resolver(mem):
     assert [n.name for n in mem.list_namespaces()] == ["default"]
 
 
-@pytest.mark.parametrize(("name", "writes", "final", "rejected"), [
-    ("max", [5, 7, 3, 9], 9, [3]),
-    ("min", [5, 7, 3, 4], 3, [7, 4]),
-    ("sum", [5, 3, 2, -1], 9, []),
-    ("union", [[1, 2], [2, 3], [3, 1], [4]], [1, 2, 3, 4], []),
-], ids=["max", "min", "sum", "union"])
+@pytest.mark.parametrize(
+    ("name", "writes", "final", "rejected"),
+    [
+        ("max", [5, 7, 3, 9], 9, [3]),
+        ("min", [5, 7, 3, 4], 3, [7, 4]),
+        ("sum", [5, 3, 2, -1], 9, []),
+        ("union", [[1, 2], [2, 3], [3, 1], [4]], [1, 2, 3, 4], []),
+    ],
+    ids=["max", "min", "sum", "union"],
+)
 def test_builtin_resolvers(mem, name, writes, final, rejected):
     """Built-in resolvers by name: max keeps the larger, min the smaller (a losing write is
     rejected_by_resolver), sum adds, union merges arrays without duplicates."""

@@ -9,7 +9,7 @@ from hivemem import Entry, Page
 VALUES = [
     {"nested": {"list": [1, 2.5, "three", None, True, False], "empty": {}}},
     [1, [2, [3, []]]],
-    "text with ünïcödé and emoji \U0001F41D",
+    "text with ünïcödé and emoji \U0001f41d",
     "",
     0,
     -17,
@@ -37,9 +37,17 @@ def test_write_returns_the_stored_entry(mem, clock):
     """write returns the Entry it stored: owner, version 1, revision, times, no expiry."""
     mem.create_namespace("ns", "alice")
     entry = mem.write("ns", "status", "ready", "agent-1")
-    assert entry == Entry(namespace="ns", key="status", value="ready", owner="agent-1",
-                          version=1, revision=2, created_at=clock.now, updated_at=clock.now,
-                          expires_at=None)
+    assert entry == Entry(
+        namespace="ns",
+        key="status",
+        value="ready",
+        owner="agent-1",
+        version=1,
+        revision=2,
+        created_at=clock.now,
+        updated_at=clock.now,
+        expires_at=None,
+    )
     assert mem.get_entry("ns", "status") == entry
 
 
@@ -231,8 +239,18 @@ def test_list_entries_cursor_survives_deletes(mem):
 
 def test_keys_with_unusual_characters(mem):
     """Keys may hold slashes, spaces, quotes, unicode and up to 1024 UTF-8 bytes."""
-    keys = ["a/b/c", "with space", "quote\"'", "ünï", "\U0001F41D", "x" * 1024, "é" * 512,
-            "%2F", "..", "*"]
+    keys = [
+        "a/b/c",
+        "with space",
+        "quote\"'",
+        "ünï",
+        "\U0001f41d",
+        "x" * 1024,
+        "é" * 512,
+        "%2F",
+        "..",
+        "*",
+    ]
     for key in keys:
         mem.write("ns", key, key)
     for key in keys:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from hivemem import (
 from hivemem.testing.helpers import Recorder, wait_until
 
 
-def _every_kind_of_change(mem, clock):
+def _every_kind_of_change(mem: Any, clock: Any) -> list[str]:
     """Run one change of every stream kind in namespace 'r'; return the expected types."""
     mem.create_namespace("r", "admin-1")
     mem.write("r", "a", 1, "admin-1")
@@ -29,9 +30,18 @@ def _every_kind_of_change(mem, clock):
     mem.cleanup()
     mem.write("r", "c", 3, "admin-1")
     mem.clear_namespace("r", "admin-1")
-    return ["namespace:created", "memory:write", "memory:write", "memory:delete",
-            "memory:broadcast", "namespace:updated", "namespace:permissions_updated",
-            "memory:expired", "memory:write", "namespace:cleared"]
+    return [
+        "namespace:created",
+        "memory:write",
+        "memory:write",
+        "memory:delete",
+        "memory:broadcast",
+        "namespace:updated",
+        "namespace:permissions_updated",
+        "memory:expired",
+        "memory:write",
+        "namespace:cleared",
+    ]
 
 
 # ---------------------------------------------------------------- revisions
@@ -54,8 +64,7 @@ def test_each_stream_event_has_its_type(mem, clock):
     mem.on("*", rec)
     expected = _every_kind_of_change(mem, clock)
     mem.delete_namespace("r", "admin-1")
-    assert [e.type for e in rec.events if e.namespace == "r"] == [
-        *expected, "namespace:deleted"]
+    assert [e.type for e in rec.events if e.namespace == "r"] == [*expected, "namespace:deleted"]
 
 
 def test_revisions_are_per_namespace(mem):
@@ -88,8 +97,7 @@ def test_revisions_strictly_increase_under_concurrency(mem):
 
 def test_refused_operations_take_no_revision(mem):
     """Refused operations (permission, bad strategy condition) take no revision."""
-    mem.create_namespace("ns", "owner", default_permission="read",
-                         conflict_strategy="version")
+    mem.create_namespace("ns", "owner", default_permission="read", conflict_strategy="version")
     with pytest.raises(PermissionDenied):
         mem.write("ns", "k", 1, "reader", expected_version=0)
     with pytest.raises(ConflictError):
@@ -106,9 +114,18 @@ def test_on_receives_write_event_fields(mem, clock):
     rec = Recorder()
     mem.on("memory:write", rec)
     entry = mem.write("ns", "k", {"v": 1}, "agent-1")
-    assert rec.events == [Event(type="memory:write", namespace="ns", revision=entry.revision,
-                                timestamp=clock.now, agent_id="agent-1", key="k",
-                                value={"v": 1}, version=1)]
+    assert rec.events == [
+        Event(
+            type="memory:write",
+            namespace="ns",
+            revision=entry.revision,
+            timestamp=clock.now,
+            agent_id="agent-1",
+            key="k",
+            value={"v": 1},
+            version=1,
+        )
+    ]
     assert rec.events[0].action == "write"
 
 
@@ -163,11 +180,18 @@ def test_read_event_is_local(mem, clock):
     assert mem.read("ns", "k", "reader") == "v"
     (event,) = rec.events
     assert (event.type, event.namespace, event.key, event.agent_id, event.revision) == (
-        "memory:read", "ns", "k", "reader", 0)
+        "memory:read",
+        "ns",
+        "k",
+        "reader",
+        0,
+    )
     assert event.timestamp == clock.now
     assert mem.get_namespace("ns").revision == entry.revision
     assert [e.type for e in mem.watch("ns", since=0, timeout=0)] == [
-        "namespace:created", "memory:write"]
+        "namespace:created",
+        "memory:write",
+    ]
 
 
 def test_conflict_event_is_local(mem):
@@ -180,7 +204,9 @@ def test_conflict_event_is_local(mem):
         mem.write("ns", "k", 2)
     assert [(e.type, e.revision) for e in rec.events] == [("memory:conflict", 0)]
     assert [e.type for e in mem.watch("ns", since=0, timeout=0)] == [
-        "namespace:created", "memory:write"]
+        "namespace:created",
+        "memory:write",
+    ]
 
 
 def test_on_unknown_event_type_is_refused(mem):
@@ -238,7 +264,11 @@ def test_subscribe_event_fields(mem):
     unsubscribe()
     (event,) = rec.events
     assert (event.key, event.value, event.agent_id, event.action) == (
-        "user-joined", {"id": "123"}, "agent-2", "write")
+        "user-joined",
+        {"id": "123"},
+        "agent-2",
+        "write",
+    )
 
 
 def test_subscribe_only_own_namespace(mem):
@@ -277,7 +307,9 @@ def test_subscribe_to_namespace_not_created_yet(mem):
     wait_until(lambda: len(rec.events) == 2)
     sub()
     assert [(e.type, e.revision) for e in rec.events] == [
-        ("namespace:created", 1), ("memory:write", 2)]
+        ("namespace:created", 1),
+        ("memory:write", 2),
+    ]
 
 
 def test_unsubscribe_stops_delivery(mem):
@@ -302,8 +334,7 @@ def test_multiple_subscribers_each_get_everything(mem):
     subs = [mem.subscribe("ns", r, f"agent-{i}") for i, r in enumerate(recs)]
     for i in range(5):
         mem.write("ns", "k", i)
-    for r in recs:
-        wait_until(lambda r=r: len(r.events) == 5)
+    wait_until(lambda: all(len(r.events) == 5 for r in recs))
     for s in subs:
         s()
     assert all([e.value for e in r.events] == list(range(5)) for r in recs)
@@ -413,7 +444,11 @@ def test_watch_follows_live_writes(mem):
     timer.join()
     it.close()
     assert (event.type, event.key, event.revision, event.agent_id) == (
-        "memory:write", "b", 3, "writer")
+        "memory:write",
+        "b",
+        3,
+        "writer",
+    )
 
 
 def test_watch_timeout_ends_when_idle(mem):
@@ -474,7 +509,12 @@ def test_broadcast_returns_event_and_reaches_listeners(mem, clock):
     message = {"type": "alert", "text": "System maintenance in 1 hour"}
     event = mem.broadcast("announcements", message, "system-agent")
     assert (event.type, event.namespace, event.agent_id, event.message, event.revision) == (
-        "memory:broadcast", "announcements", "system-agent", message, 2)
+        "memory:broadcast",
+        "announcements",
+        "system-agent",
+        message,
+        2,
+    )
     assert event.timestamp == clock.now
     assert rec.events == [event]
 
@@ -488,7 +528,8 @@ def test_broadcast_reaches_subscribers_with_read(mem):
     wait_until(lambda: rec.events)
     sub()
     assert [(e.type, e.message, e.agent_id) for e in rec.events] == [
-        ("memory:broadcast", ["any", "json", 1], "owner")]
+        ("memory:broadcast", ["any", "json", 1], "owner")
+    ]
 
 
 def test_broadcast_in_watch_stream(mem):

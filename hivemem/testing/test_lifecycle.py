@@ -50,7 +50,10 @@ def test_listeners_shared_with_as_agent_views(mem):
     late.write("ns", "b", 2)
     mem.write("ns", "c", 3)
     assert [(e.key, e.agent_id) for e in rec.events] == [
-        ("a", "early"), ("b", "late"), ("c", "local")]
+        ("a", "early"),
+        ("b", "late"),
+        ("c", "local"),
+    ]
     view_rec = Recorder()
     early.on("memory:write", view_rec)
     mem.write("ns", "d", 4)
@@ -84,7 +87,9 @@ def test_namespace_view_subscribe_and_broadcast(mem):
     sub()
     assert rec.of("memory:broadcast")[0].message == {"hi": 1}
     assert [e.type for e in team.watch(since=0, timeout=0)] == [
-        "namespace:created", "memory:broadcast"]
+        "namespace:created",
+        "memory:broadcast",
+    ]
 
 
 def test_ping(mem):
@@ -118,7 +123,8 @@ def test_close_stops_background_work(make_mem):
     baseline = set(threading.enumerate())
     m = make_mem(cleanup_interval=0.05)
     m.create_namespace("ns")
-    subs = [m.subscribe("ns", Recorder()) for _ in range(3)]
+    for _ in range(3):
+        m.subscribe("ns", Recorder())
     m.close()
     wait_until(lambda: set(threading.enumerate()) <= baseline)
 

@@ -16,13 +16,26 @@ from hivemem.testing.helpers import Recorder, snapshot
 def test_create_namespace_returns_its_configuration(mem, clock):
     """create_namespace returns the NamespaceInfo it stored; the creator gets admin."""
     info = mem.create_namespace(
-        "team", "alice", default_permission="read", conflict_strategy="first-wins",
-        ttl=30, max_entries=10, description="the team's board",
+        "team",
+        "alice",
+        default_permission="read",
+        conflict_strategy="first-wins",
+        ttl=30,
+        max_entries=10,
+        description="the team's board",
     )
     assert info == NamespaceInfo(
-        name="team", default_permission="read", permissions={"alice": "admin"},
-        conflict_strategy="first-wins", resolver=None, ttl=30.0, max_entries=10,
-        description="the team's board", created_by="alice", created_at=clock.now, revision=1,
+        name="team",
+        default_permission="read",
+        permissions={"alice": "admin"},
+        conflict_strategy="first-wins",
+        resolver=None,
+        ttl=30.0,
+        max_entries=10,
+        description="the team's board",
+        created_by="alice",
+        created_at=clock.now,
+        revision=1,
     )
     assert mem.get_namespace("team", "alice") == info
 
@@ -96,10 +109,14 @@ def test_list_namespaces_sorted_and_readable_only(mem):
     mem.create_namespace("zeta", "alice")
     mem.create_namespace("alpha", "alice")
     mem.create_namespace("secret", "alice", default_permission=None)
-    mem.create_namespace("shared", "alice", default_permission=None,
-                         permissions={"bob": "read"})
+    mem.create_namespace("shared", "alice", default_permission=None, permissions={"bob": "read"})
     assert [n.name for n in mem.list_namespaces("alice")] == [
-        "alpha", "default", "secret", "shared", "zeta"]
+        "alpha",
+        "default",
+        "secret",
+        "shared",
+        "zeta",
+    ]
     assert [n.name for n in mem.list_namespaces("bob")] == ["alpha", "default", "shared", "zeta"]
     assert [n.name for n in mem.list_namespaces("eve")] == ["alpha", "default", "zeta"]
 
@@ -135,21 +152,35 @@ def test_broadcast_auto_creates_namespace(mem):
     assert info.permissions == {"alice": "admin"}
 
 
-@pytest.mark.parametrize("call", [
-    lambda m: m.read("missing", "k"),
-    lambda m: m.get_entry("missing", "k"),
-    lambda m: m.get_keys("missing"),
-    lambda m: m.get_all("missing"),
-    lambda m: m.list_entries("missing"),
-    lambda m: m.read_many("missing", ["k"]),
-    lambda m: m.get_namespace("missing"),
-    lambda m: m.clear_namespace("missing"),
-    lambda m: m.delete_namespace("missing"),
-    lambda m: m.update_namespace("missing", description="x"),
-    lambda m: m.update_permissions("missing", {"bob": "read"}),
-], ids=["read", "get_entry", "get_keys", "get_all", "list_entries", "read_many",
-        "get_namespace", "clear_namespace", "delete_namespace", "update_namespace",
-        "update_permissions"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: m.read("missing", "k"),
+        lambda m: m.get_entry("missing", "k"),
+        lambda m: m.get_keys("missing"),
+        lambda m: m.get_all("missing"),
+        lambda m: m.list_entries("missing"),
+        lambda m: m.read_many("missing", ["k"]),
+        lambda m: m.get_namespace("missing"),
+        lambda m: m.clear_namespace("missing"),
+        lambda m: m.delete_namespace("missing"),
+        lambda m: m.update_namespace("missing", description="x"),
+        lambda m: m.update_permissions("missing", {"bob": "read"}),
+    ],
+    ids=[
+        "read",
+        "get_entry",
+        "get_keys",
+        "get_all",
+        "list_entries",
+        "read_many",
+        "get_namespace",
+        "clear_namespace",
+        "delete_namespace",
+        "update_namespace",
+        "update_permissions",
+    ],
+)
 def test_missing_namespace_raises_not_found_and_is_not_created(mem, call):
     """Reads, listings and admin calls on a missing namespace raise NamespaceNotFound and
     do not create it."""
@@ -171,8 +202,9 @@ def test_namespaces_isolate_keys(mem):
 def test_update_namespace_changes_config(mem):
     """update_namespace changes the given fields, keeps the others, returns the new info."""
     before = mem.create_namespace("ns", "alice", description="old", ttl=10)
-    after = mem.update_namespace("ns", "alice", description="new", max_entries=5,
-                                 default_permission="read")
+    after = mem.update_namespace(
+        "ns", "alice", description="new", max_entries=5, default_permission="read"
+    )
     assert after.description == "new"
     assert after.max_entries == 5
     assert after.default_permission == "read"
@@ -213,8 +245,7 @@ def test_update_permissions_merges_and_none_removes(mem):
     """update_permissions merges overrides into the existing ones; None removes one."""
     mem.create_namespace("ns", "alice", permissions={"bob": "read", "carol": "write"})
     info = mem.update_permissions("ns", {"dave": "write", "bob": "admin"}, "alice")
-    assert info.permissions == {"alice": "admin", "bob": "admin", "carol": "write",
-                                "dave": "write"}
+    assert info.permissions == {"alice": "admin", "bob": "admin", "carol": "write", "dave": "write"}
     info = mem.update_permissions("ns", {"carol": None}, "alice")
     assert info.permissions == {"alice": "admin", "bob": "admin", "dave": "write"}
     assert mem.get_namespace("ns", "alice").permissions == info.permissions

@@ -8,12 +8,15 @@ update config and update permissions need admin. An agent's level is its overrid
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from hivemem import PermissionDenied
 from hivemem.testing.helpers import snapshot
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 NS = "guarded"
 OWNER = "owner"
@@ -31,7 +34,7 @@ def _subscribe(m: Any, a: str) -> None:
 
 
 #: operation name -> (level it needs, call(mem, agent))
-OPERATIONS = {
+OPERATIONS: dict[str, tuple[str, Callable[[Any, str], object]]] = {
     "read": ("read", lambda m, a: m.read(NS, "k", a)),
     "get_entry": ("read", lambda m, a: m.get_entry(NS, "k", a)),
     "read_many": ("read", lambda m, a: m.read_many(NS, ["k"], a)),
@@ -48,8 +51,7 @@ OPERATIONS = {
     "clear_namespace": ("admin", lambda m, a: m.clear_namespace(NS, a)),
     "delete_namespace": ("admin", lambda m, a: m.delete_namespace(NS, a)),
     "update_namespace": ("admin", lambda m, a: m.update_namespace(NS, a, description="x")),
-    "update_permissions": ("admin",
-                           lambda m, a: m.update_permissions(NS, {"other": "read"}, a)),
+    "update_permissions": ("admin", lambda m, a: m.update_permissions(NS, {"other": "read"}, a)),
 }
 
 

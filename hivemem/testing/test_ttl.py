@@ -134,7 +134,10 @@ def test_expired_events_reach_the_stream(mem, clock):
     mem.cleanup()
     events = list(mem.watch("ns", since=0, timeout=0))
     assert [(e.type, e.revision) for e in events] == [
-        ("namespace:created", 1), ("memory:write", 2), ("memory:expired", 3)]
+        ("namespace:created", 1),
+        ("memory:write", 2),
+        ("memory:expired", 3),
+    ]
     assert events[2].key == "a"
 
 

@@ -19,7 +19,10 @@ def test_write_many_stores_all_and_returns_entries(mem, clock):
     mem.create_namespace("ns", "alice")
     entries = mem.write_many("ns", {"b": 1, "a": [2], "c": {"x": 3}}, "alice")
     assert [(e.key, e.value, e.version, e.owner) for e in entries] == [
-        ("b", 1, 1, "alice"), ("a", [2], 1, "alice"), ("c", {"x": 3}, 1, "alice")]
+        ("b", 1, 1, "alice"),
+        ("a", [2], 1, "alice"),
+        ("c", {"x": 3}, 1, "alice"),
+    ]
     assert [e.revision for e in entries] == [2, 3, 4]
     assert all(e.created_at == clock.now for e in entries)
     assert mem.get_all("ns") == {"a": [2], "b": 1, "c": {"x": 3}}

@@ -1,0 +1,13 @@
+"""Runs the conformance suite (``hivemem/testing``) against every backend of the conftest."""
+
+from hivemem.testing.test_async import *  # noqa: F403
+from hivemem.testing.test_audit import *  # noqa: F403
+from hivemem.testing.test_conflicts import *  # noqa: F403
+from hivemem.testing.test_entries import *  # noqa: F403
+from hivemem.testing.test_errors import *  # noqa: F403
+from hivemem.testing.test_events import *  # noqa: F403
+from hivemem.testing.test_lifecycle import *  # noqa: F403
+from hivemem.testing.test_namespaces import *  # noqa: F403
+from hivemem.testing.test_permissions import *  # noqa: F403
+from hivemem.testing.test_ttl import *  # noqa: F403
+from hivemem.testing.test_writes import *  # noqa: F403
