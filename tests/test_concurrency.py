@@ -9,17 +9,20 @@ database, not in process memory, and a watcher in the parent must see every revi
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import hivemem
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 #: Seconds any single thread/process of these tests may take before the test fails.
 JOIN_TIMEOUT = 120.0
@@ -93,8 +96,7 @@ def cas_increment(mem: hivemem.Memory, ns: str, key: str, agent: str) -> tuple[h
         entry = mem.get_entry(ns, key, agent)
         assert entry is not None
         try:
-            return mem.write(ns, key, entry.value + 1, agent,
-                             expected_version=entry.version), lost
+            return mem.write(ns, key, entry.value + 1, agent, expected_version=entry.version), lost
         except hivemem.ConflictError as exc:
             assert exc.reason == "version_mismatch", exc
             assert exc.current_version is not None
@@ -211,8 +213,9 @@ def test_merge_8_writers_every_field_lands(mem: hivemem.Memory) -> None:
         revisions = []
         barrier.wait()
         for r in range(rounds):
-            entry = mem.write("mg", "doc", {f"w{i}": {f"r{r}": r * 100 + i},
-                                            "log": [f"{i}-{r}"]}, f"w{i}")
+            entry = mem.write(
+                "mg", "doc", {f"w{i}": {f"r{r}": r * 100 + i}, "log": [f"{i}-{r}"]}, f"w{i}"
+            )
             assert entry.value[f"w{i}"][f"r{r}"] == r * 100 + i  # own write visible
             revisions.append(entry.revision)
         return revisions
@@ -271,7 +274,12 @@ def test_latest_wins_revisions_unique_and_gap_free(mem: hivemem.Memory) -> None:
     assert_gap_free(events, rev0, total)
     for ack, event in zip(acks, events, strict=True):
         assert (event.type, event.key, event.value, event.version, event.agent_id) == (
-            "memory:write", ack.key, ack.value, ack.version, ack.owner)
+            "memory:write",
+            ack.key,
+            ack.value,
+            ack.version,
+            ack.owner,
+        )
 
     for k in range(n_keys):
         mine = [e for e in acks if e.key == f"k{k}"]
@@ -280,7 +288,11 @@ def test_latest_wins_revisions_unique_and_gap_free(mem: hivemem.Memory) -> None:
         assert stored is not None
         last = mine[-1]
         assert (stored.value, stored.version, stored.revision, stored.owner) == (
-            last.value, last.version, last.revision, last.owner)
+            last.value,
+            last.version,
+            last.revision,
+            last.owner,
+        )
 
 
 # ---------------------------------------------------------------------------- write_many
@@ -389,7 +401,9 @@ def test_write_many_overlapping_batches_all_or_nothing(mem: hivemem.Memory) -> N
         winners = [i for i in range(writers) if results[i][r]]
         assert winners, f"round {r}: nobody won although the first batch finds free keys"
         for i in winners:
-            assert (i + 1) % writers not in winners, f"round {r}: neighbours {i} and {i + 1} both won"
+            assert (i + 1) % writers not in winners, (
+                f"round {r}: neighbours {i} and {i + 1} both won"
+            )
         expected: dict[str, Any] = {}
         for i in winners:
             expected.update(batch(i, r))
@@ -461,8 +475,12 @@ def test_processes_share_sqlite_cas_and_watch(tmp_path: Path) -> None:
         ready = ctx.Semaphore(0)
         go = ctx.Event()
         out = ctx.Queue()
-        procs = [ctx.Process(target=_process_cas_worker, args=(url, w, per_proc, ready, go, out),
-                             name=f"cas{w}") for w in range(procs_n)]
+        procs = [
+            ctx.Process(
+                target=_process_cas_worker, args=(url, w, per_proc, ready, go, out), name=f"cas{w}"
+            )
+            for w in range(procs_n)
+        ]
         reports = []
         try:
             for p in procs:
@@ -503,7 +521,7 @@ def test_processes_share_sqlite_cas_and_watch(tmp_path: Path) -> None:
         assert [e.version for e in seen] == list(range(2, total + 2))
         assert [e.value for e in seen] == list(range(1, total + 1))
         assert {e.agent_id for e in seen} == {f"p{w}" for w in range(procs_n)}
-        switches = sum(1 for a, b in zip(seen, seen[1:]) if a.agent_id != b.agent_id)
+        switches = sum(1 for a, b in itertools.pairwise(seen) if a.agent_id != b.agent_id)
         assert switches >= procs_n, f"the processes barely interleaved ({switches} switches)"
         replay = events_since(mem, "ctr", rev0)
         assert [e.to_dict() for e in replay] == [e.to_dict() for e in seen]

@@ -20,6 +20,7 @@ What ``normal`` may lose on power loss is T04's business, not this test's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -35,7 +36,7 @@ import pytest
 
 import hivemem
 
-CHILD = r'''
+CHILD = r"""
 import sys
 import threading
 
@@ -78,7 +79,7 @@ else:
         t.start()
     for t in threads:
         t.join()
-'''
+"""
 
 CAS_THREADS = 4
 
@@ -86,8 +87,9 @@ CAS_THREADS = 4
 class Child:
     """A writer subprocess whose stdout is drained continuously by a reader thread."""
 
-    def __init__(self, script: Path, db: Path, durability: str, mode: str, rnd: int,
-                 stderr_path: Path) -> None:
+    def __init__(
+        self, script: Path, db: Path, durability: str, mode: str, rnd: int, stderr_path: Path
+    ) -> None:
         env = dict(os.environ)
         root = str(Path(hivemem.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
@@ -95,7 +97,10 @@ class Child:
         self._stderr = stderr_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, str(script), str(db), durability, mode, str(rnd)],
-            stdout=subprocess.PIPE, stderr=self._stderr, env=env, start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            start_new_session=True,
         )
         self.lines: list[str] = []
         self.partial = b""
@@ -123,10 +128,8 @@ class Child:
 
     def kill(self) -> int:
         """SIGKILL the child, wait for it and for the end of its output; return its status."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         status = self.proc.wait(30)
         self._reader.join(30)
         assert not self._reader.is_alive()
@@ -146,8 +149,9 @@ def integrity_ok(db: Path) -> str:
         conn.close()
 
 
-def run_round(tmp_path: Path, db: Path, durability: str, mode: str, rnd: int,
-              rng: random.Random) -> tuple[Child, float]:
+def run_round(
+    tmp_path: Path, db: Path, durability: str, mode: str, rnd: int, rng: random.Random
+) -> tuple[Child, float]:
     script = tmp_path / "writer.py"
     if not script.exists():
         script.write_text(CHILD)
@@ -161,12 +165,14 @@ def run_round(tmp_path: Path, db: Path, durability: str, mode: str, rnd: int,
         status = child.kill()
     assert status == -signal.SIGKILL, (
         f"round {rnd}: the child ended by itself with status {status} before the kill\n"
-        f"{child.stderr()}")
+        f"{child.stderr()}"
+    )
     return child, delay
 
 
-def check_unique_round(mem: hivemem.Memory, child: Child, rnd: int, prev_rev: int
-                       ) -> tuple[int, int]:
+def check_unique_round(
+    mem: hivemem.Memory, child: Child, rnd: int, prev_rev: int
+) -> tuple[int, int]:
     """Check a round of unique-key writes; return (acknowledged, applied-without-ack)."""
     acks = [line.split() for line in child.lines]
     assert acks, f"round {rnd}: no write was acknowledged\n{child.stderr()}"
@@ -191,8 +197,9 @@ def check_unique_round(mem: hivemem.Memory, child: Child, rnd: int, prev_rev: in
     return len(acks), n - len(acks)
 
 
-def check_cas_round(mem: hivemem.Memory, child: Child, rnd: int, before: hivemem.Entry
-                    ) -> tuple[int, int]:
+def check_cas_round(
+    mem: hivemem.Memory, child: Child, rnd: int, before: hivemem.Entry
+) -> tuple[int, int]:
     """Check a round of CAS increments; return (acknowledged, applied-without-ack)."""
     incs = [line.split() for line in child.lines]
     assert incs, f"round {rnd}: no increment was acknowledged\n{child.stderr()}"
@@ -202,7 +209,8 @@ def check_cas_round(mem: hivemem.Memory, child: Child, rnd: int, before: hivemem
     assert after is not None
     gained = after.value - before.value
     assert acked <= gained <= acked + CAS_THREADS, (
-        f"round {rnd}: {acked} increments acknowledged, the counter moved by {gained}")
+        f"round {rnd}: {acked} increments acknowledged, the counter moved by {gained}"
+    )
     assert after.version - before.version == gained  # one version per increment
     assert after.value == after.version - 1  # created at version 1 holding 0
     versions = sorted(int(i[2]) for i in incs)
@@ -218,7 +226,8 @@ def check_change_log(mem: hivemem.Memory, ns: str, prev_rev: int) -> int:
     revision = mem.get_namespace(ns).revision
     events = list(mem.watch(ns, since=prev_rev, timeout=0))
     assert [e.revision for e in events] == list(range(prev_rev + 1, revision + 1)), (
-        f"namespace {ns!r}: change log after {prev_rev} is not gap-free up to {revision}")
+        f"namespace {ns!r}: change log after {prev_rev} is not gap-free up to {revision}"
+    )
     for event in events:
         assert event.type == "memory:write"
         entry = mem.get_entry(ns, event.key)  # type: ignore[arg-type]
@@ -229,12 +238,16 @@ def check_change_log(mem: hivemem.Memory, ns: str, prev_rev: int) -> int:
     return revision
 
 
-@pytest.mark.parametrize(("durability", "plan"), [
-    ("full", ["unique"] * 4 + ["cas"] + ["unique"] * 4 + ["cas"]),
-    ("normal", ["unique", "cas", "unique", "unique"]),
-])
-def test_kill9_loses_no_acknowledged_write(tmp_path: Path, durability: str, plan: list[str]
-                                           ) -> None:
+@pytest.mark.parametrize(
+    ("durability", "plan"),
+    [
+        ("full", ["unique"] * 4 + ["cas"] + ["unique"] * 4 + ["cas"]),
+        ("normal", ["unique", "cas", "unique", "unique"]),
+    ],
+)
+def test_kill9_loses_no_acknowledged_write(
+    tmp_path: Path, durability: str, plan: list[str]
+) -> None:
     """SIGKILL a writer at a random moment, round after round, on one SQLite file: every
     acknowledged write survives, the database stays intact, revisions never go backwards."""
     seed = random.randrange(1 << 30)
@@ -249,8 +262,7 @@ def test_kill9_loses_no_acknowledged_write(tmp_path: Path, durability: str, plan
 
     report: list[dict[str, Any]] = []
     for rnd, mode in enumerate(plan):
-        with hivemem.connect(url, agent="check", durability=durability,
-                             cleanup_interval=0) as mem:
+        with hivemem.connect(url, agent="check", durability=durability, cleanup_interval=0) as mem:
             before = mem.get_entry("ctr", "n")
             assert before is not None
 
@@ -258,8 +270,7 @@ def test_kill9_loses_no_acknowledged_write(tmp_path: Path, durability: str, plan
         context = f"seed {seed}, round {rnd} ({mode}, killed after {delay:.2f} s)"
 
         assert integrity_ok(db) == "ok", context
-        with hivemem.connect(url, agent="check", durability=durability,
-                             cleanup_interval=0) as mem:
+        with hivemem.connect(url, agent="check", durability=durability, cleanup_interval=0) as mem:
             if mode == "unique":
                 acked, extra = check_unique_round(mem, child, rnd, last_rev["dur"])
             else:
@@ -267,11 +278,19 @@ def test_kill9_loses_no_acknowledged_write(tmp_path: Path, durability: str, plan
             for ns in ("dur", "ctr"):
                 revision = mem.get_namespace(ns).revision
                 assert revision >= last_rev[ns], (
-                    f"{context}: revision of {ns!r} went back from {last_rev[ns]} to {revision}")
+                    f"{context}: revision of {ns!r} went back from {last_rev[ns]} to {revision}"
+                )
                 last_rev[ns] = check_change_log(mem, ns, last_rev[ns])
         assert integrity_ok(db) == "ok", context
-        report.append({"round": rnd, "mode": mode, "acked": acked, "unacked_applied": extra,
-                       "killed_after_s": round(delay, 2)})
+        report.append(
+            {
+                "round": rnd,
+                "mode": mode,
+                "acked": acked,
+                "unacked_applied": extra,
+                "killed_after_s": round(delay, 2),
+            }
+        )
 
     # The acknowledged totals add up across rounds.
     with hivemem.connect(url, agent="check", durability=durability, cleanup_interval=0) as mem:
@@ -280,7 +299,8 @@ def test_kill9_loses_no_acknowledged_write(tmp_path: Path, durability: str, plan
         final = mem.get_entry("ctr", "n")
         assert final is not None
         assert final.value == cas_acked + cas_extra
-        unique_total = sum(r["acked"] + r["unacked_applied"] for r in report
-                           if r["mode"] == "unique")
+        unique_total = sum(
+            r["acked"] + r["unacked_applied"] for r in report if r["mode"] == "unique"
+        )
         assert len(mem.get_keys("dur")) == unique_total
     print(f"\nT03 {durability} (seed {seed}):", *report, sep="\n  ")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -40,7 +40,11 @@ AUDITOR = "auditor"
 FIRST_AGENTS = ("a1", "a2")
 MORE_AGENTS = ("a3", "b.4", "c@5")
 ALL_AGENTS = FIRST_AGENTS + MORE_AGENTS
-NAMESPACES = ("default", "n1", "n2", "n3")
+#: One namespace per conflict strategy, created by the first steps of every run.
+STRATEGY_NAMESPACES = {"lw": "latest-wins", "fw": "first-wins", "mg": "merge", "vs": "version"}
+#: Every name the rules address: ``default``, the strategy namespaces, and two names that
+#: start missing (created by ``create_namespace`` or auto-created by a write).
+NAMESPACES = ("default", *STRATEGY_NAMESPACES, "x1", "x2")
 FIRST_KEYS = ("a", "b")
 MORE_KEYS = ("c", "k/1", "ключ")
 STRATEGIES = ("latest-wins", "first-wins", "merge", "version")
@@ -49,13 +53,18 @@ READ, WRITE, ADMIN = 1, 2, 3
 SYSTEM = "system"
 
 leaves = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["x", "y", ""]))
-json_values = st.recursive(
+fields = st.sampled_from(["p", "q", "r"])
+nested = st.recursive(
     leaves,
-    lambda children: st.one_of(
-        st.lists(children, max_size=3),
-        st.dictionaries(st.sampled_from(["p", "q", "r"]), children, max_size=3),
-    ),
-    max_leaves=6,
+    lambda children: st.lists(children, max_size=2) | st.dictionaries(fields, children, max_size=2),
+    max_leaves=4,
+)
+#: Mostly objects and arrays, so merges of objects into objects and arrays into arrays
+#: (and every mixed case) happen often.
+json_values = st.one_of(
+    st.dictionaries(fields, nested, min_size=1, max_size=3),
+    st.lists(nested, min_size=1, max_size=3),
+    leaves,
 )
 ttls = st.sampled_from([0.5, 1.0, 2.5, 10.0])
 
@@ -154,11 +163,15 @@ class HivememMachine(RuleBasedStateMachine):
         default = self.mem.get_namespace("default", AUDITOR)
         assert default.default_permission == "write"
         assert default.conflict_strategy == "latest-wins"
-        assert AUDITOR not in default.permissions and not set(ALL_AGENTS) & set(
-            default.permissions)
+        assert AUDITOR not in default.permissions and not set(ALL_AGENTS) & set(default.permissions)
         self.ns: dict[str, MNamespace] = {
-            "default": MNamespace("latest-wins", "write", dict(default.permissions),
-                                  default.revision, default.revision)
+            "default": MNamespace(
+                "latest-wins",
+                "write",
+                dict(default.permissions),
+                default.revision,
+                default.revision,
+            )
         }
         self.entries: dict[tuple[str, str], MEntry] = {}  # expired-but-unswept included
         self.log: dict[str, list[MEvent]] = {"default": []}
@@ -195,8 +208,14 @@ class HivememMachine(RuleBasedStateMachine):
         self.log[ns].append(MEvent(type_, ns, info.revision, self.now, agent, **fields))
         return info.revision
 
-    def model_create(self, ns: str, creator: str, strategy: str, default_permission: str | None,
-                     permissions: dict[str, str | None]) -> None:
+    def model_create(
+        self,
+        ns: str,
+        creator: str,
+        strategy: str,
+        default_permission: str | None,
+        permissions: dict[str, str | None],
+    ) -> None:
         perms = dict(permissions)
         if creator not in perms:
             perms[creator] = "admin"
@@ -204,9 +223,17 @@ class HivememMachine(RuleBasedStateMachine):
         self.ns[ns] = MNamespace(strategy, default_permission, perms, revision)
         self.log.setdefault(ns, [])
         self.seen_revision.setdefault(ns, 0)
-        self.emit(ns, "namespace:created", creator, config={
-            "name": ns, "conflict_strategy": strategy,
-            "default_permission": default_permission, "permissions": dict(perms)})
+        self.emit(
+            ns,
+            "namespace:created",
+            creator,
+            config={
+                "name": ns,
+                "conflict_strategy": strategy,
+                "default_permission": default_permission,
+                "permissions": dict(perms),
+            },
+        )
 
     def expire(self, ns: str, key: str) -> None:
         gone = self.entries.pop((ns, key))
@@ -223,8 +250,9 @@ class HivememMachine(RuleBasedStateMachine):
         assert type(exc) is refused.error, f"expected {refused.error.__name__}, got {exc!r}"
         if refused.reason is not None:
             assert isinstance(exc, hivemem.ConflictError)
-            assert (exc.reason, exc.current_version) == (refused.reason,
-                                                         refused.current_version), exc
+            assert (exc.reason, exc.current_version) == (refused.reason, refused.current_version), (
+                exc
+            )
         return None
 
     def assert_entry(self, ns: str, key: str, actual: hivemem.Entry | None) -> None:
@@ -233,11 +261,28 @@ class HivememMachine(RuleBasedStateMachine):
             assert actual is None, f"{ns}/{key}: expected no entry, got {actual}"
             return
         assert actual is not None, f"{ns}/{key}: expected {want}, got nothing"
-        got = (actual.namespace, actual.key, actual.value, actual.version, actual.owner,
-               actual.revision, actual.created_at, actual.updated_at, actual.expires_at)
-        assert got == (ns, key, want.value, want.version, want.owner, want.revision,
-                       want.created_at, want.updated_at, want.expires_at), (
-            f"{ns}/{key}: store has {actual}, model has {want}")
+        got = (
+            actual.namespace,
+            actual.key,
+            actual.value,
+            actual.version,
+            actual.owner,
+            actual.revision,
+            actual.created_at,
+            actual.updated_at,
+            actual.expires_at,
+        )
+        assert got == (
+            ns,
+            key,
+            want.value,
+            want.version,
+            want.owner,
+            want.revision,
+            want.created_at,
+            want.updated_at,
+            want.expires_at,
+        ), f"{ns}/{key}: store has {actual}, model has {want}"
 
     # ------------------------------------------------------------ bundles
     @initialize(target=agents)
@@ -256,20 +301,53 @@ class HivememMachine(RuleBasedStateMachine):
     def new_key(self, key: str) -> str:
         return key
 
+    @initialize(
+        default_permission=st.sampled_from([None, "read", "write"]),
+        overrides=st.dictionaries(
+            st.sampled_from(ALL_AGENTS),
+            st.sampled_from([None, "read", "write", "admin"]),
+            max_size=2,
+        ),
+    )
+    def init_strategy_namespaces(
+        self, default_permission: str | None, overrides: dict[str, str | None]
+    ) -> None:
+        """One namespace per conflict strategy, created by a1 with drawn permissions."""
+        for ns, strategy in STRATEGY_NAMESPACES.items():
+            self.create_namespace(ns, "a1", strategy, default_permission, overrides)
+
     # ------------------------------------------------------------ namespaces
-    @rule(ns=st.sampled_from(NAMESPACES), creator=agents, strategy=st.sampled_from(STRATEGIES),
-          default_permission=st.sampled_from([None, "read", "write"]),
-          overrides=st.dictionaries(st.sampled_from(ALL_AGENTS),
-                                    st.sampled_from([None, "read", "write", "admin"]),
-                                    max_size=2))
-    def create_namespace(self, ns: str, creator: str, strategy: str,
-                         default_permission: str | None,
-                         overrides: dict[str, str | None]) -> None:
+    @rule(
+        ns=st.sampled_from(NAMESPACES),
+        creator=agents,
+        strategy=st.sampled_from(STRATEGIES),
+        default_permission=st.sampled_from([None, "read", "write"]),
+        overrides=st.dictionaries(
+            st.sampled_from(ALL_AGENTS),
+            st.sampled_from([None, "read", "write", "admin"]),
+            max_size=2,
+        ),
+    )
+    def create_namespace(
+        self,
+        ns: str,
+        creator: str,
+        strategy: str,
+        default_permission: str | None,
+        overrides: dict[str, str | None],
+    ) -> None:
         permissions = {**overrides, AUDITOR: "read"}
         refused = Refused(hivemem.AlreadyExists) if ns in self.ns else None
-        info = self.call(lambda: self.mem.create_namespace(
-            ns, creator, conflict_strategy=strategy, default_permission=default_permission,
-            permissions=permissions), refused)
+        info = self.call(
+            lambda: self.mem.create_namespace(
+                ns,
+                creator,
+                conflict_strategy=strategy,
+                default_permission=default_permission,
+                permissions=permissions,
+            ),
+            refused,
+        )
         if refused is None:
             self.model_create(ns, creator, strategy, default_permission, permissions)
             assert info.name == ns
@@ -278,10 +356,13 @@ class HivememMachine(RuleBasedStateMachine):
             assert info.permissions == self.ns[ns].permissions
             assert info.revision == self.ns[ns].revision
 
-    @rule(ns=st.sampled_from(NAMESPACES), admin=agents, target_agent=agents,
-          level=st.sampled_from([None, "read", "write", "admin"]))
-    def update_permissions(self, ns: str, admin: str, target_agent: str,
-                           level: str | None) -> None:
+    @rule(
+        ns=st.sampled_from(NAMESPACES),
+        admin=agents,
+        target_agent=agents,
+        level=st.sampled_from([None, "read", "write", "admin"]),
+    )
+    def update_permissions(self, ns: str, admin: str, target_agent: str, level: str | None) -> None:
         """Grant (a level) or revoke (``None``: remove the override) one agent's access."""
         if ns not in self.ns:
             refused: Refused | None = Refused(hivemem.NamespaceNotFound)
@@ -289,8 +370,9 @@ class HivememMachine(RuleBasedStateMachine):
             refused = Refused(hivemem.PermissionDenied)
         else:
             refused = None
-        info = self.call(lambda: self.mem.update_permissions(ns, {target_agent: level}, admin),
-                         refused)
+        info = self.call(
+            lambda: self.mem.update_permissions(ns, {target_agent: level}, admin), refused
+        )
         if refused is None:
             perms = self.ns[ns].permissions
             if level is None:
@@ -318,8 +400,9 @@ class HivememMachine(RuleBasedStateMachine):
             assert removed == len(live)
 
     # ------------------------------------------------------------ writes
-    def model_write(self, ns: str, key: str, value: Any, agent: str, ttl: float | None,
-                    expected: int | None) -> tuple[Refused | None, MEntry | None]:
+    def model_write(
+        self, ns: str, key: str, value: Any, agent: str, ttl: float | None, expected: int | None
+    ) -> tuple[Refused | None, MEntry | None]:
         """What a write must do; applies it to the model unless refused."""
         info = self.ns.get(ns)
         if info is not None and self.level(ns, agent) < WRITE:
@@ -344,19 +427,29 @@ class HivememMachine(RuleBasedStateMachine):
             self.model_create(ns, agent, "latest-wins", "write", {})
         if raw is not None and cur is None:
             self.expire(ns, key)
-        revision = self.emit(ns, "memory:write", agent, key=key, value=new_value,
-                             version=current + 1)
-        entry = MEntry(new_value, current + 1, agent, revision,
-                       cur.created_at if cur is not None else self.now, self.now,
-                       self.now + ttl if ttl is not None else None)
+        revision = self.emit(
+            ns, "memory:write", agent, key=key, value=new_value, version=current + 1
+        )
+        entry = MEntry(
+            new_value,
+            current + 1,
+            agent,
+            revision,
+            cur.created_at if cur is not None else self.now,
+            self.now,
+            self.now + ttl if ttl is not None else None,
+        )
         self.entries[(ns, key)] = entry
         return None, entry
 
-    def do_write(self, ns: str, key: str, value: Any, agent: str, ttl: float | None,
-                 expected: int | None) -> None:
-        refused, entry = self.model_write(ns, key, value, agent, ttl, expected)
-        got = self.call(lambda: self.mem.write(ns, key, value, agent, ttl=ttl,
-                                               expected_version=expected), refused)
+    def do_write(
+        self, ns: str, key: str, value: Any, agent: str, ttl: float | None, expected: int | None
+    ) -> None:
+        refused, _entry = self.model_write(ns, key, value, agent, ttl, expected)
+        got = self.call(
+            lambda: self.mem.write(ns, key, value, agent, ttl=ttl, expected_version=expected),
+            refused,
+        )
         if refused is None:
             self.assert_entry(ns, key, got)
 
@@ -368,15 +461,26 @@ class HivememMachine(RuleBasedStateMachine):
     def put_with_ttl(self, ns: str, key: str, value: Any, agent: str, ttl: float) -> None:
         self.do_write(ns, key, value, agent, ttl, None)
 
-    @rule(ns=st.sampled_from(NAMESPACES), key=keys, value=json_values, agent=agents,
-          ttl=st.none() | ttls)
-    def cas_right_version(self, ns: str, key: str, value: Any, agent: str,
-                          ttl: float | None) -> None:
+    @rule(
+        ns=st.sampled_from(NAMESPACES),
+        key=keys,
+        value=json_values,
+        agent=agents,
+        ttl=st.none() | ttls,
+    )
+    def cas_right_version(
+        self, ns: str, key: str, value: Any, agent: str, ttl: float | None
+    ) -> None:
         cur = self.live(ns, key) if ns in self.ns else None
         self.do_write(ns, key, value, agent, ttl, cur.version if cur is not None else 0)
 
-    @rule(ns=st.sampled_from(NAMESPACES), key=keys, value=json_values, agent=agents,
-          offset=st.integers(-2, 3).filter(bool))
+    @rule(
+        ns=st.sampled_from(NAMESPACES),
+        key=keys,
+        value=json_values,
+        agent=agents,
+        offset=st.integers(-2, 3).filter(bool),
+    )
     def cas_wrong_version(self, ns: str, key: str, value: Any, agent: str, offset: int) -> None:
         cur = self.live(ns, key) if ns in self.ns else None
         current = cur.version if cur is not None else 0
@@ -385,8 +489,12 @@ class HivememMachine(RuleBasedStateMachine):
             wrong = current + 1
         self.do_write(ns, key, value, agent, None, wrong)
 
-    @rule(ns=st.sampled_from(NAMESPACES), key=keys, agent=agents,
-          condition=st.sampled_from(["none", "right", "wrong"]))
+    @rule(
+        ns=st.sampled_from(NAMESPACES),
+        key=keys,
+        agent=agents,
+        condition=st.sampled_from(["none", "right", "wrong"]),
+    )
     def delete(self, ns: str, key: str, agent: str, condition: str) -> None:
         expected: int | None = None
         if ns not in self.ns:
@@ -403,8 +511,9 @@ class HivememMachine(RuleBasedStateMachine):
             expected = current + 1
         if refused is None and expected is not None and expected != current:
             refused = Refused(hivemem.ConflictError, "version_mismatch", current)
-        deleted = self.call(lambda: self.mem.delete(ns, key, agent, expected_version=expected),
-                            refused)
+        deleted = self.call(
+            lambda: self.mem.delete(ns, key, agent, expected_version=expected), refused
+        )
         if refused is not None:
             return
         raw = self.raw(ns, key)
@@ -463,9 +572,12 @@ class HivememMachine(RuleBasedStateMachine):
         for ns, want in expired.items():
             got = list(self.mem.watch(ns, AUDITOR, since=before[ns], timeout=0))
             assert [e.revision for e in got] == list(
-                range(before[ns] + 1, before[ns] + len(want) + 1))
-            assert all(e.type == "memory:expired" and e.agent_id == SYSTEM
-                       and e.timestamp == self.now for e in got), got
+                range(before[ns] + 1, before[ns] + len(want) + 1)
+            )
+            assert all(
+                e.type == "memory:expired" and e.agent_id == SYSTEM and e.timestamp == self.now
+                for e in got
+            ), got
             assert {(e.key, e.version) for e in got} == want
             for event in got:
                 del self.entries[(ns, event.key)]  # type: ignore[arg-type]
@@ -478,10 +590,12 @@ class HivememMachine(RuleBasedStateMachine):
         want = [e for e in self.log[ns] if e.revision > since]
         assert len(got) == len(want), (
             f"{ns} since {since}: got {[(e.type, e.revision) for e in got]}, "
-            f"model {[(e.type, e.revision) for e in want]}")
+            f"model {[(e.type, e.revision) for e in want]}"
+        )
         for g, w in zip(got, want, strict=True):
-            actual = MEvent(g.type, g.namespace, g.revision, g.timestamp, g.agent_id, g.key,
-                            g.value, g.version)
+            actual = MEvent(
+                g.type, g.namespace, g.revision, g.timestamp, g.agent_id, g.key, g.value, g.version
+            )
             assert actual == w, f"{ns} since {since}: store event {g}, model event {w}"
             if w.type == "namespace:created":
                 assert isinstance(g.message, dict), g
@@ -493,8 +607,7 @@ class HivememMachine(RuleBasedStateMachine):
         """Resume a watch from any retained revision r: exactly the model's log after r."""
         ns = data.draw(st.sampled_from(sorted(self.ns)), label="ns")
         info = self.ns[ns]
-        self.assert_change_log(ns, data.draw(st.integers(info.base, info.revision),
-                                             label="since"))
+        self.assert_change_log(ns, data.draw(st.integers(info.base, info.revision), label="since"))
 
     @rule(ns=st.sampled_from(NAMESPACES), agent=agents)
     def watch_needs_read(self, ns: str, agent: str) -> None:
@@ -512,10 +625,14 @@ class HivememMachine(RuleBasedStateMachine):
         for ns, model in self.ns.items():
             info = self.mem.get_namespace(ns, AUDITOR)
             assert (info.conflict_strategy, info.default_permission, info.permissions) == (
-                model.strategy, model.default_permission, model.permissions), (ns, info)
+                model.strategy,
+                model.default_permission,
+                model.permissions,
+            ), (ns, info)
             # Revisions: equal to the model's, never backwards, strictly up on a change.
             assert info.revision == model.revision, (
-                f"{ns}: store revision {info.revision}, model {model.revision}")
+                f"{ns}: store revision {info.revision}, model {model.revision}"
+            )
             assert info.revision >= self.seen_revision[ns]
             self.seen_revision[ns] = info.revision
 
@@ -535,8 +652,7 @@ class HivememMachine(RuleBasedStateMachine):
         is exactly the model's, for every namespace."""
         for ns, events in self.log.items():
             base = self.ns[ns].base
-            assert [e.revision for e in events] == list(
-                range(base + 1, base + len(events) + 1))
+            assert [e.revision for e in events] == list(range(base + 1, base + len(events) + 1))
             self.assert_change_log(ns, base)
 
 
