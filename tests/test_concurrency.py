@@ -469,7 +469,6 @@ def test_processes_share_sqlite_cas_and_watch(tmp_path: Path) -> None:
                 watch_error.append(exc)
 
         watch_thread = threading.Thread(target=watcher, name="watcher")
-        watch_thread.start()
 
         ctx = multiprocessing.get_context("spawn")
         ready = ctx.Semaphore(0)
@@ -487,6 +486,7 @@ def test_processes_share_sqlite_cas_and_watch(tmp_path: Path) -> None:
                 p.start()
             for _ in procs:  # every child has opened the store: start them together
                 assert ready.acquire(timeout=JOIN_TIMEOUT), "a child never opened the store"
+            watch_thread.start()  # follows live from here (after replaying nothing)
             started = time.monotonic()
             go.set()
             for _ in procs:

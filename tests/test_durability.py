@@ -241,8 +241,8 @@ def check_change_log(mem: hivemem.Memory, ns: str, prev_rev: int) -> int:
 @pytest.mark.parametrize(
     ("durability", "plan"),
     [
-        ("full", ["unique"] * 4 + ["cas"] + ["unique"] * 4 + ["cas"]),
-        ("normal", ["unique", "cas", "unique", "unique"]),
+        pytest.param("full", ["unique"] * 4 + ["cas"] + ["unique"] * 4 + ["cas"], id="full"),
+        pytest.param("normal", ["unique", "cas", "unique", "unique"], id="normal"),
     ],
 )
 def test_kill9_loses_no_acknowledged_write(
