@@ -14,10 +14,12 @@ import platform
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -66,11 +68,26 @@ def _loop(call: Callable[[Any], object], items: Sequence[Any], duration: float) 
             chunk *= 2
 
 
-def rate(call: Callable[[Any], object], items: Sequence[Any], cfg: Config) -> list[float]:
-    """Measure ``call`` ``cfg.runs`` times (after a warm-up); return ops/s of each run."""
+def rates(
+    calls: dict[Any, Callable[[Any], object]], items: Sequence[Any], cfg: Config
+) -> dict[Any, list[float]]:
+    """Measure several calls in alternation, so that load from elsewhere on the machine hits
+    them alike: a warm-up run of each, then ``cfg.runs`` rounds of one timed run of each
+    (the order rotates every round). Return every run's ops/s, by name."""
     gc.collect()
-    _loop(call, items, cfg.warmup)
-    return [_loop(call, items, cfg.duration) for _ in range(cfg.runs)]
+    names = list(calls)
+    for name in names:
+        _loop(calls[name], items, cfg.warmup)
+    out: dict[Any, list[float]] = {name: [] for name in names}
+    for r in range(cfg.runs):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            out[name].append(_loop(calls[name], items, cfg.duration))
+    return out
+
+
+def rate(call: Callable[[Any], object], items: Sequence[Any], cfg: Config) -> list[float]:
+    """Measure one call ``cfg.runs`` times (after a warm-up); return ops/s of each run."""
+    return rates({"": call}, items, cfg)[""]
 
 
 async def _aloop(
@@ -91,21 +108,37 @@ async def _aloop(
             chunk *= 2
 
 
-def arate(
-    make_call: Callable[
-        [], Awaitable[tuple[Callable[[Any], Awaitable[object]], Callable[[], Awaitable[None]]]]
+def mixed_rates(
+    sync_calls: dict[str, Callable[[Any], object]],
+    open_async: Callable[
+        [],
+        Awaitable[
+            tuple[dict[str, Callable[[Any], Awaitable[object]]], Callable[[], Awaitable[None]]]
+        ],
     ],
     items: Sequence[Any],
     cfg: Config,
-) -> list[float]:
-    """Async twin of :func:`rate`: ``make_call()`` opens the store on the running loop and
-    returns ``(call, close)``; all runs share one loop."""
+) -> dict[str, list[float]]:
+    """Like :func:`rates` for sync and async calls together, all on one event loop's thread:
+    ``open_async()`` opens the async stores and returns ``(calls, close)``."""
 
-    async def main() -> list[float]:
-        call, close = await make_call()
+    async def main() -> dict[str, list[float]]:
+        acalls, close = await open_async()
         try:
-            await _aloop(call, items, cfg.warmup)
-            return [await _aloop(call, items, cfg.duration) for _ in range(cfg.runs)]
+            names = [*sync_calls, *acalls]
+
+            async def one(name: str, duration: float) -> float:
+                if name in sync_calls:
+                    return _loop(sync_calls[name], items, duration)
+                return await _aloop(acalls[name], items, duration)
+
+            for name in names:
+                await one(name, cfg.warmup)
+            out: dict[str, list[float]] = {name: [] for name in names}
+            for r in range(cfg.runs):
+                for name in names[r % len(names) :] + names[: r % len(names)]:
+                    out[name].append(await one(name, cfg.duration))
+            return out
         finally:
             await close()
 
@@ -113,13 +146,14 @@ def arate(
     return asyncio.run(main())
 
 
-def threaded_rate(
-    make_call: Callable[[int], Callable[[int], object]], threads: int, cfg: Config
-) -> list[float]:
-    """``threads`` threads each call ``make_call(thread_index)(i)`` for i = 0, 1, ... until
-    the run's deadline; return the total acknowledged calls per second of each run."""
+def threaded_rates(
+    makers: dict[str, Callable[[int], Callable[[int], object]]], threads: int, cfg: Config
+) -> dict[str, list[float]]:
+    """For each maker, ``threads`` threads each call ``maker(thread_index)(i)`` for
+    i = 0, 1, ... until the run's deadline; makers alternate run by run as in :func:`rates`.
+    Return the total acknowledged calls per second of each run, by name."""
 
-    def one_run(duration: float) -> float:
+    def one_run(make_call: Callable[[int], Callable[[int], object]], duration: float) -> float:
         counts = [0] * threads
         ready = threading.Barrier(threads + 1)
         deadline = [0.0]
@@ -145,8 +179,22 @@ def threaded_rate(
         return sum(counts) / (time.perf_counter() - t0)
 
     gc.collect()
-    one_run(cfg.warmup)
-    return [one_run(cfg.duration) for _ in range(cfg.runs)]
+    names = list(makers)
+    for name in names:
+        one_run(makers[name], cfg.warmup)
+    out: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(cfg.runs):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            out[name].append(one_run(makers[name], cfg.duration))
+    return out
+
+
+def load() -> str:
+    """The 1-minute load average (other work on the machine skews figures)."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "unknown"
 
 
 def median(values: Sequence[float]) -> float:
@@ -175,12 +223,31 @@ def machine() -> dict[str, str]:
         peer = "not installed"
     import hivemem
 
+    commit = "unknown"
+    try:
+        root = Path(__file__).resolve().parent.parent
+        git = ["git", "-C", str(root)]
+        commit = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--", "hivemem"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.rstrip()
+        if dirty:
+            files = [line[3:] for line in dirty.splitlines()]
+            more = f" and {len(files) - 4} more" if len(files) > 4 else ""
+            commit += f"; uncommitted: {', '.join(files[:4])}{more}"
+    except (OSError, subprocess.CalledProcessError):
+        pass
     return {
-        "cpus (nproc)": str(os.cpu_count()),
+        "cpus (nproc)": str(len(os.sched_getaffinity(0))),
         "cpu model": model,
         "python": f"{platform.python_implementation()} {sys.version.split()[0]}",
         "sqlite": sqlite3.sqlite_version,
         "os": f"{platform.system()} {platform.release()}",
-        "hivemem": hivemem.__version__,
+        "hivemem": f"{hivemem.__version__} (git {commit})",
         "peer": peer,
     }

@@ -154,8 +154,9 @@ column stays empty.
 |---|---|
 {machine}
 
-Run: {mode}; median of {args.runs} timed runs of {args.duration:g} s each, after a
-{args.warmup:g} s warm-up run; {seconds / 60:.1f} minutes in all.
+Run: {mode}. Each figure is the median of {args.runs} timed run(s) of {args.duration:g} s,
+after a {args.warmup:g} s warm-up run; the two sides of a comparison alternate run by run.
+{seconds / 60:.1f} minutes in all.
 
 ## Method
 
@@ -187,7 +188,8 @@ Run: {mode}; median of {args.runs} timed runs of {args.duration:g} s each, after
 {summary(rows)}
 {KEEP_MARKER}
 """
-    return page + kept
+    kept = kept.strip("\n")
+    return page + ("\n" + kept + "\n" if kept else "")
 
 
 def _kept(path: Path) -> str:
@@ -239,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     info = h.machine()
+    load_start = h.load()
     t0 = time.perf_counter()
 
     def progress(name: str) -> None:
@@ -246,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
 
     measures = c.all_cases(cfg, sz, args.tmpdir, only, progress)
     seconds = time.perf_counter() - t0
+    info["load average (1 min), start / end"] = f"{load_start} / {h.load()}"
     rows = [_row(m) for m in measures]
     print(tables(rows, explain=False))
     print(summary(rows))

@@ -243,7 +243,11 @@ def run_demo(url: str | None = None, out: TextIO | None = None) -> int:
     """
     out = sys.stdout if out is None else out
     say = _Say(out)
-    mem = hivemem.connect(url, agent="coordinator")
+    try:
+        mem = hivemem.connect(url, agent="coordinator")
+    except HivememError as exc:
+        print(f"hivemem demo: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
     shown = url or "the default store (./hivemem.db or $HIVEMEM_URL)"
     print(f"hivemem demo: a coordinator and {len(WORKERS)} workers sharing {shown}\n", file=out)
     try:
@@ -286,6 +290,9 @@ def run_demo(url: str | None = None, out: TextIO | None = None) -> int:
         return 0 if ok else 1
     except HivememError as exc:
         print(f"hivemem demo: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except threading.BrokenBarrierError:
+        print(f"hivemem demo: the workers did not start within {TIMEOUT:g} s", file=sys.stderr)
         return 1
     finally:
         mem.close()

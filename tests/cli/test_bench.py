@@ -102,6 +102,11 @@ def test_bench_rejects_bad_arguments(capsys: pytest.CaptureFixture[str], args: l
     assert "hivemem bench" in capsys.readouterr().err
 
 
+def test_bench_reports_a_bad_store_url(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--url", "nosuch://x", "--duration", "0.1"]) == 1
+    assert "invalid_argument" in capsys.readouterr().err
+
+
 def test_percentiles_are_nearest_rank() -> None:
     values = list(range(1, 101))
     assert percentile(values, 50) == 50

@@ -60,3 +60,8 @@ def test_demo_defaults_to_hivemem_db_here(
 
 def test_demo_on_memory(capsys: pytest.CaptureFixture[str]) -> None:
     _check(_demo(capsys, "--store", "memory://"))
+
+
+def test_demo_reports_a_bad_store_url(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--store", "nosuch://x"]) == 1
+    assert "invalid_argument" in capsys.readouterr().err
