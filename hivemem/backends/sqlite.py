@@ -19,11 +19,15 @@ import contextlib
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
+from hivemem import _codec
 from hivemem.backends.base import Backend, Result, Settings, Stored, Txn
 from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
 from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op
@@ -65,18 +69,46 @@ _ENTRY = (
     "SELECT value, owner, version, revision, created_at, updated_at, expires_at "
     "FROM entries WHERE ns = ? AND key = ?"
 )
+_INSERT_AUDIT = (
+    "INSERT INTO audit (ts, agent, ns, key, action, success, error) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 #: Largest number of queued ops one commit takes.
 MAX_BATCH = 512
+#: Commits between two background WAL checkpoints.
+CHECKPOINT_EVERY = 256
+#: WAL pages past which the writer checkpoints by itself (when the background lags).
+WRITER_AUTOCHECKPOINT = 8192
+#: Old events are trimmed once every TRIM_STEP revisions of a namespace (or fewer).
+TRIM_STEP = 64
+#: Seconds a read's audit record may wait in the buffer.
+AUDIT_FLUSH_SECONDS = 0.2
+
+_allocate_lock = threading.Lock
+_dumps = orjson.dumps
+_loads = _codec.decode
+
+#: What a committed transaction knew: data_version, revisions, entry counts, configs.
+_Cache = tuple[int, dict[str, int], dict[str, int], dict[str, "NamespaceInfo | None"]]
 
 
 class _Waiter:
+    """A queued op and its result.
+
+    ``wake`` is a held lock that a follower blocks on until the leader releases it (the
+    caller that leads the commit itself needs none).
+    """
+
     __slots__ = ("done", "op", "result", "wake")
 
     def __init__(self, op: Op[Any] | None) -> None:
         self.op = op
         self.result: Result | None = None
         self.done = False
-        self.wake = threading.Event()
+        self.wake: Any = None
+
+    def set(self) -> None:
+        if self.wake is not None:
+            self.wake.release()
 
 
 class _SQLiteTxn(Txn):
@@ -224,7 +256,7 @@ class _SQLiteTxn(Txn):
             "SELECT data FROM events WHERE ns = ? AND revision > ? ORDER BY revision LIMIT ?",
             (ns, since, limit),
         ).fetchall()
-        return [Event.from_dict(json.loads(r[0])) for r in rows]
+        return [Event.from_dict(_loads(r[0])) for r in rows]
 
     def events_oldest(self, ns: str) -> int | None:
         row = self.c.execute("SELECT MIN(revision) FROM events WHERE ns = ?", (ns,)).fetchone()
@@ -289,29 +321,72 @@ class _WriteTxn(_SQLiteTxn):
     """The writer's transaction, buffering what a batch appends.
 
     Revisions, entry counts, events and audit records are kept in memory while the batch runs
-    and written once, just before COMMIT; namespace configs are read once per batch (the write
-    lock keeps other processes out meanwhile).
+    and written once, just before COMMIT; namespace configs and revisions are read once and
+    kept from one commit to the next while no other connection commits (the write lock keeps
+    other processes out meanwhile, ``PRAGMA data_version`` tells when one got in between).
+
+    An op that starts before anything of the transaction is written needs no SAVEPOINT:
+    rolling back the whole transaction (and beginning anew) undoes exactly that op.
     """
 
-    def __init__(self, backend: SQLiteBackend, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self, backend: SQLiteBackend, conn: sqlite3.Connection, cache: _Cache | None = None
+    ) -> None:
         super().__init__(backend, conn, True)
-        self.revs: dict[str, int] = {}
-        self.counts: dict[str, int] = {}
-        self.ns: dict[str, NamespaceInfo | None] = {}
+        if cache is None:
+            cache = (0, {}, {}, {})
+        self.version = cache[0]
+        self.revs: dict[str, int] = cache[1]
+        self.counts: dict[str, int] = cache[2]
+        self.ns: dict[str, NamespaceInfo | None] = cache[3]
         self.events: list[tuple[str, int, str]] = []
         self.audit: list[AccessLogEntry] = []
+        #: Whether anything was written in this transaction yet.
+        self.wrote = False
+        #: Whether the current op's bracket is the whole transaction (no SAVEPOINT).
+        self._whole = False
         self._saved: tuple[dict[str, int], dict[str, int], int, dict[str, Any]] | None = None
 
+    def cache(self) -> _Cache:
+        """What this transaction knows, for the next one (after COMMIT)."""
+        return (self.version, self.revs, self.counts, self.ns)
+
     def savepoint(self) -> None:
-        self._saved = (dict(self.revs), dict(self.counts), len(self.events), dict(self.ns))
+        n_events = len(self.events)
+        if not self.wrote and not n_events:
+            self._whole = True
+            self._saved = (self.revs, self.counts, n_events, self.ns)
+            self.revs, self.counts, self.ns = dict(self.revs), dict(self.counts), dict(self.ns)
+            return
+        self._whole = False
+        self._saved = (dict(self.revs), dict(self.counts), n_events, dict(self.ns))
         self.c.execute("SAVEPOINT op")
 
+    def release(self) -> None:
+        if self._whole:
+            self._whole = False
+        else:
+            self.c.execute("RELEASE op")
+
     def rollback(self) -> None:
-        super().rollback()
         assert self._saved is not None
         revs, counts, n_events, ns = self._saved
-        self.revs, self.counts, self.ns = revs, counts, ns
         del self.events[n_events:]
+        if self._whole:
+            self._whole = False
+            if self.wrote:
+                # Nothing of earlier ops was written: undo the op with the transaction.
+                c = self.c
+                c.execute("ROLLBACK")
+                c.execute("BEGIN IMMEDIATE")
+                self.wrote = False
+                version = c.execute("PRAGMA data_version").fetchone()[0]
+                if version != self.version:  # another process committed in between
+                    self.version, revs, counts, ns = version, {}, {}, {}
+            self.revs, self.counts, self.ns = revs, counts, ns
+            return
+        super().rollback()
+        self.revs, self.counts, self.ns = revs, counts, ns
 
     def ns_get(self, name: str) -> NamespaceInfo | None:
         if name not in self.ns:
@@ -319,10 +394,12 @@ class _WriteTxn(_SQLiteTxn):
         return self.ns[name]
 
     def ns_put(self, info: NamespaceInfo) -> None:
+        self.wrote = True
         super().ns_put(info)
         self.ns[info.name] = info
 
     def ns_delete(self, name: str) -> None:
+        self.wrote = True
         super().ns_delete(name)
         self.ns[name] = None
 
@@ -340,6 +417,7 @@ class _WriteTxn(_SQLiteTxn):
         return rev
 
     def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+        self.wrote = True
         self.c.execute(
             "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (ns, key, *stored)
         )
@@ -347,6 +425,7 @@ class _WriteTxn(_SQLiteTxn):
             self.counts[ns] += 1
 
     def entry_delete(self, ns: str, key: str) -> None:
+        self.wrote = True
         if (
             self.c.execute("DELETE FROM entries WHERE ns = ? AND key = ?", (ns, key)).rowcount
             and ns in self.counts
@@ -359,6 +438,7 @@ class _WriteTxn(_SQLiteTxn):
         return self.counts[ns]
 
     def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
+        self.wrote = True
         rows = self.c.execute(
             "DELETE FROM entries WHERE ns = ? RETURNING key, value, owner, version, revision, "
             "created_at, updated_at, expires_at",
@@ -368,7 +448,11 @@ class _WriteTxn(_SQLiteTxn):
         return [(row[0], Stored(*row[1:])) for row in rows]
 
     def event_append(self, event: Event) -> None:
-        self.events.append((event.namespace, event.revision, json.dumps(event.to_dict())))
+        self.events.append((event.namespace, event.revision, _event_json(event)))
+
+    def idem_put(self, key: str, value: Any, now: float) -> None:
+        self.wrote = True
+        super().idem_put(key, value, now)
 
     def events_after(self, ns: str, since: int, limit: int) -> list[Event]:
         self.flush()
@@ -392,21 +476,42 @@ class _WriteTxn(_SQLiteTxn):
     def flush(self) -> None:
         """Write what the batch kept in memory (call inside the transaction)."""
         c = self.c
-        if self.events:
-            c.executemany("INSERT INTO events VALUES (?, ?, ?)", self.events)
+        events = self.events
+        if events:
+            self.wrote = True
+            if len(events) == 1:
+                c.execute("INSERT INTO events VALUES (?, ?, ?)", events[0])
+            else:
+                c.executemany("INSERT INTO events VALUES (?, ?, ?)", events)
+            # Trim old events once every `step` revisions (at least `retention` are kept).
             retention = self.b.settings.event_retention
-            last: dict[str, int] = {}
-            for ns, rev, _ in self.events:
-                last[ns] = rev
-            for ns, rev in last.items():
-                if rev > retention:
+            step = max(1, min(TRIM_STEP, retention // 16))
+            span: dict[str, tuple[int, int]] = {}
+            for ns, rev, _ in events:
+                seen = span.get(ns)
+                span[ns] = (seen[0] if seen else rev, rev)
+            for ns, (first, last) in span.items():
+                if last > retention and last // step != (first - 1) // step:
                     c.execute(
-                        "DELETE FROM events WHERE ns = ? AND revision <= ?", (ns, rev - retention)
+                        "DELETE FROM events WHERE ns = ? AND revision <= ?", (ns, last - retention)
                     )
             self.events = []
+        b = self.b
+        if b.audit_buffer:  # reads audited before this batch's ops come first
+            buffered, b.audit_buffer = b.audit_buffer, []
+            self.audit[:0] = buffered
         if self.audit:
-            self.b.insert_audit(c, self.audit)
+            self.wrote = True
+            b.insert_audit(c, self.audit)
             self.audit = []
+
+
+def _event_json(event: Event) -> str:
+    data = event.to_dict()
+    try:
+        return _dumps(data).decode()
+    except TypeError:  # beyond orjson (integers over 64 bits): the stdlib encoder
+        return json.dumps(data)
 
 
 def _prefix_upper(prefix: str) -> str | None:
@@ -440,8 +545,15 @@ class SQLiteBackend(Backend):
         self._leading = False
         self._closed = False
         self._executor: ThreadPoolExecutor | None = None
+        self._cache: _Cache | None = None
+        #: Every audit id below this one is deleted (see insert_audit).
+        self._audit_floor = 0
+        self._commits = 0
         self._writer = self._connect()
         self._setup()
+        # Checkpoints run in the background (_flush_loop); this is the writer's fallback.
+        self._writer.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT}")
+        self._bg_wake = threading.Event()
         self._flusher = threading.Thread(
             target=self._flush_loop, name="hivemem-audit-flush", daemon=True
         )
@@ -454,7 +566,7 @@ class SQLiteBackend(Backend):
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30.0
             )
-            conn.execute("PRAGMA page_size = 1024")  # small pages: fewer WAL bytes per commit
+            conn.execute("PRAGMA page_size = 4096")  # new files only
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.durability.upper()}")
             conn.execute("PRAGMA busy_timeout = 30000")
@@ -526,9 +638,13 @@ class SQLiteBackend(Backend):
         with self._queue_lock:
             self._queue.append(waiter)
             follower = self._leading
-            self._leading = True
+            if follower:
+                waiter.wake = wake = _allocate_lock()
+                wake.acquire()
+            else:
+                self._leading = True
         if follower:
-            waiter.wake.wait()
+            wake.acquire()  # released by the leader: our result is in, or we lead next
             if waiter.done:
                 assert waiter.result is not None
                 return waiter.result
@@ -537,7 +653,7 @@ class SQLiteBackend(Backend):
         finally:
             with self._queue_lock:
                 if self._queue:
-                    self._queue[0].wake.set()  # promote the oldest waiter to leader
+                    self._queue[0].set()  # promote the oldest waiter to leader
                 else:
                     self._leading = False
         assert waiter.result is not None
@@ -546,27 +662,33 @@ class SQLiteBackend(Backend):
     def _lead(self) -> None:
         """Commit the queued ops (up to MAX_BATCH) in one transaction."""
         with self._queue_lock:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            if len(self._queue) <= MAX_BATCH:
+                batch, self._queue = self._queue, []
+            else:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
         results: list[Result] = []
         try:
             if self._closed:
                 raise BackendUnavailable("the store is closed")
             c = self._writer
-            tx = _WriteTxn(self, c)
             c.execute("BEGIN IMMEDIATE")
             try:
-                self._flush_audit(c)
+                tx = _WriteTxn(self, c, self._cache_for(c))
+                settings = self.settings
                 for waiter in batch:
                     if waiter.op is not None:
-                        results.append(execute(tx, waiter.op, self.settings))
+                        results.append(execute(tx, waiter.op, settings))
                     else:
                         results.append(Result())
                 tx.flush()
                 c.execute("COMMIT")
             except BaseException:
+                self._cache = None
+                self._audit_floor = 0
                 if c.in_transaction:
                     c.execute("ROLLBACK")
                 raise
+            self._cache = tx.cache()
         except sqlite3.Error as exc:
             error = BackendUnavailable(f"SQLite commit failed: {exc}")
             results = [Result(error=error) for _ in batch]
@@ -576,40 +698,91 @@ class SQLiteBackend(Backend):
         for waiter, result in zip(batch, results, strict=True):
             waiter.result = result
             waiter.done = True
-            waiter.wake.set()
-            notify = notify or bool(result.events and result.error is None)
+            if waiter.wake is not None:
+                waiter.wake.release()
+            if not notify and result.events and result.error is None:
+                notify = True
         if notify:
             self.notifier.notify()
+        self._commits += 1
+        if self._commits % CHECKPOINT_EVERY == 0:
+            self._bg_wake.set()
 
-    def _flush_audit(self, c: sqlite3.Connection) -> None:
-        if self.audit_buffer:
-            records, self.audit_buffer = self.audit_buffer, []
-            self.insert_audit(c, records)
+    def _cache_for(self, c: sqlite3.Connection) -> _Cache | None:
+        """What the last commit knew (revisions, counts, configs), if still true.
+
+        ``PRAGMA data_version`` moves when another connection (another process) commits;
+        inside BEGIN IMMEDIATE it tells whether anything changed since our last commit.
+        """
+        version = c.execute("PRAGMA data_version").fetchone()[0]
+        cache = self._cache
+        if cache is not None and cache[0] == version:
+            return cache
+        return (version, {}, {}, {})
 
     def insert_audit(self, c: sqlite3.Connection, records: list[AccessLogEntry]) -> None:
-        """Insert audit records and drop the oldest beyond ``max_log_size``."""
-        cur = c.executemany(
-            "INSERT INTO audit (ts, agent, ns, key, action, success, error) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (r.timestamp, r.agent_id, r.namespace, r.key, r.action, int(r.success), r.error)
-                for r in records
-            ],
-        )
-        del cur
-        c.execute(
-            "DELETE FROM audit WHERE id <= last_insert_rowid() - ?", (self.settings.max_log_size,)
-        )
+        """Insert audit records and drop the oldest beyond ``max_log_size``.
+
+        Ids only grow, so once every id below ``_audit_floor`` is known to be gone (a
+        committed DELETE), the DELETE is skipped until the newest id passes the floor plus
+        ``max_log_size``.
+        """
+        keep = self.settings.max_log_size
+        if len(records) == 1:
+            r = records[0]
+            last = c.execute(
+                _INSERT_AUDIT,
+                (r.timestamp, r.agent_id, r.namespace, r.key, r.action, int(r.success), r.error),
+            ).lastrowid
+        else:
+            c.executemany(
+                _INSERT_AUDIT,
+                [
+                    (r.timestamp, r.agent_id, r.namespace, r.key, r.action, int(r.success), r.error)
+                    for r in records
+                ],
+            )
+            last = None
+        if last is None or last - keep >= self._audit_floor:
+            c.execute("DELETE FROM audit WHERE id <= last_insert_rowid() - ?", (keep,))
+            last = c.execute("SELECT last_insert_rowid()").fetchone()[0] if last is None else last
+            self._audit_floor = last - keep + 1
 
     def _flush_loop(self) -> None:
-        while not self._stop.wait(0.2):
-            if self.audit_buffer and not self._closed:
-                self._commit(None)  # errors land in the (discarded) result
+        """Background work: flush buffered read audits (every 0.2 s) and checkpoint the WAL.
+
+        Checkpoints run here, on their own connection, so that committers never pay for
+        them (the writer's automatic checkpoint only backs this up, at a higher threshold).
+        """
+        next_flush = time.monotonic() + AUDIT_FLUSH_SECONDS
+        checkpointed = 0
+        conn: sqlite3.Connection | None = None
+        while not self._stop.is_set():
+            self._bg_wake.wait(max(0.0, next_flush - time.monotonic()))
+            self._bg_wake.clear()
+            if self._stop.is_set() or self._closed:
+                break
+            now = time.monotonic()
+            tick = now >= next_flush
+            if tick:
+                next_flush = now + AUDIT_FLUSH_SECONDS
+                if self.audit_buffer:
+                    self._commit(None)  # errors land in the (discarded) result
+            due = self._commits - checkpointed
+            if due >= CHECKPOINT_EVERY or (tick and due):
+                checkpointed = self._commits
+                try:
+                    if conn is None:
+                        conn = self._connect()
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    pass  # the writer's automatic checkpoint is the fallback
 
     def close(self) -> None:
         if self._closed:
             return
         self._stop.set()
+        self._bg_wake.set()
         self._flusher.join(timeout=5)
         self._commit(None)
         self._closed = True
