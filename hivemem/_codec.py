@@ -25,6 +25,8 @@ _encode = _encoder.encode
 _loads = orjson.loads
 _strict = orjson.dumps
 _STRICT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+#: Types whose orjson output needs no round-trip check.
+_EXACT = frozenset({str, int, bool, type(None)})
 
 
 def decode(text: str | bytes) -> Any:
@@ -42,16 +44,7 @@ def encode(value: Any) -> str:
         InvalidArgument: if the value is not JSON (sets, NaN, objects, non-string keys) or is
             nested too deeply.
     """
-    try:
-        text = _encode(value)
-        # orjson refuses what the stdlib encoder lets through: non-string object keys (which
-        # json would silently turn into strings), lone surrogates, integers beyond 64 bits.
-        _strict(value, option=_STRICT)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise InvalidArgument(f"value is not JSON-serializable: {_why(exc)}") from None
-    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(value, 0) > MAX_DEPTH:
-        raise InvalidArgument(f"value is nested deeper than {MAX_DEPTH} levels")
-    return text
+    return _encode_bytes(value)[0]
 
 
 def encode_value(value: Any, max_bytes: int) -> str:
@@ -61,13 +54,40 @@ def encode_value(value: Any, max_bytes: int) -> str:
         InvalidArgument: if the value is not JSON.
         TooLarge: if the serialized value exceeds ``max_bytes``.
     """
-    text = encode(value)
-    if len(text) > max_bytes // 4 and len(text.encode()) > max_bytes:
+    text, size = _encode_bytes(value)
+    if size > max_bytes:
         raise TooLarge(
-            f"value is {len(text.encode())} bytes serialized; the limit is {max_bytes} "
+            f"value is {size} bytes serialized; the limit is {max_bytes} "
             "(raise max_value_bytes to store larger values)"
         )
     return text
+
+
+def _encode_bytes(value: Any) -> tuple[str, int]:
+    """The value's compact JSON text and its size in UTF-8 bytes.
+
+    orjson encodes once; its output is kept when it decodes back to an equal value. It
+    refuses what the stdlib encoder would let through (non-string object keys, lone
+    surrogates, integers beyond 64 bits); what it would accept but JSON cannot carry as
+    given (NaN and infinity become ``null``, enums, UUIDs) does not decode back equal, and
+    then the strict stdlib encoder decides (tuples pass there, as lists).
+    """
+    try:
+        raw = _strict(value, option=_STRICT)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidArgument(f"value is not JSON-serializable: {_why(exc)}") from None
+    if type(value) in _EXACT or _loads(raw) == value:
+        text = raw.decode()
+        size = len(raw)
+    else:
+        try:
+            text = _encode(value)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise InvalidArgument(f"value is not JSON-serializable: {_why(exc)}") from None
+        size = len(text.encode())
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(value, 0) > MAX_DEPTH:
+        raise InvalidArgument(f"value is nested deeper than {MAX_DEPTH} levels")
+    return text, size
 
 
 def _depth(value: Any, level: int) -> int:
