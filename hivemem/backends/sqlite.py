@@ -85,6 +85,8 @@ AUDIT_FLUSH_SECONDS = 0.2
 
 _allocate_lock = threading.Lock
 _dumps = orjson.dumps
+#: Builds a Stored from a row's columns without the NamedTuple's Python-level __new__.
+_stored = tuple.__new__
 _loads = _codec.decode
 
 #: What a committed transaction knew: data_version, revisions, entry counts, configs.
@@ -150,7 +152,7 @@ class _SQLiteTxn(Txn):
         if row is None:
             return None, None
         info = self._info(ns, row[0], row[1])
-        return info, (Stored(*row[2:]) if row[2] is not None else None)
+        return info, (_stored(Stored, row[2:]) if row[2] is not None else None)
 
     def ns_put(self, info: NamespaceInfo) -> None:
         config = info.to_dict()
@@ -180,7 +182,7 @@ class _SQLiteTxn(Txn):
     # -- entries
     def entry_get(self, ns: str, key: str) -> Stored | None:
         row = self.c.execute(_ENTRY, (ns, key)).fetchone()
-        return Stored(*row) if row else None
+        return _stored(Stored, row) if row else None
 
     def entry_put(self, ns: str, key: str, stored: Stored) -> None:
         raise NotImplementedError("entries are written in the writer's transaction")
@@ -203,6 +205,7 @@ class _SQLiteTxn(Txn):
             "FROM entries WHERE ns = ?"
         )
         args: list[Any] = [ns]
+        upper = None
         if after is not None:
             sql += " AND key > ?"
             args.append(after)
@@ -218,7 +221,9 @@ class _SQLiteTxn(Txn):
             sql += " LIMIT ?"
             args.append(limit)
         rows = self.c.execute(sql, args).fetchall()
-        return [(row[0], Stored(*row[1:])) for row in rows if row[0].startswith(prefix)]
+        if upper is None and prefix:  # no upper bound in SQL: check the prefix here
+            rows = [row for row in rows if row[0].startswith(prefix)]
+        return [(row[0], _stored(Stored, row[1:])) for row in rows]
 
     def expired_scan(self, now: float, limit: int, ns: str | None = None) -> list[tuple[str, str]]:
         if ns is None:

@@ -249,18 +249,21 @@ def list_entries(ctx: Ctx, op: o.ListEntries) -> Page[Entry]:
     _namespace(ctx, op, op.ns, READ)
     after = _decode_cursor(op.cursor) if op.cursor else None
     items: list[Entry] = []
+    limit, now, ns = op.limit, ctx.now, op.ns
+    more = False
     while True:
-        want = None if op.limit is None else op.limit - len(items)
-        rows = ctx.tx.entries_scan(op.ns, op.prefix, after, want)
+        # One row beyond the page tells whether another page follows (no second query).
+        want = None if limit is None else limit - len(items) + 1
+        rows = ctx.tx.entries_scan(ns, op.prefix, after, want)
         for key, s in rows:
-            if _live(s, ctx.now):
-                items.append(to_entry(op.ns, key, s))
-        if op.limit is None or len(items) >= op.limit or len(rows) < (want or 0):
+            if limit is not None and len(items) >= limit:
+                more = True  # a stored row follows the full page
+                break
+            if s.expires_at is None or s.expires_at > now:
+                items.append(to_entry(ns, key, s))
+        if more or want is None or len(rows) < want:
             break
         after = rows[-1][0]
-    more = op.limit is not None and len(items) >= op.limit
-    if more and not ctx.tx.entries_scan(op.ns, op.prefix, items[-1].key, 1):
-        more = False
     return Page(items, _encode_cursor(items[-1].key) if more else None)
 
 
