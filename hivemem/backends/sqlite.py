@@ -116,9 +116,18 @@ class _Waiter:
 class _SQLiteTxn(Txn):
     """The Txn primitives over one connection (the writer's inside BEGIN, or a reader's)."""
 
-    def __init__(self, backend: SQLiteBackend, conn: sqlite3.Connection, writer: bool) -> None:
+    def __init__(
+        self,
+        backend: SQLiteBackend,
+        conn: sqlite3.Connection,
+        writer: bool,
+        cur: sqlite3.Cursor | None = None,
+    ) -> None:
         self.b = backend
         self.c = conn
+        #: A cursor kept with the connection, for statements whose rows are taken at once
+        #: (no new cursor per statement); statements iterated lazily use ``c.execute``.
+        self.cur = cur if cur is not None else conn.cursor()
         self.writer = writer
 
     # -- brackets
@@ -148,7 +157,7 @@ class _SQLiteTxn(Txn):
         return self._info(name, row[0], row[1]) if row else None
 
     def ns_and_entry(self, ns: str, key: str) -> tuple[NamespaceInfo | None, Stored | None]:
-        row = self.c.execute(_GET, (ns, key)).fetchone()
+        row = self.cur.execute(_GET, (ns, key)).fetchone()
         if row is None:
             return None, None
         info = self._info(ns, row[0], row[1])
@@ -181,7 +190,7 @@ class _SQLiteTxn(Txn):
 
     # -- entries
     def entry_get(self, ns: str, key: str) -> Stored | None:
-        row = self.c.execute(_ENTRY, (ns, key)).fetchone()
+        row = self.cur.execute(_ENTRY, (ns, key)).fetchone()
         return _stored(Stored, row) if row else None
 
     def entry_put(self, ns: str, key: str, stored: Stored) -> None:
@@ -335,9 +344,13 @@ class _WriteTxn(_SQLiteTxn):
     """
 
     def __init__(
-        self, backend: SQLiteBackend, conn: sqlite3.Connection, cache: _Cache | None = None
+        self,
+        backend: SQLiteBackend,
+        conn: sqlite3.Connection,
+        cache: _Cache | None = None,
+        cur: sqlite3.Cursor | None = None,
     ) -> None:
-        super().__init__(backend, conn, True)
+        super().__init__(backend, conn, True, cur)
         if cache is None:
             cache = (0, {}, {}, {})
         self.version = cache[0]
@@ -423,7 +436,7 @@ class _WriteTxn(_SQLiteTxn):
 
     def entry_put(self, ns: str, key: str, stored: Stored) -> None:
         self.wrote = True
-        self.c.execute(
+        self.cur.execute(
             "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (ns, key, *stored)
         )
         if stored.version == 1 and ns in self.counts:
@@ -484,17 +497,20 @@ class _WriteTxn(_SQLiteTxn):
         events = self.events
         if events:
             self.wrote = True
-            if len(events) == 1:
-                c.execute("INSERT INTO events VALUES (?, ?, ?)", events[0])
-            else:
-                c.executemany("INSERT INTO events VALUES (?, ?, ?)", events)
             # Trim old events once every `step` revisions (at least `retention` are kept).
             retention = self.b.settings.event_retention
             step = max(1, min(TRIM_STEP, retention // 16))
-            span: dict[str, tuple[int, int]] = {}
-            for ns, rev, _ in events:
-                seen = span.get(ns)
-                span[ns] = (seen[0] if seen else rev, rev)
+            span: dict[str, tuple[int, int]]
+            if len(events) == 1:
+                self.cur.execute("INSERT INTO events VALUES (?, ?, ?)", events[0])
+                ns, rev, _ = events[0]
+                span = {ns: (rev, rev)}
+            else:
+                c.executemany("INSERT INTO events VALUES (?, ?, ?)", events)
+                span = {}
+                for ns, rev, _ in events:
+                    seen = span.get(ns)
+                    span[ns] = (seen[0] if seen else rev, rev)
             for ns, (first, last) in span.items():
                 if last > retention and last // step != (first - 1) // step:
                     c.execute(
@@ -507,7 +523,7 @@ class _WriteTxn(_SQLiteTxn):
             self.audit[:0] = buffered
         if self.audit:
             self.wrote = True
-            b.insert_audit(c, self.audit)
+            b.insert_audit(self.cur, self.audit)
             self.audit = []
 
 
@@ -555,6 +571,7 @@ class SQLiteBackend(Backend):
         self._audit_floor = 0
         self._commits = 0
         self._writer = self._connect()
+        self._wcur = self._writer.cursor()
         self._setup()
         # Checkpoints run in the background (_flush_loop); this is the writer's fallback.
         self._writer.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT}")
@@ -587,6 +604,7 @@ class SQLiteBackend(Backend):
             if self._closed:
                 raise BackendUnavailable("the store is closed")
             conn = self._local.conn = self._connect()
+            self._local.cur = conn.cursor()
         return conn
 
     def _setup(self) -> None:
@@ -618,7 +636,8 @@ class SQLiteBackend(Backend):
         if op.mutates or type(op) is AccessLogQuery:
             return self._commit(op)
         try:
-            return execute(_SQLiteTxn(self, self._reader(), False), op, self.settings)
+            conn = self._reader()
+            return execute(_SQLiteTxn(self, conn, False, self._local.cur), op, self.settings)
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"SQLite read failed: {exc}") from exc
 
@@ -675,10 +694,10 @@ class SQLiteBackend(Backend):
         try:
             if self._closed:
                 raise BackendUnavailable("the store is closed")
-            c = self._writer
-            c.execute("BEGIN IMMEDIATE")
+            c, cur = self._writer, self._wcur
+            cur.execute("BEGIN IMMEDIATE")
             try:
-                tx = _WriteTxn(self, c, self._cache_for(c))
+                tx = _WriteTxn(self, c, self._cache_for(cur), cur)
                 settings = self.settings
                 for waiter in batch:
                     if waiter.op is not None:
@@ -686,7 +705,7 @@ class SQLiteBackend(Backend):
                     else:
                         results.append(Result())
                 tx.flush()
-                c.execute("COMMIT")
+                cur.execute("COMMIT")
             except BaseException:
                 self._cache = None
                 self._audit_floor = 0
@@ -713,7 +732,7 @@ class SQLiteBackend(Backend):
         if self._commits % CHECKPOINT_EVERY == 0:
             self._bg_wake.set()
 
-    def _cache_for(self, c: sqlite3.Connection) -> _Cache | None:
+    def _cache_for(self, c: sqlite3.Cursor) -> _Cache | None:
         """What the last commit knew (revisions, counts, configs), if still true.
 
         ``PRAGMA data_version`` moves when another connection (another process) commits;
@@ -725,7 +744,9 @@ class SQLiteBackend(Backend):
             return cache
         return (version, {}, {}, {})
 
-    def insert_audit(self, c: sqlite3.Connection, records: list[AccessLogEntry]) -> None:
+    def insert_audit(
+        self, c: sqlite3.Connection | sqlite3.Cursor, records: list[AccessLogEntry]
+    ) -> None:
         """Insert audit records and drop the oldest beyond ``max_log_size``.
 
         Ids only grow, so once every id below ``_audit_floor`` is known to be gone (a
