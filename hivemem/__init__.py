@@ -27,6 +27,7 @@ from hivemem.errors import (
     PermissionDenied,
     RevisionCompacted,
     TooLarge,
+    TooManyRequests,
     Unauthenticated,
 )
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
@@ -56,6 +57,7 @@ __all__ = [
     "RevisionCompacted",
     "Subscription",
     "TooLarge",
+    "TooManyRequests",
     "Unauthenticated",
     "__version__",
     "connect",

@@ -60,6 +60,9 @@ class AsyncMemory:
         for sub in list(self._c.subscriptions):
             if isinstance(sub, AsyncSubscription):
                 await sub.aunsubscribe()
+        aclose = getattr(self._b, "aclose", None)
+        if aclose is not None and not self._c.closed.is_set():
+            await aclose()
         self._c.close()
 
     async def __aenter__(self) -> AsyncMemory:
@@ -315,25 +318,8 @@ class AsyncMemory:
 async def _afollow(
     core: Core, ns: str, agent: str, since: int, timeout: float | None
 ) -> AsyncIterator[Event]:
-    backend = core.backend
-    notifier = backend.notifier
-    last = since
-    idle = 0.0
-    poll = backend.poll_interval
-    while not core.closed.is_set():
-        seq = notifier.seq
-        events = core.finish(await backend.aexecute(o.EventsAfter(agent=agent, ns=ns, since=last)))
-        if events:
-            idle = 0.0
-            for event in events:
-                last = event.revision
-                yield event
-            continue
-        if timeout is not None and idle >= timeout:
-            return
-        wait = poll if timeout is None else min(poll, timeout - idle)
-        await notifier.await_change(seq, wait)
-        idle += wait
+    async for event in core.backend.afollow(agent, ns, since, timeout, core.closed):
+        yield event
 
 
 class AsyncSubscription:

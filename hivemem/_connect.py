@@ -8,10 +8,11 @@ from typing import Any
 from hivemem._async import AsyncMemory
 from hivemem._core import Core
 from hivemem._sync import Memory
+from hivemem._validate import check_agent
 from hivemem.backends import open_backend
 from hivemem.backends.base import Settings
 from hivemem.engine.conflicts import BUILTIN_RESOLVERS
-from hivemem.errors import InvalidArgument
+from hivemem.errors import InvalidArgument, PermissionDenied
 
 __all__ = ["DEFAULT_URL", "connect", "connect_async"]
 
@@ -28,7 +29,7 @@ _SETTINGS = {
     "cleanup_interval",
     "auto_create_namespaces",
 }
-_BACKEND_OPTIONS = {"durability", "timeout", "cache"}
+_BACKEND_OPTIONS = {"durability", "timeout", "cache", "retries"}
 
 
 def _open(url: str | None, agent: str | None, token: str | None, options: dict[str, Any]) -> Core:
@@ -36,11 +37,53 @@ def _open(url: str | None, agent: str | None, token: str | None, options: dict[s
     unknown = set(options) - _SETTINGS - _BACKEND_OPTIONS - {"resolvers"}
     if unknown:
         raise InvalidArgument(f"unknown connect() options: {', '.join(sorted(unknown))}")
+    remote = url.split("://", 1)[0].lower() in ("http", "https")
+    if remote:
+        # The server sweeps its store; a client sweeps too only when asked to (needs admin).
+        options.setdefault("cleanup_interval", 0)
     settings = Settings(**{k: options.pop(k) for k in list(options) if k in _SETTINGS})
     settings.resolvers = {**BUILTIN_RESOLVERS, **dict(options.pop("resolvers", None) or {})}
     _check_settings(settings)
+    if remote:
+        return _open_remote(url, agent, token, settings, options)
     backend = open_backend(url, settings, options)
     core = Core(backend, settings, agent)
+    core.start_sweeper()
+    return core
+
+
+def _open_remote(
+    url: str, agent: str | None, token: str | None, settings: Settings, options: dict[str, Any]
+) -> Core:
+    try:
+        from hivemem.remote.backend import RemoteBackend
+    except ModuleNotFoundError as exc:  # httpx missing
+        raise InvalidArgument(
+            f"http:// stores need the server extra ({exc.name} is missing): "
+            "pip install 'hivemem[server]'"
+        ) from None
+    token = token or os.environ.get("HIVEMEM_TOKEN") or None
+    if agent is not None:
+        check_agent(agent)
+    kwargs: dict[str, Any] = {}
+    for name in ("timeout", "retries"):
+        if name in options:
+            kwargs[name] = options.pop(name)
+    if options.pop("durability", None) is not None:
+        raise InvalidArgument("durability is a store option: set it on the server's --store URL")
+    backend = RemoteBackend(url, settings, token=token, **kwargs)
+    try:
+        me = backend.whoami(agent if not token else None)
+        if token and agent is not None and agent != me["agent"]:
+            raise PermissionDenied(
+                f"this token acts for agent {me['agent']!r}; it cannot act as {agent!r}"
+            )
+        core = Core(backend, settings, agent if agent is not None else me["agent"])
+    except BaseException:
+        backend.close()
+        raise
+    if options.pop("cache", False):
+        raise InvalidArgument("cache=True is not available yet")
     core.start_sweeper()
     return core
 

@@ -22,12 +22,16 @@ from hivemem.types import EVENT_TYPES, Event
 if TYPE_CHECKING:
     from hivemem.backends.base import Backend, Result, Settings
 
-__all__ = ["NOT_GIVEN", "Core"]
+__all__ = ["CLIENT_RESOLVER_PREFIX", "NOT_GIVEN", "Core"]
 
 log = logging.getLogger("hivemem")
 
 #: Marks an argument the caller did not pass, where ``None`` means something.
 NOT_GIVEN: Any = type("NotGiven", (), {"__repr__": lambda self: "NOT_GIVEN"})()
+
+#: Names of resolvers that run in a client (callables given to a remote store): the store
+#: keeps the name, and the client resolves and writes with ``resolved=True``.
+CLIENT_RESOLVER_PREFIX = "client:"
 
 #: The agent of calls that name none, on a connection opened without ``agent=``.
 DEFAULT_AGENT = "local"
@@ -77,7 +81,8 @@ class Core:
         """Delete every expired entry now; return how many were removed."""
         total = 0
         while True:
-            count: int = self.finish(self.backend.execute(o.Sweep(agent="system")))
+            op = o.Sweep(agent="system", admin=True)
+            count: int = self.finish(self.backend.execute(op))
             total += count
             if count < 1000:
                 return total
@@ -152,6 +157,7 @@ class Core:
         self.settings.read_events = bool(
             self.listeners.get("memory:read") or self.listeners.get("*")
         )
+        self.settings.listening = bool(self.listeners)
 
     # ------------------------------------------------------------ op builders
     def who(self, agent: str | None) -> str:
@@ -236,13 +242,19 @@ class Core:
             if strategy == "custom":
                 raise InvalidArgument("the 'custom' strategy needs a resolver (callable or name)")
             return None
+        remote = getattr(self.backend, "client_resolvers", False)
         if isinstance(resolver, str):
+            # A client-side resolver's name, or (remotely) one the server checks.
+            if resolver.startswith(CLIENT_RESOLVER_PREFIX) or remote:
+                return resolver
             if resolver not in self.settings.resolvers:
                 known = ", ".join(sorted(self.settings.resolvers))
                 raise InvalidArgument(f"unknown resolver {resolver!r}: known are {known}")
             return resolver
         if callable(resolver):
             name = f"{getattr(resolver, '__module__', '')}.{getattr(resolver, '__qualname__', '')}"
+            if remote:
+                name = CLIENT_RESOLVER_PREFIX + name
             name = f"{name}:{uuid.uuid4().hex[:8]}" if name in self.settings.resolvers else name
             self.settings.resolvers[name] = resolver
             return name

@@ -338,25 +338,7 @@ def _agent_core(core: Core, agent: str) -> Core:
 
 
 def _follow(core: Core, ns: str, agent: str, since: int, timeout: float | None) -> Iterator[Event]:
-    backend = core.backend
-    notifier = backend.notifier
-    last = since
-    idle = 0.0
-    poll = backend.poll_interval
-    while not core.closed.is_set():
-        seq = notifier.seq
-        events = core.finish(backend.execute(o.EventsAfter(agent=agent, ns=ns, since=last)))
-        if events:
-            idle = 0.0
-            for event in events:
-                last = event.revision
-                yield event
-            continue
-        if timeout is not None and idle >= timeout:
-            return
-        wait = poll if timeout is None else min(poll, timeout - idle)
-        notifier.wait(seq, wait)
-        idle += wait
+    yield from core.backend.follow(agent, ns, since, timeout, core.closed)
 
 
 class Subscription:
@@ -386,24 +368,17 @@ class Subscription:
 
     def _run(self) -> None:
         backend = self._core.backend
-        notifier = backend.notifier
         try:
-            while not self._stop.is_set() and not self._core.closed.is_set():
-                seq = notifier.seq
-                result = backend.execute(
-                    o.EventsAfter(agent=self.agent, ns=self.namespace, since=self.last_revision)
-                )
-                events = result.unwrap()
-                for event in events:
-                    if self._stop.is_set():
-                        return
-                    self.last_revision = event.revision
-                    try:
-                        self._callback(event)
-                    except Exception:
-                        log.exception("hivemem: subscriber callback failed on %s", event.type)
-                if not events:
-                    notifier.wait(seq, backend.poll_interval)
+            for event in backend.follow(
+                self.agent, self.namespace, self.last_revision, None, self._stop
+            ):
+                if self._stop.is_set():
+                    return
+                self.last_revision = event.revision
+                try:
+                    self._callback(event)
+                except Exception:
+                    log.exception("hivemem: subscriber callback failed on %s", event.type)
         except HivememError as exc:
             self.error = exc
             log.warning("hivemem: subscription to %r stopped: %s", self.namespace, exc)
@@ -414,7 +389,7 @@ class Subscription:
         """Stop delivering events (idempotent)."""
         self._stop.set()
         self._core.subscriptions.discard(self)
-        self._core.backend.notifier.notify()
+        self._core.backend.wake(self._stop)
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 

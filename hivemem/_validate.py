@@ -11,6 +11,7 @@ from hivemem.types import CONFLICT_STRATEGIES, LEVELS
 
 __all__ = [
     "MAX_KEY_BYTES",
+    "RESERVED_PREFIX",
     "check_agent",
     "check_key",
     "check_level",
@@ -19,12 +20,16 @@ __all__ = [
     "check_strategy",
     "check_ttl",
     "check_version",
+    "is_reserved",
 ]
 
 MAX_KEY_BYTES = 1024
 
 _AGENT = re.compile(r"[A-Za-z0-9._@:\-]{1,128}")
 _NAMESPACE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+#: Namespaces whose names start with this hold the store's own records (server tokens);
+#: no caller can name them.
+RESERVED_PREFIX = "_hivemem"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -43,7 +48,14 @@ def check_namespace(name: Any) -> str:
         raise InvalidArgument(
             f"invalid namespace name {name!r}: use 1-128 characters of letters, digits and ._:-"
         )
+    if name.startswith(RESERVED_PREFIX):
+        raise InvalidArgument(f"invalid namespace name {name!r}: {RESERVED_PREFIX}* is reserved")
     return name
+
+
+def is_reserved(name: str) -> bool:
+    """Whether a namespace name is reserved for the store's own records."""
+    return name.startswith(RESERVED_PREFIX)
 
 
 def check_key(key: Any) -> str:

@@ -15,6 +15,7 @@ remote client raise the same classes, so embedded and remote callers catch the s
     ├── InvalidArgument         422 invalid_argument  (also a ValueError)
     │   └── TooLarge            413 too_large
     ├── RevisionCompacted       410 revision_compacted (oldest_available)
+    ├── TooManyRequests         429 too_many_requests
     └── BackendUnavailable      503 backend_unavailable
         └── CircuitOpen         503 circuit_open
 """
@@ -37,6 +38,7 @@ __all__ = [
     "PermissionDenied",
     "RevisionCompacted",
     "TooLarge",
+    "TooManyRequests",
     "Unauthenticated",
     "error_from_dict",
 ]
@@ -168,6 +170,13 @@ class RevisionCompacted(HivememError):
         self.oldest_available = oldest_available
 
 
+class TooManyRequests(HivememError):
+    """A per-token limit is reached (e.g. concurrent event streams); retry later."""
+
+    code = "too_many_requests"
+    status = 429
+
+
 class BackendUnavailable(HivememError):
     """The storage backend (or the server) cannot be reached right now."""
 
@@ -195,6 +204,7 @@ ERRORS_BY_CODE: dict[str, type[HivememError]] = {
         InvalidArgument,
         TooLarge,
         RevisionCompacted,
+        TooManyRequests,
         BackendUnavailable,
         CircuitOpen,
     )

@@ -76,6 +76,39 @@ class Entry:
     updated_at: float
     expires_at: float | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the entry as a JSON-ready dict."""
+        return {
+            "namespace": self.namespace,
+            "key": self.key,
+            "value": self.value,
+            "owner": self.owner,
+            "version": self.version,
+            "revision": self.revision,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "expires_at": self.expires_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entry:
+        """Build an entry from :meth:`to_dict` output."""
+        fields: dict[str, Any] = {k: data.get(k) for k in _ENTRY_FIELDS}
+        return cls(**fields)
+
+
+_ENTRY_FIELDS = (
+    "namespace",
+    "key",
+    "value",
+    "owner",
+    "version",
+    "revision",
+    "created_at",
+    "updated_at",
+    "expires_at",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -183,6 +216,27 @@ class NamespaceInfo:
             "revision": self.revision,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NamespaceInfo:
+        """Build a namespace info from :meth:`to_dict` output."""
+        fields: dict[str, Any] = {k: data[k] for k in _NAMESPACE_FIELDS if k in data}
+        return cls(**fields)
+
+
+_NAMESPACE_FIELDS = (
+    "name",
+    "default_permission",
+    "permissions",
+    "conflict_strategy",
+    "resolver",
+    "ttl",
+    "max_entries",
+    "description",
+    "created_by",
+    "created_at",
+    "revision",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
@@ -221,3 +275,16 @@ class AccessLogEntry:
             "success": self.success,
             "error": self.error,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AccessLogEntry:
+        """Build a record from :meth:`to_dict` output."""
+        return cls(
+            data["timestamp"],
+            data["agent_id"],
+            data.get("namespace"),
+            data.get("key"),
+            data["action"],
+            data["success"],
+            data.get("error"),
+        )

@@ -34,5 +34,15 @@ def test_public_names_are_exact():
     for name in hivemem.__all__:
         assert hasattr(hivemem, name), name
     public = {n for n in dir(hivemem) if not n.startswith("_")}
-    modules = {"annotations", "backends", "engine", "errors", "types", "cli", "testing"}
+    modules = {
+        "annotations",
+        "backends",
+        "engine",
+        "errors",
+        "types",
+        "cli",
+        "testing",
+        "remote",
+        "server",
+    }
     assert public - modules == set(hivemem.__all__) - {"__version__"}

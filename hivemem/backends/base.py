@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
     from hivemem.engine.conflicts import Resolver
     from hivemem.engine.ops import Op
@@ -56,6 +56,9 @@ class Settings:
     auto_create_namespaces: bool = True
     #: Set when someone listens to ``memory:read``: reads then build a local event.
     read_events: bool = False
+    #: Set when any in-process listener exists: a remote client then asks for the events
+    #: of its own ops.
+    listening: bool = False
     resolvers: dict[str, Resolver] = field(default_factory=dict)
 
 
@@ -293,6 +296,65 @@ class Backend(abc.ABC):
     def execute_many(self, ops: Iterable[Op[Any]]) -> list[Result]:
         """Run several ops, each atomically, in order."""
         return [self.execute(op) for op in ops]
+
+    def follow(
+        self, agent: str, ns: str, since: int, timeout: float | None, stop: threading.Event
+    ) -> Iterator[Event]:
+        """Yield the namespace's events after ``since``: the retained ones, then live ones.
+
+        Ends when ``stop`` is set (call :meth:`wake` after setting it) or after ``timeout``
+        seconds without an event. Read permission is checked on every pull.
+
+        Raises:
+            RevisionCompacted: ``since`` is older than the retained events.
+            PermissionDenied: the agent lost read permission.
+        """
+        from hivemem.engine.ops import EventsAfter
+
+        notifier = self.notifier
+        last, idle, poll = since, 0.0, self.poll_interval
+        while not stop.is_set():
+            seq = notifier.seq
+            events: list[Event] = self.execute(EventsAfter(agent=agent, ns=ns, since=last)).unwrap()
+            if events:
+                idle = 0.0
+                for event in events:
+                    last = event.revision
+                    yield event
+                continue
+            if timeout is not None and idle >= timeout:
+                return
+            wait = poll if timeout is None else min(poll, timeout - idle)
+            notifier.wait(seq, wait)
+            idle += wait
+
+    async def afollow(
+        self, agent: str, ns: str, since: int, timeout: float | None, stop: threading.Event
+    ) -> AsyncIterator[Event]:
+        """Async twin of :meth:`follow` (cancel the consuming task to stop it early)."""
+        from hivemem.engine.ops import EventsAfter
+
+        notifier = self.notifier
+        last, idle, poll = since, 0.0, self.poll_interval
+        while not stop.is_set():
+            seq = notifier.seq
+            op = EventsAfter(agent=agent, ns=ns, since=last)
+            events: list[Event] = (await self.aexecute(op)).unwrap()
+            if events:
+                idle = 0.0
+                for event in events:
+                    last = event.revision
+                    yield event
+                continue
+            if timeout is not None and idle >= timeout:
+                return
+            wait = poll if timeout is None else min(poll, timeout - idle)
+            await notifier.await_change(seq, wait)
+            idle += wait
+
+    def wake(self, stop: threading.Event) -> None:
+        """Make the :meth:`follow` that ``stop`` belongs to notice it was set."""
+        self.notifier.notify()
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -12,6 +12,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from hivemem import _codec
+from hivemem._validate import is_reserved
 from hivemem.backends.base import Result, Settings, Stored, Txn
 from hivemem.engine import ops as o
 from hivemem.engine.conflicts import resolve
@@ -137,7 +138,7 @@ def list_namespaces(ctx: Ctx, op: o.ListNamespaces) -> list[NamespaceInfo]:
     return [
         _with_rev(ctx, info)
         for info in ctx.tx.ns_list()
-        if level_of(info, op.agent, op.admin) >= READ
+        if level_of(info, op.agent, op.admin) >= READ and not is_reserved(info.name)
     ]
 
 
@@ -319,6 +320,10 @@ def _write_one(
                 expected_version,
                 ctx.settings.resolvers.get(info.resolver or ""),
             )
+        except InvalidArgument as exc:
+            if exc.details.get("reason") == "resolver_unavailable":
+                exc.details["resolver"] = info.resolver
+            raise
         except ConflictError as exc:
             ctx.local.append(
                 Event(
@@ -377,7 +382,21 @@ def _check_room(ctx: Ctx, info: NamespaceInfo) -> None:
 
 def put(ctx: Ctx, op: o.Put) -> Entry:
     info = _namespace(ctx, op, op.ns, WRITE, create=True)
+    if op.resolved:
+        _check_resolved(ctx, op, info)
+        info = dataclasses.replace(info, conflict_strategy="latest-wins")
     return _write_one(ctx, op, info, op.key, op.value_json, op.ttl, op.expected_version)
+
+
+def _check_resolved(ctx: Ctx, op: o.Put, info: NamespaceInfo) -> None:
+    """A pre-resolved write is allowed only where the store cannot resolve by itself."""
+    if info.conflict_strategy != "custom" or info.resolver in ctx.settings.resolvers:
+        raise InvalidArgument(
+            f"resolved=true applies only to 'custom' namespaces whose resolver runs in the "
+            f"client; namespace {info.name!r} resolves its writes itself"
+        )
+    if op.expected_version is None:
+        raise InvalidArgument("a resolved write needs expected_version (the version it resolved)")
 
 
 def put_many(ctx: Ctx, op: o.PutMany) -> list[Entry]:
@@ -470,7 +489,7 @@ def stats(ctx: Ctx, op: o.Stats) -> dict[str, Any]:
     per_ns = {}
     total = 0
     for info in ctx.tx.ns_list():
-        if level_of(info, op.agent, op.admin) < READ:
+        if level_of(info, op.agent, op.admin) < READ or is_reserved(info.name):
             continue
         expired = len(ctx.tx.expired_scan(ctx.now, 1 << 62, info.name))
         count = ctx.tx.entry_count(info.name) - expired
@@ -559,6 +578,8 @@ def execute(tx: Txn, op: o.Op[Any], settings: Settings, now: float | None = None
 
 def _audit(tx: Txn, op: o.Op[Any], ctx: Ctx, error: HivememError | None) -> None:
     action = op.action
+    if op.internal:
+        return
     if isinstance(op, o.StartWatch):
         action = op.audit_action
     if action is None or (not op.mutates and not ctx.settings.log_reads and error is None):

@@ -115,7 +115,9 @@ def resolve(
     if resolver is None:
         raise InvalidArgument(
             f"namespace {incoming.namespace!r} is 'custom' but its resolver is not registered "
-            "in this process"
+            "in this process: register it (connect(resolvers={name: fn})), or resolve in the "
+            "client and write with resolved=True and expected_version",
+            reason="resolver_unavailable",
         )
     chosen = resolver(existing, incoming, incoming.key)
     if chosen is None or chosen is existing or chosen is REJECT:

@@ -41,10 +41,15 @@ R = TypeVar("R")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Op(Generic[R]):
-    """Base of every op: who asks, and whether they are a server admin."""
+    """Base of every op: who asks, whether they are a server admin, whether it is internal.
+
+    Internal ops are the store's own bookkeeping (the server's token records): they are not
+    audited, and only the server builds them (names under :data:`RESERVED_PREFIX`).
+    """
 
     agent: str
     admin: bool = False
+    internal: bool = False
 
     #: The audit action name; ``None`` for ops that are not audited.
     action: ClassVar[str | None] = None
@@ -174,6 +179,9 @@ class Put(Op[Entry]):
     ttl: float | None = None
     expected_version: int | None = None
     idempotency_key: str | None = None
+    #: The caller ran the namespace's custom resolver itself (a client-side resolver the
+    #: store does not have): store the value as given if ``expected_version`` still holds.
+    resolved: bool = False
     action: ClassVar[str | None] = "write"
     mutates: ClassVar[bool] = True
 

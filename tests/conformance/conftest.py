@@ -35,6 +35,14 @@ class Backend:
     def __repr__(self) -> str:
         return f"<Backend {self.name}>"
 
+    def open(self, options: dict[str, Any], async_: bool = False) -> Any:
+        """Open a fresh store with ``connect()`` options."""
+        connect = hivemem.connect_async if async_ else hivemem.connect
+        return connect(self.new_url(), **options)
+
+    def cleanup(self) -> None:
+        """Release what the stores opened by :meth:`open` hold beyond their handles."""
+
 
 def _memory(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     # Every connect("memory://") is a new, empty store.
@@ -58,18 +66,109 @@ def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return Backend("sqlite", new_url)
 
 
-# Later: "redis": _redis (one redis-server per run, fresh key prefix per test),
-#        "http": _http (our server on a free port over a fresh store).
+#: Options of connect() that belong to the client of an http:// store; the rest configure
+#: the store behind the server.
+_CLIENT_OPTIONS = {"timeout", "retries", "cache", "resolvers", "agent", "token", "cleanup_interval"}
+
+
+class _HTTPBackend(Backend):
+    """Our server (real uvicorn on a free port, auth off) over a fresh SQLite store per open.
+
+    Store options (the fake clock, ``event_retention``, ``max_log_size``...) configure the
+    store behind the server; the client connects with the rest. One store with the default
+    options is opened before the test starts, so that the threads of the store behind the
+    in-process server (another process, in a deployment) exist before a test looks at the
+    client's threads.
+    """
+
+    def __init__(self, server: Any, tmp_path: Path, clock: FakeClock) -> None:
+        super().__init__("http", lambda: "")
+        self.server = server
+        self.tmp_path = tmp_path
+        self.counter = itertools.count()
+        self.cores: list[Any] = []
+        self.urls: list[str] = []
+        self.defaults = _options(clock, {})
+        self.spare: str | None = self._store(self.defaults)
+
+    def _store(self, store: dict[str, Any]) -> str:
+        from hivemem._connect import _open
+        from hivemem.server import ServerConfig, create_app
+
+        path = f"sqlite:///{self.tmp_path}/h{next(self.counter)}.db"
+        core = _open(path, None, None, dict(store))
+        self.cores.append(core)
+        _warm(core)
+        url: str = self.server.mount(create_app(core, ServerConfig(auth=False, heartbeat=1.0)))
+        self.urls.append(url)
+        return url
+
+    def open(self, options: dict[str, Any], async_: bool = False) -> Any:
+        # The client sweeps when a test asks for a sweeper, so its listeners see the expiries.
+        store = {k: v for k, v in options.items() if k not in _CLIENT_OPTIONS}
+        store["cleanup_interval"] = 0
+        client = {k: v for k, v in options.items() if k in _CLIENT_OPTIONS or k == "clock"}
+        if store == self.defaults and self.spare is not None:
+            url, self.spare = self.spare, None
+        else:
+            url = self._store(store)
+        connect = hivemem.connect_async if async_ else hivemem.connect
+        return connect(url, **client)
+
+    def cleanup(self) -> None:
+        for url in self.urls:
+            self.server.unmount(url)
+        for core in self.cores:
+            core.close()
+
+
+def _warm(core: Any) -> None:
+    """Start the server store's writer thread now, before the test looks at its threads:
+    in a real deployment the server is another process, so the client's thread checks must
+    not see the threads of the store behind the in-process test server."""
+    import asyncio
+    import threading
+
+    from hivemem.engine import ops
+    from hivemem.server.auth import TOKENS_NAMESPACE
+
+    op = ops.CreateNamespace(
+        agent="system", admin=True, internal=True, ns=TOKENS_NAMESPACE, exist_ok=True
+    )
+    # In a thread of its own: async tests call this from inside their event loop.
+    worker = threading.Thread(target=lambda: asyncio.run(core.backend.aexecute(op)))
+    worker.start()
+    worker.join()
+
+
+@pytest.fixture(scope="session")
+def http_server() -> Iterator[Any]:
+    """One real hivemem server thread for the whole run (stores mount on it per test)."""
+    from hivemem.testing.server import ServerThread
+
+    with ServerThread() as server:
+        yield server
+
+
+def _http(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    server = request.getfixturevalue("http_server")
+    return _HTTPBackend(server, tmp_path, request.getfixturevalue("clock"))
+
+
+# Later: "redis": _redis (one redis-server per run, fresh key prefix per test).
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {
     "memory": _memory,
     "sqlite": _sqlite,
+    "http": _http,
 }
 
 
 @pytest.fixture(params=list(BACKENDS), ids=list(BACKENDS))
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """The backend under test."""
-    return BACKENDS[request.param](request, tmp_path)
+    b = BACKENDS[request.param](request, tmp_path)
+    yield b
+    b.cleanup()
 
 
 @pytest.fixture
@@ -88,7 +187,7 @@ def make_mem(backend: Backend, clock: FakeClock) -> Iterator[Callable[..., hivem
     opened: list[hivemem.Memory] = []
 
     def make(**options: Any) -> hivemem.Memory:
-        m = hivemem.connect(backend.new_url(), **_options(clock, options))
+        m: hivemem.Memory = backend.open(_options(clock, options))
         opened.append(m)
         return m
 
@@ -111,7 +210,7 @@ async def make_amem(
     opened: list[hivemem.AsyncMemory] = []
 
     def make(**options: Any) -> hivemem.AsyncMemory:
-        m = hivemem.connect_async(backend.new_url(), **_options(clock, options))
+        m: hivemem.AsyncMemory = backend.open(_options(clock, options), async_=True)
         opened.append(m)
         return m
 

@@ -1,0 +1,123 @@
+"""HTTP plumbing shared by the routes: JSON responses, bounded body reading, query arguments."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.responses import Response
+
+from hivemem.errors import HivememError, InvalidArgument, TooLarge
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+__all__ = [
+    "JSON",
+    "error_response",
+    "json_response",
+    "query_bool",
+    "query_float",
+    "query_int",
+    "read_json",
+]
+
+#: Content type of every JSON answer.
+JSON = "application/json"
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Answer ``data`` as JSON (orjson: fast, and it refuses what is not JSON)."""
+    return Response(orjson.dumps(data), status, headers=headers, media_type=JSON)
+
+
+def error_response(exc: HivememError) -> Response:
+    """Answer an error as ``{"error": {"code", "message", ...}}`` with its HTTP status."""
+    try:
+        body = orjson.dumps(exc.to_dict())
+    except TypeError:  # details that are not JSON: keep code and message
+        body = orjson.dumps({"error": {"code": exc.code, "message": exc.message}})
+    return Response(body, exc.status, media_type=JSON)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """Read the request body (at most ``limit`` bytes) and parse it as strict JSON.
+
+    Raises:
+        TooLarge: the body exceeds ``limit``.
+        InvalidArgument: the body is empty or not JSON.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InvalidArgument("malformed Content-Length header")
+        if int(declared) > limit:
+            raise TooLarge(f"request body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body.strip():
+        raise InvalidArgument("request body is empty: send a JSON object")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgument(
+            f"request body is not valid JSON ({exc.msg}; NaN, infinities and integers "
+            "beyond 64 bits are refused)"
+        ) from None
+
+
+def _arg(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    return None if value is None or value == "" else value
+
+
+def query_int(request: Request, name: str, default: int | None = None) -> int | None:
+    """An integer query argument, or ``default`` when absent."""
+    raw = _arg(request, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidArgument(f"query argument {name}={raw!r} is not an integer") from None
+    if abs(value) >= 1 << 63:
+        raise InvalidArgument(f"query argument {name} is out of range")
+    return value
+
+
+def query_float(request: Request, name: str) -> float | None:
+    """A number query argument, or ``None`` when absent."""
+    raw = _arg(request, name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidArgument(f"query argument {name}={raw!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidArgument(f"query argument {name} must be a finite number")
+    return value
+
+
+def query_bool(request: Request, name: str) -> bool | None:
+    """A boolean query argument (``true``/``false``/``1``/``0``), or ``None`` when absent."""
+    raw = _arg(request, name)
+    if raw is None:
+        return None
+    lowered = raw.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise InvalidArgument(f"query argument {name}={raw!r} is not a boolean (true or false)")
+
+
+def query_str(request: Request, name: str) -> str | None:
+    """A string query argument, or ``None`` when absent or empty."""
+    return _arg(request, name)

@@ -1,0 +1,218 @@
+"""The ASGI application: the engine over HTTP (SPEC §12).
+
+:func:`create_app` builds a Starlette app around one open store (a :class:`~hivemem._core.Core`).
+Every route authenticates the caller (:mod:`hivemem.server.auth`), turns the request into
+the same op the Python API builds, runs it on the backend (``aexecute``: inline reads, group
+committed writes) and answers JSON. Errors answer ``{"error": {"code", "message", ...}}``
+with the status of :mod:`hivemem.errors`; nothing malformed reaches a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import dataclasses
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from hivemem import _validate as v
+from hivemem._core import DEFAULT_AGENT
+from hivemem.errors import (
+    HivememError,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
+from hivemem.server._http import error_response, json_response
+from hivemem.server.auth import Caller, TokenStore
+from hivemem.server.metrics import Metrics, MetricsMiddleware
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from hivemem._core import Core
+    from hivemem.engine.ops import Op
+    from hivemem.types import Event
+
+__all__ = ["EVENT_SINK", "Hub", "ServerConfig", "create_app", "hub_of"]
+
+log = logging.getLogger("hivemem.server")
+
+#: Where :meth:`Hub.run` puts the events of a request's ops when the client asked for them.
+EVENT_SINK: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar(
+    "hivemem_event_sink", default=None
+)
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    """Options of one server process.
+
+    Attributes:
+        auth: Require a bearer token (``False`` only for local development on loopback:
+            the agent then comes from the ``X-Agent-Id`` header).
+        max_body_bytes: Largest request body accepted.
+        heartbeat: Seconds between SSE heartbeats on an idle event stream.
+        max_streams_per_token: Concurrent event streams one token (or, without auth, one
+            agent) may hold.
+        ui: Serve the web UI at ``/``.
+    """
+
+    auth: bool = True
+    max_body_bytes: int = 2 << 20
+    heartbeat: float = 15.0
+    max_streams_per_token: int = 64
+    ui: bool = True
+
+
+@dataclass(slots=True)
+class Hub:
+    """What the routes share: the store, its tokens, the config, live counters."""
+
+    core: Core
+    config: ServerConfig
+    tokens: TokenStore
+    metrics: Metrics
+    streams: Counter[str] = field(default_factory=Counter)
+    started_at: float = field(default_factory=time.time)
+    #: Watches the store for changes made by other processes (SQLite file, replicas).
+    poller: asyncio.Task[None] | None = None
+
+    async def poll_changes(self) -> None:
+        """Wake event streams when another process changes the store."""
+        backend = self.core.backend
+        probe = getattr(backend, "change_token", None)
+        if probe is None:
+            return
+        last = probe()
+        while True:
+            await asyncio.sleep(backend.poll_interval)
+            try:
+                now = probe()
+            except Exception:  # a store that went away: the routes will report it
+                continue
+            if now != last:
+                last = now
+                backend.notifier.notify()
+
+    async def run(self, caller: Caller, op: Op[Any]) -> Any:
+        """Run an op for the caller (as admin if the caller's token is) and return its value."""
+        if caller.admin and not op.admin:
+            op = dataclasses.replace(op, admin=True)
+        result = await self.core.backend.aexecute(op)
+        if result.events:
+            sink = EVENT_SINK.get()
+            if sink is not None:
+                sink.extend(result.events)
+        return self.core.finish(result)
+
+    async def caller(self, request: Request) -> Caller:
+        """Authenticate a request and return who it acts for.
+
+        Raises:
+            Unauthenticated: no valid token.
+            PermissionDenied: the request names another agent than its token's.
+        """
+        named = request.headers.get("x-agent-id")
+        if not self.config.auth:
+            agent = v.check_agent(named) if named else DEFAULT_AGENT
+            return Caller(agent, request.headers.get("x-hivemem-admin") == "1", None)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated(
+                "this server needs a token: send 'Authorization: Bearer <token>' "
+                "(create one with 'hivemem token create AGENT')"
+            )
+        record = await self.tokens.alookup(token.strip())
+        if record is None:
+            raise Unauthenticated("the token is unknown or revoked")
+        for other in (named, request.query_params.get("agent")):
+            if other is not None and other != record.agent:
+                raise PermissionDenied(
+                    f"this token acts for agent {record.agent!r}; it cannot act as {other!r}"
+                )
+        return Caller(record.agent, record.role == "admin", record.id)
+
+
+def hub_of(request: Request) -> Hub:
+    """The :class:`Hub` of the app serving a request."""
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+async def _hivemem_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HivememError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_response(NotFound(f"no route {request.method} {request.url.path}"))
+    code = _HTTP_CODES.get(exc.status_code, "bad_request")
+    body = {"error": {"code": code, "message": str(exc.detail)}}
+    return json_response(body, exc.status_code, headers=dict(exc.headers or {}))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("hivemem: unexpected error on %s %s", request.method, request.url.path)
+    return json_response(
+        {"error": {"code": "internal", "message": "internal server error; see the server log"}},
+        500,
+    )
+
+
+_HTTP_CODES = {405: "method_not_allowed", 400: "bad_request", 413: "too_large"}
+
+
+def create_app(core: Core, config: ServerConfig | None = None) -> Starlette:
+    """Build the ASGI app serving ``core``'s store.
+
+    Args:
+        core: An open store (the server owns it; closing the app does not close it).
+        config: Server options (default: auth on, 2 MiB bodies, 15 s heartbeats).
+    """
+    from hivemem.server.routes import ROUTES
+
+    config = config or ServerConfig()
+    tokens = TokenStore(core.backend)
+    tokens.ensure()
+    metrics = Metrics()
+    hub = Hub(core, config, tokens, metrics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if getattr(core.backend, "change_token", None) is not None:
+            hub.poller = asyncio.create_task(hub.poll_changes())
+        try:
+            yield
+        finally:
+            if hub.poller is not None:
+                hub.poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await hub.poller
+                hub.poller = None
+
+    app = Starlette(
+        lifespan=lifespan,
+        routes=ROUTES(config),
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        exception_handlers={
+            HivememError: _hivemem_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+    )
+    app.state.hub = hub
+    return app

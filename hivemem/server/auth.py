@@ -1,0 +1,164 @@
+"""Tokens: who a request acts for.
+
+A token maps to an agent id and a role (``agent`` or ``admin``). Only its SHA-256 digest is
+stored, in the reserved namespace ``_hivemem.tokens`` of the server's own store, so every
+replica over the same store accepts the same tokens and a revocation through one replica
+holds on every other at once (nothing is cached).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from hivemem import _validate
+from hivemem.engine import ops as o
+from hivemem.errors import InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    import builtins
+
+    from hivemem.backends.base import Backend
+
+__all__ = ["ROLES", "TOKENS_NAMESPACE", "Caller", "TokenRecord", "TokenStore", "digest"]
+
+TOKENS_NAMESPACE = f"{_validate.RESERVED_PREFIX}.tokens"
+ROLES = ("agent", "admin")
+_SYSTEM = "system"
+_PREFIX = "hm_"
+
+
+def digest(token: str) -> str:
+    """The SHA-256 hex digest a token is stored under."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a request acts for: its agent, whether it is a server admin, its token id."""
+
+    agent: str
+    admin: bool = False
+    token_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A stored token (never the token itself): id, agent, role, label, creation time."""
+
+    id: str
+    agent: str
+    role: str
+    label: str
+    created_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as a JSON-ready dict."""
+        return {
+            "id": self.id,
+            "agent": self.agent,
+            "role": self.role,
+            "label": self.label,
+            "created_at": self.created_at,
+        }
+
+
+class TokenStore:
+    """Create, look up, list and revoke tokens in a backend."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def ensure(self) -> None:
+        """Create the reserved namespace (no access for anyone but the store itself)."""
+        self._op(o.CreateNamespace, default_permission=None, permissions={}, exist_ok=True)
+
+    def _op(self, cls: Any, **fields: Any) -> Any:
+        op = cls(agent=_SYSTEM, admin=True, internal=True, ns=TOKENS_NAMESPACE, **fields)
+        return self.backend.execute(op).unwrap()
+
+    def create(self, agent: str, role: str = "agent", label: str = "") -> tuple[str, TokenRecord]:
+        """Mint a token for ``agent``; return it (shown once) and its record.
+
+        Raises:
+            InvalidArgument: a bad agent id or role.
+        """
+        agent = _validate.check_agent(agent)
+        if role not in ROLES:
+            raise InvalidArgument(f"invalid role {role!r}: use 'agent' or 'admin'")
+        if not isinstance(label, str) or len(label) > 200:
+            raise InvalidArgument("label must be a string of at most 200 characters")
+        token = _PREFIX + secrets.token_urlsafe(32)
+        key = digest(token)
+        now = self.backend.settings.clock()
+        record = TokenRecord(key[:12], agent, role, label, now)
+        value = {"agent": agent, "role": role, "label": label, "created_at": now}
+        self._op(o.Put, key=key, value_json=orjson.dumps(value).decode(), expected_version=0)
+        return token, record
+
+    def lookup(self, token: str) -> TokenRecord | None:
+        """The record of a valid token, or ``None``."""
+        if not token.startswith(_PREFIX) or len(token) > 200:
+            return None
+        key = digest(token)
+        entry = self._op(o.Get, key=key)
+        return None if entry is None else _record(key, entry.value)
+
+    async def alookup(self, token: str) -> TokenRecord | None:
+        """Async twin of :meth:`lookup` (an inline read: no thread hop)."""
+        if not token.startswith(_PREFIX) or len(token) > 200:
+            return None
+        key = digest(token)
+        op = o.Get(agent=_SYSTEM, admin=True, internal=True, ns=TOKENS_NAMESPACE, key=key)
+        entry = (await self.backend.aexecute(op)).unwrap()
+        return None if entry is None else _record(key, entry.value)
+
+    def list(self) -> builtins.list[TokenRecord]:
+        """Every token record, oldest first."""
+        page = self._op(o.ListEntries, limit=None)
+        records = [_record(e.key, e.value) for e in page.items]
+        return sorted(records, key=lambda r: r.created_at)
+
+    def revoke(self, token_or_id: str) -> builtins.list[TokenRecord]:
+        """Revoke a token given itself, its id (a digest prefix, >= 8 characters) or an agent.
+
+        Revoking by agent id revokes every token of that agent. Returns what was revoked.
+
+        Raises:
+            NotFound: nothing matched.
+        """
+        if token_or_id.startswith(_PREFIX):
+            key = digest(token_or_id)
+            matches = [r for r in self.list() if key.startswith(r.id)]
+        else:
+            matches = [
+                r
+                for r in self.list()
+                if (len(token_or_id) >= 8 and r.id.startswith(token_or_id))
+                or r.agent == token_or_id
+            ]
+        if not matches:
+            raise NotFound(f"no token matches {token_or_id!r}: see 'hivemem token list'")
+        page = self._op(o.ListEntries, limit=None)
+        for entry in page.items:
+            if any(entry.key.startswith(r.id) for r in matches):
+                self._op(o.Delete, key=entry.key)
+        return matches
+
+    def count(self) -> int:
+        """How many tokens exist."""
+        return len(self._op(o.ListEntries, limit=None).items)
+
+
+def _record(key: str, value: dict[str, Any]) -> TokenRecord:
+    return TokenRecord(
+        key[:12],
+        value["agent"],
+        value["role"],
+        value.get("label", ""),
+        value.get("created_at", 0.0),
+    )

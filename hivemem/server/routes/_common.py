@@ -1,0 +1,86 @@
+"""What every route module uses: the authenticated endpoint wrapper and body checks."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from hivemem.errors import HivememError, InvalidArgument
+from hivemem.server._http import JSON, error_response, json_response, read_json
+from hivemem.server.app import EVENT_SINK, hub_of
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from hivemem.server.app import Hub
+    from hivemem.server.auth import Caller
+    from hivemem.types import Event
+
+    Handler = Callable[[Request, Hub, Caller], Awaitable[Response]]
+
+__all__ = ["body_of", "endpoint", "fields"]
+
+
+def endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a handler ``fn(request, hub, caller)``: authenticate first, then call it."""
+
+    @functools.wraps(fn)
+    async def handler(request: Request) -> Response:
+        hub = hub_of(request)
+        caller = await hub.caller(request)
+        if request.headers.get("x-hivemem-events") != "1":
+            return await fn(request, hub, caller)
+        return await _with_events(fn, request, hub, caller)
+
+    return handler
+
+
+async def _with_events(fn: Handler, request: Request, hub: Hub, caller: Caller) -> Response:
+    """Answer ``{"result": <the usual body>, "events": [...]}``.
+
+    The events are those of the caller's own ops, for the in-process listeners (``on``) of
+    a remote client.
+    """
+    sink: list[Event] = []
+    token = EVENT_SINK.set(sink)
+    try:
+        try:
+            response = await fn(request, hub, caller)
+        except HivememError as exc:
+            response = error_response(exc)
+    finally:
+        EVENT_SINK.reset(token)
+    body = getattr(response, "body", None)
+    if body is None or response.media_type != JSON:
+        return response
+    wrapped = {"result": orjson.Fragment(body), "events": [e.to_dict() for e in sink]}
+    return json_response(wrapped, response.status_code)
+
+
+async def body_of(request: Request, hub: Hub) -> dict[str, Any]:
+    """The request's JSON object body (bounded by the server's body limit)."""
+    body = await read_json(request, hub.config.max_body_bytes)
+    if not isinstance(body, dict):
+        raise InvalidArgument("request body must be a JSON object")
+    return body
+
+
+def fields(body: dict[str, Any], allowed: set[str], required: tuple[str, ...] = ()) -> None:
+    """Refuse unknown fields and missing required ones.
+
+    Raises:
+        InvalidArgument: naming the offending fields.
+    """
+    unknown = set(body) - allowed
+    if unknown:
+        raise InvalidArgument(
+            f"unknown field(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}"
+        )
+    missing = [f for f in required if f not in body]
+    if missing:
+        raise InvalidArgument(f"missing field(s): {', '.join(missing)}")

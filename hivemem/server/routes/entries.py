@@ -1,0 +1,210 @@
+"""Entry routes: list, get, put, delete, batch, broadcast."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from starlette.routing import Route
+
+from hivemem.engine import ops as o
+from hivemem.errors import HivememError, InvalidArgument
+from hivemem.server._http import json_response, query_int, query_str
+from hivemem.server.routes._common import body_of, endpoint, fields
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from hivemem.server.app import Hub
+    from hivemem.server.auth import Caller
+    from hivemem.types import Entry
+
+__all__ = ["ROUTES", "entry_json"]
+
+#: Most operations one batch request may carry.
+MAX_BATCH = 1000
+
+
+def entry_json(entry: Entry | None) -> dict[str, Any] | None:
+    """An entry as JSON (``None`` stays ``None``)."""
+    return None if entry is None else entry.to_dict()
+
+
+def _idem(request: Request) -> str | None:
+    return request.headers.get("idempotency-key")
+
+
+@endpoint
+async def list_entries(request: Request, hub: Hub, caller: Caller) -> Response:
+    op = hub.core.list_entries(
+        request.path_params["ns"],
+        caller.agent,
+        query_str(request, "prefix") or "",
+        query_int(request, "limit", 100),
+        query_str(request, "cursor"),
+    )
+    page = await hub.run(caller, op)
+    return json_response(
+        {"items": [e.to_dict() for e in page.items], "next_cursor": page.next_cursor}
+    )
+
+
+@endpoint
+async def get_entry(request: Request, hub: Hub, caller: Caller) -> Response:
+    op = hub.core.get(request.path_params["ns"], request.path_params["key"], caller.agent)
+    entry = await hub.run(caller, op)
+    if entry is None:
+        return json_response(
+            {"error": {"code": "not_found", "message": "no such key (or it expired)"}}, 404
+        )
+    return json_response(entry.to_dict())
+
+
+@endpoint
+async def put_entry(request: Request, hub: Hub, caller: Caller) -> Response:
+    body = await body_of(request, hub)
+    fields(body, {"value", "ttl", "expected_version", "resolved"}, ("value",))
+    op: o.Put = hub.core.put(
+        request.path_params["ns"],
+        request.path_params["key"],
+        body["value"],
+        caller.agent,
+        body.get("ttl"),
+        body.get("expected_version"),
+        _idem(request),
+    )
+    resolved = body.get("resolved", False)
+    if not isinstance(resolved, bool):
+        raise InvalidArgument("resolved must be true or false")
+    if resolved:
+        op = dataclasses.replace(op, resolved=True)
+    return json_response((await hub.run(caller, op)).to_dict())
+
+
+@endpoint
+async def delete_entry(request: Request, hub: Hub, caller: Caller) -> Response:
+    op = hub.core.delete(
+        request.path_params["ns"],
+        request.path_params["key"],
+        caller.agent,
+        query_int(request, "expected_version"),
+        _idem(request),
+    )
+    return json_response({"deleted": await hub.run(caller, op)})
+
+
+@endpoint
+async def batch(request: Request, hub: Hub, caller: Caller) -> Response:
+    body = await body_of(request, hub)
+    fields(body, {"ops", "atomic", "ttl"}, ("ops",))
+    items = body["ops"]
+    if not isinstance(items, list):
+        raise InvalidArgument("ops must be a list")
+    if len(items) > MAX_BATCH:
+        raise InvalidArgument(f"a batch carries at most {MAX_BATCH} ops, got {len(items)}")
+    atomic = body.get("atomic", False)
+    if not isinstance(atomic, bool):
+        raise InvalidArgument("atomic must be true or false")
+    ns = request.path_params["ns"]
+    for item in items:
+        if not isinstance(item, dict) or item.get("op") not in ("get", "put", "delete"):
+            raise InvalidArgument("each op is an object with op: get, put or delete")
+        fields(item, {"op", "key", "value", "ttl", "expected_version"}, ("key",))
+    kinds = {item["op"] for item in items} or {"put"}
+    if atomic:
+        return await _atomic(request, hub, caller, ns, items, kinds, body.get("ttl"))
+    if "ttl" in body:
+        raise InvalidArgument("a batch-wide ttl needs atomic: true; give ttl per op instead")
+    ops = [_op(hub, caller, ns, item, request) for item in items]
+    results: list[dict[str, Any]] = []
+    for op in ops:
+        try:
+            value = await hub.run(caller, op)
+        except HivememError as exc:
+            results.append({"ok": False, **exc.to_dict()})
+            continue
+        results.append(_result(op, value))
+    return json_response({"results": results})
+
+
+async def _atomic(
+    request: Request,
+    hub: Hub,
+    caller: Caller,
+    ns: str,
+    items: list[dict[str, Any]],
+    kinds: set[str],
+    ttl: Any,
+) -> Response:
+    if kinds == {"put"}:
+        if any("ttl" in i or "expected_version" in i for i in items):
+            raise InvalidArgument("an atomic batch of puts takes one batch-wide ttl, no versions")
+        values: dict[str, Any] = {}
+        for item in items:
+            if "value" not in item:
+                raise InvalidArgument("a put needs a value")
+            values[item["key"]] = item["value"]
+        if len(values) != len(items):
+            raise InvalidArgument("an atomic batch names each key once")
+        op: o.Op[Any] = hub.core.put_many(ns, values, caller.agent, ttl, _idem(request))
+        entries = await hub.run(caller, op)
+        return json_response({"results": [{"ok": True, "entry": e.to_dict()} for e in entries]})
+    if kinds == {"get"}:
+        if ttl is not None:
+            raise InvalidArgument("ttl applies to puts only")
+        op = hub.core.get_many(ns, [i["key"] for i in items], caller.agent)
+        found = await hub.run(caller, op)
+        return json_response(
+            {"results": [{"ok": True, "entry": entry_json(found.get(i["key"]))} for i in items]}
+        )
+    raise InvalidArgument("an atomic batch is all puts (write_many) or all gets (read_many)")
+
+
+def _op(hub: Hub, caller: Caller, ns: str, item: dict[str, Any], request: Request) -> o.Op[Any]:
+    kind = item["op"]
+    if kind == "get":
+        if set(item) - {"op", "key"}:
+            raise InvalidArgument("a get takes only a key")
+        return hub.core.get(ns, item["key"], caller.agent)
+    if kind == "put":
+        if "value" not in item:
+            raise InvalidArgument("a put needs a value")
+        return hub.core.put(
+            ns,
+            item["key"],
+            item["value"],
+            caller.agent,
+            item.get("ttl"),
+            item.get("expected_version"),
+            None,
+        )
+    if "value" in item or "ttl" in item:
+        raise InvalidArgument("a delete takes a key and an optional expected_version")
+    return hub.core.delete(ns, item["key"], caller.agent, item.get("expected_version"), None)
+
+
+def _result(op: o.Op[Any], value: Any) -> dict[str, Any]:
+    if isinstance(op, o.Delete):
+        return {"ok": True, "deleted": value}
+    return {"ok": True, "entry": entry_json(value)}
+
+
+@endpoint
+async def broadcast(request: Request, hub: Hub, caller: Caller) -> Response:
+    body = await body_of(request, hub)
+    fields(body, {"message"}, ("message",))
+    op = hub.core.broadcast(
+        request.path_params["ns"], body["message"], caller.agent, _idem(request)
+    )
+    return json_response((await hub.run(caller, op)).to_dict())
+
+
+ROUTES = [
+    Route("/v1/namespaces/{ns}/entries", list_entries, methods=["GET"]),
+    Route("/v1/namespaces/{ns}/entries/{key:path}", get_entry, methods=["GET"]),
+    Route("/v1/namespaces/{ns}/entries/{key:path}", put_entry, methods=["PUT"]),
+    Route("/v1/namespaces/{ns}/entries/{key:path}", delete_entry, methods=["DELETE"]),
+    Route("/v1/namespaces/{ns}/batch", batch, methods=["POST"]),
+    Route("/v1/namespaces/{ns}/broadcast", broadcast, methods=["POST"]),
+]

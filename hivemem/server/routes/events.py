@@ -1,0 +1,153 @@
+"""The event stream of a namespace: Server-Sent Events, resumable.
+
+``GET /v1/namespaces/{ns}/events?since=REV`` answers ``text/event-stream``: each event as
+``id: <revision>`` / ``event: <type>`` / ``data: <event JSON>``, heartbeat comments while
+idle, and ``event: error`` before closing if the watcher loses its read permission. A
+reconnecting client sends ``Last-Event-ID`` (or ``since``) and gets every later event once;
+a revision older than the retained events answers 410 ``revision_compacted``. With
+``Accept: application/json`` the route answers the retained events after ``since`` as one
+JSON list instead (``wait=S`` holds the request up to S seconds until one arrives); without
+``since`` (or with ``probe=watch|subscribe``) it checks read permission and retention and
+answers ``{"revision": current}``, as a watcher does before following.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+
+from hivemem.engine import ops as o
+from hivemem.errors import HivememError, InvalidArgument, TooManyRequests
+from hivemem.server._http import json_response, query_float, query_int
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from hivemem.server.app import Hub
+    from hivemem.server.auth import Caller
+    from hivemem.types import Event
+
+from hivemem.server.routes._common import endpoint
+
+__all__ = ["ROUTES", "sse_frame"]
+
+
+def sse_frame(event: Event) -> bytes:
+    """One event as an SSE frame."""
+    data = orjson.dumps(event.to_dict())
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.revision, event.type.encode(), data)
+
+
+def _since(request: Request) -> int | None:
+    since = query_int(request, "since")
+    if since is None:
+        last = request.headers.get("last-event-id", "").strip()
+        if last:
+            if not last.isdigit() or len(last) > 18:
+                raise InvalidArgument(f"Last-Event-ID {last!r} is not a revision")
+            since = int(last)
+    if since is not None and since < 0:
+        raise InvalidArgument("since must be a revision >= 0")
+    return since
+
+
+@endpoint
+async def events(request: Request, hub: Hub, caller: Caller) -> Response:
+    ns = hub.core.ns(request.path_params["ns"])
+    since = _since(request)
+    wants_json = "application/json" in request.headers.get("accept", "")
+    if wants_json and since is not None and "probe" not in request.query_params:
+        return await _json(request, hub, caller, ns, since)
+    probe = request.query_params.get("probe", "watch")
+    if probe not in ("watch", "subscribe"):
+        raise InvalidArgument("probe must be 'watch' or 'subscribe'")
+    watch = o.StartWatch(agent=caller.agent, ns=ns, since=since, subscribe=probe == "subscribe")
+    start = await hub.run(caller, watch)
+    if wants_json:
+        # A probe: permission and retention checked, the current revision answered.
+        return json_response({"revision": start})
+    last = since if since is not None else start
+    heartbeat = query_float(request, "heartbeat") or hub.config.heartbeat
+    heartbeat = min(max(heartbeat, 0.05), 300.0)
+    key = caller.token_id or caller.agent
+    if hub.streams[key] >= hub.config.max_streams_per_token:
+        raise TooManyRequests(
+            f"this token holds {hub.streams[key]} event streams already "
+            f"(the limit is {hub.config.max_streams_per_token}); close one first"
+        )
+    return StreamingResponse(
+        _stream(hub, caller, ns, last, heartbeat, key),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _json(request: Request, hub: Hub, caller: Caller, ns: str, last: int) -> Response:
+    limit = query_int(request, "limit", 1000) or 1000
+    if not 1 <= limit <= 10_000:
+        raise InvalidArgument("limit must be 1-10000")
+    wait = min(max(query_float(request, "wait") or 0.0, 0.0), 60.0)
+    deadline = time.monotonic() + wait
+    notifier = hub.core.backend.notifier
+    while True:
+        seq = notifier.seq
+        found = await hub.run(
+            caller, o.EventsAfter(agent=caller.agent, ns=ns, since=last, limit=limit)
+        )
+        remaining = deadline - time.monotonic()
+        if found or remaining <= 0:
+            return json_response({"events": [e.to_dict() for e in found]})
+        await notifier.await_change(seq, min(remaining, _wake(hub)))
+
+
+def _wake(hub: Hub) -> float:
+    """How long an idle stream sleeps before looking again without a notification."""
+    # A store shared with other processes is watched by the hub's poller, which notifies.
+    return 30.0 if hub.poller is not None else hub.core.backend.poll_interval
+
+
+async def _stream(
+    hub: Hub, caller: Caller, ns: str, last: int, heartbeat: float, key: str
+) -> AsyncIterator[bytes]:
+    hub.streams[key] += 1
+    notifier = hub.core.backend.notifier
+    try:
+        yield b"retry: 1000\n: connected\n\n"
+        next_beat = time.monotonic() + heartbeat
+        while True:
+            seq = notifier.seq
+            try:
+                found: list[Any] = await hub.run(
+                    caller, o.EventsAfter(agent=caller.agent, ns=ns, since=last)
+                )
+            except HivememError as exc:
+                yield b"event: error\ndata: %s\n\n" % orjson.dumps(exc.to_dict())
+                return
+            if found:
+                last = found[-1].revision
+                yield b"".join(sse_frame(e) for e in found)
+                next_beat = time.monotonic() + heartbeat
+                continue
+            remaining = next_beat - time.monotonic()
+            if remaining <= 0:
+                yield b": ping\n\n"
+                next_beat = time.monotonic() + heartbeat
+                continue
+            await notifier.await_change(seq, min(remaining, _wake(hub)))
+    except asyncio.CancelledError:
+        raise
+    finally:
+        hub.streams[key] -= 1
+        if hub.streams[key] <= 0:
+            del hub.streams[key]
+
+
+ROUTES = [Route("/v1/namespaces/{ns}/events", events, methods=["GET"])]
