@@ -83,7 +83,9 @@ def _open_remote(
         backend.close()
         raise
     if options.pop("cache", False):
-        raise InvalidArgument("cache=True is not available yet")
+        from hivemem.remote.cache import NearCache
+
+        backend.cache = NearCache(backend, settings.clock)
     core.start_sweeper()
     return core
 

@@ -380,6 +380,37 @@ class Core:
             limit=v.check_limit(limit, maximum=1_000_000),
         )
 
+    # ------------------------------------------------------------ remote client state
+    def breaker_status(self) -> dict[str, Any]:
+        """The circuit breaker of a remote store (embedded stores have none: always closed)."""
+        breaker = getattr(self.backend, "breaker", None)
+        if breaker is None:
+            return {"state": "closed", "failures": 0, "opened_at": None}
+        status: dict[str, Any] = breaker.status()
+        return status
+
+    def reset_breaker(self) -> None:
+        """Close a remote store's circuit breaker and forget its failures."""
+        breaker = getattr(self.backend, "breaker", None)
+        if breaker is not None:
+            breaker.reset()
+
+    def clear_cache(self) -> None:
+        """Empty a remote store's near-cache (if it has one)."""
+        cache = getattr(self.backend, "cache", None)
+        if cache is not None:
+            cache.clear()
+
+    def metrics(self) -> dict[str, Any]:
+        """Client-side metrics: the near-cache and circuit breaker of a remote store."""
+        cache = getattr(self.backend, "cache", None)
+        return {
+            "backend": self.backend.name,
+            "cache": cache.stats() if cache is not None else None,
+            "circuit_breaker": self.breaker_status(),
+            "subscriptions": len(self.subscriptions),
+        }
+
     def stats_extra(self, stats: dict[str, Any]) -> dict[str, Any]:
         """Add what only this process knows (subscriptions, backend name) to store stats."""
         stats["subscriptions"] = len(self.subscriptions)

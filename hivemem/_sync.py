@@ -327,6 +327,26 @@ class Memory:
         """Sweep expired entries now (the background sweeper does it every interval)."""
         return self._c.sweep()
 
+    # ------------------------------------------------------------ remote client
+    def circuit_breaker_status(self) -> dict[str, Any]:
+        """``{state: closed|open|half_open, failures, opened_at}`` of a remote store's breaker.
+
+        Embedded stores have no breaker and always answer ``closed``.
+        """
+        return self._c.breaker_status()
+
+    def reset_circuit_breaker(self) -> None:
+        """Close the circuit breaker now (calls go to the server again)."""
+        self._c.reset_breaker()
+
+    def clear_cache(self) -> None:
+        """Empty the near-cache of a remote store opened with ``cache=True``."""
+        self._c.clear_cache()
+
+    def get_metrics(self) -> dict[str, Any]:
+        """Client-side metrics: near-cache hits, misses and hit rate; circuit breaker state."""
+        return self._c.metrics()
+
 
 def _agent_core(core: Core, agent: str) -> Core:
     from hivemem import _validate

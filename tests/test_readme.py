@@ -44,5 +44,6 @@ def test_public_names_are_exact():
         "testing",
         "remote",
         "server",
+        "agents",
     }
     assert public - modules == set(hivemem.__all__) - {"__version__"}

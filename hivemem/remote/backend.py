@@ -38,6 +38,7 @@ from hivemem.errors import (
     error_from_dict,
 )
 from hivemem.remote.breaker import CircuitBreaker
+from hivemem.remote.cache import MISSING, NearCache
 from hivemem.remote.sse import SSEParser
 from hivemem.remote.wire import Call, call_for
 from hivemem.types import Event
@@ -96,6 +97,8 @@ class RemoteBackend(Backend):
         self._streams: dict[threading.Event, httpx.Response] = {}
         self._lock = threading.Lock()
         self._closed = False
+        #: The near-cache (``connect(..., cache=True)``), or ``None``.
+        self.cache: NearCache | None = None
 
     # ------------------------------------------------------------ requests
     def _send_headers(self, op: Op[Any], call: Call) -> dict[str, str]:
@@ -112,17 +115,60 @@ class RemoteBackend(Backend):
         return float(self.backoff * (2**attempt) * (0.5 + random.random()))
 
     def execute(self, op: Op[Any]) -> Result:
+        cache = self.cache
+        if cache is not None and type(op) is Get:
+            hit = cache.lookup(op)
+            if hit is not MISSING:
+                return self._read_event(op, Result(value=hit))
+            generation = cache.generation(op)
+            result = self._execute(op)
+            if result.error is None:
+                cache.store(op, generation, result.value)
+            return self._read_event(op, result)
         result = self._execute(op)
         resolver = needs_client_resolution(op, result, self.settings)
         if resolver is not None:
-            return resolve_in_client(self._execute, op, resolver, self.settings)  # type: ignore[arg-type]
-        return result
+            result = resolve_in_client(self._execute, op, resolver, self.settings)  # type: ignore[arg-type]
+        if cache is not None and op.mutates:
+            cache.after(op, result)
+        return self._read_event(op, result)
 
     async def aexecute(self, op: Op[Any]) -> Result:
+        cache = self.cache
+        if cache is not None and type(op) is Get:
+            hit = cache.lookup(op)
+            if hit is not MISSING:
+                return self._read_event(op, Result(value=hit))
+            generation = cache.generation(op)
+            result = await self._aexecute(op)
+            if result.error is None:
+                cache.store(op, generation, result.value)
+            return self._read_event(op, result)
         result = await self._aexecute(op)
         resolver = needs_client_resolution(op, result, self.settings)
         if resolver is not None:
-            return await aresolve_in_client(self._aexecute, op, resolver, self.settings)  # type: ignore[arg-type]
+            result = await aresolve_in_client(self._aexecute, op, resolver, self.settings)  # type: ignore[arg-type]
+        if cache is not None and op.mutates:
+            cache.after(op, result)
+        return self._read_event(op, result)
+
+    def _read_event(self, op: Op[Any], result: Result) -> Result:
+        """Add the local ``memory:read`` event of a read, when someone listens for it."""
+        if self.settings.read_events and type(op) is Get and result.error is None:
+            entry = result.value
+            result.events = [
+                *result.events,
+                Event(
+                    "memory:read",
+                    op.ns,
+                    0,
+                    self.settings.clock(),
+                    op.agent,
+                    key=op.key,
+                    value=entry.value if entry else None,
+                    version=entry.version if entry else None,
+                ),
+            ]
         return result
 
     def _execute(self, op: Op[Any]) -> Result:
@@ -165,20 +211,6 @@ class RemoteBackend(Backend):
             return _result(call, status, content)
         result = _result(call, status, orjson.dumps(inner))
         result.events = [Event.from_dict(e) for e in events]
-        if self.settings.read_events and isinstance(op, Get) and result.error is None:
-            entry = result.value
-            result.events.append(
-                Event(
-                    "memory:read",
-                    op.ns,
-                    0,
-                    self.settings.clock(),
-                    op.agent,
-                    key=op.key,
-                    value=entry.value if entry else None,
-                    version=entry.version if entry else None,
-                )
-            )
         return result
 
     def _aclient(self) -> httpx.AsyncClient:
@@ -391,6 +423,8 @@ class RemoteBackend(Backend):
         if self._closed:
             return
         self._closed = True
+        if self.cache is not None:
+            self.cache.close()
         with self._lock:
             streams = list(self._streams.values())
             self._streams.clear()
