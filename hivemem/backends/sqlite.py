@@ -80,6 +80,8 @@ CHECKPOINT_EVERY = 256
 WRITER_AUTOCHECKPOINT = 8192
 #: Old events are trimmed once every TRIM_STEP revisions of a namespace (or fewer).
 TRIM_STEP = 64
+#: Bytes of the file that connections map into memory (reads skip a read() per page).
+MMAP_BYTES = 1 << 30
 #: Seconds a read's audit record may wait in the buffer.
 AUDIT_FLUSH_SECONDS = 0.2
 
@@ -592,6 +594,7 @@ class SQLiteBackend(Backend):
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.durability.upper()}")
             conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # flatter reads as files grow
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"cannot open SQLite store {self.path!r}: {exc}") from exc
         with self._conns_lock:
