@@ -1,4 +1,4 @@
-# hivemem: `make run` starts hivemem on the embedded SQLite default; `make test` runs the suite.
+# hivemem: `make run` starts the server on the SQLite default (./hivemem.db); `make test` runs the suite.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -9,13 +9,14 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,bench,server]'
+	$(PY) -m pip install -q -e '.[dev,bench,server,redis]'
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/hivemem demo
+	$(VENV)/bin/hivemem serve --store sqlite:///hivemem.db
 
-demo: run
+demo: $(STAMP)
+	$(VENV)/bin/hivemem demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -14,15 +14,20 @@ __all__ = ["main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every command group."""
-    from hivemem.cli import bench, demo
+    from hivemem.cli import bench, data, demo, observe, serve, token, transfer
 
     parser = argparse.ArgumentParser(
         prog="hivemem",
         description="hivemem: shared memory for multi-agent AI systems.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo.register(sub)
+    serve.register(sub)
+    token.register(sub)
+    data.register(sub)
+    observe.register(sub)
+    transfer.register(sub)
     bench.register(sub)
+    demo.register(sub)
     return parser
 
 

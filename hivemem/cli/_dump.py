@@ -1,0 +1,209 @@
+"""The export format (JSON Lines) and how records are read from and written to a store.
+
+One JSON object per line, each with a ``kind``::
+
+    {"kind": "header", "format": "hivemem-export", "version": 1, "exported_at": ...}
+    {"kind": "namespace", "name": ..., "default_permission": ..., "permissions": {...},
+     "conflict_strategy": ..., "resolver": ..., "ttl": ..., "max_entries": ...,
+     "description": ..., "created_by": ..., "created_at": ...}
+    {"kind": "entry", "namespace": ..., "key": ..., "value": ..., "owner": ...,
+     "version": ..., "created_at": ..., "updated_at": ..., "expires_at": ...}
+    {"kind": "end", "namespaces": N, "entries": M}
+
+A namespace's record comes before its entries. Later kinds (conversations, memories) are
+new ``kind`` values: an importer that does not know a kind skips it and says so. The ``end``
+record lets an importer tell a complete file from a truncated one.
+
+Export and import act as the store's owner: embedded (``memory://``, ``sqlite://``) and on
+a server with an admin token they see and write every namespace whatever its permissions,
+and entries keep their owners (on a server with auth on, a token acts for one agent only,
+so imported entries are owned by the token's agent). Versions, revisions and times are
+the target store's own; values, owners, expiry times and namespace configs carry over.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hivemem.engine import ops as o
+from hivemem.errors import AlreadyExists, HivememError, InvalidArgument
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import hivemem
+    from hivemem.types import Entry, NamespaceInfo
+
+__all__ = ["FORMAT", "VERSION", "Importer", "export_records", "total_entries"]
+
+FORMAT = "hivemem-export"
+VERSION = 1
+_PAGE = 500
+_NS_FIELDS = (
+    "name",
+    "default_permission",
+    "permissions",
+    "conflict_strategy",
+    "resolver",
+    "ttl",
+    "max_entries",
+    "description",
+    "created_by",
+    "created_at",
+)
+
+
+def _run(mem: hivemem.Memory, op: o.Op[Any]) -> Any:
+    """Run an op as the store's owner (admin: no permission checks embedded)."""
+    return mem._run(dataclasses.replace(op, admin=True))
+
+
+def total_entries(mem: hivemem.Memory) -> int | None:
+    """How many entries the store holds (for a progress bar), or ``None`` if unknown."""
+    try:
+        count = mem.stats().get("total_entries")
+    except HivememError:
+        return None
+    return count if isinstance(count, int) else None
+
+
+def _namespace_record(info: NamespaceInfo) -> dict[str, Any]:
+    data = info.to_dict()
+    return {"kind": "namespace", **{k: data[k] for k in _NS_FIELDS}}
+
+
+def _entry_record(e: Entry) -> dict[str, Any]:
+    data = e.to_dict()
+    data.pop("revision", None)
+    return {"kind": "entry", **data}
+
+
+def export_records(mem: hivemem.Memory) -> Iterator[dict[str, Any]]:
+    """Yield every record of the store: header, namespaces each with its entries, end."""
+    yield {"kind": "header", "format": FORMAT, "version": VERSION, "exported_at": time.time()}
+    infos: list[NamespaceInfo] = _run(mem, o.ListNamespaces(agent=mem.agent))
+    entries = 0
+    for info in sorted(infos, key=lambda i: i.name):
+        yield _namespace_record(info)
+        cursor: str | None = None
+        while True:
+            op = o.ListEntries(agent=mem.agent, ns=info.name, limit=_PAGE, cursor=cursor)
+            page = _run(mem, op)
+            for entry in page.items:
+                entries += 1
+                yield _entry_record(entry)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    yield {"kind": "end", "namespaces": len(infos), "entries": entries}
+
+
+@dataclass
+class Importer:
+    """Write records into a store, idempotently.
+
+    A namespace that exists keeps its configuration; an entry whose value and owner already
+    match is left alone; others are written with compare-and-set on the version seen, so an
+    import never overwrites a change made meanwhile (it is reported instead).
+
+    Attributes:
+        mem: The target store.
+        keep_owners: Write each entry as its owner (``False``: as ``mem.agent``).
+        counts: What happened, by outcome.
+        failures: ``(record, error)`` of the records that could not be imported.
+    """
+
+    mem: hivemem.Memory
+    keep_owners: bool = True
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[tuple[dict[str, Any], HivememError]] = field(default_factory=list)
+    skipped_kinds: set[str] = field(default_factory=set)
+    header: dict[str, Any] | None = None
+    end: dict[str, Any] | None = None
+
+    def _count(self, outcome: str) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    def add(self, record: Any) -> None:
+        """Import one record (failures are collected, not raised).
+
+        Raises:
+            InvalidArgument: the record is not an export record, or the file's format is not
+                one this version reads.
+        """
+        if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
+            raise InvalidArgument("not a hivemem export record (an object with a 'kind')")
+        kind = record["kind"]
+        if kind == "header":
+            if record.get("format") != FORMAT or not isinstance(record.get("version"), int):
+                raise InvalidArgument("not a hivemem export file (bad header)")
+            if record["version"] > VERSION:
+                raise InvalidArgument(
+                    f"export format version {record['version']} is newer than this hivemem "
+                    f"reads ({VERSION}): upgrade hivemem"
+                )
+            self.header = record
+        elif kind == "end":
+            self.end = record
+        elif kind in ("namespace", "entry"):
+            try:
+                (self._namespace if kind == "namespace" else self._entry)(record)
+            except HivememError as exc:
+                self._count("failed")
+                self.failures.append((record, exc))
+            except (KeyError, TypeError) as exc:
+                self._count("failed")
+                self.failures.append((record, InvalidArgument(f"malformed record: {exc!r}")))
+        else:
+            self.skipped_kinds.add(kind)
+            self._count("skipped")
+
+    def _agent(self, agent: Any) -> str:
+        return agent if self.keep_owners and isinstance(agent, str) and agent else self.mem.agent
+
+    def _namespace(self, r: dict[str, Any]) -> None:
+        core = self.mem._c
+        agent = self._agent(r.get("created_by"))
+        perms = dict(r.get("permissions") or {})
+        op = core.create_namespace(
+            r["name"],
+            agent,
+            r.get("default_permission"),
+            perms,
+            r.get("conflict_strategy", "latest-wins"),
+            r.get("resolver"),
+            r.get("ttl"),
+            r.get("max_entries"),
+            r.get("description", ""),
+            False,
+        )
+        try:
+            info: NamespaceInfo = _run(self.mem, op)
+        except AlreadyExists:
+            self._count("namespaces_existing")
+            return
+        extra = {a: None for a in info.permissions if a not in perms}
+        if extra and self.keep_owners:  # the creator got admin the export did not have
+            _run(self.mem, core.update_permissions(r["name"], extra, agent))
+        self._count("namespaces_created")
+
+    def _entry(self, r: dict[str, Any]) -> None:
+        core = self.mem._c
+        now = time.time()
+        expires = r.get("expires_at")
+        if expires is not None and expires <= now:
+            self._count("entries_expired")
+            return
+        ns, key, value = r["namespace"], r["key"], r["value"]
+        agent = self._agent(r.get("owner"))
+        current: Entry | None = _run(self.mem, core.get(ns, key, agent))
+        if current is not None and current.value == value and current.owner == agent:
+            self._count("entries_unchanged")
+            return
+        ttl = None if expires is None else expires - now
+        version = 0 if current is None else current.version
+        _run(self.mem, core.put(ns, key, value, agent, ttl, version, None))
+        self._count("entries_written")

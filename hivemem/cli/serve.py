@@ -1,0 +1,152 @@
+"""``hivemem serve``: argument parsing (the runner is :mod:`hivemem.server.serve`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TYPE_CHECKING
+
+from hivemem.cli._common import EXIT_EPILOG, command, store_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["register"]
+
+_DESCRIPTION = """\
+Serve a store over HTTP (JSON API under /v1, event streams, /healthz, /metrics).
+
+On the first start of a store (no token in it yet) an admin token is created and
+printed once on stdout with the URL; later starts print the URL only. Create more
+tokens with 'hivemem token create AGENT --store URL' or '--url SERVER'.
+Stops gracefully on SIGTERM or Ctrl-C."""
+
+
+def _number(kind: Callable[[str], float], minimum: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``serve`` command."""
+    from hivemem.server.protocols import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_HEADER_BYTES
+
+    p = sub.add_parser(
+        "serve",
+        help="run the hivemem server",
+        description=_DESCRIPTION,
+        epilog=EXIT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        default=None,
+        help="store to serve: memory://, sqlite:///file.db or a file path "
+        "(default: $HIVEMEM_URL or sqlite:///hivemem.db)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7700, help="TCP port (default 7700)")
+    p.add_argument(
+        "--workers",
+        type=_number(int, 1),
+        default=1,
+        help="worker processes over the same store (default 1; SQLite is multi-process safe, "
+        "memory:// is not shared between workers)",
+    )
+    p.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="no tokens: the agent comes from the X-Agent-Id header "
+        "(local development; refused unless --host is a loopback address)",
+    )
+    p.add_argument(
+        "--heartbeat",
+        type=_number(float, 0.1),
+        default=15.0,
+        metavar="S",
+        help="seconds between heartbeats on idle event streams (default 15)",
+    )
+    p.add_argument(
+        "--max-body",
+        type=_number(int, 1),
+        default=2 << 20,
+        metavar="BYTES",
+        help="largest request body (default 2 MiB = 2097152)",
+    )
+    p.add_argument(
+        "--max-streams",
+        type=_number(int, 1),
+        default=64,
+        metavar="N",
+        help="concurrent event streams per token (default 64)",
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=_number(float, 0),
+        default=DEFAULT_HEADER_TIMEOUT,
+        metavar="S",
+        help="seconds a client has to send a request's headers before the connection "
+        "is closed with 408 (slow clients; default 10; 0 = no limit)",
+    )
+    p.add_argument(
+        "--max-header-bytes",
+        type=_number(int, 1024),
+        default=DEFAULT_MAX_HEADER_BYTES,
+        metavar="BYTES",
+        help="largest request line plus headers; more gets 431 (default 65536)",
+    )
+    p.add_argument(
+        "--keep-alive",
+        type=_number(float, 1),
+        default=5.0,
+        metavar="S",
+        help="seconds an idle keep-alive connection stays open (default 5)",
+    )
+    p.add_argument(
+        "--graceful-timeout",
+        type=_number(float, 0),
+        default=5.0,
+        metavar="S",
+        help="on SIGTERM/SIGINT, seconds open requests and event streams get to finish (default 5)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="server log level on stderr (default warning)",
+    )
+    p.add_argument("--access-log", action="store_true", help="log every request on stderr")
+    p.set_defaults(func=_main)
+
+
+@command
+def _main(args: argparse.Namespace) -> int:
+    from hivemem._connect import DEFAULT_URL
+    from hivemem.server.serve import ServeOptions, serve
+
+    options = ServeOptions(
+        store=store_url(args.store) or os.environ.get("HIVEMEM_URL") or DEFAULT_URL,
+        host=args.host,
+        port=args.port,
+        workers=int(args.workers),
+        auth=not args.no_auth,
+        heartbeat=args.heartbeat,
+        max_body=int(args.max_body),
+        max_streams=int(args.max_streams),
+        header_timeout=args.header_timeout,
+        max_header_bytes=int(args.max_header_bytes),
+        keep_alive=args.keep_alive,
+        graceful_timeout=args.graceful_timeout,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+    return serve(options)

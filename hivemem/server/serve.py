@@ -1,0 +1,246 @@
+"""``hivemem serve``: run the server on uvicorn (SPEC §12).
+
+:func:`serve` opens the store once to prepare it (the token namespace; on first start with
+auth on and no token yet, an admin token it prints once), prints the URL, then runs uvicorn:
+httptools and uvloop when installed (the ``server`` extra), the header deadline and size cap
+of :mod:`hivemem.server.protocols`, a keep-alive timeout, graceful shutdown on SIGTERM and
+SIGINT (uvicorn's handlers; open event streams get ``graceful_timeout`` seconds).
+
+With ``workers > 1`` uvicorn spawns worker processes sharing one listening socket; each
+builds its app with :func:`app_from_env` from the options the parent put in
+``$HIVEMEM_SERVE_OPTIONS``. They share the store: a SQLite file is safe across processes, and
+tokens live in the store, so every worker accepts the same ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import ipaddress
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from hivemem._connect import DEFAULT_URL, _open
+from hivemem.errors import InvalidArgument
+from hivemem.server import protocols
+from hivemem.server.app import ServerConfig, create_app
+from hivemem.server.auth import TokenStore
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    import uvicorn
+    from starlette.applications import Starlette
+
+__all__ = [
+    "ENV_OPTIONS",
+    "ServeOptions",
+    "app_from_env",
+    "bootstrap",
+    "build_app",
+    "check_options",
+    "is_loopback",
+    "serve",
+    "uvicorn_config",
+]
+
+#: The environment variable carrying :class:`ServeOptions` to worker processes.
+ENV_OPTIONS = "HIVEMEM_SERVE_OPTIONS"
+
+
+@dataclass(slots=True)
+class ServeOptions:
+    """Everything ``hivemem serve`` takes.
+
+    Attributes:
+        store: The store URL the server serves (``sqlite:///hivemem.db`` by default).
+        host: The address to bind.
+        port: The TCP port.
+        workers: uvicorn worker processes over the same store.
+        auth: Require bearer tokens (``False`` only on a loopback host).
+        heartbeat: Seconds between heartbeats on idle event streams.
+        max_body: Largest request body, in bytes.
+        max_streams: Concurrent event streams per token.
+        header_timeout: Seconds a client has to send a request's headers (0: no limit).
+        max_header_bytes: Largest request line plus headers, in bytes.
+        keep_alive: Seconds an idle keep-alive connection stays open.
+        graceful_timeout: Seconds open requests (event streams) get on shutdown.
+        log_level: uvicorn's log level.
+        access_log: Log every request.
+    """
+
+    store: str = DEFAULT_URL
+    host: str = "127.0.0.1"
+    port: int = 7700
+    workers: int = 1
+    auth: bool = True
+    heartbeat: float = 15.0
+    max_body: int = 2 << 20
+    max_streams: int = 64
+    header_timeout: float = protocols.DEFAULT_HEADER_TIMEOUT
+    max_header_bytes: int = protocols.DEFAULT_MAX_HEADER_BYTES
+    keep_alive: float = 5.0
+    graceful_timeout: float = 5.0
+    log_level: str = "warning"
+    access_log: bool = False
+
+    @property
+    def url(self) -> str:
+        """The URL clients connect to."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def server_config(self) -> ServerConfig:
+        """The app's options."""
+        return ServerConfig(
+            auth=self.auth,
+            max_body_bytes=self.max_body,
+            heartbeat=self.heartbeat,
+            max_streams_per_token=self.max_streams,
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_options(options: ServeOptions) -> None:
+    """Refuse unsafe or impossible options.
+
+    Raises:
+        InvalidArgument: ``--no-auth`` on a non-loopback host, or a bad number.
+    """
+    if not options.auth and not is_loopback(options.host):
+        raise InvalidArgument(
+            f"--no-auth is refused on {options.host}: without tokens anyone who reaches the "
+            "port acts as any agent. Bind to 127.0.0.1 (or ::1), or drop --no-auth"
+        )
+    if not 0 <= options.port <= 65535:
+        raise InvalidArgument(f"invalid port {options.port}")
+    for name in ("workers", "max_body", "max_streams", "max_header_bytes"):
+        if getattr(options, name) < 1:
+            raise InvalidArgument(f"{name.replace('_', '-')} must be at least 1")
+    for name in ("heartbeat", "keep_alive"):
+        if getattr(options, name) <= 0:
+            raise InvalidArgument(f"{name.replace('_', '-')} must be more than 0 seconds")
+    if options.header_timeout < 0 or options.graceful_timeout < 0:
+        raise InvalidArgument("timeouts must be 0 or more seconds")
+
+
+def bootstrap(options: ServeOptions) -> str | None:
+    """Prepare the store; return a new admin token if auth is on and none exists yet.
+
+    Tokens live in the store, so the token is created (and returned) only once per store.
+    """
+    core = _open(options.store, None, None, {"cleanup_interval": 0})
+    try:
+        tokens = TokenStore(core.backend)
+        tokens.ensure()
+        if not options.auth or tokens.count():
+            return None
+        token, _ = tokens.create("admin", "admin", "created on first start")
+        return token
+    finally:
+        core.close()
+
+
+def build_app(options: ServeOptions) -> Starlette:
+    """Open the store and build the app; the store closes when the app shuts down."""
+    core = _open(options.store, None, None, {})
+    try:
+        app = create_app(core, options.server_config())
+    except BaseException:
+        core.close()
+        raise
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        try:
+            async with inner(app):
+                yield
+        finally:
+            core.close()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def app_from_env() -> Starlette:
+    """The app of a worker process, from the options in ``$HIVEMEM_SERVE_OPTIONS``."""
+    raw = os.environ.get(ENV_OPTIONS)
+    if not raw:
+        raise RuntimeError(f"{ENV_OPTIONS} is not set: start workers with 'hivemem serve'")
+    return build_app(ServeOptions(**json.loads(raw)))
+
+
+def uvicorn_config(options: ServeOptions, app: Any) -> uvicorn.Config:
+    """The uvicorn config for ``app`` (an ASGI app, or an import string of a factory)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=options.host.strip("[]"),
+        port=options.port,
+        workers=options.workers,
+        factory=isinstance(app, str),
+        http=protocols.protocol_class(),
+        loop="auto",
+        lifespan="on",
+        log_level=options.log_level,
+        access_log=options.access_log,
+        timeout_keep_alive=max(1, round(options.keep_alive)),
+        timeout_graceful_shutdown=max(1, round(options.graceful_timeout)),
+        server_header=False,
+    )
+    protocols.configure(config, options.header_timeout, options.max_header_bytes)
+    return config
+
+
+def _mask(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
+
+
+def serve(options: ServeOptions, out: TextIO | None = None) -> int:
+    """Run the server until SIGTERM or SIGINT; return the exit status.
+
+    Prints the URL (and, on the first start of a store, its admin token) on ``out``.
+
+    Raises:
+        InvalidArgument: bad options (see :func:`check_options`).
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    out = out or sys.stdout
+    check_options(options)
+    token = bootstrap(options)
+    print(f"hivemem serving {options.url} (store {_mask(options.store)})", file=out)
+    if token is not None:
+        print(f"admin token (shown once, keep it): {token}", file=out)
+    elif not options.auth:
+        print("auth is off: the agent comes from the X-Agent-Id header", file=out)
+    out.flush()
+    if options.workers > 1:
+        os.environ[ENV_OPTIONS] = json.dumps(dataclasses.asdict(options))
+        config = uvicorn_config(options, f"{__name__}:app_from_env")
+        sock = config.bind_socket()
+        Multiprocess(config, sockets=[sock]).run()
+        return 0
+    config = uvicorn_config(options, build_app(options))
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
