@@ -10,6 +10,7 @@ from hivemem.errors import InvalidArgument, TooLarge
 from hivemem.types import CONFLICT_STRATEGIES, LEVELS
 
 __all__ = [
+    "MAX_INT",
     "MAX_KEY_BYTES",
     "RESERVED_PREFIX",
     "check_agent",
@@ -24,6 +25,8 @@ __all__ = [
 ]
 
 MAX_KEY_BYTES = 1024
+#: Largest integer a version or count may be (signed 64 bits, as stores keep them).
+MAX_INT = (1 << 63) - 1
 
 _AGENT = re.compile(r"[A-Za-z0-9._@:\-]{1,128}")
 _NAMESPACE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -94,7 +97,7 @@ def check_version(version: Any) -> int | None:
     """Return ``version`` if it is ``None`` or an integer >= 0."""
     if version is None:
         return None
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+    if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version <= MAX_INT:
         raise InvalidArgument(f"invalid expected_version {version!r}: give an integer >= 0")
     return version
 

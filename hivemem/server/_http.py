@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from hivemem.errors import HivememError, InvalidArgument, TooLarge
@@ -55,20 +58,48 @@ async def read_json(request: Request, limit: int) -> Any:
             raise TooLarge(f"request body is {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"request body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # the answer reaches no one, but it is no server error
+        raise InvalidArgument("the client left before sending the whole body") from None
     body = b"".join(chunks)
     if not body.strip():
         raise InvalidArgument("request body is empty: send a JSON object")
     try:
-        return orjson.loads(body)
+        data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidArgument(
             f"request body is not valid JSON ({exc.msg}; NaN, infinities and integers "
             "beyond 64 bits are refused)"
+        ) from None
+    if _LONG_DIGITS.search(body):
+        _check_integers(body)
+    return data
+
+
+#: A run of digits long enough to be an integer orjson turns into a float (beyond 64 bits).
+_LONG_DIGITS = re.compile(rb"\d{19}")
+_INTEGERS = range(-(1 << 63), 1 << 64)
+
+
+def _check_integers(body: bytes) -> None:
+    """Refuse integer literals beyond 64 bits, which orjson would silently read as floats."""
+
+    def integer(text: str) -> int:
+        value = int(text)
+        if value not in _INTEGERS:
+            raise ValueError(text)
+        return value
+
+    try:
+        json.loads(body, parse_int=integer)
+    except (ValueError, RecursionError):
+        raise InvalidArgument(
+            "request body holds an integer beyond 64 bits: send it as a string"
         ) from None
 
 
@@ -77,9 +108,17 @@ def _arg(request: Request, name: str) -> str | None:
     return None if value is None or value == "" else value
 
 
+def _typed(request: Request, name: str) -> str | None:
+    """A query argument that must have a value when present (``limit=`` is refused)."""
+    value = request.query_params.get(name)
+    if value == "":
+        raise InvalidArgument(f"query argument {name} is empty: give a value or leave it out")
+    return value
+
+
 def query_int(request: Request, name: str, default: int | None = None) -> int | None:
     """An integer query argument, or ``default`` when absent."""
-    raw = _arg(request, name)
+    raw = _typed(request, name)
     if raw is None:
         return default
     try:
@@ -93,7 +132,7 @@ def query_int(request: Request, name: str, default: int | None = None) -> int | 
 
 def query_float(request: Request, name: str) -> float | None:
     """A number query argument, or ``None`` when absent."""
-    raw = _arg(request, name)
+    raw = _typed(request, name)
     if raw is None:
         return None
     try:
@@ -107,13 +146,12 @@ def query_float(request: Request, name: str) -> float | None:
 
 def query_bool(request: Request, name: str) -> bool | None:
     """A boolean query argument (``true``/``false``/``1``/``0``), or ``None`` when absent."""
-    raw = _arg(request, name)
+    raw = _typed(request, name)
     if raw is None:
         return None
-    lowered = raw.lower()
-    if lowered in ("true", "1", "yes"):
+    if raw in ("true", "1", "yes"):
         return True
-    if lowered in ("false", "0", "no"):
+    if raw in ("false", "0", "no"):
         return False
     raise InvalidArgument(f"query argument {name}={raw!r} is not a boolean (true or false)")
 

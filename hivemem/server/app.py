@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.routing import Match, Route
 
 from hivemem import _validate as v
 from hivemem._core import DEFAULT_AGENT
@@ -162,7 +163,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return error_response(NotFound(f"no route {request.method} {request.url.path}"))
     code = _HTTP_CODES.get(exc.status_code, "bad_request")
     body = {"error": {"code": code, "message": str(exc.detail)}}
-    return json_response(body, exc.status_code, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed(request))
+    return json_response(body, exc.status_code, headers=headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method of the path: Starlette's 405 names only those of the first route matched."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

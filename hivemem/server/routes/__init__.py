@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hivemem.server.routes import entries, events, namespaces, registry, system
+from hivemem.server.routes import docs, entries, events, namespaces, registry, system
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -22,4 +22,5 @@ def ROUTES(config: ServerConfig) -> list[BaseRoute]:
         *entries.ROUTES,
         *events.ROUTES,
         *registry.ROUTES,
+        *docs.ROUTES,
     ]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     Handler = Callable[[Request, Hub, Caller], Awaitable[Response]]
 
-__all__ = ["body_of", "endpoint", "fields"]
+__all__ = ["body_of", "endpoint", "fields", "integral"]
 
 
 def endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -84,3 +84,11 @@ def fields(body: dict[str, Any], allowed: set[str], required: tuple[str, ...] = 
     missing = [f for f in required if f not in body]
     if missing:
         raise InvalidArgument(f"missing field(s): {', '.join(missing)}")
+
+
+def integral(body: dict[str, Any], *names: str) -> None:
+    """Take integral numbers written as floats (``2.0``) as integers, as JSON Schema does."""
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, float) and value.is_integer():
+            body[name] = int(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 from starlette.routing import Route
@@ -10,7 +11,7 @@ from starlette.routing import Route
 from hivemem.engine import ops as o
 from hivemem.errors import HivememError, InvalidArgument
 from hivemem.server._http import json_response, query_int, query_str
-from hivemem.server.routes._common import body_of, endpoint, fields
+from hivemem.server.routes._common import body_of, endpoint, fields, integral
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -32,7 +33,19 @@ def entry_json(entry: Entry | None) -> dict[str, Any] | None:
 
 
 def _idem(request: Request) -> str | None:
-    return request.headers.get("idempotency-key")
+    """The request's ``Idempotency-Key``, scoped to its method and path.
+
+    The store remembers keys per agent; scoping them per route keeps a key reused on another
+    route (a PUT's key on a DELETE or a batch) from answering that route with the first
+    route's outcome, in a shape it does not have.
+    """
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 200:
+        raise InvalidArgument("Idempotency-Key must be a string of 1-200 characters")
+    scoped = f"{request.method} {request.url.path}\x00{key}"
+    return hashlib.sha256(scoped.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 @endpoint
@@ -65,6 +78,7 @@ async def get_entry(request: Request, hub: Hub, caller: Caller) -> Response:
 async def put_entry(request: Request, hub: Hub, caller: Caller) -> Response:
     body = await body_of(request, hub)
     fields(body, {"value", "ttl", "expected_version", "resolved"}, ("value",))
+    integral(body, "expected_version")
     op: o.Put = hub.core.put(
         request.path_params["ns"],
         request.path_params["key"],
@@ -111,6 +125,7 @@ async def batch(request: Request, hub: Hub, caller: Caller) -> Response:
         if not isinstance(item, dict) or item.get("op") not in ("get", "put", "delete"):
             raise InvalidArgument("each op is an object with op: get, put or delete")
         fields(item, {"op", "key", "value", "ttl", "expected_version"}, ("key",))
+        integral(item, "expected_version")
     kinds = {item["op"] for item in items} or {"put"}
     if atomic:
         return await _atomic(request, hub, caller, ns, items, kinds, body.get("ttl"))

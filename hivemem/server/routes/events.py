@@ -91,8 +91,8 @@ async def events(request: Request, hub: Hub, caller: Caller) -> Response:
 
 
 async def _json(request: Request, hub: Hub, caller: Caller, ns: str, last: int) -> Response:
-    limit = query_int(request, "limit", 1000) or 1000
-    if not 1 <= limit <= 10_000:
+    limit = query_int(request, "limit", 1000)
+    if limit is None or not 1 <= limit <= 10_000:
         raise InvalidArgument("limit must be 1-10000")
     wait = min(max(query_float(request, "wait") or 0.0, 0.0), 60.0)
     deadline = time.monotonic() + wait

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import Route
 
+from hivemem import _validate as v
 from hivemem.engine import ops as o
 from hivemem.errors import InvalidArgument
 from hivemem.server._http import json_response
-from hivemem.server.routes._common import body_of, endpoint, fields
+from hivemem.server.routes._common import body_of, endpoint, fields, integral
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -36,8 +37,13 @@ def _ns(request: Request) -> str:
 
 
 def _resolver(body: dict[str, object]) -> None:
+    """Refuse what only a Python caller can give (a callable resolver), or no store can keep."""
     if body.get("resolver") is not None and not isinstance(body["resolver"], str):
         raise InvalidArgument("resolver must be the name of a resolver registered on the server")
+    integral(body, "max_entries")
+    limit = body.get("max_entries")
+    if isinstance(limit, int) and limit > v.MAX_INT:
+        raise InvalidArgument(f"invalid max_entries {limit}: at most {v.MAX_INT}")
 
 
 @endpoint

@@ -1,0 +1,676 @@
+"""The OpenAPI 3.1 document of the server, built as Python data in one place.
+
+Request schemas say exactly what the routes accept: unknown fields are refused, and the
+types, patterns and limits are those of :mod:`hivemem._validate`. What JSON Schema cannot
+say is written in the descriptions: keys are at most 1024 bytes of UTF-8 (``maxLength``
+bounds the characters), stored values at most ``max_value_bytes`` serialized and 64 levels
+deep, and an atomic batch names each key once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hivemem import _validate as v
+from hivemem._codec import MAX_DEPTH
+from hivemem._core import CLIENT_RESOLVER_PREFIX
+from hivemem.server.routes.entries import MAX_BATCH
+from hivemem.types import CONFLICT_STRATEGIES, EVENT_TYPES
+
+__all__ = ["build_openapi"]
+
+Schema = dict[str, Any]
+
+_INT64 = v.MAX_INT
+_ANY: Schema = {
+    "description": f"any JSON value: at most {MAX_DEPTH} levels deep, integers within 64 bits"
+}
+_TIME: Schema = {"type": "number"}
+_LEVEL: Schema = {"enum": [None, "read", "write", "admin"]}
+_AGENT: Schema = {"type": "string", "pattern": r"^[A-Za-z0-9._@:\-]{1,128}$"}
+_NS_NAME: Schema = {
+    "type": "string",
+    "pattern": rf"^(?!{v.RESERVED_PREFIX})[A-Za-z0-9._:\-]{{1,128}}$",
+    "description": f"1-128 characters of [A-Za-z0-9._:-]; names starting with "
+    f"{v.RESERVED_PREFIX} are reserved",
+}
+_KEY: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": v.MAX_KEY_BYTES,
+    "pattern": r"^[^\u0000-\u001f\u007f]+$",
+    "description": f"1-{v.MAX_KEY_BYTES} bytes of UTF-8, no control characters",
+}
+_TTL: Schema = {"type": ["number", "null"], "exclusiveMinimum": 0, "description": "seconds"}
+_VERSION: Schema = {"type": ["integer", "null"], "minimum": 0, "maximum": _INT64}
+
+
+def _obj(props: dict[str, Schema], required: tuple[str, ...] = (), **extra: Any) -> Schema:
+    """A JSON object schema refusing unknown fields."""
+    out: Schema = {"type": "object", "properties": props, "additionalProperties": False}
+    if required:
+        out["required"] = list(required)
+    out.update(extra)
+    return out
+
+
+def _out(props: dict[str, Schema], required: tuple[str, ...] | None = None) -> Schema:
+    """A response object schema (every listed field present; later additions allowed)."""
+    return {"type": "object", "properties": props, "required": list(required or props)}
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_ENTRY = _out(
+    {
+        "namespace": {"type": "string"},
+        "key": {"type": "string"},
+        "value": {},
+        "owner": {"type": "string"},
+        "version": {"type": "integer", "minimum": 1},
+        "revision": {"type": "integer", "minimum": 0},
+        "created_at": _TIME,
+        "updated_at": _TIME,
+        "expires_at": {"type": ["number", "null"]},
+    }
+)
+_NAMESPACE = _out(
+    {
+        "name": {"type": "string"},
+        "default_permission": _LEVEL,
+        "permissions": {"type": "object", "additionalProperties": _LEVEL},
+        "conflict_strategy": {"enum": list(CONFLICT_STRATEGIES)},
+        "resolver": {"type": ["string", "null"]},
+        "ttl": {"type": ["number", "null"]},
+        "max_entries": {"type": ["integer", "null"]},
+        "description": {"type": "string"},
+        "created_by": {"type": ["string", "null"]},
+        "created_at": _TIME,
+        "revision": {"type": "integer"},
+    },
+    ("name", "default_permission", "permissions", "conflict_strategy", "revision"),
+)
+_EVENT = _out(
+    {
+        "type": {"enum": list(EVENT_TYPES)},
+        "namespace": {"type": "string"},
+        "revision": {"type": "integer"},
+        "timestamp": _TIME,
+        "agent_id": {"type": "string"},
+        "key": {"type": ["string", "null"]},
+        "value": {},
+        "version": {"type": ["integer", "null"]},
+        "reason": {"type": ["string", "null"]},
+        "message": {},
+    },
+    ("type", "namespace", "revision", "timestamp", "agent_id"),
+)
+_ERROR = _out(
+    {
+        "error": {
+            "type": "object",
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "required": ["code", "message"],
+            "description": "code, message and details (reason, current_version, ...)",
+        }
+    }
+)
+_TOKEN = _out(
+    {
+        "id": {"type": "string"},
+        "agent": {"type": "string"},
+        "role": {"enum": ["agent", "admin"]},
+        "label": {"type": "string"},
+        "created_at": _TIME,
+    }
+)
+_REGISTRY_ITEM = _out({"value": {}, "timestamp": _TIME, "owner": {"type": "string"}})
+_RESULT = {
+    "type": "object",
+    "properties": {
+        "ok": {"type": "boolean"},
+        "entry": {"anyOf": [_ref("Entry"), {"type": "null"}]},
+        "deleted": {"type": "boolean"},
+        "error": _ERROR["properties"]["error"],
+    },
+    "required": ["ok"],
+}
+
+
+def _config(resolvers: list[str]) -> dict[str, Schema]:
+    names: Schema = {
+        "anyOf": [
+            {"enum": [None, *resolvers]},
+            {"type": "string", "pattern": f"^{CLIENT_RESOLVER_PREFIX}"},
+        ],
+        "description": "a resolver registered on the server, or a client-side one "
+        f"({CLIENT_RESOLVER_PREFIX}...)",
+    }
+    return {
+        "default_permission": _LEVEL,
+        "permissions": {
+            "type": "object",
+            "propertyNames": _AGENT,
+            "additionalProperties": _LEVEL,
+            "description": "agent id -> level (null: no access)",
+        },
+        "conflict_strategy": {"enum": list(CONFLICT_STRATEGIES)},
+        "resolver": names,
+        "ttl": _TTL,
+        "max_entries": {"type": ["integer", "null"], "minimum": 1, "maximum": _INT64},
+        "description": {"type": "string", "maxLength": 10_000},
+    }
+
+
+# "custom" needs a resolver, given with it (create) or already set (update).
+_CUSTOM_NEEDS_RESOLVER: Schema = {
+    "if": {
+        "properties": {"conflict_strategy": {"const": "custom"}},
+        "required": ["conflict_strategy"],
+    },
+    "then": {"properties": {"resolver": {"type": "string"}}, "required": ["resolver"]},
+}
+_NULL_RESOLVER_NEEDS_STRATEGY: Schema = {
+    "if": {"properties": {"resolver": {"const": None}}, "required": ["resolver"]},
+    "then": {
+        "properties": {"conflict_strategy": {"not": {"const": "custom"}}},
+        "required": ["conflict_strategy"],
+    },
+}
+
+
+def _batch() -> Schema:
+    get = _obj({"op": {"const": "get"}, "key": _KEY}, ("op", "key"))
+    put = _obj(
+        {
+            "op": {"const": "put"},
+            "key": _KEY,
+            "value": _ANY,
+            "ttl": _TTL,
+            "expected_version": _VERSION,
+        },
+        ("op", "key", "value"),
+    )
+    plain_put = _obj({"op": {"const": "put"}, "key": _KEY, "value": _ANY}, ("op", "key", "value"))
+    delete = _obj(
+        {"op": {"const": "delete"}, "key": _KEY, "expected_version": _VERSION}, ("op", "key")
+    )
+    ops = {"type": "array", "maxItems": MAX_BATCH}
+    atomic = {
+        "anyOf": [
+            {"properties": {"ops": {**ops, "items": plain_put}}},
+            {"properties": {"ops": {**ops, "items": get}, "ttl": {"type": "null"}}},
+        ]
+    }
+    return _obj(
+        {
+            "ops": {**ops, "items": {"oneOf": [get, put, delete]}},
+            "atomic": {"type": "boolean"},
+            "ttl": _TTL,
+        },
+        ("ops",),
+        allOf=[
+            {
+                "if": {"properties": {"atomic": {"const": True}}, "required": ["atomic"]},
+                "then": atomic,
+                "else": {"not": {"required": ["ttl"]}},
+            }
+        ],
+        description=(
+            "Each op on its own (results carry per-op errors), or atomic: all puts (one "
+            "batch-wide ttl, each key once) or all gets."
+        ),
+    )
+
+
+_STATUS_TEXT = {
+    401: "no valid token",
+    403: "the token's agent lacks the permission (or names another agent)",
+    404: "no such namespace, key or token",
+    409: "conflict: already exists, first-wins, version mismatch, namespace full",
+    410: "the revision asked for is compacted",
+    413: "the body, a key or a value is too large",
+    422: "invalid input: malformed JSON, wrong types, unknown fields, bad names",
+    429: "too many event streams for this token",
+    503: "the store does not answer",
+}
+
+
+def _param(name: str, where: str, schema: Schema, required: bool = False, **extra: Any) -> Schema:
+    return {"name": name, "in": where, "required": required, "schema": schema, **extra}
+
+
+_NS = _param("ns", "path", _NS_NAME, True, example="default")
+_KEY_PARAM = _param("key", "path", _KEY, True, example="greeting")
+_IDEM = _param(
+    "Idempotency-Key",
+    "header",
+    {"type": "string", "minLength": 1, "maxLength": 200},
+    description="a repeat with the same key answers the first outcome instead of applying twice",
+)
+
+
+def _operation(
+    op_id: str,
+    summary: str,
+    ok: Schema | None,
+    *,
+    status: int = 200,
+    errors: tuple[int, ...] = (),
+    params: tuple[Schema, ...] = (),
+    body: Schema | None = None,
+    auth: bool = True,
+    media: str = "application/json",
+) -> Schema:
+    """One operation: its parameters, body, success and error responses."""
+    responses: Schema = {
+        str(status): {"description": "success", "content": {media: {"schema": ok or {}}}}
+    }
+    codes = set(errors) | ({401, 403, 422, 503} if auth else set())
+    if body is not None:
+        codes |= {413, 422}
+    for code in sorted(codes):
+        responses[str(code)] = {
+            "description": _STATUS_TEXT[code],
+            "content": {"application/json": {"schema": _ref("Error")}},
+        }
+    out: Schema = {"operationId": op_id, "summary": summary, "responses": responses}
+    if params:
+        out["parameters"] = list(params)
+    if body is not None:
+        out["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
+    out["security"] = [{"bearer": []}] if auth else []
+    return out
+
+
+def _paths(resolvers: list[str]) -> Schema:
+    config = _config(resolvers)
+    ns_item = {**_NS}
+    entries = {"type": "array", "items": _ref("Entry")}
+    namespace = _ref("Namespace")
+    limit = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 10_000})
+    return {
+        "/healthz": {
+            "get": _operation("healthz", "Liveness", _out({"status": {"const": "ok"}}), auth=False)
+        },
+        "/readyz": {
+            "get": _operation(
+                "readyz",
+                "Readiness: the store answers",
+                _out({"status": {"const": "ready"}, "backend": {"type": "string"}}),
+                errors=(503,),
+                auth=False,
+            )
+        },
+        "/metrics": {
+            "get": _operation(
+                "metrics", "Prometheus metrics", {"type": "string"}, media="text/plain"
+            )
+        },
+        "/v1/whoami": {
+            "get": _operation(
+                "whoami",
+                "Who the token acts for",
+                _out(
+                    {
+                        "agent": {"type": "string"},
+                        "role": {"enum": ["agent", "admin"]},
+                        "token_id": {"type": ["string", "null"]},
+                        "auth": {"type": "boolean"},
+                        "backend": {"type": "string"},
+                    }
+                ),
+            )
+        },
+        "/v1/audit": {
+            "get": _operation(
+                "audit",
+                "The audit log (an agent token sees what its namespaces' admin level allows)",
+                _out({"items": {"type": "array", "items": _ref("AuditRecord")}}),
+                params=(
+                    _param("agent_id", "query", {"type": "string"}),
+                    _param("namespace", "query", {"type": "string"}),
+                    _param("action", "query", {"type": "string"}),
+                    _param("success", "query", {"type": "boolean"}),
+                    _param("since", "query", {"type": "number"}),
+                    _param(
+                        "limit", "query", {"type": "integer", "minimum": 1, "maximum": 1_000_000}
+                    ),
+                ),
+            )
+        },
+        "/v1/stats": {
+            "get": _operation(
+                "stats",
+                "Entry counts and sizes of the namespaces the token can read",
+                _out(
+                    {
+                        "namespaces": {"type": "integer"},
+                        "total_entries": {"type": "integer"},
+                        "total_access_logs": {"type": "integer"},
+                        "per_namespace": {"type": "object"},
+                        "event_streams": {"type": ["integer", "null"]},
+                        "backend": {"type": "string"},
+                    }
+                ),
+            )
+        },
+        "/v1/sweep": {
+            "post": _operation(
+                "sweep",
+                "Remove expired entries now (admin)",
+                _out({"removed": {"type": "integer"}}),
+            )
+        },
+        "/v1/tokens": {
+            "get": _operation(
+                "list_tokens",
+                "Every token record (admin)",
+                _out({"tokens": {"type": "array", "items": _ref("Token")}}),
+            ),
+            "post": _operation(
+                "create_token",
+                "Mint a token, shown once (admin)",
+                {"allOf": [_ref("Token"), _out({"token": {"type": "string"}})]},
+                status=201,
+                body=_obj(
+                    {
+                        "agent": _AGENT,
+                        "role": {"enum": ["agent", "admin"]},
+                        "label": {"type": "string", "maxLength": 200},
+                    },
+                    ("agent",),
+                ),
+            ),
+        },
+        "/v1/tokens/{token_id}": {
+            "delete": _operation(
+                "revoke_token",
+                "Revoke a token given itself, its id (>= 8 characters) or its agent (admin)",
+                _out({"revoked": {"type": "array", "items": _ref("Token")}}),
+                errors=(404,),
+                params=(_param("token_id", "path", {"type": "string", "minLength": 1}, True),),
+            )
+        },
+        "/v1/namespaces": {
+            "get": _operation(
+                "list_namespaces",
+                "The namespaces the token can read",
+                _out({"namespaces": {"type": "array", "items": namespace}}),
+            ),
+            "post": _operation(
+                "create_namespace",
+                "Create a namespace (its creator gets admin)",
+                namespace,
+                status=201,
+                errors=(409,),
+                body=_obj(
+                    {
+                        "name": _NS_NAME,
+                        "exist_ok": {"type": "boolean"},
+                        **config,
+                        "permissions": {
+                            "anyOf": [config["permissions"], {"type": "null"}],
+                            "description": "null: the default, {creator: admin}",
+                        },
+                    },
+                    ("name",),
+                    allOf=[_CUSTOM_NEEDS_RESOLVER],
+                ),
+            ),
+        },
+        "/v1/namespaces/{ns}": {
+            "get": _operation(
+                "get_namespace",
+                "A namespace's configuration",
+                namespace,
+                errors=(404,),
+                params=(ns_item,),
+            ),
+            "patch": _operation(
+                "update_namespace",
+                "Change configuration (admin level)",
+                namespace,
+                errors=(404,),
+                params=(ns_item,),
+                body=_obj(config, allOf=[_NULL_RESOLVER_NEEDS_STRATEGY]),
+            ),
+            "delete": _operation(
+                "delete_namespace",
+                "Delete a namespace and its entries (admin level)",
+                _out({"deleted": {"const": True}}),
+                errors=(404,),
+                params=(
+                    {
+                        **ns_item,
+                        "schema": {**_NS_NAME, "not": {"const": "default"}},
+                        "description": "any namespace but default, which always exists",
+                    },
+                ),
+            ),
+        },
+        "/v1/namespaces/{ns}/clear": {
+            "post": _operation(
+                "clear_namespace",
+                "Delete every entry (admin level)",
+                _out({"cleared": {"type": "integer"}}),
+                errors=(404,),
+                params=(ns_item,),
+            )
+        },
+        "/v1/namespaces/{ns}/permissions": {
+            "put": _operation(
+                "update_permissions",
+                "Set per-agent levels (admin level)",
+                namespace,
+                errors=(404,),
+                params=(ns_item,),
+                body=_obj({"permissions": config["permissions"]}, ("permissions",)),
+            )
+        },
+        "/v1/namespaces/{ns}/entries": {
+            "get": _operation(
+                "list_entries",
+                "Live entries in key order, a page at a time",
+                _out({"items": entries, "next_cursor": {"type": ["string", "null"]}}),
+                errors=(404,),
+                params=(
+                    ns_item,
+                    _param("prefix", "query", {"type": "string"}),
+                    limit,
+                    _param(
+                        "cursor",
+                        "query",
+                        {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},
+                        description="next_cursor of the previous page (empty: the first page)",
+                    ),
+                ),
+            )
+        },
+        "/v1/namespaces/{ns}/entries/{key}": {
+            "get": _operation(
+                "get_entry",
+                "Read a key",
+                _ref("Entry"),
+                errors=(404, 413),
+                params=(ns_item, _KEY_PARAM),
+            ),
+            "put": _operation(
+                "put_entry",
+                "Write a key (under the namespace's conflict strategy)",
+                _ref("Entry"),
+                errors=(404, 409),
+                params=(ns_item, _KEY_PARAM, _IDEM),
+                body=_obj(
+                    {
+                        "value": _ANY,
+                        "ttl": _TTL,
+                        "expected_version": _VERSION,
+                        "resolved": {
+                            "type": "boolean",
+                            "description": "true only for a custom namespace whose resolver "
+                            "runs in the client: the value is that resolver's outcome",
+                        },
+                    },
+                    ("value",),
+                ),
+            ),
+            "delete": _operation(
+                "delete_entry",
+                "Delete a key",
+                _out({"deleted": {"type": "boolean"}}),
+                errors=(404, 409, 413),
+                params=(
+                    ns_item,
+                    _KEY_PARAM,
+                    _param(
+                        "expected_version",
+                        "query",
+                        {"type": "integer", "minimum": 0, "maximum": _INT64},
+                    ),
+                    _IDEM,
+                ),
+            ),
+        },
+        "/v1/namespaces/{ns}/batch": {
+            "post": _operation(
+                "batch",
+                "Several gets, puts and deletes in one request",
+                _out({"results": {"type": "array", "items": _RESULT}}),
+                errors=(404, 409),
+                params=(ns_item, _IDEM),
+                body=_batch(),
+            )
+        },
+        "/v1/namespaces/{ns}/broadcast": {
+            "post": _operation(
+                "broadcast",
+                "Send a message to the namespace's watchers",
+                _ref("Event"),
+                errors=(404,),
+                params=(ns_item, _IDEM),
+                body=_obj({"message": _ANY}, ("message",)),
+            )
+        },
+        "/v1/namespaces/{ns}/events": {"get": _events(ns_item)},
+        "/shared-memory": {
+            "get": _operation(
+                "registry_list",
+                "Seed 000's registry: every live entry of namespace default",
+                {"type": "object", "additionalProperties": _REGISTRY_ITEM},
+            ),
+            "post": _operation(
+                "registry_put",
+                "Seed 000's registry: write a key of namespace default (owner: the token's agent)",
+                _out(
+                    {
+                        "status": {"const": "success"},
+                        "key": {"type": "string"},
+                        "entry": _REGISTRY_ITEM,
+                    }
+                ),
+                errors=(404, 409),
+                body=_obj(
+                    {"key": _KEY, "value": _ANY, "owner": {"description": "ignored"}},
+                    ("key", "value"),
+                ),
+            ),
+        },
+        "/openapi.json": {
+            "get": _operation("openapi", "This document", {"type": "object"}, auth=False)
+        },
+        "/docs": {
+            "get": _operation(
+                "docs",
+                "A page listing the routes",
+                {"type": "string"},
+                auth=False,
+                media="text/html",
+            )
+        },
+    }
+
+
+def _events(ns_item: Schema) -> Schema:
+    op = _operation(
+        "events",
+        "The namespace's events as Server-Sent Events (id = revision; Last-Event-ID resumes)",
+        {"type": "string", "description": "id: <revision> / event: <type> / data: <event JSON>"},
+        errors=(404, 410, 429),
+        media="text/event-stream",
+        params=(
+            ns_item,
+            _param("since", "query", {"type": "integer", "minimum": 0, "maximum": _INT64}),
+            _param("Last-Event-ID", "header", {"type": "string", "pattern": "^[0-9]{1,18}$"}),
+            _param("probe", "query", {"enum": ["watch", "subscribe"]}),
+            _param("heartbeat", "query", {"type": "number"}),
+            _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 10_000}),
+            _param("wait", "query", {"type": "number"}),
+        ),
+    )
+    op["description"] = (
+        "With Accept: application/json the route answers the retained events after since "
+        "as {events: [...]} (wait=S holds up to S seconds, at most 60), or without since "
+        "(or with probe) checks read permission and answers {revision}."
+    )
+    op["responses"]["200"]["content"]["application/json"] = {
+        "schema": {
+            "oneOf": [
+                _out({"events": {"type": "array", "items": _ref("Event")}}),
+                _out({"revision": {"type": "integer"}}),
+            ]
+        }
+    }
+    return op
+
+
+def build_openapi(resolvers: list[str] | None = None) -> Schema:
+    """The OpenAPI 3.1 document of every route.
+
+    Args:
+        resolvers: Names of the resolvers registered on the server (for ``custom``).
+
+    Returns:
+        The document as JSON-ready data.
+    """
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "hivemem",
+            "version": "1",
+            "description": (
+                "Shared memory for multi-agent AI systems. Errors answer "
+                '{"error": {"code", "message", ...}}. Bodies are at most the server\'s '
+                "max_body_bytes (2 MiB by default); JSON with NaN, infinities, integers "
+                "beyond 64 bits or invalid UTF-8 is refused."
+            ),
+        },
+        "paths": _paths(sorted(resolvers or [])),
+        "components": {
+            "schemas": {
+                "Entry": _ENTRY,
+                "Namespace": _NAMESPACE,
+                "Event": _EVENT,
+                "Error": _ERROR,
+                "Token": _TOKEN,
+                "AuditRecord": _out(
+                    {
+                        "timestamp": _TIME,
+                        "agent_id": {"type": "string"},
+                        "namespace": {"type": ["string", "null"]},
+                        "key": {"type": ["string", "null"]},
+                        "action": {"type": "string"},
+                        "success": {"type": "boolean"},
+                        "error": {"type": ["string", "null"]},
+                    }
+                ),
+            },
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }
