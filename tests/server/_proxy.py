@@ -6,6 +6,8 @@ accepted connection to the server's port (looked up again for every connection, 
 restarted server on the same port is found). A test can
 
 - :meth:`Proxy.cut` every open connection (the client sees its connection drop);
+- :meth:`Proxy.stall` every open connection: it stays open but the server's bytes are thrown
+  away (a silent, half-open connection: only a read timeout notices it);
 - :meth:`Proxy.block` new connections (accepted, then closed at once) until :meth:`Proxy.unblock`;
 - :meth:`Proxy.drop_response` of the next request whose bytes contain a marker: the request
   reaches the server, the server's answer is read and thrown away, and the client's
@@ -32,6 +34,7 @@ class _Pair:
         self.client = client
         self.upstream = upstream
         self.doomed = False
+        self.stalled = False
         self.closed = False
         self.lock = threading.Lock()
 
@@ -83,6 +86,14 @@ class Proxy:
         for pair in pairs:
             pair.close()
         self.cuts += len(pairs)
+        return len(pairs)
+
+    def stall(self) -> int:
+        """Silence every open connection (kept open, answers discarded); return how many."""
+        with self._lock:
+            pairs = list(self._pairs)
+        for pair in pairs:
+            pair.stalled = True
         return len(pairs)
 
     def block(self) -> None:
@@ -166,7 +177,8 @@ class Proxy:
                         if hook is not None:
                             hook()
                     break
-                pair.client.sendall(data)
+                if not pair.stalled:
+                    pair.client.sendall(data)
         except OSError:
             pass
         self._forget(pair)

@@ -22,6 +22,7 @@ from _procs import ServerProcess, raw_client, wait_until
 from _proxy import Proxy
 
 import hivemem
+from hivemem.remote.backend import RemoteBackend
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -146,6 +147,43 @@ async def test_async_watch_resumes_after_cut_and_restarts(tmp_path: Path) -> Non
             assert proxy.cuts >= 2
         finally:
             await watcher.aclose()
+            writer.close()
+
+
+def test_watch_notices_a_silent_connection_and_resumes(tmp_path: Path) -> None:
+    """A half-open connection (open, but nothing arrives) is noticed by the missing
+    heartbeats (read timeout = heartbeat + timeout); the watcher reconnects and resumes."""
+    with ServerProcess(tmp_path / "ev.db") as server, Proxy(server.port) as proxy:
+        writer = hivemem.connect(server.base, agent="writer")
+        watcher = hivemem.connect(proxy.base, agent="watcher", timeout=1.0)
+        backend = watcher._b
+        assert isinstance(backend, RemoteBackend)
+        backend.heartbeat = 0.2  # not a connect() option: ask the server to ping often
+        seen: list[int] = []
+
+        def watch() -> None:
+            for event in watcher.watch(NS, since=0):
+                seen.append(event.revision)
+                if event.key == DONE:
+                    return
+
+        try:
+            writer.create_namespace(NS)
+            thread = threading.Thread(target=watch, name="watcher", daemon=True)
+            thread.start()
+            last = 0
+            for i in range(50):
+                last = writer.write(NS, f"a{i}", i).revision
+            wait_until(lambda: bool(seen) and seen[-1] == last, 10, "the watcher")
+            assert proxy.stall() >= 1
+            for i in range(50):
+                writer.write(NS, f"b{i}", i)  # sent into the silent connection: lost there
+            final = writer.write(NS, DONE, True).revision
+            thread.join(timeout=30)
+            assert not thread.is_alive(), f"the watcher stopped at {seen[-1:]} of {final}"
+            _check(seen, final)
+        finally:
+            watcher.close()
             writer.close()
 
 
