@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check lint format typecheck bench demo clean
+.PHONY: run test check lint format typecheck bench demo clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,13 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/hivemem demo
 
-test: $(STAMP)
+# The tests start their own redis-server processes (never the shared one on 6379).
+system-deps:
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || \
+		(apt-get install -y -q redis-server >/dev/null 2>&1 || \
+		 (apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null))
+
+test: $(STAMP) system-deps
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

@@ -37,7 +37,18 @@ def open_backend(url: str, settings: Settings, options: dict[str, Any]) -> Backe
             options.setdefault(name, value)
         durability = str(options.pop("durability", "full"))
         return SQLiteBackend(path, settings, durability=durability)
+    if scheme in ("redis", "rediss", "redis+cluster"):
+        from hivemem.backends.redis import RedisBackend
+
+        prefix = dict(parse_qsl(parts.query)).get("prefix") or str(
+            options.pop("prefix", "hivemem:")
+        )
+        clean = url.split("?", 1)[0] if parts.query else url
+        if scheme != "redis+cluster":
+            query = [(k, v) for k, v in parse_qsl(parts.query) if k != "prefix"]
+            clean = clean + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else "")
+        return RedisBackend(clean, settings, prefix=prefix)
     raise InvalidArgument(
-        f"unsupported store URL {url!r}: use memory://, sqlite:///path.db "
-        "(redis:// and http:// arrive with later releases)"
+        f"unsupported store URL {url!r}: use memory://, sqlite:///path.db, redis://host:port/db, "
+        "rediss://..., redis+cluster://host:port,host:port or http(s)://server"
     )

@@ -155,11 +155,47 @@ def _http(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return _HTTPBackend(server, tmp_path, request.getfixturevalue("clock"))
 
 
-# Later: "redis": _redis (one redis-server per run, fresh key prefix per test).
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real redis-server (AOF, appendfsync always) on a free port for the whole run."""
+    from hivemem.testing.redis import RedisServer
+
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real 3-master Redis Cluster on free ports for the whole run."""
+    from hivemem.testing.redis import RedisCluster
+
+    with RedisCluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+_prefixes = itertools.count()
+
+
+def _redis_backend(name: str, base: str) -> Backend:
+    # A fresh key prefix per store: every test starts on an empty store.
+    sep = "&" if "?" in base else "?"
+    return Backend(name, lambda: f"{base}{sep}prefix=t{next(_prefixes)}:")
+
+
+def _redis(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return _redis_backend("redis", request.getfixturevalue("redis_server").url)
+
+
+def _redis_cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return _redis_backend("redis-cluster", request.getfixturevalue("redis_cluster").url)
+
+
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {
     "memory": _memory,
     "sqlite": _sqlite,
     "http": _http,
+    "redis": _redis,
+    "redis-cluster": _redis_cluster,
 }
 
 

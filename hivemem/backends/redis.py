@@ -1,0 +1,870 @@
+"""``redis://``, ``rediss://`` and ``redis+cluster://``: the store in Redis, shared by replicas.
+
+Every key of a namespace carries the hash tag ``{ns}``, so a namespace lives in one cluster
+slot::
+
+    P{ns}:cfg        namespace config (JSON)          P{ns}:rev   revision counter
+    P{ns}:e:<key>    entry (hash: v o ver rev c u x)  P{ns}:k     key index (zset, by name)
+    P{ns}:x          expiry index (zset, by time)     P{ns}:ev    events (stream, id 0-<rev>)
+    P{ns}:au         audit records (stream)           P{ns}:i:<h> idempotency outcomes
+    P:ns             namespace names (set)            P:au        audit of store-wide ops
+
+How an op runs (optimistic, one Lua commit): the engine (:mod:`hivemem.engine.apply`) runs
+over a :class:`_RedisTxn` that serves reads from a snapshot fetched beforehand and records
+every write. A read the snapshot lacks raises :class:`_Miss`; the driver fetches it (one
+round trip, MULTI/EXEC for a consistent view) and runs the op again. The recorded writes
+then go to Redis as ONE Lua script (``redis_commit.lua``) that first checks that what the
+op read is unchanged (the entry's revision, the config, the idempotency key; the revision
+counter for whole-namespace ops), then takes the op's revisions (INCRBY), writes, and
+appends its events to the namespace's stream. A failed check means another writer got in
+between: the op runs again on fresh data. The sync and asyncio twins share all of this
+and differ only in how they talk to Redis (redis-py's two clients), so neither costs a
+thread hop.
+
+Revisions are taken by the script, so the engine works with placeholders
+(:data:`_PLACEHOLDER` + i) that are replaced in the op's result once the commit returns.
+TTL: an entry's ``expires_at`` decides (invisible from that instant); the key also gets a
+native Redis expiry one grace period later, so memory is reclaimed even when no sweeper runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import re
+import threading
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from hivemem.backends.base import Backend, Result, Settings, Stored, Txn
+from hivemem.engine import ops as o
+from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
+from hivemem.errors import BackendUnavailable, HivememError
+from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["RedisBackend"]
+
+#: Revisions the engine sees before the commit assigns real ones: _PLACEHOLDER + i.
+_PLACEHOLDER = -(1 << 60)
+#: Seconds a key outlives its expiry (so the sweeper can still announce it).
+_GRACE = 3600.0
+#: Optimistic rounds before an op gives up under contention.
+_ROUNDS = 1000
+
+
+class _Miss(Exception):
+    """The snapshot lacks something the engine asked for."""
+
+    def __init__(self, *need: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.need = need
+
+
+class _Keys:
+    """Redis key names of one store (prefix ``P``)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.p = prefix
+
+    def cfg(self, ns: str) -> str:
+        return f"{self.p}{{{ns}}}:cfg"
+
+    def rev(self, ns: str) -> str:
+        return f"{self.p}{{{ns}}}:rev"
+
+    def entry(self, ns: str, key: str) -> str:
+        return f"{self.p}{{{ns}}}:e:{key}"
+
+    def index(self, ns: str) -> str:
+        return f"{self.p}{{{ns}}}:k"
+
+    def expiry(self, ns: str) -> str:
+        return f"{self.p}{{{ns}}}:x"
+
+    def events(self, ns: str) -> str:
+        return f"{self.p}{{{ns}}}:ev"
+
+    def audit(self) -> str:
+        return f"{self.p}au"
+
+    def idem(self, ns: str, key: str) -> str:
+        digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"{self.p}{{{ns}}}:i:{digest}"
+
+    def names(self) -> str:
+        return f"{self.p}ns"
+
+
+def _stored(h: dict[str, str] | None) -> Stored | None:
+    if not h:
+        return None
+    x = h.get("x", "")
+    return Stored(
+        h["v"],
+        h["o"],
+        int(h["ver"]),
+        int(h["rev"]),
+        float(h["c"]),
+        float(h["u"]),
+        float(x) if x else None,
+    )
+
+
+def _info(text: str | None) -> NamespaceInfo | None:
+    if text is None:
+        return None
+    data = orjson.loads(text)
+    data.pop("revision", None)
+    return NamespaceInfo.from_dict(data)
+
+
+def _event_json(event: Event) -> str:
+    data = event.to_dict()
+    del data["revision"]
+    return orjson.dumps(data).decode()
+
+
+def _event(rev: int, fields: dict[str, str]) -> Event:
+    data = orjson.loads(fields["d"])
+    data["revision"] = rev
+    return Event.from_dict(data)
+
+
+def _audit_json(rec: AccessLogEntry) -> str:
+    return orjson.dumps(rec.to_dict()).decode()
+
+
+def _num(value: float) -> str:
+    return repr(float(value))
+
+
+class _RedisTxn(Txn):
+    """The engine's view of Redis for one op: snapshot reads, recorded writes."""
+
+    def __init__(self, backend: RedisBackend, op: o.Op[Any], snap: dict[tuple[Any, ...], Any]):
+        self.b = backend
+        self.k = backend.keys
+        self.op = op
+        self.ns = op.namespace_name
+        self.snap = snap
+        self.settings = backend.settings
+        self.keys: list[str] = []
+        self._kidx: dict[str, int] = {}
+        self.pre: list[list[Any]] = []
+        self._pre_seen: set[str] = set()
+        self.writes: list[list[Any]] = []
+        self.post: list[tuple[str, str, str]] = []  # store-wide SADD/SREM after the commit
+        self.nrev: dict[str, int] = {}
+        self.overlay: dict[tuple[Any, ...], Any] = {}
+        self.audit: list[AccessLogEntry] = []
+        self._mark: tuple[int, int, int, dict[str, int], dict[tuple[Any, ...], Any], int] | None
+        self._mark = None
+        self.whole_ns = False
+
+    # -- snapshot access
+    def _get(self, need: tuple[Any, ...]) -> Any:
+        if need in self.overlay:
+            return self.overlay[need]
+        if need not in self.snap:
+            raise _Miss(need)
+        return self.snap[need]
+
+    def _need_all(self, needs: list[tuple[Any, ...]]) -> None:
+        """Ask for everything missing at once (one round trip instead of one per item)."""
+        missing = [n for n in needs if n not in self.snap and n not in self.overlay]
+        if missing:
+            raise _Miss(*missing)
+
+    def _key(self, name: str) -> int:
+        i = self._kidx.get(name)
+        if i is None:
+            self.keys.append(name)
+            i = self._kidx[name] = len(self.keys)
+        return i
+
+    def _precondition(self, kind: str, name: str, expected: Any, field: str | None = None) -> None:
+        if name in self._pre_seen:
+            return
+        self._pre_seen.add(name)
+        item: list[Any] = [kind, self._key(name), expected]
+        if field is not None:
+            item.append(field)
+        self.pre.append(item)
+
+    def _rev_arg(self, value: int) -> Any:
+        if value <= _PLACEHOLDER // 2:
+            return {"r": value - _PLACEHOLDER}
+        return str(value)
+
+    # -- brackets
+    def savepoint(self) -> None:
+        self._mark = (
+            len(self.writes),
+            len(self.post),
+            len(self.pre),
+            dict(self.nrev),
+            dict(self.overlay),
+            len(self.keys),
+        )
+
+    def release(self) -> None:
+        self._mark = None
+
+    def rollback(self) -> None:
+        if self._mark is None:
+            return
+        nw, npost, _npre, nrev, overlay, _nkeys = self._mark
+        del self.writes[nw:]
+        del self.post[npost:]
+        self.nrev = nrev
+        self.overlay = overlay
+        self._mark = None
+
+    # -- namespaces
+    def ns_get(self, name: str) -> NamespaceInfo | None:
+        text = self._get(("cfg", name))
+        if self.op.mutates and ("cfg", name) not in self.overlay:
+            self._precondition("get", self.k.cfg(name), text)
+        return text if isinstance(text, NamespaceInfo) else _info(text)
+
+    def ns_put(self, info: NamespaceInfo) -> None:
+        data = info.to_dict()
+        data.pop("revision", None)
+        self.writes.append(["SET", self._key(self.k.cfg(info.name)), orjson.dumps(data).decode()])
+        self.overlay["cfg", info.name] = info
+        self.post.append(("SADD", self.k.names(), info.name))
+
+    def ns_delete(self, name: str) -> None:
+        self.writes.append(["DEL", self._key(self.k.cfg(name))])
+        self.overlay["cfg", name] = None
+        self.post.append(("SREM", self.k.names(), name))
+
+    def ns_list(self) -> list[NamespaceInfo]:
+        names: list[str] = self._get(("names",))
+        self._need_all([("cfg", n) for n in names])
+        infos = []
+        for name in sorted(names):
+            info = self._get(("cfg", name))
+            info = info if isinstance(info, NamespaceInfo) or info is None else _info(info)
+            if info is not None:
+                infos.append(info)
+        return infos
+
+    def rev_get(self, ns: str) -> int:
+        taken = self.nrev.get(ns, 0)
+        if taken:
+            return _PLACEHOLDER + taken
+        rev: int = self._get(("rev", ns))
+        return rev
+
+    def rev_next(self, ns: str) -> int:
+        self.nrev[ns] = self.nrev.get(ns, 0) + 1
+        return _PLACEHOLDER + self.nrev[ns]
+
+    # -- entries
+    def entry_get(self, ns: str, key: str) -> Stored | None:
+        need = ("e", ns, key)
+        if need in self.overlay:
+            stored: Stored | None = self.overlay[need]
+            return stored
+        h = self._get(need)
+        if self.op.mutates:
+            self._precondition("hget", self.k.entry(ns, key), h.get("rev") if h else None, "rev")
+        return _stored(h)
+
+    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+        name = self.k.entry(ns, key)
+        if ("e", ns, key) not in self.overlay and self.op.mutates:
+            # A blind write still must not race another writer of the key.
+            h = self.snap.get(("e", ns, key), _ABSENT)
+            if h is _ABSENT:
+                raise _Miss(("e", ns, key))
+            self._precondition("hget", name, h.get("rev") if h else None, "rev")
+        ki = self._key(name)
+        fields = [
+            "v",
+            stored.value_json,
+            "o",
+            stored.owner,
+            "ver",
+            str(stored.version),
+            "rev",
+            self._rev_arg(stored.revision),
+            "c",
+            _num(stored.created_at),
+            "u",
+            _num(stored.updated_at),
+            "x",
+            _num(stored.expires_at) if stored.expires_at is not None else "",
+        ]
+        self.writes.append(["HSET", ki, *fields])
+        self.writes.append(["ZADD", self._key(self.k.index(ns)), "0", key])
+        if stored.expires_at is not None:
+            self.writes.append(["ZADD", self._key(self.k.expiry(ns)), _num(stored.expires_at), key])
+            ttl = max(stored.expires_at - self.settings.clock(), 0.0) + _GRACE
+            self.writes.append(["PEXPIRE", ki, str(int(ttl * 1000))])
+        else:
+            self.writes.append(["ZREM", self._key(self.k.expiry(ns)), key])
+            self.writes.append(["PERSIST", ki])
+        self.overlay["e", ns, key] = stored
+
+    def entry_delete(self, ns: str, key: str) -> None:
+        self.entry_get(ns, key)  # the precondition
+        self.writes.append(["DEL", self._key(self.k.entry(ns, key))])
+        self.writes.append(["ZREM", self._key(self.k.index(ns)), key])
+        self.writes.append(["ZREM", self._key(self.k.expiry(ns)), key])
+        self.overlay["e", ns, key] = None
+
+    def _whole(self, ns: str) -> None:
+        """Depend on the whole namespace: the revision counter must not move."""
+        rev = self._get(("rev", ns))
+        self._precondition("get", self.k.rev(ns), str(rev) if rev else None)
+
+    def entry_count(self, ns: str) -> int:
+        if self.op.mutates:
+            self._whole(ns)
+        count: int = self._get(("count", ns))
+        return count + self._count_delta(ns)
+
+    def _count_delta(self, ns: str) -> int:
+        delta = 0
+        for need, value in self.overlay.items():
+            if need[0] == "e" and need[1] == ns:
+                before = self.snap.get(need)
+                delta += (value is not None) - bool(before)
+        return delta
+
+    def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
+        self._whole(ns)
+        rows: list[tuple[str, dict[str, str]]] = self._get(("all", ns))
+        out = []
+        for key, h in rows:
+            s = _stored(h)
+            if s is not None:
+                out.append((key, s))
+            self.writes.append(["DEL", self._key(self.k.entry(ns, key))])
+            self.overlay["e", ns, key] = None
+        self.writes.append(["DEL", self._key(self.k.index(ns))])
+        self.writes.append(["DEL", self._key(self.k.expiry(ns))])
+        return out
+
+    def entries_scan(
+        self, ns: str, prefix: str, after: str | None, limit: int | None
+    ) -> list[tuple[str, Stored]]:
+        if self.op.mutates:
+            self._whole(ns)
+        rows: list[tuple[str, dict[str, str]]] = self._get(("scan", ns, prefix, after, limit))
+        return [(k, s) for k, h in rows if (s := _stored(h)) is not None]
+
+    def expired_scan(self, now: float, limit: int, ns: str | None = None) -> list[tuple[str, str]]:
+        if ns is None:
+            found: list[tuple[str, str]] = self._get(("expired_any", now, limit))
+        else:
+            found = [(ns, k) for k in self._get(("expired", ns, now, limit))]
+        self._need_all([("e", n, k) for n, k in found])
+        return found
+
+    def ns_bytes(self, ns: str) -> int:
+        size: int = self._get(("bytes", ns))
+        return size
+
+    # -- events
+    def event_append(self, event: Event) -> None:
+        ns = event.namespace
+        rev = event.revision
+        ident = {"id": rev - _PLACEHOLDER} if rev <= _PLACEHOLDER // 2 else f"0-{rev}"
+        self.writes.append(
+            [
+                "XADD",
+                self._key(self.k.events(ns)),
+                "MAXLEN",
+                str(self.settings.event_retention),
+                ident,
+                "d",
+                _event_json(event),
+            ]
+        )
+
+    def events_after(self, ns: str, since: int, limit: int) -> list[Event]:
+        events: list[Event] = self._get(("events", ns, since, limit))
+        return events
+
+    def events_oldest(self, ns: str) -> int | None:
+        oldest: int | None = self._get(("oldest", ns))
+        return oldest
+
+    # -- audit
+    def audit_append(self, record: AccessLogEntry) -> None:
+        self.audit.append(record)
+
+    def audit_query(
+        self,
+        agent_id: str | None,
+        ns: str | None,
+        action: str | None,
+        success: bool | None,
+        since: float | None,
+        limit: int,
+        visible: Callable[[str | None], bool] | None,
+    ) -> list[AccessLogEntry]:
+        records: list[AccessLogEntry] = self._get(("audit", ns))
+        out = []
+        for rec in records:
+            if (
+                (agent_id is None or rec.agent_id == agent_id)
+                and (ns is None or rec.namespace == ns)
+                and (action is None or rec.action == action)
+                and (success is None or rec.success == success)
+                and (since is None or rec.timestamp >= since)
+                and (visible is None or visible(rec.namespace))
+            ):
+                out.append(rec)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def audit_count(self) -> int:
+        count: int = self._get(("audit_count",))
+        return count
+
+    # -- idempotency
+    def idem_get(self, key: str, now: float) -> Any:
+        ns = self.ns or DEFAULT_NAMESPACE
+        raw = self._get(("idem", ns, key))
+        if self.op.mutates:
+            self._precondition("get", self.k.idem(ns, key), raw)
+        if raw is None:
+            return None
+        at, _, value = raw.partition("|")
+        if float(at) < now - self.settings.idempotency_ttl:
+            return None
+        return value
+
+    def idem_put(self, key: str, value: Any, now: float) -> None:
+        ns = self.ns or DEFAULT_NAMESPACE
+        ttl = int((self.settings.idempotency_ttl + _GRACE) * 1000)
+        text = _PLACEHOLDER_FIELD.sub(_mark_revision, f"{_num(now)}|{value}")
+        self.writes.append(["SET", self._key(self.k.idem(ns, key)), {"sub": text}, "PX", str(ttl)])
+
+
+_ABSENT: Any = object()
+
+#: A placeholder revision inside an idempotent outcome's JSON (encode_result's compact form).
+_PLACEHOLDER_FIELD = re.compile(r'"revision":(-\d{19})')
+
+
+def _mark_revision(match: re.Match[str]) -> str:
+    value = int(match.group(1))
+    if value > _PLACEHOLDER // 2:
+        return match.group(0)
+    return f'"revision":"@R{value - _PLACEHOLDER}@"'
+
+
+def _patch(value: Any, base: int) -> Any:
+    """Replace placeholder revisions in an op's result by real ones."""
+    if isinstance(value, Entry | Event | NamespaceInfo):
+        if value.revision <= _PLACEHOLDER // 2:
+            return dataclasses.replace(value, revision=base + value.revision - _PLACEHOLDER)
+        return value
+    if isinstance(value, list):
+        return [_patch(v, base) for v in value]
+    if isinstance(value, dict):
+        return {k: _patch(v, base) for k, v in value.items()}
+    return value
+
+
+class RedisBackend(Backend):
+    """The store in Redis (single server or cluster)."""
+
+    name = "redis"
+    shared_between_processes = True
+    poll_interval = 0.05
+    supports_cluster = True
+
+    def __init__(self, url: str, settings: Settings, *, prefix: str = "hivemem:") -> None:
+        super().__init__(settings)
+        try:
+            import redis
+        except ModuleNotFoundError:  # pragma: no cover - depends on the environment
+            raise HivememError(
+                "redis:// stores need redis-py: pip install 'hivemem[redis]'"
+            ) from None
+        self.url = url
+        self.keys = _Keys(prefix)
+        self.cluster = url.startswith("redis+cluster://")
+        self._redis = redis
+        self.client: Any = self._make_client(url, asyncio=False)
+        self._aclients: dict[Any, Any] = {}
+        self._ascripts: dict[Any, Any] = {}
+        self._script_text = (
+            resources.files("hivemem.backends").joinpath("redis_commit.lua").read_text()
+        )
+        self._script = self.client.register_script(self._script_text)
+        self._audit_buffer: list[AccessLogEntry] = []
+        self._audit_lock = threading.Lock()
+        self._closed = False
+        self.execute(
+            o.CreateNamespace(agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={})
+        ).unwrap()
+
+    def _make_client(self, url: str, *, asyncio: bool) -> Any:
+        redis = self._redis
+        if self.cluster:
+            nodes = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]
+            startup = []
+            for node in nodes.split(","):
+                host, _, port = node.rpartition(":")
+                startup.append((host or "127.0.0.1", int(port or 6379)))
+            if asyncio:
+                from redis.asyncio.cluster import ClusterNode as ANode
+                from redis.asyncio.cluster import RedisCluster as ACluster
+
+                return ACluster(
+                    startup_nodes=[ANode(h, p) for h, p in startup],
+                    decode_responses=True,
+                )
+            from redis.cluster import ClusterNode, RedisCluster
+
+            members = [ClusterNode(h, p) for h, p in startup]  # type: ignore[no-untyped-call]
+            return RedisCluster(startup_nodes=members, decode_responses=True)
+        if asyncio:
+            import redis.asyncio as aredis
+
+            return aredis.from_url(url, decode_responses=True)
+        return redis.Redis.from_url(url, decode_responses=True)
+
+    # ------------------------------------------------------------ reads for the snapshot
+    def _plan(self, op: o.Op[Any]) -> list[tuple[Any, ...]]:
+        """What an op will read, fetched before it runs (saves a round trip per miss)."""
+        ns = op.namespace_name
+        need: list[tuple[Any, ...]] = []
+        if ns is None:
+            return need
+        need.append(("cfg", ns))
+        key = op.key_name
+        if key is not None:
+            need.append(("e", ns, key))
+        if isinstance(op, o.PutMany):
+            need.extend(("e", ns, k) for k, _ in op.items)
+        elif isinstance(op, o.GetMany):
+            need.extend(("e", ns, k) for k in op.keys)
+        elif isinstance(op, o.StartWatch | o.EventsAfter):
+            need.append(("rev", ns))
+        idem = getattr(op, "idempotency_key", None)
+        if idem is not None:
+            need.append(("idem", ns, f"{op.agent}\x00{idem}"))
+        return need
+
+    def _queue(self, pipe: Any, need: tuple[Any, ...]) -> Callable[[Any], Any]:
+        """Queue the commands that answer ``need``; return how to read their reply."""
+        k = self.keys
+        kind = need[0]
+        if kind == "cfg":
+            pipe.get(k.cfg(need[1]))
+            return lambda r: r
+        if kind == "e":
+            pipe.hgetall(k.entry(need[1], need[2]))
+            return lambda r: r or None
+        if kind == "rev":
+            pipe.get(k.rev(need[1]))
+            return lambda r: int(r) if r else 0
+        if kind == "idem":
+            pipe.get(k.idem(need[1], need[2]))
+            return lambda r: r
+        if kind == "count":
+            pipe.zcard(k.index(need[1]))
+            return int
+        if kind == "names":
+            pipe.smembers(k.names())
+            return lambda r: set(r)
+        if kind == "events":
+            _, ns, since, limit = need
+            pipe.xrange(k.events(ns), min=f"0-{since + 1}", max="+", count=limit)
+            return lambda r: [_event(int(i.split("-")[1]), f) for i, f in r]
+        if kind == "oldest":
+            pipe.xrange(k.events(need[1]), min="-", max="+", count=1)
+            return lambda r: int(r[0][0].split("-")[1]) if r else None
+        if kind == "expired":
+            _, ns, now, limit = need
+            pipe.zrangebyscore(k.expiry(ns), "-inf", repr(now), start=0, num=min(limit, 1 << 30))
+            return list
+        raise AssertionError(f"cannot queue {need!r}")
+
+    def _fetch_special(self, need: tuple[Any, ...], client: Any) -> Any:
+        """Reads that take several steps (scans over a namespace, store-wide queries)."""
+        k = self.keys
+        kind = need[0]
+        if kind == "scan":
+            _, ns, prefix, after, limit = need
+            if after is not None and after >= prefix:
+                start = f"({after}"
+            else:
+                start = f"[{prefix}" if prefix else "-"
+            want = limit if limit is not None else 1000
+            rows: list[tuple[str, dict[str, str]]] = []
+            while True:
+                batch = client.zrangebylex(k.index(ns), start, "+", start=0, num=want)
+                keys = []
+                past = False
+                for key in batch:
+                    if not key.startswith(prefix):
+                        past = True
+                        break
+                    keys.append(key)
+                if keys:
+                    pipe = client.pipeline(transaction=False)
+                    for key in keys:
+                        pipe.hgetall(k.entry(ns, key))
+                    rows.extend((key, h) for key, h in zip(keys, pipe.execute(), strict=True) if h)
+                if limit is not None or past or len(batch) < want:
+                    return rows
+                start = f"({batch[-1]}"
+        if kind == "all":
+            ns = need[1]
+            keys = client.zrange(k.index(ns), 0, -1)
+            if not keys:
+                return []
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hgetall(k.entry(ns, key))
+            return [(key, h) for key, h in zip(keys, pipe.execute(), strict=True)]
+        if kind == "bytes":
+            ns = need[1]
+            keys = client.zrange(k.index(ns), 0, -1)
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hstrlen(k.entry(ns, key), "v")
+            return sum(int(n) for n in pipe.execute()) if keys else 0
+        if kind == "expired_any":
+            _, now, limit = need
+            for ns in sorted(client.smembers(k.names())):
+                keys = client.zrangebyscore(k.expiry(ns), "-inf", repr(now), start=0, num=limit)
+                if keys:
+                    return [(ns, key) for key in keys]
+            return []
+        if kind == "audit":
+            self.flush_audit()
+            return [
+                AccessLogEntry.from_dict(orjson.loads(fields["d"]))
+                for _, fields in client.xrevrange(k.audit(), count=self.settings.max_log_size)
+            ]
+        if kind == "audit_count":
+            self.flush_audit()
+            return int(client.xlen(k.audit()))
+        return _NOT_SPECIAL
+
+    def _fetch(self, needs: list[tuple[Any, ...]], snap: dict[tuple[Any, ...], Any]) -> None:
+        simple = []
+        for need in needs:
+            if need in snap:
+                continue
+            value = self._fetch_special(need, self.client)
+            if value is _NOT_SPECIAL:
+                simple.append(need)
+            else:
+                snap[need] = value
+        if not simple:
+            return
+        # One slot per MULTI in a cluster: group reads by namespace.
+        groups: dict[Any, list[tuple[Any, ...]]] = {}
+        for need in simple:
+            groups.setdefault(need[1] if need[0] != "names" else None, []).append(need)
+        for ns, group in groups.items():
+            pipe = self.client.pipeline(transaction=ns is not None and not self.cluster)
+            readers = [self._queue(pipe, need) for need in group]
+            for need, read, reply in zip(group, readers, pipe.execute(), strict=True):
+                snap[need] = read(reply)
+
+    # ------------------------------------------------------------ running ops
+    def execute(self, op: o.Op[Any]) -> Result:
+        try:
+            return self._execute(op)
+        except self._redis.exceptions.RedisError as exc:
+            return Result(error=BackendUnavailable(f"Redis is unavailable: {exc}"))
+
+    def _execute(self, op: o.Op[Any]) -> Result:
+        needs = self._plan(op)
+        for _ in range(_ROUNDS):
+            snap: dict[tuple[Any, ...], Any] = {}
+            now = self.settings.clock()  # one time per attempt: reruns must ask the same
+            while True:
+                self._fetch(needs, snap)
+                tx = _RedisTxn(self, op, snap)
+                try:
+                    result = execute(tx, op, self.settings, now)
+                except _Miss as miss:
+                    needs = [*needs, *miss.need]
+                    continue
+                break
+            if not tx.writes:
+                self._record_audit(tx)
+                return result
+            done, base = self._commit(tx)
+            if done:
+                return self._finish(tx, result, base)
+        return Result(error=BackendUnavailable("too much contention: the op kept conflicting"))
+
+    # ------------------------------------------------------------ the asyncio twin
+    def _aclient(self) -> Any:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        client = self._aclients.get(loop)
+        if client is None:
+            for old in [lp for lp in self._aclients if lp.is_closed()]:
+                del self._aclients[old]
+            client = self._aclients[loop] = self._make_client(self.url, asyncio=True)
+            self._ascripts[client] = client.register_script(self._script_text)
+        return client
+
+    async def aexecute(self, op: o.Op[Any]) -> Result:
+        try:
+            return await self._aexecute(op)
+        except self._redis.exceptions.RedisError as exc:
+            return Result(error=BackendUnavailable(f"Redis is unavailable: {exc}"))
+
+    async def _aexecute(self, op: o.Op[Any]) -> Result:
+        client = self._aclient()
+        needs = self._plan(op)
+        for _ in range(_ROUNDS):
+            snap: dict[tuple[Any, ...], Any] = {}
+            now = self.settings.clock()  # one time per attempt: reruns must ask the same
+            while True:
+                await self._afetch(client, needs, snap)
+                tx = _RedisTxn(self, op, snap)
+                try:
+                    result = execute(tx, op, self.settings, now)
+                except _Miss as miss:
+                    needs = [*needs, *miss.need]
+                    continue
+                break
+            if not tx.writes:
+                self._record_audit(tx)
+                return result
+            keys, program = self._program(tx)
+            ok, base = await self._ascripts[client](keys=keys, args=[program])
+            if ok:
+                return self._finish(tx, result, int(base))
+        return Result(error=BackendUnavailable("too much contention: the op kept conflicting"))
+
+    async def _afetch(
+        self, client: Any, needs: list[tuple[Any, ...]], snap: dict[tuple[Any, ...], Any]
+    ) -> None:
+        simple = []
+        for need in needs:
+            if need in snap:
+                continue
+            # Multi-step reads (scans, store-wide queries) are rare: they run on the sync
+            # client, inline, like SQLite's reads.
+            value = self._fetch_special(need, self.client)
+            if value is _NOT_SPECIAL:
+                simple.append(need)
+            else:
+                snap[need] = value
+        if not simple:
+            return
+        groups: dict[Any, list[tuple[Any, ...]]] = {}
+        for need in simple:
+            groups.setdefault(need[1] if need[0] != "names" else None, []).append(need)
+        for ns, group in groups.items():
+            pipe = client.pipeline(transaction=ns is not None and not self.cluster)
+            readers = [self._queue(pipe, need) for need in group]
+            replies = await pipe.execute()
+            for need, read, reply in zip(group, readers, replies, strict=True):
+                snap[need] = read(reply)
+
+    def _program(self, tx: _RedisTxn) -> tuple[list[str], str]:
+        rev_index = 0
+        nrev = sum(tx.nrev.values())
+        if nrev:
+            (rev_ns,) = tx.nrev  # one namespace per op
+            rev_index = tx._key(self.keys.rev(rev_ns))
+        if not self.cluster:
+            # One server: the store-wide audit stream joins the commit. (In a cluster it
+            # lives in another slot and follows the commit: see _finish.)
+            for rec in tx.audit:
+                tx.writes.append(
+                    [
+                        "XADD",
+                        tx._key(self.keys.audit()),
+                        "MAXLEN",
+                        str(self.settings.max_log_size),
+                        "*",
+                        "d",
+                        _audit_json(rec),
+                    ]
+                )
+            tx.audit = []
+        program = {"pre": tx.pre, "nrev": nrev, "rev": rev_index, "w": tx.writes}
+        return tx.keys, orjson.dumps(program).decode()
+
+    def _commit(self, tx: _RedisTxn) -> tuple[bool, int]:
+        keys, program = self._program(tx)
+        ok, base = self._script(keys=keys, args=[program])
+        return bool(ok), int(base)
+
+    def _finish(self, tx: _RedisTxn, result: Result, base: int) -> Result:
+        self._record_audit(tx)
+        if tx.post:
+            pipe = self.client.pipeline(transaction=False)
+            for cmd, key, member in tx.post:
+                pipe.execute_command(cmd, key, member)
+            pipe.execute()
+        if tx.nrev:
+            result.value = _patch(result.value, base)
+            result.events = _patch(result.events, base)
+            self.notifier.notify()
+        return result
+
+    def _record_audit(self, tx: _RedisTxn) -> None:
+        if tx.audit:
+            with self._audit_lock:
+                self._audit_buffer.extend(tx.audit)
+            self.flush_audit()
+
+    def flush_audit(self) -> None:
+        """Write buffered audit records (reads and refused ops) to their streams."""
+        with self._audit_lock:
+            records, self._audit_buffer = self._audit_buffer, []
+        if not records:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for rec in records:
+            pipe.xadd(
+                self.keys.audit(),
+                {"d": _audit_json(rec)},
+                maxlen=self.settings.max_log_size,
+                approximate=False,
+            )
+        pipe.execute()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):  # Redis gone: nothing more to save
+            self.flush_audit()
+        self.client.close()
+        for loop, client in list(self._aclients.items()):
+            if not loop.is_closed() and not loop.is_running():
+                with contextlib.suppress(Exception):  # best effort: the loop may be gone
+                    loop.run_until_complete(client.aclose())
+        self._aclients.clear()
+
+    async def aclose(self) -> None:
+        """Close the asyncio client of the running loop, then everything else."""
+        import asyncio
+
+        client = self._aclients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+        self.close()
+
+
+_NOT_SPECIAL: Any = object()
