@@ -73,7 +73,9 @@ class Core:
     def _sweep_loop(self) -> None:
         while not self.closed.wait(self.settings.cleanup_interval):
             try:
-                self.sweep()
+                # Stores shared by replicas sweep on one of them at a time (a lease).
+                if self.backend.sweep_lease(2 * self.settings.cleanup_interval + 5):
+                    self.sweep()
             except Exception:  # the sweeper must survive a failing backend
                 log.exception("hivemem: TTL sweep failed")
 

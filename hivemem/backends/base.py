@@ -352,6 +352,13 @@ class Backend(abc.ABC):
             await notifier.await_change(seq, wait)
             idle += wait
 
+    def sweep_lease(self, seconds: float) -> bool:
+        """Whether this process should run the TTL sweep now.
+
+        Stores shared by several server replicas grant it to one at a time, for ``seconds``.
+        """
+        return True
+
     def wake(self, stop: threading.Event) -> None:
         """Make the :meth:`follow` that ``stop`` belongs to notice it was set."""
         self.notifier.notify()

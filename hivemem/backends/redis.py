@@ -34,6 +34,7 @@ import dataclasses
 import hashlib
 import re
 import threading
+import uuid
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,8 @@ __all__ = ["RedisBackend"]
 _PLACEHOLDER = -(1 << 60)
 #: Seconds a key outlives its expiry (so the sweeper can still announce it).
 _GRACE = 3600.0
+#: Fail fast while Redis is down: the API answers 503 instead of hanging.
+_TIMEOUTS: dict[str, Any] = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
 #: Optimistic rounds before an op gives up under contention.
 _ROUNDS = 1000
 
@@ -509,6 +512,7 @@ class RedisBackend(Backend):
         self._audit_buffer: list[AccessLogEntry] = []
         self._audit_lock = threading.Lock()
         self._closed = False
+        self._lease_id = uuid.uuid4().hex
         self.execute(
             o.CreateNamespace(agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={})
         ).unwrap()
@@ -528,16 +532,17 @@ class RedisBackend(Backend):
                 return ACluster(
                     startup_nodes=[ANode(h, p) for h, p in startup],
                     decode_responses=True,
+                    **_TIMEOUTS,
                 )
             from redis.cluster import ClusterNode, RedisCluster
 
             members = [ClusterNode(h, p) for h, p in startup]  # type: ignore[no-untyped-call]
-            return RedisCluster(startup_nodes=members, decode_responses=True)
+            return RedisCluster(startup_nodes=members, decode_responses=True, **_TIMEOUTS)
         if asyncio:
             import redis.asyncio as aredis
 
-            return aredis.from_url(url, decode_responses=True)
-        return redis.Redis.from_url(url, decode_responses=True)
+            return aredis.from_url(url, decode_responses=True, **_TIMEOUTS)
+        return redis.Redis.from_url(url, decode_responses=True, **_TIMEOUTS)
 
     # ------------------------------------------------------------ reads for the snapshot
     def _plan(self, op: o.Op[Any]) -> list[tuple[Any, ...]]:
@@ -843,6 +848,19 @@ class RedisBackend(Backend):
                 approximate=False,
             )
         pipe.execute()
+
+    def sweep_lease(self, seconds: float) -> bool:
+        """Take or renew the store-wide sweeper lease (one replica sweeps at a time)."""
+        key = f"{self.keys.p}sweeper"
+        try:
+            if self.client.set(key, self._lease_id, nx=True, px=int(seconds * 1000)):
+                return True
+            if self.client.get(key) == self._lease_id:
+                self.client.pexpire(key, int(seconds * 1000))
+                return True
+        except self._redis.exceptions.RedisError:
+            return False
+        return False
 
     def close(self) -> None:
         if self._closed:

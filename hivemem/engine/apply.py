@@ -445,7 +445,9 @@ def _check_retained(ctx: Ctx, ns: str, since: int) -> None:
     if since < 0:
         raise InvalidArgument(f"invalid revision {since}: give an integer >= 0")
     current = ctx.tx.rev_get(ns)
-    if since >= current:
+    if since > current:
+        _ahead(ns, since, current)
+    if since == current:
         return
     oldest = ctx.tx.events_oldest(ns)
     if oldest is None or oldest > since + 1:
@@ -457,6 +459,19 @@ def _check_retained(ctx: Ctx, ns: str, since: int) -> None:
         )
 
 
+def _ahead(ns: str, since: int, current: int) -> None:
+    """A watcher ahead of the store: the store lost its history (e.g. Redis restarted empty).
+
+    Resuming would silently mix two histories once the revisions climb back past ``since``.
+    """
+    raise RevisionCompacted(
+        f"revision {since} is ahead of namespace {ns!r}'s current revision {current}: the "
+        f"store lost its history (restarted empty?); resync and watch from {current}",
+        oldest_available=current,
+        namespace=ns,
+    )
+
+
 def events_after(ctx: Ctx, op: o.EventsAfter) -> list[Event]:
     info = ctx.tx.ns_get(op.ns)
     if info is not None:
@@ -464,6 +479,8 @@ def events_after(ctx: Ctx, op: o.EventsAfter) -> list[Event]:
     events = ctx.tx.events_after(op.ns, op.since, op.limit)
     if events and events[0].revision != op.since + 1:
         _check_retained(ctx, op.ns, op.since)
+    elif not events and op.since > (current := ctx.tx.rev_get(op.ns)):
+        _ahead(op.ns, op.since, current)
     if info is None and events and events[-1].type != "namespace:deleted":
         return []  # deleted and not recreated yet: nothing readable
     return events
