@@ -69,6 +69,7 @@ _ENTRY = (
     "SELECT value, owner, version, revision, created_at, updated_at, expires_at "
     "FROM entries WHERE ns = ? AND key = ?"
 )
+_PEEK = "SELECT value, expires_at FROM entries WHERE ns = ? AND key = ?"
 _INSERT_AUDIT = (
     "INSERT INTO audit (ts, agent, ns, key, action, success, error) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
@@ -99,20 +100,28 @@ class _Waiter:
     """A queued op and its result.
 
     ``wake`` is a held lock that a follower blocks on until the leader releases it (the
-    caller that leads the commit itself needs none).
+    caller that leads the commit itself needs none). An asyncio caller has a ``fut`` instead
+    (an :class:`asyncio.Future` the leader resolves on its loop): it never leads itself.
     """
 
-    __slots__ = ("done", "op", "result", "wake")
+    __slots__ = ("done", "fut", "op", "result", "wake")
 
     def __init__(self, op: Op[Any] | None) -> None:
         self.op = op
         self.result: Result | None = None
         self.done = False
         self.wake: Any = None
+        self.fut: asyncio.Future[Result] | None = None
 
     def set(self) -> None:
         if self.wake is not None:
             self.wake.release()
+
+
+def _resolve_all(done: list[tuple[asyncio.Future[Result], Result]]) -> None:
+    for fut, result in done:
+        if not fut.done():
+            fut.set_result(result)
 
 
 class _SQLiteTxn(Txn):
@@ -572,6 +581,8 @@ class SQLiteBackend(Backend):
         #: Every audit id below this one is deleted (see insert_audit).
         self._audit_floor = 0
         self._commits = 0
+        self._probe: sqlite3.Connection | None = None
+        self._probe_lock = threading.Lock()
         self._writer = self._connect()
         self._wcur = self._writer.cursor()
         self._setup()
@@ -610,6 +621,36 @@ class SQLiteBackend(Backend):
             self._local.cur = conn.cursor()
         return conn
 
+    def change_token(self) -> int:
+        """A number that moves when another connection (another process) commits.
+
+        ``PRAGMA data_version`` on a connection of its own, which never writes: it changes
+        when any other connection commits, the writer of this process included. A server
+        polls it (:meth:`hivemem.server.app.Hub.poll_changes`) to wake event streams for
+        changes made by other processes; this process's own commits wake them directly.
+        """
+        with self._probe_lock:
+            if self._probe is None:
+                if self._closed:
+                    raise BackendUnavailable("the store is closed")
+                self._probe = self._connect()
+            version: int = self._probe.execute("PRAGMA data_version").fetchone()[0]
+            return version
+
+    def peek(self, ns: str, key: str) -> Any:
+        """The value of a live entry, or ``None``: no permission check, no audit record.
+
+        For the server's token lookup on every request (one indexed read, no engine op).
+        """
+        try:
+            self._reader()  # this thread's connection and cursor
+            row = self._local.cur.execute(_PEEK, (ns, key)).fetchone()
+        except sqlite3.Error as exc:
+            raise BackendUnavailable(f"SQLite read failed: {exc}") from exc
+        if row is None or (row[1] is not None and row[1] <= self.settings.clock()):
+            return None
+        return _loads(row[0])
+
     def _setup(self) -> None:
         c = self._writer
         c.execute("BEGIN IMMEDIATE")
@@ -646,12 +687,46 @@ class SQLiteBackend(Backend):
 
     async def aexecute(self, op: Op[Any]) -> Result:
         if op.mutates or type(op) is AccessLogQuery:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(4, thread_name_prefix="hivemem-commit")
-            return await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._commit, op
-            )
+            # Queue the op and await its result: the commit runs in a thread (the leader of
+            # the group commit), one thread hop per commit rather than one per op.
+            waiter = _Waiter(op)
+            fut: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+            waiter.fut = fut
+            with self._queue_lock:
+                self._queue.append(waiter)
+                lead = not self._leading
+                self._leading = True
+            if lead:
+                self._spawn_leader()
+            return await fut
         return self.execute(op)
+
+    def _spawn_leader(self) -> None:
+        """Commit the queue in a pool thread (asyncio callers never block their loop)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(2, thread_name_prefix="hivemem-commit")
+        try:
+            self._executor.submit(self._drive)
+        except RuntimeError:  # the pool is shut down (closing): commit right here
+            self._drive()
+
+    def _drive(self) -> None:
+        try:
+            self._lead()
+        finally:
+            self._pass_lead()
+
+    def _pass_lead(self) -> None:
+        """After a commit: hand leadership to the oldest waiter, or give it up."""
+        with self._queue_lock:
+            if not self._queue:
+                self._leading = False
+                return
+            head = self._queue[0]
+        if head.fut is None:
+            head.set()  # a blocked thread: it leads next
+        else:
+            self._spawn_leader()
 
     def _commit(self, op: Op[Any] | None) -> Result:
         """Commit an op as part of a group commit.
@@ -678,11 +753,7 @@ class SQLiteBackend(Backend):
         try:
             self._lead()
         finally:
-            with self._queue_lock:
-                if self._queue:
-                    self._queue[0].set()  # promote the oldest waiter to leader
-                else:
-                    self._leading = False
+            self._pass_lead()  # promote the oldest waiter to leader
         assert waiter.result is not None
         return waiter.result
 
@@ -722,13 +793,19 @@ class SQLiteBackend(Backend):
         except HivememError as exc:
             results = [Result(error=exc) for _ in batch]
         notify = False
+        futures: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Result], Result]]] = {}
         for waiter, result in zip(batch, results, strict=True):
             waiter.result = result
             waiter.done = True
             if waiter.wake is not None:
                 waiter.wake.release()
+            elif waiter.fut is not None:
+                futures.setdefault(waiter.fut.get_loop(), []).append((waiter.fut, result))
             if not notify and result.events and result.error is None:
                 notify = True
+        for loop, done in futures.items():  # one wake-up per event loop, not one per op
+            with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile
+                loop.call_soon_threadsafe(_resolve_all, done)
         if notify:
             self.notifier.notify()
         self._commits += 1

@@ -11,6 +11,10 @@ Each operation runs on its own for ``--duration`` seconds, from ``--clients`` cl
   ``subscribe`` callback in the same process; the latency is the time from the write's
   acknowledgement (``write`` returned) to the callback (0 when the callback ran first).
 
+``--url http://HOST:PORT`` measures a running server through the remote client (each op one
+HTTP request; ``watch`` then measures delivery over the server's event stream): give a token
+with ``--token`` or ``$HIVEMEM_TOKEN``; its agent runs the ops.
+
 The namespace is filled with ``--keys`` entries first and deleted at the end, so a bench
 against a real store leaves nothing behind. Pure stdlib; a plain-text progress bar goes to
 stderr, the result table (or ``--json``) to stdout.
@@ -23,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import random
 import sys
 import threading
@@ -74,6 +79,7 @@ class BenchConfig:
     watch_rate: float = 200.0
     durability: str | None = None
     log_reads: bool = True
+    token: str | None = None
 
 
 @dataclass(slots=True)
@@ -484,10 +490,21 @@ async def _awatch_latency(mem: hivemem.AsyncMemory, ns: str, cfg: BenchConfig) -
 # ---------------------------------------------------------------- the run
 
 
+def _remote(url: str) -> bool:
+    return url.split("://", 1)[0].lower() in ("http", "https")
+
+
 def _options(cfg: BenchConfig) -> dict[str, Any]:
+    """``connect()`` arguments: a server (``http://``) takes a token and names the agent."""
     options: dict[str, Any] = {"log_reads": cfg.log_reads}
     if cfg.durability is not None:
         options["durability"] = cfg.durability
+    if _remote(cfg.url):
+        token = cfg.token or os.environ.get("HIVEMEM_TOKEN") or None
+        if token is not None:  # the token names the agent
+            options["token"] = token
+            return options
+    options["agent"] = "bench"
     return options
 
 
@@ -541,7 +558,7 @@ def _backend_name(url: str) -> str:
 def _bench_sync(
     cfg: BenchConfig, ns: str, keys: list[str], stream: TextIO
 ) -> tuple[list[OpResult], str]:
-    mem = hivemem.connect(cfg.url, agent="bench", **_options(cfg))
+    mem = hivemem.connect(cfg.url, **_options(cfg))
     try:
         backend = _backend_name(cfg.url)
         _fill(mem.write_many, ns, keys, make_value(cfg.value_bytes))
@@ -571,7 +588,7 @@ def _bench_sync(
 async def _bench_async(
     cfg: BenchConfig, ns: str, keys: list[str], stream: TextIO
 ) -> tuple[list[OpResult], str]:
-    mem = hivemem.connect_async(cfg.url, agent="bench", **_options(cfg))
+    mem = hivemem.connect_async(cfg.url, **_options(cfg))
     try:
         backend = _backend_name(cfg.url)
         value = make_value(cfg.value_bytes)
@@ -683,7 +700,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--url",
         default="memory://",
-        help="store to measure (default memory://; e.g. sqlite:////tmp/b.db)",
+        help="store to measure (default memory://; e.g. sqlite:////tmp/b.db, or a running "
+        "server: http://127.0.0.1:7700 with --token)",
+    )
+    p.add_argument(
+        "--token",
+        default=None,
+        help="token for an http:// server (default: $HIVEMEM_TOKEN); it needs to create and "
+        "delete the bench namespaces",
     )
     p.add_argument(
         "--clients",
@@ -745,6 +769,7 @@ def _main(args: argparse.Namespace) -> int:
         watch_rate=args.watch_rate,
         durability=args.durability,
         log_reads=args.log_reads,
+        token=args.token,
     )
     try:
         report = run_bench(cfg)

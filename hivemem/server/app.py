@@ -34,6 +34,7 @@ from hivemem.errors import (
 )
 from hivemem.server._http import error_response, json_response
 from hivemem.server.auth import Caller, TokenStore
+from hivemem.server.fastpath import FastEntries
 from hivemem.server.metrics import Metrics, MetricsMiddleware
 
 if TYPE_CHECKING:
@@ -138,7 +139,8 @@ class Hub:
         record = await self.tokens.alookup(token.strip())
         if record is None:
             raise Unauthenticated("the token is unknown or revoked")
-        for other in (named, request.query_params.get("agent")):
+        asked = request.query_params.get("agent") if request.scope.get("query_string") else None
+        for other in (named, asked):
             if other is not None and other != record.agent:
                 raise PermissionDenied(
                     f"this token acts for agent {record.agent!r}; it cannot act as {other!r}"
@@ -220,7 +222,7 @@ def create_app(core: Core, config: ServerConfig | None = None) -> Starlette:
     app = Starlette(
         lifespan=lifespan,
         routes=ROUTES(config),
-        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics), Middleware(FastEntries)],
         exception_handlers={
             HivememError: _hivemem_error,
             HTTPException: _http_error,

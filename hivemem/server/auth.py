@@ -109,10 +109,18 @@ class TokenStore:
         return None if entry is None else _record(key, entry.value)
 
     async def alookup(self, token: str) -> TokenRecord | None:
-        """Async twin of :meth:`lookup` (an inline read: no thread hop)."""
+        """Async twin of :meth:`lookup` (an inline read: no thread hop).
+
+        Every request pays it, so a backend with ``peek(ns, key)`` (SQLite: one indexed read)
+        answers it directly; still uncached, so a revocation holds at once everywhere.
+        """
         if not token.startswith(_PREFIX) or len(token) > 200:
             return None
         key = digest(token)
+        peek = getattr(self.backend, "peek", None)
+        if peek is not None:
+            value = peek(TOKENS_NAMESPACE, key)
+            return None if value is None else _record(key, value)
         op = o.Get(agent=_SYSTEM, admin=True, internal=True, ns=TOKENS_NAMESPACE, key=key)
         entry = (await self.backend.aexecute(op)).unwrap()
         return None if entry is None else _record(key, entry.value)

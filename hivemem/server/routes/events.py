@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 from starlette.responses import StreamingResponse
@@ -24,6 +24,7 @@ from starlette.routing import Route
 from hivemem.engine import ops as o
 from hivemem.errors import HivememError, InvalidArgument, TooManyRequests
 from hivemem.server._http import json_response, query_float, query_int
+from hivemem.server.fanout import events_after
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -125,15 +126,14 @@ async def _stream(
         while True:
             seq = notifier.seq
             try:
-                found: list[Any] = await hub.run(
-                    caller, o.EventsAfter(agent=caller.agent, ns=ns, since=last)
-                )
+                # One fetch per store change, shared by the streams of the namespace.
+                found, frames = await events_after(hub, caller, ns, last, seq, sse_frame)
             except HivememError as exc:
                 yield b"event: error\ndata: %s\n\n" % orjson.dumps(exc.to_dict())
                 return
             if found:
                 last = found[-1].revision
-                yield b"".join(sse_frame(e) for e in found)
+                yield frames
                 next_beat = time.monotonic() + heartbeat
                 continue
             remaining = next_beat - time.monotonic()
