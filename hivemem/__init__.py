@@ -20,7 +20,9 @@ from hivemem.errors import (
     CircuitOpen,
     ConflictError,
     HivememError,
+    IndexOutOfRange,
     InvalidArgument,
+    ItemNotFound,
     NamespaceFull,
     NamespaceNotFound,
     NotFound,
@@ -30,7 +32,7 @@ from hivemem.errors import (
     TooManyRequests,
     Unauthenticated,
 )
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+from hivemem.types import AccessLogEntry, Entry, Event, Message, NamespaceInfo, Page
 
 __version__ = "0.1.0"
 
@@ -46,8 +48,11 @@ __all__ = [
     "Entry",
     "Event",
     "HivememError",
+    "IndexOutOfRange",
     "InvalidArgument",
+    "ItemNotFound",
     "Memory",
+    "Message",
     "NamespaceFull",
     "NamespaceInfo",
     "NamespaceNotFound",

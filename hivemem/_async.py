@@ -22,6 +22,7 @@ from hivemem.errors import HivememError
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Mapping
 
+    from hivemem.conversations import AsyncConversation, AsyncConversations
     from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
 
 __all__ = ["AsyncMemory", "AsyncSubscription"]
@@ -313,6 +314,27 @@ class AsyncMemory:
     async def cleanup(self) -> int:
         """Sweep expired entries now."""
         return self._c.sweep()
+
+    # ------------------------------------------------------------ conversations
+    def conversation(
+        self,
+        conversation_id: str,
+        agent: str | None = None,
+        *,
+        namespace: str = "conversations",
+        ttl: float | None = None,
+    ) -> AsyncConversation:
+        """A conversation's fields, lists and messages (SPEC §7)."""
+        from hivemem.conversations import AsyncConversation
+
+        return AsyncConversation(self, conversation_id, self._c.who(agent), namespace, ttl)
+
+    @property
+    def conversations(self) -> AsyncConversations:
+        """Every conversation of namespace ``conversations``: list, cleanup, stats."""
+        from hivemem.conversations import AsyncConversations
+
+        return AsyncConversations(self, self._c.agent)
 
     # ------------------------------------------------------------ remote client
     def circuit_breaker_status(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from hivemem.errors import HivememError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
+    from hivemem.conversations import Conversation, Conversations
     from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
 
 __all__ = ["Memory", "Subscription"]
@@ -326,6 +327,27 @@ class Memory:
     def cleanup(self) -> int:
         """Sweep expired entries now (the background sweeper does it every interval)."""
         return self._c.sweep()
+
+    # ------------------------------------------------------------ conversations
+    def conversation(
+        self,
+        conversation_id: str,
+        agent: str | None = None,
+        *,
+        namespace: str = "conversations",
+        ttl: float | None = None,
+    ) -> Conversation:
+        """A conversation's fields, lists and messages (SPEC §7)."""
+        from hivemem.conversations import Conversation
+
+        return Conversation(self, conversation_id, self._c.who(agent), namespace, ttl)
+
+    @property
+    def conversations(self) -> Conversations:
+        """Every conversation of namespace ``conversations``: list, cleanup, stats."""
+        from hivemem.conversations import Conversations
+
+        return Conversations(self, self._c.agent)
 
     # ------------------------------------------------------------ remote client
     def circuit_breaker_status(self) -> dict[str, Any]:

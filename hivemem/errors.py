@@ -8,10 +8,12 @@ remote client raise the same classes, so embedded and remote callers catch the s
     ├── PermissionDenied        403 permission_denied
     ├── Unauthenticated         401 unauthenticated
     ├── NotFound                404 not_found
-    │   └── NamespaceNotFound   404 namespace_not_found
+    │   ├── NamespaceNotFound   404 namespace_not_found
+    │   └── ItemNotFound        404 item_not_found    (also a ValueError: list.remove)
     ├── AlreadyExists           409 already_exists
     ├── ConflictError           409 conflict          (reason, current_version)
     ├── NamespaceFull           409 namespace_full
+    ├── IndexOutOfRange         409 index_out_of_range (also an IndexError: list.pop)
     ├── InvalidArgument         422 invalid_argument  (also a ValueError)
     │   └── TooLarge            413 too_large
     ├── RevisionCompacted       410 revision_compacted (oldest_available)
@@ -31,7 +33,9 @@ __all__ = [
     "CircuitOpen",
     "ConflictError",
     "HivememError",
+    "IndexOutOfRange",
     "InvalidArgument",
+    "ItemNotFound",
     "NamespaceFull",
     "NamespaceNotFound",
     "NotFound",
@@ -100,6 +104,20 @@ class NamespaceNotFound(NotFound):
 
     code = "namespace_not_found"
     status = 404
+
+
+class ItemNotFound(NotFound, ValueError):
+    """No list item equals the one to remove (like ``list.remove``'s ValueError)."""
+
+    code = "item_not_found"
+    status = 404
+
+
+class IndexOutOfRange(HivememError, IndexError):
+    """Pop from an empty list, or an index outside the list (like ``list.pop``)."""
+
+    code = "index_out_of_range"
+    status = 409
 
 
 class AlreadyExists(HivememError):
@@ -198,6 +216,8 @@ ERRORS_BY_CODE: dict[str, type[HivememError]] = {
         Unauthenticated,
         NotFound,
         NamespaceNotFound,
+        ItemNotFound,
+        IndexOutOfRange,
         AlreadyExists,
         ConflictError,
         NamespaceFull,

@@ -18,6 +18,7 @@ __all__ = [
     "Event",
     "Level",
     "NamespaceInfo",
+    "Message",
     "Page",
 ]
 
@@ -287,4 +288,44 @@ class AccessLogEntry:
             data["action"],
             data["success"],
             data.get("error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of a conversation.
+
+    Attributes:
+        id: A unique id (hex).
+        role: Who spoke: ``user``, ``assistant``, ``system``, a tool name...
+        content: The message (any JSON value, usually text).
+        metadata: Free-form JSON object.
+        timestamp: Unix seconds when it was added.
+    """
+
+    id: str
+    role: str
+    content: Any
+    metadata: dict[str, Any]
+    timestamp: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the message as a JSON-ready dict."""
+        return {
+            "id": self.id,
+            "role": self.role,
+            "content": self.content,
+            "metadata": self.metadata,
+            "timestamp": self.timestamp,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        """Build a message from :meth:`to_dict` output."""
+        return cls(
+            str(data["id"]),
+            str(data["role"]),
+            data.get("content"),
+            dict(data.get("metadata") or {}),
+            float(data["timestamp"]),
         )

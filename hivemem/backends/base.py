@@ -132,6 +132,10 @@ class Txn(abc.ABC):
         """The namespace's config and the stored entry, in one step where the store can."""
         return self.ns_get(ns), self.entry_get(ns, key)
 
+    def entries_get(self, ns: str, keys: list[str]) -> list[Stored | None]:
+        """Several stored entries (expired or not), in one step where the store can."""
+        return [self.entry_get(ns, key) for key in keys]
+
     @abc.abstractmethod
     def entry_put(self, ns: str, key: str, stored: Stored) -> None:
         """Create or replace an entry (``stored.version == 1`` means it is new)."""

@@ -281,6 +281,10 @@ class _RedisTxn(Txn):
             self._precondition("hget", self.k.entry(ns, key), h.get("rev") if h else None, "rev")
         return _stored(h)
 
+    def entries_get(self, ns: str, keys: list[str]) -> list[Stored | None]:
+        self._need_all([("e", ns, k) for k in keys])
+        return [self.entry_get(ns, k) for k in keys]
+
     def entry_put(self, ns: str, key: str, stored: Stored) -> None:
         name = self.k.entry(ns, key)
         if ("e", ns, key) not in self.overlay and self.op.mutates:

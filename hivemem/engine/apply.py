@@ -613,3 +613,12 @@ def _audit(tx: Txn, op: o.Op[Any], ctx: Ctx, error: HivememError | None) -> None
             None if error is None else f"{error.code}: {error.message}",
         )
     )
+
+
+def _register_lists() -> None:
+    from hivemem.engine.lists import HANDLERS as LIST_HANDLERS
+
+    HANDLERS.update(LIST_HANDLERS)
+
+
+_register_lists()

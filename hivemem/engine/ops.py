@@ -20,12 +20,19 @@ __all__ = [
     "CreateNamespace",
     "Delete",
     "DeleteNamespace",
+    "DeletePrefix",
     "EventsAfter",
+    "ExpirePrefix",
     "Get",
     "GetMany",
     "GetNamespace",
     "ListEntries",
+    "ListInsert",
     "ListNamespaces",
+    "ListPop",
+    "ListPush",
+    "ListRange",
+    "ListRemove",
     "Op",
     "Put",
     "PutMany",
@@ -266,6 +273,99 @@ class Sweep(Op[int]):
     """Delete expired entries and announce each with a ``memory:expired`` event."""
 
     limit: int = 1000
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListPush(Op[int]):
+    """Append items to a list (``front=True``: prepend), atomically; return its new length.
+
+    A list is a header entry at ``key`` and one entry per item (``key/<position>``), so an
+    append writes two entries whatever the list's length (needs write).
+    """
+
+    ns: str
+    key: str
+    items: tuple[str, ...]
+    ttl: float | None = None
+    idempotency_key: str | None = None
+    action: ClassVar[str | None] = "list_push"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListPop(Op[Any]):
+    """Remove and return the item at ``index`` (default the last) (needs write).
+
+    Raises ``IndexOutOfRange`` for an empty list or an index outside it.
+    """
+
+    ns: str
+    key: str
+    index: int = -1
+    idempotency_key: str | None = None
+    action: ClassVar[str | None] = "list_pop"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListInsert(Op[int]):
+    """Insert an item before ``index`` (Python's ``list.insert``); return the new length."""
+
+    ns: str
+    key: str
+    index: int
+    item: str
+    ttl: float | None = None
+    idempotency_key: str | None = None
+    action: ClassVar[str | None] = "list_insert"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListRemove(Op[int]):
+    """Remove the first item equal to ``item``; return the new length.
+
+    Raises ``ItemNotFound`` if no item is equal (needs write).
+    """
+
+    ns: str
+    key: str
+    item: str
+    idempotency_key: str | None = None
+    action: ClassVar[str | None] = "list_remove"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListRange(Op[tuple[list[Any], int]]):
+    """The items ``[start:stop]`` (Python slice bounds) and the list's length (needs read)."""
+
+    ns: str
+    key: str
+    start: int = 0
+    stop: int | None = None
+    action: ClassVar[str | None] = "list_range"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpirePrefix(Op[int]):
+    """Set (``ttl``) or clear (``None``) the expiry of every live entry with ``prefix``."""
+
+    ns: str
+    prefix: str
+    ttl: float | None = None
+    action: ClassVar[str | None] = "expire_prefix"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeletePrefix(Op[int]):
+    """Delete every entry whose key starts with ``prefix``; return how many (needs write)."""
+
+    ns: str
+    prefix: str
+    action: ClassVar[str | None] = "delete_prefix"
     mutates: ClassVar[bool] = True
 
 

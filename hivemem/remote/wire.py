@@ -254,6 +254,78 @@ def _sweep(op: o.Sweep) -> Call:
     return Call("POST", "/v1/sweep", decode=lambda d: d["removed"])
 
 
+def _list_path(op: Any, verb: str) -> str:
+    return f"{_ns(op.ns)}/lists/{_seg(op.key)}/{verb}"
+
+
+def _list_push(op: o.ListPush) -> Call:
+    body: dict[str, Any] = {"items": [_raw(i) for i in op.items]}
+    if op.ttl is not None:
+        body["ttl"] = op.ttl
+    return Call(
+        "POST",
+        _list_path(op, "push"),
+        body=_json(body),
+        decode=lambda d: d["length"],
+        headers=_idem(op),
+    )
+
+
+def _list_pop(op: o.ListPop) -> Call:
+    return Call(
+        "POST",
+        _list_path(op, "pop"),
+        body=_json({"index": op.index}),
+        decode=lambda d: d["value"],
+        headers=_idem(op),
+    )
+
+
+def _list_insert(op: o.ListInsert) -> Call:
+    body: dict[str, Any] = {"index": op.index, "item": _raw(op.item)}
+    if op.ttl is not None:
+        body["ttl"] = op.ttl
+    return Call(
+        "POST",
+        _list_path(op, "insert"),
+        body=_json(body),
+        decode=lambda d: d["length"],
+        headers=_idem(op),
+    )
+
+
+def _list_remove(op: o.ListRemove) -> Call:
+    return Call(
+        "POST",
+        _list_path(op, "remove"),
+        body=_json({"item": _raw(op.item)}),
+        decode=lambda d: d["length"],
+        headers=_idem(op),
+    )
+
+
+def _list_range(op: o.ListRange) -> Call:
+    params: dict[str, Any] = {"start": op.start}
+    if op.stop is not None:
+        params["stop"] = op.stop
+    return Call(
+        "GET",
+        f"{_ns(op.ns)}/lists/{_seg(op.key)}",
+        params=params,
+        decode=lambda d: (d["items"], d["length"]),
+    )
+
+
+def _expire_prefix(op: o.ExpirePrefix) -> Call:
+    body = _json({"prefix": op.prefix, "ttl": op.ttl})
+    return Call("POST", f"{_ns(op.ns)}/prefix/expire", body=body, decode=lambda d: d["count"])
+
+
+def _delete_prefix(op: o.DeletePrefix) -> Call:
+    body = _json({"prefix": op.prefix})
+    return Call("POST", f"{_ns(op.ns)}/prefix/delete", body=body, decode=lambda d: d["count"])
+
+
 _CALLS: dict[type, Callable[[Any], Call]] = {
     o.CreateNamespace: _create,
     o.GetNamespace: _get_ns,
@@ -274,6 +346,13 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
     o.AccessLogQuery: _audit,
     o.Stats: _stats,
     o.Sweep: _sweep,
+    o.ListPush: _list_push,
+    o.ListPop: _list_pop,
+    o.ListInsert: _list_insert,
+    o.ListRemove: _list_remove,
+    o.ListRange: _list_range,
+    o.ExpirePrefix: _expire_prefix,
+    o.DeletePrefix: _delete_prefix,
 }
 
 

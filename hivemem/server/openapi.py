@@ -596,6 +596,96 @@ def _paths(resolvers: list[str]) -> Schema:
     }
 
 
+def _list_paths() -> Schema:
+    """The list and prefix routes (hivemem.server.routes.lists)."""
+    ns_item = {**_NS}
+    key = _param("key", "path", _KEY, True, example="todo")
+    length = _out({"length": {"type": "integer", "minimum": 0}})
+    index = {"type": "integer", "minimum": -_INT64, "maximum": _INT64}
+    prefix = {"type": "string", "maxLength": 1024}
+    count = _out({"count": {"type": "integer", "minimum": 0}})
+    base = "/v1/namespaces/{ns}/lists/{key}"
+    return {
+        f"{base}/push": {
+            "post": _operation(
+                "list_push",
+                "Append items to a list, atomically",
+                length,
+                errors=(404, 409),
+                params=(ns_item, key, _IDEM),
+                body=_obj(
+                    {"items": {"type": "array", "minItems": 1, "maxItems": 1000}, "ttl": _TTL},
+                    ("items",),
+                ),
+            )
+        },
+        f"{base}/pop": {
+            "post": _operation(
+                "list_pop",
+                "Remove and return an item (default the last)",
+                _out({"value": _ANY}),
+                errors=(404, 409),
+                params=(ns_item, key, _IDEM),
+                body=_obj({"index": index}),
+            )
+        },
+        f"{base}/insert": {
+            "post": _operation(
+                "list_insert",
+                "Insert an item before an index",
+                length,
+                errors=(404, 409),
+                params=(ns_item, key, _IDEM),
+                body=_obj({"index": index, "item": _ANY, "ttl": _TTL}, ("index", "item")),
+            )
+        },
+        f"{base}/remove": {
+            "post": _operation(
+                "list_remove",
+                "Remove the first item equal to the given one",
+                length,
+                errors=(404, 409),
+                params=(ns_item, key, _IDEM),
+                body=_obj({"item": _ANY}, ("item",)),
+            )
+        },
+        base: {
+            "get": _operation(
+                "list_range",
+                "Items [start:stop] of a list and its length",
+                _out({"items": {"type": "array"}, "length": {"type": "integer", "minimum": 0}}),
+                errors=(404,),
+                params=(
+                    ns_item,
+                    key,
+                    _param("start", "query", index),
+                    _param("stop", "query", index),
+                ),
+            )
+        },
+        "/v1/namespaces/{ns}/prefix/expire": {
+            "post": _operation(
+                "expire_prefix",
+                "Set or clear the expiry of every entry with a prefix",
+                count,
+                errors=(404, 409),
+                params=(ns_item,),
+                body=_obj({"prefix": prefix, "ttl": _TTL}, ("prefix", "ttl")),
+            )
+        },
+        "/v1/namespaces/{ns}/prefix/delete": {
+            "post": _operation(
+                "delete_prefix",
+                "Delete every entry with a prefix",
+                count,
+                errors=(404, 409),
+                params=(ns_item,),
+                body=_obj({"prefix": prefix}, ("prefix",)),
+            )
+        },
+    }
+
+
 def _events(ns_item: Schema) -> Schema:
     op = _operation(
         "events",
@@ -650,7 +740,7 @@ def build_openapi(resolvers: list[str] | None = None) -> Schema:
                 "beyond 64 bits or invalid UTF-8 is refused."
             ),
         },
-        "paths": _paths(sorted(resolvers or [])),
+        "paths": {**_paths(sorted(resolvers or [])), **_list_paths()},
         "components": {
             "schemas": {
                 "Entry": _ENTRY,

@@ -8,6 +8,7 @@ with ``redis-cli --cluster create``.
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import time
 from typing import TYPE_CHECKING
@@ -25,6 +26,25 @@ def redis_available() -> bool:
     return shutil.which("redis-server") is not None and shutil.which("redis-cli") is not None
 
 
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is valid and free too.
+
+    Redis refuses cluster mode on ports above 55535; :func:`free_port` draws from the
+    ephemeral range (up to 60999 on Linux), so a plain free port fails now and then.
+    """
+    for _ in range(1000):
+        port = free_port()
+        if port > 55535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
 class RedisServer:
     """One redis-server on a free loopback port, data in ``directory``."""
 
@@ -32,7 +52,7 @@ class RedisServer:
         self, directory: Path, *, port: int | None = None, aof: bool = True, cluster: bool = False
     ) -> None:
         self.directory = directory
-        self.port = port or free_port()
+        self.port = port or (_cluster_port() if cluster else free_port())
         self.aof = aof
         self.cluster = cluster
         self.process: subprocess.Popen[bytes] | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hivemem.server.routes import docs, entries, events, namespaces, registry, system
+from hivemem.server.routes import docs, entries, events, lists, namespaces, registry, system
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -20,6 +20,7 @@ def ROUTES(config: ServerConfig) -> list[BaseRoute]:
     # requests (no other route matches their paths, so the order changes no answer).
     return [
         *entries.ROUTES,
+        *lists.ROUTES,
         *system.ROUTES,
         *namespaces.ROUTES,
         *events.ROUTES,
