@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,50 @@ class _Registry:
         self.listeners: dict[str, list[Listener]] = {}
 
 
+class OpMetrics:
+    """Operation counts, errors and latencies of one store handle (``get_metrics()``)."""
+
+    #: Latencies kept per operation type for the percentiles.
+    WINDOW = 1024
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
+        self.latency: dict[str, deque[float]] = {}
+
+    def record(self, op: Any, error: Any, seconds: float) -> None:
+        """Count one finished op (cheap: a few dict updates)."""
+        name = op.action or type(op).__name__
+        self.counts[name] = self.counts.get(name, 0) + 1
+        if error is not None:
+            self.errors[name] = self.errors.get(name, 0) + 1
+        window = self.latency.get(name)
+        if window is None:
+            window = self.latency[name] = deque(maxlen=self.WINDOW)
+        window.append(seconds)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counts, errors and p50/p95/p99 latency (ms) per operation."""
+        ops: dict[str, Any] = {}
+        for name, count in sorted(self.counts.items()):
+            lat = sorted(self.latency.get(name, ()))
+            ops[name] = {
+                "count": count,
+                "errors": self.errors.get(name, 0),
+                **{
+                    f"p{q}_ms": round(lat[min(len(lat) - 1, len(lat) * q // 100)] * 1000, 4)
+                    for q in (50, 95, 99)
+                    if lat
+                },
+            }
+        total = sum(self.counts.values())
+        return {
+            "operations": ops,
+            "total_operations": total,
+            "total_errors": sum(self.errors.values()),
+        }
+
+
 class Core:
     """Shared state of one open store: backend, settings, listeners, sweeper."""
 
@@ -56,6 +101,7 @@ class Core:
         self.settings = settings
         self.agent = v.check_agent(agent) if agent is not None else DEFAULT_AGENT
         self._registry = _Registry()
+        self.op_metrics = OpMetrics()
         self.subscriptions: set[Any] = set()
         self.closed = threading.Event()
         self._sweeper: threading.Thread | None = None
@@ -404,9 +450,10 @@ class Core:
             cache.clear()
 
     def metrics(self) -> dict[str, Any]:
-        """Client-side metrics: the near-cache and circuit breaker of a remote store."""
+        """Operation counts, errors and latency percentiles; near-cache and breaker state."""
         cache = getattr(self.backend, "cache", None)
         return {
+            **self.op_metrics.snapshot(),
             "backend": self.backend.name,
             "cache": cache.stats() if cache is not None else None,
             "circuit_breaker": self.breaker_status(),

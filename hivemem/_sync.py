@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hivemem._core import Core, Listener
 from hivemem._core import since_arg as _since
 from hivemem._views import NamespaceView
+from hivemem.conversations import _drive
 from hivemem.engine import ops as o
 from hivemem.errors import HivememError
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
     from hivemem.conversations import Conversation, Conversations
+    from hivemem.records import RecordPlans
     from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
 
 __all__ = ["Memory", "Subscription"]
@@ -40,7 +43,10 @@ class Memory:
         self._b = core.backend
 
     def _run(self, op: o.Op[R]) -> R:
-        value: R = self._c.finish(self._b.execute(op))
+        start = perf_counter()
+        result = self._b.execute(op)
+        self._c.op_metrics.record(op, result.error, perf_counter() - start)
+        value: R = self._c.finish(result)
         return value
 
     # ------------------------------------------------------------ views and lifecycle
@@ -348,6 +354,81 @@ class Memory:
         from hivemem.conversations import Conversations
 
         return Conversations(self, self._c.agent)
+
+    # ------------------------------------------------------------ entities, tools, summary
+    def _records(self, agent: str | None) -> RecordPlans:
+        from hivemem.records import RecordPlans
+
+        s = self._c.settings
+        return RecordPlans(self._c.who(agent), s.clock, s.max_value_bytes)
+
+    def save_entity(
+        self, entity_type: str, entity_id: str, data: Any, agent: str | None = None
+    ) -> None:
+        """Save an entity's data under its type and id (namespace ``entities``)."""
+        _drive(self, self._records(agent).save_entity(entity_type, entity_id, data))
+
+    def load_entity(self, entity_type: str, entity_id: str, agent: str | None = None) -> Any:
+        """An entity's data, or ``None``."""
+        return _drive(self, self._records(agent).load_entity(entity_type, entity_id))
+
+    def delete_entity(self, entity_type: str, entity_id: str, agent: str | None = None) -> bool:
+        """Delete an entity; return whether it existed."""
+        return _drive(self, self._records(agent).delete_entity(entity_type, entity_id))
+
+    def list_entities(self, entity_type: str, agent: str | None = None) -> dict[str, Any]:
+        """Every entity of a type: ``{id: data}``."""
+        return _drive(self, self._records(agent).list_entities(entity_type))
+
+    def save_tool_usage(
+        self,
+        tool_name: str,
+        args: Any,
+        result: Any,
+        agent: str | None = None,
+        *,
+        conversation_id: str | None = None,
+        duration_ms: float | None = None,
+    ) -> dict[str, Any]:
+        """Record one tool call (namespace ``tool_usage``); return the record."""
+        plan = self._records(agent).save_tool_usage(
+            tool_name, args, result, conversation_id, duration_ms
+        )
+        return _drive(self, plan)
+
+    def get_tool_usage(
+        self, tool_name: str | None = None, agent: str | None = None, *, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The last ``limit`` tool calls (of one tool, or all), oldest first."""
+        return _drive(self, self._records(agent).get_tool_usage(tool_name, limit))
+
+    def save_conversation_history(
+        self,
+        conversation_id: str,
+        messages: Any,
+        agent: str | None = None,
+        *,
+        namespace: str = "conversations",
+    ) -> int:
+        """Replace a conversation's messages (seed 002); return how many were saved."""
+        plan = self._records(agent).save_conversation_history(conversation_id, messages, namespace)
+        return _drive(self, plan)
+
+    def load_conversation_history(
+        self,
+        conversation_id: str,
+        agent: str | None = None,
+        *,
+        limit: int | None = None,
+        namespace: str = "conversations",
+    ) -> list[dict[str, Any]]:
+        """A conversation's messages as dicts, oldest first (the last ``limit``)."""
+        plan = self._records(agent).load_conversation_history(conversation_id, limit, namespace)
+        return _drive(self, plan)
+
+    def get_memory_summary(self, agent: str | None = None) -> dict[str, Any]:
+        """Counts and recent activity per namespace, conversation, entity type and tool."""
+        return _drive(self, self._records(agent).summary())
 
     # ------------------------------------------------------------ remote client
     def circuit_breaker_status(self) -> dict[str, Any]:

@@ -45,5 +45,7 @@ def test_public_names_are_exact():
         "remote",
         "server",
         "agents",
+        "conversations",
+        "records",
     }
     assert public - modules == set(hivemem.__all__) - {"__version__"}

@@ -19,6 +19,7 @@ from hivemem.errors import ConflictError
 
 if TYPE_CHECKING:
     from hivemem._sync import Memory
+    from hivemem.conversations import Conversation
     from hivemem.types import Entry
 
 __all__ = ["SHARED_NAMESPACE", "MemoryAgent"]
@@ -99,6 +100,18 @@ class MemoryAgent:
             except ConflictError as exc:
                 if exc.reason != "version_mismatch":
                     raise
+
+    def get_memory(self, conversation_id: str) -> Conversation:
+        """The conversation memory of ``conversation_id`` (fields, lists, messages; SPEC §7)."""
+        return self.memory.conversation(conversation_id, self.agent_id)
+
+    def cleanup_memory(self, conversation_id: str) -> int:
+        """Delete a conversation's memory; return how many entries went."""
+        return self.memory.conversations.cleanup(conversation_id)
+
+    def get_memory_stats(self) -> dict[str, Any]:
+        """``{total_conversations, conversations: [{conversation_id, total_fields, ...}]}``."""
+        return self.memory.conversations.stats()
 
     def get_interactions(self, session_id: str | None = None) -> list[dict[str, Any]]:
         """This agent's recorded interactions, oldest first (optionally of one session)."""
