@@ -562,7 +562,10 @@ class _ManagerPlans:
 
     def cleanup(self, cid: str) -> Plan[int]:
         cid = _check_id(cid)
-        count: int = yield o.DeletePrefix(agent=self.agent, ns=self.ns, prefix=f"c/{cid}/")
+        try:
+            count: int = yield o.DeletePrefix(agent=self.agent, ns=self.ns, prefix=f"c/{cid}/")
+        except NamespaceNotFound:
+            return 0
         yield o.Delete(agent=self.agent, ns=self.ns, key=f"m/{cid}")
         return count
 

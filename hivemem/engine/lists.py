@@ -212,6 +212,7 @@ def list_push(ctx: Ctx, op: o.ListPush) -> int:
     info = _apply()._namespace(ctx, op, op.ns, WRITE, create=True)
     lst = _List(ctx, op, info, op.key, True)
     expires = _expires(ctx, info, op.ttl)
+    lst.prefetch(lst.tail, lst.tail + len(op.items))
     for item in op.items:
         lst.put(lst.tail, item, expires)
         lst.tail += 1
