@@ -72,6 +72,9 @@ class TokenStore:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        #: Revocations made through this store object (open event streams recheck their
+        #: token when it moves).
+        self.revocations = 0
 
     def ensure(self) -> None:
         """Create the reserved namespace (no access for anyone but the store itself)."""
@@ -155,6 +158,7 @@ class TokenStore:
         for entry in page.items:
             if any(entry.key.startswith(r.id) for r in matches):
                 self._op(o.Delete, key=entry.key)
+        self.revocations += 1
         return matches
 
     def count(self) -> int:

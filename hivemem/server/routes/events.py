@@ -13,16 +13,15 @@ answers ``{"revision": current}``, as a watcher does before following.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from hivemem.engine import ops as o
-from hivemem.errors import HivememError, InvalidArgument, TooManyRequests
+from hivemem.errors import HivememError, InvalidArgument, TooManyRequests, Unauthenticated
 from hivemem.server._http import json_response, query_float, query_int
 from hivemem.server.fanout import events_after
 
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
     from starlette.responses import Response
+    from starlette.types import Receive, Scope, Send
 
     from hivemem.server.app import Hub
     from hivemem.server.auth import Caller
@@ -38,7 +38,11 @@ if TYPE_CHECKING:
 
 from hivemem.server.routes._common import endpoint
 
-__all__ = ["ROUTES", "sse_frame"]
+__all__ = ["ROUTES", "TOKEN_RECHECK", "sse_frame"]
+
+#: Longest (seconds) an open event stream goes on without checking that its token is still
+#: valid, when the revocation happened through another server process (T10 allows 1 s).
+TOKEN_RECHECK = 0.5
 
 
 def sse_frame(event: Event) -> bytes:
@@ -84,11 +88,40 @@ async def events(request: Request, hub: Hub, caller: Caller) -> Response:
             f"this token holds {hub.streams[key]} event streams already "
             f"(the limit is {hub.config.max_streams_per_token}); close one first"
         )
-    return StreamingResponse(
-        _stream(hub, caller, ns, last, heartbeat, key),
+    # Take the slot now, with no await since the check (concurrent opens cannot all pass
+    # it); the response gives it back when it ends, however it ends.
+    hub.streams[key] += 1
+    token = _bearer(request) if caller.token_id is not None else None
+    return _EventStream(
+        hub,
+        key,
+        _stream(hub, caller, ns, last, heartbeat, token),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _bearer(request: Request) -> str:
+    """The bearer token of an authenticated request."""
+    return request.headers.get("authorization", "").partition(" ")[2].strip()
+
+
+class _EventStream(StreamingResponse):
+    """A streaming response that frees its slot in ``hub.streams`` when it is done."""
+
+    def __init__(self, hub: Hub, key: str, content: AsyncIterator[bytes], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.hub = hub
+        self.key = key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            streams = self.hub.streams
+            streams[self.key] -= 1
+            if streams[self.key] <= 0:
+                del streams[self.key]
 
 
 async def _json(request: Request, hub: Hub, caller: Caller, ns: str, last: int) -> Response:
@@ -116,38 +149,39 @@ def _wake(hub: Hub) -> float:
 
 
 async def _stream(
-    hub: Hub, caller: Caller, ns: str, last: int, heartbeat: float, key: str
+    hub: Hub, caller: Caller, ns: str, last: int, heartbeat: float, token: str | None
 ) -> AsyncIterator[bytes]:
-    hub.streams[key] += 1
     notifier = hub.core.backend.notifier
-    try:
-        yield b"retry: 1000\n: connected\n\n"
-        next_beat = time.monotonic() + heartbeat
-        while True:
-            seq = notifier.seq
-            try:
-                # One fetch per store change, shared by the streams of the namespace.
-                found, frames = await events_after(hub, caller, ns, last, seq, sse_frame)
-            except HivememError as exc:
-                yield b"event: error\ndata: %s\n\n" % orjson.dumps(exc.to_dict())
-                return
-            if found:
-                last = found[-1].revision
-                yield frames
-                next_beat = time.monotonic() + heartbeat
-                continue
-            remaining = next_beat - time.monotonic()
-            if remaining <= 0:
-                yield b": ping\n\n"
-                next_beat = time.monotonic() + heartbeat
-                continue
-            await notifier.await_change(seq, min(remaining, _wake(hub)))
-    except asyncio.CancelledError:
-        raise
-    finally:
-        hub.streams[key] -= 1
-        if hub.streams[key] <= 0:
-            del hub.streams[key]
+    revocations = hub.tokens.revocations
+    recheck = time.monotonic() + TOKEN_RECHECK
+    yield b"retry: 1000\n: connected\n\n"
+    next_beat = time.monotonic() + heartbeat
+    while True:
+        seq = notifier.seq
+        try:
+            # One fetch per store change, shared by the streams of the namespace.
+            found, frames = await events_after(hub, caller, ns, last, seq, sse_frame)
+            # A revoked token's stream ends: at once after a revocation through this
+            # process, within TOKEN_RECHECK seconds after one through another.
+            now = time.monotonic()
+            if token is not None and (revocations != hub.tokens.revocations or now >= recheck):
+                revocations, recheck = hub.tokens.revocations, now + TOKEN_RECHECK
+                if await hub.tokens.alookup(token) is None:
+                    raise Unauthenticated("the token of this event stream was revoked")
+        except HivememError as exc:
+            yield b"event: error\ndata: %s\n\n" % orjson.dumps(exc.to_dict())
+            return
+        if found:
+            last = found[-1].revision
+            yield frames
+            next_beat = time.monotonic() + heartbeat
+            continue
+        remaining = next_beat - time.monotonic()
+        if remaining <= 0:
+            yield b": ping\n\n"
+            next_beat = time.monotonic() + heartbeat
+            continue
+        await notifier.await_change(seq, min(remaining, _wake(hub)))
 
 
 ROUTES = [Route("/v1/namespaces/{ns}/events", events, methods=["GET"])]

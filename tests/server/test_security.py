@@ -1,0 +1,950 @@
+"""Security of the server (issue 3, acceptance 2; RELIABILITY.md T10), auth on, real sockets.
+
+- No route reads or changes anything without a valid token (every route of the app).
+- A token cannot act as another agent by any request field or header, nor through the
+  Python client.
+- Every route x every permission level answers the exact status, and refused requests
+  change nothing.
+- Other namespaces' events, audit records and stats stay invisible; the reserved token
+  namespace never shows anywhere.
+- Revocation holds at once on every server process over one store; tokens are stored hashed;
+  event streams per token are capped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from _security_site import ADMIN, DEADLINE, MAX_STREAMS, ServerProcess, Site, mint_admin, open_core
+from starlette.routing import Route
+
+import hivemem
+from hivemem.errors import PermissionDenied
+from hivemem.server import ServerConfig, create_app
+from hivemem.server.auth import TOKENS_NAMESPACE
+from hivemem.testing.server import ServerThread
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+#: The only routes that answer without a token.
+PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/docs"}
+#: The agent whose token the tests use, and another it tries to act as.
+AGENT = "alice"
+OTHER = "bob"
+#: The namespace the table-driven cases act on.
+NS = "ns1"
+SEED = {"k1": "one", "k2": {"n": 2}}
+
+
+# ---------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def security_server() -> Iterator[ServerThread]:
+    """One real uvicorn server for the module; each test mounts its own app on it."""
+    with ServerThread() as s:
+        yield s
+
+
+@pytest.fixture
+def site(security_server: ServerThread, tmp_path: Path) -> Iterator[Site]:
+    """A fresh SQLite store behind an app with auth on, and an admin token for it."""
+    db = tmp_path / "store.db"
+    core = open_core(db, durability="normal")  # no fsync per write: these tests write a lot
+    app = create_app(core, ServerConfig(auth=True, max_streams_per_token=MAX_STREAMS))
+    url = security_server.mount(app)
+    admin = mint_admin(core)
+    try:
+        with httpx.Client(timeout=DEADLINE) as http:
+            yield Site(url, db, core, app, admin, http)
+    finally:
+        security_server.unmount(url)
+        core.close()
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[tuple[str, list[ServerProcess]]]:
+    """Two server processes over one SQLite file, and an admin token for them (both are
+    stopped by pid afterwards)."""
+    db = tmp_path / "shared.db"
+    core = open_core(db)
+    try:
+        admin = mint_admin(core)
+    finally:
+        core.close()
+    procs: list[ServerProcess] = []
+    try:
+        procs.append(ServerProcess(db))
+        procs.append(ServerProcess(db))
+        for p in procs:
+            p.wait_ready()
+        yield admin, procs
+    finally:
+        for p in procs:
+            p.stop()
+
+
+# ---------------------------------------------------------------------- helpers
+def app_routes(site: Site) -> list[tuple[str, str]]:
+    """Every (method, path template) the app serves, HEAD aside."""
+    found = []
+    for route in site.app.routes:
+        assert isinstance(route, Route), f"unexpected route type {route!r}: cover it here"
+        for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
+            found.append((method, route.path))
+    return found
+
+
+def concrete(site: Site, path: str, ns: str = NS) -> str:
+    """A route template with its parameters filled by real names of ``site``."""
+    victim = site.token("victim")
+    values = {
+        "{ns}": ns,
+        "{key:path}": "k1",
+        "{token_id}": site.token_id(victim),
+    }
+    for name, value in values.items():
+        path = path.replace(name, value)
+    assert "{" not in path, f"fill the parameters of {path} in concrete()"
+    return path
+
+
+#: A well-formed body per route (so that only the token decides the answer).
+BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/v1/namespaces"): {"name": "fresh"},
+    ("PATCH", "/v1/namespaces/{ns}"): {"description": "changed"},
+    ("PUT", "/v1/namespaces/{ns}/permissions"): {"permissions": {"mallory": "admin"}},
+    ("PUT", "/v1/namespaces/{ns}/entries/{key:path}"): {"value": "changed"},
+    ("POST", "/v1/namespaces/{ns}/batch"): {"ops": [{"op": "put", "key": "k1", "value": 0}]},
+    ("POST", "/v1/namespaces/{ns}/broadcast"): {"message": "hello"},
+    ("POST", "/v1/tokens"): {"agent": "mallory", "role": "admin"},
+    ("POST", "/shared-memory"): {"key": "k1", "value": "changed", "owner": AGENT},
+}
+
+
+@dataclass
+class Answer:
+    """Status, content type and body (not read for event streams) of one request."""
+
+    status: int
+    content_type: str
+    body: Any
+
+    @property
+    def code(self) -> str | None:
+        if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
+            code: str = self.body["error"]["code"]
+            return code
+        return None
+
+
+def send(
+    site: Site,
+    method: str,
+    path: str,
+    token: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    json: Any = None,
+    raw_auth: str | None = None,
+) -> Answer:
+    """One request; an event stream is closed as soon as its headers arrive."""
+    sent = dict(headers or {})
+    if token is not None:
+        sent["Authorization"] = f"Bearer {token}"
+    if raw_auth is not None:
+        sent["Authorization"] = raw_auth
+    with site.http.stream(method, site.url + path, headers=sent, json=json) as resp:
+        kind = resp.headers.get("content-type", "")
+        if kind.startswith("text/event-stream"):
+            return Answer(resp.status_code, kind, None)
+        resp.read()
+    body: Any = resp.json() if kind.startswith("application/json") else resp.text
+    return Answer(resp.status_code, kind, body)
+
+
+def body_for(method: str, path: str) -> Any:
+    return BODIES.get((method, path))
+
+
+# ---------------------------------------------------------------------- no valid token
+def _bad_credentials(site: Site) -> dict[str, tuple[dict[str, str], str]]:
+    """Ways to send no valid token: name -> (headers, query string)."""
+    revoked = site.token(AGENT)
+    site.revoke(revoked)
+    unknown = "hm_" + "A" * 43
+    digest = hashlib.sha256(site.admin.encode()).hexdigest()
+    bearer = {
+        "scheme only": "Bearer",
+        "basic scheme": f"Basic {site.admin}",
+        "token scheme": f"Token {site.admin}",
+        "no scheme": site.admin,
+        "extra words": f"Bearer {site.admin} {site.admin}",
+        "truncated": f"Bearer {site.admin[:-1]}",
+        "prefix missing": f"Bearer {site.admin[3:]}",
+        "digest as token": f"Bearer {digest}",
+        "too long": f"Bearer {site.admin}{'x' * 300}",
+        "unknown": f"Bearer {unknown}",
+        "revoked": f"Bearer {revoked}",
+    }
+    cases: dict[str, tuple[dict[str, str], str]] = {
+        "no token": ({}, ""),
+        "empty header": ({"Authorization": ""}, ""),
+        "agent header only": ({"X-Agent-Id": ADMIN, "X-Hivemem-Admin": "1"}, ""),
+        "agent query only": ({}, f"agent={ADMIN}"),
+        "token in query": ({}, f"token={site.admin}&access_token={site.admin}"),
+    }
+    for name, value in bearer.items():
+        cases[name] = ({"Authorization": value}, "")
+    return cases
+
+
+def test_every_route_but_the_public_ones_needs_a_valid_token(site: Site) -> None:
+    site.namespace(NS, "write", entries=SEED)
+    routes = app_routes(site)
+    paths = {path for _, path in routes}
+    assert {"/healthz", "/readyz"} <= paths
+    credentials = _bad_credentials(site)
+    requests = [
+        (method, path, concrete(site, path), body_for(method, path)) for method, path in routes
+    ]
+    before = site.snapshot()
+    public = set()
+    for method, path, url, body in requests:
+        for what, (headers, query) in credentials.items():
+            target = f"{url}?{query}" if query else url
+            answer = send(site, method, target, headers=headers, json=body)
+            if path in PUBLIC:
+                public.add(path)
+                assert answer.status == 200, (method, path, what, answer)
+                continue
+            assert answer.status == 401, (method, path, what, answer)
+            assert answer.code == "unauthenticated", (method, path, what, answer)
+            assert site.admin not in str(answer.body)
+    assert public == PUBLIC & paths
+    assert site.snapshot() == before
+
+
+# ---------------------------------------------------------------------- the table
+@dataclass(frozen=True)
+class Spec:
+    """One request of the table: what it needs and what it answers when allowed."""
+
+    name: str
+    method: str
+    route: str
+    needs: str  # "read" | "write" | "admin" (on the namespace) | "server-admin" | "any"
+    ok: int = 200
+    json: Any = None
+    query: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    ns: str = NS
+    batch: bool = False  # not atomic: 200 with a refusal per op
+
+
+JSON_ACCEPT = {"Accept": "application/json"}
+_E = "/v1/namespaces/{ns}/entries/{key:path}"
+_B = "/v1/namespaces/{ns}/batch"
+_EV = "/v1/namespaces/{ns}/events"
+_GETS = [{"op": "get", "key": "k1"}, {"op": "get", "key": "k2"}]
+_PUTS = [{"op": "put", "key": "k1", "value": 1}, {"op": "put", "key": "k9", "value": 9}]
+
+SPECS = [
+    Spec("ns-get", "GET", "/v1/namespaces/{ns}", "read"),
+    Spec("ns-patch", "PATCH", "/v1/namespaces/{ns}", "admin", json={"description": "x"}),
+    Spec(
+        "ns-patch-perm",
+        "PATCH",
+        "/v1/namespaces/{ns}",
+        "admin",
+        json={"default_permission": "admin"},
+    ),
+    Spec("ns-delete", "DELETE", "/v1/namespaces/{ns}", "admin"),
+    Spec("ns-clear", "POST", "/v1/namespaces/{ns}/clear", "admin"),
+    Spec(
+        "ns-permissions",
+        "PUT",
+        "/v1/namespaces/{ns}/permissions",
+        "admin",
+        json={"permissions": {AGENT: "admin"}},
+    ),
+    Spec("entries-list", "GET", "/v1/namespaces/{ns}/entries", "read"),
+    Spec("entries-list-prefix", "GET", "/v1/namespaces/{ns}/entries", "read", query="prefix=k"),
+    Spec("entry-get", "GET", _E, "read"),
+    Spec("entry-put", "PUT", _E, "write", json={"value": "changed"}),
+    Spec("entry-put-cas", "PUT", _E, "write", json={"value": "c", "expected_version": 1}),
+    Spec("entry-delete", "DELETE", _E, "write"),
+    Spec("batch-get", "POST", _B, "read", json={"ops": _GETS}, batch=True),
+    Spec("batch-put", "POST", _B, "write", json={"ops": _PUTS}, batch=True),
+    Spec(
+        "batch-delete",
+        "POST",
+        _B,
+        "write",
+        json={"ops": [{"op": "delete", "key": "k1"}]},
+        batch=True,
+    ),
+    Spec(
+        "batch-mixed",
+        "POST",
+        _B,
+        "write",
+        json={"ops": [{"op": "put", "key": "k1", "value": 1}, {"op": "delete", "key": "k2"}]},
+        batch=True,
+    ),
+    Spec("batch-get-atomic", "POST", _B, "read", json={"ops": _GETS, "atomic": True}),
+    Spec("batch-put-atomic", "POST", _B, "write", json={"ops": _PUTS, "atomic": True}),
+    Spec("broadcast", "POST", "/v1/namespaces/{ns}/broadcast", "write", json={"message": "hi"}),
+    Spec("events-sse", "GET", _EV, "read"),
+    Spec("events-sse-since", "GET", _EV, "read", query="since=0"),
+    Spec("events-sse-resume", "GET", _EV, "read", headers={"Last-Event-ID": "1"}),
+    Spec("events-json", "GET", _EV, "read", query="since=0", headers=JSON_ACCEPT),
+    Spec("events-probe", "GET", _EV, "read", headers=JSON_ACCEPT),
+    Spec(
+        "events-probe-subscribe", "GET", _EV, "read", query="probe=subscribe", headers=JSON_ACCEPT
+    ),
+    Spec("registry-get", "GET", "/shared-memory", "read", ns="default"),
+    Spec(
+        "registry-post",
+        "POST",
+        "/shared-memory",
+        "write",
+        ns="default",
+        json={"key": "k1", "value": "v", "owner": AGENT},
+    ),
+    Spec("ns-list", "GET", "/v1/namespaces", "any"),
+    Spec("ns-create", "POST", "/v1/namespaces", "any", ok=201, json={"name": "fresh"}),
+    Spec("audit", "GET", "/v1/audit", "any"),
+    Spec("audit-ns", "GET", "/v1/audit", "any", query=f"namespace={NS}"),
+    Spec("stats", "GET", "/v1/stats", "any"),
+    Spec("whoami", "GET", "/v1/whoami", "any"),
+    Spec("metrics", "GET", "/metrics", "any"),
+    Spec("sweep", "POST", "/v1/sweep", "server-admin"),
+    Spec("tokens-list", "GET", "/v1/tokens", "server-admin"),
+    Spec("tokens-create", "POST", "/v1/tokens", "server-admin", ok=201, json={"agent": "mallory"}),
+    Spec(
+        "tokens-create-admin",
+        "POST",
+        "/v1/tokens",
+        "server-admin",
+        ok=201,
+        json={"agent": AGENT, "role": "admin"},
+    ),
+    Spec("tokens-revoke", "DELETE", "/v1/tokens/{token_id}", "server-admin"),
+]
+
+#: Who calls: (token role, the namespace's default_permission, its per-agent overrides).
+CALLERS: dict[str, tuple[str, str | None, dict[str, str | None]]] = {
+    "none": ("agent", None, {}),
+    "read": ("agent", "read", {}),
+    "write": ("agent", "write", {}),
+    "admin": ("agent", "admin", {}),
+    "override-none": ("agent", "admin", {AGENT: None}),
+    "override-read": ("agent", None, {AGENT: "read"}),
+    "override-write": ("agent", "read", {AGENT: "write"}),
+    "override-admin": ("agent", None, {AGENT: "admin"}),
+    "server-admin": ("admin", None, {}),
+}
+RANK = {None: 0, "read": 1, "write": 2, "admin": 3}
+
+
+def level(caller: str) -> int:
+    """The caller's effective level on the case's namespace."""
+    role, default, overrides = CALLERS[caller]
+    if role == "admin":
+        return RANK["admin"]
+    return RANK[overrides.get(AGENT, default)]
+
+
+def allowed(spec: Spec, caller: str) -> bool:
+    if spec.needs == "any":
+        return True
+    if spec.needs == "server-admin":
+        return CALLERS[caller][0] == "admin"
+    return level(caller) >= RANK[spec.needs]
+
+
+def test_the_table_covers_every_route(site: Site) -> None:
+    covered = {(s.method, s.route) for s in SPECS}
+    served = {r for r in app_routes(site) if r[1] not in PUBLIC}
+    assert served == covered
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for spec in SPECS:
+        for caller, (_, _, overrides) in CALLERS.items():
+            if spec.ns == "default" and None in overrides.values():
+                # Unreachable: "default" exists from the start, and a None in a later
+                # permission update removes an override instead of denying.
+                continue
+            cases.append(pytest.param(spec, caller, id=f"{spec.name}-{caller}"))
+    return cases
+
+
+@pytest.mark.parametrize(("spec", "caller"), _cases())
+def test_route_by_permission_level(site: Site, spec: Spec, caller: str) -> None:
+    role, default, overrides = CALLERS[caller]
+    site.namespace(spec.ns, default, overrides, entries=SEED)
+    if spec.ns != NS:  # the table's namespace exists in every case, for list/stats/audit
+        site.namespace(NS, default, overrides, entries=SEED)
+    token = site.token(AGENT, role)
+    path = concrete(site, spec.route, spec.ns) + (f"?{spec.query}" if spec.query else "")
+    before = site.snapshot(audit=False)
+
+    answer = send(site, spec.method, path, token, headers=spec.headers, json=spec.json)
+
+    permitted = allowed(spec, caller)
+    if spec.batch:
+        assert answer.status == 200, answer
+        codes = [r.get("error", {}).get("code") for r in answer.body["results"]]
+        if permitted:
+            assert all(r["ok"] for r in answer.body["results"]), answer
+        else:
+            assert codes == ["permission_denied"] * len(spec.json["ops"]), answer
+    elif permitted:
+        assert answer.status == spec.ok, answer
+    else:
+        assert answer.status == 403, answer
+        assert answer.code == "permission_denied", answer
+    if not permitted:
+        assert site.snapshot(audit=False) == before
+        return
+    _check_visibility(site, spec, caller, answer)
+
+
+def _check_visibility(site: Site, spec: Spec, caller: str, answer: Answer) -> None:
+    """What an allowed listing shows depends on the caller's level, never more."""
+    readable = level(caller) >= RANK["read"]
+    if spec.name == "ns-list":
+        names = {n["name"] for n in answer.body["namespaces"]}
+        assert (NS in names) == readable
+        assert TOKENS_NAMESPACE not in names
+    elif spec.name == "stats":
+        per_ns = answer.body["per_namespace"]
+        assert (NS in per_ns) == readable
+        assert TOKENS_NAMESPACE not in per_ns
+        assert answer.body["namespaces"] == len(per_ns)
+        assert answer.body["total_entries"] == sum(n["entries"] for n in per_ns.values())
+    elif spec.name.startswith("audit"):
+        namespaces = {r["namespace"] for r in answer.body["items"]}
+        assert (NS in namespaces) == (level(caller) == RANK["admin"])
+        if CALLERS[caller][0] != "admin":
+            # A namespace admin sees its namespace's records and nothing else.
+            assert namespaces <= {NS}
+        assert TOKENS_NAMESPACE not in namespaces
+    elif spec.name == "whoami":
+        assert answer.body["agent"] == AGENT
+        assert answer.body["role"] == CALLERS[caller][0]
+    elif spec.name in ("entry-put", "registry-post"):
+        entry = site.admin_ok("GET", f"/v1/namespaces/{spec.ns}/entries/k1")
+        assert entry["owner"] == AGENT
+
+
+# ---------------------------------------------------------------------- identity
+def test_naming_another_agent_in_a_header_or_query_is_refused(site: Site) -> None:
+    site.namespace(NS, "write", entries=SEED)
+    token = site.token(AGENT)
+    requests = [
+        (method, path, concrete(site, path), body_for(method, path))
+        for method, path in app_routes(site)
+        if path not in PUBLIC
+    ]
+    before = site.snapshot()
+    for method, path, url, body in requests:
+        for other in (OTHER, ADMIN, AGENT.upper(), f"{AGENT}.", ""):
+            answer = send(site, method, url, token, headers={"X-Agent-Id": other}, json=body)
+            assert (answer.status, answer.code) == (403, "permission_denied"), (path, other)
+            sep = "&" if "?" in url else "?"
+            answer = send(site, method, f"{url}{sep}agent={other}", token, json=body)
+            assert (answer.status, answer.code) == (403, "permission_denied"), (path, other)
+    assert site.snapshot() == before
+    # Naming oneself is fine.
+    assert site.ok("GET", "/v1/whoami", token, headers={"X-Agent-Id": AGENT})["agent"] == AGENT
+    assert site.ok("GET", f"/v1/whoami?agent={AGENT}", token)["agent"] == AGENT
+
+
+IDENTITY_FIELDS = ("owner", "agent", "agent_id", "author", "created_by", "creator", "user")
+
+
+def test_identity_fields_in_bodies_are_refused(site: Site) -> None:
+    site.namespace(NS, "write", entries=SEED)
+    token = site.token(AGENT)
+    before = site.snapshot(audit=False)
+    for name in IDENTITY_FIELDS:
+        bodies = [
+            ("PUT", f"/v1/namespaces/{NS}/entries/k1", {"value": 1, name: OTHER}),
+            ("POST", f"/v1/namespaces/{NS}/batch", {"ops": _PUTS, name: OTHER}),
+            (
+                "POST",
+                f"/v1/namespaces/{NS}/batch",
+                {"ops": [{"op": "put", "key": "k1", "value": 1, name: OTHER}]},
+            ),
+            (
+                "POST",
+                f"/v1/namespaces/{NS}/batch",
+                {"ops": [{"op": "put", "key": "k1", "value": 1, name: OTHER}], "atomic": True},
+            ),
+            ("POST", f"/v1/namespaces/{NS}/broadcast", {"message": "m", name: OTHER}),
+            ("PATCH", f"/v1/namespaces/{NS}", {"description": "d", name: OTHER}),
+            ("POST", "/v1/namespaces", {"name": "fresh", name: OTHER}),
+        ]
+        for method, path, body in bodies:
+            answer = send(site, method, path, token, json=body)
+            assert (answer.status, answer.code) == (422, "invalid_argument"), (path, name)
+    assert site.snapshot(audit=False) == before
+
+
+def test_the_registry_owner_is_the_tokens_agent(site: Site) -> None:
+    token = site.token(AGENT)
+    body = {"key": "seed", "value": {"x": 1}, "owner": OTHER}
+    answer = site.ok("POST", "/shared-memory", token, json=body)
+    assert answer["entry"]["owner"] == AGENT
+    assert site.ok("GET", "/shared-memory", token)["seed"]["owner"] == AGENT
+    assert site.admin_ok("GET", "/v1/namespaces/default/entries/seed")["owner"] == AGENT
+    records = site.admin_ok("GET", "/v1/audit?namespace=default&action=write")["items"]
+    assert [r["agent_id"] for r in records] == [AGENT]
+
+
+def test_spoofing_headers_are_ignored(site: Site) -> None:
+    site.namespace(NS, "write")
+    site.namespace("secret", None)
+    token = site.token(AGENT)
+    spoof = {
+        "X-Forwarded-User": OTHER,
+        "X-Remote-User": OTHER,
+        "X-Forwarded-For": "127.0.0.1",
+        "X-Hivemem-Admin": "1",
+        "X-Hivemem-Agent": OTHER,
+        "Remote-User": ADMIN,
+    }
+    entry = site.ok(
+        "PUT", f"/v1/namespaces/{NS}/entries/k", token, headers=spoof, json={"value": 1}
+    )
+    assert entry["owner"] == AGENT
+    events = site.ok(
+        "GET", f"/v1/namespaces/{NS}/events?since=0", token, headers={**spoof, **JSON_ACCEPT}
+    )["events"]
+    assert {e["agent_id"] for e in events if e["type"] == "memory:write"} == {AGENT}
+    assert site.ok("GET", "/v1/whoami", token, headers=spoof)["role"] == "agent"
+    # The admin header grants nothing.
+    before = site.snapshot(audit=False)
+    for method, path in [
+        ("GET", "/v1/namespaces/secret"),
+        ("PUT", "/v1/namespaces/secret/entries/k"),
+        ("POST", "/v1/sweep"),
+        ("GET", "/v1/tokens"),
+        ("POST", "/v1/tokens"),
+    ]:
+        body = {"value": 1} if method == "PUT" else body_for(method, path)
+        answer = send(site, method, path, token, headers=spoof, json=body)
+        assert (answer.status, answer.code) == (403, "permission_denied"), path
+    assert site.snapshot(audit=False) == before
+    records = site.admin_ok("GET", "/v1/audit?limit=1000")["items"]
+    assert {r["agent_id"] for r in records} <= {AGENT, ADMIN, "system"}
+
+
+def test_the_python_client_cannot_act_as_another_agent(site: Site) -> None:
+    site.namespace(NS, "write", entries=SEED)
+    token = site.token(AGENT)
+    with pytest.raises(PermissionDenied):
+        hivemem.connect(site.url, token=token, agent=OTHER)
+    with pytest.raises(PermissionDenied):
+        hivemem.connect(site.url, token=token, agent=ADMIN)
+    mem = hivemem.connect(site.url, token=token)
+    try:
+        before = site.snapshot(audit=False)
+        with pytest.raises(PermissionDenied):
+            mem.write(NS, "k1", "spoofed", agent=OTHER)
+        with pytest.raises(PermissionDenied):
+            mem.write(NS, "k1", "spoofed", OTHER)
+        with pytest.raises(PermissionDenied):
+            mem.delete(NS, "k1", agent=OTHER)
+        with pytest.raises(PermissionDenied):
+            mem.read(NS, "k1", agent=OTHER)
+        assert site.snapshot(audit=False) == before
+        mem.write(NS, "k1", "mine")
+        assert site.admin_ok("GET", f"/v1/namespaces/{NS}/entries/k1")["owner"] == AGENT
+    finally:
+        mem.close()
+    same = hivemem.connect(site.url, token=token, agent=AGENT)
+    try:
+        same.write(NS, "k2", "also mine")
+    finally:
+        same.close()
+    assert site.admin_ok("GET", f"/v1/namespaces/{NS}/entries/k2")["owner"] == AGENT
+
+
+# ---------------------------------------------------------------------- visibility
+class Stream:
+    """An open SSE response, read frame by frame."""
+
+    def __init__(self, stack: contextlib.ExitStack, site: Site, path: str, token: str) -> None:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+        self.resp = stack.enter_context(site.http.stream("GET", site.url + path, headers=headers))
+        self.lines = self.resp.iter_lines()
+
+    def frames(self) -> Iterator[dict[str, str]]:
+        """Each event frame as ``{field: value}`` (comments skipped), until the stream ends."""
+        frame: dict[str, str] = {}
+        for line in self.lines:
+            if not line:
+                if frame:
+                    yield frame
+                frame = {}
+            elif not line.startswith(":"):
+                name, _, value = line.partition(":")
+                frame[name] = value.strip()
+
+    def until(self, predicate: Any) -> list[dict[str, str]]:
+        """Frames up to and including the first that matches (fails if the stream ends)."""
+        seen = []
+        for frame in self.frames():
+            seen.append(frame)
+            if predicate(frame):
+                return seen
+        raise AssertionError(f"stream ended before the frame was seen: {seen}")
+
+
+def test_events_of_other_namespaces_stay_invisible(site: Site) -> None:
+    site.namespace("visible", None, {AGENT: "read"})
+    site.namespace("secret", "write", {AGENT: None})
+    token = site.token(AGENT)
+    for query, headers in [
+        ("", {}),
+        ("?since=0", JSON_ACCEPT),
+        ("", JSON_ACCEPT),
+        ("?since=0", {}),
+        ("?probe=subscribe", JSON_ACCEPT),
+    ]:
+        answer = send(site, "GET", f"/v1/namespaces/secret/events{query}", token, headers=headers)
+        assert (answer.status, answer.code) == (403, "permission_denied"), (query, headers)
+    with contextlib.ExitStack() as stack:
+        stream = Stream(stack, site, "/v1/namespaces/visible/events", token)
+        assert stream.resp.status_code == 200
+        site.admin_ok("PUT", "/v1/namespaces/secret/entries/s", json={"value": "hidden"})
+        site.admin_ok("PUT", "/v1/namespaces/visible/entries/v", json={"value": "shown"})
+        frames = stream.until(lambda f: f.get("event") == "memory:write")
+        assert all('"visible"' in f["data"] for f in frames if "data" in f)
+        assert not any("hidden" in f.get("data", "") for f in frames)
+        # Take the read permission away: the stream reports it and ends, and nothing
+        # written afterwards reaches it.
+        site.admin_ok(
+            "PUT", "/v1/namespaces/visible/permissions", json={"permissions": {AGENT: None}}
+        )
+        site.admin_ok("PUT", "/v1/namespaces/visible/entries/v2", json={"value": "after"})
+        rest = list(stream.frames())
+        assert rest and rest[-1]["event"] == "error", rest
+        assert "permission_denied" in rest[-1]["data"]
+        assert not any("after" in f.get("data", "") for f in rest)
+
+
+def test_a_revoked_tokens_open_stream_delivers_nothing_more(site: Site) -> None:
+    site.namespace(NS, "read")
+    token = site.token(AGENT)
+    with contextlib.ExitStack() as stack:
+        stream = Stream(stack, site, f"/v1/namespaces/{NS}/events", token)
+        assert stream.resp.status_code == 200
+        site.admin_ok("PUT", f"/v1/namespaces/{NS}/entries/a", json={"value": "before"})
+        stream.until(lambda f: f.get("event") == "memory:write")
+        site.revoke(token)
+        site.admin_ok("PUT", f"/v1/namespaces/{NS}/entries/b", json={"value": "after"})
+        rest = list(stream.frames())
+        assert rest and rest[-1]["event"] == "error", rest
+        assert "unauthenticated" in rest[-1]["data"]
+        assert not any("after" in f.get("data", "") for f in rest)
+
+
+def test_audit_shows_only_namespaces_the_agent_administers(site: Site) -> None:
+    site.namespace("mine", None, {AGENT: "admin", OTHER: "read"})
+    site.namespace("theirs", "write")
+    alice, bob = site.token(AGENT), site.token(OTHER)
+    site.ok("PUT", "/v1/namespaces/mine/entries/a", alice, json={"value": 1})
+    site.ok("PUT", "/v1/namespaces/theirs/entries/a", alice, json={"value": 2})
+    site.ok("PUT", "/v1/namespaces/theirs/entries/b", bob, json={"value": 3})
+    assert send(site, "PUT", "/v1/namespaces/mine/entries/b", bob, json={"value": 4}).status == 403
+
+    everything = site.admin_ok("GET", "/v1/audit?limit=1000")["items"]
+    assert {r["namespace"] for r in everything} >= {"mine", "theirs", "default"}
+
+    items = site.ok("GET", "/v1/audit?limit=1000", alice)["items"]
+    assert items == [r for r in everything if r["namespace"] == "mine"]
+    assert {(r["agent_id"], r["key"], r["success"]) for r in items} >= {
+        (AGENT, "a", True),
+        (OTHER, "b", False),
+    }
+    for query in ("namespace=theirs", f"agent_id={OTHER}&namespace=theirs", "action=write"):
+        shown = site.ok("GET", f"/v1/audit?limit=1000&{query}", alice)["items"]
+        assert {r["namespace"] for r in shown} <= {"mine"}, query
+    assert site.ok("GET", "/v1/audit?limit=1000", bob)["items"] == []
+    assert site.ok("GET", f"/v1/audit?namespace={TOKENS_NAMESPACE}", site.admin)["items"] == []
+    assert TOKENS_NAMESPACE not in {r["namespace"] for r in everything}
+
+
+def test_stats_list_only_readable_namespaces(site: Site) -> None:
+    site.namespace("open", "read", entries={"a": 1})
+    site.namespace("closed", None, entries={"a": 1, "b": 2, "c": 3})
+    site.namespace("granted", None, {AGENT: "read"}, entries={"a": 1, "b": 2})
+    token = site.token(AGENT)
+    mine = site.ok("GET", "/v1/stats", token)
+    assert set(mine["per_namespace"]) == {"default", "open", "granted"}
+    assert mine["total_entries"] == 3
+    assert mine["namespaces"] == 3
+    assert mine["event_streams"] is None
+    everything = site.admin_ok("GET", "/v1/stats")
+    assert set(everything["per_namespace"]) == {"default", "open", "closed", "granted"}
+    listed = {n["name"] for n in site.ok("GET", "/v1/namespaces", token)["namespaces"]}
+    assert listed == {"default", "open", "granted"}
+    listed = {n["name"] for n in site.admin_ok("GET", "/v1/namespaces")["namespaces"]}
+    assert listed == {"default", "open", "closed", "granted"}
+
+
+RESERVED_SPELLINGS = [TOKENS_NAMESPACE, "%5Fhivemem.tokens", "_hivemem", "_hivemem.x"]
+
+
+def test_the_token_namespace_is_unreachable(site: Site) -> None:
+    site.namespace(NS, "write", entries=SEED)
+    agent = site.token(AGENT)
+    digest = hashlib.sha256(agent.encode()).hexdigest()
+    ns_routes = [(m, p) for m, p in app_routes(site) if "{ns}" in p]
+    assert ns_routes
+    before = site.snapshot()
+    for token in (agent, site.admin):
+        for spelling in RESERVED_SPELLINGS:
+            for method, path in ns_routes:
+                url = path.replace("{ns}", spelling).replace("{key:path}", digest)
+                answer = send(
+                    site,
+                    method,
+                    url,
+                    token,
+                    json=body_for(method, path),
+                    headers=JSON_ACCEPT if "events" in path else None,
+                )
+                assert (answer.status, answer.code) == (422, "invalid_argument"), (url, answer)
+            answer = send(site, "POST", "/v1/namespaces", token, json={"name": spelling})
+            assert answer.status == 422, spelling
+    # Nor does it show in any listing, for anyone.
+    for token in (agent, site.admin):
+        names = {n["name"] for n in site.ok("GET", "/v1/namespaces", token)["namespaces"]}
+        assert not any(n.startswith("_hivemem") for n in names)
+        per_ns = site.ok("GET", "/v1/stats", token)["per_namespace"]
+        assert not any(n.startswith("_hivemem") for n in per_ns)
+        audit = site.ok("GET", "/v1/audit?limit=100000", token)["items"]
+        assert not any((r["namespace"] or "").startswith("_hivemem") for r in audit)
+        assert digest not in str(audit)
+    after = site.snapshot()
+    assert {k: v for k, v in after.items() if k != "audit"} == {
+        k: v for k, v in before.items() if k != "audit"
+    }
+    # Only refusals were added to the audit log, none naming the reserved namespace.
+    assert TOKENS_NAMESPACE not in str(after["audit"])
+    # A case variant is another (ordinary) namespace: it holds no tokens.
+    answer = send(site, "GET", "/v1/namespaces/_HIVEMEM.tokens/entries", site.admin)
+    assert (answer.status, answer.code) == (404, "namespace_not_found")
+
+
+# ---------------------------------------------------------------------- processes
+def test_revocation_holds_at_once_on_every_process(
+    processes: tuple[str, list[ServerProcess]],
+) -> None:
+    admin, (a, b) = processes
+    auth = {"Authorization": f"Bearer {admin}"}
+    with httpx.Client(timeout=DEADLINE) as http:
+
+        def call(
+            proc: ServerProcess, method: str, path: str, token: str, **kw: Any
+        ) -> httpx.Response:
+            return http.request(
+                method, proc.url + path, headers={"Authorization": f"Bearer {token}"}, **kw
+            )
+
+        created = http.post(a.url + "/v1/tokens", headers=auth, json={"agent": AGENT})
+        assert created.status_code == 201
+        token, token_id = created.json()["token"], created.json()["id"]
+        config = {"name": NS, "default_permission": None, "permissions": {AGENT: "write"}}
+        resp = http.post(a.url + "/v1/namespaces", headers=auth, json=config)
+        assert resp.status_code == 201
+        for proc in (a, b):
+            assert call(proc, "GET", "/v1/whoami", token).json()["agent"] == AGENT
+            resp = call(proc, "PUT", f"/v1/namespaces/{NS}/entries/k", token, json={"value": 1})
+            assert resp.status_code == 200
+
+        # A permission taken away through A holds on B at once.
+        resp = http.put(
+            a.url + f"/v1/namespaces/{NS}/permissions",
+            headers=auth,
+            json={"permissions": {AGENT: None}},
+        )
+        assert resp.status_code == 200
+        assert call(b, "GET", f"/v1/namespaces/{NS}/entries/k", token).status_code == 403
+        resp = http.put(
+            b.url + f"/v1/namespaces/{NS}/permissions",
+            headers=auth,
+            json={"permissions": {AGENT: "write"}},
+        )
+        assert resp.status_code == 200
+        assert call(a, "GET", f"/v1/namespaces/{NS}/entries/k", token).status_code == 200
+
+        # The token revoked through A fails on B with the very next request.
+        assert http.delete(a.url + f"/v1/tokens/{token_id}", headers=auth).status_code == 200
+        for proc in (b, a):
+            for method, path, body in [
+                ("GET", "/v1/whoami", None),
+                ("GET", f"/v1/namespaces/{NS}/entries/k", None),
+                ("PUT", f"/v1/namespaces/{NS}/entries/k", {"value": 2}),
+            ]:
+                resp = call(proc, method, path, token, json=body)
+                assert resp.status_code == 401, (proc.url, path, resp.text)
+        entry = http.get(b.url + f"/v1/namespaces/{NS}/entries/k", headers=auth).json()
+        assert entry["value"] == 1
+
+        # And a token created through B works on A at once.
+        created = http.post(b.url + "/v1/tokens", headers=auth, json={"agent": OTHER})
+        assert call(a, "GET", "/v1/whoami", created.json()["token"]).json()["agent"] == OTHER
+
+
+# ---------------------------------------------------------------------- storage
+def _texts(db: Path) -> list[str]:
+    """Every value of every table of the SQLite file, as text."""
+    out: list[str] = []
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        assert tables
+        for table in tables:
+            for row in conn.execute(f'SELECT * FROM "{table}"'):
+                for value in row:
+                    if isinstance(value, bytes):
+                        out.append(value.decode("utf-8", "replace"))
+                    elif value is not None:
+                        out.append(str(value))
+    return out
+
+
+def test_tokens_are_stored_hashed(site: Site) -> None:
+    tokens = [site.admin, site.token(AGENT), site.token(OTHER, "admin")]
+    site.revoke(site.token("gone"))
+    texts = _texts(site.db)
+    for token in tokens:
+        assert not any(token in t for t in texts)
+        assert not any(token[3:] in t for t in texts)
+        assert any(hashlib.sha256(token.encode()).hexdigest() in t for t in texts)
+    # Nor in the raw bytes of the file and its journal.
+    for path in site.db.parent.glob(site.db.name + "*"):
+        raw = path.read_bytes()
+        for token in tokens:
+            assert token.encode() not in raw, path
+    # Listing tokens shows ids, never the tokens or their full digests.
+    listed = str(site.admin_ok("GET", "/v1/tokens"))
+    for token in tokens:
+        assert token not in listed
+        assert hashlib.sha256(token.encode()).hexdigest() not in listed
+
+
+# ---------------------------------------------------------------------- stream cap
+def _open(stack: contextlib.ExitStack, site: Site, token: str) -> httpx.Response:
+    """Open an event stream; for a 200, wait for its first bytes (the slot is taken)."""
+    resp = stack.enter_context(
+        site.http.stream(
+            "GET",
+            site.url + f"/v1/namespaces/{NS}/events",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    )
+    if resp.status_code == 200:
+        _first_bytes(stack, resp)
+    else:
+        resp.read()
+    return resp
+
+
+def _first_bytes(stack: contextlib.ExitStack, resp: httpx.Response) -> None:
+    """Read the first bytes of a stream, keeping it open until ``stack`` closes.
+
+    (The chunk iterator is kept referenced: collecting it would close the connection.)
+    """
+    chunks = resp.iter_raw()
+    assert next(chunks)
+    held: list[Any] = [chunks]
+    stack.callback(held.clear)
+
+
+def test_event_streams_per_token_are_capped(site: Site) -> None:
+    site.namespace(NS, "read")
+    token = site.token(AGENT)
+    with contextlib.ExitStack() as outer:
+        held = []
+        for _ in range(MAX_STREAMS):
+            inner = contextlib.ExitStack()
+            outer.push(inner)  # closed at the end unless closed before
+            resp = _open(inner, site, token)
+            assert resp.status_code == 200
+            held.append(inner)
+        with contextlib.ExitStack() as stack:
+            refused = _open(stack, site, token)
+            assert refused.status_code == 429
+            assert refused.json()["error"]["code"] == "too_many_requests"
+        # The cap is per token: another token (even of the same agent) gets its own.
+        with contextlib.ExitStack() as stack:
+            assert _open(stack, site, site.token(AGENT)).status_code == 200
+        # Closing one frees a slot (once the server sees the disconnect).
+        held.pop().close()
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            inner = contextlib.ExitStack()
+            outer.push(inner)
+            if _open(inner, site, token).status_code == 200:
+                break
+            inner.close()
+            assert time.monotonic() < deadline, "closing a stream did not free its slot"
+            time.sleep(0.05)
+        with contextlib.ExitStack() as stack:
+            assert _open(stack, site, token).status_code == 429
+
+
+def test_the_stream_cap_holds_under_concurrent_opens(site: Site) -> None:
+    site.namespace(NS, "read")
+    token = site.token(AGENT)
+    attempts = 4 * MAX_STREAMS
+    barrier = threading.Barrier(attempts)
+    done = threading.Event()
+    counted = threading.Semaphore(0)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with httpx.Client(timeout=DEADLINE) as http, contextlib.ExitStack() as stack:
+            barrier.wait(timeout=DEADLINE)
+            resp = stack.enter_context(
+                http.stream(
+                    "GET",
+                    site.url + f"/v1/namespaces/{NS}/events",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            )
+            if resp.status_code == 200:
+                _first_bytes(stack, resp)
+            with lock:
+                statuses.append(resp.status_code)
+            counted.release()
+            done.wait(timeout=DEADLINE)
+
+    threads = [threading.Thread(target=worker) for _ in range(attempts)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(attempts):
+            assert counted.acquire(timeout=DEADLINE)
+    finally:
+        done.set()
+        for t in threads:
+            t.join(timeout=DEADLINE)
+    assert sorted(statuses) == [200] * MAX_STREAMS + [429] * (attempts - MAX_STREAMS)
