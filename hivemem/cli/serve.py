@@ -119,6 +119,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="on SIGTERM/SIGINT, seconds open requests and event streams get to finish (default 5)",
     )
     p.add_argument(
+        "--cleanup-interval",
+        type=_number(float, 0),
+        default=60.0,
+        metavar="S",
+        help="seconds between TTL sweeps that delete expired entries and announce them "
+        "(default 60; 0 = no sweeper); replicas over one Redis sweep one at a time",
+    )
+    p.add_argument(
         "--log-level",
         default="warning",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -148,5 +156,6 @@ def _main(args: argparse.Namespace) -> int:
         graceful_timeout=args.graceful_timeout,
         log_level=args.log_level,
         access_log=args.access_log,
+        cleanup_interval=args.cleanup_interval,
     )
     return serve(options)

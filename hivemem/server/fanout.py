@@ -9,11 +9,16 @@ its own read permission against that configuration — what ``EventsAfter`` chec
 writes the shared bytes.
 
 Results are reused only while the notifier's counter has not moved, so a stream never sees
-less than a fetch of its own would have shown at the same point.
+less than a fetch of its own would have shown at the same point. A store shared with other
+processes that has no ``change_token`` to poll (Redis: replicas write it too) never moves
+the counter for their commits, so there a fetch is also reused for at most the backend's
+``poll_interval`` (the streams look again that often): events written through another
+replica arrive within it.
 """
 
 from __future__ import annotations
 
+import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +40,7 @@ _STORE = Caller("system", admin=True)
 #: Cached fetches per notifier, at most this many (namespace, revision) pairs.
 _MAX_ENTRIES = 256
 
-_Fetch = tuple[int, "NamespaceInfo | None", "list[Event]", bytes]
+_Fetch = tuple[int, "NamespaceInfo | None", "list[Event]", bytes, float]
 _caches: weakref.WeakKeyDictionary[Notifier, dict[tuple[str, int], _Fetch]] = (
     weakref.WeakKeyDictionary()
 )
@@ -60,6 +65,15 @@ async def events_after(
     if cache is None:
         cache = _caches[notifier] = {}
     hit = cache.get((ns, since))
+    now = time.monotonic()
+    backend = hub.core.backend
+    if (
+        hit is not None
+        and backend.shared_between_processes
+        and getattr(backend, "change_token", None) is None
+        and now - hit[4] >= backend.poll_interval
+    ):
+        hit = None  # other processes commit unseen by the notifier: reuse for one poll only
     if hit is None or hit[0] != seq:
         info = await _namespace(hub, ns)
         events: list[Event] = await hub.run(
@@ -67,8 +81,9 @@ async def events_after(
         )
         if len(cache) >= _MAX_ENTRIES:
             cache.clear()
-        hit = cache[ns, since] = (seq, info, events, b"".join(frame(e) for e in events))
-    _, info, events, frames = hit
+        frames = b"".join(frame(e) for e in events)
+        hit = cache[ns, since] = (seq, info, events, frames, now)
+    _, info, events, frames, _ = hit
     if info is not None:  # as EventsAfter: a deleted namespace's last events stay readable
         require(info, caller.agent, READ, caller.admin)
     return events, frames

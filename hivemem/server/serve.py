@@ -70,6 +70,8 @@ class ServeOptions:
         graceful_timeout: Seconds open requests (event streams) get on shutdown.
         log_level: uvicorn's log level.
         access_log: Log every request.
+        cleanup_interval: Seconds between TTL sweeps (0: no sweeper). Replicas over one
+            Redis take turns through a lease, so each expiry is announced once.
     """
 
     store: str = DEFAULT_URL
@@ -86,6 +88,7 @@ class ServeOptions:
     graceful_timeout: float = 5.0
     log_level: str = "warning"
     access_log: bool = False
+    cleanup_interval: float = 60.0
 
     @property
     def url(self) -> str:
@@ -132,7 +135,7 @@ def check_options(options: ServeOptions) -> None:
     for name in ("heartbeat", "keep_alive"):
         if getattr(options, name) <= 0:
             raise InvalidArgument(f"{name.replace('_', '-')} must be more than 0 seconds")
-    if options.header_timeout < 0 or options.graceful_timeout < 0:
+    if options.header_timeout < 0 or options.graceful_timeout < 0 or options.cleanup_interval < 0:
         raise InvalidArgument("timeouts must be 0 or more seconds")
 
 
@@ -155,7 +158,7 @@ def bootstrap(options: ServeOptions) -> str | None:
 
 def build_app(options: ServeOptions) -> Starlette:
     """Open the store and build the app; the store closes when the app shuts down."""
-    core = _open(options.store, None, None, {})
+    core = _open(options.store, None, None, {"cleanup_interval": options.cleanup_interval})
     try:
         app = create_app(core, options.server_config())
     except BaseException:
