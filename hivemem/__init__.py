@@ -31,6 +31,7 @@ from hivemem.errors import (
     TooLarge,
     TooManyRequests,
     Unauthenticated,
+    WrongType,
 )
 from hivemem.types import AccessLogEntry, Entry, Event, Message, NamespaceInfo, Page
 
@@ -64,6 +65,7 @@ __all__ = [
     "TooLarge",
     "TooManyRequests",
     "Unauthenticated",
+    "WrongType",
     "__version__",
     "connect",
     "connect_async",

@@ -68,9 +68,12 @@ def _check_id(cid: Any) -> str:
 
 
 def _name(name: Any) -> str:
-    if type(name) is not str or not name:
-        raise InvalidArgument(f"invalid name {name!r}: names are non-empty strings")
-    return quote(name, safe="")
+    if type(name) is not str or not name or len(name) > 200:
+        raise InvalidArgument(f"invalid name {name!r}: names are 1-200 characters")
+    try:
+        return quote(name, safe="")
+    except UnicodeEncodeError:
+        raise InvalidArgument("invalid name: not valid UTF-8 (lone surrogate)") from None
 
 
 class _Plans:

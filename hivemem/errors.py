@@ -14,6 +14,7 @@ remote client raise the same classes, so embedded and remote callers catch the s
     ├── ConflictError           409 conflict          (reason, current_version)
     ├── NamespaceFull           409 namespace_full
     ├── IndexOutOfRange         409 index_out_of_range (also an IndexError: list.pop)
+    ├── WrongType               409 wrong_type        (a list op on a key that is no list)
     ├── InvalidArgument         422 invalid_argument  (also a ValueError)
     │   └── TooLarge            413 too_large
     ├── RevisionCompacted       410 revision_compacted (oldest_available)
@@ -44,6 +45,7 @@ __all__ = [
     "TooLarge",
     "TooManyRequests",
     "Unauthenticated",
+    "WrongType",
     "error_from_dict",
 ]
 
@@ -117,6 +119,13 @@ class IndexOutOfRange(HivememError, IndexError):
     """Pop from an empty list, or an index outside the list (like ``list.pop``)."""
 
     code = "index_out_of_range"
+    status = 409
+
+
+class WrongType(HivememError, TypeError):
+    """A list operation on a key whose value is not a list (like Redis's WRONGTYPE)."""
+
+    code = "wrong_type"
     status = 409
 
 
@@ -218,6 +227,7 @@ ERRORS_BY_CODE: dict[str, type[HivememError]] = {
         NamespaceNotFound,
         ItemNotFound,
         IndexOutOfRange,
+        WrongType,
         AlreadyExists,
         ConflictError,
         NamespaceFull,

@@ -40,13 +40,25 @@ def _type(entity_type: Any) -> str:
         raise InvalidArgument(f"invalid entity type {entity_type!r}: a non-empty name, no '/'")
     if len(entity_type) > 200:
         raise InvalidArgument("entity type is longer than 200 characters")
-    return entity_type
+    return v.check_key(entity_type)
 
 
 def _id(entity_id: Any) -> str:
-    if type(entity_id) is not str or not entity_id:
-        raise InvalidArgument(f"invalid entity id {entity_id!r}: a non-empty string")
-    return quote(entity_id, safe="")
+    if type(entity_id) is not str or not entity_id or len(entity_id) > 200:
+        raise InvalidArgument(f"invalid entity id {entity_id!r}: 1-200 characters")
+    try:
+        return quote(entity_id, safe="")
+    except UnicodeEncodeError:
+        raise InvalidArgument("invalid entity id: not valid UTF-8 (lone surrogate)") from None
+
+
+def _tool(tool_name: Any) -> str:
+    if type(tool_name) is not str or not tool_name or len(tool_name) > 200:
+        raise InvalidArgument("tool_name must be a non-empty string of at most 200 chars")
+    try:
+        return quote(tool_name, safe="")
+    except UnicodeEncodeError:
+        raise InvalidArgument("invalid tool name: not valid UTF-8 (lone surrogate)") from None
 
 
 class RecordPlans:
@@ -110,8 +122,7 @@ class RecordPlans:
         conversation_id: str | None,
         duration_ms: float | None,
     ) -> Plan[dict[str, Any]]:
-        if type(tool_name) is not str or not tool_name or len(tool_name) > 200:
-            raise InvalidArgument("tool_name must be a non-empty string of at most 200 chars")
+        key = f"tool/{_tool(tool_name)}"
         if duration_ms is not None and (
             isinstance(duration_ms, bool) or not isinstance(duration_ms, int | float)
         ):
@@ -127,13 +138,12 @@ class RecordPlans:
         }
         item = self._encode(record)
         yield o.ListPush(agent=self.agent, ns=TOOL_USAGE, key="all", items=(item,))
-        key = f"tool/{quote(tool_name, safe='')}"
         yield o.ListPush(agent=self.agent, ns=TOOL_USAGE, key=key, items=(item,))
         return record
 
     def get_tool_usage(self, tool_name: str | None, limit: int) -> Plan[list[dict[str, Any]]]:
         limit = v.check_limit(limit, maximum=100_000)
-        key = "all" if tool_name is None else f"tool/{quote(tool_name, safe='')}"
+        key = "all" if tool_name is None else f"tool/{_tool(tool_name)}"
         try:
             items, _ = yield o.ListRange(agent=self.agent, ns=TOOL_USAGE, key=key, start=-limit)
         except NamespaceNotFound:

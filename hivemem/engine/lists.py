@@ -21,7 +21,7 @@ from hivemem import _codec
 from hivemem.backends.base import Stored
 from hivemem.engine import ops as o
 from hivemem.engine.permissions import READ, WRITE
-from hivemem.errors import IndexOutOfRange, InvalidArgument, ItemNotFound
+from hivemem.errors import IndexOutOfRange, InvalidArgument, ItemNotFound, WrongType
 
 if TYPE_CHECKING:
     from hivemem.engine.apply import Ctx
@@ -81,7 +81,7 @@ class _List:
             # A plain JSON list stored by a write: it becomes a list on the first list op.
             self.plain = value
         elif value is not None:
-            raise InvalidArgument(
+            raise WrongType(
                 f"{key!r} holds a {type(value).__name__}, not a list: set it to a list first"
             )
         self.before = (self.head, self.tail)

@@ -310,7 +310,7 @@ def _list_range(op: o.ListRange) -> Call:
         params["stop"] = op.stop
     return Call(
         "GET",
-        f"{_ns(op.ns)}/lists/{_seg(op.key)}",
+        f"{_ns(op.ns)}/lists/{_seg(op.key)}/items",
         params=params,
         decode=lambda d: (d["items"], d["length"]),
     )

@@ -41,6 +41,12 @@ _KEY: Schema = {
     "pattern": r"^[^\u0000-\u001f\u007f]+$",
     "description": f"1-{v.MAX_KEY_BYTES} bytes of UTF-8, no control characters",
 }
+#: A list's key leaves room for its items' keys (key + "/" + 16 hex digits).
+_LIST_KEY: Schema = {
+    **_KEY,
+    "maxLength": v.MAX_KEY_BYTES - 17,
+    "description": f"1-{v.MAX_KEY_BYTES - 17} bytes of UTF-8, no control characters",
+}
 _TTL: Schema = {"type": ["number", "null"], "exclusiveMinimum": 0, "description": "seconds"}
 _VERSION: Schema = {"type": ["integer", "null"], "minimum": 0, "maximum": _INT64}
 
@@ -599,10 +605,10 @@ def _paths(resolvers: list[str]) -> Schema:
 def _list_paths() -> Schema:
     """The list and prefix routes (hivemem.server.routes.lists)."""
     ns_item = {**_NS}
-    key = _param("key", "path", _KEY, True, example="todo")
+    key = _param("key", "path", _LIST_KEY, True, example="todo")
     length = _out({"length": {"type": "integer", "minimum": 0}})
     index = {"type": "integer", "minimum": -_INT64, "maximum": _INT64}
-    prefix = {"type": "string", "maxLength": 1024}
+    prefix = {"type": "string", "maxLength": 1024, "pattern": r"^[^\u0000-\u001f\u007f]*$"}
     count = _out({"count": {"type": "integer", "minimum": 0}})
     base = "/v1/namespaces/{ns}/lists/{key}"
     return {
@@ -649,7 +655,7 @@ def _list_paths() -> Schema:
                 body=_obj({"item": _ANY}, ("item",)),
             )
         },
-        base: {
+        f"{base}/items": {
             "get": _operation(
                 "list_range",
                 "Items [start:stop] of a list and its length",
@@ -684,6 +690,194 @@ def _list_paths() -> Schema:
             )
         },
     }
+
+
+def _conversation_paths() -> Schema:
+    """Conversations, entities, tool usage, summary (hivemem.server.routes.conversations)."""
+    name_re = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "pattern": r"^[^/\u0000-\u001f\u007f]+$",
+    }
+    cid = _param("cid", "path", name_re, True, example="conv-123")
+    name = _param("name", "path", {"type": "string", "minLength": 1, "maxLength": 200}, True)
+    nsq = _param("namespace", "query", _NS_NAME)
+    index = {"type": "integer", "minimum": -_INT64, "maximum": _INT64}
+    length = _out({"length": {"type": "integer", "minimum": 0}})
+    message = _out(
+        {
+            "id": {"type": "string"},
+            "role": {"type": "string"},
+            "content": _ANY,
+            "metadata": {"type": "object"},
+            "timestamp": _TIME,
+        }
+    )
+    etype = _param("type", "path", name_re, True, example="user")
+    eid = _param("id", "path", {"type": "string", "minLength": 1, "maxLength": 200}, True)
+    role = {"type": "string", "minLength": 1, "maxLength": 200}
+    c = "/v1/conversations/{cid}"
+
+    def op(op_id: str, summary: str, ok: Schema, **kw: Any) -> Schema:
+        return _operation(op_id, summary, ok, errors=kw.pop("errors", (404, 409)), **kw)
+
+    verbs = {
+        "append": _obj({"item": _ANY}, ("item",)),
+        "extend": _obj({"items": {"type": "array", "minItems": 1, "maxItems": 1000}}, ("items",)),
+        "pop": _obj({"index": index}),
+        "insert": _obj({"index": index, "item": _ANY}, ("index", "item")),
+        "remove": _obj({"item": _ANY}, ("item",)),
+    }
+    paths: Schema = {
+        "/v1/conversations": {
+            "get": op(
+                "conversations_list",
+                "Conversation ids",
+                _out({"conversations": {"type": "array", "items": {"type": "string"}}}),
+                params=(nsq,),
+            )
+        },
+        c: {
+            "get": op(
+                "conversation_show",
+                "A conversation's fields and sizes",
+                {"type": "object"},
+                params=(cid, nsq),
+            ),
+            "delete": op(
+                "conversation_delete",
+                "Delete a conversation",
+                _out({"deleted": {"type": "integer"}}),
+                params=(cid, nsq),
+            ),
+        },
+        c + "/fields/{name}": {
+            "get": op("field_get", "A field", _out({"value": _ANY}), params=(cid, name, nsq)),
+            "put": op(
+                "field_put",
+                "Set a field",
+                _out({"ok": {"const": True}}),
+                params=(cid, name, nsq),
+                body=_obj({"value": _ANY, "ttl": _TTL}, ("value",)),
+            ),
+            "delete": op(
+                "field_delete",
+                "Delete a field",
+                _out({"deleted": {"type": "boolean"}}),
+                params=(cid, name, nsq),
+            ),
+        },
+        c + "/messages": {
+            "get": op(
+                "messages_get",
+                "The last messages, oldest first",
+                _out(
+                    {"messages": {"type": "array", "items": message}, "count": {"type": "integer"}}
+                ),
+                params=(
+                    cid,
+                    nsq,
+                    _param(
+                        "limit", "query", {"type": "integer", "minimum": 1, "maximum": 1_000_000}
+                    ),
+                ),
+            ),
+            "post": op(
+                "messages_add",
+                "Add a message",
+                message,
+                status=201,
+                params=(cid, nsq),
+                body=_obj(
+                    {"role": role, "content": _ANY, "metadata": {"type": ["object", "null"]}},
+                    ("role", "content"),
+                ),
+            ),
+        },
+        c + "/lists/{name}": {
+            "get": op(
+                "conversation_list_get",
+                "A list's items",
+                _out({"items": {"type": "array"}, "length": {"type": "integer"}}),
+                params=(cid, name, nsq),
+            )
+        },
+        c + "/ttl": {
+            "put": op(
+                "conversation_ttl",
+                "Expire the whole conversation after some seconds (null: never)",
+                _out({"updated": {"type": "integer"}}),
+                params=(cid, nsq),
+                body=_obj({"seconds": _TTL}, ("seconds",)),
+            )
+        },
+        "/v1/entities/{type}": {
+            "get": op(
+                "entities_list",
+                "Every entity of a type",
+                _out({"entities": {"type": "object"}}),
+                params=(etype,),
+            )
+        },
+        "/v1/entities/{type}/{id}": {
+            "get": op("entity_get", "An entity", _out({"data": _ANY}), params=(etype, eid)),
+            "put": op(
+                "entity_put",
+                "Save an entity",
+                _out({"ok": {"const": True}}),
+                params=(etype, eid),
+                body=_obj({"data": _ANY}, ("data",)),
+            ),
+            "delete": op(
+                "entity_delete",
+                "Delete an entity",
+                _out({"deleted": {"type": "boolean"}}),
+                params=(etype, eid),
+            ),
+        },
+        "/v1/tool-usage": {
+            "get": op(
+                "tool_usage_get",
+                "The last tool calls",
+                _out({"items": {"type": "array"}}),
+                params=(
+                    _param("tool", "query", {"type": "string", "minLength": 1, "maxLength": 200}),
+                    _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100_000}),
+                ),
+            ),
+            "post": op(
+                "tool_usage_save",
+                "Record a tool call",
+                {"type": "object"},
+                status=201,
+                body=_obj(
+                    {
+                        "tool": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "args": _ANY,
+                        "result": _ANY,
+                        "conversation_id": {"type": ["string", "null"]},
+                        "duration_ms": {"type": ["number", "null"]},
+                    },
+                    ("tool",),
+                ),
+            ),
+        },
+        "/v1/summary": {
+            "get": op("summary", "Counts and recent activity", {"type": "object"}, errors=())
+        },
+    }
+    for verb, body in verbs.items():
+        paths[c + "/lists/{name}/" + verb] = {
+            "post": op(
+                f"conversation_list_{verb}",
+                f"List {verb}",
+                _out({"value": _ANY}) if verb == "pop" else length,
+                params=(cid, name, nsq),
+                body=body,
+            )
+        }
+    return paths
 
 
 def _events(ns_item: Schema) -> Schema:
@@ -740,7 +934,7 @@ def build_openapi(resolvers: list[str] | None = None) -> Schema:
                 "beyond 64 bits or invalid UTF-8 is refused."
             ),
         },
-        "paths": {**_paths(sorted(resolvers or [])), **_list_paths()},
+        "paths": {**_paths(sorted(resolvers or [])), **_list_paths(), **_conversation_paths()},
         "components": {
             "schemas": {
                 "Entry": _ENTRY,

@@ -149,10 +149,10 @@ def test_conv_remove_absent_raises_valueerror(mem):
 
 
 def test_conv_list_ops_on_a_non_list_refused(mem):
-    """append on a field holding a non-list value raises InvalidArgument."""
+    """append on a field holding a non-list value raises WrongType (a TypeError)."""
     memory = mem.conversation("conv-1")
     memory.set("name", "ann")
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(TypeError):
         memory.append("name", "x")
     assert memory.get("name") == "ann"
 

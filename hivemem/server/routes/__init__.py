@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hivemem.server.routes import docs, entries, events, lists, namespaces, registry, system
+from hivemem.server.routes import (
+    conversations,
+    docs,
+    entries,
+    events,
+    lists,
+    namespaces,
+    registry,
+    system,
+    ui,
+)
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -25,5 +35,7 @@ def ROUTES(config: ServerConfig) -> list[BaseRoute]:
         *namespaces.ROUTES,
         *events.ROUTES,
         *registry.ROUTES,
+        *conversations.ROUTES,
         *docs.ROUTES,
+        *(ui.ROUTES if config.ui else ()),
     ]

@@ -1,7 +1,7 @@
 """List and prefix routes: atomic list operations and whole-prefix expiry or deletion.
 
 These carry the ops of :mod:`hivemem.engine.lists` (conversation lists and messages are
-built on them): ``POST .../lists/{key}/push|pop|insert|remove``, ``GET .../lists/{key}``,
+built on them): ``POST .../lists/{key}/push|pop|insert|remove``, ``GET .../lists/{key}/items``,
 ``POST .../prefix/expire|delete``.
 """
 
@@ -159,7 +159,7 @@ ROUTES = [
     Route("/v1/namespaces/{ns}/lists/{key:path}/pop", pop, methods=["POST"]),
     Route("/v1/namespaces/{ns}/lists/{key:path}/insert", insert, methods=["POST"]),
     Route("/v1/namespaces/{ns}/lists/{key:path}/remove", remove, methods=["POST"]),
-    Route("/v1/namespaces/{ns}/lists/{key:path}", get_range, methods=["GET"]),
+    Route("/v1/namespaces/{ns}/lists/{key:path}/items", get_range, methods=["GET"]),
     Route("/v1/namespaces/{ns}/prefix/expire", expire_prefix, methods=["POST"]),
     Route("/v1/namespaces/{ns}/prefix/delete", delete_prefix, methods=["POST"]),
 ]
