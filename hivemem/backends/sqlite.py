@@ -596,7 +596,7 @@ class SQLiteBackend(Backend):
         self._flusher.start()
 
     # ------------------------------------------------------------ connections
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, tracked: bool = True) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30.0
@@ -608,16 +608,27 @@ class SQLiteBackend(Backend):
             conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # flatter reads as files grow
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"cannot open SQLite store {self.path!r}: {exc}") from exc
-        with self._conns_lock:
-            self._conns.append(conn)
+        if tracked:
+            with self._conns_lock:
+                self._conns.append(conn)
         return conn
 
     def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection.
+
+        Only its own thread ever closes it (on its first use after :meth:`close`): closing
+        a connection another thread is reading through (memory-mapped pages included)
+        would crash the process.
+        """
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if self._closed:
+            if conn is not None:
+                self._local.conn = self._local.cur = None
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            raise BackendUnavailable("the store is closed")
         if conn is None:
-            if self._closed:
-                raise BackendUnavailable("the store is closed")
-            conn = self._local.conn = self._connect()
+            conn = self._local.conn = self._connect(tracked=False)
             self._local.cur = conn.cursor()
         return conn
 
@@ -899,3 +910,8 @@ class SQLiteBackend(Backend):
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._conns.clear()
+        own: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if own is not None:  # this thread's reader; other threads close theirs on next use
+            self._local.conn = self._local.cur = None
+            with contextlib.suppress(sqlite3.Error):
+                own.close()

@@ -342,7 +342,11 @@ class RemoteBackend(Backend):
             ) as exc:
                 if stop.is_set() or self._closed:
                     return
-                if isinstance(exc, httpx.TransportError | BackendUnavailable):
+                # The breaker's own refusal is no new failure: counting it would keep the
+                # circuit open forever and the watcher would never resume.
+                if isinstance(exc, httpx.TransportError | BackendUnavailable) and not isinstance(
+                    exc, CircuitOpen
+                ):
                     self.breaker.failure()
                 failures += 1
             if timeout is not None and time.monotonic() - idle_since >= timeout:
@@ -405,7 +409,11 @@ class RemoteBackend(Backend):
             ) as exc:
                 if stop.is_set() or self._closed:
                     return
-                if isinstance(exc, httpx.TransportError | BackendUnavailable):
+                # The breaker's own refusal is no new failure: counting it would keep the
+                # circuit open forever and the watcher would never resume.
+                if isinstance(exc, httpx.TransportError | BackendUnavailable) and not isinstance(
+                    exc, CircuitOpen
+                ):
                     self.breaker.failure()
                 failures += 1
             if timeout is not None and time.monotonic() - idle_since >= timeout:

@@ -134,8 +134,14 @@ class RedisCluster:
     """``masters`` redis-servers in cluster mode, joined into one cluster (no replicas)."""
 
     def __init__(self, directory: Path, masters: int = 3) -> None:
-        self.nodes = [
-            RedisServer(directory / f"node{i}", aof=True, cluster=True) for i in range(masters)
+        self.directory = directory
+        self.masters = masters
+        self.nodes = self._make_nodes(0)
+
+    def _make_nodes(self, attempt: int) -> list[RedisServer]:
+        return [
+            RedisServer(self.directory / f"try{attempt}-node{i}", aof=True, cluster=True)
+            for i in range(self.masters)
         ]
 
     @property
@@ -144,7 +150,24 @@ class RedisCluster:
         return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
 
     def start(self) -> RedisCluster:
-        """Start every node, create the cluster and wait until it is ok."""
+        """Start every node, create the cluster and wait until every node says it is ok.
+
+        A busy machine sometimes loses the race for a port or a handshake: start over on
+        fresh ports, up to three times.
+        """
+        error: Exception | None = None
+        for attempt in range(3):
+            if attempt:
+                self.stop()
+                self.nodes = self._make_nodes(attempt)
+            try:
+                self._start_once()
+                return self
+            except (subprocess.SubprocessError, RuntimeError, OSError) as exc:
+                error = exc
+        raise RuntimeError(f"the Redis cluster did not start: {error!r}")
+
+    def _start_once(self) -> None:
         for node in self.nodes:
             node.start()
         subprocess.run(
@@ -161,18 +184,21 @@ class RedisCluster:
             check=True,
             timeout=60,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        pending = list(self.nodes)
+        while pending and time.monotonic() < deadline:
             info = subprocess.run(
-                ["redis-cli", "-p", str(self.nodes[0].port), "cluster", "info"],
+                ["redis-cli", "-p", str(pending[0].port), "cluster", "info"],
                 capture_output=True,
                 text=True,
                 check=False,
             ).stdout
             if "cluster_state:ok" in info:
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("the Redis cluster did not become ok")
+                pending.pop(0)
+            else:
+                time.sleep(0.05)
+        if pending:
+            raise RuntimeError("the Redis cluster did not become ok on every node")
 
     def stop(self) -> None:
         """Stop every node."""
