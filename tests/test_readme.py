@@ -47,5 +47,6 @@ def test_public_names_are_exact():
         "agents",
         "conversations",
         "records",
+        "mcp",
     }
     assert public - modules == set(hivemem.__all__) - {"__version__"}

@@ -14,7 +14,7 @@ __all__ = ["main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every command group."""
-    from hivemem.cli import bench, data, demo, observe, serve, token, transfer
+    from hivemem.cli import bench, data, demo, mcp, observe, serve, token, transfer
 
     parser = argparse.ArgumentParser(
         prog="hivemem",
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     observe.register(sub)
     transfer.register(sub)
     bench.register(sub)
+    mcp.register(sub)
     demo.register(sub)
     return parser
 

@@ -198,6 +198,7 @@ def create_app(core: Core, config: ServerConfig | None = None) -> Starlette:
         core: An open store (the server owns it; closing the app does not close it).
         config: Server options (default: auth on, 2 MiB bodies, 15 s heartbeats).
     """
+    from hivemem.mcp.http import McpEndpoint
     from hivemem.server.routes import ROUTES
 
     config = config or ServerConfig()
@@ -205,6 +206,7 @@ def create_app(core: Core, config: ServerConfig | None = None) -> Starlette:
     tokens.ensure()
     metrics = Metrics()
     hub = Hub(core, config, tokens, metrics)
+    mcp = McpEndpoint(hub)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -213,6 +215,7 @@ def create_app(core: Core, config: ServerConfig | None = None) -> Starlette:
         try:
             yield
         finally:
+            await mcp.aclose()  # the MCP session manager, if a /mcp request started it
             if hub.poller is not None:
                 hub.poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -221,7 +224,9 @@ def create_app(core: Core, config: ServerConfig | None = None) -> Starlette:
 
     app = Starlette(
         lifespan=lifespan,
-        routes=ROUTES(config),
+        # /mcp speaks MCP (JSON-RPC over streamable HTTP), not the REST API: it is not in
+        # ROUTES, nor in the OpenAPI document (MCP clients discover it with tools/list).
+        routes=[*ROUTES(config), Route("/mcp", mcp)],
         middleware=[Middleware(MetricsMiddleware, metrics=metrics), Middleware(FastEntries)],
         exception_handlers={
             HivememError: _hivemem_error,
