@@ -48,5 +48,6 @@ def test_public_names_are_exact():
         "conversations",
         "records",
         "mcp",
+        "integrations",
     }
     assert public - modules == set(hivemem.__all__) - {"__version__"}
