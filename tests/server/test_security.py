@@ -103,13 +103,18 @@ def app_routes(site: Site) -> list[tuple[str, str]]:
     return found
 
 
-def concrete(site: Site, path: str, ns: str = NS) -> str:
+def concrete(site: Site, path: str, ns: str = NS, fill: dict[str, str] | None = None) -> str:
     """A route template with its parameters filled by real names of ``site``."""
     victim = site.token("victim")
     values = {
         "{ns}": ns,
         "{key:path}": "k1",
         "{token_id}": site.token_id(victim),
+        "{cid}": "c1",
+        "{name}": "f1",
+        "{type}": "user",
+        "{id}": "u1",
+        **(fill or {}),
     }
     for name, value in values.items():
         path = path.replace(name, value)
@@ -248,6 +253,7 @@ class Spec:
     headers: dict[str, str] = field(default_factory=dict)
     ns: str = NS
     batch: bool = False  # not atomic: 200 with a refusal per op
+    fill: dict[str, str] = field(default_factory=dict)  # path parameters other than defaults
 
 
 JSON_ACCEPT = {"Accept": "application/json"}
@@ -256,6 +262,16 @@ _B = "/v1/namespaces/{ns}/batch"
 _EV = "/v1/namespaces/{ns}/events"
 _GETS = [{"op": "get", "key": "k1"}, {"op": "get", "key": "k2"}]
 _PUTS = [{"op": "put", "key": "k1", "value": 1}, {"op": "put", "key": "k9", "value": 9}]
+
+_L = "/v1/namespaces/{ns}/lists/{key:path}"
+_L1 = {"{key:path}": "l1"}
+_EXP = {"prefix": "k", "ttl": 60}
+_PFX = {"prefix": "k"}
+_C = "/v1/conversations/{cid}"
+_CQ = f"namespace={NS}"
+_VAL = {"value": 1}
+_MSG = {"role": "user", "content": "hi"}
+_DATA = {"data": {"a": 1}}
 
 SPECS = [
     Spec("ns-get", "GET", "/v1/namespaces/{ns}", "read"),
@@ -339,6 +355,65 @@ SPECS = [
         json={"agent": AGENT, "role": "admin"},
     ),
     Spec("tokens-revoke", "DELETE", "/v1/tokens/{token_id}", "server-admin"),
+    # Lists and prefixes (a fresh list "l1"; pop/remove on it find nothing: 409/404 once
+    # allowed, 403 before that).
+    *(
+        Spec(f"list-{verb}", "POST", f"{_L}/{verb}", "write", ok=ok, json=body, fill=_L1)
+        for verb, body, ok in (
+            ("push", {"items": [1, 2]}, 200),
+            ("insert", {"index": 0, "item": 0}, 200),
+            ("pop", {}, 409),
+            ("remove", {"item": 7}, 404),
+        )
+    ),
+    Spec("list-items", "GET", f"{_L}/items", "read", fill=_L1),
+    Spec("prefix-expire", "POST", "/v1/namespaces/{ns}/prefix/expire", "write", json=_EXP),
+    Spec("prefix-delete", "POST", "/v1/namespaces/{ns}/prefix/delete", "write", json=_PFX),
+    # Conversations, in the table's namespace (?namespace=).
+    Spec("convs-list", "GET", "/v1/conversations", "read", query=_CQ),
+    Spec("conv-show", "GET", _C, "read", query=_CQ),
+    Spec("conv-delete", "DELETE", _C, "write", query=_CQ),
+    Spec("conv-field-get", "GET", f"{_C}/fields/{{name}}", "read", ok=404, query=_CQ),
+    Spec("conv-field-put", "PUT", f"{_C}/fields/{{name}}", "write", query=_CQ, json=_VAL),
+    Spec("conv-field-delete", "DELETE", f"{_C}/fields/{{name}}", "write", query=_CQ),
+    Spec("conv-messages", "GET", f"{_C}/messages", "read", query=_CQ),
+    Spec("conv-message-add", "POST", f"{_C}/messages", "write", ok=201, query=_CQ, json=_MSG),
+    Spec("conv-list", "GET", f"{_C}/lists/{{name}}", "read", query=_CQ),
+    *(
+        Spec(
+            f"conv-list-{verb}",
+            "POST",
+            f"{_C}/lists/{{name}}/{verb}",
+            "write",
+            ok=ok,
+            query=_CQ,
+            json=body,
+        )
+        for verb, body, ok in (
+            ("append", {"item": 1}, 200),
+            ("extend", {"items": [1]}, 200),
+            ("insert", {"index": 0, "item": 1}, 200),
+            ("pop", {}, 409),
+            ("remove", {"item": 7}, 404),
+        )
+    ),
+    Spec("conv-ttl", "PUT", f"{_C}/ttl", "write", query=_CQ, json={"seconds": 60}),
+    # Entities and tool usage live in their own namespaces; the summary reads what it may.
+    Spec("entities-list", "GET", "/v1/entities/{type}", "read", ns="entities"),
+    Spec("entity-get", "GET", "/v1/entities/{type}/{id}", "read", ok=404, ns="entities"),
+    Spec("entity-put", "PUT", "/v1/entities/{type}/{id}", "write", ns="entities", json=_DATA),
+    Spec("entity-delete", "DELETE", "/v1/entities/{type}/{id}", "write", ns="entities"),
+    Spec("tool-usage", "GET", "/v1/tool-usage", "read", ns="tool_usage"),
+    Spec(
+        "tool-usage-add",
+        "POST",
+        "/v1/tool-usage",
+        "write",
+        ok=201,
+        ns="tool_usage",
+        json={"tool": "calc", "args": [1]},
+    ),
+    Spec("summary", "GET", "/v1/summary", "any"),
 ]
 
 #: Who calls: (token role, the namespace's default_permission, its per-agent overrides).
@@ -397,7 +472,7 @@ def test_route_by_permission_level(site: Site, spec: Spec, caller: str) -> None:
     if spec.ns != NS:  # the table's namespace exists in every case, for list/stats/audit
         site.namespace(NS, default, overrides, entries=SEED)
     token = site.token(AGENT, role)
-    path = concrete(site, spec.route, spec.ns) + (f"?{spec.query}" if spec.query else "")
+    path = concrete(site, spec.route, spec.ns, spec.fill) + (f"?{spec.query}" if spec.query else "")
     before = site.snapshot(audit=False)
 
     answer = send(site, spec.method, path, token, headers=spec.headers, json=spec.json)
