@@ -13,7 +13,6 @@ from hivemem.server.routes import (
     namespaces,
     registry,
     system,
-    ui,
 )
 
 if TYPE_CHECKING:
@@ -37,5 +36,4 @@ def ROUTES(config: ServerConfig) -> list[BaseRoute]:
         *registry.ROUTES,
         *conversations.ROUTES,
         *docs.ROUTES,
-        *(ui.ROUTES if config.ui else ()),
     ]
