@@ -18,11 +18,15 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/hivemem demo
 
-# The tests start their own redis-server processes (never the shared one on 6379).
+# The tests start their own redis-server processes (never the shared one on 6379); the web
+# UI tests drive Debian's Chromium (Playwright never downloads a browser here).
 system-deps:
 	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || \
 		(apt-get install -y -q redis-server >/dev/null 2>&1 || \
 		 (apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null))
+	@test -x /usr/bin/chromium || \
+		(apt-get install -y -q chromium >/dev/null 2>&1 || \
+		 (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null))
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest -q

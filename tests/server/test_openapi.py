@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from hivemem.server import ServerConfig
 from hivemem.server.openapi import build_openapi
-from hivemem.server.routes import ROUTES
+from hivemem.server.routes import ROUTES, ui
 
 if TYPE_CHECKING:
     from _api_site import Api
@@ -33,6 +33,9 @@ def test_openapi_lists_every_route() -> None:
     routed = set()
     for route in ROUTES(ServerConfig()):
         assert isinstance(route, Route)
+        if route in ui.ROUTES:
+            # The web UI's page and static files: HTML/JS/CSS for browsers, not the API.
+            continue
         path = route.path.replace("{key:path}", "{key}")
         routed |= {(m.lower(), path) for m in route.methods or () if m != "HEAD"}
     doc = build_openapi()

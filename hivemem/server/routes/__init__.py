@@ -13,6 +13,7 @@ from hivemem.server.routes import (
     namespaces,
     registry,
     system,
+    ui,
 )
 
 if TYPE_CHECKING:
@@ -36,4 +37,5 @@ def ROUTES(config: ServerConfig) -> list[BaseRoute]:
         *registry.ROUTES,
         *conversations.ROUTES,
         *docs.ROUTES,
+        *(ui.ROUTES if config.ui else ()),
     ]
