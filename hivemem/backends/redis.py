@@ -34,20 +34,23 @@ import dataclasses
 import hashlib
 import re
 import threading
+import time
 import uuid
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from hivemem import _codec
 from hivemem.backends.base import Backend, Result, Settings, Stored, Txn
 from hivemem.engine import ops as o
-from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
+from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
+from hivemem.engine.permissions import WRITE, level_of
 from hivemem.errors import BackendUnavailable, HivememError
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable, Iterator
 
 __all__ = ["RedisBackend"]
 
@@ -59,6 +62,16 @@ _GRACE = 3600.0
 _TIMEOUTS: dict[str, Any] = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
 #: Optimistic rounds before an op gives up under contention.
 _ROUNDS = 1000
+#: Strategies ``redis_write.lua`` decides by itself (merge and custom go through the engine).
+_FAST = {"latest-wins": "l", "first-wins": "f", "version": "v"}
+#: Seconds between background flushes of buffered audit records (reads, refused ops).
+_AUDIT_FLUSH = 0.2
+#: Buffered audit records that trigger a flush at once.
+_AUDIT_BATCH = 512
+#: Seconds between the change listener's checks for watchers in this process.
+_LISTEN_TICK = 0.05
+#: Seconds the change listener stays subscribed after the last watcher stopped waiting.
+_LISTEN_LINGER = 5.0
 
 
 class _Miss(Exception):
@@ -102,6 +115,10 @@ class _Keys:
 
     def names(self) -> str:
         return f"{self.p}ns"
+
+    def changes(self) -> str:
+        """The pub/sub channel every commit that takes revisions publishes on."""
+        return f"{self.p}chg"
 
 
 def _stored(h: dict[str, str] | None) -> Stored | None:
@@ -147,6 +164,10 @@ def _num(value: float) -> str:
     return repr(float(value))
 
 
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 class _RedisTxn(Txn):
     """The engine's view of Redis for one op: snapshot reads, recorded writes."""
 
@@ -166,6 +187,10 @@ class _RedisTxn(Txn):
         self.nrev: dict[str, int] = {}
         self.overlay: dict[tuple[Any, ...], Any] = {}
         self.audit: list[AccessLogEntry] = []
+        #: Buffered audit records of earlier ops this commit writes ahead of its own.
+        self.taken: list[AccessLogEntry] = []
+        #: Config texts this op writes (None: deleted), for the backend's cache once committed.
+        self.cfg_written: dict[str, str | None] = {}
         self._mark: tuple[int, int, int, dict[str, int], dict[tuple[Any, ...], Any], int] | None
         self._mark = None
         self.whole_ns = False
@@ -239,12 +264,15 @@ class _RedisTxn(Txn):
     def ns_put(self, info: NamespaceInfo) -> None:
         data = info.to_dict()
         data.pop("revision", None)
-        self.writes.append(["SET", self._key(self.k.cfg(info.name)), orjson.dumps(data).decode()])
+        text = orjson.dumps(data).decode()
+        self.writes.append(["SET", self._key(self.k.cfg(info.name)), text])
+        self.cfg_written[info.name] = text
         self.overlay["cfg", info.name] = info
         self.post.append(("SADD", self.k.names(), info.name))
 
     def ns_delete(self, name: str) -> None:
         self.writes.append(["DEL", self._key(self.k.cfg(name))])
+        self.cfg_written[name] = None
         self.overlay["cfg", name] = None
         self.post.append(("SREM", self.k.names(), name))
 
@@ -508,15 +536,29 @@ class RedisBackend(Backend):
         self._redis = redis
         self.client: Any = self._make_client(url, asyncio=False)
         self._aclients: dict[Any, Any] = {}
-        self._ascripts: dict[Any, Any] = {}
-        self._script_text = (
-            resources.files("hivemem.backends").joinpath("redis_commit.lua").read_text()
+        self._ascripts: dict[Any, tuple[Any, Any, Any]] = {}
+        here = resources.files("hivemem.backends")
+        self._script_texts = tuple(
+            here.joinpath(name).read_text()
+            for name in ("redis_commit.lua", "redis_write.lua", "redis_read.lua")
         )
-        self._script = self.client.register_script(self._script_text)
+        self._script, self._wscript, self._rscript = (
+            self.client.register_script(text) for text in self._script_texts
+        )
+        #: Namespace configs as last seen in Redis: name -> (text, parsed). The write and read
+        #: scripts compare the text with Redis's, so a stale entry is noticed, never trusted.
+        self._cfgs: dict[str, tuple[str, NamespaceInfo]] = {}
         self._audit_buffer: list[AccessLogEntry] = []
         self._audit_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._flush_wake = threading.Event()
+        self._flusher: threading.Thread | None = None
         self._closed = False
         self._lease_id = uuid.uuid4().hex
+        #: Commits publish this store's id on the change channel; the listener skips its own.
+        self._changes = self.keys.changes()
+        self._listener: threading.Thread | None = None
+        self._listen_gen = 0
         self.execute(
             o.CreateNamespace(agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={})
         ).unwrap()
@@ -563,8 +605,12 @@ class RedisBackend(Backend):
             need.extend(("e", ns, k) for k, _ in op.items)
         elif isinstance(op, o.GetMany):
             need.extend(("e", ns, k) for k in op.keys)
-        elif isinstance(op, o.StartWatch | o.EventsAfter):
+        elif isinstance(op, o.StartWatch | o.GetNamespace):
             need.append(("rev", ns))
+        elif isinstance(op, o.EventsAfter):
+            # Watchers ask for this on every change: the events with the rest, one round trip.
+            need.append(("rev", ns))
+            need.append(("events", ns, op.since, op.limit))
         idem = getattr(op, "idempotency_key", None)
         if idem is not None:
             need.append(("idem", ns, f"{op.agent}\x00{idem}"))
@@ -575,8 +621,9 @@ class RedisBackend(Backend):
         k = self.keys
         kind = need[0]
         if kind == "cfg":
-            pipe.get(k.cfg(need[1]))
-            return lambda r: r
+            ns = need[1]
+            pipe.get(k.cfg(ns))
+            return lambda r: self._remember(ns, r)
         if kind == "e":
             pipe.hgetall(k.entry(need[1], need[2]))
             return lambda r: r or None
@@ -690,6 +737,211 @@ class RedisBackend(Backend):
             for need, read, reply in zip(group, readers, pipe.execute(), strict=True):
                 snap[need] = read(reply)
 
+    # ------------------------------------------------------------ one round trip per op
+    # Put and Delete under latest-wins, first-wins and version run as ONE script
+    # (redis_write.lua) that decides and writes server-side; Get is one script reading the
+    # entry and checking the config. Both use the namespace config cached here, and both
+    # compare it with Redis's, so a config changed by another replica is noticed at once (the
+    # op runs again with the new one). Anything else, or anything the script declines (a
+    # conflict, a full namespace, an idempotency key), runs through the engine as before.
+    def _remember(self, ns: str, text: str | None) -> str | None:
+        """Keep a config text just read from Redis (and its parsed form) for later ops."""
+        if text is None:
+            self._cfgs.pop(ns, None)
+        else:
+            cached = self._cfgs.get(ns)
+            if cached is None or cached[0] != text:
+                info = _info(text)
+                assert info is not None
+                self._cfgs[ns] = (text, info)
+        return text
+
+    def _write_call(
+        self, op: o.Put | o.Delete
+    ) -> tuple[list[str], list[str | bytes], float, float | None, list[AccessLogEntry]] | None:
+        """KEYS and ARGV of ``redis_write.lua`` for ``op``; ``None``: the engine runs it."""
+        ns = op.ns
+        cached = self._cfgs.get(ns)
+        if cached is None or op.idempotency_key is not None:
+            return None
+        text, info = cached
+        if level_of(info, op.agent, op.admin) < WRITE:
+            return None  # the engine words the refusal (and audits it)
+        now = self.settings.clock()
+        expires: float | None = None
+        if isinstance(op, o.Put):
+            strategy = _FAST.get(info.conflict_strategy)
+            if strategy is None or op.resolved:
+                return None
+            ttl = op.ttl if op.ttl is not None else info.ttl
+            value, pexpire, action = op.value_json, "", "write"
+            if ttl is not None:
+                expires = now + ttl
+                pexpire = str(int((max(ttl, 0.0) + _GRACE) * 1000))
+            max_entries = "" if info.max_entries is None else str(info.max_entries)
+        else:
+            strategy = value = pexpire = max_entries = ""
+            action = "delete"
+        k = self.keys
+        key = op.key
+        keys = [k.cfg(ns), k.rev(ns), k.entry(ns, key), k.index(ns), k.expiry(ns), k.events(ns)]
+        try:
+            params = orjson.dumps(
+                [
+                    "p" if action == "write" else "d",
+                    text,
+                    _num(now),
+                    "" if expires is None else _num(expires),
+                    strategy,
+                    "" if op.expected_version is None else str(op.expected_version),
+                    max_entries,
+                    str(self.settings.event_retention),
+                    f'"namespace":{_json(ns)},"timestamp":{_json(now)},',
+                    _json(op.agent),
+                    _json(key),
+                    op.agent,
+                    key,
+                    pexpire,
+                    str(self.settings.max_log_size),
+                    self._changes,
+                    self._lease_id,
+                ]
+            )
+        except orjson.JSONEncodeError:  # text JSON cannot carry: the engine path copes
+            return None
+        args: list[str | bytes] = [params, value]
+        taken: list[AccessLogEntry] = []
+        if not self.cluster:  # (a cluster's audit stream is in another slot)
+            keys.append(k.audit())
+            # Buffered records (reads, refusals) go first: the stream stays in op order.
+            taken = self._take_audit()
+            args.extend(_audit_json(rec) for rec in taken)
+            if not op.internal:
+                args.append(
+                    _json(
+                        {
+                            "timestamp": now,
+                            "agent_id": op.agent,
+                            "namespace": ns,
+                            "key": key,
+                            "action": action,
+                            "success": True,
+                            "error": None,
+                        }
+                    )
+                )
+        return keys, args, now, expires, taken
+
+    def _write_done(
+        self, op: o.Put | o.Delete, reply: Any, now: float, expires: float | None
+    ) -> Result:
+        """The Result the engine would have given for what the script did."""
+        ns, key, agent = op.ns, op.key, op.agent
+        if isinstance(reply, str):  # a put: "rev version created_at expired_version"
+            reply = [1, *reply.split(" ")]
+        rev = int(reply[1])
+        events: list[Event] = []
+        result = Result(events=events)
+        if isinstance(op, o.Put):
+            version, gone = int(reply[2]), int(reply[4])
+            value = _codec.decode(op.value_json)
+            if gone:
+                events.append(
+                    Event("memory:expired", ns, rev - 1, now, SYSTEM_AGENT, key=key, version=gone)
+                )
+            events.append(Event("memory:write", ns, rev, now, agent, key=key, value=value,
+                                version=version))  # fmt: skip
+            result.value = Entry(ns, key, value, agent, version, rev, float(reply[3]), now, expires)
+            action = "write"
+        else:
+            outcome, version = int(reply[2]), int(reply[3])
+            if outcome == 1:
+                events.append(
+                    Event("memory:expired", ns, rev, now, SYSTEM_AGENT, key=key, version=version)
+                )
+            elif outcome == 2:
+                events.append(Event("memory:delete", ns, rev, now, agent, key=key, version=version))
+            result.value = outcome == 2
+            action = "delete"
+        if self.cluster and not op.internal:
+            self._buffer_audit([AccessLogEntry(now, agent, ns, key, action, True, None)])
+        if events:
+            self.notifier.notify()
+        return result
+
+    def _fast_write(self, op: o.Put | o.Delete) -> Result | None:
+        for _ in range(3):
+            call = self._write_call(op)
+            if call is None:
+                return None
+            keys, args, now, expires, taken = call
+            try:
+                reply = self._wscript(keys=keys, args=args)
+            except BaseException:
+                self._return_audit(taken)
+                raise
+            if isinstance(reply, str) or reply[0] == 1:
+                return self._write_done(op, reply, now, expires)
+            self._return_audit(taken)
+            if reply[0] == 0:
+                return None
+            self._remember(op.ns, reply[1] or None)  # another replica changed the config
+        return None
+
+    async def _afast_write(self, client: Any, op: o.Put | o.Delete) -> Result | None:
+        for _ in range(3):
+            call = self._write_call(op)
+            if call is None:
+                return None
+            keys, args, now, expires, taken = call
+            try:
+                reply = await self._ascripts[client][1](keys=keys, args=args)
+            except BaseException:
+                self._return_audit(taken)
+                raise
+            if isinstance(reply, str) or reply[0] == 1:
+                return self._write_done(op, reply, now, expires)
+            self._return_audit(taken)
+            if reply[0] == 0:
+                return None
+            self._remember(op.ns, reply[1] or None)
+        return None
+
+    def _get_done(self, op: o.Get, cached: tuple[str, NamespaceInfo], reply: list[Any]) -> Result:
+        state, meta = reply[0], reply[1]
+        info: NamespaceInfo | None
+        if state == 1:
+            info = cached[1]
+        elif state == 0:
+            self._cfgs.pop(op.ns, None)
+            info = None
+        else:
+            self._remember(op.ns, state)
+            info = self._cfgs[op.ns][1]
+        h = None
+        if meta:
+            ver, rev, c, u, x = meta.split(" ")
+            h = {"v": reply[2], "o": reply[3], "ver": ver, "rev": rev, "c": c, "u": u, "x": x}
+        tx = _RedisTxn(self, op, {("cfg", op.ns): info, ("e", op.ns, op.key): h})
+        result = execute(tx, op, self.settings)
+        self._record_audit(tx)
+        return result
+
+    def _fast_get(self, op: o.Get) -> Result | None:
+        cached = self._cfgs.get(op.ns)
+        if cached is None:
+            return None
+        keys = [self.keys.cfg(op.ns), self.keys.entry(op.ns, op.key)]
+        return self._get_done(op, cached, self._rscript(keys=keys, args=[cached[0]]))
+
+    async def _afast_get(self, client: Any, op: o.Get) -> Result | None:
+        cached = self._cfgs.get(op.ns)
+        if cached is None:
+            return None
+        keys = [self.keys.cfg(op.ns), self.keys.entry(op.ns, op.key)]
+        reply = await self._ascripts[client][2](keys=keys, args=[cached[0]])
+        return self._get_done(op, cached, reply)
+
     # ------------------------------------------------------------ running ops
     def execute(self, op: o.Op[Any]) -> Result:
         try:
@@ -698,6 +950,14 @@ class RedisBackend(Backend):
             return Result(error=BackendUnavailable(f"Redis is unavailable: {exc}"))
 
     def _execute(self, op: o.Op[Any]) -> Result:
+        if isinstance(op, o.Get):
+            got = self._fast_get(op)
+            if got is not None:
+                return got
+        elif isinstance(op, o.Put | o.Delete):
+            wrote = self._fast_write(op)
+            if wrote is not None:
+                return wrote
         needs = self._plan(op)
         for _ in range(_ROUNDS):
             snap: dict[tuple[Any, ...], Any] = {}
@@ -729,7 +989,8 @@ class RedisBackend(Backend):
             for old in [lp for lp in self._aclients if lp.is_closed()]:
                 del self._aclients[old]
             client = self._aclients[loop] = self._make_client(self.url, asyncio=True)
-            self._ascripts[client] = client.register_script(self._script_text)
+            commit, write, read = (client.register_script(t) for t in self._script_texts)
+            self._ascripts[client] = (commit, write, read)
         return client
 
     async def aexecute(self, op: o.Op[Any]) -> Result:
@@ -740,6 +1001,14 @@ class RedisBackend(Backend):
 
     async def _aexecute(self, op: o.Op[Any]) -> Result:
         client = self._aclient()
+        if isinstance(op, o.Get):
+            got = await self._afast_get(client, op)
+            if got is not None:
+                return got
+        elif isinstance(op, o.Put | o.Delete):
+            wrote = await self._afast_write(client, op)
+            if wrote is not None:
+                return wrote
         needs = self._plan(op)
         for _ in range(_ROUNDS):
             snap: dict[tuple[Any, ...], Any] = {}
@@ -757,7 +1026,13 @@ class RedisBackend(Backend):
                 self._record_audit(tx)
                 return result
             keys, program = self._program(tx)
-            ok, base = await self._ascripts[client](keys=keys, args=[program])
+            try:
+                ok, base = await self._ascripts[client][0](keys=keys, args=[program])
+            except BaseException:
+                self._return_audit(tx.taken)
+                raise
+            if not ok:
+                self._return_audit(tx.taken)
             if ok:
                 return self._finish(tx, result, int(base))
         return Result(error=BackendUnavailable("too much contention: the op kept conflicting"))
@@ -795,9 +1070,10 @@ class RedisBackend(Backend):
             (rev_ns,) = tx.nrev  # one namespace per op
             rev_index = tx._key(self.keys.rev(rev_ns))
         if not self.cluster:
-            # One server: the store-wide audit stream joins the commit. (In a cluster it
-            # lives in another slot and follows the commit: see _finish.)
-            for rec in tx.audit:
+            # One server: the store-wide audit stream joins the commit, buffered records
+            # first. (In a cluster it lives in another slot and follows the commit.)
+            tx.taken = self._take_audit()
+            for rec in [*tx.taken, *tx.audit]:
                 tx.writes.append(
                     [
                         "XADD",
@@ -810,16 +1086,26 @@ class RedisBackend(Backend):
                     ]
                 )
             tx.audit = []
-        program = {"pre": tx.pre, "nrev": nrev, "rev": rev_index, "w": tx.writes}
+        program: dict[str, Any] = {"pre": tx.pre, "nrev": nrev, "rev": rev_index, "w": tx.writes}
+        if nrev:
+            program["pub"] = [self._changes, self._lease_id]
         return tx.keys, orjson.dumps(program).decode()
 
     def _commit(self, tx: _RedisTxn) -> tuple[bool, int]:
         keys, program = self._program(tx)
-        ok, base = self._script(keys=keys, args=[program])
+        try:
+            ok, base = self._script(keys=keys, args=[program])
+        except BaseException:
+            self._return_audit(tx.taken)
+            raise
+        if not ok:
+            self._return_audit(tx.taken)
         return bool(ok), int(base)
 
     def _finish(self, tx: _RedisTxn, result: Result, base: int) -> Result:
         self._record_audit(tx)
+        for ns, text in tx.cfg_written.items():
+            self._remember(ns, text)
         if tx.post:
             pipe = self.client.pipeline(transaction=False)
             for cmd, key, member in tx.post:
@@ -833,25 +1119,151 @@ class RedisBackend(Backend):
 
     def _record_audit(self, tx: _RedisTxn) -> None:
         if tx.audit:
-            with self._audit_lock:
-                self._audit_buffer.extend(tx.audit)
-            self.flush_audit()
+            self._buffer_audit(tx.audit)
 
-    def flush_audit(self) -> None:
-        """Write buffered audit records (reads and refused ops) to their streams."""
+    def _take_audit(self) -> list[AccessLogEntry]:
+        """Buffered audit records, for a commit to write ahead of its own."""
+        if not self._audit_buffer:
+            return []
         with self._audit_lock:
             records, self._audit_buffer = self._audit_buffer, []
-        if not records:
+        return records
+
+    def _return_audit(self, records: list[AccessLogEntry]) -> None:
+        """Put back records :meth:`_take_audit` gave a commit that did not happen."""
+        if records:
+            with self._audit_lock:
+                self._audit_buffer[:0] = records
+
+    def _buffer_audit(self, records: list[AccessLogEntry]) -> None:
+        """Queue audit records (reads, refused ops; a cluster's writes) for the flusher.
+
+        A background thread writes them every :data:`_AUDIT_FLUSH` seconds (at once past
+        :data:`_AUDIT_BATCH` records), and every audit query flushes first, as SQLite does:
+        a read costs one round trip, not two.
+        """
+        with self._audit_lock:
+            self._audit_buffer.extend(records)
+            pending = len(self._audit_buffer)
+            if self._flusher is None and not self._closed:
+                self._flusher = threading.Thread(
+                    target=self._flush_loop, name="hivemem-redis-audit", daemon=True
+                )
+                self._flusher.start()
+        if pending >= _AUDIT_BATCH:
+            self._flush_wake.set()
+
+    def _flush_loop(self) -> None:
+        while not self._closed:
+            self._flush_wake.wait(_AUDIT_FLUSH)
+            self._flush_wake.clear()
+            try:
+                self.flush_audit()
+            except Exception:  # Redis away: the records stay buffered for the next try
+                time.sleep(_AUDIT_FLUSH)
+
+    def flush_audit(self) -> None:
+        """Write buffered audit records to their stream (in order, one flush at a time)."""
+        with self._flush_lock:
+            with self._audit_lock:
+                records, self._audit_buffer = self._audit_buffer, []
+            if not records:
+                return
+            pipe = self.client.pipeline(transaction=False)
+            for rec in records:
+                pipe.xadd(
+                    self.keys.audit(),
+                    {"d": _audit_json(rec)},
+                    maxlen=self.settings.max_log_size,
+                    approximate=False,
+                )
+            try:
+                pipe.execute()
+            except Exception:
+                with self._audit_lock:
+                    self._audit_buffer[:0] = records[-self.settings.max_log_size :]
+                raise
+
+    # ------------------------------------------------------------ changes by other replicas
+    def change_token(self) -> int:
+        """For the server's change poller: the token moves when the change listener (re)connects.
+
+        Starts the listener, which wakes watchers itself as soon as another process commits.
+        """
+        self._ensure_listener()
+        return self._listen_gen
+
+    def follow(
+        self, agent: str, ns: str, since: int, timeout: float | None, stop: threading.Event
+    ) -> Iterator[Event]:
+        self._ensure_listener()
+        return super().follow(agent, ns, since, timeout, stop)
+
+    def afollow(
+        self, agent: str, ns: str, since: int, timeout: float | None, stop: threading.Event
+    ) -> AsyncIterator[Event]:
+        self._ensure_listener()
+        return super().afollow(agent, ns, since, timeout, stop)
+
+    def _ensure_listener(self) -> None:
+        if self._listener is not None or self._closed:
             return
-        pipe = self.client.pipeline(transaction=False)
-        for rec in records:
-            pipe.xadd(
-                self.keys.audit(),
-                {"d": _audit_json(rec)},
-                maxlen=self.settings.max_log_size,
-                approximate=False,
-            )
-        pipe.execute()
+        with self._audit_lock:
+            if self._listener is None:
+                self._listener = threading.Thread(
+                    target=self._listen, name="hivemem-redis-changes", daemon=True
+                )
+                self._listener.start()
+
+    def _watched(self) -> bool:
+        """Whether anyone in this process waits on the notifier (a watcher, an SSE stream)."""
+        n = self.notifier
+        try:
+            return bool(n._waiting or n._loops)
+        except AttributeError:  # another Notifier: listen all the time
+            return True
+
+    def _listen(self) -> None:
+        """Wake this process's watchers when another process (replica) commits.
+
+        Every commit that takes revisions publishes its store's id on one channel. The
+        listener subscribes only while someone in this process watches (and for
+        :data:`_LISTEN_LINGER` seconds after), so replicas without watchers pay nothing per
+        write of the others; on subscribing it wakes every watcher once, which covers
+        whatever was published before.
+        """
+        own = self._lease_id
+        while not self._closed:
+            if not self._watched():
+                time.sleep(_LISTEN_TICK)
+                continue
+            pubsub = None
+            try:
+                pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self._changes)
+                self._listen_gen += 1
+                self.notifier.notify()  # whatever happened while nobody listened
+                idle_since = None
+                while not self._closed:
+                    msg = pubsub.get_message(timeout=_LISTEN_TICK)
+                    foreign = False
+                    while msg is not None:
+                        foreign = foreign or msg.get("data") != own
+                        msg = pubsub.get_message(timeout=0.0)
+                    if foreign:
+                        self.notifier.notify()
+                    if self._watched():
+                        idle_since = None
+                    elif idle_since is None:
+                        idle_since = time.monotonic()
+                    elif time.monotonic() - idle_since > _LISTEN_LINGER:
+                        break
+            except Exception:  # Redis away: retry; the poller's token moves on reconnect
+                time.sleep(0.2)
+            finally:
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        pubsub.close()
 
     def sweep_lease(self, seconds: float) -> bool:
         """Take or renew the store-wide sweeper lease (one replica sweeps at a time)."""
@@ -870,6 +1282,9 @@ class RedisBackend(Backend):
         if self._closed:
             return
         self._closed = True
+        self._flush_wake.set()
+        if self._flusher is not None and self._flusher is not threading.current_thread():
+            self._flusher.join(2.0)
         with contextlib.suppress(Exception):  # Redis gone: nothing more to save
             self.flush_audit()
         self.client.close()

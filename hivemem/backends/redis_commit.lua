@@ -8,6 +8,8 @@
 --   w: {command, keyindex, args...}; an argument {"r": i} becomes the op's i-th revision
 --      (base + i), {"id": i} becomes the stream id "0-<base + i>", {"sub": text} becomes
 --      text with each "@R<i>@" (quotes included) replaced by base + i.
+--   pub (optional): {channel, message} published once the op took revisions (wakes the
+--      watchers of every replica).
 -- Returns {1, base} on success, {0, index of the failed precondition} otherwise.
 
 local prog = cjson.decode(ARGV[1])
@@ -52,6 +54,10 @@ for _, w in ipairs(prog.w) do
     args[#args + 1] = a
   end
   redis.call(w[1], KEYS[w[2]], unpack(args))
+end
+
+if prog.nrev > 0 and prog.pub then
+  redis.call("PUBLISH", prog.pub[1], prog.pub[2])
 end
 
 return {1, base}
