@@ -131,7 +131,13 @@ async def batch(request: Request, hub: Hub, caller: Caller) -> Response:
         return await _atomic(request, hub, caller, ns, items, kinds, body.get("ttl"))
     if "ttl" in body:
         raise InvalidArgument("a batch-wide ttl needs atomic: true; give ttl per op instead")
-    ops = [_op(hub, caller, ns, item, request) for item in items]
+    # Each op of a non-atomic batch is its own atomic step: a repeated request (same
+    # Idempotency-Key) applies each of them once, through a key per position.
+    idem = _idem(request)
+    ops = [
+        _op(hub, caller, ns, item, None if idem is None else f"{idem}:{i}")
+        for i, item in enumerate(items)
+    ]
     results: list[dict[str, Any]] = []
     for op in ops:
         try:
@@ -176,7 +182,7 @@ async def _atomic(
     raise InvalidArgument("an atomic batch is all puts (write_many) or all gets (read_many)")
 
 
-def _op(hub: Hub, caller: Caller, ns: str, item: dict[str, Any], request: Request) -> o.Op[Any]:
+def _op(hub: Hub, caller: Caller, ns: str, item: dict[str, Any], idem: str | None) -> o.Op[Any]:
     kind = item["op"]
     if kind == "get":
         if set(item) - {"op", "key"}:
@@ -192,11 +198,11 @@ def _op(hub: Hub, caller: Caller, ns: str, item: dict[str, Any], request: Reques
             caller.agent,
             item.get("ttl"),
             item.get("expected_version"),
-            None,
+            idem,
         )
     if "value" in item or "ttl" in item:
         raise InvalidArgument("a delete takes a key and an optional expected_version")
-    return hub.core.delete(ns, item["key"], caller.agent, item.get("expected_version"), None)
+    return hub.core.delete(ns, item["key"], caller.agent, item.get("expected_version"), idem)
 
 
 def _result(op: o.Op[Any], value: Any) -> dict[str, Any]:
