@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from hivemem.errors import HivememError
     from hivemem.types import AccessLogEntry, Event, NamespaceInfo
 
-__all__ = ["Backend", "Notifier", "Result", "Settings", "Stored", "Txn"]
+__all__ = ["Backend", "Notifier", "Result", "Settings", "Stored", "Txn", "filter_audit"]
 
 
 class Stored(NamedTuple):
@@ -209,6 +209,36 @@ class Txn(abc.ABC):
     @abc.abstractmethod
     def idem_put(self, key: str, value: Any, now: float) -> None:
         """Remember a mutation's outcome."""
+
+
+def filter_audit(
+    records: Iterable[AccessLogEntry],
+    agent_id: str | None,
+    ns: str | None,
+    action: str | None,
+    success: bool | None,
+    since: float | None,
+    limit: int,
+    visible: Callable[[str | None], bool] | None,
+) -> list[AccessLogEntry]:
+    """The first ``limit`` records, in the order given, that pass every filter.
+
+    The filters of :meth:`Txn.audit_query`, for backends that filter in Python.
+    """
+    out: list[AccessLogEntry] = []
+    for rec in records:
+        if (
+            (agent_id is None or rec.agent_id == agent_id)
+            and (ns is None or rec.namespace == ns)
+            and (action is None or rec.action == action)
+            and (success is None or rec.success == success)
+            and (since is None or rec.timestamp >= since)
+            and (visible is None or visible(rec.namespace))
+        ):
+            out.append(rec)
+            if len(out) >= limit:
+                break
+    return out
 
 
 class Notifier:

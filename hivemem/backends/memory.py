@@ -12,7 +12,7 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from hivemem.backends.base import Backend, Result, Settings, Stored, Txn
+from hivemem.backends.base import Backend, Result, Settings, Stored, Txn, filter_audit
 from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
 from hivemem.engine.ops import CreateNamespace, Op
 
@@ -232,20 +232,9 @@ class MemoryBackend(Backend, Txn):
         limit: int,
         visible: Callable[[str | None], bool] | None,
     ) -> list[AccessLogEntry]:
-        out: list[AccessLogEntry] = []
-        for rec in reversed(self._audit):
-            if (
-                (agent_id is None or rec.agent_id == agent_id)
-                and (ns is None or rec.namespace == ns)
-                and (action is None or rec.action == action)
-                and (success is None or rec.success == success)
-                and (since is None or rec.timestamp >= since)
-                and (visible is None or visible(rec.namespace))
-            ):
-                out.append(rec)
-                if len(out) >= limit:
-                    break
-        return out
+        return filter_audit(
+            reversed(self._audit), agent_id, ns, action, success, since, limit, visible
+        )
 
     def audit_count(self) -> int:
         return len(self._audit)

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hivemem import _codec
-from hivemem.backends.base import Backend, Result, Settings, Stored, Txn
+from hivemem.backends.base import Backend, Result, Settings, Stored, Txn, filter_audit
 from hivemem.engine import ops as o
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
 from hivemem.engine.permissions import WRITE, level_of
@@ -449,20 +449,7 @@ class _RedisTxn(Txn):
         visible: Callable[[str | None], bool] | None,
     ) -> list[AccessLogEntry]:
         records: list[AccessLogEntry] = self._get(("audit", ns))
-        out = []
-        for rec in records:
-            if (
-                (agent_id is None or rec.agent_id == agent_id)
-                and (ns is None or rec.namespace == ns)
-                and (action is None or rec.action == action)
-                and (success is None or rec.success == success)
-                and (since is None or rec.timestamp >= since)
-                and (visible is None or visible(rec.namespace))
-            ):
-                out.append(rec)
-                if len(out) >= limit:
-                    break
-        return out
+        return filter_audit(records, agent_id, ns, action, success, since, limit, visible)
 
     def audit_count(self) -> int:
         count: int = self._get(("audit_count",))
