@@ -9,7 +9,10 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,bench,server,redis]'
+	# The CPU build of torch first (it lies on this machine's disk): sentence-transformers
+	# would otherwise pull a CUDA build of several GB.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev,bench,server,redis,semantic]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -19,6 +19,7 @@ remote client raise the same classes, so embedded and remote callers catch the s
     │   └── TooLarge            413 too_large
     ├── RevisionCompacted       410 revision_compacted (oldest_available)
     ├── TooManyRequests         429 too_many_requests
+    ├── EmbedderUnavailable     503 embedder_unavailable (no embedder, or it failed)
     └── BackendUnavailable      503 backend_unavailable
         └── CircuitOpen         503 circuit_open
 """
@@ -33,6 +34,7 @@ __all__ = [
     "BackendUnavailable",
     "CircuitOpen",
     "ConflictError",
+    "EmbedderUnavailable",
     "HivememError",
     "IndexOutOfRange",
     "InvalidArgument",
@@ -204,6 +206,18 @@ class TooManyRequests(HivememError):
     status = 429
 
 
+class EmbedderUnavailable(HivememError):
+    """Semantic search or embedding needs an embedder, and none is configured or it failed.
+
+    Configure one with ``connect(..., embedder="minilm")`` (the ``semantic`` extra), an
+    OpenAI-compatible endpoint (``embedder="openai:https://host/v1?model=NAME"``), or
+    ``$HIVEMEM_EMBEDDER``.
+    """
+
+    code = "embedder_unavailable"
+    status = 503
+
+
 class BackendUnavailable(HivememError):
     """The storage backend (or the server) cannot be reached right now."""
 
@@ -235,6 +249,7 @@ ERRORS_BY_CODE: dict[str, type[HivememError]] = {
         TooLarge,
         RevisionCompacted,
         TooManyRequests,
+        EmbedderUnavailable,
         BackendUnavailable,
         CircuitOpen,
     )

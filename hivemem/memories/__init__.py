@@ -1,0 +1,1 @@
+"""Long-term memories (SPEC §10): records, relationships, decay, keyword and semantic search."""
