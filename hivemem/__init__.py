@@ -19,6 +19,7 @@ from hivemem.errors import (
     BackendUnavailable,
     CircuitOpen,
     ConflictError,
+    EmbedderUnavailable,
     HivememError,
     IndexOutOfRange,
     InvalidArgument,
@@ -33,7 +34,18 @@ from hivemem.errors import (
     Unauthenticated,
     WrongType,
 )
-from hivemem.types import AccessLogEntry, Entry, Event, Message, NamespaceInfo, Page
+from hivemem.types import (
+    AccessLogEntry,
+    Entry,
+    Event,
+    Group,
+    MemoryRecord,
+    Message,
+    NamespaceInfo,
+    Page,
+    ScoredMemory,
+    Session,
+)
 
 __version__ = "0.1.0"
 
@@ -46,13 +58,16 @@ __all__ = [
     "CircuitOpen",
     "ConflictError",
     "DEFAULT_URL",
+    "EmbedderUnavailable",
     "Entry",
     "Event",
+    "Group",
     "HivememError",
     "IndexOutOfRange",
     "InvalidArgument",
     "ItemNotFound",
     "Memory",
+    "MemoryRecord",
     "Message",
     "NamespaceFull",
     "NamespaceInfo",
@@ -61,6 +76,8 @@ __all__ = [
     "Page",
     "PermissionDenied",
     "RevisionCompacted",
+    "ScoredMemory",
+    "Session",
     "Subscription",
     "TooLarge",
     "TooManyRequests",

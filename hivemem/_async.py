@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Mapping
 
     from hivemem.conversations import AsyncConversation, AsyncConversations
+    from hivemem.memories.api import AsyncMemories
     from hivemem.records import RecordPlans
-    from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+    from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Session
 
 __all__ = ["AsyncMemory", "AsyncSubscription"]
 
@@ -320,6 +321,36 @@ class AsyncMemory:
     async def cleanup(self) -> int:
         """Sweep expired entries now."""
         return self._c.sweep()
+
+    # ------------------------------------------------------------ long-term memories
+    def memories(
+        self,
+        namespace: str = "memories",
+        agent: str | None = None,
+        *,
+        session_id: str | None = None,
+    ) -> AsyncMemories:
+        """Long-term memories of a namespace (SPEC §10): records, search, decay."""
+        from hivemem.memories.api import AsyncMemories
+
+        return AsyncMemories(self, namespace, agent, session_id)
+
+    async def create_session(
+        self,
+        user_id: str,
+        session_type: str = "conversation",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Session:
+        """Create a session that memories can be recorded in (namespace ``sessions``)."""
+        from hivemem.memories.api import acreate_session
+
+        return await acreate_session(self, user_id, session_type, metadata)
+
+    async def get_session(self, session_id: str) -> Session:
+        """A session by id."""
+        from hivemem.memories.api import aget_session
+
+        return await aget_session(self, session_id)
 
     # ------------------------------------------------------------ conversations
     def conversation(

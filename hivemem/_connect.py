@@ -14,7 +14,7 @@ from hivemem.backends.base import Settings
 from hivemem.engine.conflicts import BUILTIN_RESOLVERS
 from hivemem.errors import InvalidArgument, PermissionDenied
 
-__all__ = ["DEFAULT_URL", "connect", "connect_async"]
+__all__ = ["DEFAULT_URL", "connect", "connect_async", "default_embedder"]
 
 #: The store ``connect()`` opens without a URL and without ``$HIVEMEM_URL``.
 DEFAULT_URL = "sqlite:///hivemem.db"
@@ -28,13 +28,14 @@ _SETTINGS = {
     "idempotency_ttl",
     "cleanup_interval",
     "auto_create_namespaces",
+    "decay",
 }
 _BACKEND_OPTIONS = {"durability", "timeout", "cache", "retries"}
 
 
 def _open(url: str | None, agent: str | None, token: str | None, options: dict[str, Any]) -> Core:
     url = url or os.environ.get("HIVEMEM_URL") or DEFAULT_URL
-    unknown = set(options) - _SETTINGS - _BACKEND_OPTIONS - {"resolvers"}
+    unknown = set(options) - _SETTINGS - _BACKEND_OPTIONS - {"resolvers", "embedder"}
     if unknown:
         raise InvalidArgument(f"unknown connect() options: {', '.join(sorted(unknown))}")
     remote = url.split("://", 1)[0].lower() in ("http", "https")
@@ -43,6 +44,9 @@ def _open(url: str | None, agent: str | None, token: str | None, options: dict[s
         options.setdefault("cleanup_interval", 0)
     settings = Settings(**{k: options.pop(k) for k in list(options) if k in _SETTINGS})
     settings.resolvers = {**BUILTIN_RESOLVERS, **dict(options.pop("resolvers", None) or {})}
+    embedder = options.pop("embedder", None)
+    if not remote:  # a server embeds next to its records; its clients never do
+        settings.embedder = default_embedder(embedder)
     _check_settings(settings)
     if remote:
         return _open_remote(url, agent, token, settings, options)
@@ -50,6 +54,27 @@ def _open(url: str | None, agent: str | None, token: str | None, options: dict[s
     core = Core(backend, settings, agent)
     core.start_sweeper()
     return core
+
+
+def default_embedder(spec: Any) -> Any:
+    """The embedder of long-term memories for ``spec`` (see ``hivemem.memories.embed``).
+
+    Without a spec and without ``$HIVEMEM_EMBEDDER``: the bundled MiniLM when the
+    ``semantic`` extra is installed (loaded on first use, never at start), else none.
+    """
+    import importlib.util
+
+    if spec is None:
+        spec = os.environ.get("HIVEMEM_EMBEDDER") or None
+    if spec is None:
+        if importlib.util.find_spec("sentence_transformers") is None:
+            return None
+        spec = "minilm"
+    if spec == "none":
+        return None
+    from hivemem.memories.embed import embedder_from
+
+    return embedder_from(spec)
 
 
 def _open_remote(
@@ -113,7 +138,11 @@ def connect(
             (100,000), ``log_reads`` (True), ``max_value_bytes`` (1 MiB),
             ``event_retention`` (10,000 per namespace), ``idempotency_ttl`` (600 s),
             ``durability`` (SQLite: ``full`` or ``normal``), ``resolvers`` (name → callable),
-            ``clock`` (a ``time.time`` stand-in, for tests).
+            ``clock`` (a ``time.time`` stand-in, for tests), ``embedder`` (long-term
+            memories: ``"minilm"``, ``"openai:<base_url>?model=<name>"``, ``"none"`` or an
+            object with ``name`` and ``embed(texts)``; default ``$HIVEMEM_EMBEDDER``, else
+            MiniLM when the ``semantic`` extra is installed), ``decay`` (a
+            ``hivemem.memories.decay.DecayPolicy``).
 
     Raises:
         InvalidArgument: an unknown URL scheme or option.

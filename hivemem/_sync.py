@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
     from hivemem.conversations import Conversation, Conversations
+    from hivemem.memories.api import Memories
     from hivemem.records import RecordPlans
-    from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+    from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Session
 
 __all__ = ["Memory", "Subscription"]
 
@@ -333,6 +334,36 @@ class Memory:
     def cleanup(self) -> int:
         """Sweep expired entries now (the background sweeper does it every interval)."""
         return self._c.sweep()
+
+    # ------------------------------------------------------------ long-term memories
+    def memories(
+        self,
+        namespace: str = "memories",
+        agent: str | None = None,
+        *,
+        session_id: str | None = None,
+    ) -> Memories:
+        """Long-term memories of a namespace (SPEC §10): records, search, decay."""
+        from hivemem.memories.api import Memories
+
+        return Memories(self, namespace, agent, session_id)
+
+    def create_session(
+        self,
+        user_id: str,
+        session_type: str = "conversation",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Session:
+        """Create a session that memories can be recorded in (namespace ``sessions``)."""
+        from hivemem.memories.api import create_session
+
+        return create_session(self, user_id, session_type, metadata)
+
+    def get_session(self, session_id: str) -> Session:
+        """A session by id."""
+        from hivemem.memories.api import get_session
+
+        return get_session(self, session_id)
 
     # ------------------------------------------------------------ conversations
     def conversation(

@@ -16,10 +16,14 @@ __all__ = [
     "AccessLogEntry",
     "Entry",
     "Event",
+    "Group",
     "Level",
-    "NamespaceInfo",
+    "MemoryRecord",
     "Message",
+    "NamespaceInfo",
     "Page",
+    "ScoredMemory",
+    "Session",
 ]
 
 T = TypeVar("T")
@@ -328,4 +332,171 @@ class Message:
             data.get("content"),
             dict(data.get("metadata") or {}),
             float(data["timestamp"]),
+        )
+
+
+#: Memory tiers, shortest-lived first.
+TIERS = ("short", "medium", "long")
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryRecord:
+    """One long-term memory (SPEC §10).
+
+    Attributes:
+        id: The record id (hex); also its key in the namespace.
+        namespace: Where it lives.
+        content: The text.
+        memory_type: Free-form kind (``general``, ``fact``, ``preference``...).
+        tier: ``short``, ``medium`` or ``long``: sets how fast it fades.
+        importance: 0..1, given by the writer; slows decay.
+        strength: 0..1, how well it is remembered (see :mod:`hivemem.memories.decay`).
+        metadata: Free-form JSON object.
+        tags: Labels.
+        parent_id: The record it belongs under, if any.
+        session_id: The session it was recorded in, if any.
+        agent_id: The agent that added it.
+        created_at: Unix seconds.
+        updated_at: Unix seconds of the last change of content or fields.
+        last_accessed_at: Unix seconds of the last read (``get``) or reinforcement.
+        access_count: How many times it was read or reinforced.
+        stability: Multiplies the tier's half-life; each reinforcement raises it.
+        forgotten: True once its strength fell below the threshold (``forget="mark"``).
+    """
+
+    id: str
+    namespace: str
+    content: str
+    memory_type: str
+    tier: str
+    importance: float
+    strength: float
+    metadata: dict[str, Any]
+    tags: list[str]
+    parent_id: str | None
+    session_id: str | None
+    agent_id: str
+    created_at: float
+    updated_at: float
+    last_accessed_at: float
+    access_count: int
+    stability: float = 1.0
+    forgotten: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as a JSON-ready dict."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], namespace: str | None = None) -> MemoryRecord:
+        """Build a record from :meth:`to_dict` output (``namespace`` overrides)."""
+        return cls(
+            id=str(data["id"]),
+            namespace=str(namespace if namespace is not None else data.get("namespace", "")),
+            content=str(data["content"]),
+            memory_type=str(data.get("memory_type", "general")),
+            tier=str(data.get("tier", "short")),
+            importance=float(data.get("importance", 0.5)),
+            strength=float(data.get("strength", 1.0)),
+            metadata=dict(data.get("metadata") or {}),
+            tags=list(data.get("tags") or []),
+            parent_id=data.get("parent_id"),
+            session_id=data.get("session_id"),
+            agent_id=str(data.get("agent_id", "")),
+            created_at=float(data.get("created_at", 0.0)),
+            updated_at=float(data.get("updated_at", 0.0)),
+            last_accessed_at=float(data.get("last_accessed_at", 0.0)),
+            access_count=int(data.get("access_count", 0)),
+            stability=float(data.get("stability", 1.0)),
+            forgotten=bool(data.get("forgotten", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredMemory:
+    """A search result: the record, its score (higher is better) and the score's parts.
+
+    ``parts`` maps each scoring component (``keyword``, ``vector``, ``strength``,
+    ``recency``) to its weighted contribution; they sum to ``score``.
+    """
+
+    memory: MemoryRecord
+    score: float
+    parts: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as a JSON-ready dict."""
+        return {"memory": self.memory.to_dict(), "score": self.score, "parts": self.parts}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScoredMemory:
+        """Build a result from :meth:`to_dict` output."""
+        return cls(
+            MemoryRecord.from_dict(data["memory"]),
+            float(data["score"]),
+            {str(k): float(v) for k, v in dict(data.get("parts") or {}).items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A context group of memories (``create_group``)."""
+
+    id: str
+    name: str
+    description: str | None = None
+    created_at: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the group as a JSON-ready dict."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Group:
+        """Build a group from :meth:`to_dict` output."""
+        return cls(
+            str(data["id"]),
+            str(data["name"]),
+            data.get("description"),
+            float(data.get("created_at", 0.0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A session that memories can be recorded in (``create_session``)."""
+
+    id: str
+    user_id: str
+    session_type: str
+    metadata: dict[str, Any]
+    created_at: float
+    agent_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the session as a JSON-ready dict."""
+        return {
+            "id": self.id,
+            "user_id": self.user_id,
+            "session_type": self.session_type,
+            "metadata": self.metadata,
+            "created_at": self.created_at,
+            "agent_id": self.agent_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Session:
+        """Build a session from :meth:`to_dict` output."""
+        return cls(
+            str(data["id"]),
+            str(data["user_id"]),
+            str(data.get("session_type", "conversation")),
+            dict(data.get("metadata") or {}),
+            float(data.get("created_at", 0.0)),
+            str(data.get("agent_id", "")),
         )

@@ -60,6 +60,10 @@ class Settings:
     #: of its own ops.
     listening: bool = False
     resolvers: dict[str, Resolver] = field(default_factory=dict)
+    #: The embedder of long-term memories (``hivemem.memories.embed``), or ``None``.
+    embedder: Any = None
+    #: How long-term memories decay (``hivemem.memories.decay.DecayPolicy``); ``None``: defaults.
+    decay: Any = None
 
 
 @dataclass(slots=True)
@@ -386,8 +390,10 @@ class Backend(abc.ABC):
             await notifier.await_change(seq, wait)
             idle += wait
 
-    def sweep_lease(self, seconds: float) -> bool:
-        """Whether this process should run the TTL sweep now.
+    def sweep_lease(self, seconds: float, name: str = "sweeper") -> bool:
+        """Whether this process should run the background job ``name`` now.
+
+        Jobs: the TTL sweep (``sweeper``), the memories' decay pass (``decay``).
 
         Stores shared by several server replicas grant it to one at a time, for ``seconds``.
         """

@@ -590,6 +590,9 @@ class RedisBackend(Backend):
             need.append(("e", ns, key))
         if isinstance(op, o.PutMany):
             need.extend(("e", ns, k) for k, _ in op.items)
+        elif isinstance(op, o.Transact):
+            need.extend(("e", ns, k) for k, _, _ in op.puts)
+            need.extend(("e", ns, k) for k, _ in op.deletes)
         elif isinstance(op, o.GetMany):
             need.extend(("e", ns, k) for k in op.keys)
         elif isinstance(op, o.StartWatch | o.GetNamespace):
@@ -1252,9 +1255,9 @@ class RedisBackend(Backend):
                     with contextlib.suppress(Exception):
                         pubsub.close()
 
-    def sweep_lease(self, seconds: float) -> bool:
-        """Take or renew the store-wide sweeper lease (one replica sweeps at a time)."""
-        key = f"{self.keys.p}sweeper"
+    def sweep_lease(self, seconds: float, name: str = "sweeper") -> bool:
+        """Take or renew the store-wide lease of job ``name`` (one replica runs it at a time)."""
+        key = f"{self.keys.p}{name}"
         try:
             if self.client.set(key, self._lease_id, nx=True, px=int(seconds * 1000)):
                 return True

@@ -127,6 +127,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(default 60; 0 = no sweeper); replicas over one Redis sweep one at a time",
     )
     p.add_argument(
+        "--embedder",
+        default=None,
+        metavar="SPEC",
+        help="embedder of long-term memories: minilm (the bundled all-MiniLM-L6-v2, the "
+        "default when the 'semantic' extra is installed; loaded on first use), "
+        "openai:<base_url>?model=<name> (an OpenAI-compatible endpoint), or none "
+        "(default $HIVEMEM_EMBEDDER)",
+    )
+    p.add_argument(
+        "--decay-interval",
+        type=_number(float, 0),
+        default=3600.0,
+        metavar="S",
+        help="seconds between decay passes over long-term memories (default 3600; 0 = none); "
+        "replicas over one Redis take turns",
+    )
+    p.add_argument(
         "--log-level",
         default="warning",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -157,5 +174,7 @@ def _main(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         access_log=args.access_log,
         cleanup_interval=args.cleanup_interval,
+        embedder=args.embedder,
+        decay_interval=args.decay_interval,
     )
     return serve(options)

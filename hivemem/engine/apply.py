@@ -406,22 +406,36 @@ def put_many(ctx: Ctx, op: o.PutMany) -> list[Entry]:
 
 def delete(ctx: Ctx, op: o.Delete) -> bool:
     _namespace(ctx, op, op.ns, WRITE)
-    raw = ctx.tx.entry_get(op.ns, op.key)
+    return _delete_one(ctx, op, op.ns, op.key, op.expected_version)
+
+
+def _delete_one(ctx: Ctx, op: o.Op[Any], ns: str, key: str, expected: int | None) -> bool:
+    raw = ctx.tx.entry_get(ns, key)
     cur = _live(raw, ctx.now)
-    if op.expected_version is not None and op.expected_version != (cur.version if cur else 0):
+    if expected is not None and expected != (cur.version if cur else 0):
         raise ConflictError(
-            f"key {op.key!r} is at version {cur.version if cur else 0}, not {op.expected_version}",
+            f"key {key!r} is at version {cur.version if cur else 0}, not {expected}",
             reason="version_mismatch",
             current_version=cur.version if cur else 0,
         )
     if raw is None:
         return False
     if cur is None:
-        _expire(ctx, op.ns, op.key, raw)
+        _expire(ctx, ns, key, raw)
         return False
-    ctx.tx.entry_delete(op.ns, op.key)
-    ctx.emit("memory:delete", op.ns, op.agent, key=op.key, version=cur.version)
+    ctx.tx.entry_delete(ns, key)
+    ctx.emit("memory:delete", ns, op.agent, key=key, version=cur.version)
     return True
+
+
+def transact(ctx: Ctx, op: o.Transact) -> list[Entry]:
+    info = _namespace(ctx, op, op.ns, WRITE, create=True)
+    keys = [k for k, _, _ in op.puts] + [k for k, _ in op.deletes]
+    if len(set(keys)) != len(keys):
+        raise InvalidArgument("a transaction names each key once")
+    for key, expected in op.deletes:
+        _delete_one(ctx, op, info.name, key, expected)
+    return [_write_one(ctx, op, info, k, v, None, exp) for k, v, exp in op.puts]
 
 
 def broadcast(ctx: Ctx, op: o.Broadcast) -> Event:
@@ -547,6 +561,7 @@ HANDLERS: dict[type, Callable[[Ctx, Any], Any]] = {
     o.ListEntries: list_entries,
     o.Put: put,
     o.PutMany: put_many,
+    o.Transact: transact,
     o.Delete: delete,
     o.Broadcast: broadcast,
     o.StartWatch: start_watch,
@@ -601,7 +616,7 @@ def _audit(tx: Txn, op: o.Op[Any], ctx: Ctx, error: HivememError | None) -> None
         action = op.audit_action
     if action is None or (not op.mutates and not ctx.settings.log_reads and error is None):
         return
-    key = None if isinstance(op, o.PutMany | o.GetMany) else op.key_name
+    key = None if isinstance(op, o.PutMany | o.GetMany | o.Transact) else op.key_name
     tx.audit_append(
         AccessLogEntry(
             ctx.now,

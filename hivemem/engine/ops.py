@@ -39,6 +39,7 @@ __all__ = [
     "StartWatch",
     "Stats",
     "Sweep",
+    "Transact",
     "UpdateNamespace",
     "UpdatePermissions",
 ]
@@ -366,6 +367,25 @@ class DeletePrefix(Op[int]):
     ns: str
     prefix: str
     action: ClassVar[str | None] = "delete_prefix"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transact(Op[list[Entry]]):
+    """Puts and deletes of keys of one namespace, each optionally conditional: all or none.
+
+    Needs write. Returns the written entries, in order.
+
+    ``puts`` holds ``(key, value_json, expected_version)``; ``deletes`` holds
+    ``(key, expected_version)``; an ``expected_version`` of ``None`` means unconditional
+    (0 means "must not exist"). Deleting a missing key is not an error.
+    """
+
+    ns: str
+    puts: tuple[tuple[str, str, int | None], ...] = ()
+    deletes: tuple[tuple[str, int | None], ...] = ()
+    idempotency_key: str | None = None
+    action: ClassVar[str | None] = "transact"
     mutates: ClassVar[bool] = True
 
 

@@ -189,7 +189,7 @@ class RemoteBackend(Backend):
                     time.sleep(self._pause(attempt))
                     continue
                 return Result(error=_unavailable(self.url, exc))
-            if resp.status_code == 503:
+            if resp.status_code == 503 and not _capability_missing(resp.content):
                 self.breaker.failure()
                 if attempt < self.retries and call.retry_safe:
                     time.sleep(self._pause(attempt))
@@ -247,7 +247,7 @@ class RemoteBackend(Backend):
                     await asyncio.sleep(self._pause(attempt))
                     continue
                 return Result(error=_unavailable(self.url, exc))
-            if resp.status_code == 503:
+            if resp.status_code == 503 and not _capability_missing(resp.content):
                 self.breaker.failure()
                 if attempt < self.retries and call.retry_safe:
                     await asyncio.sleep(self._pause(attempt))
@@ -472,6 +472,11 @@ def _interrupt(resp: httpx.Response) -> None:
 
 def _unavailable(url: str, exc: Exception) -> BackendUnavailable:
     return BackendUnavailable(f"cannot reach the hivemem server at {url}: {exc!r}")
+
+
+def _capability_missing(content: bytes) -> bool:
+    """A 503 that says the server lacks an embedder: not an outage (no retry, no breaker)."""
+    return b'"embedder_unavailable"' in content[:200]
 
 
 def _result(call: Call, status: int, content: bytes) -> Result:

@@ -356,6 +356,15 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
 }
 
 
+def _register_memories() -> None:
+    from hivemem.memories.wire import MemoryCall, memory_call
+
+    _CALLS[MemoryCall] = memory_call
+
+
+_register_memories()
+
+
 def call_for(op: o.Op[Any]) -> Call:
     """The HTTP call that carries ``op``."""
     return _CALLS[type(op)](op)

@@ -69,6 +69,8 @@ class ServerConfig:
         max_streams_per_token: Concurrent event streams one token (or, without auth, one
             agent) may hold.
         ui: Serve the web UI at ``/``.
+        decay_interval: Seconds between decay passes over the long-term memories (one
+            replica at a time); 0 turns the scheduler off.
     """
 
     auth: bool = True
@@ -76,6 +78,7 @@ class ServerConfig:
     heartbeat: float = 15.0
     max_streams_per_token: int = 64
     ui: bool = True
+    decay_interval: float = 3600.0
 
 
 @dataclass(slots=True)
@@ -191,6 +194,20 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 _HTTP_CODES = {405: "method_not_allowed", 400: "bad_request", 413: "too_large"}
 
 
+async def _decay_loop(core: Core, interval: float) -> None:
+    """Run the memories' decay pass every ``interval`` seconds (in a worker thread)."""
+    if not interval or interval <= 0:
+        return
+    from hivemem.memories.scheduler import run_decay
+
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(run_decay, core, 2 * interval + 5)
+        except Exception:  # the scheduler must survive a failing store
+            log.exception("hivemem: decay pass failed")
+
+
 def create_app(core: Core, config: ServerConfig | None = None) -> Starlette:
     """Build the ASGI app serving ``core``'s store.
 
@@ -212,9 +229,13 @@ def create_app(core: Core, config: ServerConfig | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if getattr(core.backend, "change_token", None) is not None:
             hub.poller = asyncio.create_task(hub.poll_changes())
+        decay = asyncio.create_task(_decay_loop(core, config.decay_interval))
         try:
             yield
         finally:
+            decay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await decay
             await mcp.aclose()  # the MCP session manager, if a /mcp request started it
             if hub.poller is not None:
                 hub.poller.cancel()

@@ -9,13 +9,17 @@ deep, and an atomic batch names each key once.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hivemem import _validate as v
 from hivemem._codec import MAX_DEPTH
 from hivemem._core import CLIENT_RESOLVER_PREFIX
+from hivemem.memories import plans as memory_plans
+from hivemem.memories.index import FILTER_KEYS
+from hivemem.memories.wire import ROUTES as MEMORY_ROUTES
 from hivemem.server.routes.entries import MAX_BATCH
-from hivemem.types import CONFLICT_STRATEGIES, EVENT_TYPES
+from hivemem.types import CONFLICT_STRATEGIES, EVENT_TYPES, TIERS
 
 __all__ = ["build_openapi"]
 
@@ -234,13 +238,13 @@ def _batch() -> Schema:
 _STATUS_TEXT = {
     401: "no valid token",
     403: "the token's agent lacks the permission (or names another agent)",
-    404: "no such namespace, key or token",
+    404: "no such namespace, key, token, memory, group or session",
     409: "conflict: already exists, first-wins, version mismatch, namespace full",
     410: "the revision asked for is compacted",
     413: "the body, a key or a value is too large",
     422: "invalid input: malformed JSON, wrong types, unknown fields, bad names",
     429: "too many event streams for this token",
-    503: "the store does not answer",
+    503: "the store does not answer (or, for memories, no embedder is configured)",
 }
 
 
@@ -880,6 +884,352 @@ def _conversation_paths() -> Schema:
     return paths
 
 
+# ---------------------------------------------------------------- long-term memories
+#: What ``str.strip()`` removes (``str.isspace``): content needs one character besides.
+_SPACES = r"\t-\r\u001c- \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_MEM_ID: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "pattern": r"^[^/\u0000-\u001f\u007f]+$",
+    "description": "1-200 characters, no '/' nor control characters (ids starting with _ "
+    "name no record: 404)",
+}
+_MEM_ID_OR_NULL: Schema = {**_MEM_ID, "type": ["string", "null"]}
+_UNIT: Schema = {"type": "number", "minimum": 0, "maximum": 1}
+_TEXT_100: Schema = {"type": "string", "minLength": 1, "maxLength": 100}
+_STRINGS: Schema = {
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}],
+    "description": "a value or a list of values (any of them matches)",
+}
+_TIME_OR_NULL: Schema = {"type": ["number", "null"]}
+_MEMORY = _out(
+    {
+        "id": {"type": "string"},
+        "namespace": {"type": "string"},
+        "content": {"type": "string"},
+        "memory_type": {"type": "string"},
+        "tier": {"enum": list(TIERS)},
+        "importance": _UNIT,
+        "strength": _UNIT,
+        "metadata": {"type": "object"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "parent_id": {"type": ["string", "null"]},
+        "session_id": {"type": ["string", "null"]},
+        "agent_id": {"type": "string"},
+        "created_at": _TIME,
+        "updated_at": _TIME,
+        "last_accessed_at": _TIME,
+        "access_count": {"type": "integer", "minimum": 0},
+        "stability": {"type": "number", "minimum": 0},
+        "forgotten": {"type": "boolean"},
+    }
+)
+_SCORED = _out(
+    {
+        "memory": _ref("MemoryRecord"),
+        "score": {"type": "number"},
+        "parts": {
+            "type": "object",
+            "additionalProperties": {"type": "number"},
+            "description": "each scoring component's weighted contribution; they sum to score",
+        },
+    }
+)
+_GROUP = _out(
+    {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "description": {"type": ["string", "null"]},
+        "created_at": _TIME,
+    }
+)
+_SESSION = _out(
+    {
+        "id": {"type": "string"},
+        "user_id": {"type": "string"},
+        "session_type": {"type": "string"},
+        "metadata": {"type": "object"},
+        "created_at": _TIME,
+        "agent_id": {"type": "string"},
+    }
+)
+
+
+def _memory_spec() -> dict[str, Schema]:
+    """The fields of a new record (``add``, ``add_many``) and of an ``update``."""
+    return {
+        "content": {
+            "type": "string",
+            "pattern": f"[^{_SPACES}]",
+            "description": "the text: not empty nor only whitespace",
+        },
+        "memory_type": {**_TEXT_100, "description": "free-form kind (default general)"},
+        "tier": {"enum": list(TIERS), "description": "how fast it fades (default short)"},
+        "importance": {**_UNIT, "description": "0..1 (default 0.5); slows decay"},
+        "metadata": {"type": ["object", "null"], "additionalProperties": _ANY},
+        "tags": {
+            "type": ["array", "null"],
+            "maxItems": 100,
+            "items": {"type": "string", "minLength": 1, "maxLength": 100},
+        },
+        "parent_id": {**_MEM_ID_OR_NULL, "description": "an existing record of the namespace"},
+        "session_id": {**_MEM_ID_OR_NULL, "description": "a session id (not checked)"},
+    }
+
+
+def _filters() -> Schema:
+    """Search filters (hivemem.memories.index.check_filters); null means no filter."""
+    kinds: dict[str, Schema] = {
+        "metadata": {"type": ["object", "null"], "description": "field: value, all must equal"},
+        "include_forgotten": {"type": ["boolean", "null"]},
+    }
+    for name in ("created_after", "created_before", "updated_after", "updated_before"):
+        kinds[name] = _TIME_OR_NULL
+    props = {name: kinds.get(name, _STRINGS) for name in sorted(FILTER_KEYS)}
+    return {**_obj(props), "type": ["object", "null"]}
+
+
+def _memory_docs() -> dict[str, tuple[str, Schema, dict[str, Any]]]:
+    """Per plan method: its summary, its success schema and :func:`_operation` options."""
+    record = _ref("MemoryRecord")
+    records = _out({"memories": {"type": "array", "items": record}})
+    results = _out({"results": {"type": "array", "items": _ref("ScoredMemory")}})
+    spec = _memory_spec()
+    weights = {
+        name: {"type": "number", "minimum": 0, "default": weight}
+        for name, weight in memory_plans.DEFAULT_WEIGHTS.items()
+    }
+    query: Schema = {"type": "string", "minLength": 1, "maxLength": 10_000}
+    most = memory_plans.MAX_BATCH
+    new = _obj(spec, ("content",))
+    relationship = _out(
+        {
+            "source_id": {"type": "string"},
+            "target_id": {"type": "string"},
+            "relationship_type": {"type": "string"},
+            "strength": _UNIT,
+            "created_at": _TIME,
+            "agent_id": {"type": "string"},
+        }
+    )
+    related = _out(
+        {
+            "memory": record,
+            "relationship_type": {"type": "string"},
+            "strength": _UNIT,
+            "direction": {"enum": ["outgoing", "incoming"]},
+        }
+    )
+    read, write = (404,), (404, 409)
+    return {
+        "search": (
+            "Keyword search (BM25) of the namespace's records",
+            results,
+            {
+                "errors": read,
+                "body": _obj(
+                    {
+                        "query": query,
+                        "memory_type": _STRINGS,
+                        "tags": _STRINGS,
+                        "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+                        "parent_id": _STRINGS,
+                        "filters": _filters(),
+                    },
+                    ("query",),
+                ),
+            },
+        ),
+        "semantic_search": (
+            "Hybrid search: vector + keyword + strength + recency (503 without an embedder)",
+            results,
+            {
+                "errors": read,
+                "body": _obj(
+                    {
+                        "query": query,
+                        "k": {"type": "integer", "minimum": 1, "maximum": 1000},
+                        "filters": _filters(),
+                        "weights": {**_obj(weights), "type": ["object", "null"]},
+                    },
+                    ("query",),
+                ),
+            },
+        ),
+        "add_many": (
+            "Add records in one atomic step",
+            records,
+            {
+                "errors": write,
+                "body": _obj(
+                    {"memories": {"type": "array", "minItems": 1, "maxItems": most, "items": new}},
+                    ("memories",),
+                ),
+            },
+        ),
+        "get_many": (
+            "The records of the ids that exist, in the order asked (not counted as accesses)",
+            records,
+            {
+                "errors": read,
+                "body": _obj(
+                    {"ids": {"type": "array", "maxItems": most, "items": _MEM_ID}}, ("ids",)
+                ),
+            },
+        ),
+        "add_relationship": (
+            "Relate two records (directed, typed, with a strength in 0..1)",
+            relationship,
+            {
+                "errors": write,
+                "body": _obj(
+                    {
+                        "source_id": _MEM_ID,
+                        "target_id": _MEM_ID,
+                        "relationship_type": _TEXT_100,
+                        "strength": {**_UNIT, "default": 1},
+                    },
+                    ("source_id", "target_id", "relationship_type"),
+                ),
+            },
+        ),
+        "decay": (
+            "One decay pass over every record: fade, promote, forget",
+            _out({name: {"type": "integer", "minimum": 0} for name in _DECAY_COUNTS}),
+            {
+                "errors": write,
+                "body": _obj(
+                    {"now": {**_TIME_OR_NULL, "description": "unix seconds (default: now)"}}
+                ),
+            },
+        ),
+        "create_group": (
+            "Create a context group",
+            _ref("Group"),
+            {
+                "status": 201,
+                "errors": write,
+                "body": _obj(
+                    {
+                        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "description": {"type": ["string", "null"], "maxLength": 2000},
+                    },
+                    ("name",),
+                ),
+            },
+        ),
+        "get_group": (
+            "A group and its records (oldest first)",
+            _out({"group": _ref("Group"), "memories": {"type": "array", "items": record}}),
+            {"errors": read},
+        ),
+        "add_to_group": (
+            "Put a record in a group (idempotent)",
+            _out({"added": {"const": True}}),
+            {"errors": write},
+        ),
+        "add": (
+            "Add a record (embedded when the server has an embedder)",
+            record,
+            {"status": 201, "errors": write, "body": new},
+        ),
+        "get": (
+            "A record; the read counts as an access for agents that may write",
+            record,
+            {"errors": write},
+        ),
+        "update": (
+            "Change fields of a record (a new content is re-embedded)",
+            record,
+            {
+                "errors": write,
+                "body": _obj(
+                    spec,
+                    minProperties=1,
+                    description="At least one field; parent_id names another record (not "
+                    "this one), null detaches it.",
+                ),
+            },
+        ),
+        "delete": (
+            "Delete a record (with cascade, the default, its descendants too)",
+            _out({"deleted": {"type": "integer", "minimum": 0}}),
+            {"errors": write},
+        ),
+        "children": (
+            "A record's children, sorted",
+            records,
+            {"errors": read},
+        ),
+        "get_related": (
+            "Records related to a record either way, strongest first",
+            _out({"related": {"type": "array", "items": related}}),
+            {"errors": read},
+        ),
+        "reinforce": (
+            "Strengthen a record: strength back to 1, stability times factor",
+            record,
+            {
+                "errors": write,
+                "body": _obj({"factor": {"type": "number", "minimum": 1, "maximum": 100}}),
+            },
+        ),
+        "create_session": (
+            "Create a session (namespace sessions) that memories can be recorded in",
+            _ref("Session"),
+            {
+                "status": 201,
+                "errors": write,
+                "body": _obj(
+                    {
+                        "user_id": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "session_type": _TEXT_100,
+                        "metadata": {"type": ["object", "null"], "additionalProperties": _ANY},
+                    },
+                    ("user_id", "session_type", "metadata"),
+                ),
+            },
+        ),
+        "get_session": ("A session by id", _ref("Session"), {"errors": read}),
+    }
+
+
+_DECAY_COUNTS = ("decayed", "promoted", "forgotten")
+#: Query arguments of the memories routes.
+_MEMORY_QUERY: dict[str, Schema] = {
+    "cascade": {"type": "boolean"},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 10_000},
+    "sort_field": {"enum": list(memory_plans._SORT_FIELDS)},
+    "sort_order": {"enum": ["asc", "desc"]},
+    "relationship_type": {"type": "string", "maxLength": 100},
+}
+
+
+def _memory_paths() -> Schema:
+    """Long-term memories and sessions (hivemem.server.routes.memories).
+
+    Built from the table the server builds its routes from (hivemem.memories.wire.ROUTES),
+    so the documented verbs and paths are the routed ones.
+    """
+    docs = _memory_docs()
+    paths: Schema = {}
+    for route in MEMORY_ROUTES:
+        summary, ok, options = docs[route.method]
+        path = route.path if route.absolute else "/v1/namespaces/{ns}" + route.path
+        params = [
+            _NS if name == "ns" else _param(name, "path", _MEM_ID, True)
+            for name in re.findall(r"{(\w+)}", path)
+        ]
+        params += [_param(name, "query", _MEMORY_QUERY[name]) for name in route.query]
+        if route.mutates:
+            params.append(_IDEM)
+        paths.setdefault(path, {})[route.verb.lower()] = _operation(
+            f"memories_{route.method}", summary, ok, params=tuple(params), **options
+        )
+    return paths
+
+
 def _events(ns_item: Schema) -> Schema:
     op = _operation(
         "events",
@@ -934,7 +1284,12 @@ def build_openapi(resolvers: list[str] | None = None) -> Schema:
                 "beyond 64 bits or invalid UTF-8 is refused."
             ),
         },
-        "paths": {**_paths(sorted(resolvers or [])), **_list_paths(), **_conversation_paths()},
+        "paths": {
+            **_paths(sorted(resolvers or [])),
+            **_list_paths(),
+            **_conversation_paths(),
+            **_memory_paths(),
+        },
         "components": {
             "schemas": {
                 "Entry": _ENTRY,
@@ -942,6 +1297,10 @@ def build_openapi(resolvers: list[str] | None = None) -> Schema:
                 "Event": _EVENT,
                 "Error": _ERROR,
                 "Token": _TOKEN,
+                "MemoryRecord": _MEMORY,
+                "ScoredMemory": _SCORED,
+                "Group": _GROUP,
+                "Session": _SESSION,
                 "AuditRecord": _out(
                     {
                         "timestamp": _TIME,

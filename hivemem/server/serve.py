@@ -72,6 +72,11 @@ class ServeOptions:
         access_log: Log every request.
         cleanup_interval: Seconds between TTL sweeps (0: no sweeper). Replicas over one
             Redis take turns through a lease, so each expiry is announced once.
+        embedder: The long-term memories' embedder (``minilm``, ``openai:<url>?model=<m>``,
+            ``none``); ``None``: ``$HIVEMEM_EMBEDDER``, else MiniLM when installed. The
+            model loads on the first embedding, never at start.
+        decay_interval: Seconds between decay passes over the memories (0: none); replicas
+            take turns through a lease.
     """
 
     store: str = DEFAULT_URL
@@ -89,6 +94,8 @@ class ServeOptions:
     log_level: str = "warning"
     access_log: bool = False
     cleanup_interval: float = 60.0
+    embedder: str | None = None
+    decay_interval: float = 3600.0
 
     @property
     def url(self) -> str:
@@ -103,6 +110,7 @@ class ServeOptions:
             max_body_bytes=self.max_body,
             heartbeat=self.heartbeat,
             max_streams_per_token=self.max_streams,
+            decay_interval=self.decay_interval,
         )
 
 
@@ -135,7 +143,15 @@ def check_options(options: ServeOptions) -> None:
     for name in ("heartbeat", "keep_alive"):
         if getattr(options, name) <= 0:
             raise InvalidArgument(f"{name.replace('_', '-')} must be more than 0 seconds")
-    if options.header_timeout < 0 or options.graceful_timeout < 0 or options.cleanup_interval < 0:
+    if (
+        min(
+            options.header_timeout,
+            options.graceful_timeout,
+            options.cleanup_interval,
+            options.decay_interval,
+        )
+        < 0
+    ):
         raise InvalidArgument("timeouts must be 0 or more seconds")
 
 
@@ -144,7 +160,7 @@ def bootstrap(options: ServeOptions) -> str | None:
 
     Tokens live in the store, so the token is created (and returned) only once per store.
     """
-    core = _open(options.store, None, None, {"cleanup_interval": 0})
+    core = _open(options.store, None, None, {"cleanup_interval": 0, "embedder": "none"})
     try:
         tokens = TokenStore(core.backend)
         tokens.ensure()
@@ -158,7 +174,12 @@ def bootstrap(options: ServeOptions) -> str | None:
 
 def build_app(options: ServeOptions) -> Starlette:
     """Open the store and build the app; the store closes when the app shuts down."""
-    core = _open(options.store, None, None, {"cleanup_interval": options.cleanup_interval})
+    core = _open(
+        options.store,
+        None,
+        None,
+        {"cleanup_interval": options.cleanup_interval, "embedder": options.embedder},
+    )
     try:
         app = create_app(core, options.server_config())
     except BaseException:

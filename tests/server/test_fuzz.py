@@ -5,15 +5,22 @@ with an agent token whose permissions differ by namespace."""
 from __future__ import annotations
 
 import base64
+import re
+import zlib
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pytest
 import schemathesis
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import allow_header_conformance
 
 from hivemem.engine.conflicts import BUILTIN_RESOLVERS
 from hivemem.server.openapi import build_openapi
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from _api_site import Api
 
 #: Examples per operation and generation mode: enough to catch regressions, well under a minute.
@@ -44,7 +51,8 @@ def _beyond_schema(case: Any) -> bool:
 
     ``resolved: true`` (only for custom namespaces with a client-side resolver), an atomic
     batch naming a key twice, a cursor that is not a next_cursor handed out before, an
-    integer beyond 64 bits anywhere in a body (values are "any JSON").
+    integer beyond 64 bits anywhere in a body (values are "any JSON"), a memory made its
+    own parent.
     """
     body, query = case.body, case.query or {}
     if _big_integer(body):
@@ -56,6 +64,8 @@ def _beyond_schema(case: Any) -> bool:
         return False
     if body.get("resolved") is True:
         return True
+    if case.method == "PATCH" and case.operation.path.endswith("/memories/{rid}"):
+        return body.get("parent_id") == (case.path_parameters or {}).get("rid")
     if body.get("atomic") is True and isinstance(body.get("ops"), list):
         keys = [str(op.get("key")) for op in body["ops"] if isinstance(op, dict)]
         return len(keys) != len(set(keys))
@@ -78,20 +88,66 @@ def _valid_cursor(cursor: str) -> bool:
     return True
 
 
+def _overlapping(paths: list[str]) -> set[str]:
+    """Paths that are also instances of another, parametrised, path.
+
+    ``/v1/namespaces/{ns}/memories/search`` is also ``.../memories/{rid}`` with rid
+    ``search`` (no record has that id: ids are hex): the server routes each method to the
+    route that has it, and its 405 ``Allow`` honestly lists the methods of both, which the
+    document lists under two paths.
+    """
+    shapes = {
+        p: re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(p)) + "$") for p in paths
+    }
+    return {p for p in paths if any(q != p and shape.match(p) for q, shape in shapes.items())}
+
+
+class HashEmbedder:
+    """A fast, deterministic embedder: words hashed into 16 dimensions.
+
+    The fuzzed server embeds with it instead of MiniLM, so that semantic search answers
+    (rather than 503) while a batch of 1000 records costs milliseconds, not seconds.
+    """
+
+    name = "test/hash-16"
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), 16), dtype=np.float32)
+        out[:, 0] = 0.1  # never a zero vector
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                out[row, zlib.crc32(word.encode("utf-8", "replace")) % 16] += 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _hash_embedder(api: Api) -> Iterator[None]:
+    settings = api.core.settings
+    previous, settings.embedder = settings.embedder, HashEmbedder()
+    yield
+    settings.embedder = previous
+
+
 schema = _schema()
+OVERLAPPING = _overlapping(list(build_openapi()["paths"]))
+
+
+def _call(case: Any, api: Api, token: str) -> None:
+    if _beyond_schema(case):
+        return
+    excluded = [allow_header_conformance] if case.operation.path in OVERLAPPING else []
+    case.call_and_validate(
+        base_url=api.url, headers={"Authorization": f"Bearer {token}"}, excluded_checks=excluded
+    )
 
 
 @schema.parametrize()
 def test_fuzz_admin(case: Any, api: Api) -> None:
     """A server admin: every operation reachable."""
-    if _beyond_schema(case):
-        return
-    case.call_and_validate(base_url=api.url, headers={"Authorization": f"Bearer {api.admin}"})
+    _call(case, api, api.admin)
 
 
 @schema.parametrize()
 def test_fuzz_agent(case: Any, api: Api) -> None:
     """An agent token: write in default and team, read in shared, nothing in private."""
-    if _beyond_schema(case):
-        return
-    case.call_and_validate(base_url=api.url, headers={"Authorization": f"Bearer {api.agent}"})
+    _call(case, api, api.agent)

@@ -118,6 +118,10 @@ def concrete(site: Site, path: str, ns: str = NS, fill: dict[str, str] | None = 
         "{name}": "f1",
         "{type}": "user",
         "{id}": "u1",
+        "{rid}": "m1",
+        "{parent_id}": "m1",
+        "{gid}": "g1",
+        "{session_id}": "s1",
         **(fill or {}),
     }
     if path.startswith("/ui/"):
@@ -278,6 +282,12 @@ _CQ = f"namespace={NS}"
 _VAL = {"value": 1}
 _MSG = {"role": "user", "content": "hi"}
 _DATA = {"data": {"a": 1}}
+_M = "/v1/namespaces/{ns}/memories"
+_NEW = {"content": "a fresh memory", "tier": "medium", "importance": 0.2}
+_SEM = {"query": "a small cat", "k": 3, "filters": {"include_forgotten": False}}
+_REL = {"source_id": "<r2>", "target_id": "<r1>", "relationship_type": "b", "strength": 0.5}
+_KIDS = "limit=5&sort_field=importance&sort_order=asc"
+_SES = {"user_id": "u1", "session_type": "chat", "metadata": {"a": 1}}
 
 SPECS = [
     Spec("ns-get", "GET", "/v1/namespaces/{ns}", "read"),
@@ -420,6 +430,41 @@ SPECS = [
         json={"tool": "calc", "args": [1]},
     ),
     Spec("summary", "GET", "/v1/summary", "any"),
+    # Long-term memories (seeded by seed_memories(): <r1>, its child <r2>, a relationship
+    # r1 -> r2, group <g1> holding r1) and sessions (namespace sessions, seeded <s1>).
+    Spec("memory-add", "POST", _M, "write", ok=201, json={"content": "new", "tags": ["t"]}),
+    Spec("memory-get", "GET", f"{_M}/{{rid}}", "read"),
+    Spec("memory-update", "PATCH", f"{_M}/{{rid}}", "write", json={"importance": 0.9}),
+    Spec("memory-delete", "DELETE", f"{_M}/{{rid}}", "write"),
+    Spec("memory-delete-keep", "DELETE", f"{_M}/{{rid}}", "write", query="cascade=false"),
+    Spec("memory-search", "POST", f"{_M}/search", "read", json={"query": "cat"}),
+    Spec(
+        "memory-search-filters",
+        "POST",
+        f"{_M}/search",
+        "read",
+        json={"query": "cat", "tags": "pets", "filters": {"tier": ["short"]}, "limit": 5},
+    ),
+    Spec("memory-semantic-search", "POST", f"{_M}/semantic-search", "read", json=_SEM),
+    Spec("memory-add-many", "POST", f"{_M}/batch", "write", json={"memories": [_NEW, _NEW]}),
+    Spec("memory-get-many", "POST", f"{_M}/batch-get", "read", json={"ids": ["<r2>", "<r1>"]}),
+    Spec("memory-relate", "POST", f"{_M}/relationships", "write", json=_REL),
+    # A pass far in the future forgets the seeded records: a write even for a reader.
+    Spec("memory-decay", "POST", f"{_M}/decay", "write", json={"now": 4_102_444_800}),
+    Spec("memory-group-create", "POST", f"{_M}/groups", "write", ok=201, json={"name": "g"}),
+    Spec("memory-group-get", "GET", f"{_M}/groups/{{gid}}", "read"),
+    Spec(
+        "memory-group-add",
+        "PUT",
+        f"{_M}/groups/{{gid}}/members/{{rid}}",
+        "write",
+        fill={"{rid}": "<r2>"},
+    ),
+    Spec("memory-children", "GET", f"{_M}/{{parent_id}}/children", "read", query=_KIDS),
+    Spec("memory-related", "GET", f"{_M}/{{rid}}/related", "read", query="relationship_type=a"),
+    Spec("memory-reinforce", "POST", f"{_M}/{{rid}}/reinforce", "write", json={"factor": 2}),
+    Spec("session-create", "POST", "/v1/sessions", "write", ok=201, ns="sessions", json=_SES),
+    Spec("session-get", "GET", "/v1/sessions/{session_id}", "read", ns="sessions"),
 ]
 
 #: Who calls: (token role, the namespace's default_permission, its per-agent overrides).
@@ -477,11 +522,14 @@ def test_route_by_permission_level(site: Site, spec: Spec, caller: str) -> None:
     site.namespace(spec.ns, default, overrides, entries=SEED)
     if spec.ns != NS:  # the table's namespace exists in every case, for list/stats/audit
         site.namespace(NS, default, overrides, entries=SEED)
+    ids = seed_memories(site) if "/memories" in spec.route or "/sessions" in spec.route else {}
     token = site.token(AGENT, role)
-    path = concrete(site, spec.route, spec.ns, spec.fill) + (f"?{spec.query}" if spec.query else "")
+    fill = {**ids, **{k: _placed(v, ids) for k, v in spec.fill.items()}}
+    path = concrete(site, spec.route, spec.ns, fill) + (f"?{spec.query}" if spec.query else "")
     before = site.snapshot(audit=False)
 
-    answer = send(site, spec.method, path, token, headers=spec.headers, json=spec.json)
+    body = _placed(spec.json, ids)
+    answer = send(site, spec.method, path, token, headers=spec.headers, json=body)
 
     permitted = allowed(spec, caller)
     if spec.batch:
@@ -492,6 +540,9 @@ def test_route_by_permission_level(site: Site, spec: Spec, caller: str) -> None:
         else:
             assert codes == ["permission_denied"] * len(spec.json["ops"]), answer
     elif permitted:
+        if spec.name == "memory-semantic-search" and site.core.settings.embedder is None:
+            assert (answer.status, answer.code) == (503, "embedder_unavailable"), answer
+            return
         assert answer.status == spec.ok, answer
     else:
         assert answer.status == 403, answer
@@ -528,6 +579,58 @@ def _check_visibility(site: Site, spec: Spec, caller: str, answer: Answer) -> No
     elif spec.name in ("entry-put", "registry-post"):
         entry = site.admin_ok("GET", f"/v1/namespaces/{spec.ns}/entries/k1")
         assert entry["owner"] == AGENT
+    elif spec.name == "memory-get":
+        # A reader gets the record without the access counted; a writer's read counts.
+        counted = int(level(caller) >= RANK["write"])
+        assert answer.body["access_count"] == counted
+        ids = {"ids": [answer.body["id"]]}
+        stored = site.admin_ok("POST", f"/v1/namespaces/{NS}/memories/batch-get", json=ids)
+        assert stored["memories"][0]["access_count"] == counted
+    elif spec.name in ("memory-add", "memory-add-many", "session-create", "memory-relate"):
+        made = answer.body.get("memories", [answer.body])
+        assert {m["agent_id"] for m in made} == {AGENT}
+    elif spec.name in ("memory-search", "memory-semantic-search"):
+        assert answer.body["results"], answer
+        for hit in answer.body["results"]:
+            assert "cat" in hit["memory"]["content"]
+            assert hit["score"] == pytest.approx(sum(hit["parts"].values()))
+
+
+def seed_memories(site: Site) -> dict[str, str]:
+    """As admin, in the table's namespace: a record, its child, a relationship and a group;
+    and a session. Returns the path parameters (``{rid}``...) and body placeholders
+    (``<r1>``...) they fill."""
+    m = f"/v1/namespaces/{NS}/memories"
+    r1 = site.admin_ok("POST", m, json={"content": "the cat sat on the mat", "tags": ["pets"]})
+    r2 = site.admin_ok(
+        "POST", m, json={"content": "a kitten is a young cat", "parent_id": r1["id"]}
+    )
+    rel = {"source_id": r1["id"], "target_id": r2["id"], "relationship_type": "a"}
+    site.admin_ok("POST", f"{m}/relationships", json=rel)
+    g1 = site.admin_ok("POST", f"{m}/groups", json={"name": "pets"})
+    site.admin_ok("PUT", f"{m}/groups/{g1['id']}/members/{r1['id']}")
+    s1 = site.admin_ok(
+        "POST", "/v1/sessions", json={"user_id": "u", "session_type": "chat", "metadata": {}}
+    )
+    ids = {"r1": r1["id"], "r2": r2["id"], "g1": g1["id"], "s1": s1["id"]}
+    return {
+        "{rid}": ids["r1"],
+        "{parent_id}": ids["r1"],
+        "{gid}": ids["g1"],
+        "{session_id}": ids["s1"],
+        **{f"<{name}>": value for name, value in ids.items()},
+    }
+
+
+def _placed(value: Any, ids: dict[str, str]) -> Any:
+    """``value`` with the placeholders of :func:`seed_memories` (``<r1>``...) filled."""
+    if isinstance(value, str):
+        return ids.get(value, value)
+    if isinstance(value, list):
+        return [_placed(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _placed(v, ids) for k, v in value.items()}
+    return value
 
 
 # ---------------------------------------------------------------------- identity

@@ -10,6 +10,7 @@ from hivemem.server.routes import (
     entries,
     events,
     lists,
+    memories,
     namespaces,
     registry,
     system,
@@ -36,6 +37,7 @@ def ROUTES(config: ServerConfig) -> list[BaseRoute]:
         *events.ROUTES,
         *registry.ROUTES,
         *conversations.ROUTES,
+        *memories.ROUTES,
         *docs.ROUTES,
         *(ui.ROUTES if config.ui else ()),
     ]

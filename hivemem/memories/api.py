@@ -1,0 +1,526 @@
+"""``mem.memories(namespace)``: the long-term memory API, sync and async (SPEC §10).
+
+Embedded, each method drives its plan (:mod:`hivemem.memories.plans`) against the store;
+over ``http://`` it sends one request to the server's memories routes, where the server
+drives the same plan (and embeds with its own embedder, next to the records).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from hivemem.memories.decay import DecayPolicy
+from hivemem.memories.plans import (
+    DEFAULT_NAMESPACE,
+    Local,
+    MemoryPlans,
+    Plan,
+    get_session_plan,
+    session_plan,
+)
+from hivemem.memories.registry import indexes_for
+from hivemem.memories.wire import MemoryCall
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from hivemem._async import AsyncMemory
+    from hivemem._core import Core
+    from hivemem._sync import Memory
+    from hivemem.engine import ops as o
+    from hivemem.types import Group, MemoryRecord, ScoredMemory, Session
+
+__all__ = ["AsyncMemories", "Memories", "adrive", "drive"]
+
+T = TypeVar("T")
+
+
+def drive(run: Callable[[o.Op[Any]], Any], plan: Plan[T]) -> T:
+    """Run a plan: ops through ``run``, local steps in this thread."""
+    try:
+        step = next(plan)
+        while True:
+            try:
+                result = step.fn(*step.args) if isinstance(step, Local) else run(step)
+            except Exception as exc:
+                step = plan.throw(exc)
+            else:
+                step = plan.send(result)
+    except StopIteration as stop:
+        value: T = stop.value
+        return value
+
+
+async def adrive(run: Callable[[o.Op[Any]], Any], plan: Plan[T]) -> T:
+    """Run a plan under asyncio: ops through ``await run(op)``, local steps in a thread."""
+    try:
+        step = next(plan)
+        while True:
+            try:
+                if isinstance(step, Local):
+                    result = await asyncio.to_thread(step.fn, *step.args)
+                else:
+                    result = await run(step)
+            except Exception as exc:
+                step = plan.throw(exc)
+            else:
+                step = plan.send(result)
+    except StopIteration as stop:
+        value: T = stop.value
+        return value
+
+
+def plans_for(
+    core: Core, agent: str, namespace: str, session_id: str | None, admin: bool = False
+) -> MemoryPlans:
+    """The plans of ``namespace`` over ``core``'s store, for ``agent``."""
+    s = core.settings
+    return MemoryPlans(
+        agent,
+        namespace,
+        clock=s.clock,
+        max_value_bytes=s.max_value_bytes,
+        embedder=s.embedder,
+        policy=s.decay or DecayPolicy(),
+        indexes=indexes_for(core.backend),
+        session_id=session_id,
+        admin=admin,
+    )
+
+
+def _is_remote(core: Core) -> bool:
+    from hivemem.remote.backend import RemoteBackend
+
+    return isinstance(core.backend, RemoteBackend)
+
+
+def _add_spec(content: Any, **fields: Any) -> dict[str, Any]:
+    spec = {"content": content, **{k: v for k, v in fields.items() if v is not None}}
+    return spec
+
+
+class _Base:
+    def __init__(self, core: Core, namespace: str, agent: str, session_id: str | None) -> None:
+        self._core = core
+        self._remote = _is_remote(core)
+        self._plans = plans_for(core, agent, namespace, session_id)
+        self.namespace = self._plans.ns
+        self.agent = agent
+
+    @property
+    def session_id(self) -> str | None:
+        """The session new records are recorded in unless ``add`` names one."""
+        return self._plans.session_id
+
+    @session_id.setter
+    def session_id(self, value: str | None) -> None:
+        self._plans = plans_for(self._core, self.agent, self.namespace, value)
+
+    def _op(self, method: str, args: dict[str, Any]) -> MemoryCall:
+        return MemoryCall(agent=self.agent, ns=self.namespace, method=method, args=args)
+
+    def _plan(self, method: str, args: dict[str, Any]) -> Plan[Any]:
+        plan: Plan[Any] = getattr(self._plans, method)(**args)
+        return plan
+
+
+class Memories(_Base):
+    """Long-term memories of one namespace (sync). From ``mem.memories(namespace)``."""
+
+    def __init__(
+        self,
+        mem: Memory,
+        namespace: str = DEFAULT_NAMESPACE,
+        agent: str | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        super().__init__(mem._c, namespace, mem._c.who(agent), session_id)
+        self._mem = mem
+
+    def _go(self, method: str, **args: Any) -> Any:
+        if self._remote:
+            return self._mem._run(self._op(method, args))
+        return drive(self._mem._run, self._plan(method, args))
+
+    def add(
+        self,
+        content: str,
+        *,
+        memory_type: str = "general",
+        tier: str = "short",
+        importance: float = 0.5,
+        metadata: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
+        parent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> MemoryRecord:
+        """Add a record (embedded once, now, when an embedder is configured)."""
+        spec = _add_spec(
+            content,
+            memory_type=memory_type,
+            tier=tier,
+            importance=importance,
+            metadata=metadata,
+            tags=tags,
+            parent_id=parent_id,
+            session_id=session_id or self.session_id,
+        )
+        record: MemoryRecord = self._go("add", spec=spec)
+        return record
+
+    def add_many(self, memories: list[Mapping[str, Any]]) -> list[MemoryRecord]:
+        """Add records (dicts of ``add``'s arguments) in one atomic step, embedded in one batch."""
+        records: list[MemoryRecord] = self._go("add_many", memories=list(memories))
+        return records
+
+    def get(self, memory_id: str) -> MemoryRecord:
+        """A record (counts as an access: strength back to 1). Raises ``NotFound``."""
+        record: MemoryRecord = self._go("get", rid=memory_id)
+        return record
+
+    def get_many(self, ids: list[str]) -> list[MemoryRecord]:
+        """The records that exist among ``ids``, in order (not counted as accesses)."""
+        records: list[MemoryRecord] = self._go("get_many", ids=list(ids))
+        return records
+
+    def update(self, memory_id: str, **fields: Any) -> MemoryRecord:
+        """Change fields of a record; new content is re-embedded.
+
+        Fields: ``content``, ``memory_type``, ``tier``, ``importance``, ``metadata``,
+        ``tags``, ``session_id``, ``parent_id``.
+        """
+        record: MemoryRecord = self._go("update", rid=memory_id, fields=fields)
+        return record
+
+    def delete(self, memory_id: str, cascade: bool = True) -> int:
+        """Delete a record and (``cascade``) its descendants; return how many records."""
+        count: int = self._go("delete", rid=memory_id, cascade=cascade)
+        return count
+
+    def search(
+        self,
+        query: str,
+        *,
+        memory_type: str | None = None,
+        tags: list[str] | None = None,
+        limit: int = 10,
+        parent_id: str | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> list[ScoredMemory]:
+        """Keyword search, ranked by BM25 (``tags``: records carrying all of them)."""
+        hits: list[ScoredMemory] = self._go(
+            "search",
+            query=query,
+            memory_type=memory_type,
+            tags=tags,
+            limit=limit,
+            parent_id=parent_id,
+            filters=filters,
+        )
+        return hits
+
+    def semantic_search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        filters: dict[str, Any] | None = None,
+        weights: dict[str, float] | None = None,
+    ) -> list[ScoredMemory]:
+        """Hybrid search: vector + keyword + strength + recency.
+
+        ``weights`` override the defaults; each result's ``parts`` shows the weighted
+        components, which sum to its score.
+        """
+        hits: list[ScoredMemory] = self._go(
+            "semantic_search", query=query, k=k, filters=filters, weights=weights
+        )
+        return hits
+
+    def children(
+        self,
+        parent_id: str,
+        *,
+        limit: int = 50,
+        sort_field: str = "created_at",
+        sort_order: str = "desc",
+    ) -> list[MemoryRecord]:
+        """A record's children, sorted."""
+        records: list[MemoryRecord] = self._go(
+            "children",
+            parent_id=parent_id,
+            limit=limit,
+            sort_field=sort_field,
+            sort_order=sort_order,
+        )
+        return records
+
+    def add_relationship(
+        self, source_id: str, target_id: str, relationship_type: str, strength: float = 1.0
+    ) -> dict[str, Any]:
+        """Relate two records; return the relationship."""
+        rel: dict[str, Any] = self._go(
+            "add_relationship",
+            source_id=source_id,
+            target_id=target_id,
+            relationship_type=relationship_type,
+            strength=strength,
+        )
+        return rel
+
+    def get_related(
+        self, memory_id: str, relationship_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Records related either way: ``{memory, relationship_type, strength, direction}``."""
+        related: list[dict[str, Any]] = self._go(
+            "get_related", rid=memory_id, relationship_type=relationship_type
+        )
+        return related
+
+    def reinforce(self, memory_id: str, factor: float = 1.2) -> MemoryRecord:
+        """Reinforce a record: strength back to 1, its half-life times ``factor`` from now on."""
+        record: MemoryRecord = self._go("reinforce", rid=memory_id, factor=factor)
+        return record
+
+    def create_group(self, name: str, description: str | None = None) -> Group:
+        """Create a context group."""
+        group: Group = self._go("create_group", name=name, description=description)
+        return group
+
+    def add_to_group(self, memory_id: str, group_id: str) -> bool:
+        """Put a record in a group."""
+        added: bool = self._go("add_to_group", rid=memory_id, gid=group_id)
+        return added
+
+    def get_group(self, group_id: str) -> tuple[Group, list[MemoryRecord]]:
+        """A group and its records."""
+        got: tuple[Group, list[MemoryRecord]] = self._go("get_group", gid=group_id)
+        return got
+
+    def decay(self, now: float | None = None) -> dict[str, int]:
+        """Run one decay pass now: ``{decayed, promoted, forgotten}`` counts."""
+        counts: dict[str, int] = self._go("decay", now=now)
+        return counts
+
+
+class AsyncMemories(_Base):
+    """Long-term memories of one namespace (asyncio). From ``amem.memories(namespace)``."""
+
+    def __init__(
+        self,
+        mem: AsyncMemory,
+        namespace: str = DEFAULT_NAMESPACE,
+        agent: str | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        super().__init__(mem._c, namespace, mem._c.who(agent), session_id)
+        self._mem = mem
+
+    async def _go(self, method: str, **args: Any) -> Any:
+        if self._remote:
+            return await self._mem._run(self._op(method, args))
+        return await adrive(self._mem._run, self._plan(method, args))
+
+    async def add(
+        self,
+        content: str,
+        *,
+        memory_type: str = "general",
+        tier: str = "short",
+        importance: float = 0.5,
+        metadata: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
+        parent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> MemoryRecord:
+        """Add a record (see :meth:`Memories.add`)."""
+        spec = _add_spec(
+            content,
+            memory_type=memory_type,
+            tier=tier,
+            importance=importance,
+            metadata=metadata,
+            tags=tags,
+            parent_id=parent_id,
+            session_id=session_id or self.session_id,
+        )
+        record: MemoryRecord = await self._go("add", spec=spec)
+        return record
+
+    async def add_many(self, memories: list[Mapping[str, Any]]) -> list[MemoryRecord]:
+        """Add records in one atomic step (see :meth:`Memories.add_many`)."""
+        records: list[MemoryRecord] = await self._go("add_many", memories=list(memories))
+        return records
+
+    async def get(self, memory_id: str) -> MemoryRecord:
+        """A record, counted as an access (see :meth:`Memories.get`)."""
+        record: MemoryRecord = await self._go("get", rid=memory_id)
+        return record
+
+    async def get_many(self, ids: list[str]) -> list[MemoryRecord]:
+        """The records that exist among ``ids`` (see :meth:`Memories.get_many`)."""
+        records: list[MemoryRecord] = await self._go("get_many", ids=list(ids))
+        return records
+
+    async def update(self, memory_id: str, **fields: Any) -> MemoryRecord:
+        """Change fields of a record (see :meth:`Memories.update`)."""
+        record: MemoryRecord = await self._go("update", rid=memory_id, fields=fields)
+        return record
+
+    async def delete(self, memory_id: str, cascade: bool = True) -> int:
+        """Delete a record (see :meth:`Memories.delete`)."""
+        count: int = await self._go("delete", rid=memory_id, cascade=cascade)
+        return count
+
+    async def search(
+        self,
+        query: str,
+        *,
+        memory_type: str | None = None,
+        tags: list[str] | None = None,
+        limit: int = 10,
+        parent_id: str | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> list[ScoredMemory]:
+        """Keyword search (see :meth:`Memories.search`)."""
+        hits: list[ScoredMemory] = await self._go(
+            "search",
+            query=query,
+            memory_type=memory_type,
+            tags=tags,
+            limit=limit,
+            parent_id=parent_id,
+            filters=filters,
+        )
+        return hits
+
+    async def semantic_search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        filters: dict[str, Any] | None = None,
+        weights: dict[str, float] | None = None,
+    ) -> list[ScoredMemory]:
+        """Hybrid search (see :meth:`Memories.semantic_search`)."""
+        hits: list[ScoredMemory] = await self._go(
+            "semantic_search", query=query, k=k, filters=filters, weights=weights
+        )
+        return hits
+
+    async def children(
+        self,
+        parent_id: str,
+        *,
+        limit: int = 50,
+        sort_field: str = "created_at",
+        sort_order: str = "desc",
+    ) -> list[MemoryRecord]:
+        """A record's children (see :meth:`Memories.children`)."""
+        records: list[MemoryRecord] = await self._go(
+            "children",
+            parent_id=parent_id,
+            limit=limit,
+            sort_field=sort_field,
+            sort_order=sort_order,
+        )
+        return records
+
+    async def add_relationship(
+        self, source_id: str, target_id: str, relationship_type: str, strength: float = 1.0
+    ) -> dict[str, Any]:
+        """Relate two records (see :meth:`Memories.add_relationship`)."""
+        rel: dict[str, Any] = await self._go(
+            "add_relationship",
+            source_id=source_id,
+            target_id=target_id,
+            relationship_type=relationship_type,
+            strength=strength,
+        )
+        return rel
+
+    async def get_related(
+        self, memory_id: str, relationship_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Records related either way (see :meth:`Memories.get_related`)."""
+        related: list[dict[str, Any]] = await self._go(
+            "get_related", rid=memory_id, relationship_type=relationship_type
+        )
+        return related
+
+    async def reinforce(self, memory_id: str, factor: float = 1.2) -> MemoryRecord:
+        """Reinforce a record (see :meth:`Memories.reinforce`)."""
+        record: MemoryRecord = await self._go("reinforce", rid=memory_id, factor=factor)
+        return record
+
+    async def create_group(self, name: str, description: str | None = None) -> Group:
+        """Create a context group."""
+        group: Group = await self._go("create_group", name=name, description=description)
+        return group
+
+    async def add_to_group(self, memory_id: str, group_id: str) -> bool:
+        """Put a record in a group."""
+        added: bool = await self._go("add_to_group", rid=memory_id, gid=group_id)
+        return added
+
+    async def get_group(self, group_id: str) -> tuple[Group, list[MemoryRecord]]:
+        """A group and its records."""
+        got: tuple[Group, list[MemoryRecord]] = await self._go("get_group", gid=group_id)
+        return got
+
+    async def decay(self, now: float | None = None) -> dict[str, int]:
+        """Run one decay pass now (see :meth:`Memories.decay`)."""
+        counts: dict[str, int] = await self._go("decay", now=now)
+        return counts
+
+
+def _session(core: Core, method: str, args: dict[str, Any]) -> tuple[Any, Plan[Session] | None]:
+    """A session call: ``(op, None)`` for a remote store, ``(None, plan)`` for an embedded one."""
+    if _is_remote(core):
+        return MemoryCall(agent=core.agent, ns="sessions", method=method, args=args), None
+    if method == "create_session":
+        return None, session_plan(core.agent, core.settings.clock, **args)
+    return None, get_session_plan(core.agent, args["session_id"])
+
+
+def _session_args(user_id: str, session_type: str, metadata: Any) -> dict[str, Any]:
+    return {"user_id": user_id, "session_type": session_type, "metadata": metadata}
+
+
+def create_session(
+    mem: Memory,
+    user_id: str,
+    session_type: str = "conversation",
+    metadata: Mapping[str, Any] | None = None,
+) -> Session:
+    """Create a session (namespace ``sessions``)."""
+    op, plan = _session(mem._c, "create_session", _session_args(user_id, session_type, metadata))
+    session: Session = mem._run(op) if plan is None else drive(mem._run, plan)
+    return session
+
+
+def get_session(mem: Memory, session_id: str) -> Session:
+    """A session by id."""
+    op, plan = _session(mem._c, "get_session", {"session_id": session_id})
+    session: Session = mem._run(op) if plan is None else drive(mem._run, plan)
+    return session
+
+
+async def acreate_session(
+    mem: AsyncMemory,
+    user_id: str,
+    session_type: str = "conversation",
+    metadata: Mapping[str, Any] | None = None,
+) -> Session:
+    """Create a session (asyncio)."""
+    op, plan = _session(mem._c, "create_session", _session_args(user_id, session_type, metadata))
+    session: Session = await mem._run(op) if plan is None else await adrive(mem._run, plan)
+    return session
+
+
+async def aget_session(mem: AsyncMemory, session_id: str) -> Session:
+    """A session by id (asyncio)."""
+    op, plan = _session(mem._c, "get_session", {"session_id": session_id})
+    session: Session = await mem._run(op) if plan is None else await adrive(mem._run, plan)
+    return session

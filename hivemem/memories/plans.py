@@ -1,0 +1,889 @@
+"""Every long-term memory operation, written once as a generator of steps.
+
+A plan yields store ops (:class:`hivemem.engine.ops.Op`), which its driver runs with the
+caller's permissions, and :class:`Local` steps (embedding), which the driver runs in
+process (in a worker thread under asyncio). The embedded ``Memory``/``AsyncMemory`` and the
+server's routes drive the same plans, so the HTTP API and the Python API cannot disagree.
+
+Layout of a memories namespace (permissions, TTL, events and the audit log apply as to any
+entries; the record's key is its id, so its events carry the id)::
+
+    <id>                        the record (see MemoryRecord; plus ``decayed_at``)
+    _v/<id>                     its vector {m: model, d: dim, v: base64 float32}
+    _p/<parent>/<id>            child link, for children() and cascade deletes
+    _r/<source>/<target>/<type> a relationship {strength, created_at, agent_id}
+    _ri/<target>/<source>/<type> its reverse, for get_related() of the target
+    _g/<group>                  a context group {id, name, description, created_at}
+    _gm/<group>/<id>, _mg/<id>/<group>   membership, both ways
+
+Every change of several keys is one :class:`~hivemem.engine.ops.Transact`: a record and its
+vector and links are written, or deleted, together. Record updates are compare-and-set
+loops on the record's version, so concurrent reinforcements and accesses all count.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+import uuid
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, unquote
+
+from hivemem import _codec
+from hivemem import _validate as v
+from hivemem.engine import ops as o
+from hivemem.errors import (
+    ConflictError,
+    EmbedderUnavailable,
+    InvalidArgument,
+    NamespaceNotFound,
+    NotFound,
+    PermissionDenied,
+    RevisionCompacted,
+)
+from hivemem.memories.decay import DecayPolicy
+from hivemem.memories.index import (
+    VECTOR_PREFIX,
+    NamespaceIndex,
+    check_filters,
+    encode_vector,
+    is_record,
+)
+from hivemem.types import TIERS, Group, MemoryRecord, ScoredMemory, Session
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hivemem.memories.registry import Indexes
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "DEFAULT_WEIGHTS",
+    "MARKER",
+    "SESSIONS_NAMESPACE",
+    "Local",
+    "MemoryPlans",
+    "Plan",
+    "session_plan",
+]
+
+T = TypeVar("T")
+Plan = Generator[Any, Any, T]
+
+#: Where memories live unless told otherwise.
+DEFAULT_NAMESPACE = "memories"
+#: Where sessions live.
+SESSIONS_NAMESPACE = "sessions"
+#: Hybrid weights of ``semantic_search`` (tuned on benchmarks/data/retrieval; see docs).
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "vector": 0.6,
+    "keyword": 0.3,
+    "strength": 0.05,
+    "recency": 0.05,
+}
+#: The entry that marks a namespace as holding memories (the decay scheduler looks for it).
+MARKER = "_memories"
+#: Largest hybrid weight (scores stay finite).
+MAX_WEIGHT = 1e6
+#: Largest stability reinforcements can reach (half-lives stay finite).
+MAX_STABILITY = 1e6
+#: Most records one ``add_many``/``get_many`` takes.
+MAX_BATCH = 1000
+_CAS_TRIES = 32
+_PAGE = 1000
+_SORT_FIELDS = (
+    "created_at",
+    "updated_at",
+    "last_accessed_at",
+    "importance",
+    "strength",
+    "access_count",
+)
+_UPDATABLE = frozenset(
+    {"content", "memory_type", "tier", "importance", "metadata", "tags", "session_id", "parent_id"}
+)
+_ADD_FIELDS = frozenset(
+    {"content", "memory_type", "tier", "importance", "metadata", "tags", "parent_id", "session_id"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Local:
+    """A step the driver runs in process: ``fn(*args)`` (blocking; a thread under asyncio)."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+
+
+# ---------------------------------------------------------------- argument checks
+
+
+def _id(value: Any, what: str = "memory id") -> str:
+    if type(value) is not str or not value or len(value) > 200 or "/" in value:
+        raise InvalidArgument(f"invalid {what} {value!r}: 1-200 characters, no '/'")
+    if value.startswith("_"):
+        raise NotFound(f"{what} {value!r} not found")
+    return v.check_key(value)
+
+
+def _id_or_none(value: Any) -> str | None:
+    """A valid id, or None for an id that cannot name a record (``_``-prefixed)."""
+    try:
+        return _id(value)
+    except NotFound:
+        return None
+
+
+def _opt_id(value: Any, what: str) -> str | None:
+    return None if value is None else _id(value, what)
+
+
+def _text(value: Any, name: str, limit: int = 200) -> str:
+    if type(value) is not str or not value or len(value) > limit:
+        raise InvalidArgument(f"{name} must be a non-empty string of at most {limit} characters")
+    return value
+
+
+def _unit(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise InvalidArgument(f"{name} must be a number between 0 and 1")
+    return float(value)
+
+
+def _tier(value: Any) -> str:
+    if value not in TIERS:
+        raise InvalidArgument(f"tier must be one of {', '.join(TIERS)}, not {value!r}")
+    return str(value)
+
+
+def _tags(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise InvalidArgument("tags must be a list of strings")
+    if len(value) > 100:
+        raise InvalidArgument("at most 100 tags")
+    out: list[str] = []
+    for tag in value:
+        _text(tag, "each tag", 100)
+        if tag not in out:
+            out.append(tag)
+    return out
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgument("metadata must be an object (a mapping)")
+    return dict(value)
+
+
+def _limit(value: Any, name: str = "limit", maximum: int = 10_000) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise InvalidArgument(f"{name} must be an integer from 1 to {maximum}")
+    return value
+
+
+def _content(value: Any) -> str:
+    if type(value) is not str or not value.strip():
+        raise InvalidArgument("content must be a non-empty string")
+    return value
+
+
+def check_weights(weights: Any) -> dict[str, float]:
+    """Hybrid weights: defaults overridden by the given ones (each a number >= 0)."""
+    if weights is None:
+        return dict(DEFAULT_WEIGHTS)
+    if not isinstance(weights, Mapping):
+        raise InvalidArgument("weights must be an object of component: weight")
+    unknown = set(weights) - set(DEFAULT_WEIGHTS)
+    if unknown:
+        raise InvalidArgument(
+            f"unknown weights {', '.join(sorted(unknown))}; known: {', '.join(DEFAULT_WEIGHTS)}"
+        )
+    out = dict(DEFAULT_WEIGHTS)
+    for name, w in weights.items():
+        if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w <= MAX_WEIGHT:
+            raise InvalidArgument(f"weight {name!r} must be a number from 0 to {MAX_WEIGHT:g}")
+        out[name] = float(w)
+    return out
+
+
+def _enc(kind: str) -> str:
+    return quote(kind, safe="")
+
+
+# ---------------------------------------------------------------- plans
+
+
+class MemoryPlans:
+    """The plans of one namespace's memories, for one agent."""
+
+    def __init__(
+        self,
+        agent: str,
+        namespace: str,
+        *,
+        clock: Callable[[], float],
+        max_value_bytes: int,
+        embedder: Any,
+        policy: DecayPolicy,
+        indexes: Indexes,
+        session_id: str | None = None,
+        admin: bool = False,
+    ) -> None:
+        self.agent = agent
+        self.ns = v.check_namespace(namespace)
+        self.clock = clock
+        self.max_value_bytes = max_value_bytes
+        self.embedder = embedder
+        self.policy = policy
+        self.indexes = indexes
+        self.session_id = _opt_id(session_id, "session id")
+        self.admin = admin
+
+    # ------------------------------------------------------------ helpers
+    def _encode(self, value: Any) -> str:
+        return _codec.encode_value(value, self.max_value_bytes)
+
+    def _get(self, key: str) -> Plan[Any]:
+        try:
+            entry = yield o.Get(agent=self.agent, admin=self.admin, ns=self.ns, key=key)
+        except NamespaceNotFound:
+            return None
+        return entry
+
+    def _record(self, rid: str) -> Plan[Any]:
+        entry = yield from self._get(rid)
+        if entry is None or not is_record(rid, entry.value):
+            raise NotFound(f"memory {rid!r} not found in namespace {self.ns!r}")
+        return entry
+
+    def _keys(self, prefix: str) -> Plan[list[str]]:
+        """Every key under ``prefix`` (all pages)."""
+        out: list[str] = []
+        cursor = None
+        while True:
+            try:
+                page = yield o.ListEntries(
+                    agent=self.agent,
+                    admin=self.admin,
+                    ns=self.ns,
+                    prefix=prefix,
+                    limit=_PAGE,
+                    cursor=cursor,
+                )
+            except NamespaceNotFound:
+                return out
+            out.extend(e.key for e in page.items)
+            if page.next_cursor is None:
+                return out
+            cursor = page.next_cursor
+
+    def _transact(
+        self,
+        puts: list[tuple[str, Any, int | None]],
+        deletes: list[tuple[str, int | None]] = (),  # type: ignore[assignment]
+        idem: str | None = None,
+    ) -> o.Transact:
+        return o.Transact(
+            agent=self.agent,
+            admin=self.admin,
+            ns=self.ns,
+            puts=tuple((v.check_key(k), self._encode(val), exp) for k, val, exp in puts),
+            deletes=tuple(deletes),
+            idempotency_key=idem,
+        )
+
+    def _embed(self, texts: list[str]) -> Plan[list[Any]]:
+        """Vectors of ``texts`` as stored values, or ``None``s without an embedder."""
+        if self.embedder is None:
+            return [None] * len(texts)
+        vecs: np.ndarray = yield Local(self.embedder.embed, (texts,))
+        name = self.embedder.name
+        return [encode_vector(vec, name) for vec in vecs]
+
+    def _out(self, value: dict[str, Any]) -> MemoryRecord:
+        return MemoryRecord.from_dict(value, self.ns)
+
+    def _new_record(self, spec: Mapping[str, Any], now: float) -> dict[str, Any]:
+        unknown = set(spec) - _ADD_FIELDS
+        if unknown:
+            raise InvalidArgument(f"unknown memory fields: {', '.join(sorted(unknown))}")
+        if "content" not in spec:
+            raise InvalidArgument("a memory needs content")
+        session = spec.get("session_id", self.session_id)
+        return {
+            "id": uuid.uuid4().hex,
+            "content": _content(spec["content"]),
+            "memory_type": _text(spec.get("memory_type", "general"), "memory_type", 100),
+            "tier": _tier(spec.get("tier", "short")),
+            "importance": _unit(spec.get("importance", 0.5), "importance"),
+            "strength": 1.0,
+            "metadata": _metadata(spec.get("metadata")),
+            "tags": _tags(spec.get("tags")),
+            "parent_id": _opt_id(spec.get("parent_id"), "parent id"),
+            "session_id": _opt_id(session, "session id"),
+            "agent_id": self.agent,
+            "created_at": now,
+            "updated_at": now,
+            "last_accessed_at": now,
+            "access_count": 0,
+            "stability": 1.0,
+            "forgotten": False,
+            "decayed_at": now,
+        }
+
+    def _cas(
+        self, rid: str, change: Callable[[dict[str, Any]], Any], idem: str | None
+    ) -> Plan[Any]:
+        """Read-modify-write a record until its compare-and-set lands.
+
+        ``change(record)`` returns ``(new record, extra puts, extra deletes)``, or ``None``
+        to write nothing.
+        """
+        for attempt in range(_CAS_TRIES):
+            if attempt:  # lost a race: back off a little, with jitter, so the others land
+                yield Local(time.sleep, (random.uniform(0, min(0.05, 0.0005 * 2**attempt)),))
+            entry = yield from self._record(rid)
+            planned = change(dict(entry.value))
+            if planned is None:
+                return entry.value
+            new, puts, deletes = planned
+            op = self._transact([(rid, new, entry.version), *puts], deletes, idem)
+            try:
+                entries = yield op
+            except ConflictError:
+                continue
+            return entries[0].value
+        raise ConflictError(f"memory {rid!r} kept changing; gave up after {_CAS_TRIES} tries")
+
+    # ------------------------------------------------------------ records
+    def add(self, spec: Mapping[str, Any], idem: str | None = None) -> Plan[MemoryRecord]:
+        """Add one record (embedded when an embedder is configured)."""
+        records = yield from self.add_many([spec], idem)
+        return records[0]
+
+    def add_many(self, memories: Any, idem: str | None = None) -> Plan[list[MemoryRecord]]:
+        """Add records in one atomic step; their vectors are computed in one batch."""
+        specs = memories
+        if not isinstance(specs, list | tuple) or not specs:
+            raise InvalidArgument("add_many takes a non-empty list of memories (objects)")
+        if len(specs) > MAX_BATCH:
+            raise InvalidArgument(f"at most {MAX_BATCH} memories per call")
+        now = self.clock()
+        records = []
+        for spec in specs:
+            if not isinstance(spec, Mapping):
+                raise InvalidArgument("each memory is an object with at least 'content'")
+            records.append(self._new_record(spec, now))
+        parents = {r["parent_id"] for r in records if r["parent_id"]}
+        if parents:
+            found = yield o.GetMany(
+                agent=self.agent, admin=self.admin, ns=self.ns, keys=tuple(sorted(parents))
+            )
+            missing = parents - {k for k, e in found.items() if is_record(k, e.value)}
+            if missing:
+                raise NotFound(f"parent memory {sorted(missing)[0]!r} not found")
+        vectors = yield from self._embed([r["content"] for r in records])
+        puts: list[tuple[str, Any, int | None]] = []
+        for rec, vec in zip(records, vectors, strict=True):
+            puts.append((rec["id"], rec, 0))
+            if vec is not None:
+                puts.append((VECTOR_PREFIX + rec["id"], vec, None))
+            if rec["parent_id"]:
+                puts.append((f"_p/{rec['parent_id']}/{rec['id']}", {}, None))
+        marked = self.indexes.marked(self.ns)
+        if not marked:
+            puts.append((MARKER, {"kind": "memories"}, None))
+        entries = yield self._transact(puts, idem=idem)
+        if not marked:
+            self.indexes.mark(self.ns)
+        return [self._out(e.value) for e in entries if "content" in (e.value or {})]
+
+    def get(self, rid: str) -> Plan[MemoryRecord]:
+        """A record; the read counts as an access (strength restored, count + 1).
+
+        An agent that may read but not write gets the record without the access counted.
+        """
+        rid = _id(rid)
+        now = self.clock()
+        try:
+            value = yield from self._cas(rid, lambda r: (DecayPolicy.touch(r, now), [], []), None)
+        except PermissionDenied:
+            entry = yield from self._record(rid)
+            value = entry.value
+        return self._out(value)
+
+    def get_many(self, ids: Any) -> Plan[list[MemoryRecord]]:
+        """The records of ``ids`` that exist, in the order asked (not counted as accesses)."""
+        if not isinstance(ids, list | tuple) or len(ids) > MAX_BATCH:
+            raise InvalidArgument(f"get_many takes a list of at most {MAX_BATCH} ids")
+        keys = [i for i in map(_id_or_none, ids) if i is not None]
+        if not keys:
+            return []
+        try:
+            found = yield o.GetMany(
+                agent=self.agent, admin=self.admin, ns=self.ns, keys=tuple(dict.fromkeys(keys))
+            )
+        except NamespaceNotFound:
+            return []
+        return [
+            self._out(found[k].value) for k in keys if k in found and is_record(k, found[k].value)
+        ]
+
+    def update(
+        self, rid: str, fields: Mapping[str, Any], idem: str | None = None
+    ) -> Plan[MemoryRecord]:
+        """Change fields of a record; a new content is re-embedded (once)."""
+        rid = _id(rid)
+        if not isinstance(fields, Mapping) or not fields:
+            raise InvalidArgument(f"update takes at least one of: {', '.join(sorted(_UPDATABLE))}")
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise InvalidArgument(
+                f"cannot update {', '.join(sorted(unknown))}; "
+                f"updatable: {', '.join(sorted(_UPDATABLE))}"
+            )
+        checks: dict[str, Callable[[Any], Any]] = {
+            "content": _content,
+            "memory_type": lambda x: _text(x, "memory_type", 100),
+            "tier": _tier,
+            "importance": lambda x: _unit(x, "importance"),
+            "metadata": _metadata,
+            "tags": _tags,
+            "session_id": lambda x: _opt_id(x, "session id"),
+            "parent_id": lambda x: _opt_id(x, "parent id"),
+        }
+        changes = {k: checks[k](val) for k, val in fields.items()}
+        if changes.get("parent_id") == rid:
+            raise InvalidArgument("a memory cannot be its own parent")
+        if changes.get("parent_id"):
+            yield from self._record(changes["parent_id"])
+        vector: Any = None
+        if "content" in changes:
+            (vector,) = yield from self._embed([changes["content"]])
+        now = self.clock()
+
+        def change(rec: dict[str, Any]) -> Any:
+            new = {**rec, **changes, "updated_at": now}
+            puts: list[tuple[str, Any, int | None]] = []
+            deletes: list[tuple[str, int | None]] = []
+            if "content" in changes and changes["content"] != rec.get("content"):
+                if vector is not None:
+                    puts.append((VECTOR_PREFIX + rid, vector, None))
+                else:
+                    deletes.append((VECTOR_PREFIX + rid, None))  # a stale vector would mislead
+            old_parent, new_parent = rec.get("parent_id"), new.get("parent_id")
+            if old_parent != new_parent:
+                if old_parent:
+                    deletes.append((f"_p/{old_parent}/{rid}", None))
+                if new_parent:
+                    puts.append((f"_p/{new_parent}/{rid}", {}, None))
+            return new, puts, deletes
+
+        value = yield from self._cas(rid, change, idem)
+        return self._out(value)
+
+    def reinforce(self, rid: str, factor: Any = 1.2, idem: str | None = None) -> Plan[MemoryRecord]:
+        """Strengthen a record: strength back to 1, stability times ``factor``."""
+        rid = _id(rid)
+        if (
+            isinstance(factor, bool)
+            or not isinstance(factor, int | float)
+            or not 1 <= factor <= 100
+        ):
+            raise InvalidArgument("factor must be a number from 1 to 100")
+        now = self.clock()
+        value = yield from self._cas(
+            rid, lambda r: (DecayPolicy.touch(r, now, float(factor)), [], []), idem
+        )
+        return self._out(value)
+
+    def _cleanup_keys(self, rid: str) -> Plan[list[str]]:
+        """The keys that go with a record: vector, its links, relationships, memberships."""
+        keys = [rid, VECTOR_PREFIX + rid]
+        for key in (yield from self._keys(f"_r/{rid}/")):
+            _, _, target, kind = key.split("/", 3)
+            keys += [key, f"_ri/{target}/{rid}/{kind}"]
+        for key in (yield from self._keys(f"_ri/{rid}/")):
+            _, _, source, kind = key.split("/", 3)
+            keys += [key, f"_r/{source}/{rid}/{kind}"]
+        for key in (yield from self._keys(f"_mg/{rid}/")):
+            group = key.split("/", 2)[2]
+            keys += [key, f"_gm/{group}/{rid}"]
+        return keys
+
+    def delete(self, rid: str, cascade: bool = True, idem: str | None = None) -> Plan[int]:
+        """Delete a record (and, with ``cascade``, its descendants); return how many records.
+
+        Without ``cascade`` its children stay, with no parent.
+        """
+        rid = _id(rid)
+        if not isinstance(cascade, bool):
+            raise InvalidArgument("cascade must be true or false")
+        entry = yield from self._get(rid)
+        if entry is None or not is_record(rid, entry.value):
+            return 0
+        doomed = [rid]
+        orphans: list[str] = []
+        queue = [rid]
+        while queue:
+            node = queue.pop()
+            for link in (yield from self._keys(f"_p/{node}/")):
+                child = link.rsplit("/", 1)[1]
+                if cascade and child not in doomed:
+                    doomed.append(child)
+                    queue.append(child)
+                elif not cascade:
+                    orphans.append(child)
+        deletes: dict[str, None] = {}
+        for node in doomed:
+            for key in (yield from self._cleanup_keys(node)):
+                deletes[key] = None
+            parent = None
+            if node == rid:
+                parent = entry.value.get("parent_id")
+            if parent:
+                deletes[f"_p/{parent}/{node}"] = None
+            for link in (yield from self._keys(f"_p/{node}/")):
+                deletes[link] = None
+        puts: list[tuple[str, Any, int | None]] = []
+        if orphans:
+            found = yield o.GetMany(
+                agent=self.agent, admin=self.admin, ns=self.ns, keys=tuple(orphans)
+            )
+            for key, child in found.items():
+                if is_record(key, child.value):
+                    puts.append((key, {**child.value, "parent_id": None}, child.version))
+        present = yield o.GetMany(
+            agent=self.agent, admin=self.admin, ns=self.ns, keys=tuple(doomed)
+        )
+        yield self._transact(puts, [(k, None) for k in deletes], idem)
+        return len(present)
+
+    def children(
+        self,
+        parent_id: str,
+        limit: Any = 50,
+        sort_field: str = "created_at",
+        sort_order: str = "desc",
+    ) -> Plan[list[MemoryRecord]]:
+        """A record's children, sorted by ``sort_field`` (``asc``/``desc``), at most ``limit``."""
+        parent_id = _id(parent_id, "parent id")
+        limit = _limit(limit)
+        if sort_field not in _SORT_FIELDS:
+            raise InvalidArgument(f"sort_field must be one of {', '.join(_SORT_FIELDS)}")
+        if sort_order not in ("asc", "desc"):
+            raise InvalidArgument("sort_order must be 'asc' or 'desc'")
+        ids = [k.rsplit("/", 1)[1] for k in (yield from self._keys(f"_p/{parent_id}/"))]
+        records: list[MemoryRecord] = []
+        for start in range(0, len(ids), MAX_BATCH):
+            records += yield from self.get_many(ids[start : start + MAX_BATCH])
+        records.sort(key=lambda r: (getattr(r, sort_field), r.id), reverse=sort_order == "desc")
+        return records[:limit]
+
+    # ------------------------------------------------------------ relationships
+    def add_relationship(
+        self,
+        source_id: str,
+        target_id: str,
+        relationship_type: str,
+        strength: Any = 1.0,
+        idem: str | None = None,
+    ) -> Plan[dict[str, Any]]:
+        """Relate two records (directed, typed, with a strength in 0..1)."""
+        source_id, target_id = _id(source_id, "source id"), _id(target_id, "target id")
+        kind = _text(relationship_type, "relationship_type", 100)
+        strength = _unit(strength, "strength")
+        yield from self._record(source_id)
+        yield from self._record(target_id)
+        rel = {
+            "source_id": source_id,
+            "target_id": target_id,
+            "relationship_type": kind,
+            "strength": strength,
+            "created_at": self.clock(),
+            "agent_id": self.agent,
+        }
+        puts: list[tuple[str, Any, int | None]] = [
+            (f"_r/{source_id}/{target_id}/{_enc(kind)}", rel, None),
+            (f"_ri/{target_id}/{source_id}/{_enc(kind)}", rel, None),
+        ]
+        entries = yield self._transact(puts, idem=idem)
+        value: dict[str, Any] = entries[0].value
+        return value
+
+    def get_related(
+        self, rid: str, relationship_type: str | None = None
+    ) -> Plan[list[dict[str, Any]]]:
+        """Records related to ``rid`` either way, strongest first.
+
+        Each is ``{memory, relationship_type, strength, direction}``; ``direction`` is
+        ``outgoing`` when ``rid`` is the source.
+        """
+        rid = _id(rid)
+        if relationship_type is not None:
+            _text(relationship_type, "relationship_type", 100)
+        links: list[tuple[str, str, str]] = []
+        for prefix, direction in ((f"_r/{rid}/", "outgoing"), (f"_ri/{rid}/", "incoming")):
+            for key in (yield from self._keys(prefix)):
+                _, _, other, kind = key.split("/", 3)
+                kind = unquote(kind)
+                if relationship_type is None or kind == relationship_type:
+                    links.append((key, other, direction))
+        if not links:
+            return []
+        found = yield o.GetMany(
+            agent=self.agent,
+            admin=self.admin,
+            ns=self.ns,
+            keys=tuple(dict.fromkeys([k for k, _, _ in links] + [other for _, other, _ in links])),
+        )
+        out = []
+        for key, other, direction in links:
+            rel, rec = found.get(key), found.get(other)
+            if rel is None or rec is None or not is_record(other, rec.value):
+                continue
+            if not isinstance(rel.value, dict) or "relationship_type" not in rel.value:
+                continue
+            out.append(
+                {
+                    "memory": self._out(rec.value),
+                    "relationship_type": rel.value["relationship_type"],
+                    "strength": rel.value["strength"],
+                    "direction": direction,
+                }
+            )
+        out.sort(key=lambda r: (-r["strength"], r["memory"].id, r["direction"]))
+        return out
+
+    # ------------------------------------------------------------ groups
+    def create_group(
+        self, name: str, description: str | None = None, idem: str | None = None
+    ) -> Plan[Group]:
+        """Create a context group."""
+        name = _text(name, "group name")
+        if description is not None and (type(description) is not str or len(description) > 2000):
+            raise InvalidArgument("description must be a string of at most 2000 characters")
+        group = {
+            "id": uuid.uuid4().hex,
+            "name": name,
+            "description": description,
+            "created_at": self.clock(),
+        }
+        entries = yield self._transact([(f"_g/{group['id']}", group, 0)], idem=idem)
+        return Group.from_dict(entries[0].value)
+
+    def _group(self, gid: str) -> Plan[Group]:
+        entry = yield from self._get(f"_g/{_id(gid, 'group id')}")
+        try:
+            return Group.from_dict(entry.value)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise NotFound(f"group {gid!r} not found in namespace {self.ns!r}") from None
+
+    def add_to_group(self, rid: str, gid: str, idem: str | None = None) -> Plan[bool]:
+        """Put a record in a group (idempotent); return True."""
+        rid = _id(rid)
+        group = yield from self._group(gid)
+        yield from self._record(rid)
+        yield self._transact(
+            [(f"_gm/{group.id}/{rid}", {}, None), (f"_mg/{rid}/{group.id}", {}, None)], idem=idem
+        )
+        return True
+
+    def get_group(self, gid: str) -> Plan[tuple[Group, list[MemoryRecord]]]:
+        """A group and its records (oldest first)."""
+        group = yield from self._group(gid)
+        ids = [k.rsplit("/", 1)[1] for k in (yield from self._keys(f"_gm/{group.id}/"))]
+        records: list[MemoryRecord] = []
+        for start in range(0, len(ids), MAX_BATCH):
+            records += yield from self.get_many(ids[start : start + MAX_BATCH])
+        records.sort(key=lambda r: (r.created_at, r.id))
+        return group, records
+
+    # ------------------------------------------------------------ search
+    def index(self) -> Plan[NamespaceIndex]:
+        """The namespace's index, brought up to the store's current revision."""
+        idx = self.indexes.get(self.ns)
+        while idx is not None:
+            try:
+                events = yield o.EventsAfter(
+                    agent=self.agent, admin=self.admin, ns=self.ns, since=idx.revision, limit=_PAGE
+                )
+            except RevisionCompacted:
+                break
+            with idx.lock:
+                if not idx.apply_events(events):
+                    break
+            if len(events) < _PAGE:
+                return idx
+        idx = NamespaceIndex(self.ns)
+        try:
+            info = yield o.GetNamespace(agent=self.agent, admin=self.admin, ns=self.ns)
+        except NamespaceNotFound:
+            self.indexes.put(self.ns, idx)
+            return idx
+        idx.revision = info.revision
+        cursor = None
+        while True:
+            page = yield o.ListEntries(
+                agent=self.agent,
+                admin=self.admin,
+                ns=self.ns,
+                prefix="",
+                limit=_PAGE,
+                cursor=cursor,
+            )
+            with idx.lock:
+                for e in page.items:
+                    idx.apply_entry(e.key, e.value)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        self.indexes.put(self.ns, idx)
+        return (yield from self.index())
+
+    def search(
+        self,
+        query: Any,
+        memory_type: Any = None,
+        tags: Any = None,
+        limit: Any = 10,
+        parent_id: Any = None,
+        filters: Any = None,
+    ) -> Plan[list[ScoredMemory]]:
+        """Keyword search ranked by BM25 (``parts = {"keyword": score}``)."""
+        query = _text(query, "query", 10_000)
+        limit = _limit(limit, maximum=1000)
+        if filters is not None and not isinstance(filters, dict):
+            raise InvalidArgument("filters must be an object")
+        given = {"memory_type": memory_type, "tags": tags, "parent_id": parent_id}
+        f = check_filters({**(filters or {}), **{k: x for k, x in given.items() if x is not None}})
+        idx = yield from self.index()
+        with idx.lock:
+            hits = idx.keyword(query, limit, f)
+            return [
+                ScoredMemory(self._out(idx.records[label]), score, {"keyword": score})
+                for label, score in hits
+            ]
+
+    def semantic_search(
+        self, query: Any, k: Any = 5, filters: Any = None, weights: Any = None
+    ) -> Plan[list[ScoredMemory]]:
+        """Hybrid search: vector + keyword + strength + recency, each part shown."""
+        query = _text(query, "query", 10_000)
+        k = _limit(k, "k", maximum=1000)
+        f = check_filters(filters)
+        w = check_weights(weights)
+        idx = yield from self.index()  # checks read permission first
+        if self.embedder is None:
+            raise EmbedderUnavailable(
+                "semantic search needs an embedder: connect(..., embedder='minilm') "
+                "(the 'semantic' extra) or an OpenAI-compatible one, or $HIVEMEM_EMBEDDER"
+            )
+        qvecs = yield Local(self.embedder.embed, ([query],))
+        qvec = qvecs[0]
+        if idx.model is not None and idx.model != self.embedder.name:
+            raise EmbedderUnavailable(
+                f"namespace {self.ns!r} holds vectors of {idx.model!r}, "
+                f"not of the configured embedder {self.embedder.name!r}"
+            )
+        now = self.clock()
+        with idx.lock:
+            hits = idx.hybrid(query, qvec, k, f, w, now, self.policy)
+            return [
+                ScoredMemory(self._out(idx.records[label]), score, parts)
+                for label, score, parts in hits
+            ]
+
+    # ------------------------------------------------------------ decay
+    def decay(self, now: Any = None, idem: str | None = None) -> Plan[dict[str, int]]:
+        """One decay pass over every record (see :mod:`hivemem.memories.decay`).
+
+        ``idem`` is accepted for symmetry with the other mutations: a repeated pass is
+        harmless (it finds nothing more to do).
+        """
+        if now is None:
+            now = self.clock()
+        elif isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
+            raise InvalidArgument("now must be a number (unix seconds)")
+        counts = {"decayed": 0, "promoted": 0, "forgotten": 0}
+        cursor = None
+        while True:
+            try:
+                page = yield o.ListEntries(
+                    agent=self.agent,
+                    admin=self.admin,
+                    ns=self.ns,
+                    prefix="",
+                    limit=_PAGE,
+                    cursor=cursor,
+                )
+            except NamespaceNotFound:
+                return counts
+            for e in page.items:
+                if (
+                    e.key.startswith("_")
+                    or not isinstance(e.value, dict)
+                    or "content" not in e.value
+                ):
+                    continue
+                new, happened = self.policy.step(e.value, float(now))
+                if not happened:
+                    continue
+                try:
+                    if new is None:
+                        yield from self.delete(e.key, cascade=False)
+                    else:
+                        yield self._transact([(e.key, new, e.version)])
+                except (ConflictError, NotFound):
+                    continue  # touched meanwhile: its new access time wins
+                for what in happened:
+                    counts[what] += 1
+            if page.next_cursor is None:
+                return counts
+            cursor = page.next_cursor
+
+
+def session_plan(
+    agent: str,
+    clock: Callable[[], float],
+    user_id: Any,
+    session_type: Any = "conversation",
+    metadata: Any = None,
+    idem: str | None = None,
+) -> Plan[Session]:
+    """Create a session in namespace ``sessions``."""
+    session = {
+        "id": uuid.uuid4().hex,
+        "user_id": _text(user_id, "user_id"),
+        "session_type": _text(session_type, "session_type", 100),
+        "metadata": _metadata(metadata),
+        "created_at": clock(),
+        "agent_id": agent,
+    }
+    entries = yield o.Transact(
+        agent=agent,
+        ns=SESSIONS_NAMESPACE,
+        puts=((str(session["id"]), _codec.encode(session), 0),),
+        idempotency_key=idem,
+    )
+    return Session.from_dict(entries[0].value)
+
+
+def get_session_plan(agent: str, session_id: Any) -> Plan[Session]:
+    """A session by id."""
+    sid = _id(session_id, "session id")
+    try:
+        entry = yield o.Get(agent=agent, ns=SESSIONS_NAMESPACE, key=sid)
+    except NamespaceNotFound:
+        entry = None
+    try:
+        return Session.from_dict(entry.value)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise NotFound(f"session {sid!r} not found") from None
