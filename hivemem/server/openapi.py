@@ -17,6 +17,7 @@ from hivemem._codec import MAX_DEPTH
 from hivemem._core import CLIENT_RESOLVER_PREFIX
 from hivemem.memories import plans as memory_plans
 from hivemem.memories.index import FILTER_KEYS
+from hivemem.memories.plans import MAX_WEIGHT
 from hivemem.memories.wire import ROUTES as MEMORY_ROUTES
 from hivemem.server.routes.entries import MAX_BATCH
 from hivemem.types import CONFLICT_STRATEGIES, EVENT_TYPES, TIERS
@@ -997,7 +998,7 @@ def _memory_docs() -> dict[str, tuple[str, Schema, dict[str, Any]]]:
     results = _out({"results": {"type": "array", "items": _ref("ScoredMemory")}})
     spec = _memory_spec()
     weights = {
-        name: {"type": "number", "minimum": 0, "default": weight}
+        name: {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT, "default": weight}
         for name, weight in memory_plans.DEFAULT_WEIGHTS.items()
     }
     query: Schema = {"type": "string", "minLength": 1, "maxLength": 10_000}
@@ -1187,7 +1188,7 @@ def _memory_docs() -> dict[str, tuple[str, Schema, dict[str, Any]]]:
                         "session_type": _TEXT_100,
                         "metadata": {"type": ["object", "null"], "additionalProperties": _ANY},
                     },
-                    ("user_id", "session_type", "metadata"),
+                    ("user_id",),
                 ),
             },
         ),
