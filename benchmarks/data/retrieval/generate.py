@@ -113,7 +113,7 @@ EMPLOYEES: list[tuple[str, ...]] = [
     ("Viktor", "Szabo", "he"),
     ("Dana", "Whitfield", "they"),
     ("Marek", "Kowalczyk", "he"),
-    ("Esra", "Aydın", "she"),
+    ("Esra", "Aksoy", "she"),
     ("Quentin", "Dubois", "he"),
     ("Tamsin", "Hale", "she"),
     ("Ruairí", "Doyle", "he"),
@@ -796,17 +796,18 @@ SERVICES = [
 ]
 
 # (technical symptom phrased as a verb phrase)
+# (technical symptom as a verb phrase, the same as a noun phrase)
 SYMPTOMS = [
-    "returned HTTP 502s",
-    "had p99 latency above 8 seconds",
-    "failed about a third of requests with 500s",
-    "crash-looped",
-    "stopped consuming its queue",
-    "timed out on most calls",
-    "served stale data",
-    "silently dropped messages",
-    "returned 503s from the load balancer",
-    "pegged CPU at 100% and stopped responding",
+    ("returned HTTP 502s", "a wall of HTTP 502s"),
+    ("had p99 latency above 8 seconds", "p99 latency above 8 seconds"),
+    ("failed about a third of requests with 500s", "500s on about a third of requests"),
+    ("crash-looped", "pods in CrashLoopBackOff"),
+    ("stopped consuming its queue", "a stuck queue"),
+    ("timed out on most calls", "timeouts on most calls"),
+    ("served stale data", "stale reads"),
+    ("silently dropped messages", "silently dropped messages"),
+    ("returned 503s from the load balancer", "503s from the load balancer"),
+    ("pegged CPU at 100% and stopped responding", "CPU pinned at 100%"),
 ]
 
 # (cause as written in a postmortem, cause as a non-engineer says it, short label,
@@ -1639,8 +1640,8 @@ PROCEDURES = [
     ),
     (
         "restore a Postgres backup",
-        "pick the snapshot in RDS, restore to a new instance, run the checksum script, then flip the "
-        "CNAME",
+        "pick the snapshot in RDS, restore to a new instance, run the checksum script, then "
+        "flip the CNAME",
         "bring the database back to how it was last night",
     ),
     (
@@ -2032,6 +2033,8 @@ class World:
 
 
 def build_people(w: World) -> None:
+    firsts = [row[0] for row in EMPLOYEES] + [first for first, _ in CONTACT_NAMES]
+    assert len(set(firsts)) == len(firsts), "queries name people by first name"
     cities = list(CITIES)
     for row in EMPLOYEES:
         first, last, pron = row[0], row[1], row[2]
@@ -2053,10 +2056,15 @@ def build_people(w: World) -> None:
             **PRONOUNS[pron],
         }
         w.people.append(person)
-    # Managers: someone from the same team when possible.
+    # A tree, not a random graph: the first person of each team leads it and reports to the
+    # first person of all (who reports to nobody); everyone else reports to their team lead.
+    head = w.people[0]
+    leads = {}
     for p in w.people:
-        same = [q for q in w.people if q["team"] == p["team"] and q is not p]
-        p["mgr"] = w.pick(same or [q for q in w.people if q is not p])
+        leads.setdefault(p["team"], p)
+    for p in w.people:
+        lead = leads[p["team"]]
+        p["mgr"] = None if p is head else (lead if lead is not p else head)
 
     expertise = list(EXPERTISE)
     w.rng.shuffle(expertise)
@@ -2088,7 +2096,7 @@ def build_people(w: World) -> None:
             person_expertise(w, p, expertise[i])
         chosen = w.sample(attrs, w.rng.randint(6, 10))
         for attr in attrs:  # keep a stable order
-            if attr not in chosen:
+            if attr not in chosen or (attr == "reports_to" and p["mgr"] is None):
                 continue
             if attr == "drink":
                 person_drink(w, p, w.pick(drinks))
@@ -2541,7 +2549,7 @@ def person_leave(w: World, p: dict[str, Any]) -> None:
             "{first} out of office {out} to {back} ({kind}). {cover} covers.",
             "{kind}: {first} away until {back}. Escalate to {cover}.",
             "{first} OOO until {back} — reach {cover} instead.",
-            "While {first} is away ({out}–{back}), {cover} picks up {their} work.",
+            "While {first} is away ({out} to {back}), {cover} picks up {their} work.",
         ],
         f,
         "event",
@@ -3202,6 +3210,10 @@ def build_flags(w: World) -> None:
                 "We ramped {flag} to {pct}% of {seg} on {date}.",
                 "{desc} is behind the {flag} flag — currently {pct}% of {seg}.",
                 "Rollout status of {desc}: {pct}% ({seg}), flag {flag}, owned by {owner}.",
+                "{owner} bumped `{flag}` to {pct}% for {seg}.",
+                "Quartz: {flag} → {pct}% of {seg}. Roll back if errors pass {err}%.",
+                "{desc}: live for {pct}% of {seg} behind `{flag}` since {date}.",
+                "Don't touch {flag} without {owner}; it gates {desc} ({pct}% of {seg}).",
             ],
             f,
             "fact",
@@ -3247,6 +3259,7 @@ def build_incidents(w: World, n: int = 165) -> None:
         svc, user_para, _ = SERVICES[s_idx]
         cause, cause_para, short, errs, action = CAUSES[c_idx]
         inc = w.ident("INC-{}", 1000, 9999)
+        symptom = w.pick(SYMPTOMS)
         sev = w.pick(["SEV1", "SEV2", "SEV2", "SEV3", "SEV3"])
         d = w.day()
         if errs and w.chance(0.7):
@@ -3266,7 +3279,9 @@ def build_incidents(w: World, n: int = 165) -> None:
             "date": w.fmt_day(d),
             "month": f"{d:%B}",
             "dur": w.pick([12, 18, 25, 40, 55, 70, 95, 140, 210]),
-            "symptom": w.pick(SYMPTOMS),
+            "symptom": symptom[0],
+            "symptom_noun": symptom[1],
+            "cause_cap": cap(cause),
             "fix": w.pick(CAUSE_FIXES[short]),
             "ic": w.pick(w.people)["first"],
         }
@@ -3287,6 +3302,20 @@ def build_incidents(w: World, n: int = 165) -> None:
                 "During {id} ({date}) {svc} {symptom}; logs were full of `{err}`. Root cause: "
                 "{cause}.",
                 "{svc} {sev} on {date} ({id}): {cause}. We recovered by {fix} after {dur} minutes.",
+                "Lesson from {id}: {cause} can take {svc} down ({symptom}, {dur} min).",
+                "{ic} was IC for {id} on {date}: {svc} {symptom}, {sev}. Cause: {cause}.",
+                "Timeline {id}: alert fired, {svc} {symptom}; {cause} found after {dur} min; "
+                "{fix} fixed it.",
+                "Customer impact in {id} ({date}, {dur} min): {svc} {symptom}. Cause: {cause}.",
+                "{svc} went down on {date}. {id}, {sev}. We saw `{err}`; it was {cause}.",
+                "Closed {id}. {cause_cap} broke {svc} for {dur} min; mitigation was {fix}.",
+                "On-call handover: {id} is resolved ({fix}). {svc} had {symptom_noun} due to "
+                "{cause}.",
+                "RCA for {id}: {cause}. Detection took too long; {svc} {symptom} before anyone "
+                "noticed.",
+                "Paged for {id} at night: {svc} {symptom}. {cause_cap}. {ic} fixed it by {fix}.",
+                "Known failure mode for {svc}: {cause} (see {id}, {date}).",
+                "{id} — {sev} — {svc}: `{err}` everywhere, root cause {cause}, {dur} min.",
             ],
             f,
             "event",
@@ -3337,6 +3366,9 @@ def build_incidents(w: World, n: int = 165) -> None:
                     "Action item from the {id} postmortem: {action} ({ops}, owner {owner}).",
                     "{ops}: {action} — came out of {id}.",
                     "{owner} owns {ops} ({action}), the {id} follow-up.",
+                    "Postmortem of {id} agreed to {action}; ticket {ops}.",
+                    "To stop a repeat of {id}: {action} ({ops}).",
+                    "{ops} is still open — {action} (from {id}). Owner: {owner}.",
                 ],
                 fo,
                 "decision",
@@ -3614,7 +3646,7 @@ def build_customers(w: World) -> None:
             ],
             f,
             "person",
-            tags + ["contact"],
+            [*tags, "contact"],
             (0.5, 0.9),
         )
         w.ask(
@@ -3638,7 +3670,7 @@ def build_customers(w: World) -> None:
                 ],
                 fr,
                 "event",
-                tags + ["renewal"],
+                [*tags, "renewal"],
                 (0.5, 0.9),
             )
             w.ask(
@@ -3667,7 +3699,7 @@ def build_customers(w: World) -> None:
                 ],
                 fb,
                 "preference",
-                tags + ["billing"],
+                [*tags, "billing"],
                 (0.5, 0.9),
             )
             w.ask(
@@ -3689,7 +3721,7 @@ def build_customers(w: World) -> None:
                 ],
                 fr,
                 "fact",
-                tags + ["compliance"],
+                [*tags, "compliance"],
                 (0.6, 1.0),
             )
             w.ask(
@@ -3719,7 +3751,7 @@ def build_customers(w: World) -> None:
                 ],
                 fe,
                 "event",
-                tags + ["escalation"],
+                [*tags, "escalation"],
                 (0.6, 1.0),
             )
             w.ask(
@@ -3743,7 +3775,7 @@ def build_customers(w: World) -> None:
                 ],
                 fs,
                 "fact",
-                tags + ["sla"],
+                [*tags, "sla"],
                 (0.5, 0.9),
             )
             w.ask(
@@ -3765,7 +3797,7 @@ def build_customers(w: World) -> None:
                 ],
                 fr,
                 "event",
-                tags + ["risk"],
+                [*tags, "risk"],
                 (0.6, 1.0),
             )
             w.ask(
@@ -3806,6 +3838,9 @@ def build_products(w: World) -> None:
                     "{name} in {colour} — SKU {sku}, £{price}.",
                     "Price check: {sku} is £{price} (stock {stock}, {wh} warehouse).",
                     "{sku}: £{price}, {stock} on hand at {wh}.",
+                    "The {colour} {name} ({sku}) retails at £{price}.",
+                    "{wh} holds {stock} of {sku} ({name}, {colour}), list price £{price}.",
+                    "Stock check {sku}: {stock} left; price £{price}.",
                 ],
                 f,
                 "fact",
@@ -3840,7 +3875,7 @@ def build_products(w: World) -> None:
                     ],
                     fb,
                     "event",
-                    tags + ["stock"],
+                    [*tags, "stock"],
                     (0.5, 0.9),
                 )
                 w.ask(
@@ -3869,7 +3904,7 @@ def build_products(w: World) -> None:
                     ],
                     fd,
                     "event",
-                    tags + ["quality"],
+                    [*tags, "quality"],
                     (0.6, 1.0),
                 )
                 w.ask(
@@ -3899,7 +3934,7 @@ def build_products(w: World) -> None:
                     ],
                     fd,
                     "decision",
-                    tags + ["range"],
+                    [*tags, "range"],
                 )
                 w.ask(
                     "products",
@@ -3942,12 +3977,18 @@ def build_decisions(w: World) -> None:
             "After the bake-off, {area} will use {choice} ({reason}).",
             "Final call from {owner} on {date}: {choice} for {area}, not {alt}.",
             "For {area}, the team picked {choice} instead of {alt} — {reason}.",
+            "{area}: {choice}. ({alt} was the runner-up; {reason}.)",
+            "Architecture note: we standardise on {choice} for {area} since {reason}.",
+            "{owner} signed off {choice} for {area} on {date}.",
         ]
         if adr:
             templates = [
                 "{adr}: use {choice} for {area} (not {alt}) — {reason}.",
                 "{adr} ({date}) — {area}: {choice}. Rejected {alt}; {reason}.",
                 "Per {adr}, {area} is {choice}. {alt} was considered; {reason}.",
+                "{adr} accepted on {date}: {choice} for {area}, because {reason}.",
+                "See {adr} — {choice} won over {alt} for {area}.",
+                "{adr} ({owner}): {area} → {choice}; {alt} rejected since {reason}.",
             ]
         w.fact(k, templates, f, "decision", ["decision", "architecture"], (0.6, 1.0))
         w.ask(
