@@ -1,6 +1,6 @@
 """Retrieval quality on the labelled set (issue 6, acceptance 2), with the real MiniLM.
 
-The set (``benchmarks/data/retrieval``: 2,498 memories, 240 queries, written for this
+The set (``benchmarks/data/retrieval``: 2,486 memories, 240 queries, written for this
 purpose) goes into an embedded store; hivemem's keyword, vector and hybrid searches are
 scored by recall@5 and MRR. Hybrid must beat both of its parts on recall@5.
 """
