@@ -181,7 +181,7 @@ def test_crossing_the_threshold_keeps_results_close_to_exact(rng: np.random.Gene
     assert stats["count"] == 3000
     assert stats["bytes"] > 3000 * DIM * 4
     queries = clustered(rng, 50)
-    index.gather_max = 100  # exercise the over-fetching graph path at this small size
+    index.gather_max, index.gather_per_fetch = 100, 1  # the over-fetching graph path, at 3,000
     masks = [None, rng.random(3000) < 0.5, rng.random(3000) < 0.1, rng.random(3000) < 0.01]
     for allowed in masks:
         recalls = []
@@ -199,7 +199,7 @@ def test_crossing_the_threshold_keeps_results_close_to_exact(rng: np.random.Gene
 def test_graph_updates_removals_and_fallback(rng: np.random.Generator) -> None:
     index, data = filled(rng, 1500, hnsw_threshold=500)
     assert index.stats()["kind"] == "hnsw"
-    index.gather_max = 20
+    index.gather_max, index.gather_per_fetch = 20, 0
     # Re-upserting a label moves it (hnswlib updates the element in place).
     far = normalise(rng.standard_normal(DIM))
     index.upsert([42], far[None, :])
@@ -217,9 +217,20 @@ def test_graph_updates_removals_and_fallback(rng: np.random.Generator) -> None:
     sims = data @ q
     allowed = sims < np.quantile(sims, 0.3)
     allowed[list(range(100, 400))] = False
+    calls: list[str] = []
+    for name in ("_graph", "_exact"):
+        method = getattr(index, name)
+
+        def spy(*a: object, _m: object = method, _n: str = name) -> object:
+            calls.append(_n)
+            return _m(*a)  # type: ignore[operator]
+
+        setattr(index, name, spy)
     got = index.search(q, 10, allowed)
+    assert calls == ["_graph", "_exact"]
     want = index.search(q, 10, allowed, exact=True)
     assert got[0].tolist() == want[0].tolist()
+    del index._graph, index._exact  # type: ignore[attr-defined]
     # Growing past the graph's capacity resizes it.
     index.upsert(np.arange(1500, 4500), clustered(rng, 3000))
     assert index.stats()["hnsw_elements"] == 4500
