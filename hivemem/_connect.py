@@ -29,6 +29,7 @@ _SETTINGS = {
     "cleanup_interval",
     "auto_create_namespaces",
     "decay",
+    "index_dir",
 }
 _BACKEND_OPTIONS = {"durability", "timeout", "cache", "retries"}
 
@@ -122,6 +123,8 @@ def _check_settings(s: Settings) -> None:
             raise InvalidArgument(f"{name} must be a positive integer, got {value!r}")
     if not isinstance(s.cleanup_interval, int | float) or s.cleanup_interval < 0:
         raise InvalidArgument("cleanup_interval must be seconds >= 0 (0 turns the sweeper off)")
+    if s.index_dir is not None and not isinstance(s.index_dir, str):
+        raise InvalidArgument(f"index_dir must be a directory path or '', got {s.index_dir!r}")
 
 
 def connect(
@@ -142,7 +145,9 @@ def connect(
             memories: ``"minilm"``, ``"openai:<base_url>?model=<name>"``, ``"none"`` or an
             object with ``name`` and ``embed(texts)``; default ``$HIVEMEM_EMBEDDER``, else
             MiniLM when the ``semantic`` extra is installed), ``decay`` (a
-            ``hivemem.memories.decay.DecayPolicy``).
+            ``hivemem.memories.decay.DecayPolicy``), ``index_dir`` (where vector indexes
+            are snapshotted at close so a restart does not rebuild them; default
+            ``<file>.index`` beside a SQLite store, none otherwise; ``""``: never).
 
     Raises:
         InvalidArgument: an unknown URL scheme or option.

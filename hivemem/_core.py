@@ -18,6 +18,7 @@ from hivemem import _codec
 from hivemem import _validate as v
 from hivemem.engine import ops as o
 from hivemem.errors import InvalidArgument
+from hivemem.memories.registry import save_snapshots
 from hivemem.types import EVENT_TYPES, Event
 
 if TYPE_CHECKING:
@@ -145,6 +146,7 @@ class Core:
             sub.unsubscribe()
         if self._sweeper is not None and self._sweeper is not threading.current_thread():
             self._sweeper.join(timeout=5)
+        save_snapshots(self.backend)
         self.backend.close()
 
     @property

@@ -64,6 +64,10 @@ class Settings:
     embedder: Any = None
     #: How long-term memories decay (``hivemem.memories.decay.DecayPolicy``); ``None``: defaults.
     decay: Any = None
+    #: Where long-term memory vector indexes are snapshotted at close so that a restart
+    #: does not rebuild them (``hivemem.memories.snapshot``). ``None``: the backend's
+    #: default (``<file>.index`` beside a SQLite file; none otherwise); ``""``: never.
+    index_dir: str | None = None
 
 
 @dataclass(slots=True)
@@ -322,6 +326,10 @@ class Backend(abc.ABC):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.notifier = Notifier()
+
+    def default_index_dir(self) -> str | None:
+        """Where derived, rebuildable index files go by default (``None``: nowhere)."""
+        return None
 
     @abc.abstractmethod
     def execute(self, op: Op[Any]) -> Result:

@@ -595,6 +595,10 @@ class SQLiteBackend(Backend):
         self._stop = threading.Event()
         self._flusher.start()
 
+    def default_index_dir(self) -> str | None:
+        """``<file>.index`` beside the database file."""
+        return f"{self.path}.index"
+
     # ------------------------------------------------------------ connections
     def _connect(self, *, tracked: bool = True) -> sqlite3.Connection:
         try:

@@ -144,6 +144,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "replicas over one Redis take turns",
     )
     p.add_argument(
+        "--index-dir",
+        default=None,
+        metavar="DIR",
+        help="where long-term memories' vector indexes are saved at shutdown so a restart "
+        "loads them instead of rebuilding (default: <file>.index beside a SQLite store, "
+        "none over Redis; 'none' = never)",
+    )
+    p.add_argument(
         "--log-level",
         default="warning",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -176,5 +184,6 @@ def _main(args: argparse.Namespace) -> int:
         cleanup_interval=args.cleanup_interval,
         embedder=args.embedder,
         decay_interval=args.decay_interval,
+        index_dir="" if args.index_dir == "none" else args.index_dir,
     )
     return serve(options)

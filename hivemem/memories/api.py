@@ -83,7 +83,10 @@ def plans_for(
         max_value_bytes=s.max_value_bytes,
         embedder=s.embedder,
         policy=s.decay or DecayPolicy(),
-        indexes=indexes_for(core.backend),
+        indexes=indexes_for(
+            core.backend,
+            s.index_dir if s.index_dir is not None else core.backend.default_index_dir(),
+        ),
         session_id=session_id,
         admin=admin,
     )

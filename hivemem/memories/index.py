@@ -148,6 +148,9 @@ def check_filters(filters: Any) -> dict[str, Any]:
 class NamespaceIndex:
     """BM25, vectors and filter columns of one namespace at one revision."""
 
+    #: Vector count from which searches use an HNSW graph (``VectorIndex``).
+    hnsw_threshold = 20_000
+
     def __init__(self, ns: str) -> None:
         self.ns = ns
         self.revision = 0
@@ -163,6 +166,13 @@ class NamespaceIndex:
         self._cols: dict[str, np.ndarray] = {}
         self._capacity = 0
         self.tag_labels: dict[str, set[int]] = {}
+        #: While a scan rebuilds the index (see :meth:`start_rebuild`): vectors to add in
+        #: one batch, labels whose stored vector the scan saw, labels a snapshot seeded.
+        self._pending: tuple[list[int], list[np.ndarray]] | None = None
+        self._seen_vectors: set[int] = set()
+        self._seeded: set[int] = set()
+        #: ``vectors.version`` when last written to or read from a snapshot (-1: never).
+        self.snapshot_version = -1
         self._grow(1024)
 
     # ------------------------------------------------------------ columns
@@ -244,11 +254,76 @@ class NamespaceIndex:
             from hivemem.memories.vectors import VectorIndex
 
             self.model = model
-            self.vectors = VectorIndex(vec.shape[0])
+            self.vectors = VectorIndex(vec.shape[0], hnsw_threshold=self.hnsw_threshold)
+        seeded = self._pending is not None and self.snapshot_version >= 0
+        if seeded and not self._seen_vectors and model != self.model:
+            self._drop_snapshot(model, vec.shape[0])  # saved for another model's vectors
+            seeded = False
         if model != self.model or self.vectors is None or vec.shape[0] != self.vectors.dim:
             return
         label = self._label(rid)
-        self.vectors.upsert([label], vec.reshape(1, -1))
+        if self._pending is None:
+            self.vectors.upsert([label], vec.reshape(1, -1))
+            return
+        self._seen_vectors.add(label)
+        if seeded and label in self._seeded:
+            saved = self.vectors.get(label)
+            if saved is not None and np.array_equal(saved, vec):
+                return
+        self._pending[0].append(label)
+        self._pending[1].append(vec)
+
+    # ------------------------------------------------------------ rebuilding
+    def start_rebuild(self, snapshot: VectorIndex | None = None) -> None:
+        """Begin indexing a scan of every entry; :meth:`finish_rebuild` ends it.
+
+        Meanwhile vectors are gathered and added in one batch at the end (one graph
+        build rather than one insertion per vector). ``snapshot`` (a vector index that
+        :func:`hivemem.memories.snapshot.save` wrote, with its labels' record ids) seeds
+        the vectors and the labels: a scanned vector equal to the snapshot's row for its
+        record is kept without being re-added, so a restart neither re-embeds nor rebuilds
+        the graph. The snapshot is only a cache of what the store holds: whatever the scan
+        does not confirm is dropped, so a stale or foreign snapshot costs time, never
+        correctness.
+        """
+        self._pending = ([], [])
+        if snapshot is None:
+            return
+        ids: list[str | None] = list(snapshot.extra["ids"])
+        self.model = str(snapshot.extra["model"])
+        self.vectors = snapshot
+        self.ids = ids
+        self.labels = {rid: label for label, rid in enumerate(ids) if rid is not None}
+        self._free = [label for label, rid in enumerate(ids) if rid is None]
+        self._seeded = set(self.labels.values())
+        self.snapshot_version = snapshot.version
+        self._grow(len(ids))
+
+    def _drop_snapshot(self, model: str, dim: int) -> None:
+        from hivemem.memories.vectors import VectorIndex
+
+        self.model, self.vectors = model, VectorIndex(dim, hnsw_threshold=self.hnsw_threshold)
+        self.snapshot_version = -1  # its labels stay seeded: unconfirmed ones are freed
+
+    def finish_rebuild(self) -> None:
+        """Add the gathered vectors; drop what a snapshot held that the scan did not see."""
+        pending = self._pending
+        if pending is None:
+            return
+        self._pending = None
+        if self._seeded and self.vectors is not None:
+            gone = self._seeded - self._seen_vectors
+            if gone:
+                self.vectors.remove(np.fromiter(gone, dtype=np.int64, count=len(gone)))
+            for label in gone - self.records.keys():
+                rid = self.ids[label]
+                if rid is not None:
+                    del self.labels[rid]
+                    self.ids[label] = None
+                    self._free.append(label)
+        self._seeded, self._seen_vectors = set(), set()
+        if pending[0] and self.vectors is not None:
+            self.vectors.upsert(np.asarray(pending[0], dtype=np.int64), np.stack(pending[1]))
 
     def remove(self, key: str) -> None:
         """Forget a deleted or expired record or vector."""

@@ -44,6 +44,7 @@ from hivemem.errors import (
     PermissionDenied,
     RevisionCompacted,
 )
+from hivemem.memories import snapshot
 from hivemem.memories.decay import DecayPolicy
 from hivemem.memories.index import (
     VECTOR_PREFIX,
@@ -729,6 +730,10 @@ class MemoryPlans:
             self.indexes.put(self.ns, idx)
             return idx
         idx.revision = info.revision
+        saved = None
+        if self.indexes.directory:
+            saved = yield Local(snapshot.load, (self.indexes.directory, self.ns))
+        idx.start_rebuild(saved)
         cursor = None
         while True:
             page = yield o.ListEntries(
@@ -745,6 +750,7 @@ class MemoryPlans:
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
+        yield Local(idx.finish_rebuild, ())  # one graph build: a thread under asyncio
         self.indexes.put(self.ns, idx)
         return (yield from self.index())
 

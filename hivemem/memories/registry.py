@@ -6,6 +6,7 @@ so they share its indexes; the registry holds them weakly by backend.
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -13,13 +14,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hivemem.memories.index import NamespaceIndex
 
-__all__ = ["Indexes", "indexes_for"]
+__all__ = ["Indexes", "indexes_for", "save_snapshots"]
+
+log = logging.getLogger("hivemem.memories")
 
 
 class Indexes:
     """The namespace indexes of one backend."""
 
-    def __init__(self) -> None:
+    def __init__(self, directory: str | None = None) -> None:
+        #: Where vector snapshots are kept (``hivemem.memories.snapshot``), or ``None``.
+        self.directory = directory
         self._lock = threading.Lock()
         self._by_ns: dict[str, NamespaceIndex] = {}
         self._marked: set[str] = set()
@@ -52,10 +57,30 @@ _REGISTRY: weakref.WeakKeyDictionary[Any, Indexes] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
-def indexes_for(backend: Any) -> Indexes:
-    """The indexes of ``backend`` (created on first use)."""
+def indexes_for(backend: Any, directory: str | None = None) -> Indexes:
+    """The indexes of ``backend`` (created on first use, with snapshots in ``directory``)."""
     with _LOCK:
         found = _REGISTRY.get(backend)
         if found is None:
-            found = _REGISTRY[backend] = Indexes()
+            found = _REGISTRY[backend] = Indexes(directory)
         return found
+
+
+def save_snapshots(backend: Any) -> int:
+    """Snapshot the changed vector indexes of ``backend`` (at close); how many were written.
+
+    Failures are logged, never raised: a missing snapshot only makes the next start slower.
+    """
+    with _LOCK:
+        found = _REGISTRY.get(backend)
+    if found is None or not found.directory:
+        return 0
+    from hivemem.memories import snapshot
+
+    written = 0
+    for idx in list(found._by_ns.values()):
+        try:
+            written += snapshot.save(idx, found.directory)
+        except Exception as exc:
+            log.warning("could not snapshot the vectors of %r: %s", idx.ns, exc)
+    return written

@@ -166,6 +166,10 @@ class VectorIndex:
         self._n = 0  # label space in use: highest label ever stored + 1
         self._count = 0
         self._hnsw: Any = None
+        #: Counts changes (upserts, removals): a snapshot is current while it is unchanged.
+        self.version = 0
+        #: What :meth:`save` was given as ``extra`` and :meth:`load` read back.
+        self.extra: dict[str, Any] = {}
 
     def __len__(self) -> int:
         return self._count
@@ -221,6 +225,7 @@ class VectorIndex:
                 self._matrix, self._live = matrix, live
                 self._n = max(self._n, top)
                 self._count += added
+                self.version += 1
                 if self._hnsw is not None:
                     self._hnsw_add(self._hnsw, labs, vecs)
             if self._hnsw is None and self._count >= self.hnsw_threshold:
@@ -244,6 +249,7 @@ class VectorIndex:
                 self._live[labs] = False
                 self._matrix[labs] = 0.0
                 self._count -= int(labs.shape[0])
+                self.version += 1
                 if self._hnsw is not None:
                     if self._count < self.hnsw_threshold // 2:
                         self._hnsw = None
@@ -377,8 +383,11 @@ class VectorIndex:
         return _top(self._matrix[labs] @ q, labs, k)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write vectors, live mask and HNSW graph to ``path`` atomically (tmp + rename)."""
+    def save(self, path: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> None:
+        """Write vectors, live mask and HNSW graph to ``path`` atomically (tmp + rename).
+
+        ``extra`` (JSON) is stored in the header; :meth:`load` gives it back as ``extra``.
+        """
         target = Path(path)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with self._lock:  # no mutation meanwhile; searches go on
@@ -406,6 +415,7 @@ class VectorIndex:
                 "ef_construction": self.ef_construction,
                 "ef_search": self.ef_search,
                 "hnsw": hnsw_params,
+                "extra": extra or {},
                 "arrays": [],
             }
             try:
@@ -445,6 +455,7 @@ class VectorIndex:
             ef_construction=header["ef_construction"],
             ef_search=header["ef_search"],
         )
+        out.extra = dict(header.get("extra") or {})
         n, dim = int(header["n"]), out.dim
         specs = {a["name"]: a for a in header["arrays"]}
         mapped = np.memmap(path, dtype=np.uint8, mode="r")

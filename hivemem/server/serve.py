@@ -77,6 +77,9 @@ class ServeOptions:
             model loads on the first embedding, never at start.
         decay_interval: Seconds between decay passes over the memories (0: none); replicas
             take turns through a lease.
+        index_dir: Where the memories' vector indexes are snapshotted at shutdown, so a
+            restart loads them instead of rebuilding (``None``: ``<file>.index`` beside a
+            SQLite store, none for Redis; ``""``: never). Each replica may keep its own.
     """
 
     store: str = DEFAULT_URL
@@ -96,6 +99,7 @@ class ServeOptions:
     cleanup_interval: float = 60.0
     embedder: str | None = None
     decay_interval: float = 3600.0
+    index_dir: str | None = None
 
     @property
     def url(self) -> str:
@@ -178,7 +182,11 @@ def build_app(options: ServeOptions) -> Starlette:
         options.store,
         None,
         None,
-        {"cleanup_interval": options.cleanup_interval, "embedder": options.embedder},
+        {
+            "cleanup_interval": options.cleanup_interval,
+            "embedder": options.embedder,
+            "index_dir": options.index_dir,
+        },
     )
     try:
         app = create_app(core, options.server_config())

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import base64
 import re
-import zlib
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pytest
 import schemathesis
 from schemathesis import GenerationMode
@@ -17,6 +15,7 @@ from schemathesis.specs.openapi.checks import allow_header_conformance
 
 from hivemem.engine.conflicts import BUILTIN_RESOLVERS
 from hivemem.server.openapi import build_openapi
+from hivemem.testing.embedders import HashEmbedder
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -102,26 +101,9 @@ def _overlapping(paths: list[str]) -> set[str]:
     return {p for p in paths if any(q != p and shape.match(p) for q, shape in shapes.items())}
 
 
-class HashEmbedder:
-    """A fast, deterministic embedder: words hashed into 16 dimensions.
-
-    The fuzzed server embeds with it instead of MiniLM, so that semantic search answers
-    (rather than 503) while a batch of 1000 records costs milliseconds, not seconds.
-    """
-
-    name = "test/hash-16"
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), 16), dtype=np.float32)
-        out[:, 0] = 0.1  # never a zero vector
-        for row, text in enumerate(texts):
-            for word in text.lower().split():
-                out[row, zlib.crc32(word.encode("utf-8", "replace")) % 16] += 1.0
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _hash_embedder(api: Api) -> Iterator[None]:
+    # Semantic search answers (rather than 503) and a batch of 1000 records costs ms.
     settings = api.core.settings
     previous, settings.embedder = settings.embedder, HashEmbedder()
     yield
