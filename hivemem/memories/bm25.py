@@ -5,6 +5,12 @@ stop-word list removed; identifiers such as ``INC-4821`` or ``v2.3.1`` also inde
 (``inc-4821``), so an exact ticket id or version matches as one rare term. Scores are
 Okapi BM25 with ``k1=1.2``, ``b=0.75`` and the non-negative idf
 ``ln(1 + (N - df + 0.5) / (df + 0.5))``.
+
+Postings are numpy arrays, so scoring a query is a few vector operations per term even
+when a term occurs in most of a million documents. They are append-only: a document's
+postings carry its generation, a re-indexed or removed document bumps its generation
+(its old postings no longer match), and a term's array is compacted once most of it is
+dead. Appends go to a Python list first and reach the array when the term is scored.
 """
 
 from __future__ import annotations
@@ -12,12 +18,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
+import numpy as np
 
-__all__ = ["BM25", "tokenize"]
+__all__ = ["BM25", "best", "tokenize"]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _COMPOUND = re.compile(r"[^\W_]+(?:[-.:/#][^\W_]+)+", re.UNICODE)
@@ -113,28 +117,98 @@ def tokenize(text: str) -> list[str]:
     return terms
 
 
+class _Postings:
+    """One term's postings: labels, term frequencies, generations (arrays plus a buffer)."""
+
+    __slots__ = ("buffer", "dead", "gens", "labels", "size", "tfs")
+
+    def __init__(self) -> None:
+        self.labels = np.empty(8, dtype=np.int64)
+        self.tfs = np.empty(8, dtype=np.float64)
+        self.gens = np.empty(8, dtype=np.int64)
+        self.size = 0
+        self.dead = 0
+        self.buffer: list[tuple[int, int, int]] = []
+
+    @property
+    def df(self) -> int:
+        """Live documents holding the term (each has exactly one live posting)."""
+        return self.size + len(self.buffer) - self.dead
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Labels, tfs and generations of every posting (live or dead)."""
+        if self.buffer:
+            add = np.array(self.buffer, dtype=np.int64).reshape(-1, 3)
+            self.buffer = []
+            need = self.size + add.shape[0]
+            if need > self.labels.shape[0]:
+                cap = max(need, 2 * self.labels.shape[0])
+                for name in ("labels", "tfs", "gens"):
+                    old = getattr(self, name)
+                    new = np.empty(cap, dtype=old.dtype)
+                    new[: self.size] = old[: self.size]
+                    setattr(self, name, new)
+            self.labels[self.size : need] = add[:, 0]
+            self.tfs[self.size : need] = add[:, 1]
+            self.gens[self.size : need] = add[:, 2]
+            self.size = need
+        n = self.size
+        return self.labels[:n], self.tfs[:n], self.gens[:n]
+
+    def compact(self, current: np.ndarray) -> None:
+        """Drop the postings of documents re-indexed or removed since (``current`` gens)."""
+        labels, tfs, gens = self.arrays()
+        keep = current[labels] == gens
+        kept = int(np.count_nonzero(keep))
+        cap = max(8, 2 * kept)
+        for name, arr in (("labels", labels), ("tfs", tfs), ("gens", gens)):
+            new = np.empty(cap, dtype=arr.dtype)
+            new[:kept] = arr[keep]
+            setattr(self, name, new)
+        self.size, self.dead = kept, 0
+
+
 class BM25:
     """Term postings of documents labelled by int; add, replace, remove, score."""
 
     def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
         self.k1 = k1
         self.b = b
-        self.postings: dict[str, dict[int, int]] = {}
+        self.postings: dict[str, _Postings] = {}
         self.lengths: dict[int, int] = {}
         self._terms: dict[int, tuple[str, ...]] = {}
         self._total = 0
+        self._gen = np.zeros(1024, dtype=np.int64)  # by label: current generation
+        self._len = np.zeros(1024, dtype=np.float64)  # by label: document length
 
     def __len__(self) -> int:
         return len(self.lengths)
 
+    def _reserve(self, label: int) -> None:
+        if label >= self._gen.shape[0]:
+            cap = max(label + 1, 2 * self._gen.shape[0])
+            for name in ("_gen", "_len"):
+                old = getattr(self, name)
+                new = np.zeros(cap, dtype=old.dtype)
+                new[: old.shape[0]] = old
+                setattr(self, name, new)
+
     def upsert(self, label: int, text: str) -> None:
         """Index (or re-index) document ``label``."""
         self.remove(label)
+        self._reserve(label)
         counts = Counter(tokenize(text))
+        gen = int(self._gen[label]) + 1
+        self._gen[label] = gen
+        postings = self.postings
         for term, tf in counts.items():
-            self.postings.setdefault(term, {})[label] = tf
+            posting = postings.get(term)
+            if posting is None:
+                posting = postings[term] = _Postings()
+            posting.buffer.append((label, tf, gen))
         length = sum(counts.values())
         self.lengths[label] = length
+        self._len[label] = length
         self._terms[label] = tuple(counts)
         self._total += length
 
@@ -143,39 +217,67 @@ class BM25:
         terms = self._terms.pop(label, None)
         if terms is None:
             return
+        self._gen[label] += 1  # its postings no longer match
         for term in terms:
-            posting = self.postings.get(term)
-            if posting is not None:
-                posting.pop(label, None)
-                if not posting:
-                    del self.postings[term]
+            posting = self.postings[term]
+            posting.dead += 1
+            if posting.df == 0:
+                del self.postings[term]
+            elif posting.dead > 32 and posting.dead * 2 > posting.size + len(posting.buffer):
+                posting.compact(self._gen)
         self._total -= self.lengths.pop(label)
 
-    def scores(self, query: str, allowed: Callable[[int], bool] | None = None) -> dict[int, float]:
-        """BM25 score of every document matching at least one query term (and ``allowed``)."""
+    def dense(self, query: str, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Scores of the documents matching ``query`` (and ``allowed``, a mask by label).
+
+        Returns:
+            ``(scores, labels)``: ``scores[label]`` for every label in this index's label
+            space (0 where nothing matched) and the matching labels, ascending.
+        """
         n = len(self.lengths)
+        acc = np.zeros(self._gen.shape[0], dtype=np.float64)
+        hit = np.zeros(self._gen.shape[0], dtype=np.bool_)
         if not n:
-            return {}
+            return acc, np.zeros(0, dtype=np.int64)
         avgdl = self._total / n or 1.0
         k1, b = self.k1, self.b
-        out: dict[int, float] = {}
-        lengths = self.lengths
         for term in set(tokenize(query)):
             posting = self.postings.get(term)
-            if not posting:
+            if posting is None:
                 continue
-            df = len(posting)
+            df = posting.df
             idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-            for label, tf in posting.items():
-                if allowed is not None and not allowed(label):
-                    continue
-                norm = tf + k1 * (1.0 - b + b * lengths[label] / avgdl)
-                out[label] = out.get(label, 0.0) + idf * tf * (k1 + 1.0) / norm
-        return out
+            labels, tfs, gens = posting.arrays()
+            valid = self._gen[labels] == gens
+            if allowed is not None:
+                inside = labels < allowed.shape[0]
+                valid &= inside
+                valid[inside] &= allowed[labels[inside]]
+            labels, tfs = labels[valid], tfs[valid]
+            norm = tfs + k1 * (1.0 - b + b * self._len[labels] / avgdl)
+            acc[labels] += idf * tfs * (k1 + 1.0) / norm
+            hit[labels] = True
+        return acc, np.flatnonzero(hit)
 
-    def top(
-        self, query: str, k: int, allowed: Callable[[int], bool] | None = None
-    ) -> list[tuple[int, float]]:
+    def scores(self, query: str, allowed: np.ndarray | None = None) -> dict[int, float]:
+        """BM25 score of every document matching at least one query term (and ``allowed``)."""
+        acc, labels = self.dense(query, allowed)
+        return dict(zip(labels.tolist(), acc[labels].tolist(), strict=True))
+
+    def top(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The ``k`` best ``(label, score)`` pairs, best first (ties: lower label first)."""
-        scored = self.scores(query, allowed)
-        return sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        acc, labels = self.dense(query, allowed)
+        return best(acc, labels, k)
+
+
+def best(scores: np.ndarray, labels: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The ``k`` of ``labels`` with the highest ``scores[label]``, best first, ties by label."""
+    if k <= 0 or not labels.shape[0]:
+        return []
+    values = scores[labels]
+    if labels.shape[0] > k:
+        cut = np.partition(values, labels.shape[0] - k)[labels.shape[0] - k]
+        keep = values >= cut
+        labels, values = labels[keep], values[keep]
+    order = np.lexsort((labels, -values))[:k]
+    return list(zip(labels[order].tolist(), values[order].tolist(), strict=True))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hivemem.errors import InvalidArgument
-from hivemem.memories.bm25 import BM25
+from hivemem.memories.bm25 import BM25, best
 from hivemem.memories.decay import DecayPolicy
 from hivemem.types import TIERS, MemoryRecord
 
@@ -406,7 +406,7 @@ class NamespaceIndex:
     def keyword(self, query: str, k: int, filters: dict[str, Any]) -> list[tuple[int, float]]:
         """The ``k`` best BM25 matches passing ``filters``."""
         keep = self.mask(filters)
-        return self.bm25.top(query, k, lambda label: bool(keep[label]))
+        return self.bm25.top(query, k, keep)
 
     def hybrid(
         self,
@@ -422,7 +422,8 @@ class NamespaceIndex:
         """Hybrid ranking: weighted vector + keyword + strength + recency, best first.
 
         Candidates are the best ``max(pool, 4k)`` by vector similarity and by BM25 (both
-        within the filters); the keyword part is BM25 divided by the best BM25 among the
+        within the filters; BM25 is skipped when the keyword weight is 0 and vectors
+        answer); the keyword part is BM25 divided by the best BM25 among the
         candidates, the vector part the cosine similarity (negative counts as 0), the
         strength part the record's current strength, the recency part
         ``2 ** (-age / 30 days)`` with age since the last update.
@@ -433,13 +434,15 @@ class NamespaceIndex:
         if qvec is not None and self.vectors is not None and len(self.vectors):
             labels, scores = self.vectors.search(qvec, depth, keep)
             sims = {int(lb): float(s) for lb, s in zip(labels, scores, strict=True)}
-        kw_all = self.bm25.scores(query, lambda label: bool(keep[label]))
-        kw_top = sorted(kw_all.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]
-        candidates = set(sims) | {label for label, _ in kw_top}
-        best_kw = max((kw_all.get(label, 0.0) for label in candidates), default=0.0)
-        out: list[tuple[int, float, dict[str, float]]] = []
         wv, wk = weights.get("vector", 0.0), weights.get("keyword", 0.0)
         ws, wr = weights.get("strength", 0.0), weights.get("recency", 0.0)
+        candidates = set(sims)
+        kw = np.zeros(0, dtype=np.float64)
+        if wk > 0 or not sims:  # without a keyword weight, BM25 adds no candidate worth it
+            kw, matched = self.bm25.dense(query, keep)
+            candidates.update(label for label, _ in best(kw, matched, depth))
+        best_kw = max((_at(kw, label) for label in candidates), default=0.0)
+        out: list[tuple[int, float, dict[str, float]]] = []
         for label in candidates:
             record = self.records.get(label)
             if record is None:
@@ -450,7 +453,7 @@ class NamespaceIndex:
                 sim = float(vec @ qvec) if vec is not None else 0.0
             parts = {
                 "vector": wv * max(0.0, sim or 0.0),
-                "keyword": wk * (kw_all.get(label, 0.0) / best_kw if best_kw > 0 else 0.0),
+                "keyword": wk * (_at(kw, label) / best_kw if best_kw > 0 else 0.0),
                 "strength": ws * policy.strength_at(record, now),
                 "recency": wr
                 * math.pow(
@@ -473,3 +476,8 @@ class NamespaceIndex:
 
 
 _ABSENT = object()
+
+
+def _at(scores: np.ndarray, label: int) -> float:
+    """``scores[label]``, 0 past its end."""
+    return float(scores[label]) if label < scores.shape[0] else 0.0

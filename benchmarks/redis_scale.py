@@ -14,7 +14,7 @@ Three measures, each against a peer measured in the same run on the same Redis:
 3. ``watch``: two replicas; an SSE watcher on replica B, writes paced at ``--watch-rate``/s
    through replica A; latency = event read on B minus write response read from A.
 
-Run ``.venv/bin/python benchmarks/redis.py --help``. ``--docs docs/benchmarks.md`` writes
+Run ``.venv/bin/python benchmarks/redis_scale.py --help``. ``--docs docs/benchmarks.md`` writes
 the results into the "Redis (issue 4)" section of that file (the rest is kept).
 """
 
@@ -36,12 +36,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-# This file is called redis.py: keep its directory off the path, so ``import redis`` is redis-py.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+import redis
 
-# (imported by name: type checkers that see this file as the module ``redis`` stay quiet)
-redis: Any = importlib.import_module("redis")
+HERE = Path(__file__).resolve().parent
 
 ROOT = HERE.parent
 PY = sys.executable
@@ -313,11 +310,11 @@ def markdown(cfg: argparse.Namespace, res: dict[str, Any], info: dict[str, str])
         "",
         "hivemem over Redis measured against raw redis-py doing the equivalent commands, in "
         "one run, on one Redis (`redis-server` on a free loopback port, AOF off, started by "
-        "the harness). Targets: issue 4, acceptance 4. Written by `benchmarks/redis.py`; no "
+        "the harness). Targets: issue 4, acceptance 4. Written by `benchmarks/redis_scale.py`; no "
         "figure is typed in.",
         "",
         "```sh",
-        " ".join(["python", "benchmarks/redis.py", *cfg.argv]),
+        " ".join(["python", "benchmarks/redis_scale.py", *cfg.argv]),
         "```",
         "",
         "| | |",
