@@ -35,6 +35,7 @@ from urllib.parse import quote, unquote
 from hivemem import _codec
 from hivemem import _validate as v
 from hivemem.engine import ops as o
+from hivemem.engine.permissions import WRITE, require
 from hivemem.errors import (
     ConflictError,
     EmbedderUnavailable,
@@ -406,6 +407,18 @@ class MemoryPlans:
             self.indexes.mark(self.ns)
         return [self._out(e.value) for e in entries if "content" in (e.value or {})]
 
+    def _require_write(self) -> Plan[None]:
+        """Refuse a caller without write permission up front, even if nothing would change.
+
+        A mutation that finds nothing to write (deleting a missing record, a decay pass
+        with nothing due) would otherwise answer a read-only caller as if it were allowed.
+        """
+        try:
+            info = yield o.GetNamespace(agent=self.agent, admin=self.admin, ns=self.ns)
+        except NamespaceNotFound:
+            return  # nothing to change; the op itself reports what it must
+        require(info, self.agent, WRITE, self.admin)
+
     def get(self, rid: str) -> Plan[MemoryRecord]:
         """A record; the read counts as an access (strength restored, count + 1).
 
@@ -527,6 +540,7 @@ class MemoryPlans:
         rid = _id(rid)
         if not isinstance(cascade, bool):
             raise InvalidArgument("cascade must be true or false")
+        yield from self._require_write()
         entry = yield from self._get(rid)
         if entry is None or not is_record(rid, entry.value):
             return 0
@@ -819,6 +833,7 @@ class MemoryPlans:
         elif isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
             raise InvalidArgument("now must be a number (unix seconds)")
         counts = {"decayed": 0, "promoted": 0, "forgotten": 0}
+        yield from self._require_write()
         cursor = None
         while True:
             try:

@@ -408,6 +408,13 @@ def test_memory_permissions_apply(mem):
         reader.add("sneaky")
     with pytest.raises(PermissionDenied):
         reader.reinforce(rec.id)
+    # Refused even when there would be nothing to change.
+    with pytest.raises(PermissionDenied):
+        reader.delete("no-such-record")
+    with pytest.raises(PermissionDenied):
+        reader.decay()
+    with pytest.raises(PermissionDenied):
+        reader.delete(rec.id)
     stranger = mem.memories(NS, agent="stranger")
     with pytest.raises(PermissionDenied):
         stranger.search("secret")
