@@ -19,8 +19,10 @@ Filtered search with the graph (``allowed`` selecting ``s`` of ``n`` live vector
   ``max(4k, gather_max, gather_per_fetch * k')``; a gathered row costs about an eighth of
   a graph candidate), or ``k'`` exceeds ``n / 4``, the allowed rows are scored exactly;
 * otherwise the graph's ``k'`` neighbours are filtered by the mask, and if fewer than
-  ``k`` survive (a filter correlated with the query's neighbourhood) the search falls
-  back to exact masked scoring.
+  ``k`` survive (a filter that excludes the query's neighbourhood) the search falls
+  back to a graph walk that only collects allowed vectors (hnswlib's filter callback)
+  when ``s`` is at least ``walk_min``, else, or if the walk finds fewer than ``k``, to
+  exact masked scoring.
 
 Thread safety: mutations are serialised by an ``RLock``; a readers-writer lock lets any
 number of searches run together (hnswlib's ``knn_query`` is safe with other queries but
@@ -142,6 +144,9 @@ class VectorIndex:
     gather_max = 2_048
     #: ... and so do those selecting at most this many times the graph candidates needed.
     gather_per_fetch = 8
+    #: When the over-fetched neighbours hold fewer than ``k`` allowed vectors, a filter of
+    #: at least this many vectors is searched by a filtered graph walk; smaller ones exactly.
+    walk_min = 50_000
 
     def __init__(
         self,
@@ -378,8 +383,27 @@ class VectorIndex:
         if mask is not None:
             labs = labs[mask[labs]]
             if labs.shape[0] < k:
-                return self._exact(q, k, mask, s)
+                walked = self._walk(index, q, k, mask) if s >= self.walk_min else None
+                return self._exact(q, k, mask, s) if walked is None else walked
         # Rescore the few found from the matrix: the same scores as the exact path gives.
+        return _top(self._matrix[labs] @ q, labs, k)
+
+    def _walk(
+        self, index: Any, q: np.ndarray, k: int, mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """A graph search that only collects allowed vectors (``None`` if it finds too few).
+
+        For a filter that excludes the query's neighbourhood (a topic's records, an
+        agent's): the walk goes past the excluded region instead of gathering every
+        allowed row, which costs about 0.5 us a row here (48 ms for 100,000 of 1,000,000).
+        """
+        try:
+            found, _ = index.knn_query(q, k=k, num_threads=1, filter=mask.__getitem__)
+        except RuntimeError:  # fewer than ``k`` allowed vectors reachable
+            return None
+        labs = found[0].astype(np.int64)
+        if labs.shape[0] < k:
+            return None
         return _top(self._matrix[labs] @ q, labs, k)
 
     # ------------------------------------------------------------------ persistence

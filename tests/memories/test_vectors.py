@@ -241,6 +241,33 @@ def test_graph_updates_removals_and_fallback(rng: np.random.Generator) -> None:
     assert index.search(q, 5)[0].size == 0
 
 
+def test_a_filter_excluding_the_neighbourhood_walks_the_graph(rng: np.random.Generator) -> None:
+    """Large filters that the over-fetch misses are walked with hnswlib's filter, not gathered."""
+    index, data = filled(rng, 3000, hnsw_threshold=500)
+    index.gather_max, index.gather_per_fetch, index.walk_min = 20, 0, 100
+    calls: list[str] = []
+    for name in ("_walk", "_exact"):
+        method = getattr(index, name)
+
+        def spy(*a: object, _m: object = method, _n: str = name) -> object:
+            calls.append(_n)
+            return _m(*a)  # type: ignore[operator]
+
+        setattr(index, name, spy)
+    recalls = []
+    for q in data[:30]:
+        sims = data @ q
+        allowed = sims < np.quantile(sims, 0.6)  # the nearest 40% are excluded
+        calls.clear()
+        got, scores = index.search(q, 10, allowed)
+        assert calls == ["_walk"]
+        assert allowed[got].all() and len(got) == 10
+        assert np.allclose(scores, data[got] @ q, atol=1e-5)  # rescored exactly
+        want = reference(dict(enumerate(data)), q, 10, allowed)[0]
+        recalls.append(recall(got, np.asarray(want)))
+    assert np.mean(recalls) >= 0.9
+
+
 # ---------------------------------------------------------------- persistence
 @pytest.mark.parametrize("n", [0, 300, 1200])
 def test_save_load_round_trip(rng: np.random.Generator, tmp_path: Path, n: int) -> None:
