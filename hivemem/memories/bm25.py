@@ -117,15 +117,17 @@ def tokenize(text: str) -> list[str]:
     return terms
 
 
+_EMPTY = np.zeros(0, dtype=np.int64)
+_DTYPES = (("labels", np.int64), ("tfs", np.float64), ("gens", np.int64))
+
+
 class _Postings:
     """One term's postings: labels, term frequencies, generations (arrays plus a buffer)."""
 
     __slots__ = ("buffer", "dead", "gens", "labels", "size", "tfs")
 
     def __init__(self) -> None:
-        self.labels = np.empty(8, dtype=np.int64)
-        self.tfs = np.empty(8, dtype=np.float64)
-        self.gens = np.empty(8, dtype=np.int64)
+        self.labels = self.tfs = self.gens = _EMPTY  # allocated when first scored
         self.size = 0
         self.dead = 0
         self.buffer: list[tuple[int, int, int]] = []
@@ -143,9 +145,9 @@ class _Postings:
             need = self.size + add.shape[0]
             if need > self.labels.shape[0]:
                 cap = max(need, 2 * self.labels.shape[0])
-                for name in ("labels", "tfs", "gens"):
+                for name, dtype in _DTYPES:
                     old = getattr(self, name)
-                    new = np.empty(cap, dtype=old.dtype)
+                    new = np.empty(cap, dtype=dtype)
                     new[: self.size] = old[: self.size]
                     setattr(self, name, new)
             self.labels[self.size : need] = add[:, 0]

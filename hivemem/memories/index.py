@@ -62,6 +62,7 @@ FILTER_KEYS = frozenset(
 )
 _CODED = ("memory_type", "tier", "agent_id", "session_id", "parent_id")
 _RECENCY_HALF_LIFE = 30 * 86_400.0
+_DEFAULT_POLICY = DecayPolicy()
 
 
 def is_record(key: str, value: Any) -> bool:
@@ -76,7 +77,7 @@ def is_record(key: str, value: Any) -> bool:
         return False
     try:
         MemoryRecord.from_dict(value)
-        DecayPolicy().strength_at(value, float(value.get("created_at", 0.0)))
+        _DEFAULT_POLICY.strength_at(value, float(value.get("created_at", 0.0)))
     except (KeyError, TypeError, ValueError, OverflowError):
         return False
     return True
