@@ -6,17 +6,18 @@ stop-word list removed; identifiers such as ``INC-4821`` or ``v2.3.1`` also inde
 Okapi BM25 with ``k1=1.2``, ``b=0.75`` and the non-negative idf
 ``ln(1 + (N - df + 0.5) / (df + 0.5))``.
 
-Postings are numpy arrays, so scoring a query is a few vector operations per term even
-when a term occurs in most of a million documents. They are append-only: a document's
-postings carry its generation, a re-indexed or removed document bumps its generation
-(its old postings no longer match), and a term's array is compacted once most of it is
-dead. Appends go to a Python list first and reach the array when the term is scored.
+Postings are packed int64 arrays read as numpy views, so scoring a query is a few vector
+operations per term even when a term occurs in most of a million documents. They are
+append-only: a document's postings carry its generation, a re-indexed or removed document
+bumps its generation (its old postings no longer match), and a term's array is compacted
+once most of it is dead.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import Counter
 
 import numpy as np
@@ -118,56 +119,47 @@ def tokenize(text: str) -> list[str]:
 
 
 _EMPTY = np.zeros(0, dtype=np.int64)
-_DTYPES = (("labels", np.int64), ("tfs", np.float64), ("gens", np.int64))
 
 
 class _Postings:
-    """One term's postings: labels, term frequencies, generations (arrays plus a buffer)."""
+    """One term's postings: ``(label, tf, generation)`` triples packed in an int64 array.
 
-    __slots__ = ("buffer", "dead", "gens", "labels", "size", "tfs")
+    24 bytes a posting (a list of tuples took about 100). Scoring reads them through a
+    zero-copy numpy view; the index's users serialise changes and queries (the namespace
+    index's lock), so no view outlives a query and the array can always grow.
+    """
+
+    __slots__ = ("data", "dead")
 
     def __init__(self) -> None:
-        self.labels = self.tfs = self.gens = _EMPTY  # allocated when first scored
-        self.size = 0
+        self.data = array("q")
         self.dead = 0
-        self.buffer: list[tuple[int, int, int]] = []
+
+    @property
+    def size(self) -> int:
+        """Postings held, live or dead."""
+        return len(self.data) // 3
 
     @property
     def df(self) -> int:
         """Live documents holding the term (each has exactly one live posting)."""
-        return self.size + len(self.buffer) - self.dead
+        return len(self.data) // 3 - self.dead
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Labels, tfs and generations of every posting (live or dead)."""
-        if self.buffer:
-            add = np.array(self.buffer, dtype=np.int64).reshape(-1, 3)
-            self.buffer = []
-            need = self.size + add.shape[0]
-            if need > self.labels.shape[0]:
-                cap = max(need, 2 * self.labels.shape[0])
-                for name, dtype in _DTYPES:
-                    old = getattr(self, name)
-                    new = np.empty(cap, dtype=dtype)
-                    new[: self.size] = old[: self.size]
-                    setattr(self, name, new)
-            self.labels[self.size : need] = add[:, 0]
-            self.tfs[self.size : need] = add[:, 1]
-            self.gens[self.size : need] = add[:, 2]
-            self.size = need
-        n = self.size
-        return self.labels[:n], self.tfs[:n], self.gens[:n]
+        """Views of the labels, tfs and generations of every posting (live or dead)."""
+        if not self.data:
+            return _EMPTY, _EMPTY, _EMPTY
+        view = np.frombuffer(self.data, dtype=np.int64).reshape(-1, 3)
+        return view[:, 0], view[:, 1], view[:, 2]
 
     def compact(self, current: np.ndarray) -> None:
         """Drop the postings of documents re-indexed or removed since (``current`` gens)."""
-        labels, tfs, gens = self.arrays()
+        labels, _, gens = self.arrays()
         keep = current[labels] == gens
-        kept = int(np.count_nonzero(keep))
-        cap = max(8, 2 * kept)
-        for name, arr in (("labels", labels), ("tfs", tfs), ("gens", gens)):
-            new = np.empty(cap, dtype=arr.dtype)
-            new[:kept] = arr[keep]
-            setattr(self, name, new)
-        self.size, self.dead = kept, 0
+        kept = np.frombuffer(self.data, dtype=np.int64).reshape(-1, 3)[keep]
+        data = array("q")
+        data.frombytes(kept.tobytes())
+        self.data, self.dead = data, 0
 
 
 class BM25:
@@ -207,7 +199,7 @@ class BM25:
             posting = postings.get(term)
             if posting is None:
                 posting = postings[term] = _Postings()
-            posting.buffer.append((label, tf, gen))
+            posting.data.extend((label, tf, gen))
         length = sum(counts.values())
         self.lengths[label] = length
         self._len[label] = length
@@ -225,7 +217,7 @@ class BM25:
             posting.dead += 1
             if posting.df == 0:
                 del self.postings[term]
-            elif posting.dead > 32 and posting.dead * 2 > posting.size + len(posting.buffer):
+            elif posting.dead > 32 and posting.dead * 2 > posting.size:
                 posting.compact(self._gen)
         self._total -= self.lengths.pop(label)
 

@@ -169,7 +169,7 @@ class NamespaceIndex:
         self.tag_labels: dict[str, set[int]] = {}
         #: While a scan rebuilds the index (see :meth:`start_rebuild`): vectors to add in
         #: one batch, labels whose stored vector the scan saw, labels a snapshot seeded.
-        self._pending: tuple[list[int], list[np.ndarray]] | None = None
+        self._pending: _Rows | None = None
         self._seen_vectors: set[int] = set()
         self._seeded: set[int] = set()
         #: ``vectors.version`` when last written to or read from a snapshot (-1: never).
@@ -266,13 +266,13 @@ class NamespaceIndex:
         if self._pending is None:
             self.vectors.upsert([label], vec.reshape(1, -1))
             return
-        self._seen_vectors.add(label)
+        if self._seeded:
+            self._seen_vectors.add(label)
         if seeded and label in self._seeded:
             saved = self.vectors.get(label)
             if saved is not None and np.array_equal(saved, vec):
                 return
-        self._pending[0].append(label)
-        self._pending[1].append(vec)
+        self._pending.add(label, vec)
 
     # ------------------------------------------------------------ rebuilding
     def start_rebuild(self, snapshot: VectorIndex | None = None) -> None:
@@ -287,7 +287,7 @@ class NamespaceIndex:
         does not confirm is dropped, so a stale or foreign snapshot costs time, never
         correctness.
         """
-        self._pending = ([], [])
+        self._pending = _Rows()
         if snapshot is None:
             return
         ids: list[str | None] = list(snapshot.extra["ids"])
@@ -323,8 +323,8 @@ class NamespaceIndex:
                     self.ids[label] = None
                     self._free.append(label)
         self._seeded, self._seen_vectors = set(), set()
-        if pending[0] and self.vectors is not None:
-            self.vectors.upsert(np.asarray(pending[0], dtype=np.int64), np.stack(pending[1]))
+        if pending.labels and self.vectors is not None:
+            self.vectors.upsert(*pending.arrays())
 
     def remove(self, key: str) -> None:
         """Forget a deleted or expired record or vector."""
@@ -381,7 +381,7 @@ class NamespaceIndex:
             if wanted is None:
                 continue
             codes = [self._codes[column][w] for w in wanted if w in self._codes[column]]
-            keep &= np.isin(cols[column][:n], np.asarray(codes, dtype=np.int32))
+            keep &= _among(cols[column][:n], codes, len(self._codes[column]))
         for name, column, op in (
             ("created_after", "created", np.greater_equal),
             ("created_before", "created", np.less),
@@ -482,3 +482,42 @@ _ABSENT = object()
 def _at(scores: np.ndarray, label: int) -> float:
     """``scores[label]``, 0 past its end."""
     return float(scores[label]) if label < scores.shape[0] else 0.0
+
+
+class _Rows:
+    """Vectors gathered for one batch: labels and a float32 matrix grown by doubling."""
+
+    def __init__(self) -> None:
+        self.labels: list[int] = []
+        self._matrix: np.ndarray | None = None
+
+    def add(self, label: int, vec: np.ndarray) -> None:
+        n = len(self.labels)
+        if self._matrix is None or n == self._matrix.shape[0]:
+            grown = np.empty((max(1024, 2 * n), vec.shape[0]), dtype=np.float32)
+            if self._matrix is not None:
+                grown[:n] = self._matrix
+            self._matrix = grown
+        self._matrix[n] = vec
+        self.labels.append(label)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(labels, vectors)`` gathered so far."""
+        assert self._matrix is not None
+        return np.asarray(self.labels, dtype=np.int64), self._matrix[: len(self.labels)]
+
+
+def _among(col: np.ndarray, codes: list[int], known: int) -> np.ndarray:
+    """``col`` (codes, -1 for none) is one of ``codes``: a few compares or a lookup table.
+
+    (``np.isin`` takes 8 ms over a million rows here; one compare takes 0.15 ms.)
+    """
+    if len(codes) <= 8:
+        out = np.zeros(col.shape[0], dtype=np.bool_)
+        for code in codes:
+            out |= col == code
+        return out
+    table = np.zeros(known + 1, dtype=np.bool_)  # the last slot answers -1: never chosen
+    table[codes] = True
+    hit: np.ndarray = table[col]
+    return hit

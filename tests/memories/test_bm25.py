@@ -1,4 +1,4 @@
-"""BM25 over numpy postings: the same scores as the textbook formula, through any history."""
+"""BM25 over numpy postings (the same scores as the textbook formula) and filter columns."""
 
 from __future__ import annotations
 
@@ -88,3 +88,14 @@ def test_identifiers_are_whole_terms() -> None:
     index.upsert(0, "INC-4821 broke the build")
     index.upsert(1, "INC 4822 and 4821 are unrelated")
     assert index.top("INC-4821", 1) == [(0, pytest.approx(index.scores("INC-4821")[0]))]
+
+
+@pytest.mark.parametrize("chosen", [0, 1, 3, 8, 9, 20])
+def test_filter_codes_match_isin(chosen: int) -> None:
+    """The coded-column filter agrees with ``np.isin``, with and without its lookup table."""
+    from hivemem.memories.index import _among
+
+    rng = np.random.default_rng(chosen)
+    col = rng.integers(-1, 30, 5000).astype(np.int32)  # -1: no value
+    codes = rng.choice(30, chosen, replace=False).tolist()
+    assert np.array_equal(_among(col, codes, 30), np.isin(col, codes))
