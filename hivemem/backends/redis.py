@@ -43,6 +43,7 @@ import orjson
 
 from hivemem import _codec
 from hivemem.backends.base import Backend, Result, Settings, Stored, Txn, filter_audit
+from hivemem.backends.redis_call import ThreadConnections
 from hivemem.engine import ops as o
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
 from hivemem.engine.permissions import WRITE, level_of
@@ -532,6 +533,8 @@ class RedisBackend(Backend):
         self._script, self._wscript, self._rscript = (
             self.client.register_script(text) for text in self._script_texts
         )
+        #: The write and read scripts' calls, packed by hand (not on a cluster's client).
+        self._calls = None if self.cluster else ThreadConnections(self.client, redis.exceptions)
         #: Namespace configs as last seen in Redis: name -> (text, parsed). The write and read
         #: scripts compare the text with Redis's, so a stale entry is noticed, never trusted.
         self._cfgs: dict[str, tuple[str, NamespaceInfo]] = {}
@@ -859,6 +862,11 @@ class RedisBackend(Backend):
             self.notifier.notify()
         return result
 
+    def _script_call(self, script: Any, keys: list[str], args: list[str | bytes]) -> Any:
+        if self._calls is None:
+            return script(keys=keys, args=args)
+        return self._calls.evalsha(script, keys, args, reads_only=script is self._rscript)
+
     def _fast_write(self, op: o.Put | o.Delete) -> Result | None:
         for _ in range(3):
             call = self._write_call(op)
@@ -866,7 +874,7 @@ class RedisBackend(Backend):
                 return None
             keys, args, now, expires, taken = call
             try:
-                reply = self._wscript(keys=keys, args=args)
+                reply = self._script_call(self._wscript, keys, args)
             except BaseException:
                 self._return_audit(taken)
                 raise
@@ -922,7 +930,7 @@ class RedisBackend(Backend):
         if cached is None:
             return None
         keys = [self.keys.cfg(op.ns), self.keys.entry(op.ns, op.key)]
-        return self._get_done(op, cached, self._rscript(keys=keys, args=[cached[0]]))
+        return self._get_done(op, cached, self._script_call(self._rscript, keys, [cached[0]]))
 
     async def _afast_get(self, client: Any, op: o.Get) -> Result | None:
         cached = self._cfgs.get(op.ns)
@@ -1277,6 +1285,8 @@ class RedisBackend(Backend):
             self._flusher.join(2.0)
         with contextlib.suppress(Exception):  # Redis gone: nothing more to save
             self.flush_audit()
+        if self._calls is not None:
+            self._calls.close()
         self.client.close()
         for loop, client in list(self._aclients.items()):
             if not loop.is_closed() and not loop.is_running():
