@@ -130,13 +130,7 @@ class Replicas:
             self.servers.append(hb.Server("hivemem", proc, port))
         for s in self.servers:
             hb._wait_http(f"{s.base}/healthz")
-        token = subprocess.run(
-            [PY, "-m", "hivemem", "token", "create", "bench", "--store", url],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        ).stdout.strip()
+        token = hb.agent_token(url)
         for s in self.servers:
             s.token = token
 

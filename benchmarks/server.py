@@ -158,6 +158,17 @@ def free_port() -> int:
         return port
 
 
+def agent_token(store: str) -> str:
+    """A new token of agent ``bench`` in ``store`` (``hivemem token create``)."""
+    return subprocess.run(
+        [PY, "-m", "hivemem", "token", "create", "bench", "--store", store],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout.strip()
+
+
 def _wait_http(url: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -263,14 +274,7 @@ def start_hivemem(workers: int, db: Path) -> Server:
         cwd=ROOT,
     )
     _wait_http(f"http://127.0.0.1:{port}/healthz")
-    token = subprocess.run(
-        [PY, "-m", "hivemem", "token", "create", "bench", "--store", store],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout.strip()
-    server = Server("hivemem", proc, port, token)
+    server = Server("hivemem", proc, port, agent_token(store))
     _setup(server)
     return server
 
@@ -362,7 +366,7 @@ def wrk(
             "wrk",
             f"-t{cfg.wrk_threads}",
             f"-c{cfg.connections}",
-            f"-d{duration:g}s",
+            f"-d{max(1, round(duration))}s",  # wrk takes whole seconds only
             "--timeout",
             "10s",
             "-s",

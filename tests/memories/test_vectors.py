@@ -57,6 +57,20 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(7)
 
 
+def spy_on(index: VectorIndex, *names: str) -> list[str]:
+    """Record the calls of ``index``'s methods ``names`` (by name, in order)."""
+    calls: list[str] = []
+    for name in names:
+        method = getattr(index, name)
+
+        def spy(*a: object, _m: object = method, _n: str = name) -> object:
+            calls.append(_n)
+            return _m(*a)  # type: ignore[operator]
+
+        setattr(index, name, spy)
+    return calls
+
+
 def filled(rng: np.random.Generator, n: int, **kw: int) -> tuple[VectorIndex, np.ndarray]:
     data = clustered(rng, n)
     index = VectorIndex(DIM, **kw)
@@ -217,15 +231,7 @@ def test_graph_updates_removals_and_fallback(rng: np.random.Generator) -> None:
     sims = data @ q
     allowed = sims < np.quantile(sims, 0.3)
     allowed[list(range(100, 400))] = False
-    calls: list[str] = []
-    for name in ("_graph", "_exact"):
-        method = getattr(index, name)
-
-        def spy(*a: object, _m: object = method, _n: str = name) -> object:
-            calls.append(_n)
-            return _m(*a)  # type: ignore[operator]
-
-        setattr(index, name, spy)
+    calls = spy_on(index, "_graph", "_exact")
     got = index.search(q, 10, allowed)
     assert calls == ["_graph", "_exact"]
     want = index.search(q, 10, allowed, exact=True)
@@ -245,15 +251,7 @@ def test_a_filter_excluding_the_neighbourhood_walks_the_graph(rng: np.random.Gen
     """Large filters that the over-fetch misses are walked with hnswlib's filter, not gathered."""
     index, data = filled(rng, 3000, hnsw_threshold=500)
     index.gather_max, index.gather_per_fetch, index.walk_min = 20, 0, 100
-    calls: list[str] = []
-    for name in ("_walk", "_exact"):
-        method = getattr(index, name)
-
-        def spy(*a: object, _m: object = method, _n: str = name) -> object:
-            calls.append(_n)
-            return _m(*a)  # type: ignore[operator]
-
-        setattr(index, name, spy)
+    calls = spy_on(index, "_walk", "_exact")
     recalls = []
     for q in data[:30]:
         sims = data @ q
