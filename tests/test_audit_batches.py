@@ -1,0 +1,50 @@
+"""Audit records written in batches (one JSON statement) read back exactly as recorded."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import hivemem
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_buffered_read_audits_round_trip_exactly(tmp_path: Path) -> None:
+    """Timestamps to the last bit, Unicode, absent fields and refusals survive a flush."""
+    handed: set[float] = set()
+    times = iter([1_700_000_000.123456789 + i * math.pi * 1e-7 for i in range(10_000)])
+
+    def clock() -> float:
+        t = next(times)
+        handed.add(t)
+        return t
+
+    mem = hivemem.connect(f"sqlite:///{tmp_path / 'a.db'}", cleanup_interval=0, clock=clock)
+    try:
+        mem.create_namespace("n", default_permission="read", permissions={"w": "write"})
+        keys = ["plain", "ключ", "emoji-😀", 'quo"te\\back', "x" * 500]
+        for key in keys:
+            mem.write("n", key, 1, agent="w")
+        expected = []
+        for key in keys * 3:
+            before = len(expected)
+            mem.read("n", key, agent="reader")  # buffered: flushed in one batch
+            expected.append(("reader", key, "read", True))
+            assert len(expected) == before + 1
+        try:
+            mem.write("n", "nope", 1, agent="reader")
+        except hivemem.PermissionDenied:
+            expected.append(("reader", "nope", "write", False))
+        got = [
+            (e.agent_id, e.key, e.action, e.success)
+            for e in mem.access_log(agent_id="reader", namespace="n", limit=1000)
+        ]
+        assert sorted(got) == sorted(expected)
+        stamps = [e.timestamp for e in mem.access_log(agent_id="reader", limit=1000)]
+        assert stamps and all(t in handed for t in stamps)  # bit for bit, no rounding
+        refused = [e for e in mem.access_log(agent_id="reader", limit=1000) if not e.success]
+        assert refused and refused[0].error
+    finally:
+        mem.close()
