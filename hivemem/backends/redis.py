@@ -862,10 +862,12 @@ class RedisBackend(Backend):
             self.notifier.notify()
         return result
 
-    def _script_call(self, script: Any, keys: list[str], args: list[str | bytes]) -> Any:
+    def _script_call(
+        self, script: Any, keys: list[str], args: list[str | bytes], *, reads_only: bool = False
+    ) -> Any:
         if self._calls is None:
             return script(keys=keys, args=args)
-        return self._calls.evalsha(script, keys, args, reads_only=script is self._rscript)
+        return self._calls.evalsha(script, keys, args, reads_only=reads_only)
 
     def _fast_write(self, op: o.Put | o.Delete) -> Result | None:
         for _ in range(3):
@@ -930,7 +932,9 @@ class RedisBackend(Backend):
         if cached is None:
             return None
         keys = [self.keys.cfg(op.ns), self.keys.entry(op.ns, op.key)]
-        return self._get_done(op, cached, self._script_call(self._rscript, keys, [cached[0]]))
+        return self._get_done(
+            op, cached, self._script_call(self._rscript, keys, [cached[0]], reads_only=True)
+        )
 
     async def _afast_get(self, client: Any, op: o.Get) -> Result | None:
         cached = self._cfgs.get(op.ns)

@@ -169,14 +169,13 @@ class BM25:
         self.k1 = k1
         self.b = b
         self.postings: dict[str, _Postings] = {}
-        self.lengths: dict[int, int] = {}
-        self._terms: dict[int, tuple[str, ...]] = {}
+        self._terms: dict[int, tuple[str, ...]] = {}  # by label: its terms (indexed labels)
         self._total = 0
         self._gen = np.zeros(1024, dtype=np.int64)  # by label: current generation
         self._len = np.zeros(1024, dtype=np.float64)  # by label: document length
 
     def __len__(self) -> int:
-        return len(self.lengths)
+        return len(self._terms)
 
     def _reserve(self, label: int) -> None:
         if label >= self._gen.shape[0]:
@@ -201,7 +200,6 @@ class BM25:
                 posting = postings[term] = _Postings()
             posting.data.extend((label, tf, gen))
         length = sum(counts.values())
-        self.lengths[label] = length
         self._len[label] = length
         self._terms[label] = tuple(counts)
         self._total += length
@@ -219,7 +217,7 @@ class BM25:
                 del self.postings[term]
             elif posting.dead > 32 and posting.dead * 2 > posting.size:
                 posting.compact(self._gen)
-        self._total -= self.lengths.pop(label)
+        self._total -= int(self._len[label])
 
     def dense(self, query: str, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Scores of the documents matching ``query`` (and ``allowed``, a mask by label).
@@ -228,7 +226,7 @@ class BM25:
             ``(scores, labels)``: ``scores[label]`` for every label in this index's label
             space (0 where nothing matched) and the matching labels, ascending.
         """
-        n = len(self.lengths)
+        n = len(self._terms)
         acc = np.zeros(self._gen.shape[0], dtype=np.float64)
         hit = np.zeros(self._gen.shape[0], dtype=np.bool_)
         if not n:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -149,6 +150,34 @@ def test_log_reads_on_logs_reads(mem):
     mem.read("ns", "k", "reader")
     (rec,) = mem.access_log(action="read")
     assert (rec.agent_id, rec.namespace, rec.key, rec.success) == ("reader", "ns", "k", True)
+
+
+def test_concurrent_agents_are_each_audited_exactly_once(mem):
+    """Every read and write of agents working at once is in the access log once, under its
+    own agent (batched audit records included)."""
+    mem.create_namespace("busy", default_permission="write")
+    errors = []
+
+    def work(i):
+        try:
+            for n in range(40):
+                mem.write("busy", f"a{i}-{n}", n, f"agent-{i}")
+                assert mem.read("busy", f"a{i}-{n}", f"agent-{i}") == n
+        except Exception as exc:  # surfaced below, with the agent
+            errors.append((i, exc))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for i in range(8):
+        log = mem.access_log(agent_id=f"agent-{i}", namespace="busy", limit=1000)
+        assert sorted((r.action, r.key) for r in log) == sorted(
+            (action, f"a{i}-{n}") for n in range(40) for action in ("write", "read")
+        )
+        assert all(r.success for r in log)
 
 
 def test_access_log_as_agent_sees_admin_namespaces_only(mem):
