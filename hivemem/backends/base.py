@@ -326,6 +326,7 @@ class Backend(abc.ABC):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.notifier = Notifier()
+        self._epoch = 0
 
     def default_index_dir(self) -> str | None:
         """Where derived, rebuildable index files go by default (``None``: nowhere)."""
@@ -406,6 +407,21 @@ class Backend(abc.ABC):
         Stores shared by several server replicas grant it to one at a time, for ``seconds``.
         """
         return True
+
+    def cache_epoch(self) -> int | None:
+        """A number that moves whenever any process sharing the store bumps it.
+
+        Processes bump it (:meth:`bump_cache_epoch`) after changing data that others cache.
+        ``None`` when the store cannot tell cheaply: then nothing read from it may be
+        cached (ask it every time). The server caches token lookups under it
+        (:class:`hivemem.server.auth.TokenStore`). By default an in-process count, and
+        ``None`` for a store shared between processes.
+        """
+        return None if self.shared_between_processes else self._epoch
+
+    def bump_cache_epoch(self) -> None:
+        """Tell every process sharing the store that cached data changed (after the commit)."""
+        self._epoch += 1
 
     def wake(self, stop: threading.Event) -> None:
         """Make the :meth:`follow` that ``stop`` belongs to notice it was set."""

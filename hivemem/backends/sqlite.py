@@ -29,6 +29,7 @@ import orjson
 
 from hivemem import _codec
 from hivemem.backends.base import Backend, Result, Settings, Stored, Txn
+from hivemem.backends.epoch import SharedCounter
 from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
 from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op
 from hivemem.errors import BackendUnavailable, HivememError, InvalidArgument
@@ -592,6 +593,7 @@ class SQLiteBackend(Backend):
         self._commits = 0
         self._probe: sqlite3.Connection | None = None
         self._probe_lock = threading.Lock()
+        self._epoch_file: SharedCounter | bool | None = None
         self._writer = self._connect()
         #: Whether this SQLite has JSON functions (built in since 3.38, usually before).
         try:
@@ -667,6 +669,28 @@ class SQLiteBackend(Backend):
                 self._probe = self._connect()
             version: int = self._probe.execute("PRAGMA data_version").fetchone()[0]
             return version
+
+    def cache_epoch(self) -> int | None:
+        """The count in ``<file>-epoch``, a mapped 8-byte file every process shares.
+
+        Created on first use (embedded stores that never serve never make it); ``None``
+        when it cannot be (a read-only directory): nothing is cached then.
+        """
+        counter = self._epoch_file
+        if counter is None:
+            with self._probe_lock:
+                if self._epoch_file is None and not self._closed:
+                    try:
+                        self._epoch_file = SharedCounter(f"{self.path}-epoch")
+                    except OSError:
+                        self._epoch_file = False
+                counter = self._epoch_file
+        return counter.value() if isinstance(counter, SharedCounter) else None
+
+    def bump_cache_epoch(self) -> None:
+        self.cache_epoch()  # opens the counter file if no one did yet
+        if isinstance(self._epoch_file, SharedCounter):
+            self._epoch_file.bump()
 
     def peek(self, ns: str, key: str) -> Any:
         """The value of a live entry, or ``None``: no permission check, no audit record.
@@ -935,6 +959,9 @@ class SQLiteBackend(Backend):
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._conns.clear()
+        with self._probe_lock:
+            if isinstance(self._epoch_file, SharedCounter):
+                self._epoch_file.close()
         own: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if own is not None:  # this thread's reader; other threads close theirs on next use
             self._local.conn = self._local.cur = None

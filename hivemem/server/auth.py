@@ -3,13 +3,21 @@
 A token maps to an agent id and a role (``agent`` or ``admin``). Only its SHA-256 digest is
 stored, in the reserved namespace ``_hivemem.tokens`` of the server's own store, so every
 replica over the same store accepts the same tokens and a revocation through one replica
-holds on every other at once (nothing is cached).
+holds on every other at once.
+
+Lookups are cached in each process only where the store offers a cross-process change
+signal (:meth:`~hivemem.backends.base.Backend.cache_epoch`: a shared counter beside a
+SQLite file, or the process itself for ``memory://``): every revocation bumps it after its
+commit, and a cached record is used only while the signal has not moved (and for at most
+:data:`CACHE_SECONDS`, in case a revoker died between its commit and its signal). Over
+Redis nothing is cached: every request asks the store.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +32,24 @@ if TYPE_CHECKING:
 
     from hivemem.backends.base import Backend
 
-__all__ = ["ROLES", "TOKENS_NAMESPACE", "Caller", "TokenRecord", "TokenStore", "digest"]
+__all__ = [
+    "CACHE_SECONDS",
+    "ROLES",
+    "TOKENS_NAMESPACE",
+    "Caller",
+    "TokenRecord",
+    "TokenStore",
+    "digest",
+]
 
 TOKENS_NAMESPACE = f"{_validate.RESERVED_PREFIX}.tokens"
 ROLES = ("agent", "admin")
 _SYSTEM = "system"
 _PREFIX = "hm_"
+#: Longest a cached token lookup is trusted without asking the store again.
+CACHE_SECONDS = 1.0
+#: Most tokens one process keeps cached (the cache empties when full).
+CACHE_MAX = 4096
 
 
 def digest(token: str) -> str:
@@ -75,6 +95,8 @@ class TokenStore:
         #: Revocations made through this store object (open event streams recheck their
         #: token when it moves).
         self.revocations = 0
+        #: token -> (its record, the cache epoch read before the lookup, trusted until).
+        self._cache: dict[str, tuple[TokenRecord, int, float]] = {}
 
     def ensure(self) -> None:
         """Create the reserved namespace (no access for anyone but the store itself)."""
@@ -107,26 +129,57 @@ class TokenStore:
         """The record of a valid token, or ``None``."""
         if not token.startswith(_PREFIX) or len(token) > 200:
             return None
+        epoch = self.backend.cache_epoch()
+        record = self._cached(token, epoch)
+        if record is not None:
+            return record
         key = digest(token)
         entry = self._op(o.Get, key=key)
-        return None if entry is None else _record(key, entry.value)
+        return self._remember(token, epoch, None if entry is None else _record(key, entry.value))
 
     async def alookup(self, token: str) -> TokenRecord | None:
         """Async twin of :meth:`lookup` (an inline read: no thread hop).
 
-        Every request pays it, so a backend with ``peek(ns, key)`` (SQLite: one indexed read)
-        answers it directly; still uncached, so a revocation holds at once everywhere.
+        Every request pays it: a cached record costs a dict lookup and a shared-memory
+        read; otherwise a backend with ``peek(ns, key)`` (SQLite: one indexed read) answers
+        directly.
         """
         if not token.startswith(_PREFIX) or len(token) > 200:
             return None
+        epoch = self.backend.cache_epoch()
+        record = self._cached(token, epoch)
+        if record is not None:
+            return record
         key = digest(token)
         peek = getattr(self.backend, "peek", None)
         if peek is not None:
             value = peek(TOKENS_NAMESPACE, key)
-            return None if value is None else _record(key, value)
+            return self._remember(token, epoch, None if value is None else _record(key, value))
         op = o.Get(agent=_SYSTEM, admin=True, internal=True, ns=TOKENS_NAMESPACE, key=key)
         entry = (await self.backend.aexecute(op)).unwrap()
-        return None if entry is None else _record(key, entry.value)
+        return self._remember(token, epoch, None if entry is None else _record(key, entry.value))
+
+    def _cached(self, token: str, epoch: int | None) -> TokenRecord | None:
+        if epoch is None:
+            return None
+        hit = self._cache.get(token)
+        if hit is None or hit[1] != epoch or hit[2] < time.monotonic():
+            return None
+        return hit[0]
+
+    def _remember(
+        self, token: str, epoch: int | None, record: TokenRecord | None
+    ) -> TokenRecord | None:
+        """Cache a found record under the epoch read *before* the lookup.
+
+        A revocation committed after that read bumps the epoch past it, so the entry is
+        never used once the revocation is visible. Unknown tokens are not cached.
+        """
+        if record is not None and epoch is not None:
+            if len(self._cache) >= CACHE_MAX:
+                self._cache.clear()
+            self._cache[token] = (record, epoch, time.monotonic() + CACHE_SECONDS)
+        return record
 
     def list(self) -> builtins.list[TokenRecord]:
         """Every token record, oldest first."""
@@ -158,6 +211,8 @@ class TokenStore:
         for entry in page.items:
             if any(entry.key.startswith(r.id) for r in matches):
                 self._op(o.Delete, key=entry.key)
+        self._cache.clear()
+        self.backend.bump_cache_epoch()  # after the commit: other processes drop theirs
         self.revocations += 1
         return matches
 
