@@ -74,15 +74,17 @@ _PEEK = "SELECT value, expires_at FROM entries WHERE ns = ? AND key = ?"
 _INSERT_AUDIT = (
     "INSERT INTO audit (ts, agent, ns, key, action, success, error) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-#: Many audit records in one statement: the rows come as one JSON array, so inserting a
-#: batch is a single ``sqlite3_step`` (one GIL release) instead of one per row, which kept
-#: handing the GIL back and forth with the threads serving reads.
-_INSERT_AUDIT_JSON = (
-    "INSERT INTO audit (ts, agent, ns, key, action, success, error) "
-    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
-    "json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'), "
-    "json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?)"
-)
+#: Most audit records one multi-row ``INSERT`` carries (7 parameters each, under the
+#: oldest SQLite's limit of 999). A batch is inserted in chunks of powers of two, so a few
+#: cached statements serve every size and each chunk is one ``sqlite3_step``: one GIL
+#: release per chunk rather than per row (``executemany``), which kept handing the GIL
+#: back and forth with the threads serving reads.
+AUDIT_CHUNK = 128
+_AUDIT_VALUES = {
+    n: "INSERT INTO audit (ts, agent, ns, key, action, success, error) VALUES "
+    + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * n)
+    for n in (1 << i for i in range(AUDIT_CHUNK.bit_length()))
+}
 #: Largest number of queued ops one commit takes.
 MAX_BATCH = 512
 #: Commits between two background WAL checkpoints.
@@ -595,13 +597,6 @@ class SQLiteBackend(Backend):
         self._probe_lock = threading.Lock()
         self._epoch_file: SharedCounter | bool | None = None
         self._writer = self._connect()
-        #: Whether this SQLite has JSON functions (built in since 3.38, usually before).
-        try:
-            self._json_audit = self._writer.execute(
-                "SELECT json_extract(value, '$[0]') FROM json_each('[[1]]')"
-            ).fetchone() == (1,)
-        except sqlite3.Error:
-            self._json_audit = False
         self._wcur = self._writer.cursor()
         self._setup()
         # Checkpoints run in the background (_flush_loop); this is the writer's fallback.
@@ -896,18 +891,24 @@ class SQLiteBackend(Backend):
                 (r.timestamp, r.agent_id, r.namespace, r.key, r.action, int(r.success), r.error),
             ).lastrowid
         else:
-            rows = [
-                (r.timestamp, r.agent_id, r.namespace, r.key, r.action, int(r.success), r.error)
+            flat = [
+                field
                 for r in records
+                for field in (
+                    r.timestamp,
+                    r.agent_id,
+                    r.namespace,
+                    r.key,
+                    r.action,
+                    int(r.success),
+                    r.error,
+                )
             ]
-            try:
-                batch = orjson.dumps(rows) if self._json_audit else None
-            except orjson.JSONEncodeError:  # text JSON cannot carry (lone surrogates)
-                batch = None
-            if batch is None:
-                c.executemany(_INSERT_AUDIT, rows)
-            else:
-                c.execute(_INSERT_AUDIT_JSON, (batch,))
+            done, n = 0, len(records)
+            while done < n:
+                size = min(AUDIT_CHUNK, 1 << ((n - done).bit_length() - 1))
+                c.execute(_AUDIT_VALUES[size], flat[done * 7 : (done + size) * 7])
+                done += size
             last = None
         if last is None or last - keep >= self._audit_floor:
             c.execute("DELETE FROM audit WHERE id <= last_insert_rowid() - ?", (keep,))
