@@ -45,14 +45,23 @@ def check_agent(agent: Any) -> str:
     return agent
 
 
+#: Namespace names that passed :func:`check_namespace` (few per store; emptied when full).
+_VALID_NAMESPACES: set[str] = set()
+
+
 def check_namespace(name: Any) -> str:
     """Return ``name`` if it is a valid namespace name (1-128 chars of ``[A-Za-z0-9._:-]``)."""
+    if type(name) is str and name in _VALID_NAMESPACES:
+        return name
     if type(name) is not str or not _NAMESPACE.fullmatch(name):
         raise InvalidArgument(
             f"invalid namespace name {name!r}: use 1-128 characters of letters, digits and ._:-"
         )
     if name.startswith(RESERVED_PREFIX):
         raise InvalidArgument(f"invalid namespace name {name!r}: {RESERVED_PREFIX}* is reserved")
+    if len(_VALID_NAMESPACES) >= 4096:
+        _VALID_NAMESPACES.clear()
+    _VALID_NAMESPACES.add(name)
     return name
 
 

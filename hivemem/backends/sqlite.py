@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,10 +62,13 @@ CREATE TABLE IF NOT EXISTS idem (key TEXT PRIMARY KEY, at REAL NOT NULL, result 
     WITHOUT ROWID;
 """
 
+#: A namespace's config and one of its entries. The config text comes back only when the
+#: namespace's token differs from ?3, the one cached with its parsed config: most reads
+#: skip copying it.
 _GET = (
-    "SELECT n.config, n.token, e.value, e.owner, e.version, e.revision, e.created_at, "
-    "e.updated_at, e.expires_at FROM namespaces n LEFT JOIN entries e "
-    "ON e.ns = n.name AND e.key = ?2 WHERE n.name = ?1"
+    "SELECT CASE WHEN n.token = ?3 THEN NULL ELSE n.config END, n.token, e.value, e.owner, "
+    "e.version, e.revision, e.created_at, e.updated_at, e.expires_at FROM namespaces n "
+    "LEFT JOIN entries e ON e.ns = n.name AND e.key = ?2 WHERE n.name = ?1"
 )
 _ENTRY = (
     "SELECT value, owner, version, revision, created_at, updated_at, expires_at "
@@ -180,10 +184,11 @@ class _SQLiteTxn(Txn):
         return self._info(name, row[0], row[1]) if row else None
 
     def ns_and_entry(self, ns: str, key: str) -> tuple[NamespaceInfo | None, Stored | None]:
-        row = self.cur.execute(_GET, (ns, key)).fetchone()
+        cached = self.b.ns_cache.get(ns)
+        row = self.cur.execute(_GET, (ns, key, cached[0] if cached else "")).fetchone()
         if row is None:
             return None, None
-        info = self._info(ns, row[0], row[1])
+        info = cached[1] if row[0] is None else self._info(ns, row[0], row[1])  # type: ignore[index]
         return info, (_stored(Stored, row[2:]) if row[2] is not None else None)
 
     def ns_put(self, info: NamespaceInfo) -> None:
@@ -640,14 +645,23 @@ class SQLiteBackend(Backend):
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if self._closed:
             if conn is not None:
-                self._local.conn = self._local.cur = None
+                self._local.conn = self._local.cur = self._local.txn = None
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             raise BackendUnavailable("the store is closed")
         if conn is None:
             conn = self._local.conn = self._connect(tracked=False)
             self._local.cur = conn.cursor()
+            self._local.txn = _SQLiteTxn(self, conn, False, self._local.cur)
         return conn
+
+    def _read_txn(self) -> _SQLiteTxn:
+        """This thread's read connection as a Txn (made once per connection)."""
+        txn: _SQLiteTxn | None = getattr(self._local, "txn", None)
+        if txn is None or self._closed:
+            self._reader()  # raises once closed
+            txn = self._local.txn
+        return txn
 
     def change_token(self) -> int:
         """A number that moves when another connection (another process) commits.
@@ -730,8 +744,7 @@ class SQLiteBackend(Backend):
         if op.mutates or type(op) is AccessLogQuery:
             return self._commit(op)
         try:
-            conn = self._reader()
-            return execute(_SQLiteTxn(self, conn, False, self._local.cur), op, self.settings)
+            return execute(self._read_txn(), op, self.settings)
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"SQLite read failed: {exc}") from exc
 
@@ -885,25 +898,9 @@ class SQLiteBackend(Backend):
         """
         keep = self.settings.max_log_size
         if len(records) == 1:
-            r = records[0]
-            last = c.execute(
-                _INSERT_AUDIT,
-                (r.timestamp, r.agent_id, r.namespace, r.key, r.action, int(r.success), r.error),
-            ).lastrowid
+            last = c.execute(_INSERT_AUDIT, records[0]).lastrowid  # a record is a tuple
         else:
-            flat = [
-                field
-                for r in records
-                for field in (
-                    r.timestamp,
-                    r.agent_id,
-                    r.namespace,
-                    r.key,
-                    r.action,
-                    int(r.success),
-                    r.error,
-                )
-            ]
+            flat = list(chain.from_iterable(records))
             done, n = 0, len(records)
             while done < n:
                 size = min(AUDIT_CHUNK, 1 << ((n - done).bit_length() - 1))
@@ -965,6 +962,6 @@ class SQLiteBackend(Backend):
                 self._epoch_file.close()
         own: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if own is not None:  # this thread's reader; other threads close theirs on next use
-            self._local.conn = self._local.cur = None
+            self._local.conn = self._local.cur = self._local.txn = None
             with contextlib.suppress(sqlite3.Error):
                 own.close()

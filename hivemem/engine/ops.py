@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
+from hivemem._frozen import fast_init
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
 
 __all__ = [
@@ -395,3 +396,14 @@ MUTATIONS: frozenset[type[Op[Any]]] = frozenset(
     for cls in list(globals().values())
     if isinstance(cls, type) and issubclass(cls, Op) and cls.mutates
 )
+
+
+def _speed_up() -> None:
+    """Give every op class the faster constructor (see :mod:`hivemem._frozen`)."""
+    for name in __all__:
+        cls = globals()[name]
+        if isinstance(cls, type) and issubclass(cls, Op) and cls is not Op:
+            fast_init(cls)
+
+
+_speed_up()

@@ -17,11 +17,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JSON",
+    "error_body",
     "error_response",
     "json_response",
     "query_bool",
     "query_float",
     "query_int",
+    "query_str",
+    "raw_json",
     "read_json",
 ]
 
@@ -34,13 +37,22 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(orjson.dumps(data), status, headers=headers, media_type=JSON)
 
 
+def raw_json(status: int, body: bytes) -> Response:
+    """Answer JSON that is already encoded."""
+    return Response(body, status, media_type=JSON)
+
+
+def error_body(exc: HivememError) -> tuple[int, bytes]:
+    """An error's HTTP status and ``{"error": {"code", "message", ...}}`` body."""
+    try:
+        return exc.status, orjson.dumps(exc.to_dict())
+    except TypeError:  # details that are not JSON: keep code and message
+        return exc.status, orjson.dumps({"error": {"code": exc.code, "message": exc.message}})
+
+
 def error_response(exc: HivememError) -> Response:
     """Answer an error as ``{"error": {"code", "message", ...}}`` with its HTTP status."""
-    try:
-        body = orjson.dumps(exc.to_dict())
-    except TypeError:  # details that are not JSON: keep code and message
-        body = orjson.dumps({"error": {"code": exc.code, "message": exc.message}})
-    return Response(body, exc.status, media_type=JSON)
+    return raw_json(*error_body(exc))
 
 
 async def read_json(request: Request, limit: int) -> Any:

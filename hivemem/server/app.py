@@ -19,7 +19,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Match, Route
@@ -32,9 +31,9 @@ from hivemem.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from hivemem.server._http import error_response, json_response
+from hivemem.server._http import error_response, json_response, raw_json
 from hivemem.server.auth import Caller, TokenStore
-from hivemem.server.fastpath import FastEntries
+from hivemem.server.fastpath import INTERNAL, App, FastEntries
 from hivemem.server.metrics import Metrics, MetricsMiddleware
 
 if TYPE_CHECKING:
@@ -185,10 +184,7 @@ def _allowed(request: Request) -> list[str]:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("hivemem: unexpected error on %s %s", request.method, request.url.path)
-    return json_response(
-        {"error": {"code": "internal", "message": "internal server error; see the server log"}},
-        500,
-    )
+    return raw_json(500, INTERNAL)
 
 
 _HTTP_CODES = {405: "method_not_allowed", 400: "bad_request", 413: "too_large"}
@@ -208,7 +204,7 @@ async def _decay_loop(core: Core, interval: float) -> None:
             log.exception("hivemem: decay pass failed")
 
 
-def create_app(core: Core, config: ServerConfig | None = None) -> Starlette:
+def create_app(core: Core, config: ServerConfig | None = None) -> App:
     """Build the ASGI app serving ``core``'s store.
 
     Args:
@@ -226,7 +222,7 @@ def create_app(core: Core, config: ServerConfig | None = None) -> Starlette:
     mcp = McpEndpoint(hub)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: App) -> AsyncIterator[None]:
         if getattr(core.backend, "change_token", None) is not None:
             hub.poller = asyncio.create_task(hub.poll_changes())
         decay = asyncio.create_task(_decay_loop(core, config.decay_interval))
@@ -243,12 +239,12 @@ def create_app(core: Core, config: ServerConfig | None = None) -> Starlette:
                     await hub.poller
                 hub.poller = None
 
-    app = Starlette(
+    app = App(
         lifespan=lifespan,
         # /mcp speaks MCP (JSON-RPC over streamable HTTP), not the REST API: it is not in
         # ROUTES, nor in the OpenAPI document (MCP clients discover it with tools/list).
         routes=[*ROUTES(config), Route("/mcp", mcp)],
-        middleware=[Middleware(MetricsMiddleware, metrics=metrics), Middleware(FastEntries)],
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
         exception_handlers={
             HivememError: _hivemem_error,
             HTTPException: _http_error,
@@ -256,4 +252,5 @@ def create_app(core: Core, config: ServerConfig | None = None) -> Starlette:
         },
     )
     app.state.hub = hub
+    app.fast = FastEntries(hub)
     return app

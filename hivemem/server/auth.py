@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hivemem import _validate
+from hivemem._frozen import fast_init
 from hivemem.engine import ops as o
 from hivemem.errors import InvalidArgument, NotFound
 
@@ -57,6 +58,7 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who a request acts for: its agent, whether it is a server admin, its token id."""

@@ -1,62 +1,106 @@
 """A shortcut to the hottest routes: entry reads and writes.
 
-Starlette serves every request through its exception middleware, its router (each route's
-regex tried in turn) and a per-route wrapper that installs exception handlers again. For
-``GET`` and ``PUT /v1/namespaces/{ns}/entries/{key}`` — most of a busy server's requests —
-:class:`FastEntries` matches the path with one regex and calls the very same endpoints
-(:func:`hivemem.server.routes.entries.get_entry` / ``put_entry``: same authentication, same
-checks, same answers), turning a :class:`~hivemem.errors.HivememError` into its JSON error as
-the app's handler would. Anything else goes down the regular stack, unchanged; an unexpected
-exception propagates to the server error middleware as it would from the router.
+Starlette serves every request through its error middleware, the app's middleware (request
+metrics), its exception middleware, its router (each route's pattern tried in turn) and a
+per-route wrapper; each request also builds a ``Response`` object. For ``GET`` and ``PUT
+/v1/namespaces/{ns}/entries/{key}`` — most of a busy server's requests — :class:`App` asks
+:class:`FastEntries` first, which matches the path with one pattern, authenticates and runs
+the very same code as the routed endpoints (:func:`hivemem.server.routes.entries.read_entry`
+/ ``write_entry``: same checks, same answers), sends the two ASGI messages itself and counts
+the request in the server's metrics. An error answers the JSON of :mod:`hivemem.errors`, an
+unexpected exception the server's 500 JSON (and the log). Anything else — other methods and
+paths, requests asking for their events (``X-Hivemem-Events``) — goes down the regular stack.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from time import perf_counter
 from typing import TYPE_CHECKING
 
+import orjson
 from starlette._utils import get_route_path
+from starlette.applications import Starlette
 from starlette.requests import Request
 
 from hivemem.errors import HivememError
-from hivemem.server._http import error_response
+from hivemem.server._http import error_body
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from starlette.responses import Response
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from starlette.types import Receive, Scope, Send
 
-__all__ = ["FastEntries"]
+    from hivemem.server.app import Hub
+    from hivemem.server.auth import Caller
+
+    Produce = Callable[[Request, Hub, Caller], Awaitable[tuple[int, bytes]]]
+
+__all__ = ["App", "FastEntries"]
+
+log = logging.getLogger("hivemem.server")
 
 #: The path of ``/v1/namespaces/{ns}/entries/{key:path}`` (Starlette's ``str`` and ``path``).
 _ENTRY_PATH = re.compile(r"/v1/namespaces/([^/]+)/entries/(.*)")
+_JSON = (b"content-type", b"application/json")
+#: What an unexpected exception answers (as the app's handler does).
+INTERNAL = orjson.dumps(
+    {"error": {"code": "internal", "message": "internal server error; see the server log"}}
+)
 
 
 class FastEntries:
-    """ASGI middleware serving entry ``GET``/``PUT`` without the router's layers."""
+    """Serves entry ``GET``/``PUT`` requests of one hub, or declines."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        from hivemem.server.routes.entries import get_entry, put_entry
+    def __init__(self, hub: Hub) -> None:
+        from hivemem.server.routes.entries import read_entry, write_entry
 
-        self.app = app
-        self.handlers: dict[str, Callable[[Request], Awaitable[Response]]] = {
-            "GET": get_entry,
-            "PUT": put_entry,
-        }
+        self.hub = hub
+        self.produce: dict[str, Produce] = {"GET": read_entry, "PUT": write_entry}
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer the request if it is an entry read or write; return whether it did."""
+        method = scope["method"]
+        produce = self.produce.get(method)
+        if produce is None:
+            return False
+        match = _ENTRY_PATH.fullmatch(get_route_path(scope))
+        if match is None:
+            return False
+        request = Request(scope, receive, send)
+        if request.headers.get("x-hivemem-events") is not None:
+            return False  # the routed endpoint wraps the answer with the op's events
+        start = perf_counter()
+        scope["path_params"] = {"ns": match[1], "key": match[2]}
+        hub = self.hub
+        try:
+            status, body = await produce(request, hub, await hub.caller(request))
+        except HivememError as exc:
+            status, body = error_body(exc)
+        except Exception:
+            log.exception("hivemem: unexpected error on %s %s", method, scope["path"])
+            status, body = 500, INTERNAL
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-length", b"%d" % len(body)), _JSON],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        hub.metrics.observe(method, status, perf_counter() - start)
+        return True
+
+
+class App(Starlette):
+    """The server's Starlette app: entry reads and writes skip the middleware stack."""
+
+    fast: FastEntries | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve an entry read or write, or pass the request on."""
-        if scope["type"] == "http":
-            handler = self.handlers.get(scope["method"])
-            if handler is not None:
-                match = _ENTRY_PATH.fullmatch(get_route_path(scope))
-                if match is not None:
-                    scope["path_params"] = {"ns": match[1], "key": match[2]}
-                    try:
-                        response = await handler(Request(scope, receive, send))
-                    except HivememError as exc:
-                        response = error_response(exc)
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        """Serve through :class:`FastEntries` when it takes the request, else as Starlette."""
+        fast = self.fast
+        if fast is not None and scope["type"] == "http" and await fast.serve(scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)

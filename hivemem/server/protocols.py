@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from hivemem.server.coalesce import CoalescingTransport
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -141,8 +143,8 @@ if _HttpTools is not None:
         _header_bytes = 0
 
         def connection_made(self, transport: asyncio.Transport) -> None:
-            """Start the header deadline of the first request."""
-            super().connection_made(transport)
+            """Start the header deadline of the first request (writes are coalesced)."""
+            super().connection_made(CoalescingTransport(transport, self.loop))
             self._arm_header_timer()
 
         def data_received(self, data: bytes) -> None:

@@ -6,11 +6,12 @@ import dataclasses
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from starlette.routing import Route
 
 from hivemem.engine import ops as o
 from hivemem.errors import HivememError, InvalidArgument
-from hivemem.server._http import json_response, query_int, query_str
+from hivemem.server._http import json_response, query_int, query_str, raw_json
 from hivemem.server.routes._common import body_of, endpoint, fields, integral
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from hivemem.server.auth import Caller
     from hivemem.types import Entry
 
-__all__ = ["ROUTES", "entry_json"]
+__all__ = ["ROUTES", "entry_json", "read_entry", "write_entry"]
 
 #: Most operations one batch request may carry.
 MAX_BATCH = 1000
@@ -63,19 +64,21 @@ async def list_entries(request: Request, hub: Hub, caller: Caller) -> Response:
     )
 
 
-@endpoint
-async def get_entry(request: Request, hub: Hub, caller: Caller) -> Response:
+#: The body of a read of an absent (or expired) key.
+_NO_KEY = orjson.dumps({"error": {"code": "not_found", "message": "no such key (or it expired)"}})
+
+
+async def read_entry(request: Request, hub: Hub, caller: Caller) -> tuple[int, bytes]:
+    """``GET .../entries/{key}``: the status and JSON body (shared with the fast path)."""
     op = hub.core.get(request.path_params["ns"], request.path_params["key"], caller.agent)
     entry = await hub.run(caller, op)
     if entry is None:
-        return json_response(
-            {"error": {"code": "not_found", "message": "no such key (or it expired)"}}, 404
-        )
-    return json_response(entry.to_dict())
+        return 404, _NO_KEY
+    return 200, orjson.dumps(entry.to_dict())
 
 
-@endpoint
-async def put_entry(request: Request, hub: Hub, caller: Caller) -> Response:
+async def write_entry(request: Request, hub: Hub, caller: Caller) -> tuple[int, bytes]:
+    """``PUT .../entries/{key}``: the status and JSON body (shared with the fast path)."""
     body = await body_of(request, hub)
     fields(body, {"value", "ttl", "expected_version", "resolved"}, ("value",))
     integral(body, "expected_version")
@@ -93,7 +96,17 @@ async def put_entry(request: Request, hub: Hub, caller: Caller) -> Response:
         raise InvalidArgument("resolved must be true or false")
     if resolved:
         op = dataclasses.replace(op, resolved=True)
-    return json_response((await hub.run(caller, op)).to_dict())
+    return 200, orjson.dumps((await hub.run(caller, op)).to_dict())
+
+
+@endpoint
+async def get_entry(request: Request, hub: Hub, caller: Caller) -> Response:
+    return raw_json(*await read_entry(request, hub, caller))
+
+
+@endpoint
+async def put_entry(request: Request, hub: Hub, caller: Caller) -> Response:
+    return raw_json(*await write_entry(request, hub, caller))
 
 
 @endpoint
