@@ -65,3 +65,28 @@ def test_a_large_buffered_batch_is_written_whole_and_in_order(tmp_path: Path) ->
         assert stamps == sorted(stamps)  # inserted in the order they were recorded
     finally:
         mem.close()
+
+
+def test_the_log_bound_holds_exactly_while_rows_are_trimmed_in_steps(tmp_path: Path) -> None:
+    """With max_log_size=64 the oldest rows go 4 at a time, yet the log is always the
+    newest 64 records: the table holds a few more in between, queries never show them."""
+    import sqlite3
+
+    db = tmp_path / "a.db"
+    mem = hivemem.connect(f"sqlite:///{db}", cleanup_interval=0, max_log_size=64, log_reads=False)
+    try:
+        mem.create_namespace("n")
+        for i in range(1, 131):
+            mem.write("n", f"k{i}", i)
+            log = mem.access_log(namespace="n", limit=1000)
+            # ids: 1 creating "default", 2 creating "n", j + 2 writing k<j>; the newest 64
+            # have ids above i + 2 - 64.
+            expected = [f"k{j}" for j in range(i, max(0, i - 64), -1)]
+            assert [e.key for e in log if e.action == "write"] == expected
+            assert len(log) == len(expected) + (i < 64)  # and creating "n" while it is kept
+            assert mem.stats()["total_access_logs"] == min(i + 2, 64)  # and "default"
+            with sqlite3.connect(db) as raw:
+                rows = raw.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
+            assert min(i + 2, 64) <= rows <= 64 + 3
+    finally:
+        mem.close()

@@ -75,6 +75,14 @@ _ENTRY = (
     "FROM entries WHERE ns = ? AND key = ?"
 )
 _PEEK = "SELECT value, expires_at FROM entries WHERE ns = ? AND key = ?"
+#: An upsert, not ``INSERT OR REPLACE``: replacing deletes the row and inserts it again,
+#: which cost ~8 us more per write than updating it in place (measured: 15.8 vs 7.6 us for
+#: a one-row transaction).
+_PUT_ENTRY = (
+    "INSERT INTO entries VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (ns, key) DO "
+    "UPDATE SET value = ?3, owner = ?4, version = ?5, revision = ?6, created_at = ?7, "
+    "updated_at = ?8, expires_at = ?9"
+)
 _INSERT_AUDIT = (
     "INSERT INTO audit (ts, agent, ns, key, action, success, error) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
@@ -89,6 +97,8 @@ _AUDIT_VALUES = {
     + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * n)
     for n in (1 << i for i in range(AUDIT_CHUNK.bit_length()))
 }
+#: Most audit rows past ``max_log_size`` one DELETE waits for (see insert_audit).
+AUDIT_TRIM_STEP = 1024
 #: Largest number of queued ops one commit takes.
 MAX_BATCH = 512
 #: Commits between two background WAL checkpoints.
@@ -333,7 +343,10 @@ class _SQLiteTxn(Txn):
         if since is not None:
             sql += " AND ts >= ?"
             args.append(since)
-        sql += " ORDER BY id DESC"
+        # The table may hold a few more than max_log_size rows (trimmed in steps): only the
+        # newest max_log_size are the log.
+        sql += " AND id > (SELECT MAX(id) FROM audit) - ? ORDER BY id DESC"
+        args.append(self.b.settings.max_log_size)
         out: list[AccessLogEntry] = []
         for row in self.c.execute(sql, args):
             if visible is None or visible(row[2]):
@@ -345,7 +358,10 @@ class _SQLiteTxn(Txn):
         return out
 
     def audit_count(self) -> int:
-        return int(self.c.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
+        # Ids are contiguous (only the oldest rows are ever deleted): the newest
+        # max_log_size rows are the log.
+        keep = self.b.settings.max_log_size
+        return int(self.c.execute("SELECT MIN(COUNT(*), ?) FROM audit", (keep,)).fetchone()[0])
 
     # -- idempotency
     def idem_get(self, key: str, now: float) -> Any:
@@ -357,6 +373,10 @@ class _SQLiteTxn(Txn):
 
     def idem_put(self, key: str, value: Any, now: float) -> None:
         self.c.execute("INSERT OR REPLACE INTO idem VALUES (?, ?, ?)", (key, now, value))
+
+
+class _Redo(Exception):
+    """An op of an optimistic batch failed after writing: run the batch again, carefully."""
 
 
 class _WriteTxn(_SQLiteTxn):
@@ -377,6 +397,8 @@ class _WriteTxn(_SQLiteTxn):
         conn: sqlite3.Connection,
         cache: _Cache | None = None,
         cur: sqlite3.Cursor | None = None,
+        *,
+        careful: bool = True,
     ) -> None:
         super().__init__(backend, conn, True, cur)
         if cache is None:
@@ -387,51 +409,65 @@ class _WriteTxn(_SQLiteTxn):
         self.ns: dict[str, NamespaceInfo | None] = cache[3]
         self.events: list[tuple[str, int, str]] = []
         self.audit: list[AccessLogEntry] = []
-        #: Whether anything was written in this transaction yet.
-        self.wrote = False
+        #: Statements that changed the database in this transaction so far.
+        self.writes = 0
+        #: Whether each op gets a SAVEPOINT (see :meth:`savepoint`).
+        self.careful = careful
         #: Whether the current op's bracket is the whole transaction (no SAVEPOINT).
         self._whole = False
-        self._saved: tuple[dict[str, int], dict[str, int], int, dict[str, Any]] | None = None
+        self._saved: tuple[dict[str, int], dict[str, int], int, dict[str, Any], int] | None = None
 
     def cache(self) -> _Cache:
         """What this transaction knows, for the next one (after COMMIT)."""
         return (self.version, self.revs, self.counts, self.ns)
 
     def savepoint(self) -> None:
+        """Open the op's bracket.
+
+        A batch first runs optimistically (``careful=False``): no op gets a SAVEPOINT, its
+        in-memory state (revisions, counts, configs, buffered events) is saved, and an op
+        refused before it changed the database is undone in memory alone. One refused after
+        it wrote (rare: a namespace created on the fly, then a conflict) raises
+        :class:`_Redo`, and the leader runs the batch again in a new transaction with a
+        SAVEPOINT per op (``careful=True``) — except for an op that starts before anything
+        is written, whose bracket is the whole transaction. Two statements fewer per op
+        means two GIL hand-offs fewer for the committing thread.
+        """
         n_events = len(self.events)
-        if not self.wrote and not n_events:
+        self._saved = (dict(self.revs), dict(self.counts), n_events, dict(self.ns), self.writes)
+        if not self.careful:
+            return
+        if not self.writes and not n_events:
             self._whole = True
-            self._saved = (self.revs, self.counts, n_events, self.ns)
-            self.revs, self.counts, self.ns = dict(self.revs), dict(self.counts), dict(self.ns)
             return
         self._whole = False
-        self._saved = (dict(self.revs), dict(self.counts), n_events, dict(self.ns))
         self.c.execute("SAVEPOINT op")
 
     def release(self) -> None:
-        if self._whole:
-            self._whole = False
-        else:
+        if self.careful and not self._whole:
             self.c.execute("RELEASE op")
+        self._whole = False
 
     def rollback(self) -> None:
         assert self._saved is not None
-        revs, counts, n_events, ns = self._saved
+        revs, counts, n_events, ns, writes = self._saved
         del self.events[n_events:]
-        if self._whole:
+        if not self.careful:
+            if self.writes != writes:
+                raise _Redo
+        elif self._whole:
             self._whole = False
-            if self.wrote:
+            if self.writes:
                 # Nothing of earlier ops was written: undo the op with the transaction.
                 c = self.c
                 c.execute("ROLLBACK")
                 c.execute("BEGIN IMMEDIATE")
-                self.wrote = False
+                self.writes = 0
                 version = c.execute("PRAGMA data_version").fetchone()[0]
                 if version != self.version:  # another process committed in between
                     self.version, revs, counts, ns = version, {}, {}, {}
-            self.revs, self.counts, self.ns = revs, counts, ns
-            return
-        super().rollback()
+        else:
+            super().rollback()
         self.revs, self.counts, self.ns = revs, counts, ns
 
     def ns_get(self, name: str) -> NamespaceInfo | None:
@@ -440,12 +476,12 @@ class _WriteTxn(_SQLiteTxn):
         return self.ns[name]
 
     def ns_put(self, info: NamespaceInfo) -> None:
-        self.wrote = True
+        self.writes += 1
         super().ns_put(info)
         self.ns[info.name] = info
 
     def ns_delete(self, name: str) -> None:
-        self.wrote = True
+        self.writes += 1
         super().ns_delete(name)
         self.ns[name] = None
 
@@ -463,15 +499,13 @@ class _WriteTxn(_SQLiteTxn):
         return rev
 
     def entry_put(self, ns: str, key: str, stored: Stored) -> None:
-        self.wrote = True
-        self.cur.execute(
-            "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (ns, key, *stored)
-        )
+        self.writes += 1
+        self.cur.execute(_PUT_ENTRY, (ns, key, *stored))
         if stored.version == 1 and ns in self.counts:
             self.counts[ns] += 1
 
     def entry_delete(self, ns: str, key: str) -> None:
-        self.wrote = True
+        self.writes += 1
         if (
             self.c.execute("DELETE FROM entries WHERE ns = ? AND key = ?", (ns, key)).rowcount
             and ns in self.counts
@@ -484,7 +518,7 @@ class _WriteTxn(_SQLiteTxn):
         return self.counts[ns]
 
     def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
-        self.wrote = True
+        self.writes += 1
         rows = self.c.execute(
             "DELETE FROM entries WHERE ns = ? RETURNING key, value, owner, version, revision, "
             "created_at, updated_at, expires_at",
@@ -497,7 +531,7 @@ class _WriteTxn(_SQLiteTxn):
         self.events.append((event.namespace, event.revision, _event_json(event)))
 
     def idem_put(self, key: str, value: Any, now: float) -> None:
-        self.wrote = True
+        self.writes += 1
         super().idem_put(key, value, now)
 
     def events_after(self, ns: str, since: int, limit: int) -> list[Event]:
@@ -524,7 +558,7 @@ class _WriteTxn(_SQLiteTxn):
         c = self.c
         events = self.events
         if events:
-            self.wrote = True
+            self.writes += 1
             # Trim old events once every `step` revisions (at least `retention` are kept).
             retention = self.b.settings.event_retention
             step = max(1, min(TRIM_STEP, retention // 16))
@@ -550,7 +584,7 @@ class _WriteTxn(_SQLiteTxn):
             buffered, b.audit_buffer = b.audit_buffer, []
             self.audit[:0] = buffered
         if self.audit:
-            self.wrote = True
+            self.writes += 1
             b.insert_audit(self.cur, self.audit)
             self.audit = []
 
@@ -834,13 +868,13 @@ class SQLiteBackend(Backend):
             c, cur = self._writer, self._wcur
             cur.execute("BEGIN IMMEDIATE")
             try:
-                tx = _WriteTxn(self, c, self._cache_for(cur), cur)
-                settings = self.settings
-                for waiter in batch:
-                    if waiter.op is not None:
-                        results.append(execute(tx, waiter.op, settings))
-                    else:
-                        results.append(Result())
+                try:
+                    tx, results = self._run(batch, careful=False)
+                except _Redo:
+                    c.execute("ROLLBACK")
+                    self._cache = None  # the optimistic run changed the cached revisions
+                    cur.execute("BEGIN IMMEDIATE")
+                    tx, results = self._run(batch, careful=True)
                 tx.flush()
                 cur.execute("COMMIT")
             except BaseException:
@@ -875,6 +909,17 @@ class SQLiteBackend(Backend):
         if self._commits % CHECKPOINT_EVERY == 0:
             self._bg_wake.set()
 
+    def _run(self, batch: list[_Waiter], *, careful: bool) -> tuple[_WriteTxn, list[Result]]:
+        """Run a batch's ops in the open transaction (see :meth:`_WriteTxn.savepoint`)."""
+        cur = self._wcur
+        tx = _WriteTxn(self, self._writer, self._cache_for(cur), cur, careful=careful)
+        settings = self.settings
+        results = [
+            execute(tx, waiter.op, settings) if waiter.op is not None else Result()
+            for waiter in batch
+        ]
+        return tx, results
+
     def _cache_for(self, c: sqlite3.Cursor) -> _Cache | None:
         """What the last commit knew (revisions, counts, configs), if still true.
 
@@ -893,10 +938,12 @@ class SQLiteBackend(Backend):
         """Insert audit records and drop the oldest beyond ``max_log_size``.
 
         Ids only grow, so once every id below ``_audit_floor`` is known to be gone (a
-        committed DELETE), the DELETE is skipped until the newest id passes the floor plus
-        ``max_log_size``.
+        committed DELETE), the DELETE waits until it can drop a step of rows at once (a
+        sixteenth of the bound, at most :data:`AUDIT_TRIM_STEP`): a full log otherwise
+        paid a DELETE on every write. Queries see only the newest ``max_log_size``.
         """
         keep = self.settings.max_log_size
+        step = max(1, min(AUDIT_TRIM_STEP, keep // 16))
         if len(records) == 1:
             last = c.execute(_INSERT_AUDIT, records[0]).lastrowid  # a record is a tuple
         else:
@@ -907,7 +954,7 @@ class SQLiteBackend(Backend):
                 c.execute(_AUDIT_VALUES[size], flat[done * 7 : (done + size) * 7])
                 done += size
             last = None
-        if last is None or last - keep >= self._audit_floor:
+        if last is None or last - keep >= self._audit_floor + step - 1:
             c.execute("DELETE FROM audit WHERE id <= last_insert_rowid() - ?", (keep,))
             last = c.execute("SELECT last_insert_rowid()").fetchone()[0] if last is None else last
             self._audit_floor = last - keep + 1
