@@ -27,16 +27,16 @@ _U64 = struct.Struct("<Q")
 
 
 class SharedCounter:
-    """An unsigned 64-bit counter in the file ``path`` (created on first use, mode 0600).
+    """An unsigned 64-bit counter in the file ``path`` (created on first use with ``mode``).
 
     :meth:`value` is a load from shared memory; :meth:`bump` takes the file's lock, so
     concurrent bumps from several processes never lose one.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, mode: int = 0o600) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
         try:
             with _flocked(self._fd):
                 if os.fstat(self._fd).st_size < _U64.size:

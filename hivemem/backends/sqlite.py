@@ -724,7 +724,9 @@ class SQLiteBackend(Backend):
             with self._probe_lock:
                 if self._epoch_file is None and not self._closed:
                     try:
-                        self._epoch_file = SharedCounter(f"{self.path}-epoch")
+                        # Whoever may write the database may bump the counter.
+                        mode = Path(self.path).stat().st_mode & 0o666
+                        self._epoch_file = SharedCounter(f"{self.path}-epoch", mode)
                     except OSError:
                         self._epoch_file = False
                 counter = self._epoch_file

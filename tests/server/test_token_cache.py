@@ -149,3 +149,14 @@ def test_which_stores_signal() -> None:
     # Redis replicas may run on other machines: no cheap signal, nothing cached.
     assert RedisBackend.shared_between_processes
     assert RedisBackend.cache_epoch is Backend.cache_epoch
+
+
+def test_the_counter_file_has_the_database_files_permissions(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    backend = SQLiteBackend(str(db), Settings(cleanup_interval=0))
+    try:
+        db.chmod(0o640)
+        assert backend.cache_epoch() == 0
+        assert (tmp_path / "s.db-epoch").stat().st_mode & 0o777 == 0o640
+    finally:
+        backend.close()
