@@ -50,13 +50,13 @@ def test_an_op_that_fails_after_writing_is_undone_alone(tmp_path: Path) -> None:
         mem.create_namespace("a")
         mem.write("a", "k", 0)
         redone = [0]
-        real = backend._run
+        real = backend._run_batch
 
         def counting(batch: Any, *, careful: bool) -> Any:
             redone[0] += careful
             return real(batch, careful=careful)
 
-        backend._run = counting  # type: ignore[method-assign]
+        backend._run_batch = counting  # type: ignore[method-assign]
         results = _one_batch(
             backend,
             [

@@ -871,12 +871,12 @@ class SQLiteBackend(Backend):
             cur.execute("BEGIN IMMEDIATE")
             try:
                 try:
-                    tx, results = self._run(batch, careful=False)
+                    tx, results = self._run_batch(batch, careful=False)
                 except _Redo:
                     c.execute("ROLLBACK")
                     self._cache = None  # the optimistic run changed the cached revisions
                     cur.execute("BEGIN IMMEDIATE")
-                    tx, results = self._run(batch, careful=True)
+                    tx, results = self._run_batch(batch, careful=True)
                 tx.flush()
                 cur.execute("COMMIT")
             except BaseException:
@@ -911,7 +911,7 @@ class SQLiteBackend(Backend):
         if self._commits % CHECKPOINT_EVERY == 0:
             self._bg_wake.set()
 
-    def _run(self, batch: list[_Waiter], *, careful: bool) -> tuple[_WriteTxn, list[Result]]:
+    def _run_batch(self, batch: list[_Waiter], *, careful: bool) -> tuple[_WriteTxn, list[Result]]:
         """Run a batch's ops in the open transaction (see :meth:`_WriteTxn.savepoint`)."""
         cur = self._wcur
         tx = _WriteTxn(self, self._writer, self._cache_for(cur), cur, careful=careful)
