@@ -90,3 +90,44 @@ def test_the_log_bound_holds_exactly_while_rows_are_trimmed_in_steps(tmp_path: P
             assert min(i + 2, 64) <= rows <= 64 + 3
     finally:
         mem.close()
+
+
+def _write_many(url: str, worker: int) -> None:
+    mem = hivemem.connect(url, cleanup_interval=0, max_log_size=64, log_reads=False)
+    try:
+        for i in range(50):
+            mem.write("n", f"w{worker}-{i}", i)
+    finally:
+        mem.close()
+
+
+def test_the_log_bound_holds_with_processes_trimming_concurrently(tmp_path: Path) -> None:
+    """4 processes write into one file, each trimming the shared log in steps: afterwards
+    the log is exactly the newest 64 records and the table holds at most a step more."""
+    import multiprocessing
+    import sqlite3
+
+    db = tmp_path / "a.db"
+    url = f"sqlite:///{db}"
+    mem = hivemem.connect(url, cleanup_interval=0, max_log_size=64, log_reads=False)
+    try:
+        mem.create_namespace("n")
+        ctx = multiprocessing.get_context("spawn")
+        procs = [ctx.Process(target=_write_many, args=(url, w)) for w in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(120)
+            assert p.exitcode == 0
+        with sqlite3.connect(db) as raw:
+            ids = [r[0] for r in raw.execute("SELECT id FROM audit ORDER BY id")]
+            newest = {r[0] for r in raw.execute("SELECT key FROM audit ORDER BY id DESC LIMIT 64")}
+        assert ids == list(range(ids[0], ids[0] + len(ids)))  # contiguous, oldest dropped
+        # "default" (checked by every opening), "n", then every write once.
+        assert ids[-1] == 1 + 5 + 200
+        assert 64 <= len(ids) <= 64 + 3
+        log = mem.access_log(limit=1000)
+        assert len(log) == 64 and mem.stats()["total_access_logs"] == 64
+        assert {e.key for e in log} == newest
+    finally:
+        mem.close()

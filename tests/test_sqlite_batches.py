@@ -90,3 +90,41 @@ def test_an_op_that_fails_after_writing_is_undone_alone(tmp_path: Path) -> None:
         assert revisions == list(range(1, len(revisions) + 1))
     finally:
         mem.close()
+
+
+def test_concurrent_batches_with_refusals_after_writes_stay_exact(tmp_path: Path) -> None:
+    """8 threads share group commits where every other op creates a namespace and then
+    fails its compare-and-set: every good write lands once, no refused op leaves its
+    namespace behind, and the namespace's revisions stay gap-free."""
+    import threading
+
+    mem = hivemem.connect(
+        f"sqlite:///{tmp_path / 's.db'}", cleanup_interval=0, auto_create_namespaces=True
+    )
+    try:
+        backend = mem._c.backend
+        assert isinstance(backend, SQLiteBackend)
+        mem.create_namespace("a")
+        refused: list[int] = []
+
+        def work(t: int) -> None:
+            for i in range(30):
+                mem.write("a", f"t{t}-{i}", i)
+                try:
+                    mem.write(f"fresh-{t}-{i}", "k", 1, expected_version=5)
+                except ConflictError:
+                    refused.append(1)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert len(refused) == 240
+        assert sorted(mem.get_keys("a")) == sorted(f"t{t}-{i}" for t in range(8) for i in range(30))
+        assert [n.name for n in mem.list_namespaces()] == ["a", "default"]
+        revisions = _revisions(backend)
+        assert revisions == list(range(1, len(revisions) + 1))
+        assert len(revisions) == 1 + 240  # the namespace's creation, then the writes
+    finally:
+        mem.close()

@@ -154,9 +154,8 @@ class _Postings:
 
     def compact(self, current: np.ndarray) -> None:
         """Drop the postings of documents re-indexed or removed since (``current`` gens)."""
-        labels, _, gens = self.arrays()
-        keep = current[labels] == gens
-        kept = np.frombuffer(self.data, dtype=np.int64).reshape(-1, 3)[keep]
+        rows = np.frombuffer(self.data, dtype=np.int64).reshape(-1, 3)
+        kept = rows[current[rows[:, 0]] == rows[:, 2]]
         data = array("q")
         data.frombytes(kept.tobytes())
         self.data, self.dead = data, 0

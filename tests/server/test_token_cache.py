@@ -7,6 +7,7 @@ counter file beside a SQLite store, bumped after every revocation's commit.
 from __future__ import annotations
 
 import multiprocessing
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -158,5 +159,47 @@ def test_the_counter_file_has_the_database_files_permissions(tmp_path: Path) -> 
         db.chmod(0o640)
         assert backend.cache_epoch() == 0
         assert (tmp_path / "s.db-epoch").stat().st_mode & 0o777 == 0o640
+    finally:
+        backend.close()
+
+
+def _revoke_later(path: str, token: str, started: Any, done: Any) -> None:
+    backend = SQLiteBackend(path, Settings(cleanup_interval=0))
+    try:
+        started.wait(30)
+        time.sleep(0.05)  # while the other process is looking it up, cache warm
+        TokenStore(backend).revoke(token)
+        done.set()  # after the commit and the signal: "revoke returned"
+    finally:
+        backend.close()
+
+
+def test_a_revocation_racing_cached_lookups_in_another_process_holds_at_once(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "s.db")
+    backend = SQLiteBackend(path, Settings(cleanup_interval=0))
+    try:
+        tokens = TokenStore(backend)
+        tokens.ensure()
+        token, record = tokens.create("alice")
+        ctx = multiprocessing.get_context("spawn")
+        started, done = ctx.Event(), ctx.Event()
+        proc = ctx.Process(target=_revoke_later, args=(path, token, started, done))
+        proc.start()
+        hits = after = 0
+        deadline = time.monotonic() + 60
+        while after < 500 and time.monotonic() < deadline:
+            revoked = done.is_set()  # read before the lookup starts
+            found = tokens.lookup(token)
+            started.set()
+            if revoked:
+                assert found is None  # never a cached answer once revoke() has returned
+                after += 1
+            elif found is not None:
+                assert found == record
+                hits += 1
+        proc.join(30)
+        assert proc.exitcode == 0 and after == 500 and hits > 0
     finally:
         backend.close()
