@@ -41,12 +41,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hivemem import _codec
 from hivemem.backends.base import Backend, Result, Settings, Stored, Txn, filter_audit
 from hivemem.backends.redis_call import ThreadConnections
+from hivemem.engine import fast
 from hivemem.engine import ops as o
-from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
-from hivemem.engine.permissions import WRITE, level_of
+from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
 from hivemem.errors import BackendUnavailable, HivememError
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo
 
@@ -758,14 +757,12 @@ class RedisBackend(Backend):
         if cached is None or op.idempotency_key is not None:
             return None
         text, info = cached
-        if level_of(info, op.agent, op.admin) < WRITE:
-            return None  # the engine words the refusal (and audits it)
+        if not fast.qualifies(op, info):
+            return None  # the engine decides (and words any refusal)
         now = self.settings.clock()
         expires: float | None = None
         if isinstance(op, o.Put):
-            strategy = _FAST.get(info.conflict_strategy)
-            if strategy is None or op.resolved:
-                return None
+            strategy = _FAST[info.conflict_strategy]
             ttl = op.ttl if op.ttl is not None else info.ttl
             value, pexpire, action = op.value_json, "", "write"
             if ttl is not None:
@@ -829,36 +826,21 @@ class RedisBackend(Backend):
         self, op: o.Put | o.Delete, reply: Any, now: float, expires: float | None
     ) -> Result:
         """The Result the engine would have given for what the script did."""
-        ns, key, agent = op.ns, op.key, op.agent
         if isinstance(reply, str):  # a put: "rev version created_at expired_version"
             reply = [1, *reply.split(" ")]
         rev = int(reply[1])
-        events: list[Event] = []
-        result = Result(events=events)
         if isinstance(op, o.Put):
-            version, gone = int(reply[2]), int(reply[4])
-            value = _codec.decode(op.value_json)
-            if gone:
-                events.append(
-                    Event("memory:expired", ns, rev - 1, now, SYSTEM_AGENT, key=key, version=gone)
-                )
-            events.append(Event("memory:write", ns, rev, now, agent, key=key, value=value,
-                                version=version))  # fmt: skip
-            result.value = Entry(ns, key, value, agent, version, rev, float(reply[3]), now, expires)
+            result = fast.put_result(
+                op, now, expires, rev, int(reply[2]), float(reply[3]), int(reply[4])
+            )
             action = "write"
         else:
-            outcome, version = int(reply[2]), int(reply[3])
-            if outcome == 1:
-                events.append(
-                    Event("memory:expired", ns, rev, now, SYSTEM_AGENT, key=key, version=version)
-                )
-            elif outcome == 2:
-                events.append(Event("memory:delete", ns, rev, now, agent, key=key, version=version))
-            result.value = outcome == 2
+            result = fast.delete_result(op, now, rev, int(reply[2]), int(reply[3]))
             action = "delete"
+        ns, key, agent = op.ns, op.key, op.agent
         if self.cluster and not op.internal:
             self._buffer_audit([AccessLogEntry(now, agent, ns, key, action, True, None)])
-        if events:
+        if result.events:
             self.notifier.notify()
         return result
 
