@@ -115,8 +115,7 @@ def test_namespace_ids_stay_unique_across_processes(tmp_path: Path) -> None:
     workers, count, writes = 4, 25, 3
     ctx = multiprocessing.get_context("spawn")
     procs = [
-        ctx.Process(target=_namespaces_worker, args=(url, w, count, writes))
-        for w in range(workers)
+        ctx.Process(target=_namespaces_worker, args=(url, w, count, writes)) for w in range(workers)
     ]
     for p in procs:
         p.start()

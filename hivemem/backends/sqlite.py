@@ -110,6 +110,8 @@ _AUDIT_VALUES = {
 }
 #: Most audit rows past ``max_log_size`` one DELETE waits for (see insert_audit).
 AUDIT_TRIM_STEP = 1024
+#: Entries whose versions the writer remembers between commits (see _WriteTxn.meta).
+META_CACHE = 8192
 #: Largest number of queued ops one commit takes.
 MAX_BATCH = 512
 #: Commits between two background WAL checkpoints.
@@ -129,8 +131,14 @@ _dumps = orjson.dumps
 _stored = tuple.__new__
 _loads = _codec.decode
 
-#: What a committed transaction knew: data_version, revisions, entry counts, configs.
-_Cache = tuple[int, dict[str, int], dict[str, int], dict[str, "NamespaceInfo | None"]]
+#: An entry's version, created_at and expires_at (``None``: there is no entry).
+_Meta = tuple[int, float, "float | None"] | None
+#: What a committed transaction knew: data_version, revisions, entry counts, configs, and
+#: the versions of recently written entries.
+_Cache = tuple[
+    int, dict[str, int], dict[str, int], dict[str, "NamespaceInfo | None"],
+    dict[tuple[str, str], _Meta],
+]  # fmt: skip
 
 
 class _Waiter:
@@ -431,11 +439,16 @@ class _WriteTxn(_SQLiteTxn):
     ) -> None:
         super().__init__(backend, conn, True, cur)
         if cache is None:
-            cache = (0, {}, {}, {})
+            cache = (0, {}, {}, {}, {})
         self.version = cache[0]
         self.revs: dict[str, int] = cache[1]
         self.counts: dict[str, int] = cache[2]
         self.ns: dict[str, NamespaceInfo | None] = cache[3]
+        #: What a plain put needs of an entry (see :meth:`fast_put`), for entries this
+        #: process wrote or looked up since another process last committed (at most
+        #: META_CACHE of them). Every write of an entry goes through :meth:`entry_put`,
+        #: :meth:`entry_delete` or :meth:`entries_clear`, which keep it true.
+        self.meta: dict[tuple[str, str], _Meta] = cache[4]
         self.events: list[tuple[str, int, str]] = []
         self.audit: list[AccessLogEntry] = []
         #: Namespace ids this transaction allocated (known to all once it commits).
@@ -452,7 +465,7 @@ class _WriteTxn(_SQLiteTxn):
 
     def cache(self) -> _Cache:
         """What this transaction knows, for the next one (after COMMIT)."""
-        return (self.version, self.revs, self.counts, self.ns)
+        return (self.version, self.revs, self.counts, self.ns, self.meta)
 
     def savepoint(self) -> None:
         """Open the op's bracket.
@@ -488,10 +501,11 @@ class _WriteTxn(_SQLiteTxn):
         assert self._saved is not None
         revs, counts, n_events, ns, writes, new_ids = self._saved
         del self.events[n_events:]
-        if not self.careful:
-            if self.writes != writes:
+        if self.writes != writes:
+            if not self.careful:
                 raise _Redo
-        elif self._whole:
+            self.meta.clear()  # the op's writes are undone below
+        if self._whole:  # (careful only)
             self._whole = False
             if self.writes:
                 # Nothing of earlier ops was written: undo the op with the transaction.
@@ -502,7 +516,7 @@ class _WriteTxn(_SQLiteTxn):
                 version = c.execute("PRAGMA data_version").fetchone()[0]
                 if version != self.version:  # another process committed in between
                     self.version, revs, counts, ns = version, {}, {}, {}
-        else:
+        elif self.careful:
             super().rollback()
         self.revs, self.counts, self.ns, self.new_ids = revs, counts, ns, new_ids
 
@@ -553,11 +567,16 @@ class _WriteTxn(_SQLiteTxn):
     def entry_put(self, ns: str, key: str, stored: Stored) -> None:
         self.writes += 1
         self.cur.execute(_PUT_ENTRY, (ns, key, *stored))
+        meta = self.meta
+        if len(meta) >= META_CACHE:
+            meta.clear()
+        meta[ns, key] = (stored.version, stored.created_at, stored.expires_at)
         if stored.version == 1 and ns in self.counts:
             self.counts[ns] += 1
 
     def entry_delete(self, ns: str, key: str) -> None:
         self.writes += 1
+        self.meta.pop((ns, key), None)
         if (
             self.c.execute("DELETE FROM entries WHERE ns = ? AND key = ?", (ns, key)).rowcount
             and ns in self.counts
@@ -577,6 +596,7 @@ class _WriteTxn(_SQLiteTxn):
             (ns,),
         ).fetchall()
         self.counts[ns] = 0
+        self.meta.clear()
         return [(row[0], Stored(*row[1:])) for row in rows]
 
     def event_append(self, event: Event) -> None:
@@ -594,13 +614,18 @@ class _WriteTxn(_SQLiteTxn):
         if info is None or not fast.qualifies(op, info):
             return None
         now = self.b.settings.clock()
-        old = self.entry_get(ns, op.key)
-        if old is not None and old.expires_at is not None and old.expires_at <= now:
+        key = op.key
+        try:
+            old = self.meta[ns, key]
+        except KeyError:
+            row = self.entry_get(ns, key)
+            old = (row.version, row.created_at, row.expires_at) if row is not None else None
+        if old is not None and old[2] is not None and old[2] <= now:
             return None
         strategy = info.conflict_strategy
         expected = op.expected_version
         if (
-            (expected is not None and expected != (old.version if old else 0))
+            (expected is not None and expected != (old[0] if old else 0))
             or (strategy == "first-wins" and old is not None)
             or (strategy == "version" and expected is None)
             or (old is None and info.max_entries is not None
@@ -610,8 +635,8 @@ class _WriteTxn(_SQLiteTxn):
         ttl = op.ttl if op.ttl is not None else info.ttl
         expires_at = now + ttl if ttl is not None else None
         rev = self.rev_next(ns)
-        version = old.version + 1 if old else 1
-        created_at = old.created_at if old else now
+        version = old[0] + 1 if old else 1
+        created_at = old[1] if old else now
         self.entry_put(
             ns, op.key, _stored(Stored, (op.value_json, op.agent, version, rev, created_at,
                                          now, expires_at))
@@ -1073,7 +1098,7 @@ class SQLiteBackend(Backend):
         cache = self._cache
         if cache is not None and cache[0] == version:
             return cache
-        return (version, {}, {}, {})
+        return (version, {}, {}, {}, {})
 
     def insert_audit(
         self, c: sqlite3.Connection | sqlite3.Cursor, records: list[AccessLogEntry]
