@@ -110,6 +110,10 @@ _AUDIT_VALUES = {
 }
 #: Most audit rows past ``max_log_size`` one DELETE waits for (see insert_audit).
 AUDIT_TRIM_STEP = 1024
+#: Page size of new files. A write dirties three pages (its entry, its event, its audit
+#: record), each written whole to the WAL on commit: 2 KiB pages made one writer's commits
+#: ~5% cheaper than 4 KiB (reads alike; A/B in one process).
+PAGE_SIZE = 2048
 #: Entries whose versions the writer remembers between commits (see _WriteTxn.meta).
 META_CACHE = 8192
 #: Largest number of queued ops one commit takes.
@@ -634,7 +638,8 @@ class _WriteTxn(_SQLiteTxn):
             return None
         ttl = op.ttl if op.ttl is not None else info.ttl
         expires_at = now + ttl if ttl is not None else None
-        rev = self.rev_next(ns)
+        revs = self.revs
+        rev = revs[ns] = (revs[ns] if ns in revs else self.rev_get(ns)) + 1
         version = old[0] + 1 if old else 1
         created_at = old[1] if old else now
         self.entry_put(
@@ -678,13 +683,13 @@ class _WriteTxn(_SQLiteTxn):
             self.writes += 1
             # Trim old events once every `step` revisions (at least `retention` are kept).
             retention = self.b.settings.event_retention
-            step = max(1, min(TRIM_STEP, retention // 16))
             spans: list[tuple[str, int, int]]
             ns_base = self.ns_base
-            if len(events) == 1:
+            if len(events) == 1:  # (the common case, kept short)
                 ns, rev, data = events[0]
-                self.cur.execute(_INSERT_EVENT, (_event_id(ns_base(ns, True), ns, rev), data))
-                spans = [(ns, rev, rev)]
+                base = self.b.ns_ids.get(ns) or ns_base(ns, True)
+                self.cur.execute(_INSERT_EVENT, (_event_id(base, ns, rev), data))
+                spans = [(ns, rev, rev)] if rev > retention else []
             else:
                 span: dict[str, tuple[int, int]] = {}
                 rows = []
@@ -694,6 +699,7 @@ class _WriteTxn(_SQLiteTxn):
                     span[ns] = (seen[0] if seen else rev, rev)
                 c.executemany(_INSERT_EVENT, rows)
                 spans = [(ns, first, last) for ns, (first, last) in span.items()]
+            step = max(1, min(TRIM_STEP, retention // 16))
             for ns, first, last in spans:
                 if last > retention and last // step != (first - 1) // step:
                     base = ns_base(ns) or 0  # (allocated above)
@@ -806,7 +812,7 @@ class SQLiteBackend(Backend):
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30.0
             )
-            conn.execute("PRAGMA page_size = 4096")  # new files only
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # new files only
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.durability.upper()}")
             conn.execute("PRAGMA busy_timeout = 30000")
@@ -1111,9 +1117,10 @@ class SQLiteBackend(Backend):
         paid a DELETE on every write. Queries see only the newest ``max_log_size``.
         """
         keep = self.settings.max_log_size
-        step = max(1, min(AUDIT_TRIM_STEP, keep // 16))
         if len(records) == 1:
             last = c.execute(_INSERT_AUDIT, records[0]).lastrowid  # a record is a tuple
+            if last is not None and last - keep < self._audit_floor:
+                return  # (the common case: nothing to drop yet)
         else:
             flat = list(chain.from_iterable(records))
             done, n = 0, len(records)
@@ -1122,6 +1129,7 @@ class SQLiteBackend(Backend):
                 c.execute(_AUDIT_VALUES[size], flat[done * 7 : (done + size) * 7])
                 done += size
             last = None
+        step = max(1, min(AUDIT_TRIM_STEP, keep // 16))
         if last is None or last - keep >= self._audit_floor + step - 1:
             c.execute("DELETE FROM audit WHERE id <= last_insert_rowid() - ?", (keep,))
             last = c.execute("SELECT last_insert_rowid()").fetchone()[0] if last is None else last
