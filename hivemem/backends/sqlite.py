@@ -131,6 +131,7 @@ AUDIT_FLUSH_SECONDS = 0.2
 
 _allocate_lock = threading.Lock
 _dumps = orjson.dumps
+_Fragment = orjson.Fragment
 #: Builds a Stored from a row's columns without the NamedTuple's Python-level __new__.
 _stored = tuple.__new__
 _loads = _codec.decode
@@ -647,7 +648,7 @@ class _WriteTxn(_SQLiteTxn):
                                          now, expires_at))
         )  # fmt: skip
         result = fast.put_result(op, now, expires_at, rev, version, created_at)
-        self.events.append((ns, rev, _event_json(result.events[0])))
+        self.events.append((ns, rev, _event_json(result.events[0], op.value_json)))
         if not op.internal:
             self.audit.append(AccessLogEntry(now, op.agent, ns, op.key, "write", True, None))
         return result
@@ -742,11 +743,15 @@ def _event_id(base: int | None, ns: str, rev: int) -> int:
     return base | rev
 
 
-def _event_json(event: Event) -> str:
+def _event_json(event: Event, value_json: str | None = None) -> str:
+    """The event's row text; ``value_json``: its value as JSON text already (not re-encoded)."""
     data = event.to_dict()
+    if value_json is not None:
+        data["value"] = _Fragment(value_json)
     try:
         return _dumps(data).decode()
     except TypeError:  # beyond orjson (integers over 64 bits): the stdlib encoder
+        data["value"] = event.value
         return json.dumps(data)
 
 
@@ -995,69 +1000,46 @@ class SQLiteBackend(Backend):
     def _commit(self, op: Op[Any] | None) -> Result:
         """Commit an op as part of a group commit.
 
-        The first caller to find no commit running becomes the leader: it commits every
-        queued op in one transaction, wakes their callers, and hands leadership to the
-        oldest caller still waiting (so no thread commits for others forever). Callers that
-        arrive while a commit runs wait to be woken with their result, or as the next leader.
+        A caller that finds no commit running commits its op at once, alone. One that
+        finds a commit running queues its op and waits: the leader hands leadership to the
+        oldest waiter when it is done, and that one commits every queued op in one
+        transaction (:meth:`_lead`), wakes their callers, and hands on in turn (so no
+        thread commits for others forever).
         """
-        waiter = _Waiter(op)
+        waiter = None
         with self._queue_lock:
-            self._queue.append(waiter)
-            follower = self._leading
-            if follower:
+            if self._leading:
+                waiter = _Waiter(op)
                 waiter.wake = wake = _allocate_lock()
                 wake.acquire()
+                self._queue.append(waiter)
             else:
                 self._leading = True
-        if follower:
-            wake.acquire()  # released by the leader: our result is in, or we lead next
-            if waiter.done:
-                assert waiter.result is not None
-                return waiter.result
-        try:
-            self._lead()
-        finally:
-            self._pass_lead()  # promote the oldest waiter to leader
+        if waiter is None:
+            try:
+                result = self._transact([op])[0]
+            finally:
+                self._pass_lead()
+            if result.events and result.error is None:
+                self.notifier.notify()
+            return result
+        wake.acquire()  # released by the leader: our result is in, or we lead next
+        if not waiter.done:
+            try:
+                self._lead()
+            finally:
+                self._pass_lead()  # promote the oldest waiter to leader
         assert waiter.result is not None
         return waiter.result
 
     def _lead(self) -> None:
-        """Commit the queued ops (up to MAX_BATCH) in one transaction."""
+        """Commit the queued ops (up to MAX_BATCH) in one transaction; wake their callers."""
         with self._queue_lock:
             if len(self._queue) <= MAX_BATCH:
                 batch, self._queue = self._queue, []
             else:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-        results: list[Result] = []
-        try:
-            if self._closed:
-                raise BackendUnavailable("the store is closed")
-            c, cur = self._writer, self._wcur
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                try:
-                    tx, results = self._run_batch(batch, careful=False)
-                except _Redo:
-                    c.execute("ROLLBACK")
-                    self._cache = None  # the optimistic run changed the cached revisions
-                    cur.execute("BEGIN IMMEDIATE")
-                    tx, results = self._run_batch(batch, careful=True)
-                tx.flush()
-                cur.execute("COMMIT")
-                if tx.new_ids:
-                    self.ns_ids.update(tx.new_ids)
-            except BaseException:
-                self._cache = None
-                self._audit_floor = 0
-                if c.in_transaction:
-                    c.execute("ROLLBACK")
-                raise
-            self._cache = tx.cache()
-        except sqlite3.Error as exc:
-            error = BackendUnavailable(f"SQLite commit failed: {exc}")
-            results = [Result(error=error) for _ in batch]
-        except HivememError as exc:
-            results = [Result(error=exc) for _ in batch]
+        results = self._transact([waiter.op for waiter in batch])
         notify = False
         futures: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Result], Result]]] = {}
         for waiter, result in zip(batch, results, strict=True):
@@ -1074,18 +1056,53 @@ class SQLiteBackend(Backend):
                 loop.call_soon_threadsafe(_resolve_all, done)
         if notify:
             self.notifier.notify()
+
+    def _transact(self, ops: list[Op[Any] | None]) -> list[Result]:
+        """Run ops in one transaction and commit it; a result per op (``None``: no op)."""
+        results: list[Result] = []
+        try:
+            if self._closed:
+                raise BackendUnavailable("the store is closed")
+            c, cur = self._writer, self._wcur
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                try:
+                    tx, results = self._run_batch(ops, careful=False)
+                except _Redo:
+                    c.execute("ROLLBACK")
+                    self._cache = None  # the optimistic run changed the cached revisions
+                    cur.execute("BEGIN IMMEDIATE")
+                    tx, results = self._run_batch(ops, careful=True)
+                tx.flush()
+                cur.execute("COMMIT")
+                if tx.new_ids:
+                    self.ns_ids.update(tx.new_ids)
+            except BaseException:
+                self._cache = None
+                self._audit_floor = 0
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+            self._cache = tx.cache()
+        except sqlite3.Error as exc:
+            error = BackendUnavailable(f"SQLite commit failed: {exc}")
+            results = [Result(error=error) for _ in ops]
+        except HivememError as exc:
+            results = [Result(error=exc) for _ in ops]
         self._commits += 1
         if self._commits % CHECKPOINT_EVERY == 0:
             self._bg_wake.set()
+        return results
 
-    def _run_batch(self, batch: list[_Waiter], *, careful: bool) -> tuple[_WriteTxn, list[Result]]:
+    def _run_batch(
+        self, ops: list[Op[Any] | None], *, careful: bool
+    ) -> tuple[_WriteTxn, list[Result]]:
         """Run a batch's ops in the open transaction (see :meth:`_WriteTxn.savepoint`)."""
         cur = self._wcur
         tx = _WriteTxn(self, self._writer, self._cache_for(cur), cur, careful=careful)
         settings = self.settings
         results = []
-        for waiter in batch:
-            op = waiter.op
+        for op in ops:
             if op is None:
                 results.append(Result())
             elif type(op) is Put:
