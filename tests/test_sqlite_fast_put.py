@@ -64,6 +64,12 @@ def _script(mem: hivemem.Memory, tick: Callable[[float], None]) -> list[Any]:
     call(mem.write, "merge", "k", {"x": 1}, "bob")
     call(mem.write, "merge", "k", {"y": 2}, "bob")
     call(mem.write, "auto", "k", "creates the namespace", "bob")
+    # Entries the SQLite writer does not remember (clearing a namespace forgets them all).
+    call(mem.write, "lw", "gone", 1, "bob", ttl=1)
+    tick(2)
+    call(mem.clear_namespace, "merge", "alice")
+    call(mem.write, "lw", "gone", 2, "bob")  # an expired entry: the engine replaces it
+    call(mem.write, "lw", "new", 5, "bob")  # a live one: the upsert finds its version
     call(mem.write, "lw", "k", {"deep": [1, {"x": None}], "s": "é\u2028"}, "bob")
     for ns in ("lw", "fw", "ver", "ttl", "full", "merge", "auto", "default"):
         events = mem._c.backend.execute(o.EventsAfter(agent="alice", ns=ns, since=0)).unwrap()
@@ -103,9 +109,9 @@ def test_fast_puts_end_as_the_engine_ends_them(tmp_path: Path) -> None:
     memory, sqlite = outcomes
     for a, b in zip(memory, sqlite, strict=True):
         assert a == b
-    # The fast path decided the 14 plain writes; the engine the refusals, the idempotent
+    # The fast path decided the 16 plain writes; the engine the refusals, the idempotent
     # and merge writes, the writes over expired entries and into a full or missing namespace.
-    assert taken[0] == 14
+    assert taken[0] == 16
 
 
 def test_remembered_versions_yield_to_another_connections_commit(tmp_path: Path) -> None:

@@ -84,6 +84,15 @@ _ENTRY = (
     "FROM entries WHERE ns = ? AND key = ?"
 )
 _PEEK = "SELECT value, expires_at FROM entries WHERE ns = ? AND key = ?"
+#: A latest-wins put that finds the entry itself: a new entry, or a new version of a live
+#: one (an expired one is left alone: no row comes back).
+_PUT_LIVE = (
+    "INSERT INTO entries VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?6, ?7) ON CONFLICT (ns, key) DO "
+    "UPDATE SET value = ?3, owner = ?4, version = version + 1, revision = ?5, updated_at = ?6, "
+    "expires_at = ?7 WHERE expires_at IS NULL OR expires_at > ?6 RETURNING version, created_at"
+)
+#: "Not remembered" (None means "known not to exist").
+_UNKNOWN: Any = object()
 _NS_ID = "SELECT id FROM ns_ids WHERE name = ?"
 _INSERT_EVENT = "INSERT INTO events VALUES (?, ?)"
 #: An upsert, not ``INSERT OR REPLACE``: replacing deletes the row and inserts it again,
@@ -570,13 +579,19 @@ class _WriteTxn(_SQLiteTxn):
         return rev
 
     def entry_put(self, ns: str, key: str, stored: Stored) -> None:
-        self.writes += 1
         self.cur.execute(_PUT_ENTRY, (ns, key, *stored))
+        self._wrote(ns, key, stored.version, stored.created_at, stored.expires_at)
+
+    def _wrote(
+        self, ns: str, key: str, version: int, created_at: float, expires_at: float | None
+    ) -> None:
+        """Account for an entry this transaction wrote."""
+        self.writes += 1
         meta = self.meta
         if len(meta) >= META_CACHE:
             meta.clear()
-        meta[ns, key] = (stored.version, stored.created_at, stored.expires_at)
-        if stored.version == 1 and ns in self.counts:
+        meta[ns, key] = (version, created_at, expires_at)
+        if version == 1 and ns in self.counts:
             self.counts[ns] += 1
 
     def entry_delete(self, ns: str, key: str) -> None:
@@ -620,33 +635,49 @@ class _WriteTxn(_SQLiteTxn):
             return None
         now = self.b.settings.clock()
         key = op.key
-        try:
-            old = self.meta[ns, key]
-        except KeyError:
-            row = self.entry_get(ns, key)
-            old = (row.version, row.created_at, row.expires_at) if row is not None else None
-        if old is not None and old[2] is not None and old[2] <= now:
-            return None
         strategy = info.conflict_strategy
         expected = op.expected_version
-        if (
-            (expected is not None and expected != (old[0] if old else 0))
-            or (strategy == "first-wins" and old is not None)
-            or (strategy == "version" and expected is None)
-            or (old is None and info.max_entries is not None
-                and self.entry_count(ns) >= info.max_entries)
-        ):  # fmt: skip
-            return None
         ttl = op.ttl if op.ttl is not None else info.ttl
         expires_at = now + ttl if ttl is not None else None
         revs = self.revs
-        rev = revs[ns] = (revs[ns] if ns in revs else self.rev_get(ns)) + 1
-        version = old[0] + 1 if old else 1
-        created_at = old[1] if old else now
-        self.entry_put(
-            ns, op.key, _stored(Stored, (op.value_json, op.agent, version, rev, created_at,
-                                         now, expires_at))
-        )  # fmt: skip
+        rev = (revs[ns] if ns in revs else self.rev_get(ns)) + 1
+        old = self.meta.get((ns, key), _UNKNOWN)
+        if (
+            old is _UNKNOWN
+            and strategy == "latest-wins"
+            and expected is None
+            and (info.max_entries is None)
+        ):
+            # Nothing to check first: the upsert finds the entry itself and says what
+            # version it wrote (no SELECT before it; it leaves an expired entry alone).
+            row = self.cur.execute(
+                _PUT_LIVE, (ns, key, op.value_json, op.agent, rev, now, expires_at)
+            ).fetchone()
+            if row is None:
+                return None
+            version, created_at = row
+        else:
+            if old is _UNKNOWN:
+                got = self.entry_get(ns, key)
+                old = (got.version, got.created_at, got.expires_at) if got is not None else None
+            if old is not None and old[2] is not None and old[2] <= now:
+                return None
+            if (
+                (expected is not None and expected != (old[0] if old else 0))
+                or (strategy == "first-wins" and old is not None)
+                or (strategy == "version" and expected is None)
+                or (old is None and info.max_entries is not None
+                    and self.entry_count(ns) >= info.max_entries)
+            ):  # fmt: skip
+                return None
+            version = old[0] + 1 if old else 1
+            created_at = old[1] if old else now
+            self.cur.execute(
+                _PUT_ENTRY,
+                (ns, key, op.value_json, op.agent, version, rev, created_at, now, expires_at),
+            )
+        revs[ns] = rev
+        self._wrote(ns, key, version, created_at, expires_at)
         result = fast.put_result(op, now, expires_at, rev, version, created_at)
         self.events.append((ns, rev, _event_json(result.events[0], op.value_json)))
         if not op.internal:
