@@ -754,7 +754,7 @@ class RedisBackend(Backend):
         """KEYS and ARGV of ``redis_write.lua`` for ``op``; ``None``: the engine runs it."""
         ns = op.ns
         cached = self._cfgs.get(ns)
-        if cached is None or op.idempotency_key is not None:
+        if cached is None:
             return None
         text, info = cached
         if not fast.qualifies(op, info):

@@ -459,9 +459,10 @@ class _WriteTxn(_SQLiteTxn):
         self.counts: dict[str, int] = cache[2]
         self.ns: dict[str, NamespaceInfo | None] = cache[3]
         #: What a plain put needs of an entry (see :meth:`fast_put`), for entries this
-        #: process wrote or looked up since another process last committed (at most
-        #: META_CACHE of them). Every write of an entry goes through :meth:`entry_put`,
-        #: :meth:`entry_delete` or :meth:`entries_clear`, which keep it true.
+        #: process wrote since another connection last committed (at most META_CACHE;
+        #: dropped whenever an op's writes are undone). Every write of an entry goes
+        #: through :meth:`entry_put`, :meth:`entry_delete`, :meth:`entries_clear` or
+        #: :meth:`fast_put`, which keep it true.
         self.meta: dict[tuple[str, str], _Meta] = cache[4]
         self.events: list[tuple[str, int, str]] = []
         self.audit: list[AccessLogEntry] = []
@@ -642,12 +643,8 @@ class _WriteTxn(_SQLiteTxn):
         revs = self.revs
         rev = (revs[ns] if ns in revs else self.rev_get(ns)) + 1
         old = self.meta.get((ns, key), _UNKNOWN)
-        if (
-            old is _UNKNOWN
-            and strategy == "latest-wins"
-            and expected is None
-            and (info.max_entries is None)
-        ):
+        unchecked = strategy == "latest-wins" and expected is None and info.max_entries is None
+        if old is _UNKNOWN and unchecked:
             # Nothing to check first: the upsert finds the entry itself and says what
             # version it wrote (no SELECT before it; it leaves an expired entry alone).
             row = self.cur.execute(
