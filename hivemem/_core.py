@@ -320,16 +320,15 @@ class Core:
         expected_version: Any,
         idempotency_key: str | None,
     ) -> o.Put:
-        """Check and build a Put op (the most frequent call: checks of absent options skipped)."""
-        version = None if expected_version is None else v.check_version(expected_version)
+        """Check and build a Put op."""
         return o.Put(
-            agent=self.agent if agent is None else v.check_agent(agent),
+            agent=self.who(agent),
             ns=v.check_namespace(namespace),
             key=v.check_key(key),
-            value_json=_codec.encode_value(value, self.settings.max_value_bytes),
-            ttl=None if ttl is None else v.check_ttl(ttl),
-            expected_version=version,
-            idempotency_key=None if idempotency_key is None else _idem(idempotency_key),
+            value_json=self.encode(value),
+            ttl=v.check_ttl(ttl),
+            expected_version=v.check_version(expected_version),
+            idempotency_key=_idem(idempotency_key),
         )
 
     def put_many(

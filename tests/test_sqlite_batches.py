@@ -36,18 +36,24 @@ def _revisions(backend: SQLiteBackend) -> list[int]:
     return [e.revision for e in events]
 
 
+def _store(tmp_path: Path) -> tuple[hivemem.Memory, SQLiteBackend]:
+    """A SQLite store with namespace "a" (namespaces are created on first write)."""
+    mem = hivemem.connect(
+        f"sqlite:///{tmp_path / 's.db'}", cleanup_interval=0, auto_create_namespaces=True
+    )
+    backend = mem._c.backend
+    assert isinstance(backend, SQLiteBackend)
+    mem.create_namespace("a")
+    return mem, backend
+
+
 def _put(ns: str, key: str, value: str, **kw: Any) -> o.Put:
     return o.Put(agent="a", ns=ns, key=key, value_json=value, **kw)
 
 
 def test_an_op_that_fails_after_writing_is_undone_alone(tmp_path: Path) -> None:
-    mem = hivemem.connect(
-        f"sqlite:///{tmp_path / 's.db'}", cleanup_interval=0, auto_create_namespaces=True
-    )
+    mem, backend = _store(tmp_path)
     try:
-        backend = mem._c.backend
-        assert isinstance(backend, SQLiteBackend)
-        mem.create_namespace("a")
         mem.write("a", "k", 0)
         redone = [0]
         real = backend._run_batch
@@ -98,13 +104,8 @@ def test_concurrent_batches_with_refusals_after_writes_stay_exact(tmp_path: Path
     namespace behind, and the namespace's revisions stay gap-free."""
     import threading
 
-    mem = hivemem.connect(
-        f"sqlite:///{tmp_path / 's.db'}", cleanup_interval=0, auto_create_namespaces=True
-    )
+    mem, backend = _store(tmp_path)
     try:
-        backend = mem._c.backend
-        assert isinstance(backend, SQLiteBackend)
-        mem.create_namespace("a")
         refused: list[int] = []
 
         def work(t: int) -> None:

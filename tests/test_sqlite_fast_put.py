@@ -13,6 +13,7 @@ from hivemem.backends.sqlite import SQLiteBackend, _WriteTxn
 from hivemem.engine import ops as o
 from hivemem.errors import ConflictError, HivememError
 from tests.test_sqlite_batches import _one_batch
+from tests.test_sqlite_schema import run_spawned
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -156,5 +157,46 @@ def test_remembered_versions_are_dropped_with_an_undone_op(tmp_path: Path) -> No
         assert mem.read("n", "y") is None
         assert mem.write("n", "y", 2).version == 1
         assert mem.write("n", "x", 3).version == 3
+    finally:
+        mem.close()
+
+
+def _blind_writer(url: str, worker: int, writes: int) -> None:
+    mem = hivemem.connect(url, agent=f"w{worker}", cleanup_interval=0)
+    try:
+        for i in range(writes):  # latest-wins, no expected_version: the upsert decides
+            mem.write("default", "k", {"worker": worker, "i": i})
+    finally:
+        mem.close()
+
+
+def test_plain_puts_from_processes_sharing_a_file_count_every_version(tmp_path: Path) -> None:
+    """Rule: revisions stay gap-free and versions exact when processes sharing one file
+    write the same key at once without compare-and-set (each writer's remembered versions
+    are dropped by the others' commits, so most puts find the entry in the upsert): the
+    final version is the number of writes, and the stream holds each version once, in
+    order, with each worker's values in its own order."""
+    url = f"sqlite:///{tmp_path / 'blind.db'}"
+    hivemem.connect(url, cleanup_interval=0).close()
+    workers, writes = 4, 150
+    run_spawned(_blind_writer, [(url, w, writes) for w in range(workers)])
+    mem = hivemem.connect(url, agent="a", cleanup_interval=0)
+    try:
+        entry = mem.get_entry("default", "k")
+        assert entry is not None and entry.version == workers * writes
+        events = [
+            e
+            for e in mem._c.backend.execute(
+                o.EventsAfter(agent="a", ns="default", since=0, limit=10_000)
+            ).unwrap()
+            if e.type == "memory:write"
+        ]
+        assert [e.version for e in events] == list(range(1, workers * writes + 1))
+        revisions = [e.revision for e in events]
+        assert revisions == sorted(set(revisions))
+        for w in range(workers):
+            mine = [e.value["i"] for e in events if e.value["worker"] == w]
+            assert mine == list(range(writes))
+        assert entry.created_at == events[0].timestamp
     finally:
         mem.close()

@@ -15,6 +15,7 @@ from hivemem.engine import ops as o
 from hivemem.errors import BackendUnavailable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 #: The schema 1 layout of the tables that changed (events keyed by ``(ns, revision)``).
@@ -97,6 +98,17 @@ def test_a_file_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     c.close()
 
 
+def run_spawned(target: Callable[..., None], args: list[tuple[Any, ...]]) -> None:
+    """Run ``target`` in one spawned process per argument tuple, at once; all must succeed."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=target, args=a) for a in args]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+
+
 def _namespaces_worker(url: str, worker: int, count: int, writes: int) -> None:
     mem = hivemem.connect(url, agent="a", cleanup_interval=0, auto_create_namespaces=True)
     try:
@@ -113,15 +125,7 @@ def test_namespace_ids_stay_unique_across_processes(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     hivemem.connect(url, cleanup_interval=0).close()
     workers, count, writes = 4, 25, 3
-    ctx = multiprocessing.get_context("spawn")
-    procs = [
-        ctx.Process(target=_namespaces_worker, args=(url, w, count, writes)) for w in range(workers)
-    ]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    run_spawned(_namespaces_worker, [(url, w, count, writes) for w in range(workers)])
     mem = hivemem.connect(url, agent="a", cleanup_interval=0)
     try:
         for w in range(workers):

@@ -53,8 +53,9 @@ REV_BITS = 40
 REV_MASK = (1 << REV_BITS) - 1
 MAX_NS_ID = (1 << (63 - REV_BITS)) - 1
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+_META = "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID"
+_SCHEMA = f"""
+{_META};
 CREATE TABLE IF NOT EXISTS namespaces (
     name TEXT PRIMARY KEY, config TEXT NOT NULL, token TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS entries (
@@ -466,7 +467,9 @@ class _WriteTxn(_SQLiteTxn):
         self.meta: dict[tuple[str, str], _Meta] = cache[4]
         self.events: list[tuple[str, int, str]] = []
         self.audit: list[AccessLogEntry] = []
-        #: Namespace ids this transaction allocated (known to all once it commits).
+        #: Namespace ids this transaction allocated (known to all once it commits). Only
+        #: :meth:`flush` allocates, never inside an op's bracket: an op's rollback leaves
+        #: them alone.
         self.new_ids: dict[str, int] = {}
         #: Statements that changed the database in this transaction so far.
         self.writes = 0
@@ -474,9 +477,7 @@ class _WriteTxn(_SQLiteTxn):
         self.careful = careful
         #: Whether the current op's bracket is the whole transaction (no SAVEPOINT).
         self._whole = False
-        self._saved: (
-            tuple[dict[str, int], dict[str, int], int, dict[str, Any], int, dict[str, int]] | None
-        ) = None
+        self._saved: tuple[dict[str, int], dict[str, int], int, dict[str, Any], int] | None = None
 
     def cache(self) -> _Cache:
         """What this transaction knows, for the next one (after COMMIT)."""
@@ -495,10 +496,7 @@ class _WriteTxn(_SQLiteTxn):
         means two GIL hand-offs fewer for the committing thread.
         """
         n_events = len(self.events)
-        self._saved = (
-            dict(self.revs), dict(self.counts), n_events, dict(self.ns), self.writes,
-            dict(self.new_ids) if self.new_ids else {},
-        )  # fmt: skip
+        self._saved = (dict(self.revs), dict(self.counts), n_events, dict(self.ns), self.writes)
         if not self.careful:
             return
         if not self.writes and not n_events:
@@ -514,7 +512,7 @@ class _WriteTxn(_SQLiteTxn):
 
     def rollback(self) -> None:
         assert self._saved is not None
-        revs, counts, n_events, ns, writes, new_ids = self._saved
+        revs, counts, n_events, ns, writes = self._saved
         del self.events[n_events:]
         if self.writes != writes:
             if not self.careful:
@@ -533,7 +531,7 @@ class _WriteTxn(_SQLiteTxn):
                     self.version, revs, counts, ns = version, {}, {}, {}
         elif self.careful:
             super().rollback()
-        self.revs, self.counts, self.ns, self.new_ids = revs, counts, ns, new_ids
+        self.revs, self.counts, self.ns = revs, counts, ns
 
     def ns_get(self, name: str) -> NamespaceInfo | None:
         if name not in self.ns:
@@ -748,14 +746,11 @@ class _WriteTxn(_SQLiteTxn):
 
 
 def _migrate_v1(c: sqlite3.Connection) -> None:
-    """Schema 1 -> 2, inside the caller's transaction.
+    """Schema 1 -> 2, inside the caller's transaction, once the schema 2 tables exist.
 
-    Events keyed by ``(ns, revision)`` move to integer ids (see :data:`REV_BITS`).
+    Events keyed by ``(ns, revision)`` (renamed ``events_v1``) move to integer ids (see
+    :data:`REV_BITS`).
     """
-    c.execute("ALTER TABLE events RENAME TO events_v1")
-    for statement in _SCHEMA.split(";"):
-        if statement.strip():
-            c.execute(statement)
     c.execute("INSERT INTO ns_ids (name) SELECT DISTINCT ns FROM events_v1 ORDER BY ns")
     c.execute(
         f"INSERT INTO events SELECT (n.id << {REV_BITS}) | e.revision, e.data "
@@ -943,18 +938,21 @@ class SQLiteBackend(Backend):
         c = self._writer
         c.execute("BEGIN IMMEDIATE")
         try:
-            c.execute(_SCHEMA.split(";")[0])  # meta
+            c.execute(_META)
             row = c.execute("SELECT v FROM meta WHERE k = 'schema_version'").fetchone()
-            if row is not None and int(row[0]) > SCHEMA_VERSION:
+            found = int(row[0]) if row is not None else SCHEMA_VERSION
+            if found > SCHEMA_VERSION:
                 raise BackendUnavailable(
-                    f"SQLite store {self.path!r} has schema {row[0]}, written by a newer "
+                    f"SQLite store {self.path!r} has schema {found}, written by a newer "
                     f"hivemem; this one reads schema {SCHEMA_VERSION} and older"
                 )
-            if row is not None and int(row[0]) == 1:
-                _migrate_v1(c)
+            if found == 1:  # its events table makes way for the new one
+                c.execute("ALTER TABLE events RENAME TO events_v1")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     c.execute(statement)
+            if found == 1:
+                _migrate_v1(c)
             c.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
