@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hivemem",
         description="hivemem: shared memory for multi-agent AI systems.",
     )
+    parser.add_argument("--version", action="version", version=f"hivemem {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.register(sub)
     token.register(sub)
@@ -30,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     mcp.register(sub)
     demo.register(sub)
     return parser
+
+
+def _version() -> str:
+    from hivemem import __version__
+
+    return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -133,7 +133,7 @@ def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
     return run
 
 
-def parse_json(text: str, what: str) -> Any:
+def parse_json(text: str | bytes, what: str) -> Any:
     """Parse a JSON argument (strict: no NaN, no bare words).
 
     Raises:
@@ -142,9 +142,32 @@ def parse_json(text: str, what: str) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
+        shown = text.decode(errors="replace") if isinstance(text, bytes) else text
+        shown = shown if len(shown) <= 200 else shown[:200] + "..."
         raise InvalidArgument(
-            f"{what} is not JSON: {text!r} (quote strings, e.g. '\"text\"')"
+            f"{what} is not JSON: {shown!r} (quote strings, e.g. '\"text\"')"
         ) from None
+
+
+def read_value_arg(text: str, what: str) -> Any:
+    """A JSON argument given inline, as ``-`` (standard input) or as ``@PATH`` (a file).
+
+    Values too large for a command line (the OS caps its length) come from stdin or a file.
+
+    Raises:
+        InvalidArgument: the text is not JSON, or the file cannot be read.
+    """
+    if text == "-":
+        return parse_json(sys.stdin.buffer.read(), f"{what} (standard input)")
+    if text.startswith("@"):
+        path = text[1:]
+        try:
+            with open(path, "rb") as f:  # noqa: PTH123  # a user's path, as given
+                data = f.read()
+        except OSError as exc:
+            raise InvalidArgument(f"cannot read {what} from {path!r}: {exc.strerror}") from None
+        return parse_json(data, f"{what} ({path})")
+    return parse_json(text, what)
 
 
 def dump_json(data: Any) -> str:
