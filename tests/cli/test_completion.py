@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-
-import pytest
+from typing import TYPE_CHECKING
 
 from hivemem.cli import build_parser, main
 from hivemem.cli.completion import bash_script
+
+if TYPE_CHECKING:
+    import pytest
 
 
 def _complete(script: str, line: str) -> list[str]:
