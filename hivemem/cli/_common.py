@@ -51,6 +51,21 @@ EXIT_CODES: dict[str, int] = {
     "backend_unavailable": 10,
     "circuit_open": 10,
     "io_error": 11,
+    "missing_extra": 12,
+}
+
+#: The extra that brings each optional top-level module a command may import.
+_EXTRA_OF = {
+    "starlette": "server",
+    "uvicorn": "server",
+    "httpx": "server",
+    "mcp": "server",
+    "anyio": "server",
+    "redis": "redis",
+    "numpy": "semantic",
+    "hnswlib": "semantic",
+    "sentence_transformers": "semantic",
+    "langgraph": "langgraph",
 }
 
 EXIT_EPILOG = """\
@@ -60,7 +75,8 @@ errors print 'error: <code>: <message>' on stderr; exit status:
   6 conflict / already exists / namespace full
   7 invalid argument / too large           8 revision compacted
   9 too many requests                     10 store or server unavailable
- 11 file error       130 interrupted (Ctrl-C)"""
+ 11 file error        12 an optional extra is not installed
+130 interrupted (Ctrl-C)"""
 
 
 def exit_code(code: str) -> int:
@@ -124,6 +140,15 @@ def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
             return fn(args)
         except HivememError as exc:
             return fail(exc.code, exc.message)
+        except ModuleNotFoundError as exc:
+            extra = _EXTRA_OF.get((exc.name or "").partition(".")[0])
+            if extra is None:
+                raise
+            return fail(
+                "missing_extra",
+                f"this command needs the {extra} extra ({exc.name} is not installed): "
+                f"pip install 'hivemem[{extra}]'",
+            )
         except OSError as exc:
             return fail("io_error", str(exc))
         except KeyboardInterrupt:

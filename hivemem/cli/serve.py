@@ -37,7 +37,7 @@ def _number(kind: Callable[[str], float], minimum: float) -> Callable[[str], flo
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``serve`` command."""
-    from hivemem.server.protocols import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_HEADER_BYTES
+    from hivemem.server.limits import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_HEADER_BYTES
 
     p = sub.add_parser(
         "serve",

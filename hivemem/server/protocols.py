@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from hivemem.server.coalesce import CoalescingTransport
+from hivemem.server.limits import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_HEADER_BYTES
 
 if TYPE_CHECKING:
     import asyncio
@@ -37,11 +38,6 @@ __all__ = [
     "configure",
     "protocol_class",
 ]
-
-#: Seconds a client has to send a request's headers.
-DEFAULT_HEADER_TIMEOUT = 10.0
-#: Largest request line plus headers accepted, in bytes.
-DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 
 _TIMEOUT_ATTR = "hivemem_header_timeout"
 _SIZE_ATTR = "hivemem_max_header_bytes"
