@@ -320,6 +320,8 @@ class Backend(abc.ABC):
     name = "base"
     #: Whether several processes may share this store.
     shared_between_processes = False
+    #: Whether ops go to a hivemem server that runs the engine (and the memories' plans).
+    remote = False
     #: Seconds between polls of the event log for changes made by other processes.
     poll_interval = 0.25
 

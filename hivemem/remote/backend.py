@@ -60,6 +60,7 @@ class RemoteBackend(Backend):
 
     name = "http"
     shared_between_processes = True
+    remote = True
     #: Callable resolvers run in this client (the server keeps their names).
     client_resolvers = True
 
