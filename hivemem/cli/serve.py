@@ -18,7 +18,7 @@ Serve a store over HTTP (JSON API under /v1, event streams, /healthz, /metrics).
 
 On the first start of a store (no token in it yet) an admin token is created and
 printed once on stdout with the URL; later starts print the URL only. Create more
-tokens with 'hivemem token create AGENT --store URL' or '--url SERVER'.
+tokens with 'hivemem token create AGENT --url STORE_OR_SERVER'.
 Stops gracefully on SIGTERM or Ctrl-C."""
 
 
