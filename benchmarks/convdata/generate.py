@@ -416,9 +416,17 @@ VENUES = [
     "a barn in the Cotswolds",
     "a castle near Edinburgh",
     "a vineyard outside Porto",
-    "her partner's village in Kerala",
+    "a hill village in Kerala",
     "a lighthouse on the Cornish coast",
-    "a registry office and then the pub",
+    "the old town hall",
+]
+PARTY_VENUES = [
+    "the function room above the Red Lion",
+    "a narrowboat on the canal",
+    "the cricket club bar",
+    "a marquee in the garden",
+    "the back room of an Italian restaurant",
+    "the village hall",
 ]
 BABY_NAMES = [
     "Isla",
@@ -716,8 +724,8 @@ def story_job(rng: random.Random, p: str, old: tuple[str, ...], new: tuple[str, 
                         (
                             f"I did! They offered it to me, I'm going to be a {t1} at {w1}. "
                             "Handing in my notice on Monday.",
-                            f"Yes!! {w1} want me as their new {t1}. I said yes before they could "
-                            "change their minds.",
+                            f"Yes!! {w1[0].upper() + w1[1:]} want me as their new {t1}. "
+                            "I said yes before they could change their minds.",
                         ),
                     ),
                 ),
@@ -1041,7 +1049,7 @@ def story_family(rng: random.Random, p: str, ev: tuple[str, str], extra: str) ->
         b0 = (
             f"Big news in the family: my {rel} just had a baby girl, {extra}, seven pounds exactly."
         )
-        ask = "Have you met your new niece yet?"
+        ask = "Have you met the new baby yet?"
         rep = pick(
             rng,
             (
@@ -1069,11 +1077,13 @@ def story_family(rng: random.Random, p: str, ev: tuple[str, str], extra: str) ->
     else:
         b0 = f"My {rel} turns ninety next week, we've hired {extra} for a party."
         ask = "How was the big ninetieth?"
+        they = "he" if rel == "grandfather" else "she"
         rep = pick(
             rng,
             (
-                "Lovely, she danced with every grandchild and then fell asleep in the chair.",
-                "Wonderful, he told the same war story four times and we loved every one.",
+                f"Lovely, {they} danced with every grandchild and then fell asleep in the chair.",
+                f"Wonderful, {they} told the same story about the war four times and we loved "
+                "every one.",
             ),
         )
         q0 = f"Where was the party for {p}'s {rel}'s milestone birthday?"
@@ -1214,7 +1224,9 @@ def make_stories(rng: random.Random) -> list[Story]:
     injuries = rng.sample(INJURIES, n)
     events = rng.sample(FAMILY_EVENTS, 2 * n)
     venues, babies, works = list(VENUES), list(BABY_NAMES), list(WORKPLACES)
-    rng.shuffle(venues), rng.shuffle(babies), rng.shuffle(works)
+    parties = list(PARTY_VENUES)
+    for pool in (venues, babies, works, parties):
+        rng.shuffle(pool)
     projects = rng.sample(PROJECTS, 2 * n)
     opinions = rng.sample(OPINIONS, 2 * n)
     goals = rng.sample(GOALS, n)
@@ -1229,7 +1241,7 @@ def make_stories(rng: random.Random) -> list[Story]:
         stories.append(story_health(rng, p, injuries[i]))
         for j in (2 * i, 2 * i + 1):
             kind = events[j][0]
-            extra = {"wedding": venues, "baby": babies, "retirement": works}.get(kind, venues)
+            extra = {"wedding": venues, "baby": babies, "retirement": works}.get(kind, parties)
             stories.append(story_family(rng, p, events[j], extra.pop()))
         for j in (2 * i, 2 * i + 1):
             stories.append(story_project(rng, p, projects[j]))
@@ -1340,7 +1352,12 @@ TOPICS = [
         "Anyone go to the Saturday farmers' market?",
     ),
     ("event", "the office summer party", "the work summer do", "So, the office summer party..."),
-    ("event", "the city marathon", "the marathon through town", "Did you watch the city marathon?"),
+    (
+        "event",
+        "the street party on Elm Road",
+        "the Elm Road street party",
+        "Did you go to the street party on Elm Road?",
+    ),
     ("cafe", "Bean There", "the Bean There coffee shop", "Bean There has reopened, have you been?"),
     (
         "cafe",
@@ -2085,7 +2102,7 @@ def build() -> dict[str, str]:
                     "session": sid,
                     "time": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
                     "speaker": speaker,
-                    "text": text,
+                    "text": text[0].upper() + text[1:],
                 }
             )
             if isinstance(handle, tuple) and isinstance(handle[0], Beat):
