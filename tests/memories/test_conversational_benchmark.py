@@ -34,6 +34,7 @@ FLOORS = {
     "rank_bm25": {"r@10": 0.088, "mrr": 0.033},
 }
 
+
 def _module(path: Path, name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
