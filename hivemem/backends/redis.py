@@ -46,7 +46,7 @@ from hivemem.backends.redis_call import ThreadConnections
 from hivemem.engine import fast
 from hivemem.engine import ops as o
 from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
-from hivemem.errors import BackendUnavailable, HivememError
+from hivemem.errors import BackendUnavailable, HivememError, InternalError
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo
 
 if TYPE_CHECKING:
@@ -170,6 +170,8 @@ def _json(value: Any) -> str:
 
 class _RedisTxn(Txn):
     """The engine's view of Redis for one op: snapshot reads, recorded writes."""
+
+    passthrough = (_Miss,)  # fetch what is missing, then run the op again
 
     def __init__(self, backend: RedisBackend, op: o.Op[Any], snap: dict[tuple[Any, ...], Any]):
         self.b = backend
@@ -932,6 +934,10 @@ class RedisBackend(Backend):
             return self._execute(op)
         except self._redis.exceptions.RedisError as exc:
             return Result(error=BackendUnavailable(f"Redis is unavailable: {exc}"))
+        except HivememError as exc:
+            return Result(error=exc)
+        except Exception as exc:  # a bug outside the engine (fast paths, decoding): this op's
+            return Result(error=InternalError.of(exc, f"Redis op {type(op).__name__}"))
 
     def _execute(self, op: o.Op[Any]) -> Result:
         if isinstance(op, o.Get):
@@ -982,6 +988,10 @@ class RedisBackend(Backend):
             return await self._aexecute(op)
         except self._redis.exceptions.RedisError as exc:
             return Result(error=BackendUnavailable(f"Redis is unavailable: {exc}"))
+        except HivememError as exc:
+            return Result(error=exc)
+        except Exception as exc:  # a bug outside the engine (fast paths, decoding): this op's
+            return Result(error=InternalError.of(exc, f"Redis op {type(op).__name__}"))
 
     async def _aexecute(self, op: o.Op[Any]) -> Result:
         client = self._aclient()

@@ -7,10 +7,11 @@ it inside their atomic step, so every strategy is atomic with any number of writ
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from hivemem.errors import ConflictError, InvalidArgument
+from hivemem.errors import ConflictError, HivememError, InvalidArgument
 from hivemem.types import Entry
 
 __all__ = ["BUILTIN_RESOLVERS", "REJECT", "Resolver", "deep_merge", "resolve"]
@@ -87,6 +88,8 @@ def resolve(
 
     Raises:
         ConflictError: the write is refused; ``reason`` says why.
+        InvalidArgument: ``reason="resolver_failed"``: the custom resolver raised (logged
+            with its traceback); ``"resolver_unavailable"``: none is registered.
     """
     current = existing.version if existing is not None else 0
     if expected_version is not None and expected_version != current:
@@ -119,7 +122,22 @@ def resolve(
             "client and write with resolved=True and expected_version",
             reason="resolver_unavailable",
         )
-    chosen = resolver(existing, incoming, incoming.key)
+    try:
+        chosen = resolver(existing, incoming, incoming.key)
+    except HivememError:
+        raise
+    except Exception as exc:  # user code: its failure is the write's, not the store's
+        logging.getLogger("hivemem").warning(
+            "the resolver of namespace %r raised on key %r",
+            incoming.namespace,
+            incoming.key,
+            exc_info=exc,
+        )
+        raise InvalidArgument(
+            f"the resolver of namespace {incoming.namespace!r} raised on key "
+            f"{incoming.key!r}: {type(exc).__name__}: {exc}",
+            reason="resolver_failed",
+        ) from exc
     if chosen is None or chosen is existing or chosen is REJECT:
         raise ConflictError(
             f"the resolver of namespace {incoming.namespace!r} rejected the write to "
