@@ -25,7 +25,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
@@ -190,7 +190,7 @@ class _SQLiteTxn(Txn):
     """The Txn primitives over one connection (the writer's inside BEGIN, or a reader's)."""
 
     #: A driver error may have ended the transaction: it is the whole commit's.
-    passthrough = (sqlite3.Error,)
+    passthrough: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error,)
 
     def __init__(
         self,
@@ -448,7 +448,7 @@ class _WriteTxn(_SQLiteTxn):
     rolling back the whole transaction (and beginning anew) undoes exactly that op.
     """
 
-    passthrough = (sqlite3.Error, _Redo)
+    passthrough: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error, _Redo)
 
     def __init__(
         self,
