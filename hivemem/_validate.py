@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -12,12 +11,14 @@ from hivemem.types import CONFLICT_STRATEGIES, LEVELS
 __all__ = [
     "MAX_INT",
     "MAX_KEY_BYTES",
+    "MAX_TTL",
     "RESERVED_PREFIX",
     "check_agent",
     "check_key",
     "check_level",
     "check_limit",
     "check_namespace",
+    "check_prefix",
     "check_strategy",
     "check_ttl",
     "check_version",
@@ -25,6 +26,10 @@ __all__ = [
 ]
 
 MAX_KEY_BYTES = 1024
+#: Longest time-to-live, in seconds (10 years), of an entry, a namespace's default, a
+#: conversation or a prefix: every door refuses more (stores keep expiry as numbers that
+#: must stay finite and fit a 64-bit millisecond count).
+MAX_TTL = 315_360_000
 #: Largest integer a version or count may be (signed 64 bits, as stores keep them).
 MAX_INT = (1 << 63) - 1
 
@@ -91,14 +96,36 @@ def check_key(key: Any) -> str:
     return key
 
 
+def check_prefix(prefix: Any, what: str = "prefix") -> str:
+    """Return ``prefix`` (of keys, or a cursor: a key) if it is a string a key can start with.
+
+    Empty is allowed; at most :data:`MAX_KEY_BYTES` of valid UTF-8 (no lone surrogate).
+    """
+    if type(prefix) is not str:
+        raise InvalidArgument(f"{what} must be a string")
+    if not prefix.isascii():
+        try:
+            size = len(prefix.encode())
+        except UnicodeEncodeError:
+            raise InvalidArgument(f"invalid {what}: not valid UTF-8 (lone surrogate)") from None
+    else:
+        size = len(prefix)
+    if size > MAX_KEY_BYTES:
+        raise TooLarge(f"{what} is {size} bytes; the limit is {MAX_KEY_BYTES}")
+    return prefix
+
+
 def check_ttl(ttl: Any) -> float | None:
-    """Return ``ttl`` as seconds (a positive finite number) or ``None``."""
+    """Return ``ttl`` as seconds (a number above 0, at most :data:`MAX_TTL`) or ``None``."""
     if ttl is None:
         return None
     if isinstance(ttl, bool) or not isinstance(ttl, int | float):
         raise InvalidArgument(f"invalid ttl {ttl!r}: give seconds as a positive number")
-    if not math.isfinite(ttl) or ttl <= 0:
-        raise InvalidArgument(f"invalid ttl {ttl!r}: give seconds as a positive number")
+    if not (0 < ttl <= MAX_TTL):  # (NaN fails every comparison)
+        raise InvalidArgument(
+            f"invalid ttl {ttl!r}: give seconds as a number above 0 and at most {MAX_TTL} "
+            "(10 years)"
+        )
     return float(ttl)
 
 

@@ -358,7 +358,7 @@ class _SQLiteTxn(Txn):
             return []
         rows = self.c.execute(
             "SELECT data FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
-            (base + max(since, 0), base | REV_MASK, limit),
+            (base + min(max(since, 0), REV_MASK), base | REV_MASK, limit),
         ).fetchall()
         return [Event.from_dict(_loads(r[0])) for r in rows]
 
@@ -786,10 +786,18 @@ def _event_json(event: Event, value_json: str | None = None) -> str:
 
 
 def _prefix_upper(prefix: str) -> str | None:
-    """The smallest string greater than every string starting with ``prefix``."""
+    """The smallest string greater than every string starting with ``prefix``.
+
+    A valid one (``None``: there is none, every character is U+10FFFF): the next character
+    after U+D7FF is U+E000, since surrogates cannot be encoded (keys are valid UTF-8, whose
+    byte order is the code point order SQLite compares by).
+    """
     for i in range(len(prefix) - 1, -1, -1):
-        if ord(prefix[i]) < 0x10FFFF:
-            return prefix[:i] + chr(ord(prefix[i]) + 1)
+        code = ord(prefix[i]) + 1
+        if 0xD800 <= code <= 0xDFFF:
+            code = 0xE000
+        if code <= 0x10FFFF:
+            return prefix[:i] + chr(code)
     return None
 
 
