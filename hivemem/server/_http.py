@@ -14,6 +14,8 @@ from starlette.responses import Response
 from hivemem.errors import HivememError, InvalidArgument, TooLarge
 
 if TYPE_CHECKING:
+    from collections.abc import MutableMapping
+
     from starlette.requests import Request
 
 __all__ = [
@@ -57,7 +59,7 @@ def error_response(exc: HivememError) -> Response:
     return raw_json(*error_body(exc))
 
 
-def undecodable(scope: dict[str, Any]) -> InvalidArgument | None:
+def undecodable(scope: MutableMapping[str, Any]) -> InvalidArgument | None:
     """The error to answer if the path or query string is not UTF-8 once percent-decoded.
 
     The server decodes them leniently (U+FFFD for each bad byte), which would map different

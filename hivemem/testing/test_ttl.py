@@ -216,16 +216,16 @@ def test_ttl_beyond_the_maximum_or_not_a_duration_is_refused_everywhere(mem, ttl
     at it, accepted."""
     mem.create_namespace("ns")
     before = snapshot(mem)
-    attempts = [
-        lambda: mem.write("ns", "k", 1, ttl=ttl),
-        lambda: mem.write_many("ns", {"a": 1}, ttl=ttl),
-        lambda: mem.create_namespace("other", ttl=ttl),
-        lambda: mem.update_namespace("ns", ttl=ttl),
-        lambda: mem.conversation("c", ttl=ttl),
-    ]
-    for attempt in attempts:
-        with pytest.raises(InvalidArgument):
-            attempt()
+    with pytest.raises(InvalidArgument):
+        mem.write("ns", "k", 1, ttl=ttl)
+    with pytest.raises(InvalidArgument):
+        mem.write_many("ns", {"a": 1}, ttl=ttl)
+    with pytest.raises(InvalidArgument):
+        mem.create_namespace("other", ttl=ttl)
+    with pytest.raises(InvalidArgument):
+        mem.update_namespace("ns", ttl=ttl)
+    with pytest.raises(InvalidArgument):
+        mem.conversation("c", ttl=ttl)
     assert snapshot(mem) == before
     entry = mem.write("ns", "k", 1, ttl=MAX_TTL)
     assert entry.expires_at == entry.updated_at + MAX_TTL
