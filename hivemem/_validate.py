@@ -12,8 +12,12 @@ __all__ = [
     "MAX_INT",
     "MAX_KEY_BYTES",
     "MAX_TTL",
+    "RESERVED_AGENTS",
+    "SYSTEM_AGENT",
+    "DECAY_AGENT",
     "RESERVED_PREFIX",
     "check_agent",
+    "check_caller_agent",
     "check_key",
     "check_level",
     "check_limit",
@@ -35,10 +39,30 @@ MAX_INT = (1 << 63) - 1
 
 _AGENT = re.compile(r"[A-Za-z0-9._@:\-]{1,128}")
 _NAMESPACE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+#: The agent the store acts as by itself (TTL expiry, sweeps, the default namespace's
+#: creator, the server's token records and event fan-out).
+SYSTEM_AGENT = "system"
+#: The agent the memories scheduler's decay passes act as.
+DECAY_AGENT = "hivemem-decay"
+#: Agent ids only the store and the server act as: no token can be minted for them and no
+#: request can name them (``--no-auth``'s ``X-Agent-Id`` included).
+RESERVED_AGENTS = frozenset({SYSTEM_AGENT, "admin", DECAY_AGENT})
+
 #: Namespaces whose names start with this hold the store's own records (server tokens);
 #: no caller can name them.
 RESERVED_PREFIX = "_hivemem"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_caller_agent(agent: Any) -> str:
+    """Return ``agent`` if a client may act as it: valid and not in :data:`RESERVED_AGENTS`."""
+    name = check_agent(agent)
+    if name in RESERVED_AGENTS:
+        raise InvalidArgument(
+            f"agent id {name!r} is reserved for the store itself "
+            f"(reserved: {', '.join(sorted(RESERVED_AGENTS))}); choose another"
+        )
+    return name
 
 
 def check_agent(agent: Any) -> str:

@@ -12,7 +12,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from hivemem import _codec
-from hivemem._validate import is_reserved
+from hivemem._validate import SYSTEM_AGENT, is_reserved
 from hivemem.backends.base import Result, Settings, Stored, Txn
 from hivemem.engine import ops as o
 from hivemem.engine.conflicts import resolve
@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_NAMESPACE", "SYSTEM_AGENT", "Ctx", "execute", "to_entry"]
 
 DEFAULT_NAMESPACE = "default"
-#: The agent named on events and audit records the store makes by itself (TTL expiry).
-SYSTEM_AGENT = "system"
 
 
 class Ctx:

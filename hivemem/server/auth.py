@@ -45,7 +45,7 @@ __all__ = [
 
 TOKENS_NAMESPACE = f"{_validate.RESERVED_PREFIX}.tokens"
 ROLES = ("agent", "admin")
-_SYSTEM = "system"
+_SYSTEM = _validate.SYSTEM_AGENT
 _PREFIX = "hm_"
 #: Longest a cached token lookup is trusted without asking the store again.
 CACHE_SECONDS = 1.0
@@ -112,9 +112,10 @@ class TokenStore:
         """Mint a token for ``agent``; return it (shown once) and its record.
 
         Raises:
-            InvalidArgument: a bad agent id or role.
+            InvalidArgument: a bad agent id (or a reserved one, see
+                :data:`hivemem._validate.RESERVED_AGENTS`) or role.
         """
-        agent = _validate.check_agent(agent)
+        agent = _validate.check_caller_agent(agent)
         if role not in ROLES:
             raise InvalidArgument(f"invalid role {role!r}: use 'agent' or 'admin'")
         if not isinstance(label, str) or len(label) > 200:
