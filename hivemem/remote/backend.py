@@ -210,7 +210,10 @@ class RemoteBackend(Backend):
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return _result(call, status, content)
         result = _result(call, status, orjson.dumps(inner))
-        result.events = [Event.from_dict(e) for e in events]
+        try:
+            result.events = [Event.from_dict(e) for e in events]
+        except Exception as exc:  # a malformed answer is this op's error, never a raw one
+            return Result(error=HivememError(f"malformed events from the server: {exc!r}"))
         return result
 
     def _aclient(self) -> httpx.AsyncClient:
@@ -487,7 +490,7 @@ def _result(call: Call, status: int, content: bytes) -> Result:
     if 200 <= status < 300:
         try:
             return Result(value=call.decode(data))
-        except (KeyError, TypeError, ValueError) as exc:
+        except Exception as exc:  # any malformed answer is this op's error, never a raw one
             return Result(error=HivememError(f"malformed answer from the server: {exc!r}"))
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         error = error_from_dict(data)
