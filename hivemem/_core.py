@@ -130,7 +130,7 @@ class Core:
         """Delete every expired entry now; return how many were removed."""
         total = 0
         while True:
-            op = o.Sweep(agent="system", admin=True)
+            op = o.Sweep(agent=v.SYSTEM_AGENT, admin=True)
             count: int = self.finish(self.backend.execute(op))
             total += count
             if count == 0:  # a store may sweep one namespace per call (Redis: one slot)

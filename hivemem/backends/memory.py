@@ -13,7 +13,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from hivemem.backends.base import Backend, Result, Settings, Stored, Txn, filter_audit
-from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
+from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
 from hivemem.engine.ops import CreateNamespace, Op
 from hivemem.errors import InternalError
 
@@ -43,7 +43,7 @@ class MemoryBackend(Backend, Txn):
         self._expiry: list[tuple[float, str, str]] = []
         self._undo: list[Callable[[], None]] | None = None
         self.execute(
-            CreateNamespace(agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={})
+            CreateNamespace(agent=SYSTEM_AGENT, ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={})
         )
 
     # -- Backend

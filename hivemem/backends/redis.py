@@ -45,7 +45,7 @@ from hivemem.backends.base import Backend, Result, Settings, Stored, Txn, filter
 from hivemem.backends.redis_call import ThreadConnections
 from hivemem.engine import fast
 from hivemem.engine import ops as o
-from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
+from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
 from hivemem.errors import BackendUnavailable, HivememError, InternalError
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo
 
@@ -551,7 +551,9 @@ class RedisBackend(Backend):
         self._listener: threading.Thread | None = None
         self._listen_gen = 0
         self.execute(
-            o.CreateNamespace(agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={})
+            o.CreateNamespace(
+                agent=SYSTEM_AGENT, ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={}
+            )
         ).unwrap()
 
     def _make_client(self, url: str, *, asyncio: bool) -> Any:

@@ -33,7 +33,7 @@ from hivemem import _codec
 from hivemem.backends.base import Backend, Result, Settings, Stored, Txn
 from hivemem.backends.epoch import SharedCounter
 from hivemem.engine import fast
-from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
+from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
 from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op, Put
 from hivemem.errors import BackendUnavailable, HivememError, InternalError, InvalidArgument
 from hivemem.types import AccessLogEntry, Event, NamespaceInfo
@@ -975,7 +975,7 @@ class SQLiteBackend(Backend):
             execute(
                 tx,
                 CreateNamespace(
-                    agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={}
+                    agent=SYSTEM_AGENT, ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={}
                 ),
                 self.settings,
             )

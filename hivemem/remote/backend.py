@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import orjson
 
+from hivemem._validate import RESERVED_AGENTS
 from hivemem.backends.base import Backend, Result
 from hivemem.engine.client_resolve import (
     aresolve_in_client,
@@ -102,7 +103,9 @@ class RemoteBackend(Backend):
 
     # ------------------------------------------------------------ requests
     def _send_headers(self, op: Op[Any], call: Call) -> dict[str, str]:
-        headers = {"X-Agent-Id": op.agent, **call.headers}
+        headers = dict(call.headers)
+        if op.agent not in RESERVED_AGENTS:  # (the store's own ops act as the token's agent)
+            headers["X-Agent-Id"] = op.agent
         if self.settings.listening:
             headers["X-Hivemem-Events"] = "1"
         if op.admin:
