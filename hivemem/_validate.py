@@ -12,6 +12,7 @@ __all__ = [
     "MAX_INT",
     "MAX_KEY_BYTES",
     "MAX_TTL",
+    "ADMIN_AGENT",
     "RESERVED_AGENTS",
     "SYSTEM_AGENT",
     "DECAY_AGENT",
@@ -44,9 +45,12 @@ _NAMESPACE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 SYSTEM_AGENT = "system"
 #: The agent the memories scheduler's decay passes act as.
 DECAY_AGENT = "hivemem-decay"
-#: Agent ids only the store and the server act as: no token can be minted for them and no
-#: request can name them (``--no-auth``'s ``X-Agent-Id`` included).
-RESERVED_AGENTS = frozenset({SYSTEM_AGENT, "admin", DECAY_AGENT})
+#: The agent of the admin token ``hivemem serve`` creates on a store's first start.
+ADMIN_AGENT = "admin"
+#: Agent ids only the store and the server act as: no token can be minted for them (but the
+#: server's first admin token, for :data:`ADMIN_AGENT`) and no request can name them
+#: (``--no-auth``'s ``X-Agent-Id`` included).
+RESERVED_AGENTS = frozenset({SYSTEM_AGENT, ADMIN_AGENT, DECAY_AGENT})
 
 #: Namespaces whose names start with this hold the store's own records (server tokens);
 #: no caller can name them.

@@ -147,7 +147,7 @@ class Hub:
                 raise PermissionDenied(
                     f"this token acts for agent {record.agent!r}; it cannot act as {other!r}"
                 )
-        if record.agent in v.RESERVED_AGENTS:  # (minted before the ids were reserved)
+        if record.reserved:
             raise PermissionDenied(f"agent id {record.agent!r} is reserved for the store itself")
         return Caller(record.agent, record.role == "admin", record.id)
 

@@ -129,3 +129,21 @@ def test_no_auth_cannot_name_a_reserved_agent(
     finally:
         server.unmount(url)
         core.close()
+
+
+def test_the_server_s_first_admin_token_still_works(server: ServerThread, tmp_path: Path) -> None:
+    """``hivemem serve`` mints its first admin token for the reserved ``admin`` agent itself;
+    a plain agent token for ``admin`` (minted before the ids were reserved) is refused."""
+    url, core = _mount(server, tmp_path, auth=True)
+    try:
+        tokens = TokenStore(core.backend)
+        tokens.ensure()
+        first, record = tokens.create("admin", "admin", "created on first start", first=True)
+        assert (record.agent, record.role) == ("admin", "admin")
+        with pytest.raises(InvalidArgument):
+            tokens.create("admin", "agent", first=True)
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {first}"}) as http:
+            assert http.patch("/v1/namespaces/default", json={"ttl": 5}).status_code == 200
+    finally:
+        server.unmount(url)
+        core.close()
