@@ -130,7 +130,7 @@ class Hub:
         """
         named = request.headers.get("x-agent-id")
         if not self.config.auth:
-            agent = v.check_agent(named) if named else DEFAULT_AGENT
+            agent = v.check_caller_agent(named) if named else DEFAULT_AGENT
             return Caller(agent, request.headers.get("x-hivemem-admin") == "1", None)
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -147,6 +147,8 @@ class Hub:
                 raise PermissionDenied(
                     f"this token acts for agent {record.agent!r}; it cannot act as {other!r}"
                 )
+        if record.reserved:
+            raise PermissionDenied(f"agent id {record.agent!r} is reserved for the store itself")
         return Caller(record.agent, record.role == "admin", record.id)
 
 

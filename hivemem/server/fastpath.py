@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 from hivemem.errors import HivememError
-from hivemem.server._http import error_body
+from hivemem.server._http import error_body, error_response, undecodable
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -100,6 +100,9 @@ class App(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve through :class:`FastEntries` when it takes the request, else as Starlette."""
+        if scope["type"] == "http" and (bad := undecodable(scope)) is not None:
+            await error_response(bad)(scope, receive, send)
+            return
         fast = self.fast
         if fast is not None and scope["type"] == "http" and await fast.serve(scope, receive, send):
             return

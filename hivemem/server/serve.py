@@ -172,7 +172,7 @@ def bootstrap(options: ServeOptions) -> str | None:
         tokens.ensure()
         if not options.auth or tokens.count():
             return None
-        token, _ = tokens.create("admin", "admin", "created on first start")
+        token, _ = tokens.create("admin", "admin", "created on first start", first=True)
         return token
     finally:
         core.close()
