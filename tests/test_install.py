@@ -127,7 +127,14 @@ def test_base_install_cli_and_embedded_api(wheel: Path, venvs: Path, tmp_path: P
         assert mem.read("default", "k") == {"v": 1}
         lt = mem.memories("notes")
         rec = lt.add("the deploy runs on fridays")
-        assert [s.memory.id for s in lt.search("deploy")] == [rec.id]
+        assert lt.get(rec.id).content == "the deploy runs on fridays"
+        # Search ranks with numpy: without the semantic extra it says what to install.
+        try:
+            lt.search("deploy")
+        except hivemem.HivememError as exc:
+            assert "hivemem[semantic]" in str(exc), exc
+        else:
+            raise AssertionError("search without numpy")
         mem.close()
         """,
     )
