@@ -546,6 +546,7 @@ class MemoryPlans:
         Archiving an archived record changes nothing.
         """
         rid = _id(rid)
+        yield from self._require_write()  # refused even when there is nothing to change
         now = self.clock()
         value = yield from self._cas(
             rid, lambda r: _whole(DecayPolicy.archive(r, now)), idem, "memory:archived"
@@ -559,6 +560,7 @@ class MemoryPlans:
         at once). Restoring a record that is not archived changes nothing.
         """
         rid = _id(rid)
+        yield from self._require_write()  # refused even when there is nothing to change
         now = self.clock()
         value = yield from self._cas(
             rid, lambda r: _whole(DecayPolicy.restore(r, now)), idem, "memory:restored"

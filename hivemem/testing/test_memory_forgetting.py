@@ -125,6 +125,8 @@ def test_memory_archive_needs_write(mem):
     mem.memories(NS).archive(rec.id)
     with pytest.raises(PermissionDenied):
         reader.restore(rec.id)
+    with pytest.raises(PermissionDenied):
+        reader.archive(rec.id)  # refused even with nothing to change
     assert mem.memories(NS).get_many([rec.id])[0].tier == "archived"
 
 
