@@ -82,10 +82,19 @@ def is_record(key: str, value: Any) -> bool:
         return False
     if value.get("archived_from", "short") not in TIERS:
         return False
+    if any(type(value.get(c)) not in (str, type(None)) for c in _CODED if c != "tier"):
+        return False  # the index codes these columns: they must be hashable text
+    tags = value.get("tags")
+    if tags is not None and (not isinstance(tags, list) or not all(type(t) is str for t in tags)):
+        return False
+    count = value.get("access_count", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 2**53:
+        return False
     try:
         MemoryRecord.from_dict(value)
         _DEFAULT_POLICY.strength_at(value, float(value.get("created_at", 0.0)))
         float(value.get("decayed_at", 0.0))
+        float(value.get("updated_at", 0.0))
     except (KeyError, TypeError, ValueError, OverflowError, ZeroDivisionError):
         return False
     return True
