@@ -289,3 +289,19 @@ def test_memory_forgetting_policy_follows_the_formula(make_mem, clock):
         assert (back.tier, back.strength) == (tiers[rid], 1.0)
     assert keep.decay()["archived"] == 0  # restored records are fresh: not taken again
     assert {h.memory.id for h in keep.search("quarterly", limit=1000)} >= want
+
+
+async def test_async_memory_forgetting(amem, clock):
+    """AsyncMemories: configure, config, archive, restore, decay's counts."""
+    lt = amem.memories(NS)
+    rec = await lt.add("asynchronous notes about herons")
+    assert await lt.config() == {"forget": None}
+    policy = {"below": 0.5, "action": "archive", "min_age": 0.0}
+    assert await lt.configure(forget=policy) == {"forget": policy}
+    assert (await lt.archive(rec.id)).tier == "archived"
+    assert await lt.search("herons") == []
+    assert (await lt.restore(rec.id)).tier == "short"
+    clock.advance(2 * DAY)
+    counts = await lt.decay()
+    assert counts == {"decayed": 1, "promoted": 0, "archived": 1, "deleted": 0, "skipped": 0}
+    assert (await lt.get_many([rec.id]))[0].tier == "archived"
