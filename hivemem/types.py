@@ -11,6 +11,7 @@ from typing import Any, Generic, Literal, NamedTuple, TypeVar
 from hivemem._frozen import fast_init
 
 __all__ = [
+    "ARCHIVED",
     "CONFLICT_STRATEGIES",
     "EVENT_TYPES",
     "LEVELS",
@@ -24,8 +25,10 @@ __all__ = [
     "Message",
     "NamespaceInfo",
     "Page",
+    "RECORD_TIERS",
     "ScoredMemory",
     "Session",
+    "TIERS",
 ]
 
 T = TypeVar("T")
@@ -46,6 +49,8 @@ EVENT_TYPES = (
     "memory:conflict",
     "memory:broadcast",
     "memory:read",
+    "memory:archived",
+    "memory:restored",
     "namespace:created",
     "namespace:cleared",
     "namespace:deleted",
@@ -343,8 +348,13 @@ class Message:
         )
 
 
-#: Memory tiers, shortest-lived first.
+#: Memory tiers, shortest-lived first: the tiers a record decays in.
 TIERS = ("short", "medium", "long")
+#: The tier of an archived record (``archive``/``restore``, a namespace's forgetting
+#: policy): not a decay tier, skipped by searches unless asked for.
+ARCHIVED = "archived"
+#: Every tier a stored record can be in.
+RECORD_TIERS = (*TIERS, ARCHIVED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,9 +366,10 @@ class MemoryRecord:
         namespace: Where it lives.
         content: The text.
         memory_type: Free-form kind (``general``, ``fact``, ``preference``...).
-        tier: ``short``, ``medium`` or ``long``: sets how fast it fades.
+        tier: ``short``, ``medium`` or ``long``: sets how fast it fades; ``archived`` once
+            archived (by hand or by the namespace's forgetting policy) until restored.
         importance: 0..1, given by the writer; slows decay.
-        strength: 0..1, how well it is remembered (see :mod:`hivemem.memories.decay`).
+        strength: 0..1, how well it is remembered now (see :mod:`hivemem.memories.decay`).
         metadata: Free-form JSON object.
         tags: Labels.
         parent_id: The record it belongs under, if any.
@@ -369,7 +380,8 @@ class MemoryRecord:
         last_accessed_at: Unix seconds of the last read (``get``) or reinforcement.
         access_count: How many times it was read or reinforced.
         stability: Multiplies the tier's half-life; each reinforcement raises it.
-        forgotten: True once its strength fell below the threshold (``forget="mark"``).
+        forgotten: True while archived (the name of earlier versions; same as
+            ``tier == "archived"``).
     """
 
     id: str

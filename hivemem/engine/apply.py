@@ -434,7 +434,17 @@ def transact(ctx: Ctx, op: o.Transact) -> list[Entry]:
         raise InvalidArgument("a transaction names each key once")
     for key, expected in op.deletes:
         _delete_one(ctx, op, info.name, key, expected)
-    return [_write_one(ctx, op, info, k, v, None, exp) for k, v, exp in op.puts]
+    entries = [_write_one(ctx, op, info, k, v, None, exp) for k, v, exp in op.puts]
+    written = {e.key: e for e in entries}
+    for type_, key in op.notes:
+        if type_ not in NOTE_TYPES or key not in written:
+            raise InvalidArgument(f"a transaction cannot note {type_!r} of {key!r}")
+        ctx.emit(type_, info.name, op.agent, key=key, version=written[key].version)
+    return entries
+
+
+#: Events a transaction may add to say what its writes mean (``Transact.notes``).
+NOTE_TYPES = frozenset({"memory:archived", "memory:restored"})
 
 
 def broadcast(ctx: Ctx, op: o.Broadcast) -> Event:

@@ -379,12 +379,15 @@ class Transact(Op[list[Entry]]):
 
     ``puts`` holds ``(key, value_json, expected_version)``; ``deletes`` holds
     ``(key, expected_version)``; an ``expected_version`` of ``None`` means unconditional
-    (0 means "must not exist"). Deleting a missing key is not an error.
+    (0 means "must not exist"). Deleting a missing key is not an error. ``notes`` holds
+    ``(event type, key)`` pairs: events that say what the writes mean (``memory:archived``
+    of a record just put), emitted after them in the same step.
     """
 
     ns: str
     puts: tuple[tuple[str, str, int | None], ...] = ()
     deletes: tuple[tuple[str, int | None], ...] = ()
+    notes: tuple[tuple[str, str], ...] = ()
     idempotency_key: str | None = None
     action: ClassVar[str | None] = "transact"
     mutates: ClassVar[bool] = True

@@ -96,6 +96,14 @@ def _is_remote(core: Core) -> bool:
     return core.backend.remote
 
 
+_UNSET: Any = object()
+
+
+def _given(**args: Any) -> dict[str, Any]:
+    """The arguments the caller gave (``None`` included: it means "none")."""
+    return {k: v for k, v in args.items() if v is not _UNSET}
+
+
 def _add_spec(content: Any, **fields: Any) -> dict[str, Any]:
     spec = {"content": content, **{k: v for k, v in fields.items() if v is not None}}
     return spec
@@ -299,8 +307,34 @@ class Memories(_Base):
         got: tuple[Group, list[MemoryRecord]] = self._go("get_group", gid=group_id)
         return got
 
+    def archive(self, memory_id: str) -> MemoryRecord:
+        """Archive a record: searches skip it until :meth:`restore` (``memory:archived``)."""
+        record: MemoryRecord = self._go("archive", rid=memory_id)
+        return record
+
+    def restore(self, memory_id: str) -> MemoryRecord:
+        """Bring an archived record back to its tier, as an access (``memory:restored``)."""
+        record: MemoryRecord = self._go("restore", rid=memory_id)
+        return record
+
+    def config(self) -> dict[str, Any]:
+        """The namespace's memories settings: ``{"forget": policy or None}``."""
+        settings: dict[str, Any] = self._go("config")
+        return settings
+
+    def configure(self, *, forget: Any = _UNSET) -> dict[str, Any]:
+        """Change the namespace's memories settings (needs admin); return them all.
+
+        Args:
+            forget: The forgetting policy, ``{"below": 0.05, "action": "archive" |
+                "delete", "min_age": seconds}``, or ``None`` for none (the default: nothing
+                is ever forgotten).
+        """
+        settings: dict[str, Any] = self._go("configure", **_given(forget=forget))
+        return settings
+
     def decay(self, now: float | None = None) -> dict[str, int]:
-        """Run one decay pass now: ``{decayed, promoted, forgotten}`` counts."""
+        """Run one decay pass now: ``{decayed, promoted, archived, deleted, skipped}``."""
         counts: dict[str, int] = self._go("decay", now=now)
         return counts
 
@@ -469,6 +503,26 @@ class AsyncMemories(_Base):
         """A group and its records."""
         got: tuple[Group, list[MemoryRecord]] = await self._go("get_group", gid=group_id)
         return got
+
+    async def archive(self, memory_id: str) -> MemoryRecord:
+        """Archive a record (see :meth:`Memories.archive`)."""
+        record: MemoryRecord = await self._go("archive", rid=memory_id)
+        return record
+
+    async def restore(self, memory_id: str) -> MemoryRecord:
+        """Restore an archived record (see :meth:`Memories.restore`)."""
+        record: MemoryRecord = await self._go("restore", rid=memory_id)
+        return record
+
+    async def config(self) -> dict[str, Any]:
+        """The namespace's memories settings (see :meth:`Memories.config`)."""
+        settings: dict[str, Any] = await self._go("config")
+        return settings
+
+    async def configure(self, *, forget: Any = _UNSET) -> dict[str, Any]:
+        """Change the namespace's memories settings (see :meth:`Memories.configure`)."""
+        settings: dict[str, Any] = await self._go("configure", **_given(forget=forget))
+        return settings
 
     async def decay(self, now: float | None = None) -> dict[str, int]:
         """Run one decay pass now (see :meth:`Memories.decay`)."""

@@ -14,6 +14,7 @@ by label, so a filter is a vector operation even at a million records.
 from __future__ import annotations
 
 import base64
+import logging
 import math
 import threading
 from typing import TYPE_CHECKING, Any
@@ -25,8 +26,8 @@ else:  # imported on first use: the server runs without the semantic extra
 
 from hivemem.errors import InvalidArgument
 from hivemem.memories.bm25 import BM25, best
-from hivemem.memories.decay import DecayPolicy
-from hivemem.types import TIERS, MemoryRecord
+from hivemem.memories.decay import DecayPolicy, is_archived
+from hivemem.types import ARCHIVED, RECORD_TIERS, TIERS, MemoryRecord
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -60,12 +61,16 @@ FILTER_KEYS = frozenset(
         "updated_after",
         "updated_before",
         "metadata",
+        "include_archived",
         "include_forgotten",
     }
 )
+#: Filters that take true or false (``include_forgotten``: the name of earlier versions).
+_FLAGS = ("include_archived", "include_forgotten")
 _CODED = ("memory_type", "tier", "agent_id", "session_id", "parent_id")
 _RECENCY_HALF_LIFE = 30 * 86_400.0
 _DEFAULT_POLICY = DecayPolicy()
+log = logging.getLogger("hivemem")
 
 
 def is_record(key: str, value: Any) -> bool:
@@ -76,12 +81,24 @@ def is_record(key: str, value: Any) -> bool:
     """
     if not isinstance(value, dict) or value.get("id") != key:
         return False
-    if type(value.get("content")) is not str or value.get("tier", "short") not in TIERS:
+    if type(value.get("content")) is not str or value.get("tier", "short") not in RECORD_TIERS:
+        return False
+    if value.get("archived_from", "short") not in TIERS:
+        return False
+    if any(type(value.get(c)) not in (str, type(None)) for c in _CODED if c != "tier"):
+        return False  # the index codes these columns: they must be hashable text
+    tags = value.get("tags")
+    if tags is not None and (not isinstance(tags, list) or not all(type(t) is str for t in tags)):
+        return False
+    count = value.get("access_count", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 2**53:
         return False
     try:
         MemoryRecord.from_dict(value)
         _DEFAULT_POLICY.strength_at(value, float(value.get("created_at", 0.0)))
-    except (KeyError, TypeError, ValueError, OverflowError):
+        float(value.get("decayed_at", 0.0))
+        float(value.get("updated_at", 0.0))
+    except (KeyError, TypeError, ValueError, OverflowError, ZeroDivisionError):
         return False
     return True
 
@@ -140,9 +157,9 @@ def check_filters(filters: Any) -> dict[str, Any]:
             if not isinstance(value, dict):
                 raise InvalidArgument("filter 'metadata' takes an object of field: value")
             out[key] = dict(value)
-        elif key == "include_forgotten":
+        elif key in _FLAGS:
             if not isinstance(value, bool):
-                raise InvalidArgument("filter 'include_forgotten' takes true or false")
+                raise InvalidArgument(f"filter {key!r} takes true or false")
             out[key] = value
         else:
             out[key] = _number(value, key)
@@ -170,6 +187,9 @@ class NamespaceIndex:
         self._cols: dict[str, np.ndarray] = {}
         self._capacity = 0
         self.tag_labels: dict[str, set[int]] = {}
+        #: Keys holding record-like values that are not valid records (written through a
+        #: plain entry door): left out of every search and decay pass.
+        self.skipped: set[str] = set()
         #: While a scan rebuilds the index (see :meth:`start_rebuild`): vectors to add in
         #: one batch, labels whose stored vector the scan saw, labels a snapshot seeded.
         self._pending: _Rows | None = None
@@ -189,7 +209,9 @@ class NamespaceIndex:
             "created": (np.float64, 0.0),
             "updated": (np.float64, 0.0),
             "live": (np.bool_, False),
-            "forgotten": (np.bool_, False),
+            "archived": (np.bool_, False),
+            "ref": (np.float64, 0.0),
+            "accesses": (np.int64, 0),
         }
         for name, (dtype, fill) in spec.items():
             col = np.full(cap, fill, dtype=dtype)
@@ -241,11 +263,15 @@ class NamespaceIndex:
             self.tag_labels.setdefault(tag, set()).add(label)
         self.records[label] = record
         cols = self._cols
+        archived = is_archived(record)
         for column in _CODED:
-            cols[column][label] = self._code(column, record.get(column))
+            value = ARCHIVED if column == "tier" and archived else record.get(column)
+            cols[column][label] = self._code(column, value)
         cols["created"][label] = float(record.get("created_at", 0.0))
         cols["updated"][label] = float(record.get("updated_at", 0.0))
-        cols["forgotten"][label] = bool(record.get("forgotten", False))
+        cols["archived"][label] = archived
+        cols["ref"][label] = float(record.get("decayed_at", record.get("created_at", 0.0)))
+        cols["accesses"][label] = int(record.get("access_count", 0))
         cols["live"][label] = True
 
     def put_vector(self, rid: str, value: Any) -> None:
@@ -336,6 +362,7 @@ class NamespaceIndex:
             if label is not None and self.vectors is not None:
                 self.vectors.remove([label])
             return
+        self.skipped.discard(key)
         label = self.labels.get(key)
         if label is None:
             return
@@ -351,11 +378,29 @@ class NamespaceIndex:
         self._free.append(label)
 
     def apply_entry(self, key: str, value: Any) -> None:
-        """Index one stored entry of the namespace (records and vectors; others ignored)."""
+        """Index one stored entry of the namespace (records and vectors; others ignored).
+
+        A record-like value that is not a valid record (a plain write over a record, say)
+        takes the key out of the index and is counted in :attr:`skipped`, logged once.
+        """
         if key.startswith(VECTOR_PREFIX):
             self.put_vector(key[len(VECTOR_PREFIX) :], value)
-        elif not key.startswith("_") and is_record(key, value):
+        elif key.startswith("_"):
+            return
+        elif is_record(key, value):
+            self.skipped.discard(key)
             self.put_record(key, value)
+        else:
+            self.remove(key)
+            if isinstance(value, dict) and "content" in value:
+                if not self.skipped:
+                    log.warning(
+                        "hivemem: namespace %r holds malformed memory records (first: %r); "
+                        "searches and decay skip them",
+                        self.ns,
+                        key,
+                    )
+                self.skipped.add(key)
 
     def apply_events(self, events: Iterable[Event]) -> bool:
         """Apply change events after the index's revision; ``False`` if a reset is needed."""
@@ -377,8 +422,10 @@ class NamespaceIndex:
         n = len(self.ids)
         cols = self._cols
         keep = cols["live"][:n].copy()
-        if not filters.get("include_forgotten"):
-            keep &= ~cols["forgotten"][:n]
+        if not any(filters.get(flag) for flag in _FLAGS) and ARCHIVED not in (
+            filters.get("tier") or ()
+        ):
+            keep &= ~cols["archived"][:n]
         for column in _CODED:
             wanted = filters.get(column)
             if wanted is None:
@@ -406,6 +453,31 @@ class NamespaceIndex:
                 if any(md.get(k, _ABSENT) != v for k, v in meta.items()):
                     keep[label] = False
         return keep
+
+    def due(self, now: float, policy: DecayPolicy) -> tuple[int, list[int]]:
+        """What a decay pass at ``now`` finds: ``(decayed, labels to promote)``.
+
+        ``decayed`` counts the records (not archived) whose strength is below what it was
+        at their reference time; the labels are those whose accesses reach their tier's
+        ``promote_after``. Column arithmetic: a pass with nothing to do costs no loop.
+        """
+        n = len(self.ids)
+        cols = self._cols
+        active = cols["live"][:n] & ~cols["archived"][:n]
+        decayed = int(np.count_nonzero(active & (cols["ref"][:n] < now)))
+        promote = np.zeros(n, dtype=np.bool_)
+        for tier, needed in policy.promote_after.items():
+            code = self._codes["tier"].get(tier)
+            if code is not None:
+                promote |= (cols["tier"][:n] == code) & (cols["accesses"][:n] >= needed)
+        promote &= active
+        return decayed, [int(label) for label in np.flatnonzero(promote)]
+
+    def active(self) -> list[int]:
+        """Labels of the records that are not archived."""
+        n = len(self.ids)
+        keep = self._cols["live"][:n] & ~self._cols["archived"][:n]
+        return [int(label) for label in np.flatnonzero(keep)]
 
     def keyword(self, query: str, k: int, filters: dict[str, Any]) -> list[tuple[int, float]]:
         """The ``k`` best BM25 matches passing ``filters``."""

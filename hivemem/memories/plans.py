@@ -8,13 +8,16 @@ server's routes drive the same plans, so the HTTP API and the Python API cannot 
 Layout of a memories namespace (permissions, TTL, events and the audit log apply as to any
 entries; the record's key is its id, so its events carry the id)::
 
-    <id>                        the record (see MemoryRecord; plus ``decayed_at``)
+    <id>                        the record (see MemoryRecord; plus ``decayed_at``, and
+                                ``archived_from``/``archived_at`` while archived)
     _v/<id>                     its vector {m: model, d: dim, v: base64 float32}
     _p/<parent>/<id>            child link, for children() and cascade deletes
     _r/<source>/<target>/<type> a relationship {strength, created_at, agent_id}
     _ri/<target>/<source>/<type> its reverse, for get_related() of the target
     _g/<group>                  a context group {id, name, description, created_at}
     _gm/<group>/<id>, _mg/<id>/<group>   membership, both ways
+    _memories                   the namespace's marker and memories settings
+                                {kind: "memories", forget: {below, action, min_age} | null}
 
 Every change of several keys is one :class:`~hivemem.engine.ops.Transact`: a record and its
 vector and links are written, or deleted, together. Record updates are compare-and-set
@@ -23,6 +26,8 @@ loops on the record's version, so concurrent reinforcements and accesses all cou
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 import random
 import time
@@ -35,7 +40,7 @@ from urllib.parse import quote, unquote
 from hivemem import _codec
 from hivemem import _validate as v
 from hivemem.engine import ops as o
-from hivemem.engine.permissions import WRITE, require
+from hivemem.engine.permissions import ADMIN, WRITE, require
 from hivemem.errors import (
     ConflictError,
     EmbedderUnavailable,
@@ -46,7 +51,7 @@ from hivemem.errors import (
     RevisionCompacted,
 )
 from hivemem.memories import snapshot
-from hivemem.memories.decay import DecayPolicy
+from hivemem.memories.decay import DecayPolicy, ForgetPolicy, is_archived
 from hivemem.memories.index import (
     VECTOR_PREFIX,
     NamespaceIndex,
@@ -74,6 +79,7 @@ __all__ = [
 
 T = TypeVar("T")
 Plan = Generator[Any, Any, T]
+log = logging.getLogger("hivemem")
 
 #: Where memories live unless told otherwise.
 DEFAULT_NAMESPACE = "memories"
@@ -95,6 +101,9 @@ MAX_STABILITY = 1e6
 #: Most records one ``add_many``/``get_many`` takes.
 MAX_BATCH = 1000
 _CAS_TRIES = 32
+#: What ``decay`` reports (SPEC §10), plus ``skipped``: malformed records left alone.
+DECAY_COUNTS = ("decayed", "promoted", "archived", "deleted", "skipped")
+_UNSET: Any = object()
 _PAGE = 1000
 _SORT_FIELDS = (
     "created_at",
@@ -310,7 +319,8 @@ class MemoryPlans:
         return [encode_vector(vec, name) for vec in vecs]
 
     def _out(self, value: dict[str, Any]) -> MemoryRecord:
-        return MemoryRecord.from_dict(value, self.ns)
+        """A stored record as readers see it now (current strength, archived state)."""
+        return MemoryRecord.from_dict(self.policy.view(value, self.clock()), self.ns)
 
     def _new_record(self, spec: Mapping[str, Any], now: float) -> dict[str, Any]:
         unknown = set(spec) - _ADD_FIELDS
@@ -341,12 +351,16 @@ class MemoryPlans:
         }
 
     def _cas(
-        self, rid: str, change: Callable[[dict[str, Any]], Any], idem: str | None
+        self,
+        rid: str,
+        change: Callable[[dict[str, Any]], Any],
+        idem: str | None,
+        note: str | None = None,
     ) -> Plan[Any]:
         """Read-modify-write a record until its compare-and-set lands.
 
         ``change(record)`` returns ``(new record, extra puts, extra deletes)``, or ``None``
-        to write nothing.
+        to write nothing. ``note``: an event type the write also emits (``memory:archived``).
         """
         for attempt in range(_CAS_TRIES):
             if attempt:  # lost a race: back off a little, with jitter, so the others land
@@ -357,6 +371,8 @@ class MemoryPlans:
                 return entry.value
             new, puts, deletes = planned
             op = self._transact([(rid, new, entry.version), *puts], deletes, idem)
+            if note is not None:
+                op = dataclasses.replace(op, notes=((note, rid),))
             try:
                 entries = yield op
             except ConflictError:
@@ -399,12 +415,16 @@ class MemoryPlans:
                 puts.append((VECTOR_PREFIX + rec["id"], vec, None))
             if rec["parent_id"]:
                 puts.append((f"_p/{rec['parent_id']}/{rec['id']}", {}, None))
-        marked = self.indexes.marked(self.ns)
-        if not marked:
-            puts.append((MARKER, {"kind": "memories"}, None))
-        entries = yield self._transact(puts, idem=idem)
-        if not marked:
-            self.indexes.mark(self.ns)
+        marked = self.indexes.marked(self.ns) or (yield from self._get(MARKER)) is not None
+        if not marked:  # only when absent: it holds the namespace's settings
+            puts.append((MARKER, {"kind": "memories"}, 0))
+        try:
+            entries = yield self._transact(puts, idem=idem)
+        except ConflictError:
+            if marked:
+                raise
+            entries = yield self._transact(puts[:-1], idem=idem)  # another add wrote it
+        self.indexes.mark(self.ns)
         return [self._out(e.value) for e in entries if "content" in (e.value or {})]
 
     def _require_write(self) -> Plan[None]:
@@ -484,6 +504,8 @@ class MemoryPlans:
         now = self.clock()
 
         def change(rec: dict[str, Any]) -> Any:
+            if "tier" in changes and is_archived(rec):
+                raise InvalidArgument(f"memory {rid!r} is archived: restore() it first")
             new = {**rec, **changes, "updated_at": now}
             puts: list[tuple[str, Any, int | None]] = []
             deletes: list[tuple[str, int | None]] = []
@@ -517,6 +539,82 @@ class MemoryPlans:
             rid, lambda r: (DecayPolicy.touch(r, now, float(factor)), [], []), idem
         )
         return self._out(value)
+
+    def archive(self, rid: str, idem: str | None = None) -> Plan[MemoryRecord]:
+        """Archive a record: tier ``archived``, skipped by searches, ``memory:archived``.
+
+        Archiving an archived record changes nothing.
+        """
+        rid = _id(rid)
+        yield from self._require_write()  # refused even when there is nothing to change
+        now = self.clock()
+        value = yield from self._cas(
+            rid, lambda r: _whole(DecayPolicy.archive(r, now)), idem, "memory:archived"
+        )
+        return self._out(value)
+
+    def restore(self, rid: str, idem: str | None = None) -> Plan[MemoryRecord]:
+        """Bring an archived record back to the tier it left; ``memory:restored``.
+
+        It counts as an access (strength 1, so a forgetting policy does not take it again
+        at once). Restoring a record that is not archived changes nothing.
+        """
+        rid = _id(rid)
+        yield from self._require_write()  # refused even when there is nothing to change
+        now = self.clock()
+        value = yield from self._cas(
+            rid, lambda r: _whole(DecayPolicy.restore(r, now)), idem, "memory:restored"
+        )
+        return self._out(value)
+
+    # ------------------------------------------------------------ settings
+    def _settings(self) -> Plan[tuple[Any, dict[str, Any]]]:
+        """The marker entry (or ``None``) and its settings."""
+        entry = yield from self._get(MARKER)
+        value = entry.value if entry is not None and isinstance(entry.value, dict) else {}
+        return entry, value
+
+    def _forget_policy(self) -> Plan[ForgetPolicy | None]:
+        """The namespace's forgetting policy; a malformed one is none (and logged)."""
+        _, settings = yield from self._settings()
+        try:
+            return ForgetPolicy.parse(settings.get("forget"))
+        except InvalidArgument as exc:
+            log.warning("hivemem: namespace %r: ignoring its forgetting policy: %s", self.ns, exc)
+            return None
+
+    def config(self) -> Plan[dict[str, Any]]:
+        """The namespace's memories settings: ``{"forget": policy or None}``."""
+        policy = yield from self._forget_policy()
+        return {"forget": None if policy is None else policy.to_dict()}
+
+    def configure(self, forget: Any = _UNSET, idem: str | None = None) -> Plan[dict[str, Any]]:
+        """Set the namespace's memories settings (needs admin); return them all.
+
+        ``forget``: ``{"below": 0..1, "action": "archive" | "delete", "min_age": seconds}``
+        or ``None`` for no forgetting (the default). Without arguments, changes nothing.
+        """
+        if forget is _UNSET:
+            return (yield from self.config())
+        policy = ForgetPolicy.parse(forget)
+        try:
+            info = yield o.GetNamespace(agent=self.agent, admin=self.admin, ns=self.ns)
+        except NamespaceNotFound:
+            pass  # created by the write below, its creator its admin
+        else:
+            require(info, self.agent, ADMIN, self.admin)
+        for _ in range(_CAS_TRIES):
+            entry, settings = yield from self._settings()
+            new = {"kind": "memories", **settings, "forget": policy and policy.to_dict()}
+            try:
+                yield self._transact(
+                    [(MARKER, new, 0 if entry is None else entry.version)], idem=idem
+                )
+            except ConflictError:
+                continue
+            self.indexes.mark(self.ns)
+            return {"forget": new["forget"]}
+        raise ConflictError(f"the settings of {self.ns!r} kept changing")
 
     def _cleanup_keys(self, rid: str) -> Plan[list[str]]:
         """The keys that go with a record: vector, its links, relationships, memberships."""
@@ -823,52 +921,83 @@ class MemoryPlans:
 
     # ------------------------------------------------------------ decay
     def decay(self, now: Any = None, idem: str | None = None) -> Plan[dict[str, int]]:
-        """One decay pass over every record (see :mod:`hivemem.memories.decay`).
+        """One decay pass (see :mod:`hivemem.memories.decay`): what it changed.
 
-        ``idem`` is accepted for symmetry with the other mutations: a repeated pass is
-        harmless (it finds nothing more to do).
+        ``{decayed, promoted, archived, deleted, skipped}``: records on their way down
+        (strength is computed when read: nothing is written for them), promoted one tier,
+        archived or deleted by the namespace's forgetting policy (none by default), and
+        malformed records left alone. Only the records that change are written, so a pass
+        with nothing due costs one catch-up of the namespace's index. ``idem`` is accepted
+        for symmetry with the other mutations: a repeated pass finds nothing more to do.
         """
         if now is None:
             now = self.clock()
         elif isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
             raise InvalidArgument("now must be a number (unix seconds)")
-        counts = {"decayed": 0, "promoted": 0, "forgotten": 0}
+        now = float(now)
         yield from self._require_write()
-        cursor = None
-        while True:
-            try:
-                page = yield o.ListEntries(
-                    agent=self.agent,
-                    admin=self.admin,
-                    ns=self.ns,
-                    prefix="",
-                    limit=_PAGE,
-                    cursor=cursor,
+        idx = yield from self.index()
+        forget = yield from self._forget_policy()
+        with idx.lock:
+            decayed, labels = idx.due(now, self.policy)
+            promote = [idx.ids[label] for label in labels]
+            doomed = []
+            if forget is not None:
+                doomed = [
+                    idx.ids[label]
+                    for label in idx.active()
+                    if self.policy.forgets(idx.records[label], now, forget)
+                ]
+            counts = dict.fromkeys(DECAY_COUNTS, 0)
+            counts["decayed"], counts["skipped"] = decayed, len(idx.skipped)
+        for rid in promote:
+            if rid is not None and (
+                yield from self._changed(rid, lambda r: self.policy.promote(r, now))
+            ):
+                counts["promoted"] += 1
+        for rid in doomed:
+            if rid is None:
+                continue
+            assert forget is not None
+            if forget.action == "archive":
+                archived = yield from self._changed(
+                    rid,
+                    lambda r: (
+                        DecayPolicy.archive(r, now) if self.policy.forgets(r, now, forget) else None
+                    ),
+                    "memory:archived",
                 )
-            except NamespaceNotFound:
-                return counts
-            for e in page.items:
-                if (
-                    e.key.startswith("_")
-                    or not isinstance(e.value, dict)
-                    or "content" not in e.value
-                ):
-                    continue
-                new, happened = self.policy.step(e.value, float(now))
-                if not happened:
-                    continue
-                try:
-                    if new is None:
-                        yield from self.delete(e.key, cascade=False)
-                    else:
-                        yield self._transact([(e.key, new, e.version)])
-                except (ConflictError, NotFound):
-                    continue  # touched meanwhile: its new access time wins
-                for what in happened:
-                    counts[what] += 1
-            if page.next_cursor is None:
-                return counts
-            cursor = page.next_cursor
+                counts["archived"] += archived
+                continue
+            entry = yield from self._get(rid)
+            if entry is None or not is_record(rid, entry.value):
+                continue
+            if self.policy.forgets(entry.value, now, forget):  # not touched meanwhile
+                counts["deleted"] += yield from self.delete(rid, cascade=False)
+        return counts
+
+    def _changed(
+        self, rid: str, change: Callable[[dict[str, Any]], Any], note: str | None = None
+    ) -> Plan[bool]:
+        """Apply ``change`` (new record or ``None``) to a record; whether it wrote."""
+        wrote = False
+
+        def planned(rec: dict[str, Any]) -> Any:
+            nonlocal wrote
+            new = change(rec)
+            wrote = new is not None
+            return _whole(new)
+
+        try:
+            yield from self._cas(rid, planned, None, note)
+        except NotFound:
+            return False
+        return wrote
+
+
+def _whole(new: dict[str, Any] | None) -> tuple[dict[str, Any], list[Any], list[Any]] | None:
+    """A changed record as :meth:`MemoryPlans._cas` takes it (no extra puts or deletes)."""
+    return None if new is None else (new, [], [])
 
 
 def session_plan(

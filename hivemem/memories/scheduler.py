@@ -2,7 +2,9 @@
 
 Namespaces holding memories carry a marker entry (:data:`MARKER`, written with their first
 record). Over a store shared by replicas, one replica at a time runs the pass (the store's
-``decay`` lease), so each record decays once per period.
+``decay`` lease), so each record decays once per period. Each pass logs one line with what
+it changed (``hivemem`` logger, INFO; a namespace whose pass failed is logged apart, with
+its traceback, and the others still run).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hivemem._validate import DECAY_AGENT
 from hivemem.engine import ops as o
 from hivemem.memories.api import drive, plans_for
-from hivemem.memories.plans import MARKER
+from hivemem.memories.plans import DECAY_COUNTS, MARKER
 
 if TYPE_CHECKING:
     from hivemem._core import Core
@@ -38,11 +40,20 @@ def run_decay(core: Core, lease_seconds: float | None = None) -> dict[str, dict[
         return core.finish(core.backend.execute(op))
 
     out: dict[str, dict[str, int]] = {}
+    failed = 0
     for info in run(o.ListNamespaces(agent=AGENT, admin=True)):
         if run(o.Get(agent=AGENT, admin=True, ns=info.name, key=MARKER)) is None:
             continue
         try:
             out[info.name] = drive(run, plans_for(core, AGENT, info.name, None, True).decay())
         except Exception:  # one broken namespace must not stop the others
+            failed += 1
             log.exception("hivemem: decay of namespace %r failed", info.name)
+    total = {name: sum(c.get(name, 0) for c in out.values()) for name in DECAY_COUNTS}
+    log.info(
+        "hivemem: decay pass over %d memories namespaces: %s%s",
+        len(out),
+        " ".join(f"{name}={total[name]}" for name in DECAY_COUNTS),
+        f" failed={failed}" if failed else "",
+    )
     return out

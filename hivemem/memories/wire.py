@@ -59,6 +59,8 @@ ROUTES: tuple[MemRoute, ...] = (
     MemRoute("add_relationship", "POST", f"{M}/relationships",
              body=("source_id", "target_id", "relationship_type", "strength"), mutates=True),
     MemRoute("decay", "POST", f"{M}/decay", body=("now",), mutates=True),
+    MemRoute("config", "GET", f"{M}/config"),
+    MemRoute("configure", "PUT", f"{M}/config", body=("forget",), mutates=True),
     MemRoute("create_group", "POST", f"{M}/groups", body=("name", "description"), mutates=True),
     MemRoute("get_group", "GET", f"{M}/groups/{{gid}}"),
     MemRoute("add_to_group", "PUT", f"{M}/groups/{{gid}}/members/{{rid}}", mutates=True),
@@ -70,6 +72,8 @@ ROUTES: tuple[MemRoute, ...] = (
              query={"limit": int, "sort_field": str, "sort_order": str}),
     MemRoute("get_related", "GET", f"{M}/{{rid}}/related", query={"relationship_type": str}),
     MemRoute("reinforce", "POST", f"{M}/{{rid}}/reinforce", body=("factor",), mutates=True),
+    MemRoute("archive", "POST", f"{M}/{{rid}}/archive", mutates=True),
+    MemRoute("restore", "POST", f"{M}/{{rid}}/restore", mutates=True),
     MemRoute("create_session", "POST", "/v1/sessions",
              body=("user_id", "session_type", "metadata"), mutates=True),
     MemRoute("get_session", "GET", "/v1/sessions/{session_id}"),
@@ -80,13 +84,17 @@ BY_METHOD = {r.method: r for r in ROUTES}
 # ---------------------------------------------------------------- results as JSON
 
 
+#: Methods that answer one record.
+_RECORD_RESULTS = frozenset({"add", "get", "update", "reinforce", "archive", "restore"})
+
+
 def _records(items: list[MemoryRecord]) -> list[dict[str, Any]]:
     return [r.to_dict() for r in items]
 
 
 def to_json(method: str, value: Any) -> Any:
     """A method's result as the route's JSON body."""
-    if method in ("add", "get", "update", "reinforce"):
+    if method in _RECORD_RESULTS:
         return value.to_dict()
     if method in ("add_many", "get_many", "children"):
         return {"memories": _records(value)}
@@ -103,12 +111,12 @@ def to_json(method: str, value: Any) -> Any:
         return {"added": value}
     if method in ("create_group", "create_session", "get_session"):
         return value.to_dict()
-    return value  # add_relationship, decay: already JSON objects
+    return value  # add_relationship, decay, config, configure: already JSON objects
 
 
 def from_json(method: str, data: Any) -> Any:
     """The inverse of :func:`to_json`: the Python API's value."""
-    if method in ("add", "get", "update", "reinforce"):
+    if method in _RECORD_RESULTS:
         return MemoryRecord.from_dict(data)
     if method in ("add_many", "get_many", "children"):
         return [MemoryRecord.from_dict(r) for r in data["memories"]]

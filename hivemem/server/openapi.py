@@ -16,11 +16,12 @@ from hivemem import _validate as v
 from hivemem._codec import MAX_DEPTH
 from hivemem._core import CLIENT_RESOLVER_PREFIX
 from hivemem.memories import plans as memory_plans
+from hivemem.memories.decay import ACTIONS
 from hivemem.memories.index import FILTER_KEYS
 from hivemem.memories.plans import MAX_WEIGHT
 from hivemem.memories.wire import ROUTES as MEMORY_ROUTES
 from hivemem.server.routes.entries import MAX_BATCH
-from hivemem.types import CONFLICT_STRATEGIES, EVENT_TYPES, TIERS
+from hivemem.types import CONFLICT_STRATEGIES, EVENT_TYPES, RECORD_TIERS, TIERS
 
 __all__ = ["build_openapi"]
 
@@ -910,7 +911,7 @@ _MEMORY = _out(
         "namespace": {"type": "string"},
         "content": {"type": "string"},
         "memory_type": {"type": "string"},
-        "tier": {"enum": list(TIERS)},
+        "tier": {"enum": list(RECORD_TIERS)},
         "importance": _UNIT,
         "strength": _UNIT,
         "metadata": {"type": "object"},
@@ -923,7 +924,7 @@ _MEMORY = _out(
         "last_accessed_at": _TIME,
         "access_count": {"type": "integer", "minimum": 0},
         "stability": {"type": "number", "minimum": 0},
-        "forgotten": {"type": "boolean"},
+        "forgotten": {"type": "boolean", "description": "archived (the earlier name)"},
     }
 )
 _SCORED = _out(
@@ -983,7 +984,11 @@ def _filters() -> Schema:
     """Search filters (hivemem.memories.index.check_filters); null means no filter."""
     kinds: dict[str, Schema] = {
         "metadata": {"type": ["object", "null"], "description": "field: value, all must equal"},
-        "include_forgotten": {"type": ["boolean", "null"]},
+        "include_archived": {
+            "type": ["boolean", "null"],
+            "description": "also archived records (skipped by default)",
+        },
+        "include_forgotten": {"type": ["boolean", "null"], "description": "include_archived"},
     }
     for name in ("created_after", "created_before", "updated_after", "updated_before"):
         kinds[name] = _TIME_OR_NULL
@@ -1023,6 +1028,21 @@ def _memory_docs() -> dict[str, tuple[str, Schema, dict[str, Any]]]:
         }
     )
     read, write = (404,), (404, 409)
+    forget: Schema = {
+        "anyOf": [
+            _obj(
+                {
+                    "below": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                    "action": {"enum": list(ACTIONS)},
+                    "min_age": {"type": "number", "minimum": 0, "maximum": 1e12},
+                },
+                ("below", "action"),
+            ),
+            {"type": "null"},
+        ],
+        "description": "the forgetting policy; null: nothing is forgotten (the default)",
+    }
+    settings = _out({"forget": {"anyOf": [_out({}), {"type": "null"}]}})
     return {
         "search": (
             "Keyword search (BM25) of the namespace's records",
@@ -1095,8 +1115,28 @@ def _memory_docs() -> dict[str, tuple[str, Schema, dict[str, Any]]]:
                 ),
             },
         ),
+        "config": (
+            "The namespace's memories settings (forgetting policy; none by default)",
+            settings,
+            {"errors": read},
+        ),
+        "configure": (
+            "Change the namespace's memories settings (needs admin)",
+            settings,
+            {"errors": write, "body": _obj({"forget": forget})},
+        ),
+        "archive": (
+            "Archive a record: searches skip it until restored (memory:archived)",
+            record,
+            {"errors": write},
+        ),
+        "restore": (
+            "Bring an archived record back to its tier, as an access (memory:restored)",
+            record,
+            {"errors": write},
+        ),
         "decay": (
-            "One decay pass over every record: fade, promote, forget",
+            "One decay pass: promote; archive or delete only under the namespace's policy",
             _out({name: {"type": "integer", "minimum": 0} for name in _DECAY_COUNTS}),
             {
                 "errors": write,
@@ -1196,7 +1236,7 @@ def _memory_docs() -> dict[str, tuple[str, Schema, dict[str, Any]]]:
     }
 
 
-_DECAY_COUNTS = ("decayed", "promoted", "forgotten")
+_DECAY_COUNTS = memory_plans.DECAY_COUNTS
 #: Query arguments of the memories routes.
 _MEMORY_QUERY: dict[str, Schema] = {
     "cascade": {"type": "boolean"},

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from hivemem import InvalidArgument, NotFound, PermissionDenied
-from hivemem.memories.decay import DAY, DecayPolicy
+from hivemem.memories.decay import DAY
 from hivemem.types import Group, MemoryRecord, ScoredMemory, Session
 
 NS = "knowledge"
@@ -305,7 +305,7 @@ def test_memory_decay_follows_the_tier_half_lives(mem, clock):
     short, medium, long_ = (lt.add(t, tier=t) for t in ("short", "medium", "long"))
     vital = lt.add("vital", importance=1.0)
     clock.advance(DAY)
-    assert lt.decay() == {"decayed": 4, "promoted": 0, "forgotten": 0}
+    assert lt.decay() == {"decayed": 4, "promoted": 0, "archived": 0, "deleted": 0, "skipped": 0}
     strength = {r.id: r.strength for r in lt.get_many([short.id, medium.id, long_.id, vital.id])}
     assert strength[short.id] == pytest.approx(0.5)
     assert strength[medium.id] == pytest.approx(2 ** (-1 / 7))
@@ -316,34 +316,23 @@ def test_memory_decay_follows_the_tier_half_lives(mem, clock):
     assert lt.get_many([medium.id])[0].strength == pytest.approx(0.5)
 
 
-def test_memory_decay_promotes_and_forgets(mem, clock):
-    """Often-read records climb a tier; records below the threshold are forgotten (deleted)."""
+def test_memory_decay_promotes_and_keeps_everything_by_default(mem, clock):
+    """Often-read records climb a tier; with no forgetting policy (the default) a pass
+    never archives nor deletes, however weak a record is."""
     lt = mem.memories(NS)
     busy, idle = lt.add("read often"), lt.add("never read")
     for _ in range(3):
         lt.get(busy.id)
-    assert lt.decay() == {"decayed": 0, "promoted": 1, "forgotten": 0}
+    assert lt.decay() == {"decayed": 0, "promoted": 1, "archived": 0, "deleted": 0, "skipped": 0}
     assert lt.get_many([busy.id])[0].tier == "medium"
-    clock.advance(5 * DAY)  # idle: 2**-5 = 0.03 < 0.05; busy (medium): 2**(-5/7) = 0.61
+    clock.advance(5 * DAY)  # idle: 2**-5 = 0.03; busy (medium): 2**(-5/7) = 0.61
     counts = lt.decay()
-    assert counts["forgotten"] == 1
-    assert [r.id for r in lt.get_many([busy.id, idle.id])] == [busy.id]
-
-
-def test_memory_forgotten_records_can_be_kept_marked(make_mem, clock):
-    """forget="mark": a forgotten record stays, marked, and leaves searches unless asked."""
-    mem = make_mem(decay=DecayPolicy(forget="mark"))
-    lt = mem.memories(NS)
-    rec = lt.add("an obscure fact about llamas")
-    clock.advance(10 * DAY)
-    assert lt.decay()["forgotten"] == 1
-    assert lt.get_many([rec.id])[0].forgotten is True
-    assert lt.search("llamas") == []
-    assert [h.memory.id for h in lt.search("llamas", filters={"include_forgotten": True})] == [
-        rec.id
-    ]
-    assert lt.get(rec.id).forgotten is False  # reading it brings it back
-    assert [h.memory.id for h in lt.search("llamas")] == [rec.id]
+    assert (counts["promoted"], counts["archived"], counts["deleted"]) == (0, 0, 0)
+    clock.advance(365 * DAY)
+    assert lt.decay()["deleted"] == 0
+    assert [r.id for r in lt.get_many([busy.id, idle.id])] == [busy.id, idle.id]
+    assert lt.get_many([idle.id])[0].strength < 1e-100
+    assert [h.memory.id for h in lt.search("never")] == [idle.id]
 
 
 def test_memory_batch_add_and_get(mem):

@@ -9,6 +9,7 @@ from hivemem.testing.test_errors import *  # noqa: F403
 from hivemem.testing.test_events import *  # noqa: F403
 from hivemem.testing.test_lifecycle import *  # noqa: F403
 from hivemem.testing.test_memories import *  # noqa: F403
+from hivemem.testing.test_memory_forgetting import *  # noqa: F403
 from hivemem.testing.test_namespaces import *  # noqa: F403
 from hivemem.testing.test_permissions import *  # noqa: F403
 from hivemem.testing.test_records import *  # noqa: F403

@@ -284,6 +284,7 @@ _MSG = {"role": "user", "content": "hi"}
 _DATA = {"data": {"a": 1}}
 _M = "/v1/namespaces/{ns}/memories"
 _NEW = {"content": "a fresh memory", "tier": "medium", "importance": 0.2}
+_FORGET = {"forget": {"below": 0.05, "action": "archive"}}
 _SEM = {"query": "a small cat", "k": 3, "filters": {"include_forgotten": False}}
 _REL = {"source_id": "<r2>", "target_id": "<r1>", "relationship_type": "b", "strength": 0.5}
 _KIDS = "limit=5&sort_field=importance&sort_order=asc"
@@ -449,8 +450,13 @@ SPECS = [
     Spec("memory-add-many", "POST", f"{_M}/batch", "write", json={"memories": [_NEW, _NEW]}),
     Spec("memory-get-many", "POST", f"{_M}/batch-get", "read", json={"ids": ["<r2>", "<r1>"]}),
     Spec("memory-relate", "POST", f"{_M}/relationships", "write", json=_REL),
-    # A pass far in the future forgets the seeded records: a write even for a reader.
+    # A pass changes nothing without a forgetting policy: still a write, even for a reader.
     Spec("memory-decay", "POST", f"{_M}/decay", "write", json={"now": 4_102_444_800}),
+    Spec("memory-config", "GET", f"{_M}/config", "read"),
+    # Choosing what a namespace forgets is a configuration change: admin.
+    Spec("memory-configure", "PUT", f"{_M}/config", "admin", json=_FORGET),
+    Spec("memory-archive", "POST", f"{_M}/{{rid}}/archive", "write"),
+    Spec("memory-restore", "POST", f"{_M}/{{rid}}/restore", "write"),
     Spec("memory-group-create", "POST", f"{_M}/groups", "write", ok=201, json={"name": "g"}),
     Spec("memory-group-get", "GET", f"{_M}/groups/{{gid}}", "read"),
     Spec(
