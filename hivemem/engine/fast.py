@@ -39,7 +39,8 @@ def qualifies(op: Put | Delete, info: NamespaceInfo) -> bool:
 
     Idempotent ops (they record their result), pre-resolved writes, strategies that run a
     resolver, values that may be reserved (list headers), namespaces of a kind (memories)
-    and callers without write permission (the refusal is the engine's to word and audit) go to the engine.
+    and callers without write permission (the refusal is the engine's to word and audit)
+    go to the engine.
     """
     if (
         op.idempotency_key is not None

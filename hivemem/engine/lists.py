@@ -86,7 +86,8 @@ def is_header(value: Any) -> bool:
 def maybe_reserved(value_json: str) -> bool:
     """A cheap test of a value's JSON text: ``False`` means it is certainly not reserved.
 
-    (An escaped ``$`` spells the key without the plain text, hence the ``\\u`` test.)
+    (An escaped dollar sign spells the key without the plain text, hence the test of
+    escapes.)
     """
     return HEADER in value_json or "\\u" in value_json
 
@@ -163,7 +164,7 @@ class _List:
         value = _codec.decode(live.value_json) if live is not None else None
         self.plain: list[Any] | None = None
         self.head = self.tail = 0
-        if is_header(value):
+        if isinstance(value, dict) and HEADER in value:  # (is_header)
             self.head, self.tail = _span(key, value)
         elif isinstance(value, list):
             # A plain JSON list stored by a write: it becomes a list on the first list op.
@@ -180,6 +181,7 @@ class _List:
                     f"{MAX_MOVE} become a list in one op; write it in smaller parts"
                 )
             expires = live.expires_at if live is not None else None
+            self.prefetch(self.tail, self.tail + len(self.plain))
             for item in self.plain:
                 encoded = _codec.encode(item)
                 check_value(encoded)
@@ -194,15 +196,18 @@ class _List:
             return  # (the common case: one read)
         a = _apply()
         ns, now = self.info.name, self.ctx.now
-        dropped = 0
-        for pos, raw in self.stored(self.head):
+        doomed: list[tuple[str, Stored]] = []
+        start, self.head = self.head, self.tail  # (unless a live item is found)
+        for pos, raw in self.stored(start):
             if a._live(raw, now) is not None:
                 self.head = pos
-                return
-            if self.write and dropped < MAX_MOVE:  # the sweeper takes the rest
-                a._expire(self.ctx, ns, item_key(self.key, pos), raw)
-                dropped += 1
-        self.head = self.tail
+                break
+            if self.write and len(doomed) < MAX_MOVE:  # the sweeper takes the rest
+                doomed.append((item_key(self.key, pos), raw))
+        if doomed:
+            self.ctx.tx.entries_get(ns, [k for k, _ in doomed])  # (one read where it counts)
+            for k, raw in doomed:
+                a._expire(self.ctx, ns, k, raw)
 
     def stored(self, start: int) -> Iterator[tuple[int, Stored]]:
         """The stored items (expired ones too) at positions ``start <= p < tail``, in order.
@@ -270,9 +275,7 @@ class _List:
             )
 
     def read_raw(self, position: int) -> Stored | None:
-        stored: Stored | None = self.ctx.tx.entry_get(
-            self.info.name, item_key(self.key, position)
-        )
+        stored: Stored | None = self.ctx.tx.entry_get(self.info.name, item_key(self.key, position))
         return stored
 
     def read(self, position: int) -> Stored | None:
@@ -477,6 +480,7 @@ def expire_prefix(ctx: Ctx, op: o.ExpirePrefix) -> int:
             "changes at most that many; use longer prefixes",
             reason="prefix_too_large",
         )
+    ctx.tx.entries_get(info.name, [key for key, _ in rows])  # (one read where it counts)
     count = 0
     for key, s in rows:
         if a._live(s, ctx.now) is None:
@@ -507,8 +511,10 @@ def delete_prefix(ctx: Ctx, op: o.DeletePrefix) -> int:
     """
     a = _apply()
     info = a._namespace(ctx, op, op.ns, WRITE)
+    rows = ctx.tx.entries_scan(info.name, op.prefix, None, MAX_PREFIX)
+    ctx.tx.entries_get(info.name, [key for key, _ in rows])  # (one read where it counts)
     count = 0
-    for key, s in ctx.tx.entries_scan(info.name, op.prefix, None, MAX_PREFIX):
+    for key, s in rows:
         live = a._live(s, ctx.now) is not None
         _delete(ctx, op, info.name, key)
         count += live
