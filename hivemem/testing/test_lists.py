@@ -10,7 +10,7 @@ refuses plain entry writes.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,6 +18,9 @@ from hivemem import InvalidArgument, WrongType
 from hivemem.engine import apply
 from hivemem.engine import lists as engine_lists
 from hivemem.engine import ops as o
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _FORGED = {"$list": [0, 1_000_000_000_000_000]}
 
@@ -251,7 +254,7 @@ def test_memories_namespace_refuses_plain_writes(mem):
     assert info.kind == "memories"
     keys = mem.get_keys("mems")
     assert record.id in keys
-    attempts = [
+    attempts: list[Callable[[], Any]] = [
         lambda: mem.write("mems", record.id, {"id": record.id, "content": 1}),
         lambda: mem.write("mems", "_memories", {"kind": "memories"}),
         lambda: mem.write("mems", "_r/a/b/c", {}),
