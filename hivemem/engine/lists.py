@@ -212,10 +212,19 @@ class _List:
     def stored(self, start: int) -> Iterator[tuple[int, Stored]]:
         """The stored items (expired ones too) at positions ``start <= p < tail``, in order.
 
-        One scan of what is stored: missing positions cost nothing, so the work is bounded
-        by the rows the store holds, whatever the header says.
+        A short span is read by position (one read of its keys); a longer one by one scan of
+        what is stored: missing positions cost nothing, so the work is bounded by the rows
+        the store holds, whatever the header says. (A scan reads the whole namespace's state
+        where the store tracks reads, so short lists keep to their own keys.)
         """
         if start >= self.tail:
+            return
+        if self.tail - start <= MAX_RANGE:
+            self.prefetch(start, self.tail)
+            for pos in range(start, self.tail):
+                raw = self.read_raw(pos)
+                if raw is not None:
+                    yield pos, raw
             return
         ns, prefix = self.info.name, self.key + "/"
         head = self.read_raw(start)

@@ -18,6 +18,7 @@ from hivemem import InvalidArgument, WrongType
 from hivemem.engine import apply
 from hivemem.engine import lists as engine_lists
 from hivemem.engine import ops as o
+from hivemem.testing.helpers import Recorder
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -208,14 +209,23 @@ def test_middle_changes_move_at_most_max_move_items(mem, monkeypatch):
     assert mem._run(o.ListRange(agent="a", ns="ns", key="l")) == ([2, 3, 4, 5, 6, 8, 9], 7)
 
 
-def test_expired_head_is_skipped_by_a_scan(mem, clock):
-    """Expired items at the head: readers skip them, writers drop them (memory:expired)."""
+@pytest.mark.parametrize("by", ["position", "scan"])
+def test_expired_head_is_skipped(mem, clock, monkeypatch, by):
+    """Expired items at the head: readers skip them, writers drop them (memory:expired),
+    reading a short span by position and a long one (here: longer than 2) by a scan."""
+    if by == "scan":
+        monkeypatch.setattr(engine_lists, "MAX_RANGE", 2)
     mem._run(o.ListPush(agent="a", ns="ns", key="l", items=("1", "2", "3"), ttl=10))
     clock.advance(5)
     mem._run(o.ListPush(agent="a", ns="ns", key="l", items=("4",), ttl=100))
     clock.advance(6)
     assert mem._run(o.ListRange(agent="a", ns="ns", key="l")) == ([4], 1)
+    rec = Recorder()
+    mem.on("memory:expired", rec)
     assert mem._run(o.ListPush(agent="a", ns="ns", key="l", items=("5",))) == 2
+    assert [e.key for e in rec.of("memory:expired")] == [
+        engine_lists.item_key("l", p) for p in (0, 1, 2)
+    ]
     assert mem.get_keys("ns", prefix="l/") == [engine_lists.item_key("l", p) for p in (3, 4)]
 
 
