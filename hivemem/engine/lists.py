@@ -231,10 +231,14 @@ class _List:
         if head is not None:
             yield start, head
         after: str | None = item_key(self.key, start)
+        # Keys past the tail's own key hold no item of the span (whatever else they are).
+        end = item_key(self.key, self.tail) if self.tail < _OFFSET else None
         page = _SCAN_PAGE
         while True:
             rows = self.ctx.tx.entries_scan(ns, prefix, after, page)
             for k, s in rows:
+                if end is not None and k >= end:
+                    return
                 pos = _position(k, len(prefix))
                 if pos is None or pos < start:
                     continue
