@@ -54,8 +54,10 @@ __all__ = [
     "MAX_PREFIX",
     "MAX_RANGE",
     "check_value",
+    "header_span",
     "is_header",
     "item_key",
+    "item_position",
     "maybe_reserved",
 ]
 
@@ -115,7 +117,7 @@ def item_key(key: str, position: int) -> str:
     return f"{key}/{position + _OFFSET:016x}"
 
 
-def _position(item: str, start: int) -> int | None:
+def item_position(item: str, start: int) -> int | None:
     """The position an item key names (its text from ``start``), ``None`` if not an item."""
     digits = item[start:]
     if len(digits) != 16 or not _HEX.issuperset(digits):
@@ -123,8 +125,12 @@ def _position(item: str, start: int) -> int | None:
     return int(digits, 16) - _OFFSET
 
 
-def _span(key: str, value: dict[str, Any]) -> tuple[int, int]:
-    """A stored header's ``(head, tail)``, checked: no header may make an op loop."""
+def header_span(key: str, value: dict[str, Any]) -> tuple[int, int]:
+    """A stored header's ``(head, tail)``, checked: no header may make an op loop.
+
+    Raises:
+        WrongType: the header is not one a list op could have written.
+    """
     pair = value.get(HEADER)
     if (
         isinstance(pair, list)
@@ -165,7 +171,7 @@ class _List:
         self.plain: list[Any] | None = None
         self.head = self.tail = 0
         if isinstance(value, dict) and HEADER in value:  # (is_header)
-            self.head, self.tail = _span(key, value)
+            self.head, self.tail = header_span(key, value)
         elif isinstance(value, list):
             # A plain JSON list stored by a write: it becomes a list on the first list op.
             self.plain = value
@@ -239,12 +245,12 @@ class _List:
             for k, s in rows:
                 if end is not None and k >= end:
                     return
-                pos = _position(k, len(prefix))
-                if pos is None or pos < start:
+                at = item_position(k, len(prefix))
+                if at is None or at < start:
                     continue
-                if pos >= self.tail:
+                if at >= self.tail:
                     return
-                yield pos, s
+                yield at, s
             if len(rows) < page:
                 return
             after = rows[-1][0]
