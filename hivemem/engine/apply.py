@@ -16,7 +16,7 @@ from hivemem._validate import is_reserved
 from hivemem.backends.base import Result, Settings, Stored, Txn
 from hivemem.engine import ops as o
 from hivemem.engine.conflicts import resolve
-from hivemem.engine.lists import check_value
+from hivemem.engine.lists import MAX_PREFIX, check_value
 from hivemem.engine.permissions import ADMIN, READ, WRITE, level_of, require
 from hivemem.engine.results import decode_result, encode_result
 from hivemem.errors import (
@@ -289,9 +289,10 @@ def list_entries(ctx: Ctx, op: o.ListEntries) -> Page[Entry]:
     items: list[Entry] = []
     limit, now, ns = op.limit, ctx.now, op.ns
     more = False
+    least = 0  # grows while pages hold expired rows: reads stay few however many there are
     while True:
         # One row beyond the page tells whether another page follows (no second query).
-        want = None if limit is None else limit - len(items) + 1
+        want = None if limit is None else max(limit - len(items) + 1, least)
         rows = ctx.tx.entries_scan(ns, op.prefix, after, want)
         for key, s in rows:
             if limit is not None and len(items) >= limit:
@@ -302,6 +303,7 @@ def list_entries(ctx: Ctx, op: o.ListEntries) -> Page[Entry]:
         if more or want is None or len(rows) < want:
             break
         after = rows[-1][0]
+        least = min(max(want, 64) * 4, 1 << 16)
     return Page(items, _encode_cursor(items[-1].key) if more else None)
 
 
@@ -406,7 +408,8 @@ def _check_room(ctx: Ctx, info: NamespaceInfo) -> None:
     assert info.max_entries is not None
     if ctx.tx.entry_count(info.name) < info.max_entries:
         return
-    for ns, key in ctx.tx.expired_scan(ctx.now, 1_000_000, info.name):
+    # One free slot is all this write needs: a bounded number of expired entries makes it.
+    for ns, key in ctx.tx.expired_scan(ctx.now, MAX_PREFIX, info.name):
         raw = ctx.tx.entry_get(ns, key)
         if raw is not None:
             _expire(ctx, ns, key, raw)

@@ -301,3 +301,16 @@ def test_memories_namespace_of_an_older_version_keeps_working(mem):
     with pytest.raises(WrongType):
         mem.write("old", "note", "changed")
     assert mem.read("old", "note") == "a plain entry"
+
+
+def test_listing_past_many_expired_rows(mem, clock):
+    """A page of live entries after many expired ones (not swept yet) is found whole, with
+    the right cursor; the listing reads them in growing pages, not one small page each."""
+    mem.write_many("ns", {f"a/{i:04d}": i for i in range(700)}, ttl=5)
+    mem.write_many("ns", {"b/1": 1, "b/2": 2, "b/3": 3})
+    clock.advance(10)
+    page = mem.list_entries("ns", limit=2)
+    assert [e.key for e in page.items] == ["b/1", "b/2"]
+    page = mem.list_entries("ns", limit=2, cursor=page.next_cursor)
+    assert [e.key for e in page.items] == ["b/3"] and page.next_cursor is None
+    assert [e.key for e in mem.list_entries("ns", prefix="a/", limit=5).items] == []
