@@ -28,7 +28,7 @@ from urllib.parse import quote, unquote
 from hivemem import _codec
 from hivemem import _validate as v
 from hivemem.engine import ops as o
-from hivemem.engine.lists import is_header
+from hivemem.engine.lists import MAX_RANGE, is_header
 from hivemem.errors import (
     ConflictError,
     IndexOutOfRange,
@@ -56,6 +56,40 @@ T = TypeVar("T")
 Plan = Generator[o.Op[Any], Any, T]
 
 _MISSING: Any = object()
+
+
+def list_range(
+    agent: str, ns: str, key: str, start: int, stop: int | None
+) -> Plan[tuple[list[Any], int]]:
+    """The items ``[start:stop]`` of a list and its length, one op per :data:`MAX_RANGE` items.
+
+    (Each op reads at most that many; the pages are not one snapshot.) A missing namespace
+    reads as an empty list.
+    """
+    try:
+        items, length = yield o.ListRange(agent=agent, ns=ns, key=key, start=start, stop=stop)
+    except NamespaceNotFound:
+        return [], 0
+    first, last, _ = slice(start, stop).indices(length)
+    for page in range(first + MAX_RANGE, last, MAX_RANGE):  # at most length / MAX_RANGE
+        more, _ = yield o.ListRange(agent=agent, ns=ns, key=key, start=page, stop=last)
+        items.extend(more)
+    return items, length
+
+
+def delete_prefix(agent: str, ns: str, prefix: str) -> Plan[int]:
+    """Delete every entry under ``prefix`` (one op deletes at most ``MAX_PREFIX``); how many.
+
+    Each op deletes stored rows, expired ones too, so every round makes progress; the last
+    round finds no live entry left (expired ones are the sweeper's).
+    """
+    total = 0
+    while True:
+        count: int = yield o.DeletePrefix(agent=agent, ns=ns, prefix=prefix)
+        total += count
+        page = yield o.ListEntries(agent=agent, ns=ns, prefix=prefix, limit=1)
+        if not page.items:
+            return total
 
 
 def _check_id(cid: Any) -> str:
@@ -227,12 +261,7 @@ class _Plans:
         return length
 
     def range(self, key: str, start: int, stop: int | None) -> Plan[tuple[list[Any], int]]:
-        try:
-            got: tuple[list[Any], int] = yield o.ListRange(
-                agent=self.agent, ns=self.ns, key=key, start=start, stop=stop
-            )
-        except NamespaceNotFound:
-            return [], 0
+        got: tuple[list[Any], int] = yield from list_range(self.agent, self.ns, key, start, stop)
         return got
 
     # -- messages
@@ -264,7 +293,7 @@ class _Plans:
         return count
 
     def clear_all(self) -> Plan[int]:
-        count: int = yield o.DeletePrefix(agent=self.agent, ns=self.ns, prefix=self.base)
+        count: int = yield from delete_prefix(self.agent, self.ns, self.base)
         return count
 
     def size(self) -> Plan[dict[str, int]]:
@@ -566,7 +595,7 @@ class _ManagerPlans:
     def cleanup(self, cid: str) -> Plan[int]:
         cid = _check_id(cid)
         try:
-            count: int = yield o.DeletePrefix(agent=self.agent, ns=self.ns, prefix=f"c/{cid}/")
+            count: int = yield from delete_prefix(self.agent, self.ns, f"c/{cid}/")
         except NamespaceNotFound:
             return 0
         yield o.Delete(agent=self.agent, ns=self.ns, key=f"m/{cid}")

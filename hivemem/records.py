@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote
 from hivemem import _codec
 from hivemem import _validate as v
 from hivemem.conversations import DEFAULT_NAMESPACE as CONVERSATIONS
-from hivemem.conversations import Plan, _Plans
+from hivemem.conversations import Plan, _Plans, delete_prefix, list_range
 from hivemem.engine import ops as o
 from hivemem.errors import InvalidArgument, NamespaceNotFound
 from hivemem.types import Message
@@ -144,10 +144,7 @@ class RecordPlans:
     def get_tool_usage(self, tool_name: str | None, limit: int) -> Plan[list[dict[str, Any]]]:
         limit = v.check_limit(limit, maximum=100_000)
         key = "all" if tool_name is None else f"tool/{_tool(tool_name)}"
-        try:
-            items, _ = yield o.ListRange(agent=self.agent, ns=TOOL_USAGE, key=key, start=-limit)
-        except NamespaceNotFound:
-            return []
+        items, _ = yield from list_range(self.agent, TOOL_USAGE, key, -limit, None)
         records: list[dict[str, Any]] = items
         return records
 
@@ -157,7 +154,7 @@ class RecordPlans:
     ) -> Plan[int]:
         plans = _Plans(conversation_id, self.agent, namespace, None, self.clock)
         if (yield from self._exists(plans.ns)):
-            yield o.DeletePrefix(agent=self.agent, ns=plans.ns, prefix=plans.msg_key)
+            yield from delete_prefix(self.agent, plans.ns, plans.msg_key)
         count = 0
         for m in messages:
             metadata: Any

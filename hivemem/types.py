@@ -200,6 +200,8 @@ class NamespaceInfo:
         created_by: The agent that created the namespace.
         created_at: Unix seconds of creation.
         revision: The namespace's current revision.
+        kind: ``"memories"`` once the memories API wrote to it (then only that API writes
+            its entries), else ``None``. Set by the store, not by ``update_namespace``.
     """
 
     name: str
@@ -213,6 +215,7 @@ class NamespaceInfo:
     created_by: str = ""
     created_at: float = 0.0
     revision: int = 0
+    kind: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the namespace as a JSON-ready dict."""
@@ -228,6 +231,7 @@ class NamespaceInfo:
             "created_by": self.created_by,
             "created_at": self.created_at,
             "revision": self.revision,
+            "kind": self.kind,
         }
 
     @classmethod
@@ -249,6 +253,7 @@ _NAMESPACE_FIELDS = (
     "created_by",
     "created_at",
     "revision",
+    "kind",
 )
 
 

@@ -28,7 +28,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hivemem import _codec
 from hivemem.engine import ops as o
+from hivemem.engine.lists import MAX_RANGE, header_span, is_header, item_position
 from hivemem.errors import AlreadyExists, HivememError, InvalidArgument
 
 if TYPE_CHECKING:
@@ -107,7 +109,9 @@ class Importer:
 
     A namespace that exists keeps its configuration; an entry whose value and owner already
     match is left alone; others are written with compare-and-set on the version seen, so an
-    import never overwrites a change made meanwhile (it is reported instead).
+    import never overwrites a change made meanwhile (it is reported instead). A list (its
+    header and items) is rebuilt with list pushes of its live items, in order, once its
+    namespace is read: only list operations write list headers.
 
     Attributes:
         mem: The target store.
@@ -123,6 +127,11 @@ class Importer:
     skipped_kinds: set[str] = field(default_factory=set)
     header: dict[str, Any] | None = None
     end: dict[str, Any] | None = None
+    #: Lists met in the namespace being imported, rebuilt by list ops (only they write list
+    #: headers): ``(ns, key) -> (header record, {item key: item record})``.
+    lists: dict[tuple[str, str], tuple[dict[str, Any], dict[str, dict[str, Any]]]] = field(
+        default_factory=dict
+    )
 
     def _count(self, outcome: str) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
@@ -147,8 +156,11 @@ class Importer:
                 )
             self.header = record
         elif kind == "end":
+            self.finish()
             self.end = record
         elif kind in ("namespace", "entry"):
+            if kind == "namespace":
+                self.finish()
             try:
                 (self._namespace if kind == "namespace" else self._entry)(record)
             except HivememError as exc:
@@ -190,7 +202,69 @@ class Importer:
             _run(self.mem, core.update_permissions(r["name"], extra, agent))
         self._count("namespaces_created")
 
+    def finish(self) -> None:
+        """Rebuild the lists met so far (called at each namespace and at the end record)."""
+        lists, self.lists = self.lists, {}
+        for header, items in lists.values():
+            try:
+                self._list(header, items)
+            except HivememError as exc:
+                self._count("failed")
+                self.failures.append((header, exc))
+
+    def _list_item(self, r: dict[str, Any]) -> bool:
+        """Keep an item of a list met earlier for :meth:`finish`; whether ``r`` was one."""
+        base, _, _ = r["key"].rpartition("/")
+        found = self.lists.get((r["namespace"], base))
+        if found is None:
+            return False
+        head, tail = header_span(base, found[0]["value"])
+        position = item_position(r["key"], len(base) + 1)
+        if position is None or not head <= position < tail:
+            return False
+        found[1][r["key"]] = r
+        return True
+
+    def _list(self, header: dict[str, Any], items: dict[str, dict[str, Any]]) -> None:
+        """Write a list as pushes of its live items, in order (at new positions)."""
+        ns, key = header["namespace"], header["key"]
+        agent = self._agent(header.get("owner"))
+        now = time.time()
+        live = [r for _, r in sorted(items.items()) if (r.get("expires_at") or now + 1) > now]
+        self._count_many("entries_expired", len(items) - len(live))
+        values = [r["value"] for r in live]
+        current = _run(self.mem, self.mem._c.get(ns, key, agent))
+        if current is not None:
+            got, length = _run(self.mem, o.ListRange(agent=agent, ns=ns, key=key))
+            if length == len(values) <= MAX_RANGE and got == values:
+                self._count_many("entries_unchanged", 1 + len(values))
+                return
+            while _run(self.mem, o.DeletePrefix(agent=agent, ns=ns, prefix=key + "/")):
+                pass
+            _run(self.mem, o.Delete(agent=agent, ns=ns, key=key))
+        i = 0
+        while i < len(live):  # one push per run of items sharing an expiry (1,000 at most)
+            expires = live[i].get("expires_at")
+            j = i + 1
+            while j < len(live) and j - i < 1000 and live[j].get("expires_at") == expires:
+                j += 1
+            encoded = tuple(_codec.encode(r["value"]) for r in live[i:j])
+            ttl = None if expires is None else expires - now
+            _run(self.mem, o.ListPush(agent=agent, ns=ns, key=key, items=encoded, ttl=ttl))
+            i = j
+        self._count_many("entries_written", 1 + len(live))
+
+    def _count_many(self, outcome: str, n: int) -> None:
+        if n:
+            self.counts[outcome] = self.counts.get(outcome, 0) + n
+
     def _entry(self, r: dict[str, Any]) -> None:
+        if is_header(r["value"]):
+            header_span(r["key"], r["value"])  # (WrongType: an invalid one fails alone)
+            self.lists[r["namespace"], r["key"]] = (r, {})
+            return
+        if self._list_item(r):
+            return
         core = self.mem._c
         now = time.time()
         expires = r.get("expires_at")

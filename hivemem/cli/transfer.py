@@ -102,6 +102,7 @@ def _import(args: argparse.Namespace) -> int:
                 raise InvalidArgument(f"line {number}: {exc.message}") from None
             if isinstance(record, dict) and record.get("kind") == "entry":
                 bar.advance()
+        importer.finish()  # (a file without its end record: the lists met so far)
     if not keep_owners:
         print(
             f"note: a token acts for one agent: imported entries are owned by {mem.agent!r}",

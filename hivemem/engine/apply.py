@@ -16,6 +16,7 @@ from hivemem._validate import SYSTEM_AGENT, is_reserved
 from hivemem.backends.base import Result, Settings, Stored, Txn
 from hivemem.engine import ops as o
 from hivemem.engine.conflicts import resolve
+from hivemem.engine.lists import MAX_PREFIX, check_value
 from hivemem.engine.permissions import ADMIN, READ, WRITE, level_of, require
 from hivemem.engine.results import decode_result, encode_result
 from hivemem.errors import (
@@ -27,15 +28,19 @@ from hivemem.errors import (
     NamespaceFull,
     NamespaceNotFound,
     RevisionCompacted,
+    WrongType,
 )
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["DEFAULT_NAMESPACE", "SYSTEM_AGENT", "Ctx", "execute", "to_entry"]
+__all__ = ["DEFAULT_NAMESPACE", "MEMORIES", "SYSTEM_AGENT", "Ctx", "execute", "to_entry"]
 
 DEFAULT_NAMESPACE = "default"
+#: The kind of a namespace the memories API wrote to: its entries (records, vectors, links,
+#: the marker) change only through that API (ops with ``memories=True``).
+MEMORIES = "memories"
 
 
 class Ctx:
@@ -77,15 +82,47 @@ def _live(s: Stored | None, now: float) -> Stored | None:
 
 
 def _namespace(
-    ctx: Ctx, op: o.Op[Any], name: str, needed: int, create: bool = False
+    ctx: Ctx,
+    op: o.Op[Any],
+    name: str,
+    needed: int,
+    create: bool = False,
+    entries: bool | None = None,
 ) -> NamespaceInfo:
+    """The namespace an op addresses, created if asked and allowed, the caller checked.
+
+    ``entries`` (default: ``needed == WRITE``): the op changes entries, so the namespace's
+    kind must allow the op's door (see :func:`_check_kind`).
+    """
     info = ctx.tx.ns_get(name)
     if info is None:
         if not (create and ctx.settings.auto_create_namespaces):
             raise NamespaceNotFound(f"namespace {name!r} does not exist", namespace=name)
         info = _create(ctx, o.CreateNamespace(agent=op.agent, admin=op.admin, ns=name))
     require(info, op.agent, needed, op.admin)
+    if (needed == WRITE if entries is None else entries) and (info.kind == MEMORIES) != (
+        op.memories
+    ):
+        info = _check_kind(ctx, op, info)
     return info
+
+
+def _check_kind(ctx: Ctx, op: o.Op[Any], info: NamespaceInfo) -> NamespaceInfo:
+    """Mark a namespace the memories API writes to; refuse other doors into a marked one.
+
+    A namespace of an earlier version holding memories (its marker entry, no kind) is
+    marked by the first memories write; no plain write pays for a read to find out.
+    """
+    if op.memories:
+        info = dataclasses.replace(info, kind=MEMORIES)
+        ctx.tx.ns_put(info)
+        return info
+    raise WrongType(
+        f"namespace {info.name!r} holds long-term memories: its entries change only through "
+        f"the memories API (mem.memories({info.name!r}), /v1/namespaces/{info.name}/memories)",
+        namespace=info.name,
+        reason="memories_namespace",
+    )
 
 
 def _create(ctx: Ctx, op: o.CreateNamespace) -> NamespaceInfo:
@@ -251,9 +288,10 @@ def list_entries(ctx: Ctx, op: o.ListEntries) -> Page[Entry]:
     items: list[Entry] = []
     limit, now, ns = op.limit, ctx.now, op.ns
     more = False
+    least = 0  # grows while pages hold expired rows: reads stay few however many there are
     while True:
         # One row beyond the page tells whether another page follows (no second query).
-        want = None if limit is None else limit - len(items) + 1
+        want = None if limit is None else max(limit - len(items) + 1, least)
         rows = ctx.tx.entries_scan(ns, op.prefix, after, want)
         for key, s in rows:
             if limit is not None and len(items) >= limit:
@@ -264,6 +302,7 @@ def list_entries(ctx: Ctx, op: o.ListEntries) -> Page[Entry]:
         if more or want is None or len(rows) < want:
             break
         after = rows[-1][0]
+        least = min(max(want, 64) * 4, 1 << 16)
     return Page(items, _encode_cursor(items[-1].key) if more else None)
 
 
@@ -341,6 +380,7 @@ def _write_one(
         if wants_values:
             value = chosen
             value_json = _codec.encode_value(value, ctx.settings.max_value_bytes)
+    check_value(value_json)  # (list headers are written by list ops alone)
     if cur is None and info.max_entries is not None:
         _check_room(ctx, info)
     rev = tx.rev_next(ns)
@@ -367,7 +407,8 @@ def _check_room(ctx: Ctx, info: NamespaceInfo) -> None:
     assert info.max_entries is not None
     if ctx.tx.entry_count(info.name) < info.max_entries:
         return
-    for ns, key in ctx.tx.expired_scan(ctx.now, 1_000_000, info.name):
+    # One free slot is all this write needs: a bounded number of expired entries makes it.
+    for ns, key in ctx.tx.expired_scan(ctx.now, MAX_PREFIX, info.name):
         raw = ctx.tx.entry_get(ns, key)
         if raw is not None:
             _expire(ctx, ns, key, raw)
@@ -448,7 +489,7 @@ NOTE_TYPES = frozenset({"memory:archived", "memory:restored"})
 
 
 def broadcast(ctx: Ctx, op: o.Broadcast) -> Event:
-    _namespace(ctx, op, op.ns, WRITE, create=True)
+    _namespace(ctx, op, op.ns, WRITE, create=True, entries=False)
     return ctx.emit("memory:broadcast", op.ns, op.agent, message=_codec.decode(op.message_json))
 
 

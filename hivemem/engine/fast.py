@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from hivemem import _codec
 from hivemem.backends.base import Result
 from hivemem.engine.apply import SYSTEM_AGENT
+from hivemem.engine.lists import maybe_reserved
 from hivemem.engine.ops import Delete, Put
 from hivemem.engine.permissions import WRITE, level_of
 from hivemem.types import Entry, Event
@@ -37,13 +38,20 @@ def qualifies(op: Put | Delete, info: NamespaceInfo) -> bool:
     """Whether a fast path may try ``op`` in the namespace ``info`` describes.
 
     Idempotent ops (they record their result), pre-resolved writes, strategies that run a
-    resolver and callers without write permission (the refusal is the engine's to word and
-    audit) go to the engine.
+    resolver, values that may be reserved (list headers), namespaces of a kind (memories)
+    and callers without write permission (the refusal is the engine's to word and audit)
+    go to the engine.
     """
-    if op.idempotency_key is not None or level_of(info, op.agent, op.admin) < WRITE:
+    if (
+        op.idempotency_key is not None
+        or info.kind is not None  # (a memories namespace: the engine decides)
+        or level_of(info, op.agent, op.admin) < WRITE
+    ):
         return False
     return type(op) is Delete or (
-        info.conflict_strategy in STRATEGIES and not op.resolved  # type: ignore[union-attr]
+        info.conflict_strategy in STRATEGIES
+        and not op.resolved  # type: ignore[union-attr]
+        and not maybe_reserved(op.value_json)  # type: ignore[union-attr]
     )
 
 

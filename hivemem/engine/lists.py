@@ -6,6 +6,23 @@ of ``p + 2**63``, so key order is list order). Appending or prepending writes th
 the header: the cost does not grow with the list. Popping the last or first item is the
 same; inserting or removing in the middle shifts the items after that point.
 
+Only list operations write headers. A value whose top level is an object with the key
+``"$list"`` is *reserved*: every write of a value (``write``, ``write_many``, batches,
+merge and resolver results, list items, imports...) refuses it with ``InvalidArgument``
+(:func:`check_value`; the fast write paths hand such values to the engine). A header
+found in a store written before that rule (or by hand) is checked before use: two
+integers ``head <= tail`` within the position range, at most :data:`MAX_LIST_LENGTH`
+apart; anything else raises ``WrongType`` (delete the key to reuse it).
+
+Every loop over stored data has a bound: a list holds at most :data:`MAX_LIST_LENGTH`
+items; one ``list_range`` returns at most :data:`MAX_RANGE` items (page with start/stop);
+inserting or removing in the middle moves at most :data:`MAX_MOVE` items, and so does a
+plain list becoming a list; readers skip expired or missing head items with a scan over
+what is stored (holes cost nothing), writers drop at most :data:`MAX_MOVE` of them per op
+(the sweeper takes the rest); a prefix op touches at most :data:`MAX_PREFIX` entries
+(``delete_prefix`` deletes that many per call, call again for more; ``expire_prefix``
+refuses a larger prefix).
+
 Items are ordinary entries: they carry owners, versions, revisions and TTLs, emit
 ``memory:write``/``memory:delete`` events and count against ``max_entries``. Items that
 expired at the head of a list (the oldest, under a conversation TTL) are skipped by
@@ -24,24 +41,71 @@ from hivemem.engine.permissions import READ, WRITE
 from hivemem.errors import IndexOutOfRange, InvalidArgument, ItemNotFound, WrongType
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from hivemem.engine.apply import Ctx
     from hivemem.types import NamespaceInfo
 
-__all__ = ["HANDLERS", "HEADER", "is_header", "item_key"]
+__all__ = [
+    "HANDLERS",
+    "HEADER",
+    "MAX_LIST_LENGTH",
+    "MAX_MOVE",
+    "MAX_PREFIX",
+    "MAX_RANGE",
+    "check_value",
+    "header_span",
+    "is_header",
+    "item_key",
+    "item_position",
+    "maybe_reserved",
+]
 
 _OFFSET = 1 << 63
 #: The header of a list: ``{"$list": [head, tail]}``.
 HEADER = "$list"
+#: Most items a list holds.
+MAX_LIST_LENGTH = 1_000_000
+#: Most items one ``list_range`` returns (a longer slice is cut there: page with start/stop).
+MAX_RANGE = 10_000
+#: Most items one op moves (insert or remove in the middle), converts (a plain list
+#: becoming a list) or drops (expired items at the head).
+MAX_MOVE = 10_000
+#: Most entries one prefix op touches.
+MAX_PREFIX = 10_000
+#: Rows of the first scan page when skipping a list's head; each next page is 4x larger, so
+#: a backend that re-runs an op per page read (Redis) re-runs it a few times, not per row.
+_SCAN_PAGE = 256
+_SCAN_PAGE_MAX = 1 << 16
+_HEX = frozenset("0123456789abcdef")
 
 
 def is_header(value: Any) -> bool:
-    """Whether a stored value is a list header."""
-    return (
-        isinstance(value, dict)
-        and len(value) == 1
-        and isinstance(value.get(HEADER), list)
-        and len(value[HEADER]) == 2
-    )
+    """Whether a stored value is read as a list header (a reserved value, see the module)."""
+    return isinstance(value, dict) and HEADER in value
+
+
+def maybe_reserved(value_json: str) -> bool:
+    """A cheap test of a value's JSON text: ``False`` means it is certainly not reserved.
+
+    (An escaped dollar sign spells the key without the plain text, hence the test of
+    escapes.)
+    """
+    return HEADER in value_json or "\\u" in value_json
+
+
+def check_value(value_json: str) -> None:
+    """Refuse a value only list operations may write (a top-level ``"$list"`` key).
+
+    Raises:
+        InvalidArgument: the value is reserved for list headers.
+    """
+    if maybe_reserved(value_json) and is_header(_codec.decode(value_json)):
+        raise InvalidArgument(
+            f"values with a top-level {HEADER!r} key are reserved for list headers; "
+            "use the list operations (push, insert...) or another key name",
+            reason="reserved_value",
+        )
 
 
 #: Bytes an item key adds to its list's key.
@@ -51,6 +115,38 @@ ITEM_SUFFIX = 17
 def item_key(key: str, position: int) -> str:
     """The key of the item at ``position`` of the list at ``key``."""
     return f"{key}/{position + _OFFSET:016x}"
+
+
+def item_position(item: str, start: int) -> int | None:
+    """The position an item key names (its text from ``start``), ``None`` if not an item."""
+    digits = item[start:]
+    if len(digits) != 16 or not _HEX.issuperset(digits):
+        return None
+    return int(digits, 16) - _OFFSET
+
+
+def header_span(key: str, value: dict[str, Any]) -> tuple[int, int]:
+    """A stored header's ``(head, tail)``, checked: no header may make an op loop.
+
+    Raises:
+        WrongType: the header is not one a list op could have written.
+    """
+    pair = value.get(HEADER)
+    if (
+        isinstance(pair, list)
+        and len(pair) == 2
+        and type(pair[0]) is int
+        and type(pair[1]) is int
+        and -_OFFSET <= pair[0] <= pair[1] <= _OFFSET
+        and pair[1] - pair[0] <= MAX_LIST_LENGTH
+    ):
+        return pair[0], pair[1]
+    raise WrongType(
+        f"{key!r} holds an invalid list header {_codec.encode(pair)[:100]}: headers are "
+        f"two integers head <= tail at most {MAX_LIST_LENGTH} apart, written only by list "
+        "operations; delete the key to reuse it",
+        key=key,
+    )
 
 
 def _apply() -> Any:
@@ -74,9 +170,8 @@ class _List:
         value = _codec.decode(live.value_json) if live is not None else None
         self.plain: list[Any] | None = None
         self.head = self.tail = 0
-        if is_header(value):
-            assert isinstance(value, dict)
-            self.head, self.tail = (int(x) for x in value[HEADER])
+        if isinstance(value, dict) and HEADER in value:  # (is_header)
+            self.head, self.tail = header_span(key, value)
         elif isinstance(value, list):
             # A plain JSON list stored by a write: it becomes a list on the first list op.
             self.plain = value
@@ -86,25 +181,80 @@ class _List:
             )
         self.before = (self.head, self.tail)
         if self.plain is not None and write:
+            if len(self.plain) > MAX_MOVE:
+                raise InvalidArgument(
+                    f"{key!r} holds a plain list of {len(self.plain)} items: at most "
+                    f"{MAX_MOVE} become a list in one op; write it in smaller parts"
+                )
             expires = live.expires_at if live is not None else None
+            self.prefetch(self.tail, self.tail + len(self.plain))
             for item in self.plain:
-                self.put(self.tail, _codec.encode(item), expires)
+                encoded = _codec.encode(item)
+                check_value(encoded)
+                self.put(self.tail, encoded, expires)
                 self.tail += 1
             self.plain = None
             self.before = (None, None)  # type: ignore[assignment]  # the header must be written
         self._skip_expired_head()
 
     def _skip_expired_head(self) -> None:
+        if self.head == self.tail or self.read(self.head) is not None:
+            return  # (the common case: one read)
         a = _apply()
-        ns = self.info.name
-        while self.head < self.tail:
-            k = item_key(self.key, self.head)
-            raw = self.ctx.tx.entry_get(ns, k)
-            if a._live(raw, self.ctx.now) is not None:
-                return
-            if raw is not None and self.write:
+        ns, now = self.info.name, self.ctx.now
+        doomed: list[tuple[str, Stored]] = []
+        start, self.head = self.head, self.tail  # (unless a live item is found)
+        for pos, raw in self.stored(start):
+            if a._live(raw, now) is not None:
+                self.head = pos
+                break
+            if self.write and len(doomed) < MAX_MOVE:  # the sweeper takes the rest
+                doomed.append((item_key(self.key, pos), raw))
+        if doomed:
+            self.ctx.tx.entries_get(ns, [k for k, _ in doomed])  # (one read where it counts)
+            for k, raw in doomed:
                 a._expire(self.ctx, ns, k, raw)
-            self.head += 1
+
+    def stored(self, start: int) -> Iterator[tuple[int, Stored]]:
+        """The stored items (expired ones too) at positions ``start <= p < tail``, in order.
+
+        A short span is read by position (one read of its keys); a longer one by one scan of
+        what is stored: missing positions cost nothing, so the work is bounded by the rows
+        the store holds, whatever the header says. (A scan reads the whole namespace's state
+        where the store tracks reads, so short lists keep to their own keys.)
+        """
+        if start >= self.tail:
+            return
+        if self.tail - start <= MAX_RANGE:
+            self.prefetch(start, self.tail)
+            for pos in range(start, self.tail):
+                raw = self.read_raw(pos)
+                if raw is not None:
+                    yield pos, raw
+            return
+        ns, prefix = self.info.name, self.key + "/"
+        head = self.read_raw(start)
+        if head is not None:
+            yield start, head
+        after: str | None = item_key(self.key, start)
+        # Keys past the tail's own key hold no item of the span (whatever else they are).
+        end = item_key(self.key, self.tail) if self.tail < _OFFSET else None
+        page = _SCAN_PAGE
+        while True:
+            rows = self.ctx.tx.entries_scan(ns, prefix, after, page)
+            for k, s in rows:
+                if end is not None and k >= end:
+                    return
+                at = item_position(k, len(prefix))
+                if at is None or at < start:
+                    continue
+                if at >= self.tail:
+                    return
+                yield at, s
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
+            page = min(page * 4, _SCAN_PAGE_MAX)
 
     def __len__(self) -> int:
         return self.tail - self.head
@@ -124,9 +274,31 @@ class _List:
             )
         return self.head + i
 
+    def grow(self, count: int) -> None:
+        """Refuse ``count`` more items beyond :data:`MAX_LIST_LENGTH` or the position range."""
+        if len(self) + count > MAX_LIST_LENGTH:
+            raise InvalidArgument(
+                f"list {self.key!r} holds {len(self)} items: {count} more would pass the "
+                f"maximum of {MAX_LIST_LENGTH}",
+                reason="list_full",
+            )
+        if self.tail + count > _OFFSET or self.head - count < -_OFFSET:
+            raise WrongType(f"list {self.key!r} cannot grow: its positions are exhausted")
+
+    def moving(self, count: int) -> None:
+        """Refuse an op that would move more than :data:`MAX_MOVE` items."""
+        if count > MAX_MOVE:
+            raise InvalidArgument(
+                f"this change in the middle of list {self.key!r} moves {count} items; at "
+                f"most {MAX_MOVE} move in one op (change nearer the end, or rebuild the list)"
+            )
+
+    def read_raw(self, position: int) -> Stored | None:
+        stored: Stored | None = self.ctx.tx.entry_get(self.info.name, item_key(self.key, position))
+        return stored
+
     def read(self, position: int) -> Stored | None:
-        raw = self.ctx.tx.entry_get(self.info.name, item_key(self.key, position))
-        live: Stored | None = _apply()._live(raw, self.ctx.now)
+        live: Stored | None = _apply()._live(self.read_raw(position), self.ctx.now)
         return live
 
     def put(self, position: int, value_json: str, expires_at: float | None) -> None:
@@ -210,7 +382,10 @@ def _delete(ctx: Ctx, op: o.Op[Any], ns: str, key: str) -> None:
 
 def list_push(ctx: Ctx, op: o.ListPush) -> int:
     info = _apply()._namespace(ctx, op, op.ns, WRITE, create=True)
+    for item in op.items:
+        check_value(item)
     lst = _List(ctx, op, info, op.key, True)
+    lst.grow(len(op.items))
     expires = _expires(ctx, info, op.ttl)
     lst.prefetch(lst.tail, lst.tail + len(op.items))
     for item in op.items:
@@ -242,6 +417,7 @@ def list_pop(ctx: Ctx, op: o.ListPop) -> Any:
 
 def _shift_down(lst: _List, pos: int) -> None:
     """Remove the item at ``pos`` by moving every later item one place towards the head."""
+    lst.moving(lst.tail - 1 - pos)
     lst.prefetch(pos, lst.tail)
     for p in range(pos, lst.tail - 1):
         nxt = lst.read(p + 1)
@@ -255,13 +431,16 @@ def _shift_down(lst: _List, pos: int) -> None:
 
 def list_insert(ctx: Ctx, op: o.ListInsert) -> int:
     info = _apply()._namespace(ctx, op, op.ns, WRITE, create=True)
+    check_value(op.item)
     lst = _List(ctx, op, info, op.key, True)
+    lst.grow(1)
     expires = _expires(ctx, info, op.ttl)
     pos = lst.position(op.index, insert=True)
     if pos == lst.head and len(lst):
         lst.head -= 1
         lst.put(lst.head, op.item, expires)
     else:
+        lst.moving(lst.tail - pos)
         lst.prefetch(pos, lst.tail + 1)
         for p in range(lst.tail, pos, -1):
             prev = lst.read(p - 1)
@@ -274,21 +453,21 @@ def list_insert(ctx: Ctx, op: o.ListInsert) -> int:
 
 
 def list_remove(ctx: Ctx, op: o.ListRemove) -> int:
-    info = _apply()._namespace(ctx, op, op.ns, WRITE)
+    a = _apply()
+    info = a._namespace(ctx, op, op.ns, WRITE)
     lst = _List(ctx, op, info, op.key, True)
     wanted = _codec.decode(op.item)
-    lst.prefetch(lst.head, lst.tail)
-    for pos in range(lst.head, lst.tail):
-        stored = lst.read(pos)
-        if stored is not None and _codec.decode(stored.value_json) == wanted:
-            header = ctx.tx.entry_get(info.name, op.key)
-            if pos == lst.head:
-                lst.delete(pos)
-                lst.head += 1
-            else:
-                _shift_down(lst, pos)
-            lst.save(header.expires_at if header is not None else None)
-            return len(lst)
+    for pos, stored in lst.stored(lst.head):  # bounded by the items stored
+        if a._live(stored, ctx.now) is None or _codec.decode(stored.value_json) != wanted:
+            continue
+        header = ctx.tx.entry_get(info.name, op.key)
+        if pos == lst.head:
+            lst.delete(pos)
+            lst.head += 1
+        else:
+            _shift_down(lst, pos)
+        lst.save(header.expires_at if header is not None else None)
+        return len(lst)
     raise ItemNotFound(f"list {op.key!r} holds no item equal to {wanted!r}")
 
 
@@ -296,11 +475,13 @@ def list_range(ctx: Ctx, op: o.ListRange) -> tuple[list[Any], int]:
     info = _apply()._namespace(ctx, op, op.ns, READ)
     lst = _List(ctx, op, info, op.key, False)
     if lst.plain is not None:
-        return lst.plain[op.start : op.stop], len(lst.plain)
+        start, stop, _ = slice(op.start, op.stop).indices(len(lst.plain))
+        return lst.plain[start : min(stop, start + MAX_RANGE)], len(lst.plain)
     start, stop, _ = slice(op.start, op.stop).indices(len(lst))
-    lst.prefetch(lst.head + start, lst.head + max(start, stop))
+    stop = min(max(start, stop), start + MAX_RANGE)
+    lst.prefetch(lst.head + start, lst.head + stop)
     items = []
-    for pos in range(lst.head + start, lst.head + max(start, stop)):
+    for pos in range(lst.head + start, lst.head + stop):
         stored = lst.read(pos)
         if stored is not None:
             items.append(_codec.decode(stored.value_json))
@@ -311,8 +492,16 @@ def expire_prefix(ctx: Ctx, op: o.ExpirePrefix) -> int:
     a = _apply()
     info = a._namespace(ctx, op, op.ns, WRITE)
     expires = ctx.now + op.ttl if op.ttl is not None else None
+    rows = ctx.tx.entries_scan(info.name, op.prefix, None, MAX_PREFIX + 1)  # one tells of more
+    if len(rows) > MAX_PREFIX:
+        raise InvalidArgument(
+            f"prefix {op.prefix!r} holds more than {MAX_PREFIX} entries: one expire_prefix "
+            "changes at most that many; use longer prefixes",
+            reason="prefix_too_large",
+        )
+    ctx.tx.entries_get(info.name, [key for key, _ in rows])  # (one read where it counts)
     count = 0
-    for key, s in ctx.tx.entries_scan(info.name, op.prefix, None, None):
+    for key, s in rows:
         if a._live(s, ctx.now) is None:
             continue
         rev = ctx.tx.rev_next(info.name)
@@ -335,10 +524,16 @@ def expire_prefix(ctx: Ctx, op: o.ExpirePrefix) -> int:
 
 
 def delete_prefix(ctx: Ctx, op: o.DeletePrefix) -> int:
+    """Delete the first :data:`MAX_PREFIX` entries of the prefix; return how many were live.
+
+    A larger prefix takes several calls (each call makes progress: expired rows go too).
+    """
     a = _apply()
     info = a._namespace(ctx, op, op.ns, WRITE)
+    rows = ctx.tx.entries_scan(info.name, op.prefix, None, MAX_PREFIX)
+    ctx.tx.entries_get(info.name, [key for key, _ in rows])  # (one read where it counts)
     count = 0
-    for key, s in ctx.tx.entries_scan(info.name, op.prefix, None, None):
+    for key, s in rows:
         live = a._live(s, ctx.now) is not None
         _delete(ctx, op, info.name, key)
         count += live

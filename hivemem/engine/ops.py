@@ -54,11 +54,16 @@ class Op(Generic[R]):
 
     Internal ops are the store's own bookkeeping (the server's token records): they are not
     audited, and only the server builds them (names under :data:`RESERVED_PREFIX`).
+
+    ``memories`` marks the ops of the memories API (:mod:`hivemem.memories.plans`): only they
+    write the entries of a namespace of kind ``memories``. No route or wire format carries
+    the flag; plans set it where they run (in process, or in the server).
     """
 
     agent: str
     admin: bool = False
     internal: bool = False
+    memories: bool = False
 
     #: The audit action name; ``None`` for ops that are not audited.
     action: ClassVar[str | None] = None

@@ -304,6 +304,7 @@ class MemoryPlans:
         return o.Transact(
             agent=self.agent,
             admin=self.admin,
+            memories=True,  # (only memories ops change a memories namespace)
             ns=self.ns,
             puts=tuple((v.check_key(k), self._encode(val), exp) for k, val, exp in puts),
             deletes=tuple(deletes),

@@ -134,3 +134,35 @@ def test_import_refuses_what_is_not_an_export(
     assert "must start with a header" in capsys.readouterr().err
     assert main(["import", str(tmp_path / "missing.jsonl"), "--url", "memory://"]) == 11
     assert capsys.readouterr().err.startswith("error: io_error: ")
+
+
+def test_lists_move_through_export_and_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lists (conversation messages and list fields) are rebuilt by list pushes on import,
+    in order, idempotently: a list header is never written as a plain value."""
+    source, target = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
+    with hivemem.connect(source) as mem:
+        conv = mem.conversation("c1")
+        for i in range(5):
+            conv.add_message("user", f"message {i}")
+        conv.extend("todo", ["a", "b", "c", "d"])
+        conv.pop("todo", 0)  # the head moved: positions no longer start at 0
+        mem.write("conversations", "c/c1/f/todo/x", "under the list, not an item")
+    dump = tmp_path / "dump.jsonl"
+    assert main(["export", "--url", source, "--out", str(dump)]) == 0
+    assert main(["import", str(dump), "--url", target, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["failed"] == 0, summary
+    with hivemem.connect(target) as mem:
+        conv = mem.conversation("c1")
+        assert [m.content for m in conv.get_messages()] == [f"message {i}" for i in range(5)]
+        assert conv.get_list("todo") == ["b", "c", "d"]
+        assert conv.append("todo", "e") == 4
+        conv.pop("todo")
+        assert mem.read("conversations", "c/c1/f/todo/x") == "under the list, not an item"
+    assert main(["import", str(dump), "--url", target, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["entries_written"] == 0 and again["failed"] == 0, again
+    with hivemem.connect(target) as mem:
+        assert mem.conversation("c1").get_list("todo") == ["b", "c", "d"]
