@@ -50,7 +50,7 @@ class MemoryBackend(Backend, Txn):
         with self._lock:
             result = execute(self, op, self.settings)
         if result.events and result.error is None and op.mutates:
-            self.notifier.notify()
+            self.notifier.notify_events(result.events)
         return result
 
     def close(self) -> None:

@@ -841,7 +841,7 @@ class RedisBackend(Backend):
         if self.cluster and not op.internal:
             self._buffer_audit([AccessLogEntry(now, agent, ns, key, action, True, None)])
         if result.events:
-            self.notifier.notify()
+            self.notifier.notify(ns)
         return result
 
     def _script_call(
@@ -1098,7 +1098,7 @@ class RedisBackend(Backend):
         if tx.nrev:
             result.value = _patch(result.value, base)
             result.events = _patch(result.events, base)
-            self.notifier.notify()
+            self.notifier.notify_events(result.events)
         return result
 
     def _record_audit(self, tx: _RedisTxn) -> None:
@@ -1201,11 +1201,7 @@ class RedisBackend(Backend):
 
     def _watched(self) -> bool:
         """Whether anyone in this process waits on the notifier (a watcher, an SSE stream)."""
-        n = self.notifier
-        try:
-            return bool(n._waiting or n._loops)
-        except AttributeError:  # another Notifier: listen all the time
-            return True
+        return self.notifier.watched
 
     def _listen(self) -> None:
         """Wake this process's watchers when another process (replica) commits.

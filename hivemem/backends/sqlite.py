@@ -818,6 +818,8 @@ class SQLiteBackend(Backend):
         self._probe: sqlite3.Connection | None = None
         self._probe_lock = threading.Lock()
         self._epoch_file: SharedCounter | bool | None = None
+        #: Revisions of the watched namespaces when notify_foreign last looked.
+        self._foreign_seen: dict[str, int] = {}
         self._writer = self._connect()
         self._wcur = self._writer.cursor()
         self._setup()
@@ -895,6 +897,23 @@ class SQLiteBackend(Backend):
                 self._probe = self._connect()
             version: int = self._probe.execute("PRAGMA data_version").fetchone()[0]
             return version
+
+    def notify_foreign(self) -> None:
+        """Wake the watchers of the namespaces whose revision moved since the last call.
+
+        Every mark moves first (silently), so a watcher between its fetch and its sleep
+        looks again; then the revision of each watched namespace is read (one indexed
+        lookup each) and only those that moved, or were not watched last time, are woken.
+        """
+        notifier = self.notifier
+        notifier.notify(wake=False)
+        txn = self._read_txn()
+        seen, now = self._foreign_seen, {}
+        for ns in notifier.watched_namespaces():
+            now[ns] = rev = txn.rev_get(ns)
+            if seen.get(ns) != rev:
+                notifier.notify(ns)
+        self._foreign_seen = now
 
     def cache_epoch(self) -> int | None:
         """The count in ``<file>-epoch``, a mapped 8-byte file every process shares.
@@ -1047,7 +1066,7 @@ class SQLiteBackend(Backend):
             finally:
                 self._pass_lead()
             if result.events and result.error is None:
-                self.notifier.notify()
+                self.notifier.notify_events(result.events)
             return result
         wake.acquire()  # released by the leader: our result is in, or we lead next
         if not waiter.done:
@@ -1066,7 +1085,7 @@ class SQLiteBackend(Backend):
             else:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
         results = self._transact([waiter.op for waiter in batch])
-        notify = False
+        changed: list[Event] = []
         futures: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Result], Result]]] = {}
         for waiter, result in zip(batch, results, strict=True):
             waiter.result = result
@@ -1075,13 +1094,13 @@ class SQLiteBackend(Backend):
                 waiter.wake.release()
             elif waiter.fut is not None:
                 futures.setdefault(waiter.fut.get_loop(), []).append((waiter.fut, result))
-            if not notify and result.events and result.error is None:
-                notify = True
+            if result.events and result.error is None:
+                changed += result.events
         for loop, done in futures.items():  # one wake-up per event loop, not one per op
             with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile
                 loop.call_soon_threadsafe(_resolve_all, done)
-        if notify:
-            self.notifier.notify()
+        if changed:
+            self.notifier.notify_events(changed)
 
     def _transact(self, ops: list[Op[Any] | None]) -> list[Result]:
         """Run ops in one transaction and commit it; a result per op (``None``: no op)."""

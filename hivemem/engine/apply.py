@@ -135,11 +135,15 @@ def get_namespace(ctx: Ctx, op: o.GetNamespace) -> NamespaceInfo:
 
 
 def list_namespaces(ctx: Ctx, op: o.ListNamespaces) -> list[NamespaceInfo]:
-    return [
-        _with_rev(ctx, info)
-        for info in ctx.tx.ns_list()
-        if level_of(info, op.agent, op.admin) >= READ and not is_reserved(info.name)
-    ]
+    out: list[NamespaceInfo] = []
+    for info in ctx.tx.ns_list():
+        if op.limit is not None and len(out) >= op.limit:
+            break
+        if op.after is not None and info.name <= op.after:
+            continue
+        if level_of(info, op.agent, op.admin) >= READ and not is_reserved(info.name):
+            out.append(_with_rev(ctx, info))  # a revision read only for what is answered
+    return out
 
 
 #: Config fields ``update_namespace`` may change.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -45,6 +47,9 @@ async def metrics(request: Request, hub: Hub, caller: Caller) -> Response:
         "event_streams": float(sum(hub.streams.values())),
         "uptime_seconds": time.time() - hub.started_at,
     }
+    # -- load (issue 15): the fan-out cache, stream wake-ups
+    gauges.update(hub.fanout.gauges())
+    gauges["stream_wakeups_total"] = float(hub.core.backend.notifier.wakeups)
     return PlainTextResponse(hub.metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
 
@@ -77,9 +82,73 @@ async def audit(request: Request, hub: Hub, caller: Caller) -> Response:
     return json_response({"items": [r.to_dict() for r in records]})
 
 
+#: A stats answer that took at least this many seconds to compute is kept for reuse.
+STATS_EXPENSIVE = 0.05
+#: An expensive answer is reused for this many times the time it took: one caller looping
+#: ``/v1/stats`` keeps a heavy thread busy a tenth of the time at most.
+STATS_REUSE = 10
+#: Expensive answers kept (one per agent and role; the least recently computed go first).
+STATS_KEPT = 16
+
+
+@dataclass(slots=True)
+class _Stats:
+    seq: int
+    done_at: float
+    took: float
+    data: dict[str, Any] | None = None
+    pending: asyncio.Future[dict[str, Any]] | None = None
+
+
+async def _store_stats(hub: Hub, caller: Caller) -> dict[str, Any]:
+    """The Stats op's answer for the caller, computed once for concurrent callers.
+
+    Cheap answers are always fresh. An expensive one (a store with many namespaces) is
+    reused while the store has not changed (in-process stores), or for ``STATS_REUSE``
+    times its computing time, so no caller can keep the store busy computing stats.
+    """
+    cache: dict[tuple[str, bool], _Stats] = hub.stats_cache
+    key = (caller.agent, caller.admin)
+    backend = hub.core.backend
+    seq = backend.notifier.seq
+    hit = cache.get(key)
+    if hit is not None:
+        if hit.pending is not None:
+            return dict(await asyncio.shield(hit.pending))
+        unchanged = hit.seq == seq and not backend.shared_between_processes
+        if hit.data is not None and (
+            unchanged or time.monotonic() < hit.done_at + STATS_REUSE * hit.took
+        ):
+            return dict(hit.data)
+    start = time.monotonic()
+    entry = cache[key] = _Stats(seq, start, 0.0)
+    entry.pending = asyncio.get_running_loop().create_future()
+    try:
+        data: dict[str, Any] = await hub.run(caller, o.Stats(agent=caller.agent))
+    except BaseException as exc:
+        cache.pop(key, None)
+        entry.pending.set_exception(exc)
+        entry.pending.exception()  # retrieved: waiters (if any) re-raise it
+        raise
+    entry.pending.set_result(data)
+    entry.pending = None
+    entry.done_at = time.monotonic()
+    entry.took = entry.done_at - start
+    if entry.took >= STATS_EXPENSIVE:
+        entry.data = data
+        cache.pop(key, None)
+        cache[key] = entry  # most recent last
+        done = [k for k, e in cache.items() if e.pending is None]
+        for old in done[: max(0, len(done) - STATS_KEPT)]:
+            del cache[old]
+    elif cache.get(key) is entry:
+        del cache[key]
+    return dict(data)
+
+
 @endpoint
 async def stats(request: Request, hub: Hub, caller: Caller) -> Response:
-    data = await hub.run(caller, o.Stats(agent=caller.agent))
+    data = await _store_stats(hub, caller)
     data["event_streams"] = sum(hub.streams.values()) if caller.admin else None
     data["backend"] = hub.core.backend.name
     return json_response(data)
