@@ -29,7 +29,17 @@ if TYPE_CHECKING:
     from hivemem.errors import HivememError
     from hivemem.types import AccessLogEntry, Event, NamespaceInfo
 
-__all__ = ["Backend", "Mark", "Notifier", "Result", "Settings", "Stored", "Txn", "filter_audit"]
+__all__ = [
+    "STORE_BYTES_EVERY",
+    "Backend",
+    "Mark",
+    "Notifier",
+    "Result",
+    "Settings",
+    "Stored",
+    "Txn",
+    "filter_audit",
+]
 
 
 class Stored(NamedTuple):
@@ -70,6 +80,19 @@ class Settings:
     #: does not rebuild them (``hivemem.memories.snapshot``). ``None``: the backend's
     #: default (``<file>.index`` beside a SQLite file; none otherwise); ``""``: never.
     index_dir: str | None = None
+    # -- quotas an operator sets (``None``: none; ``hivemem serve`` sets defaults)
+    #: Namespaces one agent may create, auto-created ones included (admins are exempt).
+    max_namespaces_per_agent: int | None = None
+    #: Entries a namespace may hold when its config sets no ``max_entries``.
+    default_max_entries: int | None = None
+    #: Bytes the store may take (SQLite: its file; Redis: ``used_memory``); beyond, writes
+    #: that add data are refused (deletes still run). Looked up at most every
+    #: :data:`STORE_BYTES_EVERY` seconds, never per write.
+    max_store_bytes: int | None = None
+
+
+#: Seconds a backend may reuse its measure of the store's size (``Txn.store_bytes``).
+STORE_BYTES_EVERY = 1.0
 
 
 @dataclass(slots=True)
@@ -175,6 +198,18 @@ class Txn(abc.ABC):
     @abc.abstractmethod
     def ns_bytes(self, ns: str) -> int:
         """Bytes of the namespace's stored values."""
+
+    # -- quotas
+    def ns_count_by(self, agent: str) -> int:
+        """How many namespaces ``agent`` created (a backend may count without parsing)."""
+        return sum(1 for info in self.ns_list() if info.created_by == agent)
+
+    def store_bytes(self) -> int | None:
+        """The store's size in bytes, measured at most :data:`STORE_BYTES_EVERY` s ago.
+
+        ``None``: the store cannot tell (an in-memory store): no byte quota applies.
+        """
+        return None
 
     # -- events
     @abc.abstractmethod

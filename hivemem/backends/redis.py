@@ -41,11 +41,19 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hivemem.backends.base import Backend, Result, Settings, Stored, Txn, filter_audit
+from hivemem.backends.base import (
+    STORE_BYTES_EVERY,
+    Backend,
+    Result,
+    Settings,
+    Stored,
+    Txn,
+    filter_audit,
+)
 from hivemem.backends.redis_call import ThreadConnections
 from hivemem.engine import fast
 from hivemem.engine import ops as o
-from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
+from hivemem.engine.apply import DEFAULT_NAMESPACE, entry_cap, execute
 from hivemem.errors import BackendUnavailable, HivememError
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo
 
@@ -409,6 +417,9 @@ class _RedisTxn(Txn):
         size: int = self._get(("bytes", ns))
         return size
 
+    def store_bytes(self) -> int | None:
+        return self.b.store_bytes()
+
     # -- events
     def event_append(self, event: Event) -> None:
         ns = event.namespace
@@ -544,6 +555,8 @@ class RedisBackend(Backend):
         self._flusher: threading.Thread | None = None
         self._closed = False
         self._lease_id = uuid.uuid4().hex
+        #: When the store's size was measured, and the size (see store_bytes).
+        self._size: tuple[float, int | None] = (float("-inf"), None)
         #: Commits publish this store's id on the change channel; the listener skips its own.
         self._changes = self.keys.changes()
         self._listener: threading.Thread | None = None
@@ -759,6 +772,11 @@ class RedisBackend(Backend):
         text, info = cached
         if not fast.qualifies(op, info):
             return None  # the engine decides (and words any refusal)
+        limit = self.settings.max_store_bytes
+        if limit is not None and isinstance(op, o.Put):
+            size = self.store_bytes()
+            if size is not None and size >= limit:
+                return None  # over the byte quota: the engine words the refusal
         now = self.settings.clock()
         expires: float | None = None
         if isinstance(op, o.Put):
@@ -768,7 +786,8 @@ class RedisBackend(Backend):
             if ttl is not None:
                 expires = now + ttl
                 pexpire = str(int((max(ttl, 0.0) + _GRACE) * 1000))
-            max_entries = "" if info.max_entries is None else str(info.max_entries)
+            cap = entry_cap(info, self.settings)
+            max_entries = "" if cap is None else str(cap)
         else:
             strategy = value = pexpire = max_entries = ""
             action = "delete"
@@ -1167,6 +1186,19 @@ class RedisBackend(Backend):
                 with self._audit_lock:
                     self._audit_buffer[:0] = records[-self.settings.max_log_size :]
                 raise
+
+    def store_bytes(self) -> int | None:
+        """Redis's ``used_memory``, asked at most every ``STORE_BYTES_EVERY`` seconds."""
+        now = time.monotonic()
+        measured, size = self._size
+        if now - measured < STORE_BYTES_EVERY:
+            return size
+        try:
+            size = int(self.client.info("memory")["used_memory"])
+        except Exception:  # a server that hides INFO: no byte quota can apply
+            size = None
+        self._size = (now, size)
+        return size
 
     # ------------------------------------------------------------ changes by other replicas
     def change_token(self) -> int:

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hivemem import _codec
-from hivemem.backends.base import Backend, Result, Settings, Stored, Txn
+from hivemem.backends.base import STORE_BYTES_EVERY, Backend, Result, Settings, Stored, Txn
 from hivemem.backends.epoch import SharedCounter
 from hivemem.engine import fast
-from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
+from hivemem.engine.apply import DEFAULT_NAMESPACE, entry_cap, execute
 from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op, Put
 from hivemem.errors import BackendUnavailable, HivememError, InvalidArgument
 from hivemem.types import AccessLogEntry, Event, NamespaceInfo
@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS entries (
     version INTEGER NOT NULL, revision INTEGER NOT NULL, created_at REAL NOT NULL,
     updated_at REAL NOT NULL, expires_at REAL, PRIMARY KEY (ns, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS namespaces_creator ON namespaces (json_extract(config, '$.created_by'));
 CREATE TABLE IF NOT EXISTS ns_ids (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
@@ -251,6 +252,16 @@ class _SQLiteTxn(Txn):
     def ns_list(self) -> list[NamespaceInfo]:
         rows = self.c.execute("SELECT name, config, token FROM namespaces ORDER BY name")
         return [self._info(*row) for row in rows.fetchall()]
+
+    def ns_count_by(self, agent: str) -> int:
+        row = self.c.execute(
+            "SELECT COUNT(*) FROM namespaces WHERE json_extract(config, '$.created_by') = ?",
+            (agent,),
+        ).fetchone()
+        return int(row[0])
+
+    def store_bytes(self) -> int | None:
+        return self.b.store_bytes()
 
     def ns_base(self, ns: str) -> int | None:
         """The namespace's id shifted by :data:`REV_BITS`; ``None`` while it has no events.
@@ -640,8 +651,20 @@ class _WriteTxn(_SQLiteTxn):
         expires_at = now + ttl if ttl is not None else None
         revs = self.revs
         rev = (revs[ns] if ns in revs else self.rev_get(ns)) + 1
+        settings = self.b.settings
+        if settings.max_store_bytes is not None:
+            size = self.b.store_bytes()
+            if size is not None and size >= settings.max_store_bytes:
+                return None  # the engine words the refusal
         old = self.meta.get((ns, key), _UNKNOWN)
-        unchecked = strategy == "latest-wins" and expected is None and info.max_entries is None
+        cap = entry_cap(info, settings)
+        counts = self.counts
+        # Under a cap, skip the SELECT only while the known count leaves room for one more.
+        unchecked = (
+            strategy == "latest-wins"
+            and expected is None
+            and (cap is None or (ns in counts and counts[ns] < cap))
+        )
         if old is _UNKNOWN and unchecked:
             # Nothing to check first: the upsert finds the entry itself and says what
             # version it wrote (no SELECT before it; it leaves an expired entry alone).
@@ -661,8 +684,7 @@ class _WriteTxn(_SQLiteTxn):
                 (expected is not None and expected != (old[0] if old else 0))
                 or (strategy == "first-wins" and old is not None)
                 or (strategy == "version" and expected is None)
-                or (old is None and info.max_entries is not None
-                    and self.entry_count(ns) >= info.max_entries)
+                or (old is None and cap is not None and self.entry_count(ns) >= cap)
             ):  # fmt: skip
                 return None
             version = old[0] + 1 if old else 1
@@ -820,6 +842,8 @@ class SQLiteBackend(Backend):
         self._epoch_file: SharedCounter | bool | None = None
         #: Revisions of the watched namespaces when notify_foreign last looked.
         self._foreign_seen: dict[str, int] = {}
+        #: When the store's size was measured, and the size (see store_bytes).
+        self._size = (float("-inf"), 0)
         self._writer = self._connect()
         self._wcur = self._writer.cursor()
         self._setup()
@@ -897,6 +921,19 @@ class SQLiteBackend(Backend):
                 self._probe = self._connect()
             version: int = self._probe.execute("PRAGMA data_version").fetchone()[0]
             return version
+
+    def store_bytes(self) -> int:
+        """The file's size with its WAL, measured at most every ``STORE_BYTES_EVERY`` s."""
+        now = time.monotonic()
+        measured, size = self._size
+        if now - measured < STORE_BYTES_EVERY:
+            return size
+        size = 0
+        for path in (self.path, f"{self.path}-wal"):
+            with contextlib.suppress(OSError):
+                size += Path(path).stat().st_size
+        self._size = (now, size)
+        return size
 
     def notify_foreign(self) -> None:
         """Wake the watchers of the namespaces whose revision moved since the last call.

@@ -44,6 +44,7 @@ EXIT_CODES: dict[str, int] = {
     "conflict": 6,
     "already_exists": 6,
     "namespace_full": 6,
+    "quota_exceeded": 6,
     "invalid_argument": 7,
     "too_large": 7,
     "revision_compacted": 8,

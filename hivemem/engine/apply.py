@@ -25,6 +25,7 @@ from hivemem.errors import (
     InvalidArgument,
     NamespaceFull,
     NamespaceNotFound,
+    QuotaExceeded,
     RevisionCompacted,
 )
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
@@ -32,7 +33,7 @@ from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["DEFAULT_NAMESPACE", "SYSTEM_AGENT", "Ctx", "execute", "to_entry"]
+__all__ = ["DEFAULT_NAMESPACE", "SYSTEM_AGENT", "Ctx", "entry_cap", "execute", "to_entry"]
 
 DEFAULT_NAMESPACE = "default"
 #: The agent named on events and audit records the store makes by itself (TTL expiry).
@@ -90,6 +91,7 @@ def _namespace(
 
 
 def _create(ctx: Ctx, op: o.CreateNamespace) -> NamespaceInfo:
+    _check_namespace_quota(ctx, op)
     perms = dict(op.permissions) if op.permissions is not None else {}
     if op.permissions is None or op.agent not in perms:
         perms.setdefault(op.agent, "admin")
@@ -108,6 +110,64 @@ def _create(ctx: Ctx, op: o.CreateNamespace) -> NamespaceInfo:
     ctx.tx.ns_put(info)
     ctx.emit("namespace:created", op.ns, op.agent, message=_public_config(info))
     return info
+
+
+# ---------------------------------------------------------------- quotas
+
+
+def _check_namespace_quota(ctx: Ctx, op: o.Op[Any]) -> None:
+    """Refuse a namespace beyond the agent's quota (admins and the store itself are exempt)."""
+    limit = ctx.settings.max_namespaces_per_agent
+    if limit is None or op.admin or op.internal:
+        return
+    if ctx.tx.ns_count_by(op.agent) >= limit:
+        raise QuotaExceeded(
+            f"agent {op.agent!r} created {limit} namespaces already, its quota; delete one "
+            "first or ask the operator to raise --max-namespaces-per-agent",
+            quota="namespaces_per_agent",
+            limit=limit,
+        )
+
+
+def entry_cap(info: NamespaceInfo, settings: Settings) -> int | None:
+    """The most entries the namespace may hold: its ``max_entries``, else the store's default.
+
+    The store's own namespaces (tokens) have no default cap. The fast write paths ask this
+    too, so they hand a write to a full namespace to the engine.
+    """
+    if info.max_entries is not None:
+        return info.max_entries
+    return None if is_reserved(info.name) else settings.default_max_entries
+
+
+#: Mutations that never add data: allowed on a store over its byte quota (they free space).
+_FREEING = (
+    o.Delete,
+    o.DeletePrefix,
+    o.ExpirePrefix,
+    o.ClearNamespace,
+    o.DeleteNamespace,
+    o.Sweep,
+    o.ListPop,
+    o.ListRemove,
+)
+
+
+def _check_store_bytes(tx: Txn, op: o.Op[Any], settings: Settings) -> None:
+    """Refuse a mutation that may add data to a store over its byte quota."""
+    limit = settings.max_store_bytes
+    if limit is None or op.internal or op.admin or op.agent == SYSTEM_AGENT:
+        return  # the store's own records (its setup included) and admins are exempt
+    if isinstance(op, _FREEING):
+        return
+    size = tx.store_bytes()
+    if size is not None and size >= limit:
+        raise QuotaExceeded(
+            f"the store takes {size} bytes, its quota is {limit}: delete entries or ask the "
+            "operator to raise --max-store-bytes",
+            quota="store_bytes",
+            limit=limit,
+        )
 
 
 def _public_config(info: NamespaceInfo) -> dict[str, Any]:
@@ -346,8 +406,10 @@ def _write_one(
         if wants_values:
             value = chosen
             value_json = _codec.encode_value(value, ctx.settings.max_value_bytes)
-    if cur is None and info.max_entries is not None:
-        _check_room(ctx, info)
+    if cur is None:
+        cap = entry_cap(info, ctx.settings)
+        if cap is not None:
+            _check_room(ctx, info, cap)
     rev = tx.rev_next(ns)
     s = Stored(
         value_json,
@@ -368,20 +430,32 @@ def _write_one(
     return entry
 
 
-def _check_room(ctx: Ctx, info: NamespaceInfo) -> None:
-    assert info.max_entries is not None
-    if ctx.tx.entry_count(info.name) < info.max_entries:
+def _check_room(ctx: Ctx, info: NamespaceInfo, cap: int | None = None) -> None:
+    """Refuse a new entry beyond ``cap`` (default: the namespace's ``max_entries``)."""
+    cap = info.max_entries if cap is None else cap
+    assert cap is not None
+    if ctx.tx.entry_count(info.name) < cap:
         return
     for ns, key in ctx.tx.expired_scan(ctx.now, 1_000_000, info.name):
         raw = ctx.tx.entry_get(ns, key)
         if raw is not None:
             _expire(ctx, ns, key, raw)
-    if ctx.tx.entry_count(info.name) >= info.max_entries:
+    if ctx.tx.entry_count(info.name) < cap:
+        return
+    if info.max_entries is not None:
         raise NamespaceFull(
             f"namespace {info.name!r} holds its max_entries={info.max_entries} entries",
             namespace=info.name,
             max_entries=info.max_entries,
         )
+    raise QuotaExceeded(
+        f"namespace {info.name!r} holds {cap} entries, the store's default quota for a "
+        "namespace without max_entries; delete entries, set the namespace's max_entries, or "
+        "ask the operator to raise --max-entries-per-namespace",
+        quota="entries_per_namespace",
+        limit=cap,
+        namespace=info.name,
+    )
 
 
 def put(ctx: Ctx, op: o.Put) -> Entry:
@@ -596,6 +670,8 @@ def execute(tx: Txn, op: o.Op[Any], settings: Settings, now: float | None = None
     if mutates:
         tx.savepoint()
     try:
+        if mutates and settings.max_store_bytes is not None:
+            _check_store_bytes(tx, op, settings)
         result.value = HANDLERS[type(op)](ctx, op)
     except HivememError as exc:
         if mutates:

@@ -11,7 +11,6 @@ always the authenticated agent, whatever the body says.
 from __future__ import annotations
 
 import base64
-
 from typing import TYPE_CHECKING
 
 from starlette.routing import Route
