@@ -14,9 +14,9 @@ import contextlib
 import contextvars
 import dataclasses
 import logging
+import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -109,8 +109,8 @@ class Hub:
     started_at: float = field(default_factory=time.time)
     #: Watches the store for changes made by other processes (SQLite file, replicas).
     poller: asyncio.Task[None] | None = None
-    #: Threads for heavy reads (made on first use, shut down with the app).
-    pool: ThreadPoolExecutor | None = None
+    #: Slots of the threads running heavy reads, and the loop they belong to.
+    heavy_slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
     #: Expensive stats answers kept for reuse (:mod:`hivemem.server.routes.system`).
     stats_cache: dict[Any, Any] = field(default_factory=dict)
     #: Event fetches shared by the streams of a namespace (bounded; see its module).
@@ -152,12 +152,33 @@ class Hub:
         return self.core.finish(result)
 
     async def off_loop(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` in the heavy-work pool (at most ``heavy_workers`` at a time)."""
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(
-                max(1, self.config.heavy_workers), thread_name_prefix="hivemem-heavy"
-            )
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+        """Run ``fn(*args)`` in a thread of its own, at most ``heavy_workers`` at a time.
+
+        A slot is given back when the thread ends, not when the caller stops waiting: a
+        client that disconnects mid-call cannot start more heavy work than the bound. The
+        threads end with their call (no idle pool outlives the app).
+        """
+        loop = asyncio.get_running_loop()
+        if self.heavy_slots is None or self.heavy_slots[0] is not loop:  # one per loop
+            self.heavy_slots = (loop, asyncio.Semaphore(max(1, self.config.heavy_workers)))
+        slots = self.heavy_slots[1]
+        await slots.acquire()
+        done: asyncio.Future[T] = loop.create_future()
+
+        def work() -> None:
+            try:
+                value = fn(*args)
+            except BaseException as exc:  # handed to the caller, raised there
+                loop.call_soon_threadsafe(_settle, done, slots, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, done, slots, value, None)
+
+        try:
+            threading.Thread(target=work, name="hivemem-heavy", daemon=True).start()
+        except BaseException:
+            slots.release()
+            raise
+        return await done
 
     async def caller(self, request: Request) -> Caller:
         """Authenticate a request and return who it acts for.
@@ -186,6 +207,19 @@ class Hub:
                     f"this token acts for agent {record.agent!r}; it cannot act as {other!r}"
                 )
         return Caller(record.agent, record.role == "admin", record.id)
+
+
+def _settle(
+    done: asyncio.Future[Any], slots: asyncio.Semaphore, value: Any, exc: BaseException | None
+) -> None:
+    """In the loop: free the heavy slot, then hand the result to a caller still waiting."""
+    slots.release()
+    if done.done():
+        return  # the caller went away (cancelled)
+    if exc is not None:
+        done.set_exception(exc)
+    else:
+        done.set_result(value)
 
 
 #: A listing of more entries than this (or of all) is heavy: it runs off the event loop.
@@ -292,9 +326,6 @@ def create_app(core: Core, config: ServerConfig | None = None) -> App:
                 with contextlib.suppress(asyncio.CancelledError):
                     await hub.poller
                 hub.poller = None
-            if hub.pool is not None:
-                hub.pool.shutdown(wait=False, cancel_futures=True)
-                hub.pool = None
 
     app = App(
         lifespan=lifespan,

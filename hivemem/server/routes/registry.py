@@ -63,7 +63,8 @@ def _decode_cursor(token: str | None) -> str | None:
     if token is None:
         return None
     try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
+        return raw.decode()
     except (ValueError, UnicodeDecodeError):
         raise InvalidArgument("cursor must be the X-Next-Cursor of a previous page") from None
 
