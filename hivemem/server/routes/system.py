@@ -93,57 +93,50 @@ STATS_KEPT = 16
 
 @dataclass(slots=True)
 class _Stats:
-    seq: int
-    done_at: float
-    took: float
-    data: dict[str, Any] | None = None
-    pending: asyncio.Future[dict[str, Any]] | None = None
+    started: float
+    task: asyncio.Task[dict[str, Any]]
+    done_at: float = 0.0
 
 
 async def _store_stats(hub: Hub, caller: Caller) -> dict[str, Any]:
     """The Stats op's answer for the caller, computed once for concurrent callers.
 
     Cheap answers are always fresh. An expensive one (a store with many namespaces) is
-    reused while the store has not changed (in-process stores), or for ``STATS_REUSE``
-    times its computing time, so no caller can keep the store busy computing stats.
+    reused for ``STATS_REUSE`` times its computing time, so no caller can keep the store
+    busy computing stats. The computation is a task of its own: a caller that goes away
+    does not cancel it for the others waiting on it.
     """
     cache: dict[tuple[str, bool], _Stats] = hub.stats_cache
     key = (caller.agent, caller.admin)
-    backend = hub.core.backend
-    seq = backend.notifier.seq
     hit = cache.get(key)
-    if hit is not None:
-        if hit.pending is not None:
-            return dict(await asyncio.shield(hit.pending))
-        unchanged = hit.seq == seq and not backend.shared_between_processes
-        if hit.data is not None and (
-            unchanged or time.monotonic() < hit.done_at + STATS_REUSE * hit.took
-        ):
-            return dict(hit.data)
-    start = time.monotonic()
-    entry = cache[key] = _Stats(seq, start, 0.0)
-    entry.pending = asyncio.get_running_loop().create_future()
-    try:
-        data: dict[str, Any] = await hub.run(caller, o.Stats(agent=caller.agent))
-    except BaseException as exc:
-        cache.pop(key, None)
-        entry.pending.set_exception(exc)
-        entry.pending.exception()  # retrieved: waiters (if any) re-raise it
-        raise
-    entry.pending.set_result(data)
-    entry.pending = None
-    entry.done_at = time.monotonic()
-    entry.took = entry.done_at - start
-    if entry.took >= STATS_EXPENSIVE:
-        entry.data = data
-        cache.pop(key, None)
-        cache[key] = entry  # most recent last
-        done = [k for k, e in cache.items() if e.pending is None]
-        for old in done[: max(0, len(done) - STATS_KEPT)]:
-            del cache[old]
-    elif cache.get(key) is entry:
-        del cache[key]
-    return dict(data)
+    if hit is not None and hit.task.done():
+        failed = hit.task.cancelled() or hit.task.exception() is not None
+        took = hit.done_at - hit.started
+        if failed or not hit.done_at or time.monotonic() >= hit.done_at + STATS_REUSE * took:
+            del cache[key]
+            hit = None
+    if hit is None:
+        start = time.monotonic()
+        task = asyncio.ensure_future(hub.run(caller, o.Stats(agent=caller.agent)))
+        hit = cache[key] = _Stats(start, task)
+        task.add_done_callback(lambda _: _stats_done(cache, key, hit))
+    return dict(await asyncio.shield(hit.task))
+
+
+def _stats_done(cache: dict[tuple[str, bool], _Stats], key: tuple[str, bool], hit: _Stats) -> None:
+    """Keep an expensive answer (at most ``STATS_KEPT``, the oldest go first), drop others."""
+    hit.done_at = time.monotonic()
+    if cache.get(key) is not hit:
+        return  # replaced meanwhile
+    del cache[key]
+    if hit.task.cancelled() or hit.task.exception() is not None:
+        return
+    if hit.done_at - hit.started < STATS_EXPENSIVE:
+        return
+    cache[key] = hit  # most recent last
+    done = [k for k, e in cache.items() if e.task.done()]
+    for old in done[: max(0, len(done) - STATS_KEPT)]:
+        del cache[old]
 
 
 @endpoint
