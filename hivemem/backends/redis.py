@@ -58,7 +58,7 @@ from hivemem.errors import BackendUnavailable, HivememError
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 __all__ = ["RedisBackend"]
 
@@ -142,6 +142,15 @@ def _stored(h: dict[str, str] | None) -> Stored | None:
         float(h["u"]),
         float(x) if x else None,
     )
+
+
+def _change_message(sender: str, namespaces: Iterable[str]) -> str:
+    """What a commit publishes on the change channel: ``"<sender> <ns> <ns>..."``.
+
+    Namespace names hold no spaces; a message of the sender alone (an older replica) means
+    "something changed" and wakes every watcher.
+    """
+    return " ".join((sender, *namespaces))
 
 
 def _info(text: str | None) -> NamespaceInfo | None:
@@ -813,7 +822,7 @@ class RedisBackend(Backend):
                     pexpire,
                     str(self.settings.max_log_size),
                     self._changes,
-                    self._lease_id,
+                    _change_message(self._lease_id, (ns,)),
                 ]
             )
         except orjson.JSONEncodeError:  # text JSON cannot carry: the engine path copes
@@ -1091,7 +1100,7 @@ class RedisBackend(Backend):
             tx.audit = []
         program: dict[str, Any] = {"pre": tx.pre, "nrev": nrev, "rev": rev_index, "w": tx.writes}
         if nrev:
-            program["pub"] = [self._changes, self._lease_id]
+            program["pub"] = [self._changes, _change_message(self._lease_id, tx.nrev)]
         return tx.keys, orjson.dumps(program).decode()
 
     def _commit(self, tx: _RedisTxn) -> tuple[bool, int]:
@@ -1238,7 +1247,8 @@ class RedisBackend(Backend):
     def _listen(self) -> None:
         """Wake this process's watchers when another process (replica) commits.
 
-        Every commit that takes revisions publishes its store's id on one channel. The
+        Every commit that takes revisions publishes its store's id and the namespaces it
+        changed on one channel (this process wakes only their watchers). The
         listener subscribes only while someone in this process watches (and for
         :data:`_LISTEN_LINGER` seconds after), so replicas without watchers pay nothing per
         write of the others; on subscribing it wakes every watcher once, which covers
@@ -1258,12 +1268,17 @@ class RedisBackend(Backend):
                 idle_since = None
                 while not self._closed:
                     msg = pubsub.get_message(timeout=_LISTEN_TICK)
-                    foreign = False
+                    changed: set[str | None] = set()
                     while msg is not None:
-                        foreign = foreign or msg.get("data") != own
+                        sender, *names = str(msg.get("data")).split(" ")
+                        if sender != own:
+                            changed.update(names or (None,))  # no names: anything changed
                         msg = pubsub.get_message(timeout=0.0)
-                    if foreign:
+                    if None in changed:
                         self.notifier.notify()
+                    else:
+                        for ns in changed:
+                            self.notifier.notify(ns)
                     if self._watched():
                         idle_since = None
                     elif idle_since is None:

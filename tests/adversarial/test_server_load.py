@@ -411,3 +411,43 @@ def test_serve_defaults_never_bother_a_normal_user() -> None:
     off = ServeOptions(max_namespaces_per_agent=0, max_entries_per_namespace=0)
     assert off.quota_settings()["max_namespaces_per_agent"] is None
     assert off.quota_settings()["default_max_entries"] is None
+
+
+def test_redis_replica_commits_wake_only_their_namespace(tmp_path: Path) -> None:
+    """Two replicas over one Redis: a waiter on A in one sleeps through another replica's
+    writes to B (the change message names the namespaces) and wakes for a write to A."""
+    from hivemem.testing.redis import RedisServer, redis_available
+
+    if not redis_available():
+        pytest.skip("no redis-server")
+    with RedisServer(tmp_path / "redis") as server:
+        url = f"{server.url}?prefix=load:"
+        one = _open(url, None, None, {"cleanup_interval": 0, "embedder": "none"})
+        two = _open(url, None, None, {"cleanup_interval": 0, "embedder": "none"})
+        try:
+            backend = one.backend
+            notifier = backend.notifier
+            stop = threading.Event()
+
+            def wait_on_a() -> None:
+                while not stop.is_set():
+                    notifier.wait(notifier.mark("a"), 0.2, "a")
+
+            waiter = threading.Thread(target=wait_on_a, daemon=True)
+            waiter.start()
+            first = backend.change_token()  # starts the change listener
+            _wait(lambda: backend.change_token() > first, 5, "the listener to subscribe")
+            time.sleep(0.5)  # subscribed: its one wake-up of everyone is behind us
+            before = notifier.wakeups
+            for i in range(20):
+                two.backend.execute(
+                    o.Put(agent="alice", ns="b", key=f"k{i}", value_json="1")
+                ).unwrap()
+            time.sleep(0.5)
+            assert notifier.wakeups == before
+            two.backend.execute(o.Put(agent="alice", ns="a", key="k", value_json="1")).unwrap()
+            _wait(lambda: notifier.wakeups > before, 5, "the waiter on A to wake")
+        finally:
+            stop.set()
+            one.close()
+            two.close()
