@@ -348,7 +348,7 @@ class Notifier:
         return self._count > 0
 
     def watched_namespaces(self) -> list[str]:
-        """The namespaces someone waits on now (``None`` stands for any change)."""
+        """The namespaces someone waits on now (waiters on any change not included)."""
         with self._lock:
             return [ns for ns in self._sleepers if ns is not None]
 
