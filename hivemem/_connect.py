@@ -30,6 +30,9 @@ _SETTINGS = {
     "auto_create_namespaces",
     "decay",
     "index_dir",
+    "max_namespaces_per_agent",
+    "default_max_entries",
+    "max_store_bytes",
 }
 _BACKEND_OPTIONS = {"durability", "timeout", "cache", "retries"}
 
@@ -123,6 +126,10 @@ def _check_settings(s: Settings) -> None:
             raise InvalidArgument(f"{name} must be a positive integer, got {value!r}")
     if not isinstance(s.cleanup_interval, int | float) or s.cleanup_interval < 0:
         raise InvalidArgument("cleanup_interval must be seconds >= 0 (0 turns the sweeper off)")
+    for name in ("max_namespaces_per_agent", "default_max_entries", "max_store_bytes"):
+        value = getattr(s, name)
+        if value is not None and (type(value) is not int or value < 1):
+            raise InvalidArgument(f"{name} must be a positive integer or None, got {value!r}")
     if s.index_dir is not None and not isinstance(s.index_dir, str):
         raise InvalidArgument(f"index_dir must be a directory path or '', got {s.index_dir!r}")
 

@@ -13,6 +13,7 @@ remote client raise the same classes, so embedded and remote callers catch the s
     ├── AlreadyExists           409 already_exists
     ├── ConflictError           409 conflict          (reason, current_version)
     ├── NamespaceFull           409 namespace_full
+    ├── QuotaExceeded           409 quota_exceeded    (quota, limit: an operator's quota)
     ├── IndexOutOfRange         409 index_out_of_range (also an IndexError: list.pop)
     ├── WrongType               409 wrong_type        (a list op on a key that is no list)
     ├── InvalidArgument         422 invalid_argument  (also a ValueError)
@@ -46,6 +47,7 @@ __all__ = [
     "NamespaceNotFound",
     "NotFound",
     "PermissionDenied",
+    "QuotaExceeded",
     "RevisionCompacted",
     "TooLarge",
     "TooManyRequests",
@@ -173,6 +175,35 @@ class NamespaceFull(HivememError):
     status = 409
 
 
+class QuotaExceeded(HivememError):
+    """The write would go beyond a quota the operator set (nothing was written).
+
+    409 as :class:`NamespaceFull`: the request is valid, the store's state refuses it, and
+    retrying the same request cannot help until entries or namespaces are removed or the
+    operator raises the quota (a 5xx such as 507 would invite clients to retry).
+
+    Attributes:
+        quota: Which quota: ``namespaces_per_agent``, ``entries_per_namespace`` or
+            ``store_bytes``.
+        limit: The quota's value.
+    """
+
+    code = "quota_exceeded"
+    status = 409
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        quota: str | None = None,
+        limit: int | None = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message, quota=quota, limit=limit, **details)
+        self.quota = quota
+        self.limit = limit
+
+
 class InvalidArgument(HivememError, ValueError):
     """The input is malformed: bad name, non-JSON value, negative TTL, unknown option..."""
 
@@ -273,6 +304,7 @@ ERRORS_BY_CODE: dict[str, type[HivememError]] = {
         AlreadyExists,
         ConflictError,
         NamespaceFull,
+        QuotaExceeded,
         InvalidArgument,
         TooLarge,
         RevisionCompacted,

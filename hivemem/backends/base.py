@@ -14,6 +14,8 @@ callers and never costs a thread hop for work that runs inline.
 from __future__ import annotations
 
 import abc
+import contextlib
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,7 +29,17 @@ if TYPE_CHECKING:
     from hivemem.errors import HivememError
     from hivemem.types import AccessLogEntry, Event, NamespaceInfo
 
-__all__ = ["Backend", "Notifier", "Result", "Settings", "Stored", "Txn", "filter_audit"]
+__all__ = [
+    "STORE_BYTES_EVERY",
+    "Backend",
+    "Mark",
+    "Notifier",
+    "Result",
+    "Settings",
+    "Stored",
+    "Txn",
+    "filter_audit",
+]
 
 
 class Stored(NamedTuple):
@@ -68,6 +80,19 @@ class Settings:
     #: does not rebuild them (``hivemem.memories.snapshot``). ``None``: the backend's
     #: default (``<file>.index`` beside a SQLite file; none otherwise); ``""``: never.
     index_dir: str | None = None
+    # -- quotas an operator sets (``None``: none; ``hivemem serve`` sets defaults)
+    #: Namespaces one agent may create, auto-created ones included (admins are exempt).
+    max_namespaces_per_agent: int | None = None
+    #: Entries a namespace may hold when its config sets no ``max_entries``.
+    default_max_entries: int | None = None
+    #: Bytes the store may take (SQLite: its file; Redis: ``used_memory``); beyond, writes
+    #: that add data are refused (deletes still run). Looked up at most every
+    #: :data:`STORE_BYTES_EVERY` seconds, never per write.
+    max_store_bytes: int | None = None
+
+
+#: Seconds a backend may reuse its measure of the store's size (``Txn.store_bytes``).
+STORE_BYTES_EVERY = 1.0
 
 
 @dataclass(slots=True)
@@ -179,6 +204,18 @@ class Txn(abc.ABC):
     def ns_bytes(self, ns: str) -> int:
         """Bytes of the namespace's stored values."""
 
+    # -- quotas
+    def ns_count_by(self, agent: str) -> int:
+        """How many namespaces ``agent`` created (a backend may count without parsing)."""
+        return sum(1 for info in self.ns_list() if info.created_by == agent)
+
+    def store_bytes(self) -> int | None:
+        """The store's size in bytes, measured at most :data:`STORE_BYTES_EVERY` s ago.
+
+        ``None``: the store cannot tell (an in-memory store): no byte quota applies.
+        """
+        return None
+
     # -- events
     @abc.abstractmethod
     def event_append(self, event: Event) -> None:
@@ -254,61 +291,168 @@ def filter_audit(
     return out
 
 
+#: A notifier's view of one namespace (or of the whole store): compare two with ``!=``.
+Mark = tuple[int, int]
+
+
+class _Sleeper:
+    """One blocked waiter: a thread's lock or an asyncio future."""
+
+    __slots__ = ("fut", "lock")
+
+    def __init__(self, fut: Any = None) -> None:
+        self.fut = fut
+        self.lock: Any = None
+        if fut is None:
+            self.lock = threading.Lock()
+            self.lock.acquire()
+
+    def wake(self) -> None:
+        if self.fut is None:
+            with contextlib.suppress(RuntimeError):  # released already
+                self.lock.release()
+            return
+        with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile
+            self.fut.get_loop().call_soon_threadsafe(_resolve, self.fut)
+
+
 class Notifier:
-    """Wakes watchers when a namespace's revision moves (threads and asyncio loops alike)."""
+    """Wakes watchers when a namespace's revision moves (threads and asyncio loops alike).
+
+    Waiters wait on one namespace (or, with ``ns=None``, on any change): :meth:`notify` with
+    a namespace wakes only that namespace's waiters (and those of any change), so idle
+    streams on other namespaces cost a commit nothing. ``notify()`` without a namespace
+    wakes everyone (a change made elsewhere whose namespaces are unknown, a close).
+    """
+
+    #: Namespaces whose last notification is remembered; beyond, they are folded into one
+    #: store-wide notification (every mark moves: spurious wake-ups, never a lost one).
+    MAX_MARKS = 100_000
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        # Every notification takes a fresh tick: a value once stored is never stored again,
+        # so a waiter can compare without a lock (see notify).
+        self._ticks = itertools.count(1)
         self._seq = 0
-        self._waiting = 0
-        self._loops: dict[Any, int] = {}
+        self._all = 0
+        self._marks: dict[str, int] = {}
+        self._sleepers: dict[str | None, set[_Sleeper]] = {}
+        self._count = 0
+        #: Waiters woken so far (a test and a metric tell targeted wake-ups by it).
+        self.wakeups = 0
 
     @property
     def seq(self) -> int:
-        """A counter bumped on every notification."""
+        """A counter that moves on every notification, of any namespace."""
         return self._seq
 
-    def notify(self) -> None:
-        """Wake every waiter."""
-        # Bump first, then look for waiters: a waiter registers before it re-checks the
-        # counter, so either it sees the bump or we see it (no lost wake-up, no lock when idle).
-        self._seq += 1
-        if not self._waiting and not self._loops:
+    @property
+    def watched(self) -> bool:
+        """Whether anyone waits now."""
+        return self._count > 0
+
+    def watched_namespaces(self) -> list[str]:
+        """The namespaces someone waits on now (waiters on any change not included)."""
+        with self._lock:
+            return [ns for ns in self._sleepers if ns is not None]
+
+    def mark(self, ns: str | None = None) -> Mark:
+        """Where ``ns`` (or, with ``None``, the whole store) is now; pass it to :meth:`wait`."""
+        if ns is None:
+            return (self._seq, 0)
+        return (self._all, self._marks.get(ns, 0))
+
+    def notify(self, ns: str | None = None, *, wake: bool = True) -> None:
+        """Wake the waiters of ``ns`` (``None``: of every namespace).
+
+        ``wake=False`` (with ``ns=None``) moves every mark but wakes only the waiters of any
+        change: a waiter about to sleep looks again, those asleep on a namespace stay asleep
+        (the caller then wakes the namespaces that really changed).
+        """
+        # Store first, then look for sleepers: a sleeper registers before it re-checks its
+        # mark, so either it sees the new tick or we see it (no lost wake-up, no lock when
+        # idle). Ticks are unique, so concurrent notifications cannot store a stale value.
+        tick = next(self._ticks)
+        self._seq = tick
+        if ns is None:
+            self._all = tick
+        else:
+            marks = self._marks
+            if ns not in marks and len(marks) >= self.MAX_MARKS:
+                marks.clear()
+                self._all = tick
+            marks[ns] = tick
+        if not self._count:
             return
-        with self._cond:
-            self._seq += 1
-            self._cond.notify_all()
-            waiters = list(self._loops.items()) if self._loops else ()
-        for fut, _ in waiters:
-            loop = fut.get_loop()
-            loop.call_soon_threadsafe(_resolve, fut)
+        with self._lock:
+            if not wake:
+                woken = list(self._sleepers.get(None, ()))
+            elif ns is None:
+                woken = [s for group in self._sleepers.values() for s in group]
+            else:
+                woken = [*self._sleepers.get(ns, ()), *self._sleepers.get(None, ())]
+            self.wakeups += len(woken)
+        for sleeper in woken:
+            sleeper.wake()
 
-    def wait(self, seq: int, timeout: float) -> None:
-        """Block until the counter moves past ``seq`` or ``timeout`` seconds pass."""
-        with self._cond:
-            self._waiting += 1
-            try:
-                if self._seq == seq:
-                    self._cond.wait(timeout)
-            finally:
-                self._waiting -= 1
+    def notify_events(self, events: Iterable[Event]) -> None:
+        """Wake the waiters of each namespace the events changed (once per namespace)."""
+        last = None
+        for event in events:
+            if event.namespace != last:  # a batch's events run by namespace mostly
+                last = event.namespace
+                self.notify(last)
 
-    async def await_change(self, seq: int, timeout: float) -> None:
+    def _register(self, ns: str | None, mark: Mark, sleeper: _Sleeper) -> bool:
+        with self._lock:
+            if self.mark(ns) != mark:
+                return False
+            self._sleepers.setdefault(ns, set()).add(sleeper)
+            self._count += 1
+            return True
+
+    def _unregister(self, ns: str | None, sleeper: _Sleeper) -> None:
+        with self._lock:
+            group = self._sleepers.get(ns)
+            if group is not None and sleeper in group:
+                group.discard(sleeper)
+                self._count -= 1
+                if not group:
+                    del self._sleepers[ns]
+
+    def wait(self, mark: Mark | int, timeout: float, ns: str | None = None) -> None:
+        """Block until ``ns``'s mark moves past ``mark`` or ``timeout`` seconds pass.
+
+        ``mark`` is what :meth:`mark` returned (an int from :attr:`seq` for ``ns=None``).
+        """
+        mark = self._as_mark(mark, ns)
+        sleeper = _Sleeper()
+        if not self._register(ns, mark, sleeper):
+            return
+        try:
+            sleeper.lock.acquire(timeout=max(timeout, 0.0))
+        finally:
+            self._unregister(ns, sleeper)
+
+    async def await_change(self, mark: Mark | int, timeout: float, ns: str | None = None) -> None:
         """Async twin of :meth:`wait`."""
         import asyncio
 
-        fut = asyncio.get_running_loop().create_future()
-        with self._cond:
-            if self._seq != seq:
-                return
-            self._loops[fut] = seq
+        mark = self._as_mark(mark, ns)
+        sleeper = _Sleeper(asyncio.get_running_loop().create_future())
+        if not self._register(ns, mark, sleeper):
+            return
         try:
-            await asyncio.wait_for(fut, timeout)
+            await asyncio.wait_for(sleeper.fut, timeout)
         except TimeoutError:
             pass
         finally:
-            with self._cond:
-                self._loops.pop(fut, None)
+            self._unregister(ns, sleeper)
+
+    @staticmethod
+    def _as_mark(mark: Mark | int, ns: str | None) -> Mark:
+        return (mark, 0) if isinstance(mark, int) else mark
 
 
 def _resolve(fut: Any) -> None:
@@ -368,7 +512,7 @@ class Backend(abc.ABC):
         notifier = self.notifier
         last, idle, poll = since, 0.0, self.poll_interval
         while not stop.is_set():
-            seq = notifier.seq
+            mark = notifier.mark(ns)
             events: list[Event] = self.execute(EventsAfter(agent=agent, ns=ns, since=last)).unwrap()
             if events:
                 idle = 0.0
@@ -379,7 +523,7 @@ class Backend(abc.ABC):
             if timeout is not None and idle >= timeout:
                 return
             wait = poll if timeout is None else min(poll, timeout - idle)
-            notifier.wait(seq, wait)
+            notifier.wait(mark, wait, ns)
             idle += wait
 
     async def afollow(
@@ -391,7 +535,7 @@ class Backend(abc.ABC):
         notifier = self.notifier
         last, idle, poll = since, 0.0, self.poll_interval
         while not stop.is_set():
-            seq = notifier.seq
+            mark = notifier.mark(ns)
             op = EventsAfter(agent=agent, ns=ns, since=last)
             events: list[Event] = (await self.aexecute(op)).unwrap()
             if events:
@@ -403,7 +547,7 @@ class Backend(abc.ABC):
             if timeout is not None and idle >= timeout:
                 return
             wait = poll if timeout is None else min(poll, timeout - idle)
-            await notifier.await_change(seq, wait)
+            await notifier.await_change(mark, wait, ns)
             idle += wait
 
     def sweep_lease(self, seconds: float, name: str = "sweeper") -> bool:
@@ -429,6 +573,14 @@ class Backend(abc.ABC):
     def bump_cache_epoch(self) -> None:
         """Tell every process sharing the store that cached data changed (after the commit)."""
         self._epoch += 1
+
+    def notify_foreign(self) -> None:
+        """Wake watchers after another process changed the store (its poller saw it).
+
+        By default every watcher: which namespaces changed is not known. A backend that can
+        tell cheaply wakes only theirs.
+        """
+        self.notifier.notify()
 
     def wake(self, stop: threading.Event) -> None:
         """Make the :meth:`follow` that ``stop`` belongs to notice it was set."""

@@ -55,7 +55,7 @@ class MemoryBackend(Backend, Txn):
                 self._undo = None
                 result = Result(error=InternalError.of(exc, f"op {type(op).__name__}"))
         if result.events and result.error is None and op.mutates:
-            self.notifier.notify()
+            self.notifier.notify_events(result.events)
         return result
 
     def close(self) -> None:

@@ -41,16 +41,24 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hivemem.backends.base import Backend, Result, Settings, Stored, Txn, filter_audit
+from hivemem.backends.base import (
+    STORE_BYTES_EVERY,
+    Backend,
+    Result,
+    Settings,
+    Stored,
+    Txn,
+    filter_audit,
+)
 from hivemem.backends.redis_call import ThreadConnections
 from hivemem.engine import fast
 from hivemem.engine import ops as o
-from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
+from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, entry_cap, execute
 from hivemem.errors import BackendUnavailable, HivememError, InternalError
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 __all__ = ["RedisBackend"]
 
@@ -134,6 +142,15 @@ def _stored(h: dict[str, str] | None) -> Stored | None:
         float(h["u"]),
         float(x) if x else None,
     )
+
+
+def _change_message(sender: str, namespaces: Iterable[str]) -> str:
+    """What a commit publishes on the change channel: ``"<sender> <ns> <ns>..."``.
+
+    Namespace names hold no spaces; a message of the sender alone (an older replica) means
+    "something changed" and wakes every watcher.
+    """
+    return " ".join((sender, *namespaces))
 
 
 def _info(text: str | None) -> NamespaceInfo | None:
@@ -411,6 +428,9 @@ class _RedisTxn(Txn):
         size: int = self._get(("bytes", ns))
         return size
 
+    def store_bytes(self) -> int | None:
+        return self.b.store_bytes()
+
     # -- events
     def event_append(self, event: Event) -> None:
         ns = event.namespace
@@ -546,6 +566,8 @@ class RedisBackend(Backend):
         self._flusher: threading.Thread | None = None
         self._closed = False
         self._lease_id = uuid.uuid4().hex
+        #: When the store's size was measured, and the size (see store_bytes).
+        self._size: tuple[float, int | None] = (float("-inf"), None)
         #: Commits publish this store's id on the change channel; the listener skips its own.
         self._changes = self.keys.changes()
         self._listener: threading.Thread | None = None
@@ -763,6 +785,11 @@ class RedisBackend(Backend):
         text, info = cached
         if not fast.qualifies(op, info):
             return None  # the engine decides (and words any refusal)
+        limit = self.settings.max_store_bytes
+        if limit is not None and isinstance(op, o.Put):
+            size = self.store_bytes()
+            if size is not None and size >= limit:
+                return None  # over the byte quota: the engine words the refusal
         now = self.settings.clock()
         expires: float | None = None
         if isinstance(op, o.Put):
@@ -772,7 +799,8 @@ class RedisBackend(Backend):
             if ttl is not None:
                 expires = now + ttl
                 pexpire = str(int((max(ttl, 0.0) + _GRACE) * 1000))
-            max_entries = "" if info.max_entries is None else str(info.max_entries)
+            cap = entry_cap(info, self.settings)
+            max_entries = "" if cap is None else str(cap)
         else:
             strategy = value = pexpire = max_entries = ""
             action = "delete"
@@ -798,7 +826,7 @@ class RedisBackend(Backend):
                     pexpire,
                     str(self.settings.max_log_size),
                     self._changes,
-                    self._lease_id,
+                    _change_message(self._lease_id, (ns,)),
                 ]
             )
         except orjson.JSONEncodeError:  # text JSON cannot carry: the engine path copes
@@ -845,7 +873,7 @@ class RedisBackend(Backend):
         if self.cluster and not op.internal:
             self._buffer_audit([AccessLogEntry(now, agent, ns, key, action, True, None)])
         if result.events:
-            self.notifier.notify()
+            self.notifier.notify(ns)
         return result
 
     def _script_call(
@@ -1084,7 +1112,7 @@ class RedisBackend(Backend):
             tx.audit = []
         program: dict[str, Any] = {"pre": tx.pre, "nrev": nrev, "rev": rev_index, "w": tx.writes}
         if nrev:
-            program["pub"] = [self._changes, self._lease_id]
+            program["pub"] = [self._changes, _change_message(self._lease_id, tx.nrev)]
         return tx.keys, orjson.dumps(program).decode()
 
     def _commit(self, tx: _RedisTxn) -> tuple[bool, int]:
@@ -1110,7 +1138,7 @@ class RedisBackend(Backend):
         if tx.nrev:
             result.value = _patch(result.value, base)
             result.events = _patch(result.events, base)
-            self.notifier.notify()
+            self.notifier.notify_events(result.events)
         return result
 
     def _record_audit(self, tx: _RedisTxn) -> None:
@@ -1180,6 +1208,19 @@ class RedisBackend(Backend):
                     self._audit_buffer[:0] = records[-self.settings.max_log_size :]
                 raise
 
+    def store_bytes(self) -> int | None:
+        """Redis's ``used_memory``, asked at most every ``STORE_BYTES_EVERY`` seconds."""
+        now = time.monotonic()
+        measured, size = self._size
+        if now - measured < STORE_BYTES_EVERY:
+            return size
+        try:
+            size = int(self.client.info("memory")["used_memory"])
+        except Exception:  # a server that hides INFO: no byte quota can apply
+            size = None
+        self._size = (now, size)
+        return size
+
     # ------------------------------------------------------------ changes by other replicas
     def change_token(self) -> int:
         """For the server's change poller: the token moves when the change listener (re)connects.
@@ -1213,16 +1254,13 @@ class RedisBackend(Backend):
 
     def _watched(self) -> bool:
         """Whether anyone in this process waits on the notifier (a watcher, an SSE stream)."""
-        n = self.notifier
-        try:
-            return bool(n._waiting or n._loops)
-        except AttributeError:  # another Notifier: listen all the time
-            return True
+        return self.notifier.watched
 
     def _listen(self) -> None:
         """Wake this process's watchers when another process (replica) commits.
 
-        Every commit that takes revisions publishes its store's id on one channel. The
+        Every commit that takes revisions publishes its store's id and the namespaces it
+        changed on one channel (this process wakes only their watchers). The
         listener subscribes only while someone in this process watches (and for
         :data:`_LISTEN_LINGER` seconds after), so replicas without watchers pay nothing per
         write of the others; on subscribing it wakes every watcher once, which covers
@@ -1242,12 +1280,17 @@ class RedisBackend(Backend):
                 idle_since = None
                 while not self._closed:
                     msg = pubsub.get_message(timeout=_LISTEN_TICK)
-                    foreign = False
+                    changed: set[str | None] = set()
                     while msg is not None:
-                        foreign = foreign or msg.get("data") != own
+                        sender, *names = str(msg.get("data")).split(" ")
+                        if sender != own:
+                            changed.update(names or (None,))  # no names: anything changed
                         msg = pubsub.get_message(timeout=0.0)
-                    if foreign:
+                    if None in changed:
                         self.notifier.notify()
+                    else:
+                        for ns in changed:
+                            self.notifier.notify(ns)
                     if self._watched():
                         idle_since = None
                     elif idle_since is None:

@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 
 from hivemem import _codec
-from hivemem.backends.base import Backend, Result, Settings, Stored, Txn
+from hivemem.backends.base import STORE_BYTES_EVERY, Backend, Result, Settings, Stored, Txn
 from hivemem.backends.epoch import SharedCounter
 from hivemem.engine import fast
-from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
+from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, entry_cap, execute
 from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op, Put
 from hivemem.errors import BackendUnavailable, HivememError, InternalError, InvalidArgument
 from hivemem.types import AccessLogEntry, Event, NamespaceInfo
@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS entries (
     version INTEGER NOT NULL, revision INTEGER NOT NULL, created_at REAL NOT NULL,
     updated_at REAL NOT NULL, expires_at REAL, PRIMARY KEY (ns, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS namespaces_creator ON namespaces (json_extract(config, '$.created_by'));
 CREATE TABLE IF NOT EXISTS ns_ids (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
@@ -256,6 +257,16 @@ class _SQLiteTxn(Txn):
     def ns_list(self) -> list[NamespaceInfo]:
         rows = self.c.execute("SELECT name, config, token FROM namespaces ORDER BY name")
         return [self._info(*row) for row in rows.fetchall()]
+
+    def ns_count_by(self, agent: str) -> int:
+        row = self.c.execute(
+            "SELECT COUNT(*) FROM namespaces WHERE json_extract(config, '$.created_by') = ?",
+            (agent,),
+        ).fetchone()
+        return int(row[0])
+
+    def store_bytes(self) -> int | None:
+        return self.b.store_bytes()
 
     def ns_base(self, ns: str) -> int | None:
         """The namespace's id shifted by :data:`REV_BITS`; ``None`` while it has no events.
@@ -647,8 +658,20 @@ class _WriteTxn(_SQLiteTxn):
         expires_at = now + ttl if ttl is not None else None
         revs = self.revs
         rev = (revs[ns] if ns in revs else self.rev_get(ns)) + 1
+        settings = self.b.settings
+        if settings.max_store_bytes is not None:
+            size = self.b.store_bytes()
+            if size is not None and size >= settings.max_store_bytes:
+                return None  # the engine words the refusal
         old = self.meta.get((ns, key), _UNKNOWN)
-        unchecked = strategy == "latest-wins" and expected is None and info.max_entries is None
+        cap = entry_cap(info, settings)
+        counts = self.counts
+        # Under a cap, skip the SELECT only while the known count leaves room for one more.
+        unchecked = (
+            strategy == "latest-wins"
+            and expected is None
+            and (cap is None or (ns in counts and counts[ns] < cap))
+        )
         if old is _UNKNOWN and unchecked:
             # Nothing to check first: the upsert finds the entry itself and says what
             # version it wrote (no SELECT before it; it leaves an expired entry alone).
@@ -668,8 +691,7 @@ class _WriteTxn(_SQLiteTxn):
                 (expected is not None and expected != (old[0] if old else 0))
                 or (strategy == "first-wins" and old is not None)
                 or (strategy == "version" and expected is None)
-                or (old is None and info.max_entries is not None
-                    and self.entry_count(ns) >= info.max_entries)
+                or (old is None and cap is not None and self.entry_count(ns) >= cap)
             ):  # fmt: skip
                 return None
             version = old[0] + 1 if old else 1
@@ -833,6 +855,10 @@ class SQLiteBackend(Backend):
         self._probe: sqlite3.Connection | None = None
         self._probe_lock = threading.Lock()
         self._epoch_file: SharedCounter | bool | None = None
+        #: Revisions of the watched namespaces when notify_foreign last looked.
+        self._foreign_seen: dict[str, int] = {}
+        #: When the store's size was measured, and the size (see store_bytes).
+        self._size = (float("-inf"), 0)
         self._writer = self._connect()
         self._wcur = self._writer.cursor()
         self._setup()
@@ -910,6 +936,36 @@ class SQLiteBackend(Backend):
                 self._probe = self._connect()
             version: int = self._probe.execute("PRAGMA data_version").fetchone()[0]
             return version
+
+    def store_bytes(self) -> int:
+        """The file's size with its WAL, measured at most every ``STORE_BYTES_EVERY`` s."""
+        now = time.monotonic()
+        measured, size = self._size
+        if now - measured < STORE_BYTES_EVERY:
+            return size
+        size = 0
+        for path in (self.path, f"{self.path}-wal"):
+            with contextlib.suppress(OSError):
+                size += Path(path).stat().st_size
+        self._size = (now, size)
+        return size
+
+    def notify_foreign(self) -> None:
+        """Wake the watchers of the namespaces whose revision moved since the last call.
+
+        Every mark moves first (silently), so a watcher between its fetch and its sleep
+        looks again; then the revision of each watched namespace is read (one indexed
+        lookup each) and only those that moved, or were not watched last time, are woken.
+        """
+        notifier = self.notifier
+        notifier.notify(wake=False)
+        txn = self._read_txn()
+        seen, now = self._foreign_seen, {}
+        for ns in notifier.watched_namespaces():
+            now[ns] = rev = txn.rev_get(ns)
+            if seen.get(ns) != rev:
+                notifier.notify(ns)
+        self._foreign_seen = now
 
     def cache_epoch(self) -> int | None:
         """The count in ``<file>-epoch``, a mapped 8-byte file every process shares.
@@ -1062,7 +1118,7 @@ class SQLiteBackend(Backend):
             finally:
                 self._pass_lead()
             if result.events and result.error is None:
-                self.notifier.notify()
+                self.notifier.notify_events(result.events)
             return result
         wake.acquire()  # released by the leader: our result is in, or we lead next
         if not waiter.done:
@@ -1091,7 +1147,7 @@ class SQLiteBackend(Backend):
 
     def _resolve(self, batch: list[_Waiter], results: list[Result]) -> None:
         """Hand each waiter its result and wake it."""
-        notify = False
+        changed: list[Event] = []
         futures: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Result], Result]]] = {}
         for waiter, result in zip(batch, results, strict=True):
             waiter.result = result
@@ -1100,13 +1156,13 @@ class SQLiteBackend(Backend):
                 waiter.wake.release()
             elif waiter.fut is not None:
                 futures.setdefault(waiter.fut.get_loop(), []).append((waiter.fut, result))
-            if not notify and result.events and result.error is None:
-                notify = True
+            if result.events and result.error is None:
+                changed += result.events
         for loop, done in futures.items():  # one wake-up per event loop, not one per op
             with contextlib.suppress(RuntimeError):  # a loop that closed meanwhile
                 loop.call_soon_threadsafe(_resolve_all, done)
-        if notify:
-            self.notifier.notify()
+        if changed:
+            self.notifier.notify_events(changed)
 
     def _transact(self, ops: list[Op[Any] | None]) -> list[Result]:
         """Run ops in one transaction and commit it; a result per op (``None``: no op).

@@ -44,6 +44,7 @@ EXIT_CODES: dict[str, int] = {
     "conflict": 6,
     "already_exists": 6,
     "namespace_full": 6,
+    "quota_exceeded": 6,
     "invalid_argument": 7,
     "too_large": 7,
     "revision_compacted": 8,
@@ -72,7 +73,7 @@ EXIT_EPILOG = """\
 errors print 'error: <code>: <message>' on stderr; exit status:
   0 ok               1 internal error      2 usage error
   3 not found        4 permission denied   5 unauthenticated (bad or missing token)
-  6 conflict / already exists / namespace full
+  6 conflict / already exists / namespace full / quota exceeded
   7 invalid argument / too large           8 revision compacted
   9 too many requests                     10 store or server unavailable
  11 file error        12 an optional extra is not installed

@@ -158,6 +158,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="server log level on stderr (default warning)",
     )
     p.add_argument("--access-log", action="store_true", help="log every request on stderr")
+    # -- quotas (issue 15); 0 turns one off
+    p.add_argument(
+        "--max-namespaces-per-agent",
+        type=_number(int, 0),
+        default=10_000,
+        metavar="N",
+        help="namespaces one agent may create, auto-created ones included; admin tokens are "
+        "exempt (default 10000; 0 = no quota)",
+    )
+    p.add_argument(
+        "--max-entries-per-namespace",
+        type=_number(int, 0),
+        default=1_000_000,
+        metavar="N",
+        help="entries a namespace without its own max_entries may hold "
+        "(default 1000000; 0 = no quota)",
+    )
+    p.add_argument(
+        "--max-store-bytes",
+        type=_number(int, 0),
+        default=0,
+        metavar="BYTES",
+        help="size the store may reach (SQLite file + WAL, Redis used_memory) before writes "
+        "that add data are refused; deletes still run (default 0 = no quota)",
+    )
     p.set_defaults(func=_main)
 
 
@@ -185,5 +210,8 @@ def _main(args: argparse.Namespace) -> int:
         embedder=args.embedder,
         decay_interval=args.decay_interval,
         index_dir="" if args.index_dir == "none" else args.index_dir,
+        max_namespaces_per_agent=int(args.max_namespaces_per_agent),
+        max_entries_per_namespace=int(args.max_entries_per_namespace),
+        max_store_bytes=int(args.max_store_bytes),
     )
     return serve(options)

@@ -27,6 +27,7 @@ from hivemem.errors import (
     InvalidArgument,
     NamespaceFull,
     NamespaceNotFound,
+    QuotaExceeded,
     RevisionCompacted,
     WrongType,
 )
@@ -35,7 +36,15 @@ from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["DEFAULT_NAMESPACE", "MEMORIES", "SYSTEM_AGENT", "Ctx", "execute", "to_entry"]
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "MEMORIES",
+    "SYSTEM_AGENT",
+    "Ctx",
+    "entry_cap",
+    "execute",
+    "to_entry",
+]
 
 DEFAULT_NAMESPACE = "default"
 #: The kind of a namespace the memories API wrote to: its entries (records, vectors, links,
@@ -126,6 +135,7 @@ def _check_kind(ctx: Ctx, op: o.Op[Any], info: NamespaceInfo) -> NamespaceInfo:
 
 
 def _create(ctx: Ctx, op: o.CreateNamespace) -> NamespaceInfo:
+    _check_namespace_quota(ctx, op)
     perms = dict(op.permissions) if op.permissions is not None else {}
     if op.permissions is None or op.agent not in perms:
         perms.setdefault(op.agent, "admin")
@@ -144,6 +154,64 @@ def _create(ctx: Ctx, op: o.CreateNamespace) -> NamespaceInfo:
     ctx.tx.ns_put(info)
     ctx.emit("namespace:created", op.ns, op.agent, message=_public_config(info))
     return info
+
+
+# ---------------------------------------------------------------- quotas
+
+
+def _check_namespace_quota(ctx: Ctx, op: o.Op[Any]) -> None:
+    """Refuse a namespace beyond the agent's quota (admins and the store itself are exempt)."""
+    limit = ctx.settings.max_namespaces_per_agent
+    if limit is None or op.admin or op.internal:
+        return
+    if ctx.tx.ns_count_by(op.agent) >= limit:
+        raise QuotaExceeded(
+            f"agent {op.agent!r} created {limit} namespaces already, its quota; delete one "
+            "first or ask the operator to raise --max-namespaces-per-agent",
+            quota="namespaces_per_agent",
+            limit=limit,
+        )
+
+
+def entry_cap(info: NamespaceInfo, settings: Settings) -> int | None:
+    """The most entries the namespace may hold: its ``max_entries``, else the store's default.
+
+    The store's own namespaces (tokens) have no default cap. The fast write paths ask this
+    too, so they hand a write to a full namespace to the engine.
+    """
+    if info.max_entries is not None:
+        return info.max_entries
+    return None if is_reserved(info.name) else settings.default_max_entries
+
+
+#: Mutations that never add data: allowed on a store over its byte quota (they free space).
+_FREEING = (
+    o.Delete,
+    o.DeletePrefix,
+    o.ExpirePrefix,
+    o.ClearNamespace,
+    o.DeleteNamespace,
+    o.Sweep,
+    o.ListPop,
+    o.ListRemove,
+)
+
+
+def _check_store_bytes(tx: Txn, op: o.Op[Any], settings: Settings) -> None:
+    """Refuse a mutation that may add data to a store over its byte quota."""
+    limit = settings.max_store_bytes
+    if limit is None or op.internal or op.admin or op.agent == SYSTEM_AGENT:
+        return  # the store's own records (its setup included) and admins are exempt
+    if isinstance(op, _FREEING):
+        return
+    size = tx.store_bytes()
+    if size is not None and size >= limit:
+        raise QuotaExceeded(
+            f"the store takes {size} bytes, its quota is {limit}: delete entries or ask the "
+            "operator to raise --max-store-bytes",
+            quota="store_bytes",
+            limit=limit,
+        )
 
 
 def _public_config(info: NamespaceInfo) -> dict[str, Any]:
@@ -171,11 +239,15 @@ def get_namespace(ctx: Ctx, op: o.GetNamespace) -> NamespaceInfo:
 
 
 def list_namespaces(ctx: Ctx, op: o.ListNamespaces) -> list[NamespaceInfo]:
-    return [
-        _with_rev(ctx, info)
-        for info in ctx.tx.ns_list()
-        if level_of(info, op.agent, op.admin) >= READ and not is_reserved(info.name)
-    ]
+    out: list[NamespaceInfo] = []
+    for info in ctx.tx.ns_list():
+        if op.limit is not None and len(out) >= op.limit:
+            break
+        if op.after is not None and info.name <= op.after:
+            continue
+        if level_of(info, op.agent, op.admin) >= READ and not is_reserved(info.name):
+            out.append(_with_rev(ctx, info))  # a revision read only for what is answered
+    return out
 
 
 #: Config fields ``update_namespace`` may change.
@@ -381,8 +453,10 @@ def _write_one(
             value = chosen
             value_json = _codec.encode_value(value, ctx.settings.max_value_bytes)
     check_value(value_json)  # (list headers are written by list ops alone)
-    if cur is None and info.max_entries is not None:
-        _check_room(ctx, info)
+    if cur is None:
+        cap = entry_cap(info, ctx.settings)
+        if cap is not None:
+            _check_room(ctx, info, cap)
     rev = tx.rev_next(ns)
     s = Stored(
         value_json,
@@ -403,21 +477,33 @@ def _write_one(
     return entry
 
 
-def _check_room(ctx: Ctx, info: NamespaceInfo) -> None:
-    assert info.max_entries is not None
-    if ctx.tx.entry_count(info.name) < info.max_entries:
+def _check_room(ctx: Ctx, info: NamespaceInfo, cap: int | None = None) -> None:
+    """Refuse a new entry beyond ``cap`` (default: the namespace's ``max_entries``)."""
+    cap = info.max_entries if cap is None else cap
+    assert cap is not None
+    if ctx.tx.entry_count(info.name) < cap:
         return
     # One free slot is all this write needs: a bounded number of expired entries makes it.
     for ns, key in ctx.tx.expired_scan(ctx.now, MAX_PREFIX, info.name):
         raw = ctx.tx.entry_get(ns, key)
         if raw is not None:
             _expire(ctx, ns, key, raw)
-    if ctx.tx.entry_count(info.name) >= info.max_entries:
+    if ctx.tx.entry_count(info.name) < cap:
+        return
+    if info.max_entries is not None:
         raise NamespaceFull(
             f"namespace {info.name!r} holds its max_entries={info.max_entries} entries",
             namespace=info.name,
             max_entries=info.max_entries,
         )
+    raise QuotaExceeded(
+        f"namespace {info.name!r} holds {cap} entries, the store's default quota for a "
+        "namespace without max_entries; delete entries, set the namespace's max_entries, or "
+        "ask the operator to raise --max-entries-per-namespace",
+        quota="entries_per_namespace",
+        limit=cap,
+        namespace=info.name,
+    )
 
 
 def put(ctx: Ctx, op: o.Put) -> Entry:
@@ -644,6 +730,8 @@ def execute(tx: Txn, op: o.Op[Any], settings: Settings, now: float | None = None
     if mutates:
         tx.savepoint()
     try:
+        if mutates and settings.max_store_bytes is not None:
+            _check_store_bytes(tx, op, settings)
         result.value = HANDLERS[type(op)](ctx, op)
     except HivememError as exc:
         if mutates:

@@ -24,8 +24,8 @@ what is stored (holes cost nothing), writers drop at most :data:`MAX_MOVE` of th
 refuses a larger prefix).
 
 Items are ordinary entries: they carry owners, versions, revisions and TTLs, emit
-``memory:write``/``memory:delete`` events and count against ``max_entries``. Items that
-expired at the head of a list (the oldest, under a conversation TTL) are skipped by
+``memory:write``/``memory:delete`` events and count against ``max_entries`` (or the
+store's default entries cap). Items that expired at the head of a list (the oldest, under a conversation TTL) are skipped by
 readers and dropped by the next write. A key holding a plain JSON list (written with
 ``write``/``set``) becomes a list on the first list operation, with the same items.
 """
@@ -345,8 +345,10 @@ def _put(
     cur = a._live(raw, ctx.now)
     if raw is not None and cur is None:
         a._expire(ctx, ns, key, raw)
-    if cur is None and info.max_entries is not None:
-        a._check_room(ctx, info)
+    if cur is None:
+        cap = a.entry_cap(info, ctx.settings)
+        if cap is not None:
+            a._check_room(ctx, info, cap)
     rev = ctx.tx.rev_next(ns)
     s = Stored(
         value_json,

@@ -108,8 +108,13 @@ class GetNamespace(Op[NamespaceInfo]):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListNamespaces(Op[list[NamespaceInfo]]):
-    """List the namespaces the agent can read."""
+    """List the namespaces the agent can read, by name.
 
+    ``after``/``limit`` page the list: names > ``after``, at most ``limit`` (``None``: all).
+    """
+
+    after: str | None = None
+    limit: int | None = None
     action: ClassVar[str | None] = "list_namespaces"
 
 

@@ -14,10 +14,11 @@ import contextlib
 import contextvars
 import dataclasses
 import logging
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -25,6 +26,7 @@ from starlette.routing import Match, Route
 
 from hivemem import _validate as v
 from hivemem._core import DEFAULT_AGENT
+from hivemem.engine import ops as o
 from hivemem.errors import (
     HivememError,
     NotFound,
@@ -33,11 +35,12 @@ from hivemem.errors import (
 )
 from hivemem.server._http import error_response, json_response, raw_json
 from hivemem.server.auth import Caller, TokenStore
+from hivemem.server.fanout import FanoutCache
 from hivemem.server.fastpath import INTERNAL, App, FastEntries
 from hivemem.server.metrics import Metrics, MetricsMiddleware
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -46,7 +49,9 @@ if TYPE_CHECKING:
     from hivemem.engine.ops import Op
     from hivemem.types import Event
 
-__all__ = ["EVENT_SINK", "Hub", "ServerConfig", "create_app", "hub_of"]
+__all__ = ["EVENT_SINK", "INLINE_LIST", "Hub", "ServerConfig", "create_app", "heavy", "hub_of"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("hivemem.server")
 
@@ -70,6 +75,11 @@ class ServerConfig:
         ui: Serve the web UI at ``/``.
         decay_interval: Seconds between decay passes over the long-term memories (one
             replica at a time); 0 turns the scheduler off.
+        heavy_workers: Threads that run heavy reads (stats, namespace lists, listings of
+            more than :data:`INLINE_LIST` entries) off the event loop; more wait their turn.
+        fanout_cache_bytes: Bound of the event streams' shared fetch cache
+            (:mod:`hivemem.server.fanout`).
+        fanout_cache_age: Seconds an entry of that cache lives at most.
     """
 
     auth: bool = True
@@ -78,6 +88,13 @@ class ServerConfig:
     max_streams_per_token: int = 64
     ui: bool = True
     decay_interval: float = 3600.0
+    # -- load (issue 15): heavy reads off the event loop, bounded caches
+    #: Threads that run heavy reads (stats, namespace lists, big listings) off the loop.
+    heavy_workers: int = 2
+    #: Bytes the SSE fan-out cache may hold (events and their frames).
+    fanout_cache_bytes: int = 32 << 20
+    #: Seconds a fan-out cache entry lives at most.
+    fanout_cache_age: float = 5.0
 
 
 @dataclass(slots=True)
@@ -92,6 +109,12 @@ class Hub:
     started_at: float = field(default_factory=time.time)
     #: Watches the store for changes made by other processes (SQLite file, replicas).
     poller: asyncio.Task[None] | None = None
+    #: Slots of the threads running heavy reads, and the loop they belong to.
+    heavy_slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+    #: Expensive stats answers kept for reuse (:mod:`hivemem.server.routes.system`).
+    stats_cache: dict[Any, Any] = field(default_factory=dict)
+    #: Event fetches shared by the streams of a namespace (bounded; see its module).
+    fanout: FanoutCache = field(default_factory=FanoutCache)
 
     async def poll_changes(self) -> None:
         """Wake event streams when another process changes the store."""
@@ -108,18 +131,54 @@ class Hub:
                 continue
             if now != last:
                 last = now
-                backend.notifier.notify()
+                backend.notify_foreign()
 
     async def run(self, caller: Caller, op: Op[Any]) -> Any:
-        """Run an op for the caller (as admin if the caller's token is) and return its value."""
+        """Run an op for the caller (as admin if the caller's token is) and return its value.
+
+        Reads that can take long (:func:`heavy`) run in the hub's bounded thread pool, so
+        the event loop keeps serving everyone else meanwhile.
+        """
         if caller.admin and not op.admin:
             op = dataclasses.replace(op, admin=True)
-        result = await self.core.backend.aexecute(op)
+        if heavy(op):
+            result = await self.off_loop(self.core.backend.execute, op)
+        else:
+            result = await self.core.backend.aexecute(op)
         if result.events:
             sink = EVENT_SINK.get()
             if sink is not None:
                 sink.extend(result.events)
         return self.core.finish(result)
+
+    async def off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` in a thread of its own, at most ``heavy_workers`` at a time.
+
+        A slot is given back when the thread ends, not when the caller stops waiting: a
+        client that disconnects mid-call cannot start more heavy work than the bound. The
+        threads end with their call (no idle pool outlives the app).
+        """
+        loop = asyncio.get_running_loop()
+        if self.heavy_slots is None or self.heavy_slots[0] is not loop:  # one per loop
+            self.heavy_slots = (loop, asyncio.Semaphore(max(1, self.config.heavy_workers)))
+        slots = self.heavy_slots[1]
+        await slots.acquire()
+        done: asyncio.Future[T] = loop.create_future()
+
+        def work() -> None:
+            try:
+                value = fn(*args)
+            except BaseException as exc:  # handed to the caller, raised there
+                loop.call_soon_threadsafe(_settle, done, slots, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, done, slots, value, None)
+
+        try:
+            threading.Thread(target=work, name="hivemem-heavy", daemon=True).start()
+        except BaseException:
+            slots.release()
+            raise
+        return await done
 
     async def caller(self, request: Request) -> Caller:
         """Authenticate a request and return who it acts for.
@@ -150,6 +209,34 @@ class Hub:
         if record.reserved:
             raise PermissionDenied(f"agent id {record.agent!r} is reserved for the store itself")
         return Caller(record.agent, record.role == "admin", record.id)
+
+
+def _settle(
+    done: asyncio.Future[Any], slots: asyncio.Semaphore, value: Any, exc: BaseException | None
+) -> None:
+    """In the loop: free the heavy slot, then hand the result to a caller still waiting."""
+    slots.release()
+    if done.done():
+        return  # the caller went away (cancelled)
+    if exc is not None:
+        done.set_exception(exc)
+    else:
+        done.set_result(value)
+
+
+#: A listing of more entries than this (or of all) is heavy: it runs off the event loop.
+INLINE_LIST = 1000
+#: Reads that visit the whole store, or every namespace: always off the event loop.
+_HEAVY = (o.Stats, o.ListNamespaces)
+
+
+def heavy(op: Op[Any]) -> bool:
+    """Whether an op may take long enough to run off the event loop (reads only)."""
+    if op.mutates:
+        return False  # a backend's writes already leave the loop (or hold a lock briefly)
+    if isinstance(op, o.ListEntries):
+        return op.limit is None or op.limit > INLINE_LIST
+    return isinstance(op, _HEAVY)
 
 
 def hub_of(request: Request) -> Hub:
@@ -221,6 +308,7 @@ def create_app(core: Core, config: ServerConfig | None = None) -> App:
     tokens.ensure()
     metrics = Metrics()
     hub = Hub(core, config, tokens, metrics)
+    hub.fanout = FanoutCache(config.fanout_cache_bytes, config.fanout_cache_age)
     mcp = McpEndpoint(hub)
 
     @contextlib.asynccontextmanager

@@ -1,25 +1,27 @@
-"""One event fetch shared by every event stream of a namespace.
+"""One event fetch shared by the event streams of a namespace that stand at the same point.
 
-Each commit wakes every open event stream; each used to run its own ``EventsAfter`` (a query,
-the events decoded, then each encoded again as SSE frames), so N streams of a namespace did N
-times the same work per commit. :func:`events_after` fetches the events after a revision once
-per store change (the backend notifier's counter), as the store itself, together with the
-namespace's configuration, and keeps them with their SSE frames; each stream then only checks
-its own read permission against that configuration — what ``EventsAfter`` checks — and
-writes the shared bytes.
+A commit wakes the open event streams of its namespace; each used to run its own
+``EventsAfter`` (a query, the events decoded, then each encoded again as SSE frames), so N
+streams of a namespace did N times the same work per commit. :class:`FanoutCache` fetches
+the events after a revision once per change of the namespace (its notifier mark), as the
+store itself, together with the namespace's configuration, and keeps them with their SSE
+frames; each stream then only checks its own read permission against that configuration —
+what ``EventsAfter`` checks — and writes the shared bytes.
 
-Results are reused only while the notifier's counter has not moved, so a stream never sees
-less than a fetch of its own would have shown at the same point. A store shared with other
-processes that has no ``change_token`` to poll (Redis: replicas write it too) never moves
-the counter for their commits, so there a fetch is also reused for at most the backend's
-``poll_interval`` (the streams look again that often): events written through another
-replica arrive within it.
+A fetch is shared only by streams at the same ``(namespace, since, mark)``: a stream never
+sees less than a fetch of its own would have shown at the same point. A store shared with
+other processes that has no ``change_token`` to poll never moves the marks for their
+commits, so there a fetch is also reused for at most the backend's ``poll_interval``.
+
+The cache is bounded: an entry lives while a stream holds it (its last fetch, given back
+on its next fetch or when it ends), and at most :attr:`FanoutCache.max_age` seconds;
+the entries together hold at most :attr:`FanoutCache.max_bytes` (the oldest go first).
 """
 
 from __future__ import annotations
 
 import time
-import weakref
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from hivemem._validate import SYSTEM_AGENT
@@ -31,63 +33,147 @@ from hivemem.server.auth import Caller
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from hivemem.backends.base import Notifier
+    from hivemem.backends.base import Mark
     from hivemem.server.app import Hub
     from hivemem.types import Event, NamespaceInfo
 
-__all__ = ["events_after"]
+__all__ = ["DEFAULT_MAX_AGE", "DEFAULT_MAX_BYTES", "FanoutCache", "Key"]
 
 _STORE = Caller(SYSTEM_AGENT, admin=True)
-#: Cached fetches per notifier, at most this many (namespace, revision) pairs.
-_MAX_ENTRIES = 256
+#: Default bound of the bytes the cache holds (frames, and the events counted alike).
+DEFAULT_MAX_BYTES = 32 << 20
+#: Default longest life of an entry, in seconds.
+DEFAULT_MAX_AGE = 5.0
+#: Bytes counted for an entry besides its frames (objects, the key).
+_OVERHEAD = 256
 
-_Fetch = tuple[int, "NamespaceInfo | None", "list[Event]", bytes, float]
-_caches: weakref.WeakKeyDictionary[Notifier, dict[tuple[str, int], _Fetch]] = (
-    weakref.WeakKeyDictionary()
-)
+#: Where a stream stands: namespace, revision it has, the namespace's notifier mark.
+Key = tuple[str, int, "Mark"]
 
 
-async def events_after(
-    hub: Hub,
-    caller: Caller,
-    ns: str,
-    since: int,
-    seq: int,
-    frame: Callable[[Event], bytes],
-) -> tuple[list[Event], bytes]:
-    """The events of ``ns`` after ``since`` the caller may read, and their SSE frames.
+class _Fetch:
+    __slots__ = ("at", "events", "frames", "holders", "info", "size")
 
-    ``seq`` is the notifier's counter read before the call (as a stream reads it before it
-    looks for events). Raises what ``EventsAfter`` raises: ``PermissionDenied`` when the
-    caller may not read the namespace, ``RevisionCompacted`` for a revision no longer kept.
+    def __init__(
+        self, info: NamespaceInfo | None, events: list[Event], frames: bytes, at: float
+    ) -> None:
+        self.info = info
+        self.events = events
+        self.frames = frames
+        self.at = at
+        self.holders = 0
+        # The decoded events take about as much as their frames.
+        self.size = 2 * len(frames) + _OVERHEAD
+
+
+class FanoutCache:
+    """Shared event fetches of the event streams, bounded in bytes, age and use.
+
+    Attributes:
+        max_bytes: Most bytes the entries hold together.
+        max_age: Most seconds an entry lives.
+        bytes: Bytes held now.
+        hits: Fetches served from the cache.
+        misses: Fetches that queried the store.
+        evictions: Entries dropped by the bytes or age bound while still held.
     """
-    notifier = hub.core.backend.notifier
-    cache = _caches.get(notifier)
-    if cache is None:
-        cache = _caches[notifier] = {}
-    hit = cache.get((ns, since))
-    now = time.monotonic()
-    backend = hub.core.backend
-    if (
-        hit is not None
-        and backend.shared_between_processes
-        and getattr(backend, "change_token", None) is None
-        and now - hit[4] >= backend.poll_interval
-    ):
-        hit = None  # other processes commit unseen by the notifier: reuse for one poll only
-    if hit is None or hit[0] != seq:
-        info = await _namespace(hub, ns)
-        events: list[Event] = await hub.run(
-            _STORE, o.EventsAfter(agent=_STORE.agent, admin=True, internal=True, ns=ns, since=since)
-        )
-        if len(cache) >= _MAX_ENTRIES:
-            cache.clear()
-        frames = b"".join(frame(e) for e in events)
-        hit = cache[ns, since] = (seq, info, events, frames, now)
-    _, info, events, frames, _ = hit
-    if info is not None:  # as EventsAfter: a deleted namespace's last events stay readable
-        require(info, caller.agent, READ, caller.admin)
-    return events, frames
+
+    def __init__(
+        self, max_bytes: int = DEFAULT_MAX_BYTES, max_age: float = DEFAULT_MAX_AGE
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_age = max_age
+        self._entries: OrderedDict[Key, _Fetch] = OrderedDict()
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def gauges(self) -> dict[str, float]:
+        """The cache's figures for ``/metrics``."""
+        return {
+            "fanout_cache_entries": float(len(self._entries)),
+            "fanout_cache_bytes": float(self.bytes),
+            "fanout_cache_hits_total": float(self.hits),
+            "fanout_cache_misses_total": float(self.misses),
+            "fanout_cache_evictions_total": float(self.evictions),
+        }
+
+    async def events_after(
+        self,
+        hub: Hub,
+        caller: Caller,
+        key: Key,
+        frame: Callable[[Event], bytes],
+    ) -> tuple[list[Event], bytes]:
+        """The events of the key's namespace after its revision the caller may read, framed.
+
+        ``key``'s mark is the namespace's notifier mark read before the call (as a stream
+        reads it before it looks for events). The caller holds the entry until it calls
+        :meth:`release` with the same key. Raises what ``EventsAfter`` raises:
+        ``PermissionDenied`` when the caller may not read the namespace,
+        ``RevisionCompacted`` for a revision no longer kept.
+        """
+        ns, since, _ = key
+        now = time.monotonic()
+        self._trim(now)
+        hit = self._entries.get(key)
+        backend = hub.core.backend
+        if (
+            hit is not None
+            and backend.shared_between_processes
+            and getattr(backend, "change_token", None) is None
+            and now - hit.at >= backend.poll_interval
+        ):
+            self._drop(key)  # other processes commit unseen by the notifier
+            hit = None
+        if hit is None:
+            self.misses += 1
+            info = await _namespace(hub, ns)
+            events: list[Event] = await hub.run(
+                _STORE,
+                o.EventsAfter(agent=_STORE.agent, admin=True, internal=True, ns=ns, since=since),
+            )
+            hit = _Fetch(info, events, b"".join(frame(e) for e in events), now)
+            old = self._entries.pop(key, None)  # a concurrent fetch of the same point
+            if old is not None:
+                self.bytes -= old.size
+                hit.holders = old.holders
+            self._entries[key] = hit
+            self.bytes += hit.size
+            self._trim(now)
+        else:
+            self.hits += 1
+        hit.holders += 1
+        if hit.info is not None:  # as EventsAfter: a deleted namespace's last events stay readable
+            require(hit.info, caller.agent, READ, caller.admin)
+        return hit.events, hit.frames
+
+    def release(self, key: Key) -> None:
+        """Give back the entry a stream got for ``key``; dropped once no stream holds it."""
+        hit = self._entries.get(key)
+        if hit is not None:
+            hit.holders -= 1
+            if hit.holders <= 0:
+                self._drop(key)
+
+    def _drop(self, key: Key) -> None:
+        hit = self._entries.pop(key, None)
+        if hit is not None:
+            self.bytes -= hit.size
+
+    def _trim(self, now: float) -> None:
+        """Drop the oldest entries while over the bytes bound or older than the age bound."""
+        entries = self._entries
+        while entries:
+            key, oldest = next(iter(entries.items()))
+            if self.bytes <= self.max_bytes and now - oldest.at < self.max_age:
+                return
+            self.evictions += 1
+            self._drop(key)
 
 
 async def _namespace(hub: Hub, ns: str) -> NamespaceInfo | None:

@@ -241,7 +241,7 @@ _STATUS_TEXT = {
     401: "no valid token",
     403: "the token's agent lacks the permission (or names another agent)",
     404: "no such namespace, key, token, memory, group or session",
-    409: "conflict: already exists, first-wins, version mismatch, namespace full",
+    409: "conflict: already exists, first-wins, version mismatch, namespace full, quota exceeded",
     410: "the revision asked for is compacted",
     413: "the body, a key or a value is too large",
     422: "invalid input: malformed JSON, wrong types, unknown fields, bad names",
@@ -262,6 +262,27 @@ _IDEM = _param(
     {"type": "string", "minLength": 1, "maxLength": 200},
     description="a repeat with the same key answers the first outcome instead of applying twice",
 )
+
+
+def _registry_list() -> Schema:
+    """``GET /shared-memory``: a page of ``default``; the next page's cursor in a header."""
+    op = _operation(
+        "registry_list",
+        "Seed 000's registry: live entries of namespace default, a page at a time "
+        "(limit, default 1000); the X-Next-Cursor header names the next page",
+        {"type": "object", "additionalProperties": _REGISTRY_ITEM},
+        params=(
+            _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 10_000}),
+            _param("cursor", "query", {"type": "string"}, description="an X-Next-Cursor"),
+        ),
+    )
+    op["responses"]["200"]["headers"] = {
+        "X-Next-Cursor": {
+            "description": "the cursor of the next page (absent on the last page)",
+            "schema": {"type": "string"},
+        }
+    }
+    return op
 
 
 def _operation(
@@ -412,8 +433,20 @@ def _paths(resolvers: list[str]) -> Schema:
         "/v1/namespaces": {
             "get": _operation(
                 "list_namespaces",
-                "The namespaces the token can read",
-                _out({"namespaces": {"type": "array", "items": namespace}}),
+                "The namespaces the token can read, by name (all, or with limit one page)",
+                _out(
+                    {
+                        "namespaces": {"type": "array", "items": namespace},
+                        "next_cursor": {
+                            "type": ["string", "null"],
+                            "description": "with limit: pass as cursor for the next page",
+                        },
+                    }
+                ),
+                params=(
+                    _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 10_000}),
+                    _param("cursor", "query", {"type": "string"}),
+                ),
             ),
             "post": _operation(
                 "create_namespace",
@@ -571,11 +604,7 @@ def _paths(resolvers: list[str]) -> Schema:
         },
         "/v1/namespaces/{ns}/events": {"get": _events(ns_item)},
         "/shared-memory": {
-            "get": _operation(
-                "registry_list",
-                "Seed 000's registry: every live entry of namespace default",
-                {"type": "object", "additionalProperties": _REGISTRY_ITEM},
-            ),
+            "get": _registry_list(),
             "post": _operation(
                 "registry_put",
                 "Seed 000's registry: write a key of namespace default (owner: the token's agent)",

@@ -82,6 +82,12 @@ class ServeOptions:
         index_dir: Where the memories' vector indexes are snapshotted at shutdown, so a
             restart loads them instead of rebuilding (``None``: ``<file>.index`` beside a
             SQLite store, none for Redis; ``""``: never). Each replica may keep its own.
+        max_namespaces_per_agent: Namespaces one agent may create (auto-created included;
+            admin tokens exempt); 0: no quota.
+        max_entries_per_namespace: Entries a namespace without ``max_entries`` may hold;
+            0: no quota.
+        max_store_bytes: Store size (SQLite file and WAL, Redis ``used_memory``) beyond
+            which writes that add data are refused; 0: no quota.
     """
 
     store: str = DEFAULT_URL
@@ -102,6 +108,18 @@ class ServeOptions:
     embedder: str | None = None
     decay_interval: float = 3600.0
     index_dir: str | None = None
+    # -- quotas (issue 15): refused with 409 quota_exceeded; 0 turns one off
+    max_namespaces_per_agent: int = 10_000
+    max_entries_per_namespace: int = 1_000_000
+    max_store_bytes: int = 0
+
+    def quota_settings(self) -> dict[str, int | None]:
+        """The quotas as ``connect()`` options (``None``: no quota)."""
+        return {
+            "max_namespaces_per_agent": self.max_namespaces_per_agent or None,
+            "default_max_entries": self.max_entries_per_namespace or None,
+            "max_store_bytes": self.max_store_bytes or None,
+        }
 
     @property
     def url(self) -> str:
@@ -159,6 +177,9 @@ def check_options(options: ServeOptions) -> None:
         < 0
     ):
         raise InvalidArgument("timeouts must be 0 or more seconds")
+    for name in ("max_namespaces_per_agent", "max_entries_per_namespace", "max_store_bytes"):
+        if getattr(options, name) < 0:
+            raise InvalidArgument(f"{name.replace('_', '-')} must be 0 (no quota) or more")
 
 
 def bootstrap(options: ServeOptions) -> str | None:
@@ -188,6 +209,7 @@ def build_app(options: ServeOptions) -> Starlette:
             "cleanup_interval": options.cleanup_interval,
             "embedder": options.embedder,
             "index_dir": options.index_dir,
+            **options.quota_settings(),
         },
     )
     try:

@@ -22,6 +22,8 @@ The tests are plain functions grouped by topic:
                           ``namespace()`` views, ``connect`` options
 ``test_errors``           the exception tree and bad input (each refused, nothing stored)
 ``test_async``            a representative subset through ``AsyncMemory``
+``test_quotas``           operator quotas: namespaces per agent, entries per namespace,
+                          bytes per store (``quota_exceeded``, nothing changed)
 ========================  ==================================================================
 
 Each test states its rule in its docstring and asserts exact values. Fixtures come from the

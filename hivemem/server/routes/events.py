@@ -23,7 +23,6 @@ from starlette.routing import Route
 from hivemem.engine import ops as o
 from hivemem.errors import HivememError, InvalidArgument, TooManyRequests, Unauthenticated
 from hivemem.server._http import json_response, query_float, query_int
-from hivemem.server.fanout import events_after
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
 
     from hivemem.server.app import Hub
     from hivemem.server.auth import Caller
+    from hivemem.server.fanout import Key
     from hivemem.types import Event
 
 from hivemem.server.routes._common import endpoint
@@ -132,14 +132,14 @@ async def _json(request: Request, hub: Hub, caller: Caller, ns: str, last: int) 
     deadline = time.monotonic() + wait
     notifier = hub.core.backend.notifier
     while True:
-        seq = notifier.seq
+        mark = notifier.mark(ns)
         found = await hub.run(
             caller, o.EventsAfter(agent=caller.agent, ns=ns, since=last, limit=limit)
         )
         remaining = deadline - time.monotonic()
         if found or remaining <= 0:
             return json_response({"events": [e.to_dict() for e in found]})
-        await notifier.await_change(seq, min(remaining, _wake(hub)))
+        await notifier.await_change(mark, min(remaining, _wake(hub)), ns)
 
 
 def _wake(hub: Hub) -> float:
@@ -156,32 +156,42 @@ async def _stream(
     recheck = time.monotonic() + TOKEN_RECHECK
     yield b"retry: 1000\n: connected\n\n"
     next_beat = time.monotonic() + heartbeat
-    while True:
-        seq = notifier.seq
-        try:
-            # One fetch per store change, shared by the streams of the namespace.
-            found, frames = await events_after(hub, caller, ns, last, seq, sse_frame)
-            # A revoked token's stream ends: at once after a revocation through this
-            # process, within TOKEN_RECHECK seconds after one through another.
-            now = time.monotonic()
-            if token is not None and (revocations != hub.tokens.revocations or now >= recheck):
-                revocations, recheck = hub.tokens.revocations, now + TOKEN_RECHECK
-                if await hub.tokens.alookup(token) is None:
-                    raise Unauthenticated("the token of this event stream was revoked")
-        except HivememError as exc:
-            yield b"event: error\ndata: %s\n\n" % orjson.dumps(exc.to_dict())
-            return
-        if found:
-            last = found[-1].revision
-            yield frames
-            next_beat = time.monotonic() + heartbeat
-            continue
-        remaining = next_beat - time.monotonic()
-        if remaining <= 0:
-            yield b": ping\n\n"
-            next_beat = time.monotonic() + heartbeat
-            continue
-        await notifier.await_change(seq, min(remaining, _wake(hub)))
+    held: Key | None = None
+    try:
+        while True:
+            mark = notifier.mark(ns)
+            if held is not None:
+                hub.fanout.release(held)
+                held = None
+            try:
+                # One fetch per change of the namespace, shared by its streams at this point.
+                key = (ns, last, mark)
+                found, frames = await hub.fanout.events_after(hub, caller, key, sse_frame)
+                held = key
+                # A revoked token's stream ends: at once after a revocation through this
+                # process, within TOKEN_RECHECK seconds after one through another.
+                now = time.monotonic()
+                if token is not None and (revocations != hub.tokens.revocations or now >= recheck):
+                    revocations, recheck = hub.tokens.revocations, now + TOKEN_RECHECK
+                    if await hub.tokens.alookup(token) is None:
+                        raise Unauthenticated("the token of this event stream was revoked")
+            except HivememError as exc:
+                yield b"event: error\ndata: %s\n\n" % orjson.dumps(exc.to_dict())
+                return
+            if found:
+                last = found[-1].revision
+                yield frames
+                next_beat = time.monotonic() + heartbeat
+                continue
+            remaining = next_beat - time.monotonic()
+            if remaining <= 0:
+                yield b": ping\n\n"
+                next_beat = time.monotonic() + heartbeat
+                continue
+            await notifier.await_change(mark, min(remaining, _wake(hub)), ns)
+    finally:
+        if held is not None:
+            hub.fanout.release(held)
 
 
 ROUTES = [Route("/v1/namespaces/{ns}/events", events, methods=["GET"])]

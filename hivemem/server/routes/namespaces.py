@@ -9,7 +9,7 @@ from starlette.routing import Route
 from hivemem import _validate as v
 from hivemem.engine import ops as o
 from hivemem.errors import InvalidArgument
-from hivemem.server._http import json_response
+from hivemem.server._http import json_response, query_int, query_str
 from hivemem.server.routes._common import body_of, endpoint, fields, integral
 
 if TYPE_CHECKING:
@@ -46,10 +46,23 @@ def _resolver(body: dict[str, object]) -> None:
         raise InvalidArgument(f"invalid max_entries {limit}: at most {v.MAX_INT}")
 
 
+#: Most namespaces one ``GET /v1/namespaces?limit=`` page answers.
+MAX_NAMESPACE_PAGE = 10_000
+
+
 @endpoint
 async def list_namespaces(request: Request, hub: Hub, caller: Caller) -> Response:
-    infos = await hub.run(caller, o.ListNamespaces(agent=caller.agent))
-    return json_response({"namespaces": [i.to_dict() for i in infos]})
+    """Every readable namespace, or with ``limit`` one page of them and a ``next_cursor``."""
+    limit = query_int(request, "limit")
+    cursor = query_str(request, "cursor")
+    if limit is not None and not 1 <= limit <= MAX_NAMESPACE_PAGE:
+        raise InvalidArgument(f"limit must be 1-{MAX_NAMESPACE_PAGE}")
+    op = o.ListNamespaces(agent=caller.agent, after=cursor, limit=limit)
+    infos = await hub.run(caller, op)
+    body: dict[str, object] = {"namespaces": [i.to_dict() for i in infos]}
+    if limit is not None:
+        body["next_cursor"] = infos[-1].name if len(infos) == limit else None
+    return json_response(body)
 
 
 @endpoint

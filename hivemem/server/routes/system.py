@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -46,6 +48,9 @@ async def metrics(request: Request, hub: Hub, caller: Caller) -> Response:
         "event_streams": float(sum(hub.streams.values())),
         "uptime_seconds": time.time() - hub.started_at,
     }
+    # -- load (issue 15): the fan-out cache, stream wake-ups
+    gauges.update(hub.fanout.gauges())
+    gauges["stream_wakeups_total"] = float(hub.core.backend.notifier.wakeups)
     return PlainTextResponse(hub.metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
 
@@ -78,9 +83,66 @@ async def audit(request: Request, hub: Hub, caller: Caller) -> Response:
     return json_response({"items": [r.to_dict() for r in records]})
 
 
+#: A stats answer that took at least this many seconds to compute is kept for reuse.
+STATS_EXPENSIVE = 0.05
+#: An expensive answer is reused for this many times the time it took: one caller looping
+#: ``/v1/stats`` keeps a heavy thread busy a tenth of the time at most.
+STATS_REUSE = 10
+#: Expensive answers kept (one per agent and role; the least recently computed go first).
+STATS_KEPT = 16
+
+
+@dataclass(slots=True)
+class _Stats:
+    started: float
+    task: asyncio.Task[dict[str, Any]]
+    done_at: float = 0.0
+
+
+async def _store_stats(hub: Hub, caller: Caller) -> dict[str, Any]:
+    """The Stats op's answer for the caller, computed once for concurrent callers.
+
+    Cheap answers are always fresh. An expensive one (a store with many namespaces) is
+    reused for ``STATS_REUSE`` times its computing time, so no caller can keep the store
+    busy computing stats. The computation is a task of its own: a caller that goes away
+    does not cancel it for the others waiting on it.
+    """
+    cache: dict[tuple[str, bool], _Stats] = hub.stats_cache
+    key = (caller.agent, caller.admin)
+    hit = cache.get(key)
+    if hit is not None and hit.task.done():
+        failed = hit.task.cancelled() or hit.task.exception() is not None
+        took = hit.done_at - hit.started
+        if failed or not hit.done_at or time.monotonic() >= hit.done_at + STATS_REUSE * took:
+            del cache[key]
+            hit = None
+    if hit is None:
+        start = time.monotonic()
+        task = asyncio.ensure_future(hub.run(caller, o.Stats(agent=caller.agent)))
+        hit = cache[key] = _Stats(start, task)
+        task.add_done_callback(lambda _: _stats_done(cache, key, hit))
+    return dict(await asyncio.shield(hit.task))
+
+
+def _stats_done(cache: dict[tuple[str, bool], _Stats], key: tuple[str, bool], hit: _Stats) -> None:
+    """Keep an expensive answer (at most ``STATS_KEPT``, the oldest go first), drop others."""
+    hit.done_at = time.monotonic()
+    if cache.get(key) is not hit:
+        return  # replaced meanwhile
+    del cache[key]
+    if hit.task.cancelled() or hit.task.exception() is not None:
+        return
+    if hit.done_at - hit.started < STATS_EXPENSIVE:
+        return
+    cache[key] = hit  # most recent last
+    done = [k for k, e in cache.items() if e.task.done()]
+    for old in done[: max(0, len(done) - STATS_KEPT)]:
+        del cache[old]
+
+
 @endpoint
 async def stats(request: Request, hub: Hub, caller: Caller) -> Response:
-    data = await hub.run(caller, o.Stats(agent=caller.agent))
+    data = await _store_stats(hub, caller)
     data["event_streams"] = sum(hub.streams.values()) if caller.admin else None
     data["backend"] = hub.core.backend.name
     return json_response(data)
