@@ -26,8 +26,9 @@ refuses a larger prefix).
 Items are ordinary entries: they carry owners, versions, revisions and TTLs, emit
 ``memory:write``/``memory:delete`` events and count against ``max_entries`` (or the
 store's default entries cap). Items that expired at the head of a list (the oldest, under
-a conversation TTL) are skipped by readers and dropped by the next write. A key holding a plain JSON list (written with
-``write``/``set``) becomes a list on the first list operation, with the same items.
+a conversation TTL) are skipped by readers and dropped by the next write. A key holding a
+plain JSON list (written with ``write``/``set``) becomes a list on the first list
+operation, with the same items.
 """
 
 from __future__ import annotations
