@@ -29,12 +29,22 @@ from hivemem.errors import (
     HivememError,
     NotFound,
     PermissionDenied,
+    TooManyRequests,
     Unauthenticated,
 )
-from hivemem.server._http import error_response, json_response, raw_json
+from hivemem.server import protocols
+from hivemem.server._http import (
+    REQUEST_ID_KEY,
+    error_response,
+    internal_body,
+    json_response,
+    raw_json,
+)
 from hivemem.server.auth import Caller, TokenStore
-from hivemem.server.fastpath import INTERNAL, App, FastEntries
+from hivemem.server.fastpath import App, FastEntries
+from hivemem.server.guard import CALLER_KEY, LOGGED_KEY, Guard
 from hivemem.server.metrics import Metrics, MetricsMiddleware
+from hivemem.server.ratelimit import DEFAULT_BURST, DEFAULT_RATE
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -70,6 +80,15 @@ class ServerConfig:
         ui: Serve the web UI at ``/``.
         decay_interval: Seconds between decay passes over the long-term memories (one
             replica at a time); 0 turns the scheduler off.
+        rate_limit: Requests per second per token (per client address for requests
+            without one); beyond it 429 ``rate_limited`` with ``Retry-After``. 0: no limit.
+        rate_burst: Requests a token may send at once (its bucket's size).
+        max_bodies_in_flight: Bytes of request bodies being received at once, over all
+            requests (one caller: a quarter of it); beyond, 503 ``server_busy``.
+        stream_buffer_bytes: Bytes an event stream may have waiting for a client that
+            does not read; beyond, the client is dropped.
+        stream_buffer_events: Writes (event batches, heartbeats) an event stream may have
+            waiting; beyond, the client is dropped.
     """
 
     auth: bool = True
@@ -78,6 +97,11 @@ class ServerConfig:
     max_streams_per_token: int = 64
     ui: bool = True
     decay_interval: float = 3600.0
+    rate_limit: float = DEFAULT_RATE
+    rate_burst: int = DEFAULT_BURST
+    max_bodies_in_flight: int = 64 << 20
+    stream_buffer_bytes: int = 8 << 20
+    stream_buffer_events: int = 1000
 
 
 @dataclass(slots=True)
@@ -92,6 +116,32 @@ class Hub:
     started_at: float = field(default_factory=time.time)
     #: Watches the store for changes made by other processes (SQLite file, replicas).
     poller: asyncio.Task[None] | None = None
+    #: Bytes event streams hold for clients that have not read them yet.
+    stream_buffered: int = 0
+
+    def open_stream(self, caller: Caller) -> str:
+        """Take one of the caller's event-stream slots; return the key to give it back with.
+
+        Every door that holds a response open (SSE events, ``GET /mcp``) takes one, so a
+        token holds at most ``max_streams_per_token`` streams in all.
+
+        Raises:
+            TooManyRequests: the token holds its limit already.
+        """
+        key = caller.token_id or caller.agent
+        if self.streams[key] >= self.config.max_streams_per_token:
+            raise TooManyRequests(
+                f"this token holds {self.streams[key]} event streams already "
+                f"(the limit is {self.config.max_streams_per_token}); close one first"
+            )
+        self.streams[key] += 1
+        return key
+
+    def close_stream(self, key: str) -> None:
+        """Give back a slot taken by :meth:`open_stream`."""
+        self.streams[key] -= 1
+        if self.streams[key] <= 0:
+            del self.streams[key]
 
     async def poll_changes(self) -> None:
         """Wake event streams when another process changes the store."""
@@ -128,6 +178,9 @@ class Hub:
             Unauthenticated: no valid token.
             PermissionDenied: the request names another agent than its token's.
         """
+        known: Caller | None = request.scope.get(CALLER_KEY)
+        if known is not None:  # authenticated by the guard, before the body was read
+            return known
         named = request.headers.get("x-agent-id")
         if not self.config.auth:
             agent = v.check_agent(named) if named else DEFAULT_AGENT
@@ -158,6 +211,18 @@ def hub_of(request: Request) -> Hub:
 
 async def _hivemem_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HivememError)
+    if exc.status >= 500 and exc.code == "internal":  # a backend's unexpected failure
+        request_id = request.scope.get(REQUEST_ID_KEY)
+        log.error(
+            "hivemem: internal error on %s %s (request %s): %s",
+            request.method,
+            request.url.path,
+            request_id,
+            exc.message,
+        )
+        body = exc.to_dict()
+        body["error"]["request_id"] = request_id
+        return json_response(body, exc.status)
     return error_response(exc)
 
 
@@ -183,8 +248,16 @@ def _allowed(request: Request) -> list[str]:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("hivemem: unexpected error on %s %s", request.method, request.url.path)
-    return raw_json(500, INTERNAL)
+    request_id = request.scope.get(REQUEST_ID_KEY)
+    log.error(
+        "hivemem: unexpected error on %s %s (request %s)",
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+    )
+    request.scope[LOGGED_KEY] = True  # Starlette raises it again: the guard logs no second time
+    return raw_json(500, internal_body(request_id))
 
 
 _HTTP_CODES = {405: "method_not_allowed", 400: "bad_request", 413: "too_large"}
@@ -253,4 +326,14 @@ def create_app(core: Core, config: ServerConfig | None = None) -> App:
     )
     app.state.hub = hub
     app.fast = FastEntries(hub)
+    app.guard = Guard(hub)
+    metrics.add_gauge("open_connections", protocols.open_connections)
+    metrics.add_gauge("event_stream_buffered_bytes", lambda: hub.stream_buffered)
+    for cause in protocols.counters():
+        metrics.add_counter(f"connections_{cause}", _reader(cause))
     return app
+
+
+def _reader(cause: str) -> Any:
+    """Read one of the protocols' counters (a closure per cause)."""
+    return lambda: protocols.counters()[cause]
