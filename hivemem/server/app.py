@@ -181,11 +181,27 @@ class Hub:
         known: Caller | None = request.scope.get(CALLER_KEY)
         if known is not None:  # authenticated by the guard, before the body was read
             return known
-        named = request.headers.get("x-agent-id")
+        headers = request.headers
+        named = headers.get("x-agent-id")
         if not self.config.auth:
             agent = v.check_agent(named) if named else DEFAULT_AGENT
-            return Caller(agent, request.headers.get("x-hivemem-admin") == "1", None)
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            return Caller(agent, headers.get("x-hivemem-admin") == "1", None)
+        asked = request.query_params.get("agent") if request.scope.get("query_string") else None
+        return await self.authenticate(headers.get("authorization", ""), named, asked)
+
+    async def authenticate(
+        self, authorization: str, named: str | None, asked: str | None
+    ) -> Caller:
+        """The caller of an ``Authorization`` header (auth on), naming ``named``/``asked``.
+
+        ``named`` is the request's ``X-Agent-Id``, ``asked`` its ``agent`` query argument:
+        either must be the token's own agent.
+
+        Raises:
+            Unauthenticated: no valid token.
+            PermissionDenied: the request names another agent than its token's.
+        """
+        scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated(
                 "this server needs a token: send 'Authorization: Bearer <token>' "
@@ -194,7 +210,6 @@ class Hub:
         record = await self.tokens.alookup(token.strip())
         if record is None:
             raise Unauthenticated("the token is unknown or revoked")
-        asked = request.query_params.get("agent") if request.scope.get("query_string") else None
         for other in (named, asked):
             if other is not None and other != record.agent:
                 raise PermissionDenied(

@@ -128,11 +128,13 @@ class Guard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
         """Serve one HTTP request through ``app``, within the limits."""
-        given = authorization = length = host = origin = content_type = None
+        given = authorization = length = host = origin = content_type = named = None
         chunked = False
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value
+            elif name == b"x-agent-id":
+                named = value
             elif name == b"content-length":
                 length = value
             elif name == b"x-request-id":
@@ -162,7 +164,7 @@ class Guard:
         try:
             if not self.auth:
                 self._check_local(scope, host, origin, content_type, has_body)
-            key = await self._identify(scope, authorization)
+            key = await self._identify(scope, authorization, named)
             wait = self.limiter.take(key)
             if wait:
                 self.hub.metrics.counters["rate_limited_requests"] += 1
@@ -235,14 +237,23 @@ class Guard:
                     f"(got {(content_type or b'none').decode('latin-1')!r})"
                 )
 
-    async def _identify(self, scope: Scope, authorization: bytes | None) -> str:
+    async def _identify(
+        self, scope: Scope, authorization: bytes | None, named: bytes | None
+    ) -> str:
         """The rate-limit key: the token's id once authenticated, else the client address."""
         client = scope.get("client")
         address = f"ip:{client[0]}" if client else "ip:-"
         if authorization is None or not self.auth:
             return address
+        asked = None
+        if b"agent=" in scope.get("query_string", b""):
+            asked = Request(scope).query_params.get("agent")
         try:
-            caller = await self.hub.caller(Request(scope))
+            caller = await self.hub.authenticate(
+                authorization.decode("latin-1"),
+                None if named is None else named.decode("latin-1"),
+                asked,
+            )
         except Unauthenticated:
             # Bad credentials count against the address: guessing tokens is rate limited.
             wait = self.limiter.take(address)

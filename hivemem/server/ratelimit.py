@@ -27,6 +27,8 @@ DEFAULT_RATE = 1000.0
 DEFAULT_BURST = 2000
 #: Most buckets kept (least recently used forgotten first).
 DEFAULT_MAX_KEYS = 10_000
+#: One request's worth of tokens, less what float arithmetic on the clock can lose.
+_ONE = 1.0 - 1e-9
 
 
 class RateLimiter:
@@ -83,8 +85,8 @@ class RateLimiter:
         else:
             tokens = min(float(self.burst), held[0] + (now - held[1]) * self.rate)
             buckets.move_to_end(key)
-        if tokens >= 1.0:
-            buckets[key] = (tokens - 1.0, now)
+        if tokens >= _ONE:
+            buckets[key] = (max(0.0, tokens - 1.0), now)
             return 0.0
         buckets[key] = (tokens, now)
         self.limited += 1

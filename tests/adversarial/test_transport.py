@@ -372,3 +372,34 @@ def test_request_ids_are_echoed_or_made(tmp_path: Path) -> None:
             assert echoed.status_code == 401
             assert echoed.headers["X-Request-Id"] != bad
             assert re.fullmatch(r"[A-Za-z0-9._:/+=@-]{1,128}", echoed.headers["X-Request-Id"])
+
+
+def test_an_unexpected_exception_answers_500_with_the_request_id(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from starlette.testclient import TestClient
+
+    from hivemem._connect import _open
+    from hivemem.server.app import ServerConfig, create_app
+
+    core = _open("memory://", None, None, {"cleanup_interval": 0, "embedder": "none"})
+    try:
+        app = create_app(core, ServerConfig(auth=False))
+
+        async def boom(op: Any) -> Any:
+            raise RuntimeError("a bug nobody expected")
+
+        monkeypatch.setattr(core.backend, "aexecute", boom)
+        with TestClient(app, base_url="http://127.0.0.1:7700") as client:
+            for path in ("/v1/namespaces/n/entries/k", "/v1/namespaces/n/entries"):  # fast, routed
+                caplog.clear()
+                answer = client.get(path, headers={"X-Request-Id": f"req{len(path)}"})
+                assert answer.status_code == 500
+                error = answer.json()["error"]
+                assert error["code"] == "internal"
+                assert error["request_id"] == answer.headers["X-Request-Id"] == f"req{len(path)}"
+                logged = [r for r in caplog.records if f"req{len(path)}" in r.getMessage()]
+                assert len(logged) == 1 and logged[0].exc_info is not None
+                assert "a bug nobody expected" in caplog.text
+    finally:
+        core.close()
