@@ -403,3 +403,43 @@ def test_an_unexpected_exception_answers_500_with_the_request_id(
                 assert "a bug nobody expected" in caplog.text
     finally:
         core.close()
+
+
+def test_every_door_that_holds_a_response_open_takes_a_stream_slot() -> None:
+    from starlette.testclient import TestClient
+
+    from hivemem._connect import _open
+    from hivemem.server.app import ServerConfig, create_app
+
+    core = _open("memory://", None, None, {"cleanup_interval": 0, "embedder": "none"})
+    try:
+        app = create_app(core, ServerConfig(auth=False, max_streams_per_token=0))
+        agent = {"X-Agent-Id": "holder"}
+        with TestClient(app, base_url="http://127.0.0.1:7700") as client:
+            assert (
+                client.put(
+                    "/v1/namespaces/n/entries/k", json={"value": 1}, headers=agent
+                ).status_code
+                == 200
+            )
+            held = {
+                "event stream": client.get(
+                    "/v1/namespaces/n/events?since=0",
+                    headers={**agent, "Accept": "text/event-stream"},
+                ),
+                "long poll": client.get(
+                    "/v1/namespaces/n/events?since=0&wait=5",
+                    headers={**agent, "Accept": "application/json"},
+                ),
+                "mcp stream": client.get("/mcp", headers={**agent, "Accept": "text/event-stream"}),
+            }
+            for door, answer in held.items():
+                assert answer.status_code == 429, (door, answer.text)
+                assert answer.json()["error"]["code"] == "too_many_requests", door
+            poll = client.get(
+                "/v1/namespaces/n/events?since=0", headers={**agent, "Accept": "application/json"}
+            )
+            assert poll.status_code == 200  # an immediate answer holds nothing
+            assert app.state.hub.streams == {}
+    finally:
+        core.close()

@@ -10,6 +10,9 @@ JSON list instead (``wait=S`` holds the request up to S seconds until one arrive
 ``since`` (or with ``probe=watch|subscribe``) it checks read permission and retention and
 answers ``{"revision": current}``, as a watcher does before following.
 
+Every response held open (a stream, a long poll with ``wait``; ``GET /mcp`` too) takes one
+of the token's ``max_streams_per_token`` slots until it ends.
+
 A client that stops reading cannot make the server hold its events: each stream writes
 through a queue bounded in bytes (``stream_buffer_bytes``, 8 MiB by default) and in writes
 (``stream_buffer_events``, 1,000); once the client's socket buffers are full and the queue
@@ -193,15 +196,21 @@ async def _json(request: Request, hub: Hub, caller: Caller, ns: str, last: int) 
     wait = min(max(query_float(request, "wait") or 0.0, 0.0), 60.0)
     deadline = time.monotonic() + wait
     notifier = hub.core.backend.notifier
-    while True:
-        seq = notifier.seq
-        found = await hub.run(
-            caller, o.EventsAfter(agent=caller.agent, ns=ns, since=last, limit=limit)
-        )
-        remaining = deadline - time.monotonic()
-        if found or remaining <= 0:
-            return json_response({"events": [e.to_dict() for e in found]})
-        await notifier.await_change(seq, min(remaining, _wake(hub)))
+    # A long poll holds its request open like a stream: it takes one of the token's slots.
+    key = hub.open_stream(caller) if wait > 0 else None
+    try:
+        while True:
+            seq = notifier.seq
+            found = await hub.run(
+                caller, o.EventsAfter(agent=caller.agent, ns=ns, since=last, limit=limit)
+            )
+            remaining = deadline - time.monotonic()
+            if found or remaining <= 0:
+                return json_response({"events": [e.to_dict() for e in found]})
+            await notifier.await_change(seq, min(remaining, _wake(hub)))
+    finally:
+        if key is not None:
+            hub.close_stream(key)
 
 
 def _wake(hub: Hub) -> float:
