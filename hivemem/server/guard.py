@@ -12,7 +12,8 @@ made once, for every door (REST routes, event streams, ``/mcp``):
    body that is not ``application/json`` gets 415 ``unsupported_media_type``.
 3. **Authentication first.** A request that presents a token is authenticated before a byte
    of its body is read; the caller is left in the scope for the route (no second lookup). A
-   bad token gets 401 at once.
+   request with a body and a bad token gets 401 at once; without a body the route decides
+   (public routes such as ``/healthz`` answer whatever the credentials).
 4. **Rate limit** (:mod:`hivemem.server.ratelimit`): per token, or per client address without
    one; beyond it, 429 ``rate_limited`` with ``Retry-After``.
 5. **Bodies.** A declared ``Content-Length`` over the body limit gets 413 before reading; the
@@ -44,7 +45,6 @@ from hivemem.errors import (
     RateLimited,
     ServerBusy,
     TooLarge,
-    Unauthenticated,
     UnsupportedMediaType,
 )
 from hivemem.server._http import REQUEST_ID_KEY, error_body, internal_body
@@ -164,7 +164,7 @@ class Guard:
         try:
             if not self.auth:
                 self._check_local(scope, host, origin, content_type, has_body)
-            key = await self._identify(scope, authorization, named)
+            key = await self._identify(scope, authorization, named, has_body)
             wait = self.limiter.take(key)
             if wait:
                 self.hub.metrics.counters["rate_limited_requests"] += 1
@@ -238,9 +238,14 @@ class Guard:
                 )
 
     async def _identify(
-        self, scope: Scope, authorization: bytes | None, named: bytes | None
+        self, scope: Scope, authorization: bytes | None, named: bytes | None, has_body: bool
     ) -> str:
-        """The rate-limit key: the token's id once authenticated, else the client address."""
+        """The rate-limit key: the token's id once authenticated, else the client address.
+
+        Bad credentials are refused here only for a request with a body (nothing of it is
+        read); without one the route decides (public routes answer anyway). Either way
+        they count against the client's address, so guessing tokens is rate limited.
+        """
         client = scope.get("client")
         address = f"ip:{client[0]}" if client else "ip:-"
         if authorization is None or not self.auth:
@@ -254,13 +259,16 @@ class Guard:
                 None if named is None else named.decode("latin-1"),
                 asked,
             )
-        except Unauthenticated:
-            # Bad credentials count against the address: guessing tokens is rate limited.
-            wait = self.limiter.take(address)
-            if wait:
-                self.hub.metrics.counters["rate_limited_requests"] += 1
-                raise RateLimited("too many requests with bad tokens", retry_after=wait) from None
-            raise
+        except HivememError:
+            if has_body:
+                wait = self.limiter.take(address)
+                if wait:
+                    self.hub.metrics.counters["rate_limited_requests"] += 1
+                    raise RateLimited(
+                        "too many requests with bad credentials", retry_after=wait
+                    ) from None
+                raise
+            return address
         scope[CALLER_KEY] = caller
         return f"token:{caller.token_id}"
 
