@@ -443,3 +443,34 @@ def test_every_door_that_holds_a_response_open_takes_a_stream_slot() -> None:
             assert app.state.hub.streams == {}
     finally:
         core.close()
+
+
+def test_the_h11_protocol_has_the_body_deadline_too() -> None:
+    from hivemem._connect import _open
+    from hivemem.server import protocols
+    from hivemem.server.app import ServerConfig, create_app
+    from hivemem.testing.server import ServerThread
+
+    core = _open("memory://", None, None, {"cleanup_interval": 0, "embedder": "none"})
+    thread = ServerThread(http=protocols.GuardedH11Protocol)
+    protocols.configure(thread.server.config, 10.0, 65536, body_timeout=0.5)
+    try:
+        with thread:
+            url = thread.mount(create_app(core, ServerConfig(auth=False)))
+            prefix = url.rsplit("/", 1)[1]
+
+            async def half_sent() -> bytes:
+                reader, writer = await asyncio.open_connection("127.0.0.1", thread.port)
+                writer.write(
+                    f"PUT /{prefix}/v1/namespaces/n/entries/k HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{".encode()
+                )
+                try:
+                    return await asyncio.wait_for(_answer(reader), HANG)
+                finally:
+                    writer.close()
+
+            assert asyncio.run(half_sent()).startswith(b"HTTP/1.1 408")
+            assert httpx.get(url + "/v1/namespaces/n/entries/k").status_code == 404
+    finally:
+        core.close()
