@@ -344,6 +344,7 @@ def create_app(core: Core, config: ServerConfig | None = None) -> App:
     app.guard = Guard(hub)
     metrics.add_gauge("open_connections", protocols.open_connections)
     metrics.add_gauge("event_stream_buffered_bytes", lambda: hub.stream_buffered)
+    metrics.counters["slow_consumers_dropped"] += 0
     for cause in protocols.counters():
         metrics.add_counter(f"connections_{cause}", _reader(cause))
     return app

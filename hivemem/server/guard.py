@@ -118,6 +118,8 @@ class Guard:
         self._prefix = os.urandom(4).hex() + "-"
         self._ids = itertools.count(1)
         metrics = hub.metrics
+        for counter in ("rate_limited_requests", "request_bodies_refused"):
+            metrics.counters[counter] += 0  # listed at 0 from the start
         metrics.add_gauge("request_bodies_in_flight_bytes", lambda: self.in_flight)
         metrics.add_gauge("rate_limit_buckets", lambda: len(self.limiter))
 
