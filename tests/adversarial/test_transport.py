@@ -474,3 +474,26 @@ def test_the_h11_protocol_has_the_body_deadline_too() -> None:
             assert httpx.get(url + "/v1/namespaces/n/entries/k").status_code == 404
     finally:
         core.close()
+
+
+def test_serve_documents_and_checks_the_transport_options(tmp_path: Path) -> None:
+    from tests.cli.conftest import run_cli
+
+    usage = run_cli("serve", "--help").stdout
+    for flag, default in (
+        ("--body-timeout", "default 30"),
+        ("--max-bodies-in-flight", "default 64 MiB"),
+        ("--rate-limit", "default 1000"),
+        ("--rate-burst", "default 2000"),
+        ("--stream-buffer-bytes", "default 8 MiB"),
+        ("--stream-buffer-events", "default 1000"),
+        ("--keep-alive", "default 5"),
+    ):
+        assert flag in usage
+        assert default in " ".join(usage.split()), flag
+    refused = run_cli(
+        "serve", "--store", f"sqlite:///{tmp_path}/s.db", "--max-body", "1000",
+        "--max-bodies-in-flight", "999",
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "max-bodies-in-flight must be at least max-body" in refused.stderr
