@@ -138,16 +138,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=_number(int, 1),
         default=8 << 20,
         metavar="BYTES",
-        help="bytes an event stream holds for a client that stopped reading; beyond, the "
-        "client is dropped (default 8 MiB = 8388608)",
+        help="bytes an event stream holds for a client that stopped reading (besides its "
+        "socket buffers); beyond, the client is dropped (default 8 MiB = 8388608)",
     )
     p.add_argument(
         "--stream-buffer-events",
         type=_number(int, 1),
-        default=1000,
+        default=10_000,
         metavar="N",
-        help="writes (event batches, heartbeats) an event stream holds for a client that "
-        "stopped reading; beyond, the client is dropped (default 1000)",
+        help="events (and heartbeats) an event stream holds for a client that stopped "
+        "reading; beyond, the client is dropped (default 10000)",
     )
     p.add_argument(
         "--max-header-bytes",

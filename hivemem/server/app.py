@@ -87,8 +87,8 @@ class ServerConfig:
             requests (one caller: a quarter of it); beyond, 503 ``server_busy``.
         stream_buffer_bytes: Bytes an event stream may have waiting for a client that
             does not read; beyond, the client is dropped.
-        stream_buffer_events: Writes (event batches, heartbeats) an event stream may have
-            waiting; beyond, the client is dropped.
+        stream_buffer_events: Events (and heartbeats) an event stream may have waiting
+            behind a write the client does not take; beyond, the client is dropped.
     """
 
     auth: bool = True
@@ -101,7 +101,7 @@ class ServerConfig:
     rate_burst: int = DEFAULT_BURST
     max_bodies_in_flight: int = 64 << 20
     stream_buffer_bytes: int = 8 << 20
-    stream_buffer_events: int = 1000
+    stream_buffer_events: int = 10_000
 
 
 @dataclass(slots=True)

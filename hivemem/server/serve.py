@@ -81,7 +81,7 @@ class ServeOptions:
             a quarter of it); beyond, 503 ``server_busy``.
         stream_buffer_bytes: Bytes an event stream holds for a client that stopped reading
             before dropping it.
-        stream_buffer_events: Writes an event stream holds for such a client before
+        stream_buffer_events: Events an event stream holds for such a client before
             dropping it.
         graceful_timeout: Seconds open requests (event streams) get on shutdown.
         log_level: uvicorn's log level.
@@ -114,7 +114,7 @@ class ServeOptions:
     rate_burst: int = DEFAULT_BURST
     max_bodies_in_flight: int = 64 << 20
     stream_buffer_bytes: int = 8 << 20
-    stream_buffer_events: int = 1000
+    stream_buffer_events: int = 10_000
     graceful_timeout: float = 5.0
     log_level: str = "warning"
     access_log: bool = False

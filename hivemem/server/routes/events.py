@@ -14,10 +14,12 @@ Every response held open (a stream, a long poll with ``wait``; ``GET /mcp`` too)
 of the token's ``max_streams_per_token`` slots until it ends.
 
 A client that stops reading cannot make the server hold its events: each stream writes
-through a queue bounded in bytes (``stream_buffer_bytes``, 8 MiB by default) and in writes
-(``stream_buffer_events``, 1,000); once the client's socket buffers are full and the queue
-passes either bound, the connection is aborted (``hivemem_slow_consumers_dropped_total``)
-and its stream slot freed. A client that reads again resumes with ``Last-Event-ID``.
+through a queue bounded in bytes (``stream_buffer_bytes``, 8 MiB by default) and in events
+(``stream_buffer_events``, 10,000: a namespace's whole default event retention, so reading
+a full backlog never counts as stalling); once the client's socket buffers are full and
+the queue behind its stuck write passes either bound, the connection is aborted
+(``hivemem_slow_consumers_dropped_total``) and its stream slot freed. A client that reads
+again resumes with ``Last-Event-ID``.
 """
 
 from __future__ import annotations
@@ -135,33 +137,44 @@ async def _bounded(
 ) -> AsyncIterator[bytes]:
     """Write ``source``'s chunks through a bounded queue; drop a client that stops reading.
 
-    ``source`` runs in its own task and queues ``(bytes, writes)``; this generator hands
-    them to the response. While the client reads, the queue stays near empty; when it does
-    not, the response blocks on the full socket and the queue grows until it passes
-    ``stream_buffer_bytes`` or ``stream_buffer_events``: the connection is aborted then
-    (``abort``, from the server's protocol; without one the stream just ends).
+    ``source`` runs in its own task and queues ``(bytes, events)``; this generator hands the
+    chunks to the response, one write at a time. When the client stops reading, its write
+    blocks on the full socket while the queue behind it grows: once that queue holds more
+    than one chunk and passes ``stream_buffer_bytes`` or ``stream_buffer_events``, the
+    connection is aborted (``abort``, from the server's protocol; without one the stream
+    ends). While no write is blocked (the response has not taken the queue yet, e.g. a
+    backlog read in one go) the source waits instead, so the queue never holds more than
+    the bound plus one chunk.
     """
     config = hub.config
     queue: deque[tuple[bytes, int]] = deque()
-    held = writes = 0
-    ready = asyncio.Event()
-    over = done = False
+    held = events = 0
+    ready = asyncio.Event()  # the queue has something, or the source ended
+    taken = asyncio.Event()  # the response took a chunk, or finished writing one
+    sending = over = done = False
+
+    def full() -> bool:
+        big = held > config.stream_buffer_bytes or events > config.stream_buffer_events
+        return big and len(queue) > 1
 
     async def pump() -> None:
-        nonlocal held, writes, over, done
+        nonlocal held, events, over, done
         try:
             async for chunk, count in source:
                 queue.append((chunk, count))
                 held += len(chunk)
-                writes += count
+                events += count
                 hub.stream_buffered += len(chunk)
                 ready.set()
-                if held > config.stream_buffer_bytes or writes > config.stream_buffer_events:
-                    over = True
-                    hub.metrics.counters["slow_consumers_dropped"] += 1
-                    if abort is not None:
-                        abort()
-                    return
+                while full():
+                    if sending:  # its write is stuck and the queue behind it is full
+                        over = True
+                        hub.metrics.counters["slow_consumers_dropped"] += 1
+                        if abort is not None:
+                            abort()
+                        return
+                    taken.clear()
+                    await taken.wait()
         finally:
             done = True
             ready.set()
@@ -173,9 +186,13 @@ async def _bounded(
             if queue:
                 chunk, count = queue.popleft()
                 held -= len(chunk)
-                writes -= count
+                events -= count
                 hub.stream_buffered -= len(chunk)
+                sending = True
+                taken.set()
                 yield chunk
+                sending = False
+                taken.set()
                 continue
             if done:
                 return
