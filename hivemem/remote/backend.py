@@ -279,10 +279,15 @@ class RemoteBackend(Backend):
             Unauthenticated: the token is missing, unknown or revoked.
         """
         headers = {"X-Agent-Id": agent} if agent else {}
-        try:
-            resp = self._client.get("/v1/whoami", headers=headers)
-        except httpx.TransportError as exc:
-            raise _unavailable(self.url, exc) from None
+        for attempt in range(self.retries + 1):
+            try:
+                resp = self._client.get("/v1/whoami", headers=headers)
+            except httpx.TransportError as exc:
+                raise _unavailable(self.url, exc) from None
+            pause = _turned_away(resp)
+            if pause is None or attempt == self.retries:
+                break
+            time.sleep(pause)
         data: dict[str, Any] = _result(
             Call("GET", "/v1/whoami"), resp.status_code, resp.content
         ).unwrap()
