@@ -6,19 +6,27 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test check lint format typecheck bench demo clean system-deps
 
-$(STAMP): pyproject.toml
+RUN_STAMP := $(VENV)/.installed-run
+
+# Serving needs the server and the default embedder only; the test and benchmark tools come
+# with `make test` / `make check` / `make bench`.
+$(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of torch first (it lies on this machine's disk): sentence-transformers
 	# would otherwise pull a CUDA build of several GB.
 	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[server,semantic]'
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
 	$(PY) -m pip install -q -e '.[dev,bench,server,redis,semantic]'
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(VENV)/bin/hivemem serve --store sqlite:///hivemem.db
 
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	$(VENV)/bin/hivemem demo
 
 # The tests start their own redis-server processes (never the shared one on 6379); the web

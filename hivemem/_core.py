@@ -130,7 +130,7 @@ class Core:
         """Delete every expired entry now; return how many were removed."""
         total = 0
         while True:
-            op = o.Sweep(agent="system", admin=True)
+            op = o.Sweep(agent=v.SYSTEM_AGENT, admin=True)
             count: int = self.finish(self.backend.execute(op))
             total += count
             if count == 0:  # a store may sweep one namespace per call (Redis: one slot)
@@ -385,14 +385,14 @@ class Core:
         self, namespace: str, agent: str | None, prefix: Any, limit: Any, cursor: Any
     ) -> o.ListEntries:
         """Check and build a ListEntries op (``limit=None`` lists everything)."""
-        if not isinstance(prefix, str):
-            raise InvalidArgument("prefix must be a string")
         if cursor is not None and not isinstance(cursor, str):
             raise InvalidArgument("cursor must be a string from a previous page")
+        if cursor is not None:
+            v.check_prefix(cursor, "cursor")
         return o.ListEntries(
             agent=self.who(agent),
             ns=v.check_namespace(namespace),
-            prefix=prefix,
+            prefix=v.check_prefix(prefix),
             limit=None if limit is None else v.check_limit(limit),
             cursor=cursor,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -12,12 +11,19 @@ from hivemem.types import CONFLICT_STRATEGIES, LEVELS
 __all__ = [
     "MAX_INT",
     "MAX_KEY_BYTES",
+    "MAX_TTL",
+    "ADMIN_AGENT",
+    "RESERVED_AGENTS",
+    "SYSTEM_AGENT",
+    "DECAY_AGENT",
     "RESERVED_PREFIX",
     "check_agent",
+    "check_caller_agent",
     "check_key",
     "check_level",
     "check_limit",
     "check_namespace",
+    "check_prefix",
     "check_strategy",
     "check_ttl",
     "check_version",
@@ -25,15 +31,42 @@ __all__ = [
 ]
 
 MAX_KEY_BYTES = 1024
+#: Longest time-to-live, in seconds (10 years), of an entry, a namespace's default, a
+#: conversation or a prefix: every door refuses more (stores keep expiry as numbers that
+#: must stay finite and fit a 64-bit millisecond count).
+MAX_TTL = 315_360_000
 #: Largest integer a version or count may be (signed 64 bits, as stores keep them).
 MAX_INT = (1 << 63) - 1
 
 _AGENT = re.compile(r"[A-Za-z0-9._@:\-]{1,128}")
 _NAMESPACE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+#: The agent the store acts as by itself (TTL expiry, sweeps, the default namespace's
+#: creator, the server's token records and event fan-out).
+SYSTEM_AGENT = "system"
+#: The agent the memories scheduler's decay passes act as.
+DECAY_AGENT = "hivemem-decay"
+#: The agent of the admin token ``hivemem serve`` creates on a store's first start.
+ADMIN_AGENT = "admin"
+#: Agent ids only the store and the server act as: no token can be minted for them (but the
+#: server's first admin token, for :data:`ADMIN_AGENT`) and no request can name them
+#: (``--no-auth``'s ``X-Agent-Id`` included).
+RESERVED_AGENTS = frozenset({SYSTEM_AGENT, ADMIN_AGENT, DECAY_AGENT})
+
 #: Namespaces whose names start with this hold the store's own records (server tokens);
 #: no caller can name them.
 RESERVED_PREFIX = "_hivemem"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_caller_agent(agent: Any) -> str:
+    """Return ``agent`` if a client may act as it: valid and not in :data:`RESERVED_AGENTS`."""
+    name = check_agent(agent)
+    if name in RESERVED_AGENTS:
+        raise InvalidArgument(
+            f"agent id {name!r} is reserved for the store itself "
+            f"(reserved: {', '.join(sorted(RESERVED_AGENTS))}); choose another"
+        )
+    return name
 
 
 def check_agent(agent: Any) -> str:
@@ -91,14 +124,36 @@ def check_key(key: Any) -> str:
     return key
 
 
+def check_prefix(prefix: Any, what: str = "prefix") -> str:
+    """Return ``prefix`` (of keys, or a cursor: a key) if it is a string a key can start with.
+
+    Empty is allowed; at most :data:`MAX_KEY_BYTES` of valid UTF-8 (no lone surrogate).
+    """
+    if type(prefix) is not str:
+        raise InvalidArgument(f"{what} must be a string")
+    if not prefix.isascii():
+        try:
+            size = len(prefix.encode())
+        except UnicodeEncodeError:
+            raise InvalidArgument(f"invalid {what}: not valid UTF-8 (lone surrogate)") from None
+    else:
+        size = len(prefix)
+    if size > MAX_KEY_BYTES:
+        raise TooLarge(f"{what} is {size} bytes; the limit is {MAX_KEY_BYTES}")
+    return prefix
+
+
 def check_ttl(ttl: Any) -> float | None:
-    """Return ``ttl`` as seconds (a positive finite number) or ``None``."""
+    """Return ``ttl`` as seconds (a number above 0, at most :data:`MAX_TTL`) or ``None``."""
     if ttl is None:
         return None
     if isinstance(ttl, bool) or not isinstance(ttl, int | float):
         raise InvalidArgument(f"invalid ttl {ttl!r}: give seconds as a positive number")
-    if not math.isfinite(ttl) or ttl <= 0:
-        raise InvalidArgument(f"invalid ttl {ttl!r}: give seconds as a positive number")
+    if not (0 < ttl <= MAX_TTL):  # (NaN fails every comparison)
+        raise InvalidArgument(
+            f"invalid ttl {ttl!r}: give seconds as a number above 0 and at most {MAX_TTL} "
+            "(10 years)"
+        )
     return float(ttl)
 
 

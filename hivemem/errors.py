@@ -23,6 +23,7 @@ remote client raise the same classes, so embedded and remote callers catch the s
     ├── TooManyRequests         429 too_many_requests
     │   └── RateLimited         429 rate_limited      (retry_after)
     ├── EmbedderUnavailable     503 embedder_unavailable (no embedder, or it failed)
+    ├── InternalError           500 internal          (a bug: logged with its traceback)
     └── BackendUnavailable      503 backend_unavailable
         ├── ServerBusy          503 server_busy       (retry_after)
         └── CircuitOpen         503 circuit_open
@@ -30,6 +31,7 @@ remote client raise the same classes, so embedded and remote callers catch the s
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "EmbedderUnavailable",
     "HivememError",
     "IndexOutOfRange",
+    "InternalError",
     "InvalidArgument",
     "ItemNotFound",
     "NamespaceFull",
@@ -263,6 +266,31 @@ class EmbedderUnavailable(HivememError):
     status = 503
 
 
+class InternalError(HivememError):
+    """An unexpected exception (a bug) while running one op; only that op failed.
+
+    The store logs it once with its traceback (logger ``hivemem``); the op's writes are
+    undone and the other ops of the same commit are unaffected.
+    """
+
+    code = "internal"
+    status = 500
+
+    @classmethod
+    def of(cls, exc: BaseException, where: str) -> InternalError:
+        """Log ``exc`` with its traceback (logger ``hivemem``) and return the error to answer.
+
+        Args:
+            exc: The unexpected exception.
+            where: What was running, e.g. ``"op put on namespace 'a'"``.
+        """
+        logging.getLogger("hivemem").error("unexpected error in %s", where, exc_info=exc)
+        text = str(exc)
+        if len(text) > 200:
+            text = text[:200] + "..."
+        return cls(f"internal error in {where}: {type(exc).__name__}: {text}")
+
+
 class BackendUnavailable(HivememError):
     """The storage backend (or the server) cannot be reached right now."""
 
@@ -313,6 +341,7 @@ ERRORS_BY_CODE: dict[str, type[HivememError]] = {
         TooManyRequests,
         RateLimited,
         EmbedderUnavailable,
+        InternalError,
         BackendUnavailable,
         ServerBusy,
         CircuitOpen,

@@ -17,7 +17,7 @@ import abc
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -92,6 +92,11 @@ class Txn(abc.ABC):
     behind even when several ops share one commit. Entry primitives see expired entries too;
     the engine decides what is live.
     """
+
+    #: Exceptions the engine lets through to the backend (its own signals, and driver
+    #: errors that may have broken the whole transaction); any other exception an op raises
+    #: fails that op alone (:class:`~hivemem.errors.InternalError`, its writes undone).
+    passthrough: ClassVar[tuple[type[Exception], ...]] = ()
 
     # -- atomic brackets
     @abc.abstractmethod
@@ -320,6 +325,8 @@ class Backend(abc.ABC):
     name = "base"
     #: Whether several processes may share this store.
     shared_between_processes = False
+    #: Whether ops go to a hivemem server that runs the engine (and the memories' plans).
+    remote = False
     #: Seconds between polls of the event log for changes made by other processes.
     poll_interval = 0.25
 

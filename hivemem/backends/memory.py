@@ -13,8 +13,9 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from hivemem.backends.base import Backend, Result, Settings, Stored, Txn, filter_audit
-from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
+from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
 from hivemem.engine.ops import CreateNamespace, Op
+from hivemem.errors import InternalError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,13 +43,17 @@ class MemoryBackend(Backend, Txn):
         self._expiry: list[tuple[float, str, str]] = []
         self._undo: list[Callable[[], None]] | None = None
         self.execute(
-            CreateNamespace(agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={})
+            CreateNamespace(agent=SYSTEM_AGENT, ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={})
         )
 
     # -- Backend
     def execute(self, op: Op[Any]) -> Result:
         with self._lock:
-            result = execute(self, op, self.settings)
+            try:
+                result = execute(self, op, self.settings)
+            except Exception as exc:  # the engine contains an op's errors; this is a bug in it
+                self._undo = None
+                result = Result(error=InternalError.of(exc, f"op {type(op).__name__}"))
         if result.events and result.error is None and op.mutates:
             self.notifier.notify()
         return result

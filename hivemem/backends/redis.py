@@ -45,8 +45,8 @@ from hivemem.backends.base import Backend, Result, Settings, Stored, Txn, filter
 from hivemem.backends.redis_call import ThreadConnections
 from hivemem.engine import fast
 from hivemem.engine import ops as o
-from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
-from hivemem.errors import BackendUnavailable, HivememError
+from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
+from hivemem.errors import BackendUnavailable, HivememError, InternalError
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo
 
 if TYPE_CHECKING:
@@ -170,6 +170,8 @@ def _json(value: Any) -> str:
 
 class _RedisTxn(Txn):
     """The engine's view of Redis for one op: snapshot reads, recorded writes."""
+
+    passthrough = (_Miss,)  # fetch what is missing, then run the op again
 
     def __init__(self, backend: RedisBackend, op: o.Op[Any], snap: dict[tuple[Any, ...], Any]):
         self.b = backend
@@ -549,7 +551,9 @@ class RedisBackend(Backend):
         self._listener: threading.Thread | None = None
         self._listen_gen = 0
         self.execute(
-            o.CreateNamespace(agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={})
+            o.CreateNamespace(
+                agent=SYSTEM_AGENT, ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={}
+            )
         ).unwrap()
 
     def _make_client(self, url: str, *, asyncio: bool) -> Any:
@@ -932,6 +936,10 @@ class RedisBackend(Backend):
             return self._execute(op)
         except self._redis.exceptions.RedisError as exc:
             return Result(error=BackendUnavailable(f"Redis is unavailable: {exc}"))
+        except HivememError as exc:
+            return Result(error=exc)
+        except Exception as exc:  # a bug outside the engine (fast paths, decoding): this op's
+            return Result(error=InternalError.of(exc, f"Redis op {type(op).__name__}"))
 
     def _execute(self, op: o.Op[Any]) -> Result:
         if isinstance(op, o.Get):
@@ -982,6 +990,10 @@ class RedisBackend(Backend):
             return await self._aexecute(op)
         except self._redis.exceptions.RedisError as exc:
             return Result(error=BackendUnavailable(f"Redis is unavailable: {exc}"))
+        except HivememError as exc:
+            return Result(error=exc)
+        except Exception as exc:  # a bug outside the engine (fast paths, decoding): this op's
+            return Result(error=InternalError.of(exc, f"Redis op {type(op).__name__}"))
 
     async def _aexecute(self, op: o.Op[Any]) -> Result:
         client = self._aclient()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -24,7 +25,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
@@ -32,9 +33,9 @@ from hivemem import _codec
 from hivemem.backends.base import Backend, Result, Settings, Stored, Txn
 from hivemem.backends.epoch import SharedCounter
 from hivemem.engine import fast
-from hivemem.engine.apply import DEFAULT_NAMESPACE, execute
+from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
 from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op, Put
-from hivemem.errors import BackendUnavailable, HivememError, InvalidArgument
+from hivemem.errors import BackendUnavailable, HivememError, InternalError, InvalidArgument
 from hivemem.types import AccessLogEntry, Event, NamespaceInfo
 
 if TYPE_CHECKING:
@@ -139,6 +140,7 @@ MMAP_BYTES = 1 << 30
 #: Seconds a read's audit record may wait in the buffer.
 AUDIT_FLUSH_SECONDS = 0.2
 
+log = logging.getLogger("hivemem")
 _allocate_lock = threading.Lock
 _dumps = orjson.dumps
 _Fragment = orjson.Fragment
@@ -186,6 +188,9 @@ def _resolve_all(done: list[tuple[asyncio.Future[Result], Result]]) -> None:
 
 class _SQLiteTxn(Txn):
     """The Txn primitives over one connection (the writer's inside BEGIN, or a reader's)."""
+
+    #: A driver error may have ended the transaction: it is the whole commit's.
+    passthrough: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error,)
 
     def __init__(
         self,
@@ -353,7 +358,7 @@ class _SQLiteTxn(Txn):
             return []
         rows = self.c.execute(
             "SELECT data FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
-            (base + max(since, 0), base | REV_MASK, limit),
+            (base + min(max(since, 0), REV_MASK), base | REV_MASK, limit),
         ).fetchall()
         return [Event.from_dict(_loads(r[0])) for r in rows]
 
@@ -442,6 +447,8 @@ class _WriteTxn(_SQLiteTxn):
     An op that starts before anything of the transaction is written needs no SAVEPOINT:
     rolling back the whole transaction (and beginning anew) undoes exactly that op.
     """
+
+    passthrough: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error, _Redo)
 
     def __init__(
         self,
@@ -779,10 +786,18 @@ def _event_json(event: Event, value_json: str | None = None) -> str:
 
 
 def _prefix_upper(prefix: str) -> str | None:
-    """The smallest string greater than every string starting with ``prefix``."""
+    """The smallest string greater than every string starting with ``prefix``.
+
+    A valid one (``None``: there is none, every character is U+10FFFF): the next character
+    after U+D7FF is U+E000, since surrogates cannot be encoded (keys are valid UTF-8, whose
+    byte order is the code point order SQLite compares by).
+    """
     for i in range(len(prefix) - 1, -1, -1):
-        if ord(prefix[i]) < 0x10FFFF:
-            return prefix[:i] + chr(ord(prefix[i]) + 1)
+        code = ord(prefix[i]) + 1
+        if 0xD800 <= code <= 0xDFFF:
+            code = 0xE000
+        if code <= 0x10FFFF:
+            return prefix[:i] + chr(code)
     return None
 
 
@@ -960,7 +975,7 @@ class SQLiteBackend(Backend):
             execute(
                 tx,
                 CreateNamespace(
-                    agent="system", ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={}
+                    agent=SYSTEM_AGENT, ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={}
                 ),
                 self.settings,
             )
@@ -1065,7 +1080,17 @@ class SQLiteBackend(Backend):
                 batch, self._queue = self._queue, []
             else:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-        results = self._transact([waiter.op for waiter in batch])
+        try:
+            results = self._transact([waiter.op for waiter in batch])
+        except BaseException as exc:  # (an interrupt): no waiter may wait forever
+            error = InternalError.of(exc, "a SQLite group commit")
+            results = [Result(error=error) for _ in batch]
+            self._resolve(batch, results)
+            raise
+        self._resolve(batch, results)
+
+    def _resolve(self, batch: list[_Waiter], results: list[Result]) -> None:
+        """Hand each waiter its result and wake it."""
         notify = False
         futures: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Result], Result]]] = {}
         for waiter, result in zip(batch, results, strict=True):
@@ -1084,40 +1109,61 @@ class SQLiteBackend(Backend):
             self.notifier.notify()
 
     def _transact(self, ops: list[Op[Any] | None]) -> list[Result]:
-        """Run ops in one transaction and commit it; a result per op (``None``: no op)."""
-        results: list[Result] = []
+        """Run ops in one transaction and commit it; a result per op (``None``: no op).
+
+        Never raises an :class:`Exception`: an op's own failure is its result (see
+        :func:`~hivemem.engine.apply.execute`); one that breaks the whole transaction (a
+        driver error, a failing flush) rolls it back and, for a batch of several ops, commits
+        each op alone instead, so the innocent ones land exactly once and only the guilty
+        one fails. An unavailable store (busy, full, I/O error) fails them all.
+        """
         try:
-            if self._closed:
-                raise BackendUnavailable("the store is closed")
-            c, cur = self._writer, self._wcur
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                try:
-                    tx, results = self._run_batch(ops, careful=False)
-                except _Redo:
-                    c.execute("ROLLBACK")
-                    self._cache = None  # the optimistic run changed the cached revisions
-                    cur.execute("BEGIN IMMEDIATE")
-                    tx, results = self._run_batch(ops, careful=True)
-                tx.flush()
-                cur.execute("COMMIT")
-                if tx.new_ids:
-                    self.ns_ids.update(tx.new_ids)
-            except BaseException:
-                self._cache = None
-                self._audit_floor = 0
-                if c.in_transaction:
-                    c.execute("ROLLBACK")
-                raise
-            self._cache = tx.cache()
-        except sqlite3.Error as exc:
+            results = self._transact_once(ops)
+        except sqlite3.OperationalError as exc:
             error = BackendUnavailable(f"SQLite commit failed: {exc}")
             results = [Result(error=error) for _ in ops]
-        except HivememError as exc:
+        except Exception as exc:
+            if len(ops) > 1 and not self._closed:
+                log.warning(
+                    "a group commit of %d ops failed (%s: %s); committing them one by one",
+                    len(ops),
+                    type(exc).__name__,
+                    exc,
+                )
+                return [self._transact([op])[0] for op in ops]
+            if not isinstance(exc, HivememError):
+                exc = InternalError.of(exc, "a SQLite commit")
             results = [Result(error=exc) for _ in ops]
         self._commits += 1
         if self._commits % CHECKPOINT_EVERY == 0:
             self._bg_wake.set()
+        return results
+
+    def _transact_once(self, ops: list[Op[Any] | None]) -> list[Result]:
+        """Run ops in one transaction and commit it, or roll it back and raise."""
+        if self._closed:
+            raise BackendUnavailable("the store is closed")
+        c, cur = self._writer, self._wcur
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            try:
+                tx, results = self._run_batch(ops, careful=False)
+            except _Redo:
+                c.execute("ROLLBACK")
+                self._cache = None  # the optimistic run changed the cached revisions
+                cur.execute("BEGIN IMMEDIATE")
+                tx, results = self._run_batch(ops, careful=True)
+            tx.flush()
+            cur.execute("COMMIT")
+            if tx.new_ids:
+                self.ns_ids.update(tx.new_ids)
+        except BaseException:
+            self._cache = None
+            self._audit_floor = 0
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            raise
+        self._cache = tx.cache()
         return results
 
     def _run_batch(

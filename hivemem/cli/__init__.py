@@ -14,12 +14,13 @@ __all__ = ["main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every command group."""
-    from hivemem.cli import bench, data, demo, mcp, observe, serve, token, transfer
+    from hivemem.cli import bench, completion, data, demo, mcp, observe, serve, token, transfer
 
     parser = argparse.ArgumentParser(
         prog="hivemem",
         description="hivemem: shared memory for multi-agent AI systems.",
     )
+    parser.add_argument("--version", action="version", version=f"hivemem {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.register(sub)
     token.register(sub)
@@ -29,7 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.register(sub)
     mcp.register(sub)
     demo.register(sub)
+    completion.register(sub)
     return parser
+
+
+def _version() -> str:
+    from hivemem import __version__
+
+    return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -51,6 +51,21 @@ EXIT_CODES: dict[str, int] = {
     "backend_unavailable": 10,
     "circuit_open": 10,
     "io_error": 11,
+    "missing_extra": 12,
+}
+
+#: The extra that brings each optional top-level module a command may import.
+_EXTRA_OF = {
+    "starlette": "server",
+    "uvicorn": "server",
+    "httpx": "server",
+    "mcp": "server",
+    "anyio": "server",
+    "redis": "redis",
+    "numpy": "semantic",
+    "hnswlib": "semantic",
+    "sentence_transformers": "semantic",
+    "langgraph": "langgraph",
 }
 
 EXIT_EPILOG = """\
@@ -60,7 +75,8 @@ errors print 'error: <code>: <message>' on stderr; exit status:
   6 conflict / already exists / namespace full
   7 invalid argument / too large           8 revision compacted
   9 too many requests                     10 store or server unavailable
- 11 file error       130 interrupted (Ctrl-C)"""
+ 11 file error        12 an optional extra is not installed
+130 interrupted (Ctrl-C)"""
 
 
 def exit_code(code: str) -> int:
@@ -124,6 +140,15 @@ def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
             return fn(args)
         except HivememError as exc:
             return fail(exc.code, exc.message)
+        except ModuleNotFoundError as exc:
+            extra = _EXTRA_OF.get((exc.name or "").partition(".")[0])
+            if extra is None:
+                raise
+            return fail(
+                "missing_extra",
+                f"this command needs the {extra} extra ({exc.name} is not installed): "
+                f"pip install 'hivemem[{extra}]'",
+            )
         except OSError as exc:
             return fail("io_error", str(exc))
         except KeyboardInterrupt:
@@ -133,7 +158,7 @@ def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
     return run
 
 
-def parse_json(text: str, what: str) -> Any:
+def parse_json(text: str | bytes, what: str) -> Any:
     """Parse a JSON argument (strict: no NaN, no bare words).
 
     Raises:
@@ -142,9 +167,32 @@ def parse_json(text: str, what: str) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
+        shown = text.decode(errors="replace") if isinstance(text, bytes) else text
+        shown = shown if len(shown) <= 200 else shown[:200] + "..."
         raise InvalidArgument(
-            f"{what} is not JSON: {text!r} (quote strings, e.g. '\"text\"')"
+            f"{what} is not JSON: {shown!r} (quote strings, e.g. '\"text\"')"
         ) from None
+
+
+def read_value_arg(text: str, what: str) -> Any:
+    """A JSON argument given inline, as ``-`` (standard input) or as ``@PATH`` (a file).
+
+    Values too large for a command line (the OS caps its length) come from stdin or a file.
+
+    Raises:
+        InvalidArgument: the text is not JSON, or the file cannot be read.
+    """
+    if text == "-":
+        return parse_json(sys.stdin.buffer.read(), f"{what} (standard input)")
+    if text.startswith("@"):
+        path = text[1:]
+        try:
+            with open(path, "rb") as f:  # noqa: PTH123  # a user's path, as given
+                data = f.read()
+        except OSError as exc:
+            raise InvalidArgument(f"cannot read {what} from {path!r}: {exc.strerror}") from None
+        return parse_json(data, f"{what} ({path})")
+    return parse_json(text, what)
 
 
 def dump_json(data: Any) -> str:

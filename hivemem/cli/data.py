@@ -14,9 +14,9 @@ from hivemem.cli._common import (
     add_store_args,
     command,
     open_memory,
-    parse_json,
     print_json,
     print_table,
+    read_value_arg,
     when,
 )
 from hivemem.errors import InvalidArgument, NotFound
@@ -155,7 +155,7 @@ def _ns_delete(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ entries
 @command
 def _put(args: argparse.Namespace) -> int:
-    value = parse_json(args.value, "VALUE_JSON")
+    value = read_value_arg(args.value, "VALUE_JSON")
     with open_memory(args) as mem:
         entry = mem.write(
             args.namespace,
@@ -261,7 +261,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("put", help="write a JSON value under a key")
     p.add_argument("namespace", metavar="NS")
     p.add_argument("key", metavar="KEY")
-    p.add_argument("value", metavar="VALUE_JSON", help="a JSON value: 42, '\"text\"', '{\"a\": 1}'")
+    p.add_argument(
+        "value",
+        metavar="VALUE_JSON",
+        help="a JSON value: 42, '\"text\"', '{\"a\": 1}'; - reads it from standard input, "
+        "@FILE from a file",
+    )
     p.add_argument("--ttl", type=float, help="seconds to live")
     p.add_argument(
         "--expected-version",

@@ -18,7 +18,7 @@ Serve a store over HTTP (JSON API under /v1, event streams, /healthz, /metrics).
 
 On the first start of a store (no token in it yet) an admin token is created and
 printed once on stdout with the URL; later starts print the URL only. Create more
-tokens with 'hivemem token create AGENT --store URL' or '--url SERVER'.
+tokens with 'hivemem token create AGENT --url STORE_OR_SERVER'.
 Stops gracefully on SIGTERM or Ctrl-C."""
 
 
@@ -37,12 +37,16 @@ def _number(kind: Callable[[str], float], minimum: float) -> Callable[[str], flo
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``serve`` command."""
-    from hivemem.server.protocols import (
+    from hivemem.server.limits import (
         DEFAULT_BODY_TIMEOUT,
+        DEFAULT_BURST,
         DEFAULT_HEADER_TIMEOUT,
+        DEFAULT_MAX_BODIES_IN_FLIGHT,
         DEFAULT_MAX_HEADER_BYTES,
+        DEFAULT_RATE,
+        DEFAULT_STREAM_BUFFER_BYTES,
+        DEFAULT_STREAM_BUFFER_EVENTS,
     )
-    from hivemem.server.ratelimit import DEFAULT_BURST, DEFAULT_RATE
 
     p = sub.add_parser(
         "serve",
@@ -113,7 +117,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--max-bodies-in-flight",
         type=_number(int, 1),
-        default=64 << 20,
+        default=DEFAULT_MAX_BODIES_IN_FLIGHT,
         metavar="BYTES",
         help="bytes of request bodies the server receives at once (one token: a quarter); "
         "more get 503 server_busy with Retry-After (default 64 MiB = 67108864)",
@@ -136,7 +140,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--stream-buffer-bytes",
         type=_number(int, 1),
-        default=8 << 20,
+        default=DEFAULT_STREAM_BUFFER_BYTES,
         metavar="BYTES",
         help="bytes an event stream holds for a client that stopped reading (besides its "
         "socket buffers); beyond, the client is dropped (default 8 MiB = 8388608)",
@@ -144,7 +148,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--stream-buffer-events",
         type=_number(int, 1),
-        default=10_000,
+        default=DEFAULT_STREAM_BUFFER_EVENTS,
         metavar="N",
         help="events (and heartbeats) an event stream holds for a client that stopped "
         "reading; beyond, the client is dropped (default 10000)",

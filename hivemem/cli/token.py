@@ -1,9 +1,10 @@
 """``hivemem token create|list|revoke``: manage server tokens.
 
-With ``--store URL`` the command works on the store itself (the server reads its tokens from
-there, so a running server sees the change at once); with ``--url SERVER`` it calls the
-server's admin routes (``POST/GET /v1/tokens``, ``DELETE /v1/tokens/{id}``) with an admin
-token.
+``--url`` names where, as for every command (default ``$HIVEMEM_URL``): a store URL or file
+path (``sqlite:///file.db``, ``redis://...``) works on the store itself (the server reads its
+tokens from there, so a running server sees the change at once); an ``http(s)://`` server URL
+calls the server's admin routes (``POST/GET /v1/tokens``, ``DELETE /v1/tokens/{id}``) with
+an admin token. ``--store URL`` (a store only) is kept for scripts written before.
 """
 
 from __future__ import annotations
@@ -24,11 +25,18 @@ class _Tokens:
     """The three token operations, on a store or through a server."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self.store: str | None = store_url(args.store)
-        self.url: str | None = args.url
+        if args.store is not None and args.url is not None:
+            raise InvalidArgument("give --url (a store or a server), not both --url and --store")
+        where = args.store or args.url or os.environ.get("HIVEMEM_URL") or None
+        if where is None:
+            raise InvalidArgument(
+                "say where the tokens are: --url sqlite:///file.db (the store) or "
+                "--url http://host:port (a server), or set $HIVEMEM_URL"
+            )
+        server = args.store is None and where.startswith(("http://", "https://"))
+        self.store: str | None = None if server else store_url(where)
+        self.url: str | None = where if server else None
         self.token: str | None = args.token or os.environ.get("HIVEMEM_TOKEN") or None
-        if (self.store is None) == (self.url is None):
-            raise InvalidArgument("give exactly one of --store URL or --url SERVER")
         if self.url is not None and not self.token:
             raise InvalidArgument("--url needs an admin token: --token or $HIVEMEM_TOKEN")
 
@@ -127,12 +135,15 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def _where(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("where (exactly one of --store and --url)")
+    g = p.add_argument_group("where")
     g.add_argument(
-        "--store", metavar="URL", help="work on this store directly (sqlite:///file.db or a path)"
+        "--url",
+        metavar="URL",
+        help="a store (sqlite:///file.db, a file path, redis://...) to work on directly, or a "
+        "server (http://host:port) whose admin routes to call (default: $HIVEMEM_URL)",
     )
-    g.add_argument("--url", metavar="SERVER", help="call this server's admin routes")
-    g.add_argument("--token", help="admin token for --url (default: $HIVEMEM_TOKEN)")
+    g.add_argument("--store", metavar="URL", help="a store to work on directly (as --url STORE)")
+    g.add_argument("--token", help="admin token for a server (default: $HIVEMEM_TOKEN)")
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
 
 

@@ -12,7 +12,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from hivemem import _codec
-from hivemem._validate import is_reserved
+from hivemem._validate import SYSTEM_AGENT, is_reserved
 from hivemem.backends.base import Result, Settings, Stored, Txn
 from hivemem.engine import ops as o
 from hivemem.engine.conflicts import resolve
@@ -22,6 +22,7 @@ from hivemem.errors import (
     AlreadyExists,
     ConflictError,
     HivememError,
+    InternalError,
     InvalidArgument,
     NamespaceFull,
     NamespaceNotFound,
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_NAMESPACE", "SYSTEM_AGENT", "Ctx", "execute", "to_entry"]
 
 DEFAULT_NAMESPACE = "default"
-#: The agent named on events and audit records the store makes by itself (TTL expiry).
-SYSTEM_AGENT = "system"
 
 
 class Ctx:
@@ -576,7 +575,9 @@ def execute(tx: Txn, op: o.Op[Any], settings: Settings, now: float | None = None
     """Run one op inside the backend's atomic step and audit it.
 
     A refused op (any :class:`HivememError`) is rolled back: its stream events are dropped,
-    local events (``memory:conflict``) are kept for in-process listeners.
+    local events (``memory:conflict``) are kept for in-process listeners. Any other
+    exception (a bug, a codec or driver error) is rolled back the same way and becomes the
+    op's :class:`InternalError`, logged once: one op never takes its commit down with it.
     """
     ctx = Ctx(tx, settings, settings.clock() if now is None else now)
     result = Result()
@@ -597,6 +598,13 @@ def execute(tx: Txn, op: o.Op[Any], settings: Settings, now: float | None = None
         if mutates:
             tx.rollback()
         result.error = exc
+        result.events = ctx.local
+    except tx.passthrough:
+        raise
+    except Exception as exc:
+        if mutates:
+            tx.rollback()
+        result.error = InternalError.of(exc, f"op {type(op).__name__} on {op.namespace_name!r}")
         result.events = ctx.local
     else:
         if idem is not None:

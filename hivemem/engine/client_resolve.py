@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from hivemem import _codec
 from hivemem.backends.base import Result
 from hivemem.engine import ops as o
-from hivemem.engine.conflicts import REJECT
+from hivemem.engine.conflicts import REJECT, call_resolver
 from hivemem.errors import ConflictError, HivememError
 from hivemem.types import Entry, Event
 
@@ -75,7 +75,7 @@ def _round(op: o.Put, current: Entry | None, resolver: Any, settings: Settings) 
         now,
         now + ttl if ttl is not None else None,
     )
-    chosen = resolver(current, incoming, op.key)
+    chosen = call_resolver(resolver, current, incoming)
     if chosen is None or chosen is current or chosen is REJECT:
         error = ConflictError(
             f"the resolver of namespace {op.ns!r} rejected the write to {op.key!r}",

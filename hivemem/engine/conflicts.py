@@ -7,13 +7,14 @@ it inside their atomic step, so every strategy is atomic with any number of writ
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from hivemem.errors import ConflictError, InvalidArgument
+from hivemem.errors import ConflictError, HivememError, InvalidArgument
 from hivemem.types import Entry
 
-__all__ = ["BUILTIN_RESOLVERS", "REJECT", "Resolver", "deep_merge", "resolve"]
+__all__ = ["BUILTIN_RESOLVERS", "REJECT", "Resolver", "call_resolver", "deep_merge", "resolve"]
 
 #: ``resolver(existing, incoming, key)`` returns the Entry or value to store, or
 #: ``existing``/``None`` to reject the incoming write.
@@ -69,6 +70,32 @@ def _num(value: Any) -> float:
 BUILTIN_RESOLVERS: dict[str, Resolver] = {"max": _max, "min": _min, "sum": _sum, "union": _union}
 
 
+def call_resolver(resolver: Resolver, existing: Entry, incoming: Entry) -> Any:
+    """``resolver(existing, incoming, key)``; what it raises is the write's error.
+
+    Raises:
+        InvalidArgument: ``reason="resolver_failed"``: the resolver (user code) raised
+            something other than a :class:`~hivemem.errors.HivememError`; logged with its
+            traceback (logger ``hivemem``).
+    """
+    try:
+        return resolver(existing, incoming, incoming.key)
+    except HivememError:
+        raise
+    except Exception as exc:  # user code: its failure is the write's, not the store's
+        logging.getLogger("hivemem").warning(
+            "the resolver of namespace %r raised on key %r",
+            incoming.namespace,
+            incoming.key,
+            exc_info=exc,
+        )
+        raise InvalidArgument(
+            f"the resolver of namespace {incoming.namespace!r} raised on key "
+            f"{incoming.key!r}: {type(exc).__name__}: {exc}",
+            reason="resolver_failed",
+        ) from exc
+
+
 def resolve(
     strategy: str,
     existing: Entry | None,
@@ -87,6 +114,8 @@ def resolve(
 
     Raises:
         ConflictError: the write is refused; ``reason`` says why.
+        InvalidArgument: ``reason="resolver_failed"``: the custom resolver raised (logged
+            with its traceback); ``"resolver_unavailable"``: none is registered.
     """
     current = existing.version if existing is not None else 0
     if expected_version is not None and expected_version != current:
@@ -119,7 +148,7 @@ def resolve(
             "client and write with resolved=True and expected_version",
             reason="resolver_unavailable",
         )
-    chosen = resolver(existing, incoming, incoming.key)
+    chosen = call_resolver(resolver, existing, incoming)
     if chosen is None or chosen is existing or chosen is REJECT:
         raise ConflictError(
             f"the resolver of namespace {incoming.namespace!r} rejected the write to "

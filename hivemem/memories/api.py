@@ -93,9 +93,7 @@ def plans_for(
 
 
 def _is_remote(core: Core) -> bool:
-    from hivemem.remote.backend import RemoteBackend
-
-    return isinstance(core.backend, RemoteBackend)
+    return core.backend.remote
 
 
 def _add_spec(content: Any, **fields: Any) -> dict[str, Any]:

@@ -19,8 +19,12 @@ import math
 import re
 from array import array
 from collections import Counter
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: the server runs without the semantic extra
+    from hivemem.memories._numpy import np
 
 __all__ = ["BM25", "best", "tokenize"]
 
@@ -118,9 +122,6 @@ def tokenize(text: str) -> list[str]:
     return terms
 
 
-_EMPTY = np.zeros(0, dtype=np.int64)
-
-
 class _Postings:
     """One term's postings: ``(label, tf, generation)`` triples packed in an int64 array.
 
@@ -148,7 +149,8 @@ class _Postings:
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Views of the labels, tfs and generations of every posting (live or dead)."""
         if not self.data:
-            return _EMPTY, _EMPTY, _EMPTY
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
         view = np.frombuffer(self.data, dtype=np.int64).reshape(-1, 3)
         return view[:, 0], view[:, 1], view[:, 2]
 

@@ -18,7 +18,10 @@ import math
 import threading
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: the server runs without the semantic extra
+    from hivemem.memories._numpy import np
 
 from hivemem.errors import InvalidArgument
 from hivemem.memories.bm25 import BM25, best

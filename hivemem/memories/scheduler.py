@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from hivemem._validate import DECAY_AGENT
 from hivemem.engine import ops as o
 from hivemem.memories.api import drive, plans_for
 from hivemem.memories.plans import MARKER
@@ -22,7 +23,7 @@ __all__ = ["AGENT", "run_decay"]
 log = logging.getLogger("hivemem")
 
 #: The agent the scheduler acts as (with admin rights), as the audit log shows it.
-AGENT = "hivemem-decay"
+AGENT = DECAY_AGENT
 
 
 def run_decay(core: Core, lease_seconds: float | None = None) -> dict[str, dict[str, int]]:

@@ -47,7 +47,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: the server runs without the semantic extra
+    from hivemem.memories._numpy import np
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import orjson
 
+from hivemem._validate import RESERVED_AGENTS
 from hivemem.backends.base import Backend, Result
 from hivemem.engine.client_resolve import (
     aresolve_in_client,
@@ -62,6 +63,7 @@ class RemoteBackend(Backend):
 
     name = "http"
     shared_between_processes = True
+    remote = True
     #: Callable resolvers run in this client (the server keeps their names).
     client_resolvers = True
 
@@ -104,7 +106,9 @@ class RemoteBackend(Backend):
 
     # ------------------------------------------------------------ requests
     def _send_headers(self, op: Op[Any], call: Call) -> dict[str, str]:
-        headers = {"X-Agent-Id": op.agent, **call.headers}
+        headers = dict(call.headers)
+        if op.agent not in RESERVED_AGENTS:  # (the store's own ops act as the token's agent)
+            headers["X-Agent-Id"] = op.agent
         if self.settings.listening:
             headers["X-Hivemem-Events"] = "1"
         if op.admin:
@@ -218,7 +222,10 @@ class RemoteBackend(Backend):
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return _result(call, status, content)
         result = _result(call, status, orjson.dumps(inner))
-        result.events = [Event.from_dict(e) for e in events]
+        try:
+            result.events = [Event.from_dict(e) for e in events]
+        except Exception as exc:  # a malformed answer is this op's error, never a raw one
+            return Result(error=HivememError(f"malformed events from the server: {exc!r}"))
         return result
 
     def _aclient(self) -> httpx.AsyncClient:
@@ -529,7 +536,7 @@ def _result(call: Call, status: int, content: bytes) -> Result:
     if 200 <= status < 300:
         try:
             return Result(value=call.decode(data))
-        except (KeyError, TypeError, ValueError) as exc:
+        except Exception as exc:  # any malformed answer is this op's error, never a raw one
             return Result(error=HivememError(f"malformed answer from the server: {exc!r}"))
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         error = error_from_dict(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
 
 import orjson
 from starlette.requests import ClientDisconnect
@@ -13,6 +14,8 @@ from starlette.responses import Response
 from hivemem.errors import HivememError, InvalidArgument, TooLarge
 
 if TYPE_CHECKING:
+    from collections.abc import MutableMapping
+
     from starlette.requests import Request
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "query_str",
     "raw_json",
     "read_json",
+    "undecodable",
 ]
 
 #: Content type of every JSON answer.
@@ -65,6 +69,24 @@ def internal_body(request_id: str | None) -> bytes:
 def error_response(exc: HivememError) -> Response:
     """Answer an error as ``{"error": {"code", "message", ...}}`` with its HTTP status."""
     return raw_json(*error_body(exc))
+
+
+def undecodable(scope: MutableMapping[str, Any]) -> InvalidArgument | None:
+    """The error to answer if the path or query string is not UTF-8 once percent-decoded.
+
+    The server decodes them leniently (U+FFFD for each bad byte), which would map different
+    invalid keys to one key: such a request is refused instead.
+    """
+    for raw in (scope.get("raw_path") or b"", scope.get("query_string") or b""):
+        if b"%" in raw or not raw.isascii():
+            try:
+                unquote_to_bytes(raw).decode("utf-8")
+            except UnicodeDecodeError:
+                return InvalidArgument(
+                    "the request path or query string is not valid UTF-8 once percent-decoded "
+                    "(keys, prefixes and names are UTF-8 text)"
+                )
+    return None
 
 
 async def read_json(request: Request, limit: int) -> Any:

@@ -32,7 +32,7 @@ from hivemem.errors import (
     TooManyRequests,
     Unauthenticated,
 )
-from hivemem.server import protocols
+from hivemem.server import limits, protocols
 from hivemem.server._http import (
     REQUEST_ID_KEY,
     error_response,
@@ -44,7 +44,6 @@ from hivemem.server.auth import Caller, TokenStore
 from hivemem.server.fastpath import App, FastEntries
 from hivemem.server.guard import CALLER_KEY, LOGGED_KEY, Guard
 from hivemem.server.metrics import Metrics, MetricsMiddleware
-from hivemem.server.ratelimit import DEFAULT_BURST, DEFAULT_RATE
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -97,11 +96,11 @@ class ServerConfig:
     max_streams_per_token: int = 64
     ui: bool = True
     decay_interval: float = 3600.0
-    rate_limit: float = DEFAULT_RATE
-    rate_burst: int = DEFAULT_BURST
-    max_bodies_in_flight: int = 64 << 20
-    stream_buffer_bytes: int = 8 << 20
-    stream_buffer_events: int = 10_000
+    rate_limit: float = limits.DEFAULT_RATE
+    rate_burst: int = limits.DEFAULT_BURST
+    max_bodies_in_flight: int = limits.DEFAULT_MAX_BODIES_IN_FLIGHT
+    stream_buffer_bytes: int = limits.DEFAULT_STREAM_BUFFER_BYTES
+    stream_buffer_events: int = limits.DEFAULT_STREAM_BUFFER_EVENTS
 
 
 @dataclass(slots=True)
@@ -184,7 +183,7 @@ class Hub:
         headers = request.headers
         named = headers.get("x-agent-id")
         if not self.config.auth:
-            agent = v.check_agent(named) if named else DEFAULT_AGENT
+            agent = v.check_caller_agent(named) if named else DEFAULT_AGENT
             return Caller(agent, headers.get("x-hivemem-admin") == "1", None)
         asked = request.query_params.get("agent") if request.scope.get("query_string") else None
         return await self.authenticate(headers.get("authorization", ""), named, asked)
@@ -215,6 +214,8 @@ class Hub:
                 raise PermissionDenied(
                     f"this token acts for agent {record.agent!r}; it cannot act as {other!r}"
                 )
+        if record.reserved:
+            raise PermissionDenied(f"agent id {record.agent!r} is reserved for the store itself")
         return Caller(record.agent, record.role == "admin", record.id)
 
 

@@ -45,7 +45,7 @@ __all__ = [
 
 TOKENS_NAMESPACE = f"{_validate.RESERVED_PREFIX}.tokens"
 ROLES = ("agent", "admin")
-_SYSTEM = "system"
+_SYSTEM = _validate.SYSTEM_AGENT
 _PREFIX = "hm_"
 #: Longest a cached token lookup is trusted without asking the store again.
 CACHE_SECONDS = 1.0
@@ -78,6 +78,16 @@ class TokenRecord:
     label: str
     created_at: float
 
+    @property
+    def reserved(self) -> bool:
+        """Whether it acts for a reserved agent id (minted before the ids were reserved).
+
+        The server's first admin token (agent ``admin``, role ``admin``) is its own: not.
+        """
+        if self.agent not in _validate.RESERVED_AGENTS:
+            return False
+        return (self.agent, self.role) != (_validate.ADMIN_AGENT, "admin")
+
     def to_dict(self) -> dict[str, Any]:
         """Return the record as a JSON-ready dict."""
         return {
@@ -108,13 +118,21 @@ class TokenStore:
         op = cls(agent=_SYSTEM, admin=True, internal=True, ns=TOKENS_NAMESPACE, **fields)
         return self.backend.execute(op).unwrap()
 
-    def create(self, agent: str, role: str = "agent", label: str = "") -> tuple[str, TokenRecord]:
+    def create(
+        self, agent: str, role: str = "agent", label: str = "", *, first: bool = False
+    ) -> tuple[str, TokenRecord]:
         """Mint a token for ``agent``; return it (shown once) and its record.
 
+        ``first``: the server's first admin token, for the reserved ``admin`` agent.
+
         Raises:
-            InvalidArgument: a bad agent id or role.
+            InvalidArgument: a bad agent id (or a reserved one, see
+                :data:`hivemem._validate.RESERVED_AGENTS`) or role.
         """
-        agent = _validate.check_agent(agent)
+        if first and (agent, role) == (_validate.ADMIN_AGENT, "admin"):
+            agent = _validate.ADMIN_AGENT
+        else:
+            agent = _validate.check_caller_agent(agent)
         if role not in ROLES:
             raise InvalidArgument(f"invalid role {role!r}: use 'agent' or 'admin'")
         if not isinstance(label, str) or len(label) > 200:

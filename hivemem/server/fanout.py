@@ -22,6 +22,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from hivemem._validate import SYSTEM_AGENT
 from hivemem.engine import ops as o
 from hivemem.engine.permissions import READ, require
 from hivemem.errors import NotFound
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["events_after"]
 
-_STORE = Caller("system", admin=True)
+_STORE = Caller(SYSTEM_AGENT, admin=True)
 #: Cached fetches per notifier, at most this many (namespace, revision) pairs.
 _MAX_ENTRIES = 256
 

@@ -24,7 +24,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 from hivemem.errors import HivememError
-from hivemem.server._http import REQUEST_ID_KEY, error_body, internal_body
+from hivemem.server._http import (
+    REQUEST_ID_KEY,
+    error_body,
+    error_response,
+    internal_body,
+    undecodable,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -112,6 +118,9 @@ class App(Starlette):
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve through :class:`FastEntries` when it takes the request, else as Starlette."""
+        if scope["type"] == "http" and (bad := undecodable(scope)) is not None:
+            await error_response(bad)(scope, receive, send)
+            return
         fast = self.fast
         if fast is not None and scope["type"] == "http" and await fast.serve(scope, receive, send):
             return

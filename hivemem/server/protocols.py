@@ -35,6 +35,11 @@ from typing import TYPE_CHECKING, Any
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from hivemem.server.coalesce import CoalescingTransport
+from hivemem.server.limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_MAX_HEADER_BYTES,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -53,12 +58,6 @@ __all__ = [
     "protocol_class",
 ]
 
-#: Seconds a client has to send a request's headers.
-DEFAULT_HEADER_TIMEOUT = 10.0
-#: Seconds a client has to send a request's whole body once its headers are in.
-DEFAULT_BODY_TIMEOUT = 30.0
-#: Largest request line plus headers accepted, in bytes.
-DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 #: Where a request's ASGI scope carries its connection's ``abort()``.
 ABORT_KEY = "hivemem.abort"
 

@@ -16,15 +16,13 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
+from hivemem.server.limits import DEFAULT_BURST, DEFAULT_RATE
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = ["DEFAULT_BURST", "DEFAULT_MAX_KEYS", "DEFAULT_RATE", "RateLimiter"]
 
-#: Requests per second per token by default: far above what an agent does.
-DEFAULT_RATE = 1000.0
-#: Requests a token may send at once after being idle.
-DEFAULT_BURST = 2000
 #: Most buckets kept (least recently used forgotten first).
 DEFAULT_MAX_KEYS = 10_000
 #: One request's worth of tokens, less what float arithmetic on the clock can lose.

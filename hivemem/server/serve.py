@@ -28,10 +28,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from hivemem._connect import DEFAULT_URL, _open
 from hivemem.errors import InvalidArgument
-from hivemem.server import protocols
+from hivemem.server import limits, protocols
 from hivemem.server.app import ServerConfig, create_app
 from hivemem.server.auth import TokenStore
-from hivemem.server.ratelimit import DEFAULT_BURST, DEFAULT_RATE
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -106,15 +105,15 @@ class ServeOptions:
     heartbeat: float = 15.0
     max_body: int = 2 << 20
     max_streams: int = 64
-    header_timeout: float = protocols.DEFAULT_HEADER_TIMEOUT
-    body_timeout: float = protocols.DEFAULT_BODY_TIMEOUT
-    max_header_bytes: int = protocols.DEFAULT_MAX_HEADER_BYTES
+    header_timeout: float = limits.DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = limits.DEFAULT_BODY_TIMEOUT
+    max_header_bytes: int = limits.DEFAULT_MAX_HEADER_BYTES
     keep_alive: float = 5.0
-    rate_limit: float = DEFAULT_RATE
-    rate_burst: int = DEFAULT_BURST
-    max_bodies_in_flight: int = 64 << 20
-    stream_buffer_bytes: int = 8 << 20
-    stream_buffer_events: int = 10_000
+    rate_limit: float = limits.DEFAULT_RATE
+    rate_burst: int = limits.DEFAULT_BURST
+    max_bodies_in_flight: int = limits.DEFAULT_MAX_BODIES_IN_FLIGHT
+    stream_buffer_bytes: int = limits.DEFAULT_STREAM_BUFFER_BYTES
+    stream_buffer_events: int = limits.DEFAULT_STREAM_BUFFER_EVENTS
     graceful_timeout: float = 5.0
     log_level: str = "warning"
     access_log: bool = False
@@ -210,7 +209,7 @@ def bootstrap(options: ServeOptions) -> str | None:
         tokens.ensure()
         if not options.auth or tokens.count():
             return None
-        token, _ = tokens.create("admin", "admin", "created on first start")
+        token, _ = tokens.create("admin", "admin", "created on first start", first=True)
         return token
     finally:
         core.close()

@@ -492,3 +492,43 @@ def test_conflict_takes_no_revision_and_no_stream_event(mem):
     assert mem.get_namespace("ns").revision == rev
     events = list(mem.watch("ns", since=0, timeout=0))
     assert [e.type for e in events] == ["namespace:created", "memory:write"]
+
+
+def test_custom_resolver_that_raises_fails_its_write_alone(mem):
+    """custom: a resolver that raises fails its own write (InvalidArgument, reason
+    resolver_failed, nothing stored) and nothing else: 8 threads writing other keys of the
+    namespace at the same time land every write exactly once, within a deadline."""
+
+    def resolver(existing, incoming, key):
+        if key == "bad":
+            raise ValueError("this resolver dislikes 'bad'")
+        return incoming
+
+    mem.create_namespace("ns", conflict_strategy="custom", resolver=resolver)
+    mem.write("ns", "bad", 0)  # (a new key: the resolver is not called)
+    start = mem.get_namespace("ns").revision
+    rounds, failures, unexpected = 20, [], []
+
+    def write(key: str) -> None:
+        for i in range(rounds):
+            try:
+                mem.write("ns", key, i, "agent-1")
+            except InvalidArgument as exc:
+                failures.append((key, exc.details.get("reason")))
+            except Exception as exc:
+                unexpected.append(exc)
+
+    threads = [threading.Thread(target=write, args=(f"k{n}",)) for n in range(8)]
+    threads.append(threading.Thread(target=write, args=("bad",)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads), "a writer hung"
+    assert unexpected == []
+    assert failures == [("bad", "resolver_failed")] * rounds
+    for n in range(8):
+        entry = mem.get_entry("ns", f"k{n}")
+        assert (entry.value, entry.version) == (rounds - 1, rounds)
+    assert mem.get_entry("ns", "bad").version == 1
+    assert mem.get_namespace("ns").revision == start + 8 * rounds  # no gap, no double

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hivemem import Entry, Page
+from hivemem import Entry, InvalidArgument, Page
 
 VALUES = [
     {"nested": {"list": [1, 2.5, "three", None, True, False], "empty": {}}},
@@ -256,3 +256,18 @@ def test_keys_with_unusual_characters(mem):
     for key in keys:
         assert mem.read("ns", key) == key
     assert sorted(mem.get_keys("ns")) == sorted(keys)
+
+
+def test_prefix_listing_at_the_edges_of_unicode(mem):
+    """A prefix ending in U+D7FF (next character U+E000: surrogates are skipped) or in
+    U+10FFFF (no next character) lists exactly its keys; a lone surrogate is refused."""
+    keys = ["\ud7ff", "\ud7ffa", "\ue000", "\U0010ffff", "\U0010ffffz", "\U0010fffe\U0010ffff"]
+    for key in keys:
+        mem.write("ns", key, 1)
+    assert mem.get_keys("ns", prefix="\ud7ff") == ["\ud7ff", "\ud7ffa"]
+    assert mem.get_keys("ns", prefix="\U0010ffff") == ["\U0010ffff", "\U0010ffffz"]
+    assert mem.get_keys("ns", prefix="\U0010fffe") == ["\U0010fffe\U0010ffff"]
+    assert mem.get_keys("ns", prefix="\ue000") == ["\ue000"]
+    for bad in ("\ud800", "a\udfff"):
+        with pytest.raises(InvalidArgument):
+            mem.get_keys("ns", prefix=bad)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from hivemem import ConflictError
-from hivemem.testing.helpers import Recorder, wait_until
+from hivemem import ConflictError, InvalidArgument
+from hivemem._validate import MAX_TTL
+from hivemem.testing.helpers import Recorder, snapshot, wait_until
 
 
 def test_write_ttl_sets_expires_at(mem, clock):
@@ -204,3 +207,27 @@ def test_background_sweeper_emits_expired(make_mem, clock):
     wait_until(lambda: rec.events)
     assert [(e.type, e.key) for e in rec.events] == [("memory:expired", "k")]
     assert m.stats()["per_namespace"]["ns"]["entries"] == 0
+
+
+@pytest.mark.parametrize("ttl", [MAX_TTL + 1, 1e300, 1e308, math.inf, math.nan, 0, -1, True, "5"])
+def test_ttl_beyond_the_maximum_or_not_a_duration_is_refused_everywhere(mem, ttl):
+    """One maximum TTL (MAX_TTL, 10 years) for an entry, write_many, a namespace's default
+    (create and update) and a conversation: beyond it, InvalidArgument and nothing changes;
+    at it, accepted."""
+    mem.create_namespace("ns")
+    before = snapshot(mem)
+    with pytest.raises(InvalidArgument):
+        mem.write("ns", "k", 1, ttl=ttl)
+    with pytest.raises(InvalidArgument):
+        mem.write_many("ns", {"a": 1}, ttl=ttl)
+    with pytest.raises(InvalidArgument):
+        mem.create_namespace("other", ttl=ttl)
+    with pytest.raises(InvalidArgument):
+        mem.update_namespace("ns", ttl=ttl)
+    with pytest.raises(InvalidArgument):
+        mem.conversation("c", ttl=ttl)
+    assert snapshot(mem) == before
+    entry = mem.write("ns", "k", 1, ttl=MAX_TTL)
+    assert entry.expires_at == entry.updated_at + MAX_TTL
+    assert mem.update_namespace("ns", ttl=MAX_TTL).ttl == MAX_TTL
+    assert mem.write("ns", "k2", 2).expires_at is not None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+import hivemem
 from hivemem.cli import main
 
 if TYPE_CHECKING:
@@ -121,3 +123,35 @@ def test_unreachable_server_is_reported(capsys: pytest.CaptureFixture[str]) -> N
     status = main(["stats", "--url", url, "--token", "hm_x"])
     assert status == 10
     assert capsys.readouterr().err.startswith("error: backend_unavailable: ")
+
+
+def test_value_from_stdin_and_file(
+    where: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    # Far beyond one command-line argument's limit (128 KiB on Linux), under the 1 MiB default.
+    big = {"text": "x" * 900_000, "n": 1}
+    data = json.dumps(big).encode()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+    assert _json(capsys, "put", "files", "from-stdin", "-", *where)["version"] == 1
+    path = tmp_path / "value.json"
+    path.write_bytes(data)
+    assert _json(capsys, "put", "files", "from-file", f"@{path}", *where)["version"] == 1
+    for key in ("from-stdin", "from-file"):
+        assert _json(capsys, "get", "files", key, *where)["value"] == big
+
+    path.write_bytes(json.dumps({"text": "y" * 2_200_000}).encode())
+    _fails(capsys, 7, "too_large", "put", "files", "huge", f"@{path}", *where)
+    _fails(capsys, 7, "invalid_argument", "put", "files", "k", f"@{tmp_path}/missing", *where)
+    path.write_bytes(b"{not json")
+    _fails(capsys, 7, "invalid_argument", "put", "files", "k", f"@{path}", *where)
+    assert main(["get", "files", "huge", *where]) == 3
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hivemem {hivemem.__version__}"

@@ -63,10 +63,13 @@ def test_tokens_through_the_server(server: Server, capsys: pytest.CaptureFixture
 
 
 def test_token_commands_need_one_place_and_an_admin(
-    server: Server, capsys: pytest.CaptureFixture[str]
+    server: Server, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("HIVEMEM_URL", raising=False)
     assert main(["token", "list"]) == 7
-    assert "exactly one of --store URL or --url SERVER" in capsys.readouterr().err
+    assert "say where the tokens are" in capsys.readouterr().err
+    assert main(["token", "list", "--url", server.url, "--store", "x.db"]) == 7
+    assert "not both" in capsys.readouterr().err
     admin = server.admin_token
     assert admin is not None
     assert main(["token", "create", "carol", "--url", server.url, "--token", admin]) == 0
@@ -75,3 +78,15 @@ def test_token_commands_need_one_place_and_an_admin(
     assert capsys.readouterr().err.startswith("error: permission_denied: ")
     assert main(["token", "list", "--url", server.url, "--token", "hm_nope"]) == 5
     assert capsys.readouterr().err.startswith("error: unauthenticated: ")
+
+
+def test_url_names_a_store_or_a_server_and_defaults_to_the_environment(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A store URL in --url works on the store itself, as --store does.
+    assert main(["token", "create", "dave", "--url", sqlite_url]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("HIVEMEM_URL", sqlite_url)
+    assert main(["token", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["tokens"]
+    assert [t["agent"] for t in listed] == ["dave"]

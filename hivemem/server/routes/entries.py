@@ -138,6 +138,8 @@ async def batch(request: Request, hub: Hub, caller: Caller) -> Response:
         if not isinstance(item, dict) or item.get("op") not in ("get", "put", "delete"):
             raise InvalidArgument("each op is an object with op: get, put or delete")
         fields(item, {"op", "key", "value", "ttl", "expected_version"}, ("key",))
+        if not isinstance(item["key"], str):
+            raise InvalidArgument(f"each op's key is a string, got {item['key']!r}")
         integral(item, "expected_version")
     kinds = {item["op"] for item in items} or {"put"}
     if atomic:

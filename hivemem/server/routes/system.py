@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from hivemem._validate import SYSTEM_AGENT
 from hivemem.engine import ops as o
 from hivemem.errors import BackendUnavailable, HivememError, PermissionDenied
 from hivemem.server._http import json_response, query_bool, query_float, query_int, query_str
@@ -95,7 +96,7 @@ async def sweep(request: Request, hub: Hub, caller: Caller) -> Response:
     _admin(caller, "sweeping expired entries")
     total = 0
     while True:
-        count = await hub.run(caller, o.Sweep(agent="system", admin=True))
+        count = await hub.run(caller, o.Sweep(agent=SYSTEM_AGENT, admin=True))
         total += count
         if count < 1000:
             return json_response({"removed": total})
