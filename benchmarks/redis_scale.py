@@ -122,7 +122,8 @@ class Replicas:
             port = hb.free_port()
             proc = subprocess.Popen(
                 [PY, "-m", "hivemem", "serve", "--store", url, "--port", str(port),
-                 "--workers", "1", "--max-streams", "100000", "--log-level", "warning"],
+                 "--workers", "1", "--max-streams", "100000", "--rate-limit", "0",
+                 "--log-level", "warning"],
                 stdout=subprocess.DEVNULL,
                 text=True,
                 cwd=ROOT,

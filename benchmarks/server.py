@@ -266,6 +266,8 @@ def start_hivemem(workers: int, db: Path) -> Server:
             str(workers),
             "--max-streams",
             "100000",
+            "--rate-limit",
+            "0",  # wrk sends far more than an agent would through one token
             "--log-level",
             "warning",
         ],

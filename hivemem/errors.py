@@ -6,6 +6,7 @@ remote client raise the same classes, so embedded and remote callers catch the s
 
     HivememError
     ├── PermissionDenied        403 permission_denied
+    │   └── OriginRefused       403 origin_refused    (--no-auth: foreign Origin or Host)
     ├── Unauthenticated         401 unauthenticated
     ├── NotFound                404 not_found
     │   ├── NamespaceNotFound   404 namespace_not_found
@@ -17,12 +18,15 @@ remote client raise the same classes, so embedded and remote callers catch the s
     ├── IndexOutOfRange         409 index_out_of_range (also an IndexError: list.pop)
     ├── WrongType               409 wrong_type        (a list op on a key that is no list)
     ├── InvalidArgument         422 invalid_argument  (also a ValueError)
-    │   └── TooLarge            413 too_large
+    │   ├── TooLarge            413 too_large
+    │   └── UnsupportedMediaType 415 unsupported_media_type
     ├── RevisionCompacted       410 revision_compacted (oldest_available)
     ├── TooManyRequests         429 too_many_requests
+    │   └── RateLimited         429 rate_limited      (retry_after)
     ├── EmbedderUnavailable     503 embedder_unavailable (no embedder, or it failed)
     ├── InternalError           500 internal          (a bug: logged with its traceback)
     └── BackendUnavailable      503 backend_unavailable
+        ├── ServerBusy          503 server_busy       (retry_after)
         └── CircuitOpen         503 circuit_open
 """
 
@@ -46,12 +50,16 @@ __all__ = [
     "NamespaceFull",
     "NamespaceNotFound",
     "NotFound",
+    "OriginRefused",
     "PermissionDenied",
     "QuotaExceeded",
+    "RateLimited",
     "RevisionCompacted",
+    "ServerBusy",
     "TooLarge",
     "TooManyRequests",
     "Unauthenticated",
+    "UnsupportedMediaType",
     "WrongType",
     "error_from_dict",
 ]
@@ -91,6 +99,17 @@ class PermissionDenied(HivememError):
     """The agent lacks the permission level the operation needs."""
 
     code = "permission_denied"
+    status = 403
+
+
+class OriginRefused(PermissionDenied):
+    """A server without auth refused a request another site could have sent.
+
+    An ``Origin`` that is not the server's own, or a ``Host`` that is not a loopback name
+    with the server's port (DNS rebinding).
+    """
+
+    code = "origin_refused"
     status = 403
 
 
@@ -218,6 +237,16 @@ class TooLarge(InvalidArgument):
     status = 413
 
 
+class UnsupportedMediaType(InvalidArgument):
+    """A request body that is not ``application/json``.
+
+    Refused by a server without auth, where a web page could otherwise post a plain-text form.
+    """
+
+    code = "unsupported_media_type"
+    status = 415
+
+
 class RevisionCompacted(HivememError):
     """A watch asked to resume from a revision older than the retained events.
 
@@ -238,6 +267,22 @@ class TooManyRequests(HivememError):
 
     code = "too_many_requests"
     status = 429
+
+
+class RateLimited(TooManyRequests):
+    """The caller sent more requests per second than the server allows; retry later.
+
+    Attributes:
+        retry_after: Seconds until the server takes the caller's next request (the
+            ``Retry-After`` header carries it rounded up).
+    """
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str = "", *, retry_after: float = 1.0, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
 
 
 class EmbedderUnavailable(HivememError):
@@ -284,6 +329,21 @@ class BackendUnavailable(HivememError):
     status = 503
 
 
+class ServerBusy(BackendUnavailable):
+    """The server refused the request before doing anything; send it again later.
+
+    E.g. too many request bodies in flight. Nothing was done, so it is safe to send again
+    after ``retry_after`` seconds.
+    """
+
+    code = "server_busy"
+    status = 503
+
+    def __init__(self, message: str = "", *, retry_after: float = 1.0, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+
 class CircuitOpen(BackendUnavailable):
     """The client's circuit breaker is open: calls fail fast until the server recovers."""
 
@@ -295,6 +355,7 @@ ERRORS_BY_CODE: dict[str, type[HivememError]] = {
     cls.code: cls
     for cls in (
         PermissionDenied,
+        OriginRefused,
         Unauthenticated,
         NotFound,
         NamespaceNotFound,
@@ -307,11 +368,14 @@ ERRORS_BY_CODE: dict[str, type[HivememError]] = {
         QuotaExceeded,
         InvalidArgument,
         TooLarge,
+        UnsupportedMediaType,
         RevisionCompacted,
         TooManyRequests,
+        RateLimited,
         EmbedderUnavailable,
         InternalError,
         BackendUnavailable,
+        ServerBusy,
         CircuitOpen,
     )
 }

@@ -37,7 +37,16 @@ def _number(kind: Callable[[str], float], minimum: float) -> Callable[[str], flo
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``serve`` command."""
-    from hivemem.server.limits import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_HEADER_BYTES
+    from hivemem.server.limits import (
+        DEFAULT_BODY_TIMEOUT,
+        DEFAULT_BURST,
+        DEFAULT_HEADER_TIMEOUT,
+        DEFAULT_MAX_BODIES_IN_FLIGHT,
+        DEFAULT_MAX_HEADER_BYTES,
+        DEFAULT_RATE,
+        DEFAULT_STREAM_BUFFER_BYTES,
+        DEFAULT_STREAM_BUFFER_EVENTS,
+    )
 
     p = sub.add_parser(
         "serve",
@@ -98,6 +107,53 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "is closed with 408 (slow clients; default 10; 0 = no limit)",
     )
     p.add_argument(
+        "--body-timeout",
+        type=_number(float, 0),
+        default=DEFAULT_BODY_TIMEOUT,
+        metavar="S",
+        help="seconds a client has to send a request's whole body once its headers are in; "
+        "then 408 and the connection is closed (default 30; 0 = no limit)",
+    )
+    p.add_argument(
+        "--max-bodies-in-flight",
+        type=_number(int, 1),
+        default=DEFAULT_MAX_BODIES_IN_FLIGHT,
+        metavar="BYTES",
+        help="bytes of request bodies the server receives at once (one token: a quarter); "
+        "more get 503 server_busy with Retry-After (default 64 MiB = 67108864)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=_number(float, 0),
+        default=DEFAULT_RATE,
+        metavar="N",
+        help="requests per second per token (per client address without a token), per "
+        "worker; more get 429 rate_limited with Retry-After (default 1000; 0 = no limit)",
+    )
+    p.add_argument(
+        "--rate-burst",
+        type=_number(int, 1),
+        default=DEFAULT_BURST,
+        metavar="N",
+        help="requests a token may send at once above the rate (default 2000)",
+    )
+    p.add_argument(
+        "--stream-buffer-bytes",
+        type=_number(int, 1),
+        default=DEFAULT_STREAM_BUFFER_BYTES,
+        metavar="BYTES",
+        help="bytes an event stream holds for a client that stopped reading (besides its "
+        "socket buffers); beyond, the client is dropped (default 8 MiB = 8388608)",
+    )
+    p.add_argument(
+        "--stream-buffer-events",
+        type=_number(int, 1),
+        default=DEFAULT_STREAM_BUFFER_EVENTS,
+        metavar="N",
+        help="events (and heartbeats) an event stream holds for a client that stopped "
+        "reading; beyond, the client is dropped (default 10000)",
+    )
+    p.add_argument(
         "--max-header-bytes",
         type=_number(int, 1024),
         default=DEFAULT_MAX_HEADER_BYTES,
@@ -109,7 +165,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=_number(float, 1),
         default=5.0,
         metavar="S",
-        help="seconds an idle keep-alive connection stays open (default 5)",
+        help="seconds an idle keep-alive connection stays open before the server closes it "
+        "(default 5)",
     )
     p.add_argument(
         "--graceful-timeout",
@@ -201,7 +258,13 @@ def _main(args: argparse.Namespace) -> int:
         max_body=int(args.max_body),
         max_streams=int(args.max_streams),
         header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
         max_header_bytes=int(args.max_header_bytes),
+        rate_limit=args.rate_limit,
+        rate_burst=int(args.rate_burst),
+        max_bodies_in_flight=int(args.max_bodies_in_flight),
+        stream_buffer_bytes=int(args.stream_buffer_bytes),
+        stream_buffer_events=int(args.stream_buffer_events),
         keep_alive=args.keep_alive,
         graceful_timeout=args.graceful_timeout,
         log_level=args.log_level,

@@ -103,7 +103,19 @@ class McpEndpoint:
             return
         scope[CALLER_SCOPE_KEY] = caller
         manager = await self.start()
-        await manager.handle_request(scope, receive, send)
+        if scope["method"] != "GET":
+            await manager.handle_request(scope, receive, send)
+            return
+        # A GET holds an SSE stream open: it takes one of the token's stream slots.
+        try:
+            key = self.hub.open_stream(caller)
+        except HivememError as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        try:
+            await manager.handle_request(scope, receive, send)
+        finally:
+            self.hub.close_stream(key)
 
     async def start(self) -> StreamableHTTPSessionManager:
         """Start the MCP session manager on the running loop (if not already); return it."""

@@ -5,7 +5,9 @@
 (:mod:`hivemem.remote.wire`) on a pooled connection (httpx; its sync client for ``Memory``,
 its asyncio client for ``AsyncMemory``: no thread hop). Every mutation carries an
 idempotency key, so a request resent after a lost answer is applied once; requests are
-retried on connection errors and 503 with exponential backoff and jitter; a circuit breaker
+retried on connection errors and 503 with exponential backoff and jitter (a request the
+server turned away before doing anything, 429 ``rate_limited`` or 503 ``server_busy``, is
+sent again after its ``Retry-After``, at most :data:`MAX_RETRY_AFTER` seconds); a circuit breaker
 makes calls fail fast with :class:`~hivemem.errors.CircuitOpen` while the server is down.
 Errors come back as the same exception classes. ``watch``/``subscribe`` follow the
 server's SSE stream and reconnect by themselves, resuming after the last revision seen.
@@ -193,7 +195,13 @@ class RemoteBackend(Backend):
                     time.sleep(self._pause(attempt))
                     continue
                 return Result(error=_unavailable(self.url, exc))
-            if resp.status_code == 503 and not _capability_missing(resp.content):
+            pause = _turned_away(resp)
+            if pause is not None:
+                self.breaker.success()  # the server answered: it is up, only busy
+                if attempt < self.retries:
+                    time.sleep(pause)
+                    continue
+            elif resp.status_code == 503 and not _capability_missing(resp.content):
                 self.breaker.failure()
                 if attempt < self.retries and call.retry_safe:
                     time.sleep(self._pause(attempt))
@@ -254,7 +262,13 @@ class RemoteBackend(Backend):
                     await asyncio.sleep(self._pause(attempt))
                     continue
                 return Result(error=_unavailable(self.url, exc))
-            if resp.status_code == 503 and not _capability_missing(resp.content):
+            pause = _turned_away(resp)
+            if pause is not None:
+                self.breaker.success()  # the server answered: it is up, only busy
+                if attempt < self.retries:
+                    await asyncio.sleep(pause)
+                    continue
+            elif resp.status_code == 503 and not _capability_missing(resp.content):
                 self.breaker.failure()
                 if attempt < self.retries and call.retry_safe:
                     await asyncio.sleep(self._pause(attempt))
@@ -272,10 +286,15 @@ class RemoteBackend(Backend):
             Unauthenticated: the token is missing, unknown or revoked.
         """
         headers = {"X-Agent-Id": agent} if agent else {}
-        try:
-            resp = self._client.get("/v1/whoami", headers=headers)
-        except httpx.TransportError as exc:
-            raise _unavailable(self.url, exc) from None
+        for attempt in range(self.retries + 1):
+            try:
+                resp = self._client.get("/v1/whoami", headers=headers)
+            except httpx.TransportError as exc:
+                raise _unavailable(self.url, exc) from None
+            pause = _turned_away(resp)
+            if pause is None or attempt == self.retries:
+                break
+            time.sleep(pause)
         data: dict[str, Any] = _result(
             Call("GET", "/v1/whoami"), resp.status_code, resp.content
         ).unwrap()
@@ -479,6 +498,29 @@ def _interrupt(resp: httpx.Response) -> None:
 
 def _unavailable(url: str, exc: Exception) -> BackendUnavailable:
     return BackendUnavailable(f"cannot reach the hivemem server at {url}: {exc!r}")
+
+
+#: Longest wait honoured from a server's ``Retry-After`` before a retry.
+MAX_RETRY_AFTER = 5.0
+
+
+def _turned_away(resp: httpx.Response) -> float | None:
+    """Seconds to wait before sending again a request the server refused unprocessed.
+
+    429 ``rate_limited`` and 503 ``server_busy`` are answered before the request does
+    anything, so even a mutation is safe to resend. ``None`` for any other answer.
+    """
+    status = resp.status_code
+    if status not in (429, 503):
+        return None
+    head = resp.content[:200]
+    if b'"rate_limited"' not in head and b'"server_busy"' not in head:
+        return None
+    try:
+        wait = float(resp.headers.get("retry-after", "1"))
+    except ValueError:
+        wait = 1.0
+    return min(max(wait, 0.0), MAX_RETRY_AFTER) * (1.0 + random.random() / 10)
 
 
 def _capability_missing(content: bytes) -> bool:

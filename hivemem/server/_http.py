@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JSON",
+    "REQUEST_ID_KEY",
     "error_body",
     "error_response",
+    "internal_body",
     "json_response",
     "query_bool",
     "query_float",
@@ -34,6 +36,8 @@ __all__ = [
 
 #: Content type of every JSON answer.
 JSON = "application/json"
+#: Where a request's ASGI scope carries its request id (``X-Request-Id``).
+REQUEST_ID_KEY = "hivemem.request_id"
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -52,6 +56,14 @@ def error_body(exc: HivememError) -> tuple[int, bytes]:
         return exc.status, orjson.dumps(exc.to_dict())
     except TypeError:  # details that are not JSON: keep code and message
         return exc.status, orjson.dumps({"error": {"code": exc.code, "message": exc.message}})
+
+
+def internal_body(request_id: str | None) -> bytes:
+    """The body of a 500: the ``internal`` code and the request id the server log names."""
+    error = {"code": "internal", "message": "internal server error; see the server log"}
+    if request_id is not None:
+        error["request_id"] = request_id
+    return orjson.dumps({"error": error})
 
 
 def error_response(exc: HivememError) -> Response:

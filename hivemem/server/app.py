@@ -31,12 +31,21 @@ from hivemem.errors import (
     HivememError,
     NotFound,
     PermissionDenied,
+    TooManyRequests,
     Unauthenticated,
 )
-from hivemem.server._http import error_response, json_response, raw_json
+from hivemem.server import limits, protocols
+from hivemem.server._http import (
+    REQUEST_ID_KEY,
+    error_response,
+    internal_body,
+    json_response,
+    raw_json,
+)
 from hivemem.server.auth import Caller, TokenStore
 from hivemem.server.fanout import FanoutCache
-from hivemem.server.fastpath import INTERNAL, App, FastEntries
+from hivemem.server.fastpath import App, FastEntries
+from hivemem.server.guard import CALLER_KEY, LOGGED_KEY, Guard
 from hivemem.server.metrics import Metrics, MetricsMiddleware
 
 if TYPE_CHECKING:
@@ -80,6 +89,15 @@ class ServerConfig:
         fanout_cache_bytes: Bound of the event streams' shared fetch cache
             (:mod:`hivemem.server.fanout`).
         fanout_cache_age: Seconds an entry of that cache lives at most.
+        rate_limit: Requests per second per token (per client address for requests
+            without one); beyond it 429 ``rate_limited`` with ``Retry-After``. 0: no limit.
+        rate_burst: Requests a token may send at once (its bucket's size).
+        max_bodies_in_flight: Bytes of request bodies being received at once, over all
+            requests (one caller: a quarter of it); beyond, 503 ``server_busy``.
+        stream_buffer_bytes: Bytes an event stream may have waiting for a client that
+            does not read; beyond, the client is dropped.
+        stream_buffer_events: Events (and heartbeats) an event stream may have waiting
+            behind a write the client does not take; beyond, the client is dropped.
     """
 
     auth: bool = True
@@ -95,6 +113,11 @@ class ServerConfig:
     fanout_cache_bytes: int = 32 << 20
     #: Seconds a fan-out cache entry lives at most.
     fanout_cache_age: float = 5.0
+    rate_limit: float = limits.DEFAULT_RATE
+    rate_burst: int = limits.DEFAULT_BURST
+    max_bodies_in_flight: int = limits.DEFAULT_MAX_BODIES_IN_FLIGHT
+    stream_buffer_bytes: int = limits.DEFAULT_STREAM_BUFFER_BYTES
+    stream_buffer_events: int = limits.DEFAULT_STREAM_BUFFER_EVENTS
 
 
 @dataclass(slots=True)
@@ -115,6 +138,32 @@ class Hub:
     stats_cache: dict[Any, Any] = field(default_factory=dict)
     #: Event fetches shared by the streams of a namespace (bounded; see its module).
     fanout: FanoutCache = field(default_factory=FanoutCache)
+    #: Bytes event streams hold for clients that have not read them yet.
+    stream_buffered: int = 0
+
+    def open_stream(self, caller: Caller) -> str:
+        """Take one of the caller's event-stream slots; return the key to give it back with.
+
+        Every door that holds a response open (SSE events, ``GET /mcp``) takes one, so a
+        token holds at most ``max_streams_per_token`` streams in all.
+
+        Raises:
+            TooManyRequests: the token holds its limit already.
+        """
+        key = caller.token_id or caller.agent
+        if self.streams[key] >= self.config.max_streams_per_token:
+            raise TooManyRequests(
+                f"this token holds {self.streams[key]} event streams already "
+                f"(the limit is {self.config.max_streams_per_token}); close one first"
+            )
+        self.streams[key] += 1
+        return key
+
+    def close_stream(self, key: str) -> None:
+        """Give back a slot taken by :meth:`open_stream`."""
+        self.streams[key] -= 1
+        if self.streams[key] <= 0:
+            del self.streams[key]
 
     async def poll_changes(self) -> None:
         """Wake event streams when another process changes the store."""
@@ -187,11 +236,30 @@ class Hub:
             Unauthenticated: no valid token.
             PermissionDenied: the request names another agent than its token's.
         """
-        named = request.headers.get("x-agent-id")
+        known: Caller | None = request.scope.get(CALLER_KEY)
+        if known is not None:  # authenticated by the guard, before the body was read
+            return known
+        headers = request.headers
+        named = headers.get("x-agent-id")
         if not self.config.auth:
             agent = v.check_caller_agent(named) if named else DEFAULT_AGENT
-            return Caller(agent, request.headers.get("x-hivemem-admin") == "1", None)
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            return Caller(agent, headers.get("x-hivemem-admin") == "1", None)
+        asked = request.query_params.get("agent") if request.scope.get("query_string") else None
+        return await self.authenticate(headers.get("authorization", ""), named, asked)
+
+    async def authenticate(
+        self, authorization: str, named: str | None, asked: str | None
+    ) -> Caller:
+        """The caller of an ``Authorization`` header (auth on), naming ``named``/``asked``.
+
+        ``named`` is the request's ``X-Agent-Id``, ``asked`` its ``agent`` query argument:
+        either must be the token's own agent.
+
+        Raises:
+            Unauthenticated: no valid token.
+            PermissionDenied: the request names another agent than its token's.
+        """
+        scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated(
                 "this server needs a token: send 'Authorization: Bearer <token>' "
@@ -200,7 +268,6 @@ class Hub:
         record = await self.tokens.alookup(token.strip())
         if record is None:
             raise Unauthenticated("the token is unknown or revoked")
-        asked = request.query_params.get("agent") if request.scope.get("query_string") else None
         for other in (named, asked):
             if other is not None and other != record.agent:
                 raise PermissionDenied(
@@ -247,6 +314,18 @@ def hub_of(request: Request) -> Hub:
 
 async def _hivemem_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HivememError)
+    if exc.status >= 500 and exc.code == "internal":  # a backend's unexpected failure
+        request_id = request.scope.get(REQUEST_ID_KEY)
+        log.error(
+            "hivemem: internal error on %s %s (request %s): %s",
+            request.method,
+            request.url.path,
+            request_id,
+            exc.message,
+        )
+        body = exc.to_dict()
+        body["error"]["request_id"] = request_id
+        return json_response(body, exc.status)
     return error_response(exc)
 
 
@@ -272,8 +351,16 @@ def _allowed(request: Request) -> list[str]:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("hivemem: unexpected error on %s %s", request.method, request.url.path)
-    return raw_json(500, INTERNAL)
+    request_id = request.scope.get(REQUEST_ID_KEY)
+    log.error(
+        "hivemem: unexpected error on %s %s (request %s)",
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+    )
+    request.scope[LOGGED_KEY] = True  # Starlette raises it again: the guard logs no second time
+    return raw_json(500, internal_body(request_id))
 
 
 _HTTP_CODES = {405: "method_not_allowed", 400: "bad_request", 413: "too_large"}
@@ -343,4 +430,15 @@ def create_app(core: Core, config: ServerConfig | None = None) -> App:
     )
     app.state.hub = hub
     app.fast = FastEntries(hub)
+    app.guard = Guard(hub)
+    metrics.add_gauge("open_connections", protocols.open_connections)
+    metrics.add_gauge("event_stream_buffered_bytes", lambda: hub.stream_buffered)
+    metrics.counters["slow_consumers_dropped"] += 0
+    for cause in protocols.counters():
+        metrics.add_counter(f"connections_{cause}", _reader(cause))
     return app
+
+
+def _reader(cause: str) -> Any:
+    """Read one of the protocols' counters (a closure per cause)."""
+    return lambda: protocols.counters()[cause]

@@ -19,13 +19,18 @@ import re
 from time import perf_counter
 from typing import TYPE_CHECKING
 
-import orjson
 from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.requests import Request
 
 from hivemem.errors import HivememError
-from hivemem.server._http import error_body, error_response, undecodable
+from hivemem.server._http import (
+    REQUEST_ID_KEY,
+    error_body,
+    error_response,
+    internal_body,
+    undecodable,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
 
     from hivemem.server.app import Hub
     from hivemem.server.auth import Caller
+    from hivemem.server.guard import Guard
 
     Produce = Callable[[Request, Hub, Caller], Awaitable[tuple[int, bytes]]]
 
@@ -44,10 +50,6 @@ log = logging.getLogger("hivemem.server")
 #: The path of ``/v1/namespaces/{ns}/entries/{key:path}`` (Starlette's ``str`` and ``path``).
 _ENTRY_PATH = re.compile(r"/v1/namespaces/([^/]+)/entries/(.*)")
 _JSON = (b"content-type", b"application/json")
-#: What an unexpected exception answers (as the app's handler does).
-INTERNAL = orjson.dumps(
-    {"error": {"code": "internal", "message": "internal server error; see the server log"}}
-)
 
 
 class FastEntries:
@@ -79,8 +81,11 @@ class FastEntries:
         except HivememError as exc:
             status, body = error_body(exc)
         except Exception:
-            log.exception("hivemem: unexpected error on %s %s", method, scope["path"])
-            status, body = 500, INTERNAL
+            request_id = scope.get(REQUEST_ID_KEY)
+            log.exception(
+                "hivemem: unexpected error on %s %s (request %s)", method, scope["path"], request_id
+            )
+            status, body = 500, internal_body(request_id)
         await send(
             {
                 "type": "http.response.start",
@@ -94,11 +99,24 @@ class FastEntries:
 
 
 class App(Starlette):
-    """The server's Starlette app: entry reads and writes skip the middleware stack."""
+    """The server's Starlette app: entry reads and writes skip the middleware stack.
+
+    Every HTTP request passes the :class:`~hivemem.server.guard.Guard` first (request id,
+    authentication, rate and body limits), the fast path included.
+    """
 
     fast: FastEntries | None = None
+    guard: Guard | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve through the guard, then :class:`FastEntries` when it takes the request."""
+        guard = self.guard
+        if guard is not None and scope["type"] == "http":
+            await guard(scope, receive, send, self._serve)
+        else:
+            await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve through :class:`FastEntries` when it takes the request, else as Starlette."""
         if scope["type"] == "http" and (bad := undecodable(scope)) is not None:
             await error_response(bad)(scope, receive, send)

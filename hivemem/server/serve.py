@@ -2,9 +2,11 @@
 
 :func:`serve` opens the store once to prepare it (the token namespace; on first start with
 auth on and no token yet, an admin token it prints once), prints the URL, then runs uvicorn:
-httptools and uvloop when installed (the ``server`` extra), the header deadline and size cap
-of :mod:`hivemem.server.protocols`, a keep-alive timeout, graceful shutdown on SIGTERM and
-SIGINT (uvicorn's handlers; open event streams get ``graceful_timeout`` seconds).
+httptools and uvloop when installed (the ``server`` extra), the header and body deadlines and
+the header size cap of :mod:`hivemem.server.protocols`, a keep-alive timeout, graceful
+shutdown on SIGTERM and SIGINT (uvicorn's handlers; open event streams get
+``graceful_timeout`` seconds). Per-request limits (rate, bodies in flight, ``--no-auth``
+origin checks) are the app's :mod:`hivemem.server.guard`.
 
 With ``workers > 1`` uvicorn spawns worker processes sharing one listening socket; each
 builds its app with :func:`app_from_env` from the options the parent put in
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from hivemem._connect import DEFAULT_URL, _open
 from hivemem.errors import InvalidArgument
-from hivemem.server import protocols
+from hivemem.server import limits, protocols
 from hivemem.server.app import ServerConfig, create_app
 from hivemem.server.auth import TokenStore
 
@@ -67,8 +69,19 @@ class ServeOptions:
         max_body: Largest request body, in bytes.
         max_streams: Concurrent event streams per token.
         header_timeout: Seconds a client has to send a request's headers (0: no limit).
+        body_timeout: Seconds a client has to send a request's whole body once its headers
+            are in (0: no limit); beyond, 408 and the connection is closed.
         max_header_bytes: Largest request line plus headers, in bytes.
         keep_alive: Seconds an idle keep-alive connection stays open.
+        rate_limit: Requests per second per token (per client address without a token);
+            beyond, 429 ``rate_limited`` with ``Retry-After`` (0: no limit). Per process.
+        rate_burst: Requests a token may send at once.
+        max_bodies_in_flight: Bytes of request bodies being received at once (one caller:
+            a quarter of it); beyond, 503 ``server_busy``.
+        stream_buffer_bytes: Bytes an event stream holds for a client that stopped reading
+            before dropping it.
+        stream_buffer_events: Events an event stream holds for such a client before
+            dropping it.
         graceful_timeout: Seconds open requests (event streams) get on shutdown.
         log_level: uvicorn's log level.
         access_log: Log every request.
@@ -98,9 +111,15 @@ class ServeOptions:
     heartbeat: float = 15.0
     max_body: int = 2 << 20
     max_streams: int = 64
-    header_timeout: float = protocols.DEFAULT_HEADER_TIMEOUT
-    max_header_bytes: int = protocols.DEFAULT_MAX_HEADER_BYTES
+    header_timeout: float = limits.DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = limits.DEFAULT_BODY_TIMEOUT
+    max_header_bytes: int = limits.DEFAULT_MAX_HEADER_BYTES
     keep_alive: float = 5.0
+    rate_limit: float = limits.DEFAULT_RATE
+    rate_burst: int = limits.DEFAULT_BURST
+    max_bodies_in_flight: int = limits.DEFAULT_MAX_BODIES_IN_FLIGHT
+    stream_buffer_bytes: int = limits.DEFAULT_STREAM_BUFFER_BYTES
+    stream_buffer_events: int = limits.DEFAULT_STREAM_BUFFER_EVENTS
     graceful_timeout: float = 5.0
     log_level: str = "warning"
     access_log: bool = False
@@ -135,6 +154,11 @@ class ServeOptions:
             heartbeat=self.heartbeat,
             max_streams_per_token=self.max_streams,
             decay_interval=self.decay_interval,
+            rate_limit=self.rate_limit,
+            rate_burst=self.rate_burst,
+            max_bodies_in_flight=self.max_bodies_in_flight,
+            stream_buffer_bytes=self.stream_buffer_bytes,
+            stream_buffer_events=self.stream_buffer_events,
         )
 
 
@@ -161,15 +185,28 @@ def check_options(options: ServeOptions) -> None:
         )
     if not 0 <= options.port <= 65535:
         raise InvalidArgument(f"invalid port {options.port}")
-    for name in ("workers", "max_body", "max_streams", "max_header_bytes"):
+    for name in (
+        "workers",
+        "max_body",
+        "max_streams",
+        "max_header_bytes",
+        "rate_burst",
+        "stream_buffer_bytes",
+        "stream_buffer_events",
+    ):
         if getattr(options, name) < 1:
             raise InvalidArgument(f"{name.replace('_', '-')} must be at least 1")
     for name in ("heartbeat", "keep_alive"):
         if getattr(options, name) <= 0:
             raise InvalidArgument(f"{name.replace('_', '-')} must be more than 0 seconds")
+    if options.max_bodies_in_flight < options.max_body:
+        raise InvalidArgument("max-bodies-in-flight must be at least max-body")
+    if options.rate_limit < 0:
+        raise InvalidArgument("rate-limit must be 0 (no limit) or more requests per second")
     if (
         min(
             options.header_timeout,
+            options.body_timeout,
             options.graceful_timeout,
             options.cleanup_interval,
             options.decay_interval,
@@ -272,7 +309,9 @@ def uvicorn_config(options: ServeOptions, app: Any) -> uvicorn.Config:
         timeout_graceful_shutdown=max(1, round(options.graceful_timeout)),
         server_header=False,
     )
-    protocols.configure(config, options.header_timeout, options.max_header_bytes)
+    protocols.configure(
+        config, options.header_timeout, options.max_header_bytes, options.body_timeout
+    )
     return config
 
 

@@ -9,11 +9,25 @@ a revision older than the retained events answers 410 ``revision_compacted``. Wi
 JSON list instead (``wait=S`` holds the request up to S seconds until one arrives); without
 ``since`` (or with ``probe=watch|subscribe``) it checks read permission and retention and
 answers ``{"revision": current}``, as a watcher does before following.
+
+Every response held open (a stream, a long poll with ``wait``; ``GET /mcp`` too) takes one
+of the token's ``max_streams_per_token`` slots until it ends.
+
+A client that stops reading cannot make the server hold its events: each stream writes
+through a queue bounded in bytes (``stream_buffer_bytes``, 8 MiB by default) and in events
+(``stream_buffer_events``, 10,000: a namespace's whole default event retention, so reading
+a full backlog never counts as stalling); once the client's socket buffers are full and
+the queue behind its stuck write passes either bound, the connection is aborted
+(``hivemem_slow_consumers_dropped_total``) and its stream slot freed. A client that reads
+again resumes with ``Last-Event-ID``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -21,11 +35,12 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from hivemem.engine import ops as o
-from hivemem.errors import HivememError, InvalidArgument, TooManyRequests, Unauthenticated
+from hivemem.errors import HivememError, InvalidArgument, Unauthenticated
 from hivemem.server._http import json_response, query_float, query_int
+from hivemem.server.protocols import ABORT_KEY
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -82,20 +97,16 @@ async def events(request: Request, hub: Hub, caller: Caller) -> Response:
     last = since if since is not None else start
     heartbeat = query_float(request, "heartbeat") or hub.config.heartbeat
     heartbeat = min(max(heartbeat, 0.05), 300.0)
-    key = caller.token_id or caller.agent
-    if hub.streams[key] >= hub.config.max_streams_per_token:
-        raise TooManyRequests(
-            f"this token holds {hub.streams[key]} event streams already "
-            f"(the limit is {hub.config.max_streams_per_token}); close one first"
-        )
     # Take the slot now, with no await since the check (concurrent opens cannot all pass
     # it); the response gives it back when it ends, however it ends.
-    hub.streams[key] += 1
+    key = hub.open_stream(caller)
     token = _bearer(request) if caller.token_id is not None else None
     return _EventStream(
         hub,
         key,
-        _stream(hub, caller, ns, last, heartbeat, token),
+        _bounded(
+            hub, _stream(hub, caller, ns, last, heartbeat, token), request.scope.get(ABORT_KEY)
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -118,10 +129,81 @@ class _EventStream(StreamingResponse):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            streams = self.hub.streams
-            streams[self.key] -= 1
-            if streams[self.key] <= 0:
-                del streams[self.key]
+            self.hub.close_stream(self.key)
+
+
+async def _bounded(
+    hub: Hub, source: AsyncIterator[tuple[bytes, int]], abort: Callable[[], None] | None
+) -> AsyncIterator[bytes]:
+    """Write ``source``'s chunks through a bounded queue; drop a client that stops reading.
+
+    ``source`` runs in its own task and queues ``(bytes, events)``; this generator hands the
+    chunks to the response, one write at a time. When the client stops reading, its write
+    blocks on the full socket while the queue behind it grows: once that queue holds more
+    than one chunk and passes ``stream_buffer_bytes`` or ``stream_buffer_events``, the
+    connection is aborted (``abort``, from the server's protocol; without one the stream
+    ends). While no write is blocked (the response has not taken the queue yet, e.g. a
+    backlog read in one go) the source waits instead, so the queue never holds more than
+    the bound plus one chunk.
+    """
+    config = hub.config
+    queue: deque[tuple[bytes, int]] = deque()
+    held = events = 0
+    ready = asyncio.Event()  # the queue has something, or the source ended
+    taken = asyncio.Event()  # the response took a chunk, or finished writing one
+    sending = over = done = False
+
+    def full() -> bool:
+        big = held > config.stream_buffer_bytes or events > config.stream_buffer_events
+        return big and len(queue) > 1
+
+    async def pump() -> None:
+        nonlocal held, events, over, done
+        try:
+            async for chunk, count in source:
+                queue.append((chunk, count))
+                held += len(chunk)
+                events += count
+                hub.stream_buffered += len(chunk)
+                ready.set()
+                while full():
+                    if sending:  # its write is stuck and the queue behind it is full
+                        over = True
+                        hub.metrics.counters["slow_consumers_dropped"] += 1
+                        if abort is not None:
+                            abort()
+                        return
+                    taken.clear()
+                    await taken.wait()
+        finally:
+            done = True
+            ready.set()
+            await source.aclose()  # type: ignore[attr-defined]
+
+    task = asyncio.create_task(pump())
+    try:
+        while not over:
+            if queue:
+                chunk, count = queue.popleft()
+                held -= len(chunk)
+                events -= count
+                hub.stream_buffered -= len(chunk)
+                sending = True
+                taken.set()
+                yield chunk
+                sending = False
+                taken.set()
+                continue
+            if done:
+                return
+            ready.clear()
+            await ready.wait()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        hub.stream_buffered -= held
+        queue.clear()
 
 
 async def _json(request: Request, hub: Hub, caller: Caller, ns: str, last: int) -> Response:
@@ -131,15 +213,21 @@ async def _json(request: Request, hub: Hub, caller: Caller, ns: str, last: int) 
     wait = min(max(query_float(request, "wait") or 0.0, 0.0), 60.0)
     deadline = time.monotonic() + wait
     notifier = hub.core.backend.notifier
-    while True:
-        mark = notifier.mark(ns)
-        found = await hub.run(
-            caller, o.EventsAfter(agent=caller.agent, ns=ns, since=last, limit=limit)
-        )
-        remaining = deadline - time.monotonic()
-        if found or remaining <= 0:
-            return json_response({"events": [e.to_dict() for e in found]})
-        await notifier.await_change(mark, min(remaining, _wake(hub)), ns)
+    # A long poll holds its request open like a stream: it takes one of the token's slots.
+    key = hub.open_stream(caller) if wait > 0 else None
+    try:
+        while True:
+            mark = notifier.mark(ns)
+            found = await hub.run(
+                caller, o.EventsAfter(agent=caller.agent, ns=ns, since=last, limit=limit)
+            )
+            remaining = deadline - time.monotonic()
+            if found or remaining <= 0:
+                return json_response({"events": [e.to_dict() for e in found]})
+            await notifier.await_change(mark, min(remaining, _wake(hub)), ns)
+    finally:
+        if key is not None:
+            hub.close_stream(key)
 
 
 def _wake(hub: Hub) -> float:
@@ -150,11 +238,12 @@ def _wake(hub: Hub) -> float:
 
 async def _stream(
     hub: Hub, caller: Caller, ns: str, last: int, heartbeat: float, token: str | None
-) -> AsyncIterator[bytes]:
+) -> AsyncIterator[tuple[bytes, int]]:
+    """The stream's writes, each with how many events (or heartbeats) it carries."""
     notifier = hub.core.backend.notifier
     revocations = hub.tokens.revocations
     recheck = time.monotonic() + TOKEN_RECHECK
-    yield b"retry: 1000\n: connected\n\n"
+    yield b"retry: 1000\n: connected\n\n", 1
     next_beat = time.monotonic() + heartbeat
     held: Key | None = None
     try:
@@ -176,16 +265,16 @@ async def _stream(
                     if await hub.tokens.alookup(token) is None:
                         raise Unauthenticated("the token of this event stream was revoked")
             except HivememError as exc:
-                yield b"event: error\ndata: %s\n\n" % orjson.dumps(exc.to_dict())
+                yield b"event: error\ndata: %s\n\n" % orjson.dumps(exc.to_dict()), 1
                 return
             if found:
                 last = found[-1].revision
-                yield frames
+                yield frames, len(found)
                 next_beat = time.monotonic() + heartbeat
                 continue
             remaining = next_beat - time.monotonic()
             if remaining <= 0:
-                yield b": ping\n\n"
+                yield b": ping\n\n", 1
                 next_beat = time.monotonic() + heartbeat
                 continue
             await notifier.await_change(mark, min(remaining, _wake(hub)), ns)

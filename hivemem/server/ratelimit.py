@@ -1,0 +1,91 @@
+"""Requests per second per caller: one token bucket per key, a bounded number of keys.
+
+Each key (a token's id, or the client address of a request without a token) has a bucket
+of ``burst`` requests refilled at ``rate`` per second. A request takes one; an empty bucket
+answers how long until the next one is there (the server's 429 ``Retry-After``).
+
+Buckets live in an LRU of at most ``max_keys`` entries: a key not seen for a while is
+forgotten (it comes back with a full bucket, which is what an idle key would have anyway),
+so callers cycling through many keys cannot grow the server's memory. The limits are per
+server process (each ``--workers`` process keeps its own buckets).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from hivemem.server.limits import DEFAULT_BURST, DEFAULT_RATE
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["DEFAULT_BURST", "DEFAULT_MAX_KEYS", "DEFAULT_RATE", "RateLimiter"]
+
+#: Most buckets kept (least recently used forgotten first).
+DEFAULT_MAX_KEYS = 10_000
+#: One request's worth of tokens, less what float arithmetic on the clock can lose.
+_ONE = 1.0 - 1e-9
+
+
+class RateLimiter:
+    """Token buckets per key.
+
+    Args:
+        rate: Requests per second per key (0 or less: no limit).
+        burst: Bucket size (at least 1).
+        max_keys: Most keys tracked at once.
+        clock: Monotonic seconds (tests inject one).
+    """
+
+    __slots__ = ("_buckets", "burst", "clock", "limited", "max_keys", "rate")
+
+    def __init__(
+        self,
+        rate: float = DEFAULT_RATE,
+        burst: int = DEFAULT_BURST,
+        max_keys: int = DEFAULT_MAX_KEYS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = rate
+        self.burst = max(1, burst)
+        self.max_keys = max(1, max_keys)
+        self.clock = clock
+        #: Requests refused so far.
+        self.limited = 0
+        #: key -> (tokens left, when they were counted).
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether requests are limited at all."""
+        return self.rate > 0
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def take(self, key: str) -> float:
+        """Take one request from ``key``'s bucket.
+
+        Returns:
+            0.0 when the request may go on, else the seconds until the bucket holds one.
+        """
+        if self.rate <= 0:
+            return 0.0
+        now = self.clock()
+        buckets = self._buckets
+        held = buckets.get(key)
+        if held is None:
+            tokens = float(self.burst)
+            if len(buckets) >= self.max_keys:
+                buckets.popitem(last=False)
+        else:
+            tokens = min(float(self.burst), held[0] + (now - held[1]) * self.rate)
+            buckets.move_to_end(key)
+        if tokens >= _ONE:
+            buckets[key] = (max(0.0, tokens - 1.0), now)
+            return 0.0
+        buckets[key] = (tokens, now)
+        self.limited += 1
+        return (1.0 - tokens) / self.rate
