@@ -93,7 +93,7 @@ def rss_of(pid: int) -> int:
 def open_fds(pid: int) -> int:
     """Open file descriptors of a process (sockets included), 0 if gone."""
     with contextlib.suppress(OSError):
-        return len(os.listdir(f"/proc/{pid}/fd"))
+        return sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir())
     return 0
 
 
@@ -156,8 +156,19 @@ class LiveServer:
         except httpx.HTTPError:
             return False
 
+    def writable(self, timeout: float = REQUEST_TIMEOUT) -> bool:
+        """Whether an admin write completes within ``timeout`` (a spinning commit blocks it)."""
+        if not self.healthy(timeout):
+            return False
+        try:
+            with self.client("admin", timeout) as admin:
+                r = admin.put("/v1/namespaces/adv-probe/entries/probe", json={"value": 1})
+                return r.status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def check_healthy(self, what: str = "") -> None:
-        """Fail with :class:`ServerWedged` (and the server's log tail) unless ``/healthz`` answers."""
+        """Fail with :class:`ServerWedged` and the log tail unless ``/healthz`` answers."""
         if not self.healthy():
             raise ServerWedged(
                 f"/healthz silent for {REQUEST_TIMEOUT} s{' after ' + what if what else ''} "
@@ -260,7 +271,7 @@ def start_server(
 
 
 def _mint(server: LiveServer) -> None:
-    """The ordinary and read-only agents' tokens, and the namespaces that make ``reader`` read-only."""
+    """The ordinary and read-only agents' tokens; the permissions that make ``reader`` read-only."""
     with server.client("admin", timeout=30) as admin:
         for role, agent in (("agent", AGENT), ("reader", READER)):
             r = admin.post("/v1/tokens", json={"agent": agent, "role": "agent", "label": role})
@@ -324,8 +335,13 @@ class Servers:
         self.wedged: list[LiveServer] = []
 
     def get(self) -> LiveServer:
-        """The running server, or a new one (fresh store) if there is none or it is wedged."""
-        if self.current is not None and not self.current.healthy():
+        """The running server, or a new one (fresh store) if there is none or it is wedged.
+
+        Wedged: ``/healthz`` silent, or an admin write not done within the deadline (a
+        commit thread spinning on a forged value holds the write lock while the event loop
+        still answers ``/healthz``).
+        """
+        if self.current is not None and not self.current.writable():
             self.wedged.append(self.current)
             self.current.kill()
             self.current = None
@@ -428,7 +444,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def describe(response: httpx.Response) -> str:
     """One line about a response for failure messages."""
-    return f"{response.request.method} {response.request.url} -> {response.status_code} " + (
+    url = str(response.request.url)
+    url = url if len(url) <= 160 else url[:120] + f"…({len(url)} chars)…" + url[-30:]
+    return f"{response.request.method} {url} -> {response.status_code} " + (
         response.text[:300] if response.text else ""
     )
 
