@@ -116,6 +116,9 @@ class LiveServer:
     proc: subprocess.Popen[str]
     log: Path
     tokens: dict[str, str] = field(default_factory=dict)
+    #: Set by a test that saw a request hang: why the server is not trusted any more (the
+    #: next test gets a fresh one; the rest of this test fails fast with this reason).
+    broken: str | None = None
 
     @property
     def pid(self) -> int:
@@ -337,11 +340,12 @@ class Servers:
     def get(self) -> LiveServer:
         """The running server, or a new one (fresh store) if there is none or it is wedged.
 
-        Wedged: ``/healthz`` silent, or an admin write not done within the deadline (a
-        commit thread spinning on a forged value holds the write lock while the event loop
-        still answers ``/healthz``).
+        Wedged: a test saw one of its requests hang (:attr:`LiveServer.broken`), or
+        ``/healthz`` is silent, or an admin write is not done within the deadline (a commit
+        thread spinning on a forged value holds the write lock while the event loop still
+        answers ``/healthz``).
         """
-        if self.current is not None and not self.current.writable():
+        if self.current is not None and (self.current.broken or not self.current.writable()):
             self.wedged.append(self.current)
             self.current.kill()
             self.current = None
