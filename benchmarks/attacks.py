@@ -379,14 +379,16 @@ async def stalled_streams(target: Target, seconds: float, tally: Tally, count: i
     """Streams that never read while big values are written to their namespace; then gone."""
     path = f"/v1/namespaces/{STALL_NS}/events?since=0"
     head = request_head("GET", path, target.attacker, "Accept: text/event-stream\r\n")
+    deadline = time.monotonic() + seconds
     for _ in range(count):
+        if time.monotonic() > deadline - 1:
+            break
         try:
             reader, writer = await asyncio.wait_for(raw_open(target, head, 4096), ATTACK_TIMEOUT)
         except (OSError, TimeoutError):
             tally.status("connect-failed")
             continue
         HELD.append(("stall", reader, writer))
-    deadline = time.monotonic() + seconds
     blob = "s" * 20_000
     async with target.http(target.attacker) as c:
         i = 0
@@ -428,7 +430,10 @@ async def idle_streams(target: Target, seconds: float, tally: Tally, count: int 
     """As many idle streams on another namespace as the server lets one token open."""
     path = f"/v1/namespaces/{IDLE_NS}/events"
     head = request_head("GET", path, target.attacker, "Accept: text/event-stream\r\n")
+    deadline = time.monotonic() + seconds
     for _ in range(count):
+        if time.monotonic() > deadline - 1:
+            break
         try:
             reader, writer = await asyncio.wait_for(raw_open(target, head), ATTACK_TIMEOUT)
         except (OSError, TimeoutError):
@@ -440,7 +445,7 @@ async def idle_streams(target: Target, seconds: float, tally: Tally, count: int 
             HELD.append(("idle", reader, writer))
         else:
             writer.close()
-    await asyncio.sleep(seconds)
+    await asyncio.sleep(max(0.0, deadline - time.monotonic()))
     await close_held("idle")
 
 
@@ -524,7 +529,7 @@ async def client_main(url: str, token: str, seconds: float, rate: float, out: Pa
 
     Keep-alive connections (up to 64, opened as needed), a 5 s deadline per request. Writes
     ``{"records": [[wall_start, ms, status, kind], ...]}`` to ``out``; status 0 is a timeout
-    or a connection error, -1 a request not sent because 256 were still pending.
+    (5 s), -2 a connection error, -1 a request not sent because 256 were still pending.
     """
     host, port = url.rsplit("/", 1)[1].rsplit(":", 1)
     records: list[list[Any]] = []
@@ -563,10 +568,13 @@ async def client_main(url: str, token: str, seconds: float, rate: float, out: Pa
                     partial = isinstance(exc, asyncio.IncompleteReadError) and exc.partial
                     if attempt == 0 and conn.used and not partial:
                         continue
-                    status = 0
-                except (TimeoutError, OSError, ValueError):
+                    status = -2
+                except TimeoutError:
                     conn.writer.close()
                     status = 0
+                except (OSError, ValueError):
+                    conn.writer.close()
+                    status = -2
                 else:
                     idle.append(conn)
                 break
@@ -639,7 +647,7 @@ class Window:
         self.failures = sum(self.failed.values())
 
     def failure_summary(self) -> str:
-        """``12 of 3,200 (0x10 503x2)``: status 0 = timeout/connection error, -1 = backlog."""
+        """``12 of 3,200 (0x10 503x2)``: 0 = timeout, -2 = connection error, -1 = backlog."""
         if not self.failures:
             return f"0 of {self.requests:,}"
         kinds = " ".join(f"{s}x{n}" for s, n in sorted(self.failed.items()))
@@ -803,7 +811,9 @@ def markdown(
         f"attack alone for {cfg.seconds:g} s. Baseline (client alone, "
         f"{baseline.requests:,} requests): p50 {baseline.p50:.1f} ms, p99 {baseline.p99:.1f} ms, "
         f"server RSS {mib(baseline.rss_peak)} MiB. Pass: p99 ≤ 5x the baseline's "
-        f"(floored at 5 ms), no failure, RSS ≤ {RSS_BOUND_MIB:g} MiB, attacker: no 5xx, no hang.",
+        f"(floored at 5 ms), no failure, RSS ≤ {RSS_BOUND_MIB:g} MiB, attacker: no 5xx, no hang. "
+        "Client failures by status: 0 = no answer within 5 s, -2 = connection error, "
+        "-1 = not sent (256 requests already waiting).",
         "",
         "| attack | client p50 ms | client p99 ms | p99 / base | client failures | "
         "RSS MiB before / peak / after | attacker got | pass |",

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 #: Examples per door and store (the module's runtime grows with it).
-EXAMPLES = 10
+EXAMPLES = 8
 #: A failing example's repr can be long (values of 100 kB): Hypothesis warns, pytest errors.
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 SETTINGS = settings(
@@ -384,6 +384,9 @@ class Harness:
         ns = _seg(self.ns)
         base = f"/v1/namespaces/{ns}"
         for client in (self.agent, self.reader):
+            if client is self.reader:  # the read-only token: the main reads once more
+                self._reads_as_reader(base)
+                break
             for key in self.keys[:6]:
                 self.send(client, "GET", f"{base}/entries/{key}")
                 self.send(client, "GET", f"{base}/lists/{key}/items")
@@ -434,6 +437,21 @@ class Harness:
         self.send(self.admin, "GET", "/v1/audit", params={"limit": 50, "namespace": self.ns})
         self.send(self.admin, "GET", "/v1/stats")
         self.live.check_healthy("the read sweep")
+
+    def _reads_as_reader(self, base: str) -> None:
+        """What the read-only token reads: entries, listings, events, lists, memories."""
+        r = self.reader
+        for key in self.keys[:3]:
+            self.send(r, "GET", f"{base}/entries/{key}")
+            self.send(r, "GET", f"{base}/lists/{key}/items")
+        self.send(r, "GET", f"{base}/entries", params={"limit": 50})
+        self.send(
+            r, "GET", f"{base}/events", params={"since": 0}, headers={"Accept": "application/json"}
+        )
+        self.send(r, "GET", "/v1/stats")
+        self.send(r, "GET", "/shared-memory")
+        self.send(r, "GET", "/v1/conversations", params={"namespace": self.ns})
+        self.send(r, "POST", f"{base}/memories/search", json={"query": "forged", "limit": 20})
 
     def verdict(self) -> None:
         """Fail with every problem the example met."""

@@ -48,7 +48,7 @@ BASELINE_SECONDS = 7.0
 RATE = 400.0
 #: What the attacker makes first: namespaces (stats, listings), events (``since`` churn),
 #: 1 KB entries in ``default`` (``/shared-memory``).
-NAMESPACES, HISTORY, DEFAULT_ENTRIES = 3_000, 1_000, 5_000
+NAMESPACES, HISTORY, DEFAULT_ENTRIES = 2_000, 1_000, 2_000
 #: The documented bound (docs/security.md): 300 MiB with the configured caches.
 RSS_BOUND_MIB = float(os.environ.get("HIVEMEM_T16_RSS_MIB", attacks.RSS_BOUND_MIB))
 #: The baseline p99 is floored here: 2 shared cores jitter by a few ms.
