@@ -557,10 +557,14 @@ async def client_main(url: str, token: str, seconds: float, rate: float, out: Pa
     async def one(i: int) -> None:
         kind = "w" if i % 2 else "r"
         wall, start = time.time(), time.perf_counter()
-        status = 0
+        status, error = 0, ""
         async with slots:
             for attempt in range(2):  # a kept-alive connection the server closed: once more
-                conn = idle.pop() if idle else await connect()
+                try:
+                    conn = idle.pop() if idle else await connect()
+                except OSError as exc:
+                    status, error = -2, f"connect: {type(exc).__name__}: {exc}"[:120]
+                    break
                 try:
                     status = await asyncio.wait_for(conn.call(request(i, kind)), 5.0)
                 except (asyncio.IncompleteReadError, ConnectionError) as exc:
@@ -568,17 +572,17 @@ async def client_main(url: str, token: str, seconds: float, rate: float, out: Pa
                     partial = isinstance(exc, asyncio.IncompleteReadError) and exc.partial
                     if attempt == 0 and conn.used and not partial:
                         continue
-                    status = -2
+                    status, error = -2, f"{type(exc).__name__}: {exc}"[:120]
                 except TimeoutError:
                     conn.writer.close()
                     status = 0
-                except (OSError, ValueError):
+                except (OSError, ValueError) as exc:
                     conn.writer.close()
-                    status = -2
+                    status, error = -2, f"{type(exc).__name__}: {exc}"[:120]
                 else:
                     idle.append(conn)
                 break
-        records.append([wall, (time.perf_counter() - start) * 1000, status, kind])
+        records.append([wall, (time.perf_counter() - start) * 1000, status, kind, error])
 
     pending: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
@@ -638,6 +642,7 @@ class Window:
     failures: int = 0
     requests: int = 0
     failed: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
 
     def take(self, records: list[list[Any]], warmup: float = 0.0) -> None:
         inside = [r for r in records if self.start + warmup <= r[0] < self.end]
@@ -645,6 +650,7 @@ class Window:
         self.latencies = sorted(r[1] for r in inside if r[2] == 200)
         self.failed = Counter(r[2] for r in inside if r[2] != 200)
         self.failures = sum(self.failed.values())
+        self.errors = Counter(r[4] for r in inside if len(r) > 4 and r[4])
 
     def failure_summary(self) -> str:
         """``12 of 3,200 (0x10 503x2)``: 0 = timeout, -2 = connection error, -1 = backlog."""
@@ -832,6 +838,9 @@ def markdown(
             f"{w.failure_summary()} | {mib(w.rss_before)} / {mib(w.rss_peak)} / "
             f"{mib(w.rss_after)} | {w.tally.summary()} | {'yes' if ok else '**no**'} |"
         )
+    for w in windows:
+        for error, n in w.errors.most_common(3):
+            lines.append(f"\n{w.name}: the client's connection errors: {n} x {error}")
     still, total, answers = half
     if total:
         lines += [
