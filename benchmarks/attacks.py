@@ -510,6 +510,7 @@ class _Conn:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer, self.used = reader, writer, False
+        self.idle_since = time.monotonic()
 
     async def call(self, request: bytes) -> int:
         self.writer.write(request)
@@ -543,6 +544,16 @@ async def client_main(url: str, token: str, seconds: float, rate: float, out: Pa
         opened += 1
         return _Conn(*await asyncio.open_connection(host, int(port)))
 
+    async def take() -> _Conn:
+        """The most recently used idle connection, if the server cannot have closed it yet
+        (its keep-alive timeout is 5 s), else a new one."""
+        while idle:
+            conn = idle.pop()
+            if time.monotonic() - conn.idle_since < 4.0:
+                return conn
+            conn.writer.close()
+        return await connect()
+
     def request(i: int, kind: str) -> bytes:
         path = f"/v1/namespaces/{GOOD_NS}/entries/key-{i % GOOD_KEYS}".encode()
         if kind == "r":
@@ -561,7 +572,7 @@ async def client_main(url: str, token: str, seconds: float, rate: float, out: Pa
         async with slots:
             for attempt in range(2):  # a kept-alive connection the server closed: once more
                 try:
-                    conn = idle.pop() if idle else await connect()
+                    conn = await take() if attempt == 0 else await connect()
                 except OSError as exc:
                     status, error = -2, f"connect: {type(exc).__name__}: {exc}"[:120]
                     break
@@ -580,6 +591,7 @@ async def client_main(url: str, token: str, seconds: float, rate: float, out: Pa
                     conn.writer.close()
                     status, error = -2, f"{type(exc).__name__}: {exc}"[:120]
                 else:
+                    conn.idle_since = time.monotonic()
                     idle.append(conn)
                 break
         records.append([wall, (time.perf_counter() - start) * 1000, status, kind, error])
