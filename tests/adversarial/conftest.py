@@ -439,13 +439,6 @@ def client(live: LiveServer) -> Iterator[Callable[..., httpx.Client]]:
         c.close()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Hangs fail the test, never the run: every adversarial test has a hard timeout."""
-    for item in items:
-        if "tests/adversarial" in str(item.fspath) and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(240))
-
-
 def describe(response: httpx.Response) -> str:
     """One line about a response for failure messages."""
     url = str(response.request.url)
