@@ -873,14 +873,15 @@ def markdown(cfg: argparse.Namespace, runs: list[dict[str, Any]], info: dict[str
     return "\n".join(lines)
 
 
-def write_docs(path: Path, text: str) -> None:
+def write_docs(path: Path, text: str, section: str = SECTION) -> None:
+    """Write ``text`` as the ``section`` of a markdown file (replacing it, else appended)."""
     doc = path.read_text() if path.exists() else ""
-    start = doc.find(SECTION)
+    start = doc.find(section)
     if start < 0:
         doc = doc.rstrip("\n") + "\n\n" + text
     else:
-        nxt = re.search(r"^## ", doc[start + len(SECTION) :], re.M)
-        end = len(doc) if nxt is None else start + len(SECTION) + nxt.start()
+        nxt = re.search(r"^## ", doc[start + len(section) :], re.M)
+        end = len(doc) if nxt is None else start + len(section) + nxt.start()
         doc = doc[:start] + text + ("\n" + doc[end:] if nxt is not None else "")
     path.write_text(doc.rstrip("\n") + "\n")
 
