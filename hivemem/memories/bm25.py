@@ -29,7 +29,9 @@ else:  # imported on first use: the server runs without the semantic extra
 __all__ = ["BM25", "best", "tokenize"]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_COMPOUND = re.compile(r"[^\W_]+(?:[-.:/#][^\W_]+)+", re.UNICODE)
+# Anchored at a word's start, without backtracking into a word: linear in the text (unanchored,
+# a long run of word characters was retried from every position, quadratic).
+_COMPOUND = re.compile(r"(?<![^\W_])[^\W_]++(?:[-.:/#][^\W_]++)+", re.UNICODE)
 
 STOP_WORDS = frozenset(
     (

@@ -99,3 +99,37 @@ def test_filter_codes_match_isin(chosen: int) -> None:
     col = rng.integers(-1, 30, 5000).astype(np.int32)  # -1: no value
     codes = rng.choice(30, chosen, replace=False).tolist()
     assert np.array_equal(_among(col, codes, 30), np.isin(col, codes))
+
+
+def test_compound_terms_cost_linear_time_on_long_words() -> None:
+    """A value of one long word (or many joined ones) tokenizes at once: the identifier
+    pattern once retried a long word from each of its positions (quadratic; 20,000
+    characters held the GIL for 17 s). Same terms as before on ordinary text."""
+    import threading
+
+    from hivemem.memories.bm25 import tokenize
+
+    done = threading.Event()
+    result: list[list[str]] = []
+
+    def run() -> None:
+        result.append(tokenize("x" * 1_000_000 + " ab-cd " + "y-" * 200_000))
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(20), "tokenize took too long: quadratic again?"
+    assert "ab-cd" in result[0]
+    assert tokenize("see api/v2 and x_y-z, U.S.A. then foo") == [
+        "see",
+        "api",
+        "v2",
+        "x",
+        "y",
+        "z",
+        "u",
+        "s",
+        "foo",
+        "api/v2",
+        "y-z",
+        "u.s.a",
+    ]
