@@ -143,7 +143,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=DEFAULT_STREAM_BUFFER_BYTES,
         metavar="BYTES",
         help="bytes an event stream holds for a client that stopped reading (besides its "
-        "socket buffers); beyond, the client is dropped (default 8 MiB = 8388608)",
+        "socket buffers); beyond, the client is dropped (default 1 MiB = 1048576)",
     )
     p.add_argument(
         "--stream-buffer-events",

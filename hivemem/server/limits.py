@@ -29,7 +29,8 @@ DEFAULT_RATE = 1000.0
 DEFAULT_BURST = 2000
 #: Bytes of request bodies being received at once, over all requests.
 DEFAULT_MAX_BODIES_IN_FLIGHT = 64 << 20
-#: Bytes an event stream holds for a client that stopped reading.
-DEFAULT_STREAM_BUFFER_BYTES = 8 << 20
+#: Bytes an event stream holds for a client that stopped reading (x 64 streams a token: the
+#: most one token's stalled streams hold, see docs/security.md).
+DEFAULT_STREAM_BUFFER_BYTES = 1 << 20
 #: Events an event stream holds for such a client (a namespace's default event retention).
 DEFAULT_STREAM_BUFFER_EVENTS = 10_000

@@ -485,7 +485,7 @@ def test_serve_documents_and_checks_the_transport_options(tmp_path: Path) -> Non
         ("--max-bodies-in-flight", "default 64 MiB"),
         ("--rate-limit", "default 1000"),
         ("--rate-burst", "default 2000"),
-        ("--stream-buffer-bytes", "default 8 MiB"),
+        ("--stream-buffer-bytes", "default 1 MiB"),
         ("--stream-buffer-events", "default 10000"),
         ("--keep-alive", "default 5"),
     ):

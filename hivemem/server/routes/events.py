@@ -14,7 +14,7 @@ Every response held open (a stream, a long poll with ``wait``; ``GET /mcp`` too)
 of the token's ``max_streams_per_token`` slots until it ends.
 
 A client that stops reading cannot make the server hold its events: each stream writes
-through a queue bounded in bytes (``stream_buffer_bytes``, 8 MiB by default) and in events
+through a queue bounded in bytes (``stream_buffer_bytes``, 1 MiB by default) and in events
 (``stream_buffer_events``, 10,000: a namespace's whole default event retention, so reading
 a full backlog never counts as stalling); once the client's socket buffers are full and
 the queue behind its stuck write passes either bound, the connection is aborted
