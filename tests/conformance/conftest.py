@@ -13,12 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-# The suite lives in the package; rewrite its asserts for readable failures. This must
-# run before the suite modules are imported (test_suite.py imports them).
-pytest.register_assert_rewrite("hivemem.testing")
-
-import hivemem  # noqa: E402
-from hivemem.testing.clock import FakeClock  # noqa: E402
+import hivemem
+from hivemem.testing.clock import FakeClock
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
