@@ -58,7 +58,17 @@ if TYPE_CHECKING:
     from hivemem.engine.ops import Op
     from hivemem.types import Event
 
-__all__ = ["EVENT_SINK", "INLINE_LIST", "Hub", "ServerConfig", "create_app", "heavy", "hub_of"]
+__all__ = [
+    "EVENT_SINK",
+    "INLINE_LIST",
+    "TURN_ITEMS",
+    "Hub",
+    "ServerConfig",
+    "costly",
+    "create_app",
+    "heavy",
+    "hub_of",
+]
 
 T = TypeVar("T")
 
@@ -140,6 +150,10 @@ class Hub:
     fanout: FanoutCache = field(default_factory=FanoutCache)
     #: Bytes event streams hold for clients that have not read them yet.
     stream_buffered: int = 0
+    #: The costly call each caller has running, and how many of its calls wait behind it.
+    turns: dict[str, _Turn] = field(default_factory=dict)
+    #: Charges a rate-limit key more requests (the guard's ``RateLimiter.charge``).
+    charge: Callable[[str, float], None] = lambda key, count: None
 
     def open_stream(self, caller: Caller) -> str:
         """Take one of the caller's event-stream slots; return the key to give it back with.
@@ -182,23 +196,52 @@ class Hub:
                 last = now
                 backend.notify_foreign()
 
+    @contextlib.asynccontextmanager
+    async def turn(self, caller: Caller) -> AsyncIterator[None]:
+        """Wait until none of the caller's other costly calls runs, then hold the turn.
+
+        One caller's costly calls (:func:`costly` ops, an event stream's backlog fetch) run
+        one at a time, so however many it sends at once, the event loop and the heavy
+        threads spend at most one call's work on it at a time and everyone else's requests
+        are served between its steps. The key is the token (or, without auth, the agent).
+        """
+        key = caller.token_id or caller.agent
+        turn = self.turns.get(key)
+        if turn is None:
+            turn = self.turns[key] = _Turn()
+        turn.users += 1
+        try:
+            async with turn.lock:
+                yield
+        finally:
+            turn.users -= 1
+            if turn.users <= 0 and self.turns.get(key) is turn:
+                del self.turns[key]
+
     async def run(self, caller: Caller, op: Op[Any]) -> Any:
         """Run an op for the caller (as admin if the caller's token is) and return its value.
 
         Reads that can take long (:func:`heavy`) run in the hub's bounded thread pool, so
-        the event loop keeps serving everyone else meanwhile.
+        the event loop keeps serving everyone else meanwhile; a caller's costly reads
+        (:func:`costly`) take its :meth:`turn`.
         """
         if caller.admin and not op.admin:
             op = dataclasses.replace(op, admin=True)
-        if heavy(op):
-            result = await self.off_loop(self.core.backend.execute, op)
+        if costly(op) and not op.internal:
+            async with self.turn(caller):
+                result = await self._execute(op)
         else:
-            result = await self.core.backend.aexecute(op)
+            result = await self._execute(op)
         if result.events:
             sink = EVENT_SINK.get()
             if sink is not None:
                 sink.extend(result.events)
         return self.core.finish(result)
+
+    async def _execute(self, op: Op[Any]) -> Any:
+        if heavy(op):
+            return await self.off_loop(self.core.backend.execute, op)
+        return await self.core.backend.aexecute(op)
 
     async def off_loop(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in a thread of its own, at most ``heavy_workers`` at a time.
@@ -278,6 +321,16 @@ class Hub:
         return Caller(record.agent, record.role == "admin", record.id)
 
 
+class _Turn:
+    """A caller's turn at costly calls: the lock, and the calls holding or awaiting it."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
 def _settle(
     done: asyncio.Future[Any], slots: asyncio.Semaphore, value: Any, exc: BaseException | None
 ) -> None:
@@ -304,6 +357,19 @@ def heavy(op: Op[Any]) -> bool:
     if isinstance(op, o.ListEntries):
         return op.limit is None or op.limit > INLINE_LIST
     return isinstance(op, _HEAVY)
+
+
+#: A read answering more items than this takes the caller's turn (:meth:`Hub.turn`).
+TURN_ITEMS = 100
+
+
+def costly(op: Op[Any]) -> bool:
+    """Whether a read costs enough that one caller runs only one such at a time."""
+    if op.mutates:
+        return False
+    if isinstance(op, o.ListEntries | o.EventsAfter):
+        return op.limit is None or op.limit > TURN_ITEMS
+    return heavy(op)
 
 
 def hub_of(request: Request) -> Hub:

@@ -37,7 +37,14 @@ if TYPE_CHECKING:
     from hivemem.server.app import Hub
     from hivemem.types import Event, NamespaceInfo
 
-__all__ = ["DEFAULT_MAX_AGE", "DEFAULT_MAX_BYTES", "FanoutCache", "Key"]
+__all__ = [
+    "DEFAULT_MAX_AGE",
+    "DEFAULT_MAX_BYTES",
+    "EVENTS_PER_REQUEST",
+    "FETCH_EVENTS",
+    "FanoutCache",
+    "Key",
+]
 
 _STORE = Caller(SYSTEM_AGENT, admin=True)
 #: Default bound of the bytes the cache holds (frames, and the events counted alike).
@@ -46,6 +53,12 @@ DEFAULT_MAX_BYTES = 32 << 20
 DEFAULT_MAX_AGE = 5.0
 #: Bytes counted for an entry besides its frames (objects, the key).
 _OVERHEAD = 256
+#: Most events one fetch reads: a stream reads a long backlog in steps of this many, each
+#: in its caller's turn (:meth:`~hivemem.server.app.Hub.turn`), others served in between.
+FETCH_EVENTS = 200
+#: Events a stream reads from the store for itself per request counted against its token's
+#: rate limit: reading a backlog is paid for, however many streams carry it.
+EVENTS_PER_REQUEST = 10
 
 #: Where a stream stands: namespace, revision it has, the namespace's notifier mark.
 Key = tuple[str, int, "Mark"]
@@ -108,6 +121,7 @@ class FanoutCache:
         caller: Caller,
         key: Key,
         frame: Callable[[Event], bytes],
+        rate_key: str | None = None,
     ) -> tuple[list[Event], bytes]:
         """The events of the key's namespace after its revision the caller may read, framed.
 
@@ -115,9 +129,9 @@ class FanoutCache:
         reads it before it looks for events). The caller holds the entry until it calls
         :meth:`release` with the same key. Raises what ``EventsAfter`` raises:
         ``PermissionDenied`` when the caller may not read the namespace,
-        ``RevisionCompacted`` for a revision no longer kept.
+        ``RevisionCompacted`` for a revision no longer kept. Events read from the store
+        (not shared) are charged to ``rate_key`` (see :data:`EVENTS_PER_REQUEST`).
         """
-        ns, since, _ = key
         now = time.monotonic()
         self._trim(now)
         hit = self._entries.get(key)
@@ -131,26 +145,40 @@ class FanoutCache:
             self._drop(key)  # other processes commit unseen by the notifier
             hit = None
         if hit is None:
-            self.misses += 1
-            info = await _namespace(hub, ns)
-            events: list[Event] = await hub.run(
-                _STORE,
-                o.EventsAfter(agent=_STORE.agent, admin=True, internal=True, ns=ns, since=since),
-            )
-            hit = _Fetch(info, events, b"".join(frame(e) for e in events), now)
-            old = self._entries.pop(key, None)  # a concurrent fetch of the same point
-            if old is not None:
-                self.bytes -= old.size
-                hit.holders = old.holders
-            self._entries[key] = hit
-            self.bytes += hit.size
-            self._trim(now)
+            async with hub.turn(caller):
+                hit = self._entries.get(key)  # fetched by another stream meanwhile?
+                if hit is None:
+                    hit = await self._fetch(hub, key, frame)
+                    if rate_key is not None:
+                        hub.charge(rate_key, len(hit.events) / EVENTS_PER_REQUEST)
+                else:
+                    self.hits += 1
         else:
             self.hits += 1
         hit.holders += 1
         if hit.info is not None:  # as EventsAfter: a deleted namespace's last events stay readable
             require(hit.info, caller.agent, READ, caller.admin)
         return hit.events, hit.frames
+
+    async def _fetch(self, hub: Hub, key: Key, frame: Callable[[Event], bytes]) -> _Fetch:
+        """Read the key's events from the store (at most ``FETCH_EVENTS``) and keep them."""
+        ns, since, _ = key
+        self.misses += 1
+        info = await _namespace(hub, ns)
+        op = o.EventsAfter(
+            agent=_STORE.agent, admin=True, internal=True, ns=ns, since=since, limit=FETCH_EVENTS
+        )
+        events: list[Event] = await hub.run(_STORE, op)
+        now = time.monotonic()
+        hit = _Fetch(info, events, b"".join(frame(e) for e in events), now)
+        old = self._entries.pop(key, None)  # a concurrent fetch of the same point
+        if old is not None:
+            self.bytes -= old.size
+            hit.holders = old.holders
+        self._entries[key] = hit
+        self.bytes += hit.size
+        self._trim(now)
+        return hit
 
     def release(self, key: Key) -> None:
         """Give back the entry a stream got for ``key``; dropped once no stream holds it."""

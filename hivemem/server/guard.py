@@ -55,13 +55,15 @@ if TYPE_CHECKING:
 
     from hivemem.server.app import Hub
 
-__all__ = ["CALLER_KEY", "Guard", "is_loopback_authority"]
+__all__ = ["CALLER_KEY", "RATE_KEY", "Guard", "is_loopback_authority"]
 
 log = logging.getLogger("hivemem.server")
 
 #: Where the guard leaves the authenticated caller in the ASGI scope (the routes and
 #: ``/mcp`` take it from there).
 CALLER_KEY = "hivemem.caller"
+#: Scope key of the request's rate-limit key (for :meth:`Hub.charge`).
+RATE_KEY = "hivemem.rate_key"
 #: Set in the scope once an unexpected exception was logged (by the app's own handler).
 LOGGED_KEY = "hivemem.logged"
 
@@ -108,6 +110,7 @@ class Guard:
         self.hub = hub
         self.auth = config.auth
         self.limiter = RateLimiter(config.rate_limit, config.rate_burst)
+        hub.charge = self.limiter.charge
         self.max_body = config.max_body_bytes
         self.max_in_flight = config.max_bodies_in_flight
         #: One caller may hold at most this share of the bodies in flight.
@@ -166,7 +169,7 @@ class Guard:
         try:
             if not self.auth:
                 self._check_local(scope, host, origin, content_type, has_body)
-            key = await self._identify(scope, authorization, named, has_body)
+            key = scope[RATE_KEY] = await self._identify(scope, authorization, named, has_body)
             wait = self.limiter.take(key)
             if wait:
                 self.hub.metrics.counters["rate_limited_requests"] += 1

@@ -53,7 +53,12 @@ _LIST_KEY: Schema = {
     "maxLength": v.MAX_KEY_BYTES - 17,
     "description": f"1-{v.MAX_KEY_BYTES - 17} bytes of UTF-8, no control characters",
 }
-_TTL: Schema = {"type": ["number", "null"], "exclusiveMinimum": 0, "description": "seconds"}
+_TTL: Schema = {
+    "type": ["number", "null"],
+    "exclusiveMinimum": 0,
+    "maximum": v.MAX_TTL,
+    "description": "seconds",
+}
 _VERSION: Schema = {"type": ["integer", "null"], "minimum": 0, "maximum": _INT64}
 
 
@@ -439,7 +444,8 @@ def _paths(resolvers: list[str]) -> Schema:
                         "namespaces": {"type": "array", "items": namespace},
                         "next_cursor": {
                             "type": ["string", "null"],
-                            "description": "with limit: pass as cursor for the next page",
+                            "description": "cursor of the next page (null: the last page, "
+                            "and always without limit)",
                         },
                     }
                 ),

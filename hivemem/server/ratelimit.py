@@ -89,3 +89,19 @@ class RateLimiter:
         buckets[key] = (tokens, now)
         self.limited += 1
         return (1.0 - tokens) / self.rate
+
+    def charge(self, key: str, count: float) -> None:
+        """Take ``count`` more requests from ``key``'s bucket for the work a request did.
+
+        For a request whose cost grows with what it reads (an event stream's backlog): the
+        bucket may go into debt, at most ``burst`` deep, and the key's next requests wait
+        until it is paid back.
+        """
+        if self.rate <= 0 or count <= 0:
+            return
+        now = self.clock()
+        held = self._buckets.get(key)
+        tokens = float(self.burst) if held is None else held[0] + (now - held[1]) * self.rate
+        if held is None and len(self._buckets) >= self.max_keys:
+            self._buckets.popitem(last=False)
+        self._buckets[key] = (max(-float(self.burst), min(float(self.burst), tokens) - count), now)

@@ -37,6 +37,8 @@ from starlette.routing import Route
 from hivemem.engine import ops as o
 from hivemem.errors import HivememError, InvalidArgument, Unauthenticated
 from hivemem.server._http import json_response, query_float, query_int
+from hivemem.server.fanout import FETCH_EVENTS
+from hivemem.server.guard import RATE_KEY
 from hivemem.server.protocols import ABORT_KEY
 
 if TYPE_CHECKING:
@@ -101,11 +103,15 @@ async def events(request: Request, hub: Hub, caller: Caller) -> Response:
     # it); the response gives it back when it ends, however it ends.
     key = hub.open_stream(caller)
     token = _bearer(request) if caller.token_id is not None else None
+    drained = asyncio.Event()
     return _EventStream(
         hub,
         key,
         _bounded(
-            hub, _stream(hub, caller, ns, last, heartbeat, token), request.scope.get(ABORT_KEY)
+            hub,
+            _stream(hub, caller, ns, last, heartbeat, token, drained, request.scope.get(RATE_KEY)),
+            request.scope.get(ABORT_KEY),
+            drained,
         ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -133,7 +139,10 @@ class _EventStream(StreamingResponse):
 
 
 async def _bounded(
-    hub: Hub, source: AsyncIterator[tuple[bytes, int]], abort: Callable[[], None] | None
+    hub: Hub,
+    source: AsyncIterator[tuple[bytes, int]],
+    abort: Callable[[], None] | None,
+    drained: asyncio.Event,
 ) -> AsyncIterator[bytes]:
     """Write ``source``'s chunks through a bounded queue; drop a client that stops reading.
 
@@ -144,11 +153,13 @@ async def _bounded(
     connection is aborted (``abort``, from the server's protocol; without one the stream
     ends). While no write is blocked (the response has not taken the queue yet, e.g. a
     backlog read in one go) the source waits instead, so the queue never holds more than
-    the bound plus one chunk.
+    the bound plus one chunk. ``drained`` is set while the client has taken every chunk
+    (nothing queued, no write stuck).
     """
     config = hub.config
     queue: deque[tuple[bytes, int]] = deque()
     held = events = 0
+    drained.set()
     ready = asyncio.Event()  # the queue has something, or the source ended
     taken = asyncio.Event()  # the response took a chunk, or finished writing one
     sending = over = done = False
@@ -162,6 +173,7 @@ async def _bounded(
         try:
             async for chunk, count in source:
                 queue.append((chunk, count))
+                drained.clear()
                 held += len(chunk)
                 events += count
                 hub.stream_buffered += len(chunk)
@@ -193,6 +205,8 @@ async def _bounded(
                 yield chunk
                 sending = False
                 taken.set()
+                if not queue:
+                    drained.set()
                 continue
             if done:
                 return
@@ -237,9 +251,21 @@ def _wake(hub: Hub) -> float:
 
 
 async def _stream(
-    hub: Hub, caller: Caller, ns: str, last: int, heartbeat: float, token: str | None
+    hub: Hub,
+    caller: Caller,
+    ns: str,
+    last: int,
+    heartbeat: float,
+    token: str | None,
+    drained: asyncio.Event,
+    rate_key: str | None,
 ) -> AsyncIterator[tuple[bytes, int]]:
-    """The stream's writes, each with how many events (or heartbeats) it carries."""
+    """The stream's writes, each with how many events (or heartbeats) it carries.
+
+    A backlog is read in steps of at most ``FETCH_EVENTS`` events, each once the client
+    took the one before (``drained``): a client that reads slowly, or leaves, costs the
+    server no read ahead of it.
+    """
     notifier = hub.core.backend.notifier
     revocations = hub.tokens.revocations
     recheck = time.monotonic() + TOKEN_RECHECK
@@ -255,7 +281,7 @@ async def _stream(
             try:
                 # One fetch per change of the namespace, shared by its streams at this point.
                 key = (ns, last, mark)
-                found, frames = await hub.fanout.events_after(hub, caller, key, sse_frame)
+                found, frames = await hub.fanout.events_after(hub, caller, key, sse_frame, rate_key)
                 held = key
                 # A revoked token's stream ends: at once after a revocation through this
                 # process, within TOKEN_RECHECK seconds after one through another.
@@ -271,6 +297,8 @@ async def _stream(
                 last = found[-1].revision
                 yield frames, len(found)
                 next_beat = time.monotonic() + heartbeat
+                if len(found) >= FETCH_EVENTS:  # more backlog: once the client took this
+                    await drained.wait()
                 continue
             remaining = next_beat - time.monotonic()
             if remaining <= 0:

@@ -52,17 +52,23 @@ MAX_NAMESPACE_PAGE = 10_000
 
 @endpoint
 async def list_namespaces(request: Request, hub: Hub, caller: Caller) -> Response:
-    """Every readable namespace, or with ``limit`` one page of them and a ``next_cursor``."""
+    """Every readable namespace, or with ``limit`` one page of them.
+
+    ``next_cursor`` names the next page (``None`` on the last, and always without ``limit``).
+    """
     limit = query_int(request, "limit")
     cursor = query_str(request, "cursor")
     if limit is not None and not 1 <= limit <= MAX_NAMESPACE_PAGE:
         raise InvalidArgument(f"limit must be 1-{MAX_NAMESPACE_PAGE}")
     op = o.ListNamespaces(agent=caller.agent, after=cursor, limit=limit)
     infos = await hub.run(caller, op)
-    body: dict[str, object] = {"namespaces": [i.to_dict() for i in infos]}
-    if limit is not None:
-        body["next_cursor"] = infos[-1].name if len(infos) == limit else None
-    return json_response(body)
+    more = limit is not None and len(infos) == limit
+    return json_response(
+        {
+            "namespaces": [i.to_dict() for i in infos],
+            "next_cursor": infos[-1].name if more else None,
+        }
+    )
 
 
 @endpoint
