@@ -45,7 +45,7 @@ from hivemem.server._http import (
 from hivemem.server.auth import Caller, TokenStore
 from hivemem.server.fanout import FanoutCache
 from hivemem.server.fastpath import App, FastEntries
-from hivemem.server.guard import CALLER_KEY, LOGGED_KEY, Guard
+from hivemem.server.guard import CALLER_KEY, LOGGED_KEY, Guard, rate_key
 from hivemem.server.metrics import Metrics, MetricsMiddleware
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EVENT_SINK",
     "INLINE_LIST",
+    "ITEMS_PER_REQUEST",
     "TURN_ITEMS",
     "Hub",
     "ServerConfig",
@@ -218,18 +219,29 @@ class Hub:
             if turn.users <= 0 and self.turns.get(key) is turn:
                 del self.turns[key]
 
+    def pay(self, caller: Caller, items: int) -> None:
+        """Charge the caller's token for a costly read of ``items`` items.
+
+        Every :data:`ITEMS_PER_REQUEST` items count as one more request against the token's
+        rate limit, so a token's share of the server follows what its reads cost, not only
+        how many it sends. Callers without a token (auth off) are not limited.
+        """
+        if caller.token_id is not None:
+            self.charge(rate_key(caller), items / ITEMS_PER_REQUEST)
+
     async def run(self, caller: Caller, op: Op[Any]) -> Any:
         """Run an op for the caller (as admin if the caller's token is) and return its value.
 
         Reads that can take long (:func:`heavy`) run in the hub's bounded thread pool, so
         the event loop keeps serving everyone else meanwhile; a caller's costly reads
-        (:func:`costly`) take its :meth:`turn`.
+        (:func:`costly`) take its :meth:`turn` and are paid for by item (:meth:`pay`).
         """
         if caller.admin and not op.admin:
             op = dataclasses.replace(op, admin=True)
         if costly(op) and not op.internal:
             async with self.turn(caller):
                 result = await self._execute(op)
+            self.pay(caller, _items(result.value))
         else:
             result = await self._execute(op)
         if result.events:
@@ -345,7 +357,7 @@ def _settle(
 
 
 #: A listing of more entries than this (or of all) is heavy: it runs off the event loop.
-INLINE_LIST = 1000
+INLINE_LIST = 100
 #: Reads that visit the whole store, or every namespace: always off the event loop.
 _HEAVY = (o.Stats, o.ListNamespaces)
 
@@ -361,6 +373,19 @@ def heavy(op: Op[Any]) -> bool:
 
 #: A read answering more items than this takes the caller's turn (:meth:`Hub.turn`).
 TURN_ITEMS = 100
+#: Items of a costly read (entries, events, namespaces) that count as one request against
+#: the token's rate limit (:meth:`Hub.pay`).
+ITEMS_PER_REQUEST = 10
+
+
+def _items(value: Any) -> int:
+    """How many items a read answered (namespaces for stats)."""
+    if isinstance(value, dict):
+        return len(value.get("per_namespace") or ())
+    try:
+        return len(value)
+    except TypeError:
+        return 0
 
 
 def costly(op: Op[Any]) -> bool:

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_AGE",
     "DEFAULT_MAX_BYTES",
-    "EVENTS_PER_REQUEST",
     "FETCH_EVENTS",
     "FanoutCache",
     "Key",
@@ -55,10 +54,7 @@ DEFAULT_MAX_AGE = 5.0
 _OVERHEAD = 256
 #: Most events one fetch reads: a stream reads a long backlog in steps of this many, each
 #: in its caller's turn (:meth:`~hivemem.server.app.Hub.turn`), others served in between.
-FETCH_EVENTS = 200
-#: Events a stream reads from the store for itself per request counted against its token's
-#: rate limit: reading a backlog is paid for, however many streams carry it.
-EVENTS_PER_REQUEST = 10
+FETCH_EVENTS = 100
 
 #: Where a stream stands: namespace, revision it has, the namespace's notifier mark.
 Key = tuple[str, int, "Mark"]
@@ -121,7 +117,6 @@ class FanoutCache:
         caller: Caller,
         key: Key,
         frame: Callable[[Event], bytes],
-        rate_key: str | None = None,
     ) -> tuple[list[Event], bytes]:
         """The events of the key's namespace after its revision the caller may read, framed.
 
@@ -129,8 +124,9 @@ class FanoutCache:
         reads it before it looks for events). The caller holds the entry until it calls
         :meth:`release` with the same key. Raises what ``EventsAfter`` raises:
         ``PermissionDenied`` when the caller may not read the namespace,
-        ``RevisionCompacted`` for a revision no longer kept. Events read from the store
-        (not shared) are charged to ``rate_key`` (see :data:`EVENTS_PER_REQUEST`).
+        ``RevisionCompacted`` for a revision no longer kept. The caller pays for the
+        events read from the store for it (:meth:`~hivemem.server.app.Hub.pay`), not for
+        those it shares.
         """
         now = time.monotonic()
         self._trim(now)
@@ -149,8 +145,7 @@ class FanoutCache:
                 hit = self._entries.get(key)  # fetched by another stream meanwhile?
                 if hit is None:
                     hit = await self._fetch(hub, key, frame)
-                    if rate_key is not None:
-                        hub.charge(rate_key, len(hit.events) / EVENTS_PER_REQUEST)
+                    hub.pay(caller, len(hit.events))
                 else:
                     self.hits += 1
         else:

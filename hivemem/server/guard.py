@@ -54,16 +54,15 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from hivemem.server.app import Hub
+    from hivemem.server.auth import Caller
 
-__all__ = ["CALLER_KEY", "RATE_KEY", "Guard", "is_loopback_authority"]
+__all__ = ["CALLER_KEY", "Guard", "is_loopback_authority", "rate_key"]
 
 log = logging.getLogger("hivemem.server")
 
 #: Where the guard leaves the authenticated caller in the ASGI scope (the routes and
 #: ``/mcp`` take it from there).
 CALLER_KEY = "hivemem.caller"
-#: Scope key of the request's rate-limit key (for :meth:`Hub.charge`).
-RATE_KEY = "hivemem.rate_key"
 #: Set in the scope once an unexpected exception was logged (by the app's own handler).
 LOGGED_KEY = "hivemem.logged"
 
@@ -100,6 +99,11 @@ def is_loopback_authority(authority: str, port: int | None) -> bool:
         return ipaddress.ip_address(name.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def rate_key(caller: Caller) -> str:
+    """The rate-limit key of an authenticated caller: its token."""
+    return f"token:{caller.token_id}"
 
 
 class Guard:
@@ -169,7 +173,7 @@ class Guard:
         try:
             if not self.auth:
                 self._check_local(scope, host, origin, content_type, has_body)
-            key = scope[RATE_KEY] = await self._identify(scope, authorization, named, has_body)
+            key = await self._identify(scope, authorization, named, has_body)
             wait = self.limiter.take(key)
             if wait:
                 self.hub.metrics.counters["rate_limited_requests"] += 1
@@ -275,7 +279,7 @@ class Guard:
                 raise
             return address
         scope[CALLER_KEY] = caller
-        return f"token:{caller.token_id}"
+        return rate_key(caller)
 
     def _reserve(self, key: str, size: int) -> int:
         """Count ``size`` more bytes of body in flight for ``key``; refuse beyond the bounds."""

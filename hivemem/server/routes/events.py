@@ -38,7 +38,6 @@ from hivemem.engine import ops as o
 from hivemem.errors import HivememError, InvalidArgument, Unauthenticated
 from hivemem.server._http import json_response, query_float, query_int
 from hivemem.server.fanout import FETCH_EVENTS
-from hivemem.server.guard import RATE_KEY
 from hivemem.server.protocols import ABORT_KEY
 
 if TYPE_CHECKING:
@@ -109,7 +108,7 @@ async def events(request: Request, hub: Hub, caller: Caller) -> Response:
         key,
         _bounded(
             hub,
-            _stream(hub, caller, ns, last, heartbeat, token, drained, request.scope.get(RATE_KEY)),
+            _stream(hub, caller, ns, last, heartbeat, token, drained),
             request.scope.get(ABORT_KEY),
             drained,
         ),
@@ -258,7 +257,6 @@ async def _stream(
     heartbeat: float,
     token: str | None,
     drained: asyncio.Event,
-    rate_key: str | None,
 ) -> AsyncIterator[tuple[bytes, int]]:
     """The stream's writes, each with how many events (or heartbeats) it carries.
 
@@ -281,7 +279,7 @@ async def _stream(
             try:
                 # One fetch per change of the namespace, shared by its streams at this point.
                 key = (ns, last, mark)
-                found, frames = await hub.fanout.events_after(hub, caller, key, sse_frame, rate_key)
+                found, frames = await hub.fanout.events_after(hub, caller, key, sse_frame)
                 held = key
                 # A revoked token's stream ends: at once after a revocation through this
                 # process, within TOKEN_RECHECK seconds after one through another.
