@@ -375,7 +375,7 @@ def heavy(op: Op[Any]) -> bool:
 TURN_ITEMS = 100
 #: Items of a costly read (entries, events, namespaces) that count as one request against
 #: the token's rate limit (:meth:`Hub.pay`).
-ITEMS_PER_REQUEST = 10
+ITEMS_PER_REQUEST = 2
 
 
 def _items(value: Any) -> int:
