@@ -29,6 +29,7 @@ body cannot hold it.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import itertools
 import logging
@@ -63,6 +64,8 @@ log = logging.getLogger("hivemem.server")
 #: Where the guard leaves the authenticated caller in the ASGI scope (the routes and
 #: ``/mcp`` take it from there).
 CALLER_KEY = "hivemem.caller"
+#: Longest (seconds) a request over the rate limit is held before its 429 is answered.
+RATE_LIMIT_HOLD = 1.0
 #: Set in the scope once an unexpected exception was logged (by the app's own handler).
 LOGGED_KEY = "hivemem.logged"
 
@@ -177,6 +180,9 @@ class Guard:
             wait = self.limiter.take(key)
             if wait:
                 self.hub.metrics.counters["rate_limited_requests"] += 1
+                # No sooner than it could have retried (at most RATE_LIMIT_HOLD): a caller
+                # looping on its 429s makes one attempt a second per connection, not thousands.
+                await asyncio.sleep(min(wait, RATE_LIMIT_HOLD))
                 raise RateLimited(
                     f"too many requests: the limit is {self.limiter.rate:g} per second "
                     f"(bursts of {self.limiter.burst}); retry in {wait:.3f} s",

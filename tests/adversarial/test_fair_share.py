@@ -3,20 +3,28 @@
 The unit checks behind ``test_t16_resource``'s ``since-churn`` and ``heavy-reads``: costly
 reads are charged by item against the token's rate limit (with a bounded debt), one token's
 costly calls run one at a time, and an event stream reads a backlog in steps, the next only
-once the client took the last.
+once the client took the last; a request over the rate limit gets its 429 no sooner than
+it could have retried.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from hivemem.server.app import Hub
 from hivemem.server.auth import Caller
 from hivemem.server.fanout import FETCH_EVENTS
+from hivemem.server.guard import RATE_LIMIT_HOLD
 from hivemem.server.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class Clock:
@@ -101,3 +109,21 @@ def test_a_stream_reads_no_backlog_ahead_of_a_client_that_does_not_read() -> Non
         await stream.aclose()
 
     asyncio.run(main())
+
+
+def test_a_request_over_the_rate_gets_its_429_no_sooner_than_it_could_retry(
+    tmp_path: Path,
+) -> None:
+    from tests.cli.conftest import serving
+
+    with serving(f"sqlite:///{tmp_path}/s.db", "--rate-limit", "2", "--rate-burst", "1") as server:
+        headers = {"Authorization": f"Bearer {server.admin_token}"}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=10) as client:
+            client.get("/v1/whoami")  # the burst: its bucket is empty now
+            start = time.monotonic()
+            answer = client.get("/v1/whoami")
+            held = time.monotonic() - start
+            assert answer.status_code == 429
+            # Held until the bucket had a request again (1/rate s, at most RATE_LIMIT_HOLD).
+            assert 0.4 <= held < RATE_LIMIT_HOLD + 2
+            assert client.get("/v1/whoami").status_code == 200
