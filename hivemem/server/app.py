@@ -471,6 +471,11 @@ async def _decay_loop(core: Core, interval: float) -> None:
             log.exception("hivemem: decay pass failed")
 
 
+def _import_numpy() -> None:
+    with contextlib.suppress(ImportError):
+        import numpy  # noqa: F401
+
+
 def create_app(core: Core, config: ServerConfig | None = None) -> App:
     """Build the ASGI app serving ``core``'s store.
 
@@ -491,6 +496,9 @@ def create_app(core: Core, config: ServerConfig | None = None) -> App:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: App) -> AsyncIterator[None]:
+        # numpy (memories' ranking) is imported on first use; a server imports it before
+        # serving, in a thread, so that no request's first search stalls the event loop.
+        await asyncio.to_thread(_import_numpy)
         if getattr(core.backend, "change_token", None) is not None:
             hub.poller = asyncio.create_task(hub.poll_changes())
         decay = asyncio.create_task(_decay_loop(core, config.decay_interval))
