@@ -250,7 +250,7 @@ _STATUS_TEXT = {
     410: "the revision asked for is compacted",
     413: "the body, a key or a value is too large",
     422: "invalid input: malformed JSON, wrong types, unknown fields, bad names",
-    429: "too many event streams for this token",
+    429: "the token's rate limit (retry after Retry-After), or too many event streams",
     503: "the store does not answer (or, for memories, no embedder is configured)",
 }
 
@@ -306,7 +306,8 @@ def _operation(
     responses: Schema = {
         str(status): {"description": "success", "content": {media: {"schema": ok or {}}}}
     }
-    codes = set(errors) | ({401, 403, 422, 503} if auth else set())
+    # Every authenticated call counts against its token's rate limit: any may answer 429.
+    codes = set(errors) | ({401, 403, 422, 429, 503} if auth else set())
     if body is not None:
         codes |= {413, 422}
     for code in sorted(codes):
