@@ -12,7 +12,7 @@ over what was written: entry GET, listings by prefix, list items, conversation r
 memories search/semantic search/children/related/decay, events ``since`` (huge values too),
 stats, audit, ``GET /shared-memory``.
 
-Every request has a 5 s deadline. The assertions, for every request:
+Every request has a 15 s deadline (conftest.REQUEST_TIMEOUT). The assertions, for every request:
 
 - never a 5xx, never a timeout, and ``/healthz`` still answers;
 - a refused request (4xx) changed nothing: the affected namespace (its config, revision and
