@@ -232,7 +232,8 @@ def test_heavy_reads_run_off_the_event_loop(tmp_path: Path, monkeypatch: Any) ->
             t.join(30)
         # Inline, reads waited behind heavy calls of 2 s and more (the loop was blocked).
         assert worst < 1.0, f"a plain read waited {worst:.2f} s behind heavy reads"
-        assert heavy_done["namespaces"] >= 2
+        # One token's costly calls take turns (Hub.turn): each loop finished at least one.
+        assert heavy_done["namespaces"] >= 1
         # One computation (2 s) is reused for several calls of the looping client.
         assert heavy_done["stats"] >= 3
         assert calls["stats"] < heavy_done["stats"]
