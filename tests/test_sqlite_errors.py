@@ -16,10 +16,11 @@ import pytest
 
 import hivemem
 from hivemem.backends import sqlite as sqlite_mod
-from hivemem.backends.sqlite import SQLiteBackend, _Waiter
+from hivemem.backends.sqlite import SQLiteBackend
 from hivemem.engine import apply
 from hivemem.engine import ops as o
 from hivemem.errors import InternalError
+from tests.test_sqlite_batches import _one_batch
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -31,23 +32,6 @@ def _store(tmp_path: Path) -> tuple[hivemem.Memory, SQLiteBackend]:
     assert isinstance(backend, SQLiteBackend)
     mem.create_namespace("a")
     return mem, backend
-
-
-def _one_batch(backend: SQLiteBackend, ops: list[o.Op[Any]]) -> list[Any]:
-    """Commit ``ops`` as one group commit; return each op's value or error."""
-    waiters = [_Waiter(op) for op in ops]
-    with backend._queue_lock:
-        backend._queue.extend(waiters)
-        backend._leading = True
-    try:
-        backend._lead()
-    finally:
-        backend._pass_lead()
-    out = []
-    for w in waiters:
-        assert w.result is not None
-        out.append(w.result.error if w.result.error is not None else w.result.value)
-    return out
 
 
 def _put(key: str, value: str) -> o.Put:
