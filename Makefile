@@ -27,7 +27,7 @@ run: $(RUN_STAMP)
 	$(VENV)/bin/hivemem serve --store sqlite:///hivemem.db
 
 demo: $(RUN_STAMP)
-	$(VENV)/bin/hivemem demo
+	$(VENV)/bin/hivemem demo --url sqlite:///demo.db
 
 # The tests start their own redis-server processes (never the shared one on 6379); the web
 # UI tests drive Debian's Chromium (Playwright never downloads a browser here).

@@ -42,7 +42,10 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    from hivemem.cli._config import apply_settings
+
     parser = build_parser()
+    apply_settings(parser)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 

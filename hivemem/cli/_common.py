@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
+from hivemem.cli._config import mark_settings
 from hivemem.errors import HivememError, InvalidArgument
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ errors print 'error: <code>: <message>' on stderr; exit status:
   7 invalid argument / too large           8 revision compacted
   9 too many requests                     10 store or server unavailable
  11 file error        12 an optional extra is not installed
+ 13 serve: cannot listen on the address (port in use, no permission)
 130 interrupted (Ctrl-C)"""
 
 
@@ -100,18 +102,19 @@ def add_store_args(p: argparse.ArgumentParser, *, json_flag: bool = True) -> Non
         metavar="URL",
         default=None,
         help="memory://, sqlite:///file.db (or a plain file path) or http://server:port "
-        "(default: $HIVEMEM_URL or sqlite:///hivemem.db)",
+        "(default: sqlite:///hivemem.db)",
     )
     g.add_argument(
         "--token",
         default=None,
-        help="server token for http:// URLs (default: $HIVEMEM_TOKEN)",
+        help="server token for http:// URLs",
     )
     g.add_argument(
         "--agent",
         default=None,
-        help="the agent acting (default: $HIVEMEM_AGENT, else the token's agent or 'local')",
+        help="the agent acting (default: the token's agent, else 'local')",
     )
+    mark_settings(p, "--url", "--token", "--agent")
     if json_flag:
         p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p.epilog = EXIT_EPILOG

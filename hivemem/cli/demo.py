@@ -1,7 +1,7 @@
 """``hivemem demo``: a short, real multi-agent run against the embedded store.
 
 A coordinator and three worker agents (threads) share one store (``./hivemem.db`` unless
-``--store``):
+``--url``; a server's ``http://`` URL with an admin token in ``$HIVEMEM_TOKEN`` works too):
 
 1. the coordinator creates the ``demo.*`` namespaces (removing those of an earlier run):
    ``demo.tasks`` (merge strategy), ``demo.results`` (everyone reads, only the workers
@@ -18,6 +18,7 @@ A coordinator and three worker agents (threads) share one store (``./hivemem.db`
 from __future__ import annotations
 
 import collections
+import os
 import queue
 import sys
 import threading
@@ -25,7 +26,14 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 import hivemem
-from hivemem.errors import ConflictError, HivememError, NamespaceNotFound, PermissionDenied
+from hivemem.cli._config import mark_settings
+from hivemem.errors import (
+    ConflictError,
+    HivememError,
+    InvalidArgument,
+    NamespaceNotFound,
+    PermissionDenied,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -86,15 +94,65 @@ def cas_increment(mem: hivemem.Memory, ns: str, key: str) -> tuple[int, int]:
         return current + 1, retries
 
 
+class _Agents:
+    """One handle per agent of the demo.
+
+    On an embedded store every agent is ``as_agent`` of one handle. A server token acts for
+    one agent only, so over ``http://`` the admin token (``$HIVEMEM_TOKEN``) creates a token
+    per agent for the run and revokes them at the end.
+    """
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url or os.environ.get("HIVEMEM_URL") or None
+        self.server = self.url is not None and self.url.startswith(("http://", "https://"))
+        self.admin = os.environ.get("HIVEMEM_TOKEN") or "" if self.server else ""
+        self.base = None if self.server else hivemem.connect(self.url, agent="coordinator")
+        self.handles: dict[str, hivemem.Memory] = {}
+        self.minted: list[str] = []
+
+    def __call__(self, agent: str) -> hivemem.Memory:
+        if agent not in self.handles:
+            if self.base is not None:
+                self.handles[agent] = self.base.as_agent(agent)
+            else:
+                self.handles[agent] = hivemem.connect(self.url, token=self._mint(agent))
+        return self.handles[agent]
+
+    def _mint(self, agent: str) -> str:
+        from hivemem.cli.token import admin_call
+
+        assert self.url is not None
+        if not self.admin:
+            raise InvalidArgument(
+                "the demo against a server needs an admin token in $HIVEMEM_TOKEN: it creates "
+                "one token per agent (a server token acts for one agent only)"
+            )
+        body = {"agent": agent, "role": "agent", "label": "hivemem demo"}
+        record = admin_call(self.url, self.admin, "POST", "/v1/tokens", body)
+        self.minted.append(record["id"])
+        return str(record["token"])
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+        if self.base is not None:
+            self.base.close()
+        if self.minted:
+            from hivemem.cli.token import admin_call
+
+            assert self.url is not None
+            for token_id in self.minted:
+                admin_call(self.url, self.admin, "DELETE", f"/v1/tokens/{token_id}")
+
+
 def _worker(
-    mem: hivemem.Memory,
+    me: hivemem.Memory,
     name: str,
     say: _Say,
     subscribed: threading.Barrier,
     race: threading.Barrier,
     done: dict[str, int],
 ) -> None:
-    me = mem.as_agent(name)
     inbox: queue.Queue[Event] = queue.Queue()
     unsubscribe = me.subscribe(NS_TASKS, inbox.put)
     say(name, f"subscribed to {NS_TASKS}")
@@ -238,17 +296,19 @@ def run_demo(url: str | None = None, out: TextIO | None = None) -> int:
     """Run the demo against the store at ``url``; return the exit status (0 = success).
 
     Args:
-        url: A store URL (default: ``$HIVEMEM_URL`` or ``./hivemem.db``).
+        url: A store URL (default: ``$HIVEMEM_URL`` or ``./hivemem.db``); a server's
+            ``http://`` URL needs an admin token in ``$HIVEMEM_TOKEN``.
         out: Where to print (default: stdout).
     """
     out = sys.stdout if out is None else out
     say = _Say(out)
     try:
-        mem = hivemem.connect(url, agent="coordinator")
+        agents = _Agents(url)
+        mem = agents("coordinator")
     except HivememError as exc:
         print(f"hivemem demo: {exc.code}: {exc.message}", file=sys.stderr)
         return 1
-    shown = url or "the default store (./hivemem.db or $HIVEMEM_URL)"
+    shown = agents.url or "the default store (./hivemem.db)"
     print(f"hivemem demo: a coordinator and {len(WORKERS)} workers sharing {shown}\n", file=out)
     try:
         _reset(mem, say)
@@ -259,9 +319,11 @@ def run_demo(url: str | None = None, out: TextIO | None = None) -> int:
         done: dict[str, int] = {}
         errors: list[BaseException] = []
 
+        handles = {name: agents(name) for name in WORKERS}
+
         def work(name: str) -> None:
             try:
-                _worker(mem, name, say, subscribed, race, done)
+                _worker(handles[name], name, say, subscribed, race, done)
             except BaseException as exc:  # reported below; the demo then exits 1
                 errors.append(exc)
                 say(name, f"failed: {exc!r}")
@@ -276,7 +338,7 @@ def run_demo(url: str | None = None, out: TextIO | None = None) -> int:
             mem.write(NS_TASKS, key, {"title": title, "assigned_to": worker, "status": "open"})
             say("coordinator", f"posted {key} for {worker}: {title}")
         try:
-            mem.as_agent("observer").write(NS_RESULTS, "task-1", "overwritten")
+            agents("observer").write(NS_RESULTS, "task-1", "overwritten")
         except PermissionDenied as exc:
             say("observer", f"tried to overwrite demo.results/task-1: {exc.code}")
         count = _wait_for_counter(mem, since, say)
@@ -295,7 +357,7 @@ def run_demo(url: str | None = None, out: TextIO | None = None) -> int:
         print(f"hivemem demo: the workers did not start within {TIMEOUT:g} s", file=sys.stderr)
         return 1
     finally:
-        mem.close()
+        agents.close()
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -308,16 +370,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "broadcast, stats and audit log.",
     )
     p.add_argument(
+        "--url",
         "--store",
+        dest="url",
         metavar="URL",
         default=None,
-        help="store URL or SQLite file path (default: $HIVEMEM_URL or ./hivemem.db)",
+        help="store URL or SQLite file path (default: ./hivemem.db; --store: an older name)",
     )
+    mark_settings(p)
     p.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
-    url: str | None = args.store
+    url: str | None = args.url
     if url is not None and "://" not in url:
         url = f"sqlite:///{url}"
     return run_demo(url)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import TYPE_CHECKING
 
 from hivemem.cli._common import EXIT_EPILOG, command, store_url
+from hivemem.cli._config import mark_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="URL",
         default=None,
         help="store to serve: memory://, sqlite:///file.db or a file path "
-        "(default: $HIVEMEM_URL or sqlite:///hivemem.db)",
+        "(default: sqlite:///hivemem.db; $HIVEMEM_URL is the store of clients, not this)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7700, help="TCP port (default 7700)")
@@ -190,7 +190,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="embedder of long-term memories: minilm (the bundled all-MiniLM-L6-v2, the "
         "default when the 'semantic' extra is installed; loaded on first use), "
         "openai:<base_url>?model=<name> (an OpenAI-compatible endpoint), or none "
-        "(default $HIVEMEM_EMBEDDER)",
+        "(default: minilm when installed)",
     )
     p.add_argument(
         "--decay-interval",
@@ -240,6 +240,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="size the store may reach (SQLite file + WAL, Redis used_memory) before writes "
         "that add data are refused; deletes still run (default 0 = no quota)",
     )
+    mark_settings(p)
     p.set_defaults(func=_main)
 
 
@@ -249,7 +250,7 @@ def _main(args: argparse.Namespace) -> int:
     from hivemem.server.serve import ServeOptions, serve
 
     options = ServeOptions(
-        store=store_url(args.store) or os.environ.get("HIVEMEM_URL") or DEFAULT_URL,
+        store=store_url(args.store) or DEFAULT_URL,
         host=args.host,
         port=args.port,
         workers=int(args.workers),

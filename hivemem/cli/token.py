@@ -10,15 +10,15 @@ an admin token. ``--store URL`` (a store only) is kept for scripts written befor
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 from urllib.parse import quote
 
 from hivemem.cli._common import EXIT_EPILOG, command, print_json, print_table, store_url, when
+from hivemem.cli._config import mark_settings
 from hivemem.errors import BackendUnavailable, InvalidArgument, error_from_dict
 
-__all__ = ["register"]
+__all__ = ["admin_call", "register"]
 
 
 class _Tokens:
@@ -27,7 +27,7 @@ class _Tokens:
     def __init__(self, args: argparse.Namespace) -> None:
         if args.store is not None and args.url is not None:
             raise InvalidArgument("give --url (a store or a server), not both --url and --store")
-        where = args.store or args.url or os.environ.get("HIVEMEM_URL") or None
+        where = args.store or args.url or None
         if where is None:
             raise InvalidArgument(
                 "say where the tokens are: --url sqlite:///file.db (the store) or "
@@ -36,7 +36,7 @@ class _Tokens:
         server = args.store is None and where.startswith(("http://", "https://"))
         self.store: str | None = None if server else store_url(where)
         self.url: str | None = where if server else None
-        self.token: str | None = args.token or os.environ.get("HIVEMEM_TOKEN") or None
+        self.token: str | None = args.token or None
         if self.url is not None and not self.token:
             raise InvalidArgument("--url needs an admin token: --token or $HIVEMEM_TOKEN")
 
@@ -75,25 +75,30 @@ class _Tokens:
             core.close()
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        import httpx
-
         assert self.url is not None
-        headers = {"Authorization": f"Bearer {self.token}"}
-        try:
-            response = httpx.request(
-                method, self.url.rstrip("/") + path, json=body, headers=headers, timeout=30
-            )
-        except httpx.HTTPError as exc:
-            raise BackendUnavailable(f"cannot reach {self.url}: {exc}") from None
-        try:
-            data = response.json()
-        except ValueError:
-            raise BackendUnavailable(
-                f"{self.url} answered {response.status_code} without JSON: is it a hivemem server?"
-            ) from None
-        if response.status_code >= 400:
-            raise error_from_dict(data)
-        return data
+        return admin_call(self.url, self.token or "", method, path, body)
+
+
+def admin_call(url: str, token: str, method: str, path: str, body: Any = None) -> Any:
+    """Call a server's admin route with ``token``; return its JSON or raise its error."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        response = httpx.request(
+            method, url.rstrip("/") + path, json=body, headers=headers, timeout=30
+        )
+    except httpx.HTTPError as exc:
+        raise BackendUnavailable(f"cannot reach {url}: {exc}") from None
+    try:
+        data = response.json()
+    except ValueError:
+        raise BackendUnavailable(
+            f"{url} answered {response.status_code} without JSON: is it a hivemem server?"
+        ) from None
+    if response.status_code >= 400:
+        raise error_from_dict(data)
+    return data
 
 
 def _rows(records: list[dict[str, Any]]) -> list[list[Any]]:
@@ -140,11 +145,12 @@ def _where(p: argparse.ArgumentParser) -> None:
         "--url",
         metavar="URL",
         help="a store (sqlite:///file.db, a file path, redis://...) to work on directly, or a "
-        "server (http://host:port) whose admin routes to call (default: $HIVEMEM_URL)",
+        "server (http://host:port) whose admin routes to call",
     )
-    g.add_argument("--store", metavar="URL", help="a store to work on directly (as --url STORE)")
-    g.add_argument("--token", help="admin token for a server (default: $HIVEMEM_TOKEN)")
+    g.add_argument("--store", metavar="URL", help="a store to work on directly (older name)")
+    g.add_argument("--token", help="admin token for a server")
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    mark_settings(p, "--url", "--token")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

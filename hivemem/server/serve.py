@@ -22,6 +22,8 @@ import gc
 import ipaddress
 import json
 import os
+import signal
+import socket
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
@@ -38,8 +40,11 @@ if TYPE_CHECKING:
     import uvicorn
     from starlette.applications import Starlette
 
+    from hivemem._core import Core
+
 __all__ = [
     "ENV_OPTIONS",
+    "EXIT_CANNOT_LISTEN",
     "ServeOptions",
     "app_from_env",
     "bootstrap",
@@ -47,6 +52,8 @@ __all__ = [
     "check_options",
     "freeze_startup_objects",
     "is_loopback",
+    "listen",
+    "open_store",
     "serve",
     "uvicorn_config",
 ]
@@ -219,12 +226,16 @@ def check_options(options: ServeOptions) -> None:
             raise InvalidArgument(f"{name.replace('_', '-')} must be 0 (no quota) or more")
 
 
-def bootstrap(options: ServeOptions) -> str | None:
+def bootstrap(options: ServeOptions, core: Core | None = None) -> str | None:
     """Prepare the store; return a new admin token if auth is on and none exists yet.
 
     Tokens live in the store, so the token is created (and returned) only once per store.
+    ``core``: the server's own open store (a ``memory://`` store exists only in it);
+    without one the store is opened for this and closed.
     """
-    core = _open(options.store, None, None, {"cleanup_interval": 0, "embedder": "none"})
+    own = core is None
+    if core is None:
+        core = _open(options.store, None, None, {"cleanup_interval": 0, "embedder": "none"})
     try:
         tokens = TokenStore(core.backend)
         tokens.ensure()
@@ -233,12 +244,13 @@ def bootstrap(options: ServeOptions) -> str | None:
         token, _ = tokens.create("admin", "admin", "created on first start", first=True)
         return token
     finally:
-        core.close()
+        if own:
+            core.close()
 
 
-def build_app(options: ServeOptions) -> Starlette:
-    """Open the store and build the app; the store closes when the app shuts down."""
-    core = _open(
+def open_store(options: ServeOptions) -> Core:
+    """Open the store a server serves."""
+    return _open(
         options.store,
         None,
         None,
@@ -249,6 +261,11 @@ def build_app(options: ServeOptions) -> Starlette:
             **options.quota_settings(),
         },
     )
+
+
+def build_app(options: ServeOptions, core: Core | None = None) -> Starlette:
+    """Build the app over ``core`` (default: the store opened now); it closes at shutdown."""
+    core = open_store(options) if core is None else core
     try:
         app = create_app(core, options.server_config())
     except BaseException:
@@ -336,21 +353,72 @@ def serve(options: ServeOptions, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     check_options(options)
-    token = bootstrap(options)
-    print(f"hivemem serving {options.url} (store {_mask(options.store)})", file=out)
-    if token is not None:
-        print(f"admin token (shown once, keep it): {token}", file=out)
-    elif not options.auth:
-        print("auth is off: the agent comes from the X-Agent-Id header", file=out)
-    out.flush()
-    if options.workers > 1:
-        os.environ[ENV_OPTIONS] = json.dumps(dataclasses.asdict(options))
-        config = uvicorn_config(options, f"{__name__}:app_from_env")
-        sock = config.bind_socket()
-        Multiprocess(config, sockets=[sock]).run()
-        return 0
-    config = uvicorn_config(options, build_app(options))
-    freeze_startup_objects()
-    server = uvicorn.Server(config)
-    server.run()
-    return 0 if server.started else 1
+    try:
+        sock = listen(options.host, options.port)
+    except OSError as exc:
+        print(
+            f"error: cannot listen on {options.host}:{options.port}: {exc.strerror or exc} "
+            "(is another server there? choose another --port)",
+            file=sys.stderr,
+        )
+        return EXIT_CANNOT_LISTEN
+    with sock:
+        core = None if options.workers > 1 else open_store(options)
+        try:
+            token = bootstrap(options, core)
+        except BaseException:
+            if core is not None:
+                core.close()
+            raise
+        print(f"hivemem serving {options.url} (store {_mask(options.store)})", file=out)
+        if token is not None:
+            print(f"admin token (shown once, keep it): {token}", file=out)
+        elif not options.auth:
+            print("auth is off: the agent comes from the X-Agent-Id header", file=out)
+        out.flush()
+        # uvicorn re-raises the SIGTERM it handled once it has shut down; a handler of our
+        # own turns that into a plain return, so a stop on request exits 0.
+        previous = signal.signal(signal.SIGTERM, _stopped)
+        try:
+            if core is None:
+                os.environ[ENV_OPTIONS] = json.dumps(dataclasses.asdict(options))
+                config = uvicorn_config(options, f"{__name__}:app_from_env")
+                Multiprocess(config, sockets=[sock]).run()
+                return 0
+            config = uvicorn_config(options, build_app(options, core))
+            freeze_startup_objects()
+            server = uvicorn.Server(config)
+            server.run(sockets=[sock])
+            return 0 if server.started else 1
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+#: Exit status of ``hivemem serve`` when its address cannot be bound (port in use, ...).
+EXIT_CANNOT_LISTEN = 13
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """SIGTERM after uvicorn's own handling: nothing left to do."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the server's listening socket (before anything is printed or opened).
+
+    Raises:
+        OSError: the address is in use, not local, or needs privileges.
+    """
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock

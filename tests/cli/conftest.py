@@ -27,10 +27,10 @@ def hivemem_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "hivemem", *args]
 
 
-def clean_env() -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("HIVEMEM_URL", "HIVEMEM_TOKEN", "HIVEMEM_AGENT"):
-        env.pop(name, None)
+def clean_env(**settings: str) -> dict[str, str]:
+    """The environment without any ``HIVEMEM_*`` setting of the machine, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HIVEMEM_")}
+    env.update(settings)
     return env
 
 
