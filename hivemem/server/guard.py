@@ -167,7 +167,10 @@ class Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message = {**message, "headers": [*message.get("headers", ()), id_header]}
+                headers = [*message.get("headers", ()), id_header]
+                if message["status"] == 401:
+                    headers.append(_challenge(authorization))
+                message = {**message, "headers": headers}
             await send(message)
 
         has_body = chunked or (length is not None and length.strip(b"0") != b"")
@@ -354,6 +357,13 @@ async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[byte
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _challenge(authorization: bytes | None) -> tuple[bytes, bytes]:
+    """The ``WWW-Authenticate`` header of a 401 (RFC 6750): a token was missing or invalid."""
+    if authorization is None or not authorization.strip():
+        return b"www-authenticate", b'Bearer realm="hivemem"'
+    return b"www-authenticate", b'Bearer realm="hivemem", error="invalid_token"'
 
 
 async def _refuse(send: Send, exc: HivememError, *, close: bool) -> None:

@@ -152,6 +152,7 @@ class Answer:
     status: int
     content_type: str
     body: Any
+    challenge: str | None = None  # WWW-Authenticate
 
     @property
     def code(self) -> str | None:
@@ -179,11 +180,12 @@ def send(
         sent["Authorization"] = raw_auth
     with site.http.stream(method, site.url + path, headers=sent, json=json) as resp:
         kind = resp.headers.get("content-type", "")
+        challenge = resp.headers.get("www-authenticate")
         if kind.startswith("text/event-stream"):
-            return Answer(resp.status_code, kind, None)
+            return Answer(resp.status_code, kind, None, challenge)
         resp.read()
     body: Any = resp.json() if kind.startswith("application/json") else resp.text
-    return Answer(resp.status_code, kind, body)
+    return Answer(resp.status_code, kind, body, challenge)
 
 
 def body_for(method: str, path: str) -> Any:
@@ -243,6 +245,13 @@ def test_every_route_but_the_public_ones_needs_a_valid_token(site: Site) -> None
                 continue
             assert answer.status == 401, (method, path, what, answer)
             assert answer.code == "unauthenticated", (method, path, what, answer)
+            # RFC 6750: a missing token is challenged plainly, a bad one as invalid_token.
+            sent = headers.get("Authorization", "").strip()
+            assert answer.challenge == (
+                'Bearer realm="hivemem", error="invalid_token"'
+                if sent
+                else 'Bearer realm="hivemem"'
+            ), (method, path, what, answer)
             assert site.admin not in str(answer.body)
     assert public == PUBLIC & paths
     assert site.snapshot() == before
