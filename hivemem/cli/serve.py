@@ -214,6 +214,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=["critical", "error", "warning", "info", "debug"],
         help="server log level on stderr (default warning)",
     )
+    p.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="text, or json: one JSON object per line with its request's X-Request-Id "
+        "(default text)",
+    )
     p.add_argument("--access-log", action="store_true", help="log every request on stderr")
     # -- quotas (issue 15); 0 turns one off
     p.add_argument(
@@ -269,6 +276,7 @@ def _main(args: argparse.Namespace) -> int:
         keep_alive=args.keep_alive,
         graceful_timeout=args.graceful_timeout,
         log_level=args.log_level,
+        log_format=args.log_format,
         access_log=args.access_log,
         cleanup_interval=args.cleanup_interval,
         embedder=args.embedder,

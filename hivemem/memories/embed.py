@@ -14,12 +14,16 @@ when an embedder first needs them, so ``connect()`` stays fast and works without
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
+import time
 import urllib.parse
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from hivemem.errors import EmbedderUnavailable, InvalidArgument
+
+log = logging.getLogger("hivemem")
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -256,7 +260,13 @@ def _minilm(device: str) -> _MiniLM:
         with _MODELS_LOCK:
             model = _MODELS.get(device)
             if model is None:
+                started = time.monotonic()
                 model = _MODELS[device] = _MiniLM(device)
+                log.info(
+                    "hivemem: loaded the MiniLM embedder on %s in %.1f s",
+                    device,
+                    time.monotonic() - started,
+                )
     return model
 
 

@@ -48,6 +48,7 @@ from hivemem.errors import (
     TooLarge,
     UnsupportedMediaType,
 )
+from hivemem.server import logs
 from hivemem.server._http import REQUEST_ID_KEY, error_body, internal_body
 from hivemem.server.ratelimit import RateLimiter
 
@@ -160,6 +161,7 @@ class Guard:
             elif name == b"content-type":
                 content_type = value
         request_id = scope[REQUEST_ID_KEY] = self._request_id(given)
+        logs.REQUEST_ID.set(request_id)  # this request's task: its log lines name it
         id_header = (b"x-request-id", request_id.encode("ascii"))
         started = False
 

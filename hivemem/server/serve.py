@@ -21,6 +21,7 @@ import dataclasses
 import gc
 import ipaddress
 import json
+import logging
 import os
 import signal
 import socket
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from hivemem._connect import DEFAULT_URL, _open
 from hivemem.errors import InvalidArgument
-from hivemem.server import limits, protocols
+from hivemem.server import limits, logs, protocols
 from hivemem.server.app import ServerConfig, create_app
 from hivemem.server.auth import TokenStore
 
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from hivemem._core import Core
+
+log = logging.getLogger("hivemem")
 
 __all__ = [
     "ENV_OPTIONS",
@@ -90,7 +93,8 @@ class ServeOptions:
         stream_buffer_events: Events an event stream holds for such a client before
             dropping it.
         graceful_timeout: Seconds open requests (event streams) get on shutdown.
-        log_level: uvicorn's log level.
+        log_level: The server's log level (hivemem's and uvicorn's lines).
+        log_format: ``text`` or ``json`` (one object per line; see :mod:`hivemem.server.logs`).
         access_log: Log every request.
         cleanup_interval: Seconds between TTL sweeps (0: no sweeper). Replicas over one
             Redis take turns through a lease, so each expiry is announced once.
@@ -129,6 +133,7 @@ class ServeOptions:
     stream_buffer_events: int = limits.DEFAULT_STREAM_BUFFER_EVENTS
     graceful_timeout: float = 5.0
     log_level: str = "warning"
+    log_format: str = "text"
     access_log: bool = False
     cleanup_interval: float = 60.0
     embedder: str | None = None
@@ -192,6 +197,8 @@ def check_options(options: ServeOptions) -> None:
         )
     if not 0 <= options.port <= 65535:
         raise InvalidArgument(f"invalid port {options.port}")
+    if options.log_format not in logs.FORMATS:
+        raise InvalidArgument(f"log_format must be one of {', '.join(logs.FORMATS)}")
     for name in (
         "workers",
         "max_body",
@@ -320,6 +327,7 @@ def uvicorn_config(options: ServeOptions, app: Any) -> uvicorn.Config:
         http=protocols.protocol_class(),
         loop="auto",
         lifespan="on",
+        log_config=logs.log_config(options.log_level, options.log_format),
         log_level=options.log_level,
         access_log=options.access_log,
         timeout_keep_alive=max(1, round(options.keep_alive)),
@@ -383,15 +391,30 @@ def serve(options: ServeOptions, out: TextIO | None = None) -> int:
             if core is None:
                 os.environ[ENV_OPTIONS] = json.dumps(dataclasses.asdict(options))
                 config = uvicorn_config(options, f"{__name__}:app_from_env")
+                _log_start(options)
                 Multiprocess(config, sockets=[sock]).run()
+                log.info("hivemem: stopped")
                 return 0
             config = uvicorn_config(options, build_app(options, core))
+            _log_start(options)
             freeze_startup_objects()
             server = uvicorn.Server(config)
             server.run(sockets=[sock])
+            log.info("hivemem: stopped")
             return 0 if server.started else 1
         finally:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _log_start(options: ServeOptions) -> None:
+    log.info(
+        "hivemem: serving %s (store %s, %d worker%s, auth %s)",
+        options.url,
+        _mask(options.store),
+        options.workers,
+        "" if options.workers == 1 else "s",
+        "on" if options.auth else "off",
+    )
 
 
 #: Exit status of ``hivemem serve`` when its address cannot be bound (port in use, ...).
