@@ -356,9 +356,6 @@ def serve(options: ServeOptions, out: TextIO | None = None) -> int:
     Raises:
         InvalidArgument: bad options (see :func:`check_options`).
     """
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
     out = out or sys.stdout
     check_options(options)
     try:
@@ -370,40 +367,69 @@ def serve(options: ServeOptions, out: TextIO | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_CANNOT_LISTEN
-    with sock:
-        core = None if options.workers > 1 else open_store(options)
-        try:
-            token = bootstrap(options, core)
-        except BaseException:
-            if core is not None:
-                core.close()
-            raise
-        print(f"hivemem serving {options.url} (store {_mask(options.store)})", file=out)
-        if token is not None:
-            print(f"admin token (shown once, keep it): {token}", file=out)
-        elif not options.auth:
-            print("auth is off: the agent comes from the X-Agent-Id header", file=out)
-        out.flush()
-        # uvicorn re-raises the SIGTERM it handled once it has shut down; a handler of our
-        # own turns that into a plain return, so a stop on request exits 0.
-        previous = signal.signal(signal.SIGTERM, _stopped)
-        try:
-            if core is None:
-                os.environ[ENV_OPTIONS] = json.dumps(dataclasses.asdict(options))
-                config = uvicorn_config(options, f"{__name__}:app_from_env")
-                _log_start(options)
-                Multiprocess(config, sockets=[sock]).run()
-                log.info("hivemem: stopped")
-                return 0
-            config = uvicorn_config(options, build_app(options, core))
-            _log_start(options)
-            freeze_startup_objects()
-            server = uvicorn.Server(config)
-            server.run(sockets=[sock])
-            log.info("hivemem: stopped")
-            return 0 if server.started else 1
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+    stop = _StopOnTerm()
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with sock:
+            return _run(options, sock, out, stop)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _StopOnTerm:
+    """SIGTERM outside uvicorn's own handling: before it runs, stop it from starting.
+
+    uvicorn handles SIGTERM while it serves, then re-raises it once shut down; with Python's
+    default handler that killed the process (exit 143) after a clean stop.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.server: Any = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.requested = True
+        if self.server is not None:
+            self.server.should_exit = True
+
+
+def _run(options: ServeOptions, sock: socket.socket, out: TextIO, stop: _StopOnTerm) -> int:
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    core = None if options.workers > 1 else open_store(options)
+    try:
+        token = bootstrap(options, core)
+        app = None if core is None else build_app(options, core)
+    except BaseException:
+        if core is not None:
+            core.close()
+        raise
+    print(f"hivemem serving {options.url} (store {_mask(options.store)})", file=out)
+    if token is not None:
+        print(f"admin token (shown once, keep it): {token}", file=out)
+    elif not options.auth:
+        print("auth is off: the agent comes from the X-Agent-Id header", file=out)
+    out.flush()
+    if app is None:
+        os.environ[ENV_OPTIONS] = json.dumps(dataclasses.asdict(options))
+        config = uvicorn_config(options, f"{__name__}:app_from_env")
+        _log_start(options)
+        if not stop.requested:
+            Multiprocess(config, sockets=[sock]).run()
+        log.info("hivemem: stopped")
+        return 0
+    config = uvicorn_config(options, app)
+    _log_start(options)
+    freeze_startup_objects()
+    server = stop.server = uvicorn.Server(config)
+    if stop.requested:  # the store closes with the app's lifespan, which never ran
+        assert core is not None
+        core.close()
+        return 0
+    server.run(sockets=[sock])
+    log.info("hivemem: stopped")
+    return 0 if server.started else 1
 
 
 def _log_start(options: ServeOptions) -> None:
@@ -419,10 +445,6 @@ def _log_start(options: ServeOptions) -> None:
 
 #: Exit status of ``hivemem serve`` when its address cannot be bound (port in use, ...).
 EXIT_CANNOT_LISTEN = 13
-
-
-def _stopped(signum: int, frame: object) -> None:
-    """SIGTERM after uvicorn's own handling: nothing left to do."""
 
 
 def listen(host: str, port: int) -> socket.socket:
