@@ -52,3 +52,51 @@ def test_public_names_are_exact():
         "integrations",
     }
     assert public - modules == set(hivemem.__all__) - {"__version__"}
+
+
+def _server_block() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Server", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_readme_server_block_runs_in_order(tmp_path: Path) -> None:
+    """The README's server block, line by line, with the environment it tells the reader to set.
+
+    Its first line starts the server (here on a free port, in the background, as a reader
+    does in another terminal); every later line runs in one shell that stops at the first
+    failure.
+    """
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    from tests.cli.conftest import serving
+
+    first, *rest = _server_block()
+    serve = shlex.split(first.split("#", 1)[0])
+    assert serve[:2] == ["hivemem", "serve"], first
+    port = serve.index("--port")
+    args = serve[2:port] + serve[port + 2 :]
+    assert args[0] == "--store"
+    bin_dir = str(Path(sys.executable).parent)
+    with serving(f"sqlite:///{tmp_path}/hivemem.db", *args[2:]) as server:
+        assert server.admin_token is not None
+        script = "\n".join(rest)
+        script = script.replace("http://127.0.0.1:7700", server.url)
+        script = script.replace("<admin token>", server.admin_token)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HIVEMEM_")}
+        env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    with hivemem.connect(f"sqlite:///{tmp_path}/copy.db", agent="auditor") as copy:
+        assert copy.read("team", "task-1") == {"status": "open"}  # written, exported, imported
