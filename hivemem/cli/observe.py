@@ -23,22 +23,35 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
+#: The columns of ``watch`` lines and their widths (a longer value widens its line only).
+_WATCH_COLUMNS = (("REV", 6), ("TIME", 19), ("TYPE", 17), ("AGENT", 12), ("KEY", 16), ("VER", 4))
+_WATCH_HEADER = (
+    "  ".join(
+        name.rjust(width) if name == "REV" else name.ljust(width) for name, width in _WATCH_COLUMNS
+    )
+    + "  DETAIL"
+)
+
+
 def _event_line(ev: Event) -> str:
     detail: Any = ev.message if ev.type == "memory:broadcast" else ev.value
-    parts = [
+    cells = [
         str(ev.revision),
         when(ev.timestamp) or "-",
         ev.type,
         ev.agent_id,
         ev.key if ev.key is not None else "-",
+        f"v{ev.version}" if ev.version is not None else "-",
     ]
-    if ev.version is not None:
-        parts.append(f"v{ev.version}")
+    parts = [
+        cell.rjust(width) if name == "REV" else cell.ljust(width)
+        for cell, (name, width) in zip(cells, _WATCH_COLUMNS, strict=True)
+    ]
     if ev.reason:
         parts.append(ev.reason)
     if detail is not None:
         parts.append(dump_json(detail))
-    return "  ".join(parts)
+    return "  ".join(parts).rstrip()
 
 
 @command
@@ -46,6 +59,7 @@ def _watch(args: argparse.Namespace) -> int:
     with open_memory(args) as mem:
         if not args.json:
             print(f"watching {args.namespace} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+            print(_WATCH_HEADER, flush=True)
         try:
             for ev in mem.watch(args.namespace, since=args.since, timeout=args.timeout):
                 line = dump_json(ev.to_dict()) if args.json else _event_line(ev)

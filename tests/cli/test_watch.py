@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 from typing import TYPE_CHECKING
@@ -62,5 +63,10 @@ def test_watch_human_lines(server: Server) -> None:
         env={**clean_env(), "HIVEMEM_TOKEN": token},
     )
     assert result.returncode == 0, result.stderr
-    last = result.stdout.splitlines()[-1].split("  ")
-    assert last[2:] == ["memory:write", "admin", "k", "v1", "1"]
+    lines = result.stdout.splitlines()
+    header, last = lines[0], lines[-1]
+    assert header.split() == ["REV", "TIME", "TYPE", "AGENT", "KEY", "VER", "DETAIL"]
+    assert re.split(r"\s{2,}", last.strip())[2:] == ["memory:write", "admin", "k", "v1", "1"]
+    # Columns line up under the header: each starts where its title does.
+    for title, value in (("TYPE", "memory:write"), ("AGENT", "admin"), ("KEY", "k")):
+        assert header.index(title) == last.index(value), (title, header, last)
