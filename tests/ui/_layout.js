@@ -96,18 +96,21 @@
     if (!shown(el)) continue;
     const text = el.textContent.trim();
     if (text.length <= opts.minChars) continue;
-    const tops = [];
+    // Line boxes of its text: the widest line tells how many characters a line holds.
+    const lines = new Map();
     const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
       const range = document.createRange();
       range.selectNodeContents(node);
-      for (const r of range.getClientRects()) if (r.width > 0) tops.push(r.top);
+      for (const r of range.getClientRects()) {
+        if (r.width > 0) lines.set(Math.round(r.top), (lines.get(Math.round(r.top)) || 0) + r.width);
+      }
     }
-    tops.sort((a, b) => a - b);
-    let lines = tops.length ? 1 : 0;
-    for (let i = 1; i < tops.length; i++) if (tops[i] - tops[i - 1] > 3) lines++;
-    if (lines > 1 && text.length / lines < opts.minChars) {
-      problems.push(`text squeezed to ${(text.length / lines).toFixed(1)} chars a line: ${name(el)}`);
+    if (lines.size < 2) continue;
+    const widths = [...lines.values()];
+    const perLine = text.length * Math.max(...widths) / widths.reduce((a, b) => a + b, 0);
+    if (perLine < opts.minChars) {
+      problems.push(`text squeezed to ${perLine.toFixed(1)} chars a line: ${name(el)}`);
     }
   }
 

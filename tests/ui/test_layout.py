@@ -141,7 +141,7 @@ def data(site: Site) -> Iterator[Data]:
         root.write(name, "status", {"ok": True})
     # 1,000 audit records and more: single writes on long keys, and refused writes.
     for i in range(1000):
-        long_writer.write(LONG_NS, long_keys[i % 30], {"n": i})
+        long_writer.write(LONG_NS, long_keys[i % 30], _value(rng, i))
     reader = site.client(site.reader)
     for i in range(3):
         with pytest.raises(PermissionDenied):

@@ -8,9 +8,13 @@ import { expiry, field, fill, h, pretty, preview, select, when } from "./dom.js"
 const RANK = { read: 1, write: 2, admin: 3 };
 const LEVELS = [["admin", "admin"], ["write", "write"], ["read", "read"], ["", "no access"]];
 const STRATEGIES = ["latest-wins", "first-wins", "merge", "version", "custom"].map((s) => [s, s]);
+// Suggestions only: the action filter takes any name, as the audit log records more kinds
+// (memories, sessions...) than a fixed list would keep up with.
 const ACTIONS = [
-  "read", "write", "delete", "clear", "create_namespace", "delete_namespace", "update_namespace",
-  "update_permissions", "broadcast", "subscribe", "watch", "search",
+  "broadcast", "clear", "create_namespace", "delete", "delete_namespace", "delete_prefix",
+  "expire_prefix", "get_namespace", "list", "list_insert", "list_namespaces", "list_pop",
+  "list_push", "list_range", "list_remove", "read", "search", "subscribe", "transact",
+  "update_namespace", "update_permissions", "watch", "write", "write_many",
 ];
 const FEED_MAX = 100;
 
@@ -95,7 +99,7 @@ export async function namespacesView(ctx) {
     const level = levelOf(info, ctx.me);
     return h("tr", null,
       h("td", { class: "key" }, h("a", { href: nsHref(info.name) }, info.name)),
-      h("td", null, info.description || ""),
+      h("td", { title: info.description || null }, h("div", { class: "clamp" }, info.description || "")),
       h("td", null, level || "none"),
       h("td", null, info.conflict_strategy),
       h("td", { class: "num" }, info.ttl ?? "—"),
@@ -169,7 +173,7 @@ export async function namespaceView(ctx, ns) {
   function row(entry) {
     const cells = [
       h("td", { class: "key" }, h("a", { href: entryHref(ns, entry.key) }, entry.key)),
-      h("td", { class: "preview mono", title: preview(entry.value, 400) }, h("div", null, preview(entry.value, 300))),
+      h("td", { class: "preview mono", title: preview(entry.value, 400) }, h("div", { class: "clamp" }, preview(entry.value, 300))),
       h("td", { class: "clip", title: entry.owner }, entry.owner),
       h("td", { class: "num" }, entry.version),
       h("td", null, when(entry.updated_at)),
@@ -339,7 +343,7 @@ export async function namespaceView(ctx, ns) {
     canWrite ? newEntryForm(ctx, ns, (entry) => { if (belongs(entry.key)) upsert(entry, true); }) : "",
     filter,
     grid({ id: "entries", class: "entries" },
-      [["Key", "p30"], ["Value"], ["Owner", "w7"], ["Version", "w6 num"], ["Updated", "w7"], ["Expires", "w7"],
+      [["Key", "p25"], ["Value"], ["Owner", "w6"], ["Version", "w5 num"], ["Updated", "w7"], ["Expires", "w6"],
         ...(canWrite ? [["", "w7"]] : [])],
       tbody),
     h("div", { class: "pager" }, prev, nextButton, pageInfo));
@@ -618,12 +622,13 @@ export async function auditView(ctx, query) {
   const { items } = await api("GET", "v1/audit", { query: filters });
   const agent = h("input", { name: "agent_id", value: filters.agent_id, autocomplete: "off" });
   const ns = h("input", { name: "namespace", value: filters.namespace, autocomplete: "off" });
-  const action = select("action", [["", "any"], ...ACTIONS.map((a) => [a, a])], filters.action);
+  const action = h("input", { name: "action", value: filters.action, list: "audit-actions", placeholder: "any", autocomplete: "off", size: 16 });
   const success = select("success", [["", "any"], ["true", "succeeded"], ["false", "failed"]], filters.success);
   const limit = select("limit", [["100", "100"], ["500", "500"], ["1000", "1000"]], filters.limit);
   const form = h("form", { class: "row", id: "audit-filters" },
     field("Agent", agent), field("Namespace", ns), field("Action", action), field("Outcome", success),
-    field("Show", limit), h("button", { type: "submit" }, "Apply"));
+    field("Show", limit), h("button", { type: "submit" }, "Apply"),
+    h("datalist", { id: "audit-actions" }, ACTIONS.map((a) => h("option", { value: a }))));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const q = new URLSearchParams();
