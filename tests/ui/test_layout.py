@@ -280,6 +280,22 @@ def test_long_namespace_admin_view(page: Page, site: Site, data: Data, size: str
     )
     assert {LONG_AGENT, "rita", "alice"} <= set(agents)
     assert_layout(page)
+    # Armed buttons say more: "Really delete <128 chars> and all its entries?" still fits.
+    page.click("#delete-namespace")
+    expect(page.locator("#delete-namespace")).to_contain_text("Really delete")
+    row = page.locator("#entries tbody tr").first
+    key = row.get_attribute("data-key")
+    assert key is not None
+    row.locator("button").click()
+    expect(row.locator("button")).to_have_text("Confirm")
+    assert_layout(page)
+    # Confirmed: the status bar names the 200-character key.
+    row.locator("button").click()
+    expect(page.locator("#status")).to_contain_text(f"Deleted {key}")
+    expect(page.locator("#page-info")).to_have_text("Page 1 · 29 entries")
+    assert_layout(page)
+    site.client(data.tokens[LONG_AGENT]).write(LONG_NS, key, {"restored": True})
+    expect(page.locator("#page-info")).to_have_text("Page 1 · 30 entries")
 
 
 @pytest.mark.parametrize("size", ["narrow", "wide"])
