@@ -242,7 +242,7 @@ def test_view_layout(page: Page, site: Site, data: Data, view: str, size: str, s
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("size", ["narrow", "wide"])
-def test_login_layout(page: Page, site: Site, size: str, scheme: str) -> None:
+def test_login_layout(page: Page, site: Site, size: str, scheme: str, console: Console) -> None:
     width, height = WIDTHS[size]
     page.set_viewport_size({"width": width, "height": height})
     page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
@@ -253,6 +253,12 @@ def test_login_layout(page: Page, site: Site, size: str, scheme: str) -> None:
     assert_layout(page)
     if scheme == "light" and size == "wide":
         shot(page, "login")
+    console.expect(401)
+    page.fill("#token", "hm_" + "x" * 300)
+    page.press("#token", "Enter")
+    page.wait_for_selector("#status:has-text('unknown or revoked')")
+    assert not page.is_visible("#nav")
+    assert_layout(page)
 
 
 @pytest.mark.parametrize("size", ["narrow", "wide"])
@@ -266,6 +272,10 @@ def test_thousand_rows_a_page(page: Page, site: Site, data: Data, size: str) -> 
         "Page 1 · 1000 entries · more on the next page", timeout=10_000
     )
     assert_layout(page)
+    if size == "wide":  # the header row stays on screen while the page scrolls
+        page.evaluate("scrollTo(0, 20000)")
+        box = page.locator("#entries th").first.bounding_box()
+        assert box is not None and abs(box["y"]) < 2, box
     page.click("#next-page")
     expect(page.locator("#page-info")).to_contain_text("Page 2 · 1000 entries", timeout=10_000)
 
