@@ -345,3 +345,11 @@ def test_live_writes_layout(page: Page, site: Site, data: Data) -> None:
     expect(page.locator("#page-info")).to_have_text("Page 1 · 32 entries")
     for key in keys[1:]:
         writer.delete(LONG_NS, key)
+
+
+@pytest.mark.parametrize("size", ["narrow", "wide"])
+def test_long_agent_id_in_the_header(page: Page, site: Site, data: Data, size: str) -> None:
+    """Logged in as a 128-character agent id: the header wraps it, nothing overlaps."""
+    _open(page, site, data.tokens[LONG_AGENT], "#/", "namespaces", size, "light")
+    assert page.inner_text("#who") == f"{LONG_AGENT} · agent"
+    assert_layout(page)
