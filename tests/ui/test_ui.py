@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 from _proxy import Proxy
-from _ui_site import BIG, BIG_SIZE, SHOTS, login, shot, show
+from _ui_site import BIG, BIG_SIZE, SHOTS, login, show
 from playwright.sync_api import expect
 
 from hivemem.server.routes.ui import CSP, FILES
@@ -31,7 +31,8 @@ def test_login_keeps_the_token_out_of_urls(page: Page, site: Site, console: Cons
     console.expect(401)  # the wrong token, tried first
     page.goto(site.page_url)
     page.wait_for_selector("main[data-view=login]")
-    shot(page, "login")
+    # Logged out: no nav, no logout button (`hidden` wins over the nav's display: flex).
+    assert not page.is_visible("#nav") and not page.is_visible("#logout")
     page.fill("#token", "hm_not-a-token")
     page.press("#token", "Enter")
     page.wait_for_selector("#status:has-text('unknown or revoked')")
@@ -40,6 +41,7 @@ def test_login_keeps_the_token_out_of_urls(page: Page, site: Site, console: Cons
     page.press("#token", "Enter")
     page.wait_for_selector("main[data-view=namespaces]")
     assert page.inner_text("#who") == "alice · agent"
+    assert page.is_visible("#nav") and page.is_visible("#logout")
     assert page.evaluate("sessionStorage.getItem('hivemem.token')") == site.writer
     # Every request the page made (the event stream included) kept the token in a header.
     requests: list[str] = []
@@ -51,6 +53,7 @@ def test_login_keeps_the_token_out_of_urls(page: Page, site: Site, console: Cons
     page.click("#logout")
     page.wait_for_selector("main[data-view=login]")
     assert page.evaluate("sessionStorage.getItem('hivemem.token')") is None
+    assert not page.is_visible("#nav") and not page.is_visible("#logout")
 
 
 def test_create_edit_delete(page: Page, site: Site, console: Console) -> None:
@@ -78,7 +81,6 @@ def test_create_edit_delete(page: Page, site: Site, console: Console) -> None:
     page.click("#new-entry button[type=submit]")
     page.wait_for_selector("#status:has-text('already exists')")
     assert other.read("notes", "greeting/en") == {"text": "hello"}
-    shot(page, "namespace")
 
     row.locator("a").click()
     page.wait_for_selector("main[data-view=entry]")
@@ -89,7 +91,6 @@ def test_create_edit_delete(page: Page, site: Site, console: Console) -> None:
     entry = other.get_entry("notes", "greeting/en")
     assert entry is not None and entry.version == 2 and entry.owner == "alice"
     assert entry.value == {"text": "hello, world", "lang": "en"}
-    shot(page, "entry")
 
     page.click("#delete-entry")
     page.click("#delete-entry")  # the second press confirms
@@ -104,7 +105,6 @@ def test_create_edit_delete(page: Page, site: Site, console: Console) -> None:
         assert action in actions, actions
     outcomes = page.locator("#audit tbody tr td:nth-child(6)").all_inner_texts()
     assert "failed" in outcomes  # the refused second create
-    shot(page, "audit")
 
     # The namespace itself: deleted from its page by its admin.
     show(page, "#/ns/notes", "namespace")
@@ -130,7 +130,30 @@ def test_write_by_another_client_appears_live(page: Page, site: Site) -> None:
     )
     other.delete("team", "from-elsewhere")
     page.locator("#entries tr[data-key='from-elsewhere']").wait_for(state="detached", timeout=2000)
-    shot(page, "live")
+
+
+def test_page_count_follows_live_writes(page: Page, site: Site) -> None:
+    """ "Page 1 · N entries" counts the rows on screen as writes and deletes arrive live."""
+    other = site.client(site.admin)
+    other.create_namespace("counted")
+    other.write("counted", "a", 1)
+    login(page, site, site.admin)
+    show(page, "#/ns/counted", "namespace")
+    page.wait_for_selector("#live-state:text('live')")
+    info = page.locator("#page-info")
+    expect(info).to_have_text("Page 1 · 1 entry")
+    other.write("counted", "b", 2)
+    other.write("counted", "c", 3)
+    expect(info).to_have_text("Page 1 · 3 entries")
+    other.write("counted", "b", 4)  # an update: same count
+    page.wait_for_selector("#entries tr[data-key='b'] td:nth-child(4):text('2')")
+    expect(info).to_have_text("Page 1 · 3 entries")
+    other.delete("counted", "a")
+    expect(info).to_have_text("Page 1 · 2 entries")
+    other.clear_namespace("counted")
+    expect(info).to_have_text("No entries yet.")
+    show(page, "#/", "namespaces")
+    other.delete_namespace("counted")
 
 
 def test_feed_reconnects_and_resumes(
@@ -186,7 +209,6 @@ def test_conflicting_edit_is_reported_not_overwritten(
     assert other.read("team", "doc") == {"title": "their write"}
     assert json.loads(page.inner_text("#entry-json")) == {"title": "their write"}
     assert json.loads(page.input_value("#editor")) == {"title": "my edit"}  # kept, not lost
-    shot(page, "conflict")
     # Saving again still edits version 1: still refused.
     with page.expect_response(lambda r: r.request.method == "PUT") as answer:
         page.click("#save")
@@ -212,7 +234,6 @@ def test_read_only_token_sees_no_edit_controls(page: Page, site: Site, console: 
     for selector in ("#new-entry", "#ns-config", "#delete-namespace", "#save-permissions"):
         assert page.locator(selector).count() == 0, selector
     assert page.locator("#entries button").count() == 0
-    shot(page, "read-only")
     show(page, "#/ns/team/e/plan", "entry")
     assert page.locator("#editor, #save, #delete-entry").count() == 0
     # Forced requests with the page's own token are refused by the server.
@@ -306,11 +327,9 @@ def test_untrusted_text_is_never_markup(page: Page, site: Site) -> None:
 
 def test_stats_and_conversations(page: Page, site: Site) -> None:
     login(page, site, site.admin)
-    shot(page, "namespaces")
     show(page, "#/stats", "stats")
     assert page.locator("#stats").inner_text().count("\n") >= 4
     assert page.locator(f"main a:text('{BIG}')").count() == 1
-    shot(page, "stats")
     show(page, "#/conversations", "conversations")
     page.click("#conversations a:text('chat-1')")
     page.wait_for_selector("main[data-view=conversation]")
@@ -318,7 +337,6 @@ def test_stats_and_conversations(page: Page, site: Site) -> None:
     assert messages.count() == 2
     assert "What is in the team namespace?" in messages.first.inner_text()
     assert "assistant" in messages.nth(1).inner_text()
-    shot(page, "conversation")
 
 
 def test_dark_scheme(page: Page, site: Site) -> None:
@@ -327,7 +345,6 @@ def test_dark_scheme(page: Page, site: Site) -> None:
     show(page, "#/ns/team", "namespace")
     bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert bg == "rgb(17, 20, 24)"
-    shot(page, "namespace-dark")
 
 
 def test_ui_responses_carry_a_strict_csp(site: Site) -> None:

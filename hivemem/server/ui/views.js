@@ -8,9 +8,13 @@ import { expiry, field, fill, h, pretty, preview, select, when } from "./dom.js"
 const RANK = { read: 1, write: 2, admin: 3 };
 const LEVELS = [["admin", "admin"], ["write", "write"], ["read", "read"], ["", "no access"]];
 const STRATEGIES = ["latest-wins", "first-wins", "merge", "version", "custom"].map((s) => [s, s]);
+// Suggestions only: the action filter takes any name, as the audit log records more kinds
+// (memories, sessions...) than a fixed list would keep up with.
 const ACTIONS = [
-  "read", "write", "delete", "clear", "create_namespace", "delete_namespace", "update_namespace",
-  "update_permissions", "broadcast", "subscribe", "watch", "search",
+  "broadcast", "clear", "create_namespace", "delete", "delete_namespace", "delete_prefix",
+  "expire_prefix", "get_namespace", "list", "list_insert", "list_namespaces", "list_pop",
+  "list_push", "list_range", "list_remove", "read", "search", "subscribe", "transact",
+  "update_namespace", "update_permissions", "watch", "write", "write_many",
 ];
 const FEED_MAX = 100;
 
@@ -64,6 +68,18 @@ function confirmButton(label, confirmLabel, action, props) {
   return button;
 }
 
+/**
+ * A data table in a sideways-scrolling wrapper. Its layout is fixed: each column keeps the
+ * width its header gives it (`columns`: [title, class]), so long keys and values wrap or are
+ * cut inside their own cells instead of squeezing the other columns.
+ */
+function grid(props, columns, body) {
+  return h("div", { class: "table-wrap" },
+    h("table", { ...props, class: `grid ${props.class || ""}` },
+      h("thead", null, h("tr", null, columns.map(([title, cls]) => h("th", { scope: "col", class: cls || null }, title)))),
+      body));
+}
+
 /** Run an action, reporting its error in the status bar. */
 async function attempt(ctx, fn) {
   try {
@@ -83,13 +99,13 @@ export async function namespacesView(ctx) {
     const level = levelOf(info, ctx.me);
     return h("tr", null,
       h("td", { class: "key" }, h("a", { href: nsHref(info.name) }, info.name)),
-      h("td", null, info.description || ""),
+      h("td", { title: info.description || null }, h("div", { class: "clamp" }, info.description || "")),
       h("td", null, level || "none"),
       h("td", null, info.conflict_strategy),
       h("td", { class: "num" }, info.ttl ?? "—"),
       h("td", { class: "num" }, info.max_entries ?? "—"),
       h("td", { class: "num" }, info.revision),
-      h("td", null, info.created_by));
+      h("td", { class: "clip", title: info.created_by }, info.created_by));
   });
   const name = h("input", { name: "name", required: true, maxlength: 128, pattern: "[A-Za-z0-9._:\\-]{1,128}", autocomplete: "off" });
   const description = h("input", { name: "description", size: 30 });
@@ -119,8 +135,9 @@ export async function namespacesView(ctx) {
   return h("section", null,
     h("h1", null, "Namespaces"),
     namespaces.length
-      ? h("table", { id: "namespaces" },
-        h("thead", null, h("tr", null, ["Name", "Description", "Your access", "Conflicts", "TTL", "Max entries", "Revision", "Created by"].map((t) => h("th", null, t)))),
+      ? grid({ id: "namespaces", class: "namespaces" },
+        [["Name", "p25"], ["Description"], ["Your access", "w8"], ["Conflicts", "w8"], ["TTL", "w5 num"],
+          ["Max entries", "w8 num"], ["Revision", "w7 num"], ["Created by", "w8"]],
         h("tbody", null, rows))
       : h("p", { class: "muted" }, "No namespace you can read."),
     h("fieldset", null, h("legend", null, "New namespace"), form));
@@ -146,7 +163,7 @@ export async function namespaceView(ctx, ns) {
   let next = null;
   const rows = new Map(); // key -> {tr, entry}
   const tbody = h("tbody");
-  const pageInfo = h("span", { class: "muted" });
+  const pageInfo = h("span", { class: "muted", id: "page-info" });
   const prev = h("button", { type: "button", id: "prev-page" }, "← Previous");
   const nextButton = h("button", { type: "button", id: "next-page" }, "Next →");
   const notices = h("div");
@@ -156,14 +173,14 @@ export async function namespaceView(ctx, ns) {
   function row(entry) {
     const cells = [
       h("td", { class: "key" }, h("a", { href: entryHref(ns, entry.key) }, entry.key)),
-      h("td", { class: "preview mono", title: preview(entry.value, 400) }, preview(entry.value)),
-      h("td", null, entry.owner),
+      h("td", { class: "preview mono", title: preview(entry.value, 400) }, h("div", { class: "clamp" }, preview(entry.value, 300))),
+      h("td", { class: "clip", title: entry.owner }, entry.owner),
       h("td", { class: "num" }, entry.version),
       h("td", null, when(entry.updated_at)),
       h("td", null, expiry(entry.expires_at)),
     ];
     if (canWrite) {
-      cells.push(h("td", null, confirmButton("Delete", "Confirm delete", () => removeEntry(entry.key), { "aria-label": `Delete ${entry.key}` })));
+      cells.push(h("td", null, confirmButton("Delete", "Confirm", () => removeEntry(entry.key), { "aria-label": `Delete ${entry.key}` })));
     }
     const tr = h("tr", { dataset: { key: entry.key } }, cells);
     return tr;
@@ -183,7 +200,16 @@ export async function namespaceView(ctx, ns) {
     if (found) {
       found.tr.remove();
       rows.delete(key);
+      count();
     }
+  }
+
+  /** "Page 2 · 37 entries": counts the rows on screen, so live writes and deletes show. */
+  function count() {
+    const n = rows.size;
+    pageInfo.textContent = n
+      ? `Page ${cursors.length} · ${n} entr${n === 1 ? "y" : "ies"}${next ? " · more on the next page" : ""}`
+      : (state.prefix ? "No entry with this prefix." : "No entries yet.");
   }
 
   function showPage(items) {
@@ -193,11 +219,8 @@ export async function namespaceView(ctx, ns) {
       rows.set(entry.key, { tr, entry });
       return tr;
     }));
-    const index = cursors.length;
-    pageInfo.textContent = items.length
-      ? `Page ${index} · ${items.length} entr${items.length === 1 ? "y" : "ies"}${next ? " · more on the next page" : ""}`
-      : (state.prefix ? "No entry with this prefix." : "No entries yet.");
-    prev.disabled = index <= 1;
+    count();
+    prev.disabled = cursors.length <= 1;
     nextButton.disabled = !next;
   }
 
@@ -262,6 +285,7 @@ export async function namespaceView(ctx, ns) {
       else rows.get(after).tr.before(tr);
     }
     rows.set(entry.key, { tr, entry });
+    count();
     if (fresh) setTimeout(() => tr.classList.remove("fresh"), 1500);
   }
 
@@ -286,6 +310,7 @@ export async function namespaceView(ctx, ns) {
     } else if (ev.type === "namespace:cleared") {
       rows.clear();
       tbody.replaceChildren();
+      count();
     } else if (ev.type === "namespace:deleted") {
       fill(notices, h("div", { class: "notice warn" }, `Namespace ${ns} was deleted by ${ev.agent_id}.`));
     } else if (ev.type === "namespace:updated" || ev.type === "namespace:permissions_updated") {
@@ -309,7 +334,7 @@ export async function namespaceView(ctx, ns) {
   });
 
   const header = [
-    h("h1", null, ns, " ", h("span", { class: "badge", id: "level" }, level ? `your access: ${level}` : "no access"), " ", liveBadge),
+    h("h1", null, h("span", { class: "name" }, ns), " ", h("span", { class: "badge", id: "level" }, level ? `your access: ${level}` : "no access"), " ", liveBadge),
     info.description ? h("p", null, info.description) : "",
   ];
 
@@ -317,8 +342,9 @@ export async function namespaceView(ctx, ns) {
     h("h2", { id: "entries-h" }, "Entries"),
     canWrite ? newEntryForm(ctx, ns, (entry) => { if (belongs(entry.key)) upsert(entry, true); }) : "",
     filter,
-    h("table", { id: "entries" },
-      h("thead", null, h("tr", null, ["Key", "Value", "Owner", "Version", "Updated", "Expires", ...(canWrite ? [""] : [])].map((t) => h("th", { scope: "col" }, t)))),
+    grid({ id: "entries", class: "entries" },
+      [["Key", "p25"], ["Value"], ["Owner", "w6"], ["Version", "w5 num"], ["Updated", "w7"], ["Expires", "w6"],
+        ...(canWrite ? [["", "w7"]] : [])],
       tbody),
     h("div", { class: "pager" }, prev, nextButton, pageInfo));
 
@@ -349,7 +375,7 @@ function newEntryForm(ctx, ns, created) {
   const value = h("textarea", { id: "new-value", name: "value", class: "json", rows: 3 });
   value.value = "{}";
   const ttl = h("input", { id: "new-ttl", name: "ttl", inputmode: "decimal", size: 6 });
-  const form = h("form", { id: "new-entry" },
+  const form = h("form", { id: "new-entry", class: "stack" },
     h("div", { class: "row" }, field("Key", key), field("TTL (s, optional)", ttl)),
     field("Value (JSON)", value),
     h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Create entry")));
@@ -387,9 +413,9 @@ function configSection(ctx, info, isAdmin) {
     h("dt", null, "Max entries"), h("dd", null, info.max_entries ?? "no limit"),
     h("dt", null, "Created"), h("dd", null, `${when(info.created_at)} by ${info.created_by}`),
     h("dt", null, "Revision"), h("dd", null, info.revision));
-  const permTable = h("table", { id: "permissions" },
-    h("thead", null, h("tr", null, h("th", null, "Agent"), h("th", null, "Access"), isAdmin ? h("th", null, "") : "")),
-    h("tbody", null, rows.map(([agent, level]) => permRow(agent, level, isAdmin))));
+  const permBody = h("tbody", null, rows.map(([agent, level]) => permRow(agent, level, isAdmin)));
+  const permTable = grid({ id: "permissions" },
+    [["Agent"], ["Access", "w8"], ...(isAdmin ? [["", "w7"]] : [])], permBody);
   if (!isAdmin) {
     return h("section", null, h("h2", null, "Configuration"), meta, h("h2", null, "Permissions"),
       rows.length ? permTable : h("p", { class: "muted" }, "No per-agent overrides."));
@@ -426,14 +452,14 @@ function configSection(ctx, info, isAdmin) {
   const add = h("button", { type: "button" }, "Add");
   add.addEventListener("click", () => {
     if (!agent.value.trim()) return;
-    permTable.tBodies[0].append(permRow(agent.value.trim(), level.value || null, true));
+    permBody.append(permRow(agent.value.trim(), level.value || null, true));
     agent.value = "";
     agent.focus();
   });
   const savePerms = h("button", { type: "button", id: "save-permissions" }, "Save permissions");
   savePerms.addEventListener("click", () => attempt(ctx, async () => {
     const permissions = {};
-    for (const tr of permTable.tBodies[0].rows) {
+    for (const tr of permBody.rows) {
       permissions[tr.dataset.agent] = tr.querySelector("select").value || null;
     }
     await api("PUT", `v1/namespaces/${seg(ns)}/permissions`, { body: { permissions } });
@@ -475,7 +501,7 @@ export async function entryView(ctx, ns, key) {
   const canWrite = can(levelOf(info, ctx.me), "write");
   const crumbs = h("p", null, h("a", { href: nsHref(ns) }, `← ${ns}`));
   if (entry === null) {
-    return h("section", null, crumbs, h("h1", null, key), h("p", { class: "notice warn" }, "No such key (or it expired or was deleted)."));
+    return h("section", null, crumbs, h("h1", { class: "name" }, key), h("p", { class: "notice warn" }, "No such key (or it expired or was deleted)."));
   }
   let shown = entry; // the stored state on screen
   let base = entry.version; // the version the editor edits
@@ -494,7 +520,7 @@ export async function entryView(ctx, ns, key) {
   }
   render();
 
-  const parts = [crumbs, h("h1", null, key), notices, meta, h("h2", null, "Value"), json];
+  const parts = [crumbs, h("h1", { class: "name" }, key), notices, meta, h("h2", null, "Value"), json];
   let editor = null;
   let baseLabel = null;
   if (canWrite) {
@@ -596,12 +622,13 @@ export async function auditView(ctx, query) {
   const { items } = await api("GET", "v1/audit", { query: filters });
   const agent = h("input", { name: "agent_id", value: filters.agent_id, autocomplete: "off" });
   const ns = h("input", { name: "namespace", value: filters.namespace, autocomplete: "off" });
-  const action = select("action", [["", "any"], ...ACTIONS.map((a) => [a, a])], filters.action);
+  const action = h("input", { name: "action", value: filters.action, list: "audit-actions", placeholder: "any", autocomplete: "off", size: 16 });
   const success = select("success", [["", "any"], ["true", "succeeded"], ["false", "failed"]], filters.success);
   const limit = select("limit", [["100", "100"], ["500", "500"], ["1000", "1000"]], filters.limit);
   const form = h("form", { class: "row", id: "audit-filters" },
     field("Agent", agent), field("Namespace", ns), field("Action", action), field("Outcome", success),
-    field("Show", limit), h("button", { type: "submit" }, "Apply"));
+    field("Show", limit), h("button", { type: "submit" }, "Apply"),
+    h("datalist", { id: "audit-actions" }, ACTIONS.map((a) => h("option", { value: a }))));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const q = new URLSearchParams();
@@ -612,10 +639,10 @@ export async function auditView(ctx, query) {
   });
   return h("section", null, h("h1", null, "Audit log"), form,
     h("p", { class: "muted" }, `${items.length} record${items.length === 1 ? "" : "s"}, newest first.`),
-    h("table", { id: "audit" },
-      h("thead", null, h("tr", null, ["Time", "Agent", "Namespace", "Key", "Action", "Outcome", "Error"].map((t) => h("th", { scope: "col" }, t)))),
+    grid({ id: "audit", class: "audit" },
+      [["Time", "w7"], ["Agent", "w8"], ["Namespace", "p20"], ["Key", "p20"], ["Action", "w10"], ["Outcome", "w6"], ["Error"]],
       h("tbody", null, items.map((r) => h("tr", null,
-        h("td", null, when(r.timestamp)), h("td", null, r.agent_id), h("td", null, r.namespace ?? ""),
+        h("td", null, when(r.timestamp)), h("td", { class: "clip", title: r.agent_id }, r.agent_id), h("td", { class: "key" }, r.namespace ?? ""),
         h("td", { class: "key" }, r.key ?? ""), h("td", null, r.action),
         h("td", { class: r.success ? "yes" : "no" }, r.success ? "ok" : "failed"),
         h("td", null, r.error ?? ""))))));
@@ -634,8 +661,8 @@ export async function statsView() {
       card("Audit records", s.total_access_logs),
       s.event_streams === null || s.event_streams === undefined ? "" : card("Event streams", s.event_streams),
       card("Backend", s.backend)),
-    h("table", null,
-      h("thead", null, h("tr", null, ["Namespace", "Entries", "Bytes", "Revision"].map((t) => h("th", { scope: "col" }, t)))),
+    grid({ class: "stats" },
+      [["Namespace"], ["Entries", "w7 num"], ["Bytes", "w8 num"], ["Revision", "w7 num"]],
       h("tbody", null, per.map(([name, n]) => h("tr", null,
         h("td", { class: "key" }, h("a", { href: nsHref(name) }, name)),
         h("td", { class: "num" }, n.entries), h("td", { class: "num" }, n.bytes), h("td", { class: "num" }, n.revision))))));
@@ -666,8 +693,8 @@ export async function conversationsView(ctx, query) {
   });
   return h("section", null, h("h1", null, "Conversations"),
     rows.length
-      ? h("table", { id: "conversations" },
-        h("thead", null, h("tr", null, ["Conversation", "Started", "By", "Expires"].map((t) => h("th", { scope: "col" }, t)))),
+      ? grid({ id: "conversations", class: "conversations" },
+        [["Conversation"], ["Started", "w7"], ["By", "w8"], ["Expires", "w7"]],
         h("tbody", null, rows))
       : h("p", { class: "muted" }, "No conversations yet."),
     page.next_cursor ? h("p", null, h("a", { href: "#/conversations?cursor=" + encodeURIComponent(page.next_cursor) }, "More →")) : "");
@@ -682,7 +709,7 @@ export async function conversationView(ctx, cid, query) {
   });
   const here = `#/conversations/${seg(cid)}`;
   return h("section", null, h("p", null, h("a", { href: "#/conversations" }, "← Conversations")),
-    h("h1", null, cid),
+    h("h1", { class: "name" }, cid),
     h("p", { class: "muted" }, page.items.length
       ? `${page.items.length} message${page.items.length === 1 ? "" : "s"}${cursor ? " (continued)" : ""}, oldest first.`
       : "No messages."),
