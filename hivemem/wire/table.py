@@ -124,6 +124,8 @@ class RouteSpec:
     whole_body: str | None = None
     #: The body's field names (empty without a body), for the server's unknown-field check.
     fields: frozenset[str] = field(init=False)
+    #: The body's field names, in the schema's order.
+    field_order: tuple[str, ...] = field(init=False)
     #: The body's required fields, in the schema's order.
     required: tuple[str, ...] = field(init=False)
     #: Query arguments and the Python type each reads as.
@@ -135,6 +137,7 @@ class RouteSpec:
         body = self.body_schema([])
         props = body.get("properties", {}) if body else {}
         object.__setattr__(self, "fields", frozenset(props))
+        object.__setattr__(self, "field_order", tuple(props))
         object.__setattr__(self, "required", tuple(body.get("required", ())) if body else ())
         query = {
             p.name: _QUERY_TYPES.get(p.schema.get("type", ""), str)
@@ -164,7 +167,7 @@ class RouteSpec:
             return self.body
         return self.body(resolvers)
 
-    def url(self, **values: str) -> str:
+    def url(self, **values: Any) -> str:
         """The path with each parameter's value, each one URL-encoded as one segment."""
         path = self.path
         for name in self.path_names:
