@@ -10,6 +10,9 @@ token's agent (:mod:`hivemem.mcp.http`), so permissions and audit are those of e
 becomes a tool result with ``isError`` set, its text ``<code>: <message>`` and its structured
 content the error JSON of the HTTP API (``{"error": {"code", "message", ...}}``).
 
+Arguments that are also arguments of the HTTP API take their JSON schemas from its route
+table (:mod:`hivemem.wire.table`), so the tools and the routes accept the same values.
+
 The long-term memory tools of SPEC §14 (``add_memory``, ``search_memories``,
 ``semantic_search``, ``get_related``) come with long-term memories (SPEC §10).
 """
@@ -25,6 +28,7 @@ import orjson
 
 from hivemem.conversations import DEFAULT_NAMESPACE
 from hivemem.errors import HivememError, InvalidArgument, NotFound
+from hivemem.wire.table import BY_NAME
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -130,6 +134,8 @@ class ToolSpec:
 
 def _typed(tool: str, p: Param, value: Any) -> Any:
     kind = p.schema.get("type")
+    if isinstance(kind, list):  # ["integer", "null"]: a null never reaches here
+        kind = next(k for k in kind if k != "null")
     if kind is None:
         return value
     if kind == "integer" and isinstance(value, float) and value.is_integer():
@@ -154,22 +160,41 @@ _ARTICLE = {
 
 # ---------------------------------------------------------------- parameters
 
-_NS = Param("namespace", {"type": "string"}, "The namespace, e.g. 'default'.", required=True)
-_KEY = Param("key", {"type": "string"}, "The key within the namespace.", required=True)
+
+def _schema(route: str, name: str) -> Schema:
+    """The schema of a parameter or body field of a route of the HTTP API's route table."""
+    spec = BY_NAME[route]
+    for p in spec.params:
+        if p.name == name:
+            return _bare(p.schema)
+    body = spec.body_schema([])
+    assert body is not None, (route, name)
+    return _bare(body["properties"][name])
+
+
+def _bare(schema: Schema) -> Schema:
+    """A schema without its description (each tool argument has its own)."""
+    return {k: v for k, v in schema.items() if k != "description"}
+
+
+_NS = Param(
+    "namespace", _schema("get_entry", "ns"), "The namespace, e.g. 'default'.", required=True
+)
+_KEY = Param("key", _schema("get_entry", "key"), "The key within the namespace.", required=True)
 _VERSION = Param(
     "expected_version",
-    {"type": "integer", "minimum": 0},
+    _schema("put_entry", "expected_version"),
     "Compare-and-set: act only if the entry is at this version (0: only if absent).",
 )
 _CID = Param(
     "conversation_id",
-    {"type": "string"},
+    _schema("messages_add", "cid"),
     "The conversation's id (1-200 characters, no '/').",
     required=True,
 )
 _CONV_NS = Param(
     "namespace",
-    {"type": "string"},
+    _schema("messages_add", "namespace"),
     f"The namespace the conversation lives in (default {DEFAULT_NAMESPACE!r}).",
 )
 
@@ -303,10 +328,15 @@ TOOLS: dict[str, ToolSpec] = {
             (
                 _NS,
                 _KEY,
-                Param("value", {}, "The value: any JSON (object, array, string, number...).", True),
+                Param(
+                    "value",
+                    _schema("put_entry", "value"),
+                    "The value: any JSON (object, array, string, number...).",
+                    True,
+                ),
                 Param(
                     "ttl",
-                    {"type": "number", "exclusiveMinimum": 0},
+                    _schema("put_entry", "ttl"),
                     "Seconds until the entry expires (default: the namespace's TTL, or never).",
                 ),
                 _VERSION,
@@ -325,9 +355,11 @@ TOOLS: dict[str, ToolSpec] = {
             "prefix. Pages: pass next_cursor back as cursor for the next page.",
             (
                 _NS,
-                Param("prefix", {"type": "string"}, "Only keys starting with this."),
+                Param("prefix", _schema("list_entries", "prefix"), "Only keys starting with this."),
                 _limit(100, MAX_KEYS, "keys"),
-                Param("cursor", {"type": "string"}, "next_cursor of the previous page."),
+                Param(
+                    "cursor", _schema("list_entries", "cursor"), "next_cursor of the previous page."
+                ),
             ),
             _list_keys,
             read_only=True,
@@ -336,7 +368,10 @@ TOOLS: dict[str, ToolSpec] = {
             "broadcast",
             "Send a message to every agent subscribed to or watching the namespace "
             "(stores nothing; needs write permission).",
-            (_NS, Param("message", {}, "The message: any JSON.", True)),
+            (
+                _NS,
+                Param("message", _schema("broadcast", "message"), "The message: any JSON.", True),
+            ),
             _broadcast,
         ),
         ToolSpec(
@@ -345,9 +380,23 @@ TOOLS: dict[str, ToolSpec] = {
             "its first message). Returns the message with its id and timestamp.",
             (
                 _CID,
-                Param("role", {"type": "string"}, "Who speaks: user, assistant, system...", True),
-                Param("content", {}, "The message: usually text, any JSON works.", True),
-                Param("metadata", {"type": "object"}, "Free-form JSON object kept with it."),
+                Param(
+                    "role",
+                    _schema("messages_add", "role"),
+                    "Who speaks: user, assistant, system...",
+                    True,
+                ),
+                Param(
+                    "content",
+                    _schema("messages_add", "content"),
+                    "The message: usually text, any JSON works.",
+                    True,
+                ),
+                Param(
+                    "metadata",
+                    _schema("messages_add", "metadata"),
+                    "Free-form JSON object kept with it.",
+                ),
                 _CONV_NS,
             ),
             _add_message,

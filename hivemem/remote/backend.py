@@ -43,8 +43,9 @@ from hivemem.errors import (
 from hivemem.remote.breaker import CircuitBreaker
 from hivemem.remote.cache import MISSING, NearCache
 from hivemem.remote.sse import SSEParser
-from hivemem.remote.wire import Call, call_for
+from hivemem.remote.wire import call_for
 from hivemem.types import Event
+from hivemem.wire.call import Call
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator

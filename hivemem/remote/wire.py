@@ -1,21 +1,25 @@
 """How each op travels over HTTP: its route, arguments and body, and how to read the answer.
 
-One function per op type turns the op into a :class:`Call`; the call's ``decode`` turns the
-JSON answer back into what the embedded engine returns for that op (entries, pages,
-namespace infos...), so ``Memory`` over ``http://`` gives the same values.
+One function per op type turns the op into a :class:`Call` on a route of the route table
+(:mod:`hivemem.wire.table`: verb, path, idempotency header and whether a resend is safe
+come from there); the call's ``decode`` turns the JSON answer back into what the embedded
+engine returns for that op (entries, pages, namespace infos...), so ``Memory`` over
+``http://`` gives the same values. Memories ops go through :func:`hivemem.memories.wire.
+memory_call`, built from the same table.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import orjson
 
 from hivemem.engine import ops as o
+from hivemem.memories.wire import MemoryCall, memory_call
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+from hivemem.wire.call import Call
+from hivemem.wire.table import BY_NAME
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,52 +27,52 @@ if TYPE_CHECKING:
 __all__ = ["Call", "call_for"]
 
 
-@dataclass(slots=True)
-class Call:
-    """One HTTP request an op becomes.
+def _call(
+    name: str,
+    op: Any,
+    /,
+    *,
+    params: dict[str, Any] | None = None,
+    body: bytes | None = None,
+    decode: Callable[[Any], Any] = lambda data: data,
+    missing_ok: bool = False,
+    headers: dict[str, str] | None = None,
+    idempotent: bool | None = None,
+    **path: Any,
+) -> Call:
+    """A call on route ``name`` of the table; the path's ``ns`` is ``op.ns`` unless given.
 
-    Attributes:
-        method: HTTP method.
-        path: Path below the server's base URL.
-        params: Query arguments.
-        body: The JSON body (already encoded), or ``None``.
-        retry_safe: Whether resending after a lost answer cannot apply the op twice (reads,
-            and mutations carrying an idempotency key).
-        decode: Turns the JSON answer into the op's value.
-        not_found: The value to return for a plain 404 ``not_found`` (missing key).
-        headers: Extra headers (``Idempotency-Key``).
+    The route's ``Idempotency-Key`` is sent (the op's own, else a new one) unless
+    ``idempotent`` is ``False``.
     """
-
-    method: str
-    path: str
-    params: dict[str, Any] = field(default_factory=dict)
-    body: bytes | None = None
-    retry_safe: bool = True
-    decode: Callable[[Any], Any] = lambda data: data
-    not_found: Any = None
-    missing_ok: bool = False
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _seg(text: str) -> str:
-    # Dots too: a key "." or ".." must not read as a path's dot segment.
-    return quote(text, safe="").replace(".", "%2E")
+    route = BY_NAME[name]
+    if "ns" in route.path_names and "ns" not in path:
+        path["ns"] = op.ns
+    extra = dict(headers or {})
+    if route.idempotency_key if idempotent is None else idempotent:
+        extra["Idempotency-Key"] = op.idempotency_key or uuid.uuid4().hex
+    return Call(
+        route.verb,
+        route.url(**path),
+        params=params or {},
+        body=body,
+        retry_safe=route.retry_safe,
+        decode=decode,
+        missing_ok=missing_ok,
+        headers=extra,
+    )
 
 
 def _ns(ns: str) -> str:
-    return f"/v1/namespaces/{_seg(ns)}"
+    return BY_NAME["get_namespace"].url(ns=ns)
 
 
-def _key(ns: str, key: str) -> str:
-    return f"{_ns(ns)}/entries/{_seg(key)}"
+#: The header asking the events route for its JSON forms.
+_JSON = {"Accept": "application/json"}
 
 
 def _json(data: Any) -> bytes:
     return orjson.dumps(data)
-
-
-def _idem(op: Any) -> dict[str, str]:
-    return {"Idempotency-Key": op.idempotency_key or uuid.uuid4().hex}
 
 
 def _info(data: Any) -> NamespaceInfo:
@@ -92,32 +96,32 @@ def _create(op: o.CreateNamespace) -> Call:
     }
     if op.permissions is not None:
         body["permissions"] = op.permissions
-    return Call("POST", "/v1/namespaces", body=_json(body), retry_safe=False, decode=_info)
+    return _call("create_namespace", op, body=_json(body), decode=_info)
 
 
 def _get_ns(op: o.GetNamespace) -> Call:
-    return Call("GET", _ns(op.ns), decode=_info)
+    return _call("get_namespace", op, decode=_info)
 
 
 def _list_ns(op: o.ListNamespaces) -> Call:
-    return Call("GET", "/v1/namespaces", decode=lambda d: [_info(i) for i in d["namespaces"]])
+    return _call("list_namespaces", op, decode=lambda d: [_info(i) for i in d["namespaces"]])
 
 
 def _update_ns(op: o.UpdateNamespace) -> Call:
-    return Call("PATCH", _ns(op.ns), body=_json(op.changes), decode=_info)
+    return _call("update_namespace", op, body=_json(op.changes), decode=_info)
 
 
 def _update_perms(op: o.UpdatePermissions) -> Call:
     body = _json({"permissions": op.permissions})
-    return Call("PUT", f"{_ns(op.ns)}/permissions", body=body, decode=_info)
+    return _call("update_permissions", op, body=body, decode=_info)
 
 
 def _clear(op: o.ClearNamespace) -> Call:
-    return Call("POST", f"{_ns(op.ns)}/clear", retry_safe=False, decode=lambda d: d["cleared"])
+    return _call("clear_namespace", op, decode=lambda d: d["cleared"])
 
 
 def _delete_ns(op: o.DeleteNamespace) -> Call:
-    return Call("DELETE", _ns(op.ns), retry_safe=False, decode=lambda d: None)
+    return _call("delete_namespace", op, decode=lambda d: None)
 
 
 def _entry(data: Any) -> Entry | None:
@@ -125,12 +129,12 @@ def _entry(data: Any) -> Entry | None:
 
 
 def _get(op: o.Get) -> Call:
-    return Call("GET", _key(op.ns, op.key), decode=_entry, missing_ok=True)
+    return _call("get_entry", op, key=op.key, decode=_entry, missing_ok=True)
 
 
 def _get_many(op: o.GetMany) -> Call:
     if not op.keys:
-        return Call("GET", _ns(op.ns), decode=lambda d: {})
+        return _call("get_namespace", op, decode=lambda d: {})
     body = _json({"atomic": True, "ops": [{"op": "get", "key": k} for k in op.keys]})
     keys = op.keys
 
@@ -141,7 +145,7 @@ def _get_many(op: o.GetMany) -> Call:
                 out[key] = Entry.from_dict(result["entry"])
         return out
 
-    return Call("POST", f"{_ns(op.ns)}/batch", body=body, decode=decode)
+    return _call("batch", op, body=body, decode=decode, idempotent=False)
 
 
 def _list(op: o.ListEntries) -> Call:
@@ -152,7 +156,7 @@ def _list(op: o.ListEntries) -> Call:
     def decode(data: Any) -> Page[Entry]:
         return Page([Entry.from_dict(e) for e in data["items"]], data["next_cursor"])
 
-    return Call("GET", f"{_ns(op.ns)}/entries", params=params, decode=decode)
+    return _call("list_entries", op, params=params, decode=decode)
 
 
 def _put(op: o.Put) -> Call:
@@ -163,9 +167,7 @@ def _put(op: o.Put) -> Call:
         body["expected_version"] = op.expected_version
     if op.resolved:
         body["resolved"] = True
-    return Call(
-        "PUT", _key(op.ns, op.key), body=_json(body), decode=Entry.from_dict, headers=_idem(op)
-    )
+    return _call("put_entry", op, key=op.key, body=_json(body), decode=Entry.from_dict)
 
 
 def _put_many(op: o.PutMany) -> Call:
@@ -179,25 +181,17 @@ def _put_many(op: o.PutMany) -> Call:
     def decode(data: Any) -> list[Entry]:
         return [Entry.from_dict(r["entry"]) for r in data["results"]]
 
-    return Call("POST", f"{_ns(op.ns)}/batch", body=_json(body), decode=decode, headers=_idem(op))
+    return _call("batch", op, body=_json(body), decode=decode)
 
 
 def _delete(op: o.Delete) -> Call:
     params = {} if op.expected_version is None else {"expected_version": op.expected_version}
-    return Call(
-        "DELETE",
-        _key(op.ns, op.key),
-        params=params,
-        decode=lambda d: d["deleted"],
-        headers=_idem(op),
-    )
+    return _call("delete_entry", op, key=op.key, params=params, decode=lambda d: d["deleted"])
 
 
 def _broadcast(op: o.Broadcast) -> Call:
     body = _json({"message": _raw(op.message_json)})
-    return Call(
-        "POST", f"{_ns(op.ns)}/broadcast", body=body, decode=Event.from_dict, headers=_idem(op)
-    )
+    return _call("broadcast", op, body=body, decode=Event.from_dict)
 
 
 def _start_watch(op: o.StartWatch) -> Call:
@@ -206,23 +200,17 @@ def _start_watch(op: o.StartWatch) -> Call:
     if op.since is not None:
         params["since"] = op.since
     params["probe"] = "subscribe" if op.subscribe else "watch"
-    return Call(
-        "GET",
-        f"{_ns(op.ns)}/events",
-        params=params,
-        decode=lambda d: d["revision"],
-        headers={"Accept": "application/json"},
-    )
+    return _call("events", op, params=params, decode=lambda d: d["revision"], headers=_JSON)
 
 
 def _events_after(op: o.EventsAfter) -> Call:
     params = {"since": op.since, "limit": op.limit}
-    return Call(
-        "GET",
-        f"{_ns(op.ns)}/events",
+    return _call(
+        "events",
+        op,
         params=params,
         decode=lambda d: [Event.from_dict(e) for e in d["events"]],
-        headers={"Accept": "application/json"},
+        headers=_JSON,
     )
 
 
@@ -238,92 +226,63 @@ def _audit(op: o.AccessLogQuery) -> Call:
             params[name] = value
     if op.success is not None:
         params["success"] = "true" if op.success else "false"
-    return Call(
-        "GET",
-        "/v1/audit",
+    return _call(
+        "audit",
+        op,
         params=params,
         decode=lambda d: [AccessLogEntry.from_dict(r) for r in d["items"]],
     )
 
 
 def _stats(op: o.Stats) -> Call:
-    return Call("GET", "/v1/stats")
+    return _call("stats", op)
 
 
 def _sweep(op: o.Sweep) -> Call:
-    return Call("POST", "/v1/sweep", decode=lambda d: d["removed"])
-
-
-def _list_path(op: Any, verb: str) -> str:
-    return f"{_ns(op.ns)}/lists/{_seg(op.key)}/{verb}"
+    return _call("sweep", op, decode=lambda d: d["removed"])
 
 
 def _list_push(op: o.ListPush) -> Call:
     body: dict[str, Any] = {"items": [_raw(i) for i in op.items]}
     if op.ttl is not None:
         body["ttl"] = op.ttl
-    return Call(
-        "POST",
-        _list_path(op, "push"),
-        body=_json(body),
-        decode=lambda d: d["length"],
-        headers=_idem(op),
-    )
+    return _call("list_push", op, key=op.key, body=_json(body), decode=lambda d: d["length"])
 
 
 def _list_pop(op: o.ListPop) -> Call:
-    return Call(
-        "POST",
-        _list_path(op, "pop"),
-        body=_json({"index": op.index}),
-        decode=lambda d: d["value"],
-        headers=_idem(op),
-    )
+    body = _json({"index": op.index})
+    return _call("list_pop", op, key=op.key, body=body, decode=lambda d: d["value"])
 
 
 def _list_insert(op: o.ListInsert) -> Call:
     body: dict[str, Any] = {"index": op.index, "item": _raw(op.item)}
     if op.ttl is not None:
         body["ttl"] = op.ttl
-    return Call(
-        "POST",
-        _list_path(op, "insert"),
-        body=_json(body),
-        decode=lambda d: d["length"],
-        headers=_idem(op),
-    )
+    return _call("list_insert", op, key=op.key, body=_json(body), decode=lambda d: d["length"])
 
 
 def _list_remove(op: o.ListRemove) -> Call:
-    return Call(
-        "POST",
-        _list_path(op, "remove"),
-        body=_json({"item": _raw(op.item)}),
-        decode=lambda d: d["length"],
-        headers=_idem(op),
-    )
+    body = _json({"item": _raw(op.item)})
+    return _call("list_remove", op, key=op.key, body=body, decode=lambda d: d["length"])
 
 
 def _list_range(op: o.ListRange) -> Call:
     params: dict[str, Any] = {"start": op.start}
     if op.stop is not None:
         params["stop"] = op.stop
-    return Call(
-        "GET",
-        f"{_ns(op.ns)}/lists/{_seg(op.key)}/items",
-        params=params,
-        decode=lambda d: (d["items"], d["length"]),
+    return _call(
+        "list_range", op, key=op.key, params=params, decode=lambda d: (d["items"], d["length"])
     )
 
 
 def _expire_prefix(op: o.ExpirePrefix) -> Call:
     body = _json({"prefix": op.prefix, "ttl": op.ttl})
-    return Call("POST", f"{_ns(op.ns)}/prefix/expire", body=body, decode=lambda d: d["count"])
+    return _call("expire_prefix", op, body=body, decode=lambda d: d["count"])
 
 
 def _delete_prefix(op: o.DeletePrefix) -> Call:
     body = _json({"prefix": op.prefix})
-    return Call("POST", f"{_ns(op.ns)}/prefix/delete", body=body, decode=lambda d: d["count"])
+    return _call("delete_prefix", op, body=body, decode=lambda d: d["count"])
 
 
 _CALLS: dict[type, Callable[[Any], Call]] = {
@@ -353,16 +312,8 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
     o.ListRange: _list_range,
     o.ExpirePrefix: _expire_prefix,
     o.DeletePrefix: _delete_prefix,
+    MemoryCall: memory_call,
 }
-
-
-def _register_memories() -> None:
-    from hivemem.memories.wire import MemoryCall, memory_call
-
-    _CALLS[MemoryCall] = memory_call
-
-
-_register_memories()
 
 
 def call_for(op: o.Op[Any]) -> Call:

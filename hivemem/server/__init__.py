@@ -9,12 +9,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hivemem.server.app import Hub, ServerConfig, create_app
+    from hivemem.server.app import Hub, ServerConfig
+    from hivemem.server.asgi import create_app
 
 __all__ = ["Hub", "ServerConfig", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from hivemem.server import asgi
+
+        return asgi.create_app
     if name in __all__:
         from hivemem.server import app
 

@@ -31,6 +31,8 @@ from hivemem.server._http import (
     internal_body,
     undecodable,
 )
+from hivemem.server.routes.entries import read_entry, write_entry
+from hivemem.wire.table import BY_NAME
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -47,7 +49,10 @@ __all__ = ["App", "FastEntries"]
 
 log = logging.getLogger("hivemem.server")
 
-#: The path of ``/v1/namespaces/{ns}/entries/{key:path}`` (Starlette's ``str`` and ``path``).
+#: The routes served here (they are in the route table like every other).
+_GET, _PUT = BY_NAME["get_entry"], BY_NAME["put_entry"]
+assert _GET.route_path == _PUT.route_path == "/v1/namespaces/{ns}/entries/{key:path}"
+#: That path as Starlette matches it (``str``: no ``/``; ``path``: anything).
 _ENTRY_PATH = re.compile(r"/v1/namespaces/([^/]+)/entries/(.*)")
 _JSON = (b"content-type", b"application/json")
 
@@ -56,10 +61,8 @@ class FastEntries:
     """Serves entry ``GET``/``PUT`` requests of one hub, or declines."""
 
     def __init__(self, hub: Hub) -> None:
-        from hivemem.server.routes.entries import read_entry, write_entry
-
         self.hub = hub
-        self.produce: dict[str, Produce] = {"GET": read_entry, "PUT": write_entry}
+        self.produce: dict[str, Produce] = {_GET.verb: read_entry, _PUT.verb: write_entry}
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Answer the request if it is an entry read or write; return whether it did."""

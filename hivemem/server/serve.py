@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from hivemem._connect import DEFAULT_URL, _open
 from hivemem.errors import InvalidArgument
 from hivemem.server import limits, logs, protocols
-from hivemem.server.app import ServerConfig, create_app
+from hivemem.server.app import ServerConfig
+from hivemem.server.asgi import create_app
 from hivemem.server.auth import TokenStore
 
 if TYPE_CHECKING:

@@ -380,7 +380,8 @@ def test_an_unexpected_exception_answers_500_with_the_request_id(
     from starlette.testclient import TestClient
 
     from hivemem._connect import _open
-    from hivemem.server.app import ServerConfig, create_app
+    from hivemem.server.app import ServerConfig
+    from hivemem.server.asgi import create_app
 
     core = _open("memory://", None, None, {"cleanup_interval": 0, "embedder": "none"})
     try:
@@ -409,7 +410,8 @@ def test_every_door_that_holds_a_response_open_takes_a_stream_slot() -> None:
     from starlette.testclient import TestClient
 
     from hivemem._connect import _open
-    from hivemem.server.app import ServerConfig, create_app
+    from hivemem.server.app import ServerConfig
+    from hivemem.server.asgi import create_app
 
     core = _open("memory://", None, None, {"cleanup_interval": 0, "embedder": "none"})
     try:
@@ -448,7 +450,8 @@ def test_every_door_that_holds_a_response_open_takes_a_stream_slot() -> None:
 def test_the_h11_protocol_has_the_body_deadline_too() -> None:
     from hivemem._connect import _open
     from hivemem.server import protocols
-    from hivemem.server.app import ServerConfig, create_app
+    from hivemem.server.app import ServerConfig
+    from hivemem.server.asgi import create_app
     from hivemem.testing.server import ServerThread
 
     core = _open("memory://", None, None, {"cleanup_interval": 0, "embedder": "none"})

@@ -1,8 +1,14 @@
-"""Every route of the server, by module."""
+"""Every route of the server, built from the route table (:mod:`hivemem.wire.table`).
+
+Each module serves some of the table's routes: its ``HANDLERS`` maps a route's name to
+the endpoint answering it (the memories routes' endpoints are generated from the table).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from starlette.routing import Route
 
 from hivemem.server.routes import (
     conversations,
@@ -16,28 +22,34 @@ from hivemem.server.routes import (
     system,
     ui,
 )
+from hivemem.wire.table import ROUTES as TABLE
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from hivemem.server.app import ServerConfig
 
-__all__ = ["ROUTES"]
+__all__ = ["HANDLERS", "ROUTES"]
+
+#: The endpoint of every route of the table, by route name.
+HANDLERS = {
+    **entries.HANDLERS,
+    **lists.HANDLERS,
+    **system.HANDLERS,
+    **namespaces.HANDLERS,
+    **events.HANDLERS,
+    **registry.HANDLERS,
+    **conversations.HANDLERS,
+    **memories.HANDLERS,
+    **docs.HANDLERS,
+}
+if set(HANDLERS) != {r.name for r in TABLE}:  # a table entry without a handler, or the reverse
+    raise RuntimeError(f"routes and handlers differ: {set(HANDLERS) ^ {r.name for r in TABLE}}")
 
 
 def ROUTES(config: ServerConfig) -> list[BaseRoute]:
-    """The routes of one app."""
-    # Entries first: Starlette tries routes in order, and entry reads and writes are most
-    # requests (no other route matches their paths, so the order changes no answer).
-    return [
-        *entries.ROUTES,
-        *lists.ROUTES,
-        *system.ROUTES,
-        *namespaces.ROUTES,
-        *events.ROUTES,
-        *registry.ROUTES,
-        *conversations.ROUTES,
-        *memories.ROUTES,
-        *docs.ROUTES,
-        *(ui.ROUTES if config.ui else ()),
+    """The routes of one app: the table's, in its order, then the web UI's."""
+    routes: list[BaseRoute] = [
+        Route(r.route_path, HANDLERS[r.name], methods=[r.verb]) for r in TABLE
     ]
+    return [*routes, *(ui.ROUTES if config.ui else ())]

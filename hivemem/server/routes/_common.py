@@ -13,6 +13,7 @@ from hivemem.server.app import EVENT_SINK, hub_of
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from collections.abc import Set as AbstractSet
 
     from starlette.requests import Request
     from starlette.responses import Response
@@ -70,7 +71,7 @@ async def body_of(request: Request, hub: Hub) -> dict[str, Any]:
     return body
 
 
-def fields(body: dict[str, Any], allowed: set[str], required: tuple[str, ...] = ()) -> None:
+def fields(body: dict[str, Any], allowed: AbstractSet[str], required: tuple[str, ...] = ()) -> None:
     """Refuse unknown fields and missing required ones.
 
     Raises:

@@ -9,24 +9,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from starlette.routing import Route
-
 from hivemem.conversations import DEFAULT_NAMESPACE, Plan, _ManagerPlans, _Plans
 from hivemem.errors import HivememError, InvalidArgument
 from hivemem.records import RecordPlans
 from hivemem.server._http import json_response, query_int
 from hivemem.server.routes._common import body_of, endpoint, fields, integral
+from hivemem.wire.table import BY_NAME
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from starlette.requests import Request
     from starlette.responses import Response
 
     from hivemem.server.app import Hub
     from hivemem.server.auth import Caller
 
-__all__ = ["ROUTES"]
-
-_C = "/v1/conversations/{cid}"
+__all__ = ["HANDLERS"]
 
 
 async def _drive(hub: Hub, caller: Caller, plan: Plan[Any]) -> Any:
@@ -96,7 +95,7 @@ async def get_field(request: Request, hub: Hub, caller: Caller) -> Response:
 async def put_field(request: Request, hub: Hub, caller: Caller) -> Response:
     plans = _conv(request, hub, caller)
     body = await body_of(request, hub)
-    fields(body, {"value", "ttl"}, ("value",))
+    fields(body, *_fields("field_put"))
     await _drive(
         hub, caller, plans.set(request.path_params["name"], body["value"], body.get("ttl"))
     )
@@ -124,17 +123,26 @@ async def get_messages(request: Request, hub: Hub, caller: Caller) -> Response:
 async def add_message(request: Request, hub: Hub, caller: Caller) -> Response:
     plans = _conv(request, hub, caller)
     body = await body_of(request, hub)
-    fields(body, {"role", "content", "metadata"}, ("role", "content"))
+    fields(body, *_fields("messages_add"))
     plan = plans.add_message(body["role"], body["content"], body.get("metadata"))
     return json_response((await _drive(hub, caller, plan)).to_dict(), 201)
 
 
-def _list_route(verb: str) -> Route:
+#: The verbs of ``POST /v1/conversations/{cid}/lists/{name}/<verb>``.
+_LIST_VERBS = ("append", "extend", "pop", "insert", "remove")
+
+
+def _fields(name: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The allowed and required body fields of a route, from the route table."""
+    return BY_NAME[name].fields, BY_NAME[name].required
+
+
+def _list_handler(verb: str) -> Callable[[Request], Awaitable[Response]]:
     async def handler(request: Request, hub: Hub, caller: Caller) -> Response:
         return await _list_op(request, hub, caller, verb)
 
     handler.__name__ = f"list_{verb}"
-    return Route(_C + "/lists/{name}/" + verb, endpoint(handler), methods=["POST"])
+    return endpoint(handler)
 
 
 async def _list_op(request: Request, hub: Hub, caller: Caller, verb: str) -> Response:
@@ -142,23 +150,20 @@ async def _list_op(request: Request, hub: Hub, caller: Caller, verb: str) -> Res
     name = request.path_params["name"]
     body = await body_of(request, hub)
     integral(body, "index")
+    if verb in _LIST_VERBS:
+        fields(body, *_fields(f"conversation_list_{verb}"))
     if verb == "append":
-        fields(body, {"item"}, ("item",))
         plan: Plan[Any] = plans.push(plans.list_key(name), [body["item"]])
     elif verb == "extend":
-        fields(body, {"items"}, ("items",))
         if not isinstance(body["items"], list) or not 1 <= len(body["items"]) <= 1000:
             raise InvalidArgument("items must be a list of 1-1000 values")
         plan = plans.push(plans.list_key(name), body["items"])
     elif verb == "pop":
-        fields(body, {"index"})
         plan = plans.pop(name, _index(body.get("index", -1)))
         return json_response({"value": await _drive(hub, caller, plan)})
     elif verb == "insert":
-        fields(body, {"index", "item"}, ("index", "item"))
         plan = plans.insert(name, _index(body["index"]), body["item"])
     elif verb == "remove":
-        fields(body, {"item"}, ("item",))
         plan = plans.remove(name, body["item"])
     else:
         raise InvalidArgument("use append, extend, pop, insert or remove")
@@ -184,7 +189,7 @@ async def get_list(request: Request, hub: Hub, caller: Caller) -> Response:
 async def set_ttl(request: Request, hub: Hub, caller: Caller) -> Response:
     plans = _conv(request, hub, caller)
     body = await body_of(request, hub)
-    fields(body, {"seconds"}, ("seconds",))
+    fields(body, *_fields("conversation_ttl"))
     return json_response({"updated": await _drive(hub, caller, plans.set_ttl(body["seconds"]))})
 
 
@@ -210,7 +215,7 @@ async def get_entity(request: Request, hub: Hub, caller: Caller) -> Response:
 async def put_entity(request: Request, hub: Hub, caller: Caller) -> Response:
     p = request.path_params
     body = await body_of(request, hub)
-    fields(body, {"data"}, ("data",))
+    fields(body, *_fields("entity_put"))
     await _drive(hub, caller, _records(hub, caller).save_entity(p["type"], p["id"], body["data"]))
     return json_response({"ok": True})
 
@@ -234,7 +239,7 @@ async def get_tool_usage(request: Request, hub: Hub, caller: Caller) -> Response
 @endpoint
 async def save_tool_usage(request: Request, hub: Hub, caller: Caller) -> Response:
     body = await body_of(request, hub)
-    fields(body, {"tool", "args", "result", "conversation_id", "duration_ms"}, ("tool",))
+    fields(body, *_fields("tool_usage_save"))
     cid = body.get("conversation_id")
     if cid is not None and not isinstance(cid, str):
         raise InvalidArgument("conversation_id must be a string")
@@ -249,23 +254,24 @@ async def summary(request: Request, hub: Hub, caller: Caller) -> Response:
     return json_response(await _drive(hub, caller, _records(hub, caller).summary()))
 
 
-ROUTES = [
-    Route("/v1/conversations", list_conversations, methods=["GET"]),
-    Route(_C, show_conversation, methods=["GET"]),
-    Route(_C, delete_conversation, methods=["DELETE"]),
-    Route(_C + "/fields/{name}", get_field, methods=["GET"]),
-    Route(_C + "/fields/{name}", put_field, methods=["PUT"]),
-    Route(_C + "/fields/{name}", delete_field, methods=["DELETE"]),
-    Route(_C + "/messages", get_messages, methods=["GET"]),
-    Route(_C + "/messages", add_message, methods=["POST"]),
-    Route(_C + "/lists/{name}", get_list, methods=["GET"]),
-    *(_list_route(verb) for verb in ("append", "extend", "pop", "insert", "remove")),
-    Route(_C + "/ttl", set_ttl, methods=["PUT"]),
-    Route("/v1/entities/{type}", list_entities, methods=["GET"]),
-    Route("/v1/entities/{type}/{id}", get_entity, methods=["GET"]),
-    Route("/v1/entities/{type}/{id}", put_entity, methods=["PUT"]),
-    Route("/v1/entities/{type}/{id}", delete_entity, methods=["DELETE"]),
-    Route("/v1/tool-usage", get_tool_usage, methods=["GET"]),
-    Route("/v1/tool-usage", save_tool_usage, methods=["POST"]),
-    Route("/v1/summary", summary, methods=["GET"]),
-]
+#: The handler of each route of the table served here, by route name.
+HANDLERS = {
+    "conversations_list": list_conversations,
+    "conversation_show": show_conversation,
+    "conversation_delete": delete_conversation,
+    "field_get": get_field,
+    "field_put": put_field,
+    "field_delete": delete_field,
+    "messages_get": get_messages,
+    "messages_add": add_message,
+    "conversation_list_get": get_list,
+    **{f"conversation_list_{verb}": _list_handler(verb) for verb in _LIST_VERBS},
+    "conversation_ttl": set_ttl,
+    "entities_list": list_entities,
+    "entity_get": get_entity,
+    "entity_put": put_entity,
+    "entity_delete": delete_entity,
+    "tool_usage_get": get_tool_usage,
+    "tool_usage_save": save_tool_usage,
+    "summary": summary,
+}

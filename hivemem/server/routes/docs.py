@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING
 
 import orjson
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
 
 from hivemem.server.app import hub_of
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-__all__ = ["ROUTES"]
+__all__ = ["HANDLERS"]
 
 
 async def openapi(request: Request) -> Response:
@@ -84,7 +83,5 @@ fetch("openapi.json").then(r => r.json()).then(doc => {
 </script></body></html>
 """
 
-ROUTES = [
-    Route("/openapi.json", openapi, methods=["GET"]),
-    Route("/docs", docs, methods=["GET"]),
-]
+#: The handler of each route of the table served here, by route name.
+HANDLERS = {"openapi": openapi, "docs": docs}

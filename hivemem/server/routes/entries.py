@@ -7,12 +7,13 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.routing import Route
 
 from hivemem.engine import ops as o
 from hivemem.errors import HivememError, InvalidArgument
 from hivemem.server._http import json_response, query_int, query_str, raw_json
 from hivemem.server.routes._common import body_of, endpoint, fields, integral
+from hivemem.wire.schemas import MAX_BATCH
+from hivemem.wire.table import BY_NAME
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -22,10 +23,11 @@ if TYPE_CHECKING:
     from hivemem.server.auth import Caller
     from hivemem.types import Entry
 
-__all__ = ["ROUTES", "entry_json", "read_entry", "write_entry"]
+__all__ = ["HANDLERS", "MAX_BATCH", "entry_json", "read_entry", "write_entry"]
 
-#: Most operations one batch request may carry.
-MAX_BATCH = 1000
+_PUT = BY_NAME["put_entry"]
+_BATCH = BY_NAME["batch"]
+_BROADCAST = BY_NAME["broadcast"]
 
 
 def entry_json(entry: Entry | None) -> dict[str, Any] | None:
@@ -80,7 +82,7 @@ async def read_entry(request: Request, hub: Hub, caller: Caller) -> tuple[int, b
 async def write_entry(request: Request, hub: Hub, caller: Caller) -> tuple[int, bytes]:
     """``PUT .../entries/{key}``: the status and JSON body (shared with the fast path)."""
     body = await body_of(request, hub)
-    fields(body, {"value", "ttl", "expected_version", "resolved"}, ("value",))
+    fields(body, _PUT.fields, _PUT.required)
     integral(body, "expected_version")
     op: o.Put = hub.core.put(
         request.path_params["ns"],
@@ -124,7 +126,7 @@ async def delete_entry(request: Request, hub: Hub, caller: Caller) -> Response:
 @endpoint
 async def batch(request: Request, hub: Hub, caller: Caller) -> Response:
     body = await body_of(request, hub)
-    fields(body, {"ops", "atomic", "ttl"}, ("ops",))
+    fields(body, _BATCH.fields, _BATCH.required)
     items = body["ops"]
     if not isinstance(items, list):
         raise InvalidArgument("ops must be a list")
@@ -229,18 +231,19 @@ def _result(op: o.Op[Any], value: Any) -> dict[str, Any]:
 @endpoint
 async def broadcast(request: Request, hub: Hub, caller: Caller) -> Response:
     body = await body_of(request, hub)
-    fields(body, {"message"}, ("message",))
+    fields(body, _BROADCAST.fields, _BROADCAST.required)
     op = hub.core.broadcast(
         request.path_params["ns"], body["message"], caller.agent, _idem(request)
     )
     return json_response((await hub.run(caller, op)).to_dict())
 
 
-ROUTES = [
-    Route("/v1/namespaces/{ns}/entries", list_entries, methods=["GET"]),
-    Route("/v1/namespaces/{ns}/entries/{key:path}", get_entry, methods=["GET"]),
-    Route("/v1/namespaces/{ns}/entries/{key:path}", put_entry, methods=["PUT"]),
-    Route("/v1/namespaces/{ns}/entries/{key:path}", delete_entry, methods=["DELETE"]),
-    Route("/v1/namespaces/{ns}/batch", batch, methods=["POST"]),
-    Route("/v1/namespaces/{ns}/broadcast", broadcast, methods=["POST"]),
-]
+#: The handler of each route of the table served here, by route name.
+HANDLERS = {
+    "list_entries": list_entries,
+    "get_entry": get_entry,
+    "put_entry": put_entry,
+    "delete_entry": delete_entry,
+    "batch": batch,
+    "broadcast": broadcast,
+}

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.responses import StreamingResponse
-from starlette.routing import Route
 
 from hivemem.engine import ops as o
 from hivemem.errors import HivememError, InvalidArgument, Unauthenticated
@@ -54,7 +53,7 @@ if TYPE_CHECKING:
 
 from hivemem.server.routes._common import endpoint
 
-__all__ = ["ROUTES", "TOKEN_RECHECK", "sse_frame"]
+__all__ = ["HANDLERS", "TOKEN_RECHECK", "sse_frame"]
 
 #: Longest (seconds) an open event stream goes on without checking that its token is still
 #: valid, when the revocation happened through another server process (T10 allows 1 s).
@@ -309,4 +308,5 @@ async def _stream(
             hub.fanout.release(held)
 
 
-ROUTES = [Route("/v1/namespaces/{ns}/events", events, methods=["GET"])]
+#: The handler of each route of the table served here, by route name.
+HANDLERS = {"events": events}

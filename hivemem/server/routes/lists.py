@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from starlette.routing import Route
-
 from hivemem import _codec
 from hivemem import _validate as v
 from hivemem.engine import ops as o
@@ -18,6 +16,7 @@ from hivemem.errors import InvalidArgument
 from hivemem.server._http import json_response, query_int
 from hivemem.server.routes._common import body_of, endpoint, fields, integral
 from hivemem.server.routes.entries import _idem
+from hivemem.wire.table import BY_NAME
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -26,10 +25,22 @@ if TYPE_CHECKING:
     from hivemem.server.app import Hub
     from hivemem.server.auth import Caller
 
-__all__ = ["MAX_ITEMS", "ROUTES"]
+__all__ = ["HANDLERS", "MAX_ITEMS"]
 
 #: Most items one push may carry.
 MAX_ITEMS = 1000
+#: Each body's allowed and required fields, from the route table.
+_FIELDS = {
+    name: (BY_NAME[name].fields, BY_NAME[name].required)
+    for name in (
+        "list_push",
+        "list_pop",
+        "list_insert",
+        "list_remove",
+        "expire_prefix",
+        "delete_prefix",
+    )
+}
 
 
 def _target(request: Request, hub: Hub) -> tuple[str, str]:
@@ -51,7 +62,7 @@ def _encode(hub: Hub, value: Any) -> str:
 async def push(request: Request, hub: Hub, caller: Caller) -> Response:
     ns, key = _target(request, hub)
     body = await body_of(request, hub)
-    fields(body, {"items", "ttl"}, ("items",))
+    fields(body, *_FIELDS["list_push"])
     items = body["items"]
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
         raise InvalidArgument(f"items must be a list of 1-{MAX_ITEMS} values")
@@ -70,7 +81,7 @@ async def push(request: Request, hub: Hub, caller: Caller) -> Response:
 async def pop(request: Request, hub: Hub, caller: Caller) -> Response:
     ns, key = _target(request, hub)
     body = await body_of(request, hub)
-    fields(body, {"index"})
+    fields(body, *_FIELDS["list_pop"])
     integral(body, "index")
     op = o.ListPop(
         agent=caller.agent,
@@ -86,7 +97,7 @@ async def pop(request: Request, hub: Hub, caller: Caller) -> Response:
 async def insert(request: Request, hub: Hub, caller: Caller) -> Response:
     ns, key = _target(request, hub)
     body = await body_of(request, hub)
-    fields(body, {"index", "item", "ttl"}, ("index", "item"))
+    fields(body, *_FIELDS["list_insert"])
     integral(body, "index")
     op = o.ListInsert(
         agent=caller.agent,
@@ -104,7 +115,7 @@ async def insert(request: Request, hub: Hub, caller: Caller) -> Response:
 async def remove(request: Request, hub: Hub, caller: Caller) -> Response:
     ns, key = _target(request, hub)
     body = await body_of(request, hub)
-    fields(body, {"item"}, ("item",))
+    fields(body, *_FIELDS["list_remove"])
     op = o.ListRemove(
         agent=caller.agent,
         ns=ns,
@@ -138,7 +149,7 @@ def _prefix(body: dict[str, Any]) -> str:
 async def expire_prefix(request: Request, hub: Hub, caller: Caller) -> Response:
     ns = hub.core.ns(request.path_params["ns"])
     body = await body_of(request, hub)
-    fields(body, {"prefix", "ttl"}, ("prefix", "ttl"))
+    fields(body, *_FIELDS["expire_prefix"])
     op = o.ExpirePrefix(
         agent=caller.agent, ns=ns, prefix=_prefix(body), ttl=v.check_ttl(body["ttl"])
     )
@@ -149,17 +160,18 @@ async def expire_prefix(request: Request, hub: Hub, caller: Caller) -> Response:
 async def delete_prefix(request: Request, hub: Hub, caller: Caller) -> Response:
     ns = hub.core.ns(request.path_params["ns"])
     body = await body_of(request, hub)
-    fields(body, {"prefix"}, ("prefix",))
+    fields(body, *_FIELDS["delete_prefix"])
     op = o.DeletePrefix(agent=caller.agent, ns=ns, prefix=_prefix(body))
     return json_response({"count": await hub.run(caller, op)})
 
 
-ROUTES = [
-    Route("/v1/namespaces/{ns}/lists/{key:path}/push", push, methods=["POST"]),
-    Route("/v1/namespaces/{ns}/lists/{key:path}/pop", pop, methods=["POST"]),
-    Route("/v1/namespaces/{ns}/lists/{key:path}/insert", insert, methods=["POST"]),
-    Route("/v1/namespaces/{ns}/lists/{key:path}/remove", remove, methods=["POST"]),
-    Route("/v1/namespaces/{ns}/lists/{key:path}/items", get_range, methods=["GET"]),
-    Route("/v1/namespaces/{ns}/prefix/expire", expire_prefix, methods=["POST"]),
-    Route("/v1/namespaces/{ns}/prefix/delete", delete_prefix, methods=["POST"]),
-]
+#: The handler of each route of the table served here, by route name.
+HANDLERS = {
+    "list_push": push,
+    "list_pop": pop,
+    "list_insert": insert,
+    "list_remove": remove,
+    "list_range": get_range,
+    "expire_prefix": expire_prefix,
+    "delete_prefix": delete_prefix,
+}

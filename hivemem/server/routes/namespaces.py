@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from starlette.routing import Route
-
 from hivemem import _validate as v
 from hivemem.engine import ops as o
 from hivemem.errors import InvalidArgument
 from hivemem.server._http import json_response, query_int, query_str
 from hivemem.server.routes._common import body_of, endpoint, fields, integral
+from hivemem.wire.table import BY_NAME
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -19,17 +18,11 @@ if TYPE_CHECKING:
     from hivemem.server.app import Hub
     from hivemem.server.auth import Caller
 
-__all__ = ["ROUTES"]
+__all__ = ["HANDLERS"]
 
-_CONFIG = {
-    "default_permission",
-    "permissions",
-    "conflict_strategy",
-    "resolver",
-    "ttl",
-    "max_entries",
-    "description",
-}
+_CREATE = BY_NAME["create_namespace"]
+_UPDATE = BY_NAME["update_namespace"]
+_PERMISSIONS = BY_NAME["update_permissions"]
 
 
 def _ns(request: Request) -> str:
@@ -74,7 +67,7 @@ async def list_namespaces(request: Request, hub: Hub, caller: Caller) -> Respons
 @endpoint
 async def create_namespace(request: Request, hub: Hub, caller: Caller) -> Response:
     body = await body_of(request, hub)
-    fields(body, {"name", "exist_ok", *_CONFIG}, ("name",))
+    fields(body, _CREATE.fields, _CREATE.required)
     _resolver(body)
     op = hub.core.create_namespace(
         body["name"],
@@ -101,7 +94,7 @@ async def get_namespace(request: Request, hub: Hub, caller: Caller) -> Response:
 @endpoint
 async def update_namespace(request: Request, hub: Hub, caller: Caller) -> Response:
     body = await body_of(request, hub)
-    fields(body, _CONFIG)
+    fields(body, _UPDATE.fields)
     _resolver(body)
     op = hub.core.update_namespace(_ns(request), caller.agent, body)
     return json_response((await hub.run(caller, op)).to_dict())
@@ -110,7 +103,7 @@ async def update_namespace(request: Request, hub: Hub, caller: Caller) -> Respon
 @endpoint
 async def update_permissions(request: Request, hub: Hub, caller: Caller) -> Response:
     body = await body_of(request, hub)
-    fields(body, {"permissions"}, ("permissions",))
+    fields(body, _PERMISSIONS.fields, _PERMISSIONS.required)
     op = hub.core.update_permissions(_ns(request), body["permissions"], caller.agent)
     return json_response((await hub.run(caller, op)).to_dict())
 
@@ -134,12 +127,13 @@ def _flag(value: object, name: str) -> bool:
     return value
 
 
-ROUTES = [
-    Route("/v1/namespaces", list_namespaces, methods=["GET"]),
-    Route("/v1/namespaces", create_namespace, methods=["POST"]),
-    Route("/v1/namespaces/{ns}", get_namespace, methods=["GET"]),
-    Route("/v1/namespaces/{ns}", update_namespace, methods=["PATCH"]),
-    Route("/v1/namespaces/{ns}", delete_namespace, methods=["DELETE"]),
-    Route("/v1/namespaces/{ns}/clear", clear_namespace, methods=["POST"]),
-    Route("/v1/namespaces/{ns}/permissions", update_permissions, methods=["PUT"]),
-]
+#: The handler of each route of the table served here, by route name.
+HANDLERS = {
+    "list_namespaces": list_namespaces,
+    "create_namespace": create_namespace,
+    "get_namespace": get_namespace,
+    "update_namespace": update_namespace,
+    "delete_namespace": delete_namespace,
+    "clear_namespace": clear_namespace,
+    "update_permissions": update_permissions,
+}

@@ -13,12 +13,11 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING
 
-from starlette.routing import Route
-
 from hivemem.engine.apply import DEFAULT_NAMESPACE
 from hivemem.errors import InvalidArgument
 from hivemem.server._http import json_response, query_int, query_str
 from hivemem.server.routes._common import body_of, endpoint, fields
+from hivemem.wire.table import BY_NAME
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -27,7 +26,9 @@ if TYPE_CHECKING:
     from hivemem.server.app import Hub
     from hivemem.server.auth import Caller
 
-__all__ = ["ROUTES"]
+__all__ = ["HANDLERS"]
+
+_PUT = BY_NAME["registry_put"]
 
 
 #: Entries one ``GET /shared-memory`` answers when the request gives no ``limit``.
@@ -72,7 +73,7 @@ def _decode_cursor(token: str | None) -> str | None:
 @endpoint
 async def post_shared_memory(request: Request, hub: Hub, caller: Caller) -> Response:
     body = await body_of(request, hub)
-    fields(body, {"key", "value", "owner"}, ("key", "value"))
+    fields(body, _PUT.fields, _PUT.required)
     op = hub.core.put(DEFAULT_NAMESPACE, body["key"], body["value"], caller.agent, None, None, None)
     entry = await hub.run(caller, op)
     return json_response(
@@ -84,7 +85,5 @@ async def post_shared_memory(request: Request, hub: Hub, caller: Caller) -> Resp
     )
 
 
-ROUTES = [
-    Route("/shared-memory", get_shared_memory, methods=["GET"]),
-    Route("/shared-memory", post_shared_memory, methods=["POST"]),
-]
+#: The handler of each route of the table served here, by route name.
+HANDLERS = {"registry_list": get_shared_memory, "registry_put": post_shared_memory}

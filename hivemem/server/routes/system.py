@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
 
 from hivemem._validate import SYSTEM_AGENT
 from hivemem.engine import ops as o
@@ -16,6 +15,7 @@ from hivemem.errors import BackendUnavailable, HivememError, PermissionDenied
 from hivemem.server._http import json_response, query_bool, query_float, query_int, query_str
 from hivemem.server.app import hub_of
 from hivemem.server.routes._common import body_of, endpoint, fields
+from hivemem.wire.table import BY_NAME
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from hivemem.server.app import Hub
     from hivemem.server.auth import Caller
 
-__all__ = ["ROUTES"]
+__all__ = ["HANDLERS"]
+
+_CREATE_TOKEN = BY_NAME["create_token"]
 
 
 async def healthz(request: Request) -> Response:
@@ -174,7 +176,7 @@ async def list_tokens(request: Request, hub: Hub, caller: Caller) -> Response:
 async def create_token(request: Request, hub: Hub, caller: Caller) -> Response:
     _admin(caller, "creating tokens")
     body = await body_of(request, hub)
-    fields(body, {"agent", "role", "label"}, ("agent",))
+    fields(body, _CREATE_TOKEN.fields, _CREATE_TOKEN.required)
     token, record = hub.tokens.create(
         body["agent"], body.get("role", "agent"), body.get("label", "")
     )
@@ -188,15 +190,16 @@ async def revoke_token(request: Request, hub: Hub, caller: Caller) -> Response:
     return json_response({"revoked": [r.to_dict() for r in revoked]})
 
 
-ROUTES = [
-    Route("/healthz", healthz, methods=["GET"]),
-    Route("/readyz", readyz, methods=["GET"]),
-    Route("/metrics", metrics, methods=["GET"]),
-    Route("/v1/whoami", whoami, methods=["GET"]),
-    Route("/v1/audit", audit, methods=["GET"]),
-    Route("/v1/stats", stats, methods=["GET"]),
-    Route("/v1/sweep", sweep, methods=["POST"]),
-    Route("/v1/tokens", list_tokens, methods=["GET"]),
-    Route("/v1/tokens", create_token, methods=["POST"]),
-    Route("/v1/tokens/{token_id}", revoke_token, methods=["DELETE"]),
-]
+#: The handler of each route of the table served here, by route name.
+HANDLERS = {
+    "healthz": healthz,
+    "readyz": readyz,
+    "metrics": metrics,
+    "whoami": whoami,
+    "audit": audit,
+    "stats": stats,
+    "sweep": sweep,
+    "list_tokens": list_tokens,
+    "create_token": create_token,
+    "revoke_token": revoke_token,
+}

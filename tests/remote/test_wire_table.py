@@ -1,0 +1,105 @@
+"""The remote client's requests and the MCP tools follow the route table."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+import pytest
+
+from hivemem.engine import ops as o
+from hivemem.mcp.tools import TOOLS
+from hivemem.memories.wire import ROUTES as MEMORY_ROUTES
+from hivemem.memories.wire import MemoryCall
+from hivemem.remote.wire import _CALLS, call_for
+from hivemem.wire.table import BY_NAME, ROUTES, RouteSpec
+
+A = "agent"
+#: One op of each type the client sends, with awkward keys and names.
+OPS: list[o.Op[Any]] = [
+    o.CreateNamespace(agent=A, ns="n.1", permissions={"x": "read"}, exist_ok=True),
+    o.GetNamespace(agent=A, ns="a:b"),
+    o.ListNamespaces(agent=A),
+    o.UpdateNamespace(agent=A, ns="n", changes={"ttl": 3}),
+    o.UpdatePermissions(agent=A, ns="n", permissions={"a": None}),
+    o.ClearNamespace(agent=A, ns="n"),
+    o.DeleteNamespace(agent=A, ns=".."),
+    o.Get(agent=A, ns="n", key="a/b c.."),
+    o.GetMany(agent=A, ns="n", keys=("a", "b")),
+    o.ListEntries(agent=A, ns="n", prefix="p", limit=None, cursor="c"),
+    o.Put(agent=A, ns="n", key="k/é", value_json="1", ttl=2.5, expected_version=3),
+    o.PutMany(agent=A, ns="n", items=(("a", "1"), ("b", "2")), ttl=4),
+    o.Delete(agent=A, ns="n", key="k", expected_version=2),
+    o.Broadcast(agent=A, ns="n", message_json='"m"'),
+    o.StartWatch(agent=A, ns="n", since=3, subscribe=True),
+    o.EventsAfter(agent=A, ns="n", since=5, limit=10),
+    o.AccessLogQuery(agent=A, agent_id="x", success=False, limit=7),
+    o.Stats(agent=A),
+    o.Sweep(agent=A),
+    o.ListPush(agent=A, ns="n", key="l/1", items=("1", "2"), ttl=3),
+    o.ListPop(agent=A, ns="n", key="l", index=2),
+    o.ListInsert(agent=A, ns="n", key="l", index=0, item='"x"'),
+    o.ListRemove(agent=A, ns="n", key="l", item='"x"'),
+    o.ListRange(agent=A, ns="n", key="l", start=1, stop=4),
+    o.ExpirePrefix(agent=A, ns="n", prefix="p", ttl=3),
+    o.DeletePrefix(agent=A, ns="n", prefix="p"),
+]
+
+
+def _route_of(method: str, path: str) -> RouteSpec:
+    """The table's route a request goes to (as Starlette matches it: first match wins)."""
+    for route in ROUTES:
+        pattern = re.sub(r"{(\w+)}", lambda m: "(?P<" + m[1] + ">[^/]+)", route.path)
+        if route.verb == method and re.fullmatch(pattern, path):
+            return route
+    raise AssertionError(f"no route of the table serves {method} {path}")
+
+
+def test_every_op_type_is_sampled() -> None:
+    assert {type(op) for op in OPS} | {MemoryCall} == set(_CALLS)
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: type(op).__name__)
+def test_each_call_is_a_table_route(op: o.Op[Any]) -> None:
+    """Verb and path are a table route's; its idempotency header and resend safety too."""
+    call = call_for(op)
+    route = _route_of(call.method, call.path)
+    assert call.retry_safe == route.retry_safe
+    if "Idempotency-Key" in call.headers:
+        assert route.idempotency_key
+    elif route.idempotency_key:
+        assert isinstance(op, o.GetMany)  # an atomic read through the batch route
+    if call.body is not None:
+        body = orjson.loads(call.body)
+        assert set(body) <= route.fields
+        assert set(route.required) <= set(body)
+
+
+@pytest.mark.parametrize("route", MEMORY_ROUTES, ids=lambda r: r.name)
+def test_each_memories_call_is_its_route(route: RouteSpec) -> None:
+    """A memories method's request goes to the route of that method."""
+    assert route.plan is not None
+    args: dict[str, Any] = {name: "x.y" for name in route.path_names if name != "ns"}
+    if route.whole_body is not None:
+        args[route.whole_body] = {"content": "c"}
+    call = call_for(MemoryCall(agent=A, ns="n", method=route.plan, args=args))
+    assert _route_of(call.method, call.path) is route
+    assert ("Idempotency-Key" in call.headers) == route.idempotency_key
+
+
+def test_mcp_arguments_take_the_routes_schemas() -> None:
+    """The tools' arguments that the HTTP API also takes accept what its routes accept."""
+
+    def bare(schema: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in schema.items() if k != "description"}
+
+    write = TOOLS["write"].input_schema()["properties"]
+    put = BY_NAME["put_entry"]
+    body = put.body_schema([])
+    assert body is not None
+    for name in ("value", "ttl", "expected_version"):
+        assert bare(write[name]) == bare(body["properties"][name])
+    params = {p.name: p.schema for p in put.params}
+    assert bare(write["namespace"]) == bare(params["ns"])
+    assert bare(write["key"]) == bare(params["key"])
