@@ -22,7 +22,7 @@ from starlette.routing import Match, Route
 
 from hivemem.errors import HivememError, NotFound
 from hivemem.mcp.http import McpEndpoint
-from hivemem.server import protocols
+from hivemem.server import protocols, swagger
 from hivemem.server._http import (
     REQUEST_ID_KEY,
     error_response,
@@ -164,7 +164,7 @@ def create_app(core: Core, config: ServerConfig | None = None) -> App:
         lifespan=lifespan,
         # /mcp speaks MCP (JSON-RPC over streamable HTTP), not the REST API: it is not in
         # ROUTES, nor in the OpenAPI document (MCP clients discover it with tools/list).
-        routes=[*ROUTES(config), Route("/mcp", mcp)],
+        routes=[*ROUTES(config), *swagger.ASSET_ROUTES, Route("/mcp", mcp)],
         middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
         exception_handlers={
             HivememError: _hivemem_error,

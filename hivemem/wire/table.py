@@ -885,7 +885,7 @@ _MEMORY_ROUTES = (
 _DOC_ROUTES = (
     RouteSpec("openapi", "GET", "/openapi.json", "This document", {"type": "object"},
               permission="public"),
-    RouteSpec("docs", "GET", "/docs", "A page listing the routes", {"type": "string"},
+    RouteSpec("docs", "GET", "/docs", "Interactive API docs (Swagger UI)", {"type": "string"},
               permission="public", media="text/html"),
 )  # fmt: skip
 

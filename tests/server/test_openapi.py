@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import httpx
@@ -66,12 +67,18 @@ def test_events_documented_as_sse() -> None:
 
 
 def test_docs_page_without_token(api: Api) -> None:
-    """A self-contained page (no CDN) that renders the routes from openapi.json."""
+    """Swagger UI (no CDN: every file from this server) over openapi.json, no token needed."""
     response = httpx.get(f"{api.url}/docs")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    assert 'fetch("openapi.json")' in response.text
     assert "http://" not in response.text and "https://" not in response.text
+    assets = re.findall(r'(?:src|href)="(docs/assets/[^"]+)"', response.text)
+    assert "docs/assets/swagger-ui-bundle.js" in assets and "docs/assets/init.js" in assets
+    for path in assets:
+        answer = httpx.get(f"{api.url}/{path}")
+        assert answer.status_code == 200, path
+        assert "default-src 'none'" in answer.headers["content-security-policy"]
+    assert '"openapi.json"' in httpx.get(f"{api.url}/docs/assets/init.js").text
 
 
 def test_method_not_allowed_lists_every_method(api: Api) -> None:

@@ -38,7 +38,15 @@ if TYPE_CHECKING:
 
 #: The only routes that answer without a token.
 #: The web UI's page and static files hold no data: they need no token (the UI's API calls do).
-PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/docs", "/", "/ui/{name}"}
+PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/openapi.json",
+    "/docs",
+    "/docs/assets/{name}",
+    "/",
+    "/ui/{name}",
+}
 #: Routes that speak another protocol than the JSON API: MCP over streamable HTTP. Its tool
 #: calls need a token and run as the token's agent (tests/mcp covers them per permission).
 NOT_REST = {"/mcp"}
@@ -126,6 +134,8 @@ def concrete(site: Site, path: str, ns: str = NS, fill: dict[str, str] | None = 
     }
     if path.startswith("/ui/"):
         values["{name}"] = "app.js"  # a static file of the web UI
+    if path.startswith("/docs/assets/"):
+        values["{name}"] = "init.js"  # a file of the API docs page
     for name, value in values.items():
         path = path.replace(name, value)
     assert "{" not in path, f"fill the parameters of {path} in concrete()"

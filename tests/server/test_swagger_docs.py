@@ -47,7 +47,11 @@ async def _error(request: Request, exc: Exception) -> Response:
 @pytest.fixture(scope="module")
 def docs_url() -> Iterator[str]:
     app = Starlette(
-        routes=[Route("/openapi.json", _openapi), *swagger.ROUTES],
+        routes=[
+            Route("/openapi.json", _openapi),
+            Route("/docs", swagger.page),
+            *swagger.ASSET_ROUTES,
+        ],
         exception_handlers={HivememError: _error},
     )
     with ServerThread() as thread:

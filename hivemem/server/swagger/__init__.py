@@ -24,7 +24,7 @@ from hivemem.errors import NotFound
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-__all__ = ["ASSETS", "CSP", "ROUTES"]
+__all__ = ["ASSETS", "ASSET_ROUTES", "CSP", "page"]
 
 #: The policy of the docs page and its files (as the web UI's, plus Swagger's data: images).
 CSP = (
@@ -88,7 +88,5 @@ async def asset(request: Request) -> Response:
     return _serve(request, name, media_type, vendored)
 
 
-ROUTES = [
-    Route("/docs", page, methods=["GET"]),
-    Route("/docs/assets/{name}", asset, methods=["GET"]),
-]
+#: The page's files (the page itself is the route table's ``docs``).
+ASSET_ROUTES = [Route("/docs/assets/{name}", asset, methods=["GET"])]
