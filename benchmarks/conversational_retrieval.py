@@ -53,7 +53,7 @@ QUESTIONS = DATA / "conversations_v1_questions.jsonl"
 SECTION = "## Conversational retrieval (own set)"
 NAMESPACE = "conversations"
 DEPTH = 10
-VECTOR_ONLY = {"vector": 1.0, "keyword": 0.0, "strength": 0.0, "recency": 0.0}
+VECTOR_ONLY = {"vector": 1.0, "keyword": 0.0, "context": 0.0, "strength": 0.0, "recency": 0.0}
 METHODS = ("keyword", "vector", "hybrid", "minilm_cosine", "rank_bm25")
 LABELS = {
     "keyword": "hivemem keyword (`search`)",
@@ -160,26 +160,15 @@ def searchers(
     started = time.perf_counter()
     embedder.embed(texts)  # one batched pass; the store's adds then reuse these vectors
     by_record: dict[str, str] = {}
-    sessions: dict[str, list[int]] = {}
-    for i, t in enumerate(turns):
-        sessions.setdefault(t["session"], []).append(i)
-    for sid, rows in sessions.items():
-        now[0] = _when(turns[rows[0]]["time"])
-        specs = [
-            {
-                "content": texts[i],
-                "memory_type": "turn",
-                "session_id": sid,
-                "metadata": {
-                    "turn": turns[i]["id"],
-                    "speaker": turns[i]["speaker"],
-                    "occurred_at": turns[i]["time"],
-                },
-            }
-            for i in rows
-        ]
-        for i, rec in zip(rows, lt.add_many(specs), strict=True):
-            by_record[rec.id] = turns[i]["id"]
+    for i, t in enumerate(turns):  # each turn stored as it is said: the clock at its time
+        now[0] = _when(t["time"])
+        rec = lt.add(
+            texts[i],
+            memory_type="turn",
+            session_id=t["session"],
+            metadata={"turn": t["id"], "speaker": t["speaker"], "occurred_at": t["time"]},
+        )
+        by_record[rec.id] = t["id"]
     last = max(_when(t["time"]) for t in turns)
     now[0] = last + 86_400.0  # searches run the day after the last session
     loaded = time.perf_counter() - started
