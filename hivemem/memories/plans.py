@@ -89,10 +89,10 @@ SESSIONS_NAMESPACE = "sessions"
 #: see docs/benchmarks.md). Each signal is on a cosine's scale (:mod:`hivemem.memories.rank`).
 DEFAULT_WEIGHTS: dict[str, float] = {
     "vector": 0.6,
-    "keyword": 0.05,
-    "context": 0.1,
+    "keyword": 0.1,
+    "context": 0.12,
     "strength": 0.05,
-    "recency": 0.02,
+    "recency": 0.0,
 }
 #: The entry that marks a namespace as holding memories (the decay scheduler looks for it).
 MARKER = "_memories"
