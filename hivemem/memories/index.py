@@ -190,7 +190,7 @@ class NamespaceIndex:
         self.tag_labels: dict[str, set[int]] = {}
         #: Labels of each session's records; each session's order once asked for (label ->
         #: the labels before and after it, by :func:`~hivemem.memories.rank.moment`, then
-        #: id), dropped when the session changes.
+        #: content, then id), dropped when the session changes.
         self.session_labels: dict[str, set[int]] = {}
         self._orders: dict[str, dict[int, tuple[int | None, int | None]]] = {}
         #: Keys holding record-like values that are not valid records (written through a
@@ -307,7 +307,11 @@ class NamespaceIndex:
             members = self.session_labels.get(session) or set()
             ranked = sorted(
                 (lb for lb in members if not self._cols["archived"][lb]),
-                key=lambda lb: (self._cols["moment"][lb], self.ids[lb] or ""),
+                key=lambda lb: (
+                    self._cols["moment"][lb],
+                    str(self.records[lb].get("content", "")),
+                    self.ids[lb] or "",
+                ),
             )
             ends: list[int | None] = [None, *ranked, None]
             order = self._orders[session] = {
@@ -531,8 +535,8 @@ class NamespaceIndex:
     def top(self, scores: np.ndarray, labels: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The ``k`` of ``labels`` with the highest ``scores[label]``, best first.
 
-        Ties: by :func:`~hivemem.memories.rank.moment` (newest first), then id; never by
-        label, which depends on the order a process indexed the records in.
+        Ties: by :func:`~hivemem.memories.rank.moment` (newest first), then content, then
+        id; never by label, which depends on the order a process indexed the records in.
         """
         if k <= 0 or not labels.shape[0]:
             return []
@@ -541,9 +545,15 @@ class NamespaceIndex:
             cut = np.partition(values, labels.shape[0] - k)[labels.shape[0] - k]
             kept = values >= cut  # every tie at the cut stays in the running
             labels, values = labels[kept], values[kept]
-        ids = np.array([self.ids[label] or "" for label in labels.tolist()])
-        order = np.lexsort((ids, -self._cols["moment"][labels], -values))[:k]
+        order = np.lexsort((*self._names(labels), -self._cols["moment"][labels], -values))[:k]
         return list(zip(labels[order].tolist(), values[order].tolist(), strict=True))
+
+    def _names(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, contents)`` of ``labels``: the last keys of a deterministic order."""
+        listed = labels.tolist()
+        ids = np.array([self.ids[label] or "" for label in listed])
+        contents = np.array([str(self.records[label].get("content", "")) for label in listed])
+        return ids, contents
 
     def hybrid(
         self,
@@ -611,8 +621,12 @@ class NamespaceIndex:
                 ),
             }
             out.append((label, sum(parts.values()), parts))
-        out.sort(key=lambda t: (-t[1], -self._cols["moment"][t[0]], self.ids[t[0]] or ""))
-        return out[:k]
+        if not out:
+            return []
+        labels = np.array([t[0] for t in out], dtype=np.int64)
+        scores = np.array([t[1] for t in out], dtype=np.float64)
+        order = np.lexsort((*self._names(labels), -self._cols["moment"][labels], -scores))
+        return [out[i] for i in order[:k].tolist()]
 
     def _followers(self, labels: set[int], keep: np.ndarray) -> set[int]:
         """The records said right after ``labels`` in their sessions, passing ``keep``."""

@@ -7,15 +7,17 @@ Each signal is brought to the scale of a cosine similarity before the weights ap
 
 * ``vector``: the cosine similarity of the query and the record (negative counts as 0);
 * ``keyword``: BM25 as a z-score over every record the filters allow (records that do not
-  match count as 0), divided by :data:`KEYWORD_SPREAD` and floored at 0. Unlike dividing by
-  the best score of the query, a match only counts as much as it stands out from the whole
-  namespace, so a common word matched well stays small;
+  match count as 0), divided by :data:`KEYWORD_SPREAD`, floored at 0 and capped at
+  :data:`KEYWORD_CAP`. Unlike dividing by the best score of the query, a match only counts as
+  much as it stands out from the whole namespace, so a common word matched well stays small,
+  and the cap keeps one rare word from outranking a much closer meaning;
 * ``context``: the ``vector`` plus :data:`CONTEXT_KEYWORD` times the ``keyword`` signal of the
   record said just before this one in the same session: in a conversation the question
   before an answer often holds the words and the meaning the answer lacks.
 
-Ties break by time (newest first), then by record id: never by the order records were
-indexed in, which differs between processes.
+Ties break by time (newest first), then by content, then by record id: never by the order
+records were indexed in, which differs between processes, and by the random id only between
+records of the same time and content, so two identical runs rank alike.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ if TYPE_CHECKING:
 else:  # imported on first use: the server runs without the semantic extra
     from hivemem.memories._numpy import np
 
-__all__ = ["CONTEXT_KEYWORD", "KEYWORD_SPREAD", "KeywordScale", "moment"]
+__all__ = ["CONTEXT_KEYWORD", "KEYWORD_CAP", "KEYWORD_SPREAD", "KeywordScale", "moment"]
 
 #: Standard deviations above the namespace's mean BM25 that count like a cosine of 1.
 KEYWORD_SPREAD = 10.0
+#: Most a keyword signal counts (twenty standard deviations above the mean).
+KEYWORD_CAP = 2.0
 #: Weight of the previous record's keyword signal against its vector signal in ``context``.
 CONTEXT_KEYWORD = 2.0
 
@@ -58,10 +62,11 @@ class KeywordScale:
         self.std = math.sqrt(var) if var > 0 else 0.0
 
     def signal(self, label: int) -> float:
-        """The keyword signal of ``label``: ``max(0, z) / KEYWORD_SPREAD``."""
+        """The keyword signal of ``label``: ``max(0, z) / KEYWORD_SPREAD``, at most the cap."""
         if self.std <= 0 or label >= self.scores.shape[0]:
             return 0.0
-        return max(0.0, (float(self.scores[label]) - self.mean) / self.std) / KEYWORD_SPREAD
+        z = (float(self.scores[label]) - self.mean) / self.std
+        return min(KEYWORD_CAP, max(0.0, z) / KEYWORD_SPREAD)
 
 
 def moment(record: dict[str, Any]) -> float:
