@@ -107,21 +107,16 @@ STOP_WORDS = frozenset(
         "just",
         "also",
         "very",
-        # what is left of a contraction split at its apostrophe ("she's", "don't", "I've")
-        "s",
-        "t",
-        "ve",
-        "ll",
-        "re",
-        "d",
-        "m",
     )
 )
+# What follows the apostrophe of a contraction or possessive ("she's", "don't", "I've"):
+# dropped, or "Nora's" would match every "it's".
+_CONTRACTION = re.compile(r"(?<=[^\W_])['\u2019](?:s|t|ve|ll|re|d|m)\b", re.UNICODE)
 
 
 def tokenize(text: str) -> list[str]:
     """The terms of ``text``: words and whole identifiers, lowercased, stop words dropped."""
-    low = text.lower()
+    low = _CONTRACTION.sub("", text.lower())
     terms = [w for w in _WORD.findall(low) if w not in STOP_WORDS]
     terms.extend(_COMPOUND.findall(low))
     return terms
