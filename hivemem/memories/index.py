@@ -527,7 +527,7 @@ class NamespaceIndex:
         return [int(label) for label in np.flatnonzero(keep)]
 
     def keyword(self, query: str, k: int, filters: dict[str, Any]) -> list[tuple[int, float]]:
-        """The ``k`` best BM25 matches passing ``filters`` (ties: newest, then id)."""
+        """The ``k`` best BM25 matches passing ``filters`` (ties: newest, content, id)."""
         keep = self.mask(filters)
         acc, matched = self.bm25.dense(query, keep)
         return self.top(acc, matched, k)
@@ -573,7 +573,8 @@ class NamespaceIndex:
         vectors answer), and, with a context weight, the record said after each of them in
         its session. The parts are the signals of :mod:`hivemem.memories.rank` times their
         weights; the strength part is the record's current strength, the recency part
-        ``2 ** (-age / 30 days)`` with age since the last update. Ties: newest, then id.
+        ``2 ** (-age / 30 days)`` with age since the last update. Ties: newest, then
+        content, then id.
         """
         keep = self.mask(filters)
         depth = max(pool, 4 * k)
@@ -649,11 +650,6 @@ class NamespaceIndex:
 
 
 _ABSENT = object()
-
-
-def _at(scores: np.ndarray, label: int) -> float:
-    """``scores[label]``, 0 past its end."""
-    return float(scores[label]) if label < scores.shape[0] else 0.0
 
 
 class _Rows:
