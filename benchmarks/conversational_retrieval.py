@@ -7,8 +7,9 @@ baselines, in one process, over the same turn texts.
 The set (``benchmarks/data/conversations_v1*.jsonl``, written by
 ``benchmarks/convdata/generate.py``; see its docstring) is six people chatting in 44 sessions
 over eight months: one long-term memory per turn. Every turn goes into a ``memory://``
-namespace, a session per ``add_many`` call with the store's clock at the session's start
-(``created_at`` is when it was said; ``metadata.occurred_at`` holds the turn's own time,
+namespace, one ``add`` per turn with the store's clock at the turn's time, as a chat
+stores turns as they are said (``created_at`` is when it was said, which orders a session's
+turns for hybrid's context part; ``metadata.occurred_at`` holds the same time,
 ``metadata.speaker`` the speaker, ``session_id`` the session); the content is
 ``"<speaker>: <text>"``, as a chat log reads. Searches run with the clock one day after the
 last session. Five searchers rank the turns for every question of the split:
@@ -53,7 +54,7 @@ QUESTIONS = DATA / "conversations_v1_questions.jsonl"
 SECTION = "## Conversational retrieval (own set)"
 NAMESPACE = "conversations"
 DEPTH = 10
-VECTOR_ONLY = {"vector": 1.0, "keyword": 0.0, "strength": 0.0, "recency": 0.0}
+VECTOR_ONLY = {"vector": 1.0, "keyword": 0.0, "context": 0.0, "strength": 0.0, "recency": 0.0}
 METHODS = ("keyword", "vector", "hybrid", "minilm_cosine", "rank_bm25")
 LABELS = {
     "keyword": "hivemem keyword (`search`)",
@@ -160,26 +161,15 @@ def searchers(
     started = time.perf_counter()
     embedder.embed(texts)  # one batched pass; the store's adds then reuse these vectors
     by_record: dict[str, str] = {}
-    sessions: dict[str, list[int]] = {}
-    for i, t in enumerate(turns):
-        sessions.setdefault(t["session"], []).append(i)
-    for sid, rows in sessions.items():
-        now[0] = _when(turns[rows[0]]["time"])
-        specs = [
-            {
-                "content": texts[i],
-                "memory_type": "turn",
-                "session_id": sid,
-                "metadata": {
-                    "turn": turns[i]["id"],
-                    "speaker": turns[i]["speaker"],
-                    "occurred_at": turns[i]["time"],
-                },
-            }
-            for i in rows
-        ]
-        for i, rec in zip(rows, lt.add_many(specs), strict=True):
-            by_record[rec.id] = turns[i]["id"]
+    for i, t in enumerate(turns):  # each turn stored as it is said: the clock at its time
+        now[0] = _when(t["time"])
+        rec = lt.add(
+            texts[i],
+            memory_type="turn",
+            session_id=t["session"],
+            metadata={"turn": t["id"], "speaker": t["speaker"], "occurred_at": t["time"]},
+        )
+        by_record[rec.id] = t["id"]
     last = max(_when(t["time"]) for t in turns)
     now[0] = last + 86_400.0  # searches run the day after the last session
     loaded = time.perf_counter() - started
@@ -403,8 +393,10 @@ train split only. Not LoCoMo: that public set is held back for independent check
 neither used nor looked at.
 
 **Method.** One memory per turn in a `memory://` namespace: content `{form}`, the session
-as `session_id`, speaker, turn id and time (`occurred_at`) in `metadata`, added a session per
-`add_many` with the store's clock at the session's start; searches run with the clock one day
+as `session_id`, speaker, turn id and time (`occurred_at`) in `metadata`, added one `add` per
+turn with the store's clock at the turn's time (as a chat stores turns as they are said;
+until 2026-12-07 a session per `add_many` at the session's start, which left a session's
+turns without an order); searches run with the clock one day
 after the last session, so hybrid's strength and recency parts see turns up to eight months
 old. Every searcher ranks all turns; each text is embedded once by the bundled
 MiniLM, so the store and the cosine baseline rank the same vectors (which is why hivemem's
@@ -414,6 +406,10 @@ the first evidence turn in the top 10, else 0. The {result["split"]} split, {res
 questions:
 
 {tables(result)}
+
+Hybrid's default weights were fitted on the train split (see "Hybrid ranking: choosing
+the fusion" below and "How search ranks" in `docs/memories.md`); its `context` part gives a
+turn part of the score of the turn said just before it in the session.
 
 In `answer_in_next_turn`, the turn before the answer (the other speaker's question) is in
 the top 10 above the answer, or without it, for {trap["keyword"]:.0%} (keyword),

@@ -1,7 +1,9 @@
 """Keyword search: an incremental BM25 index over integer row labels.
 
-Tokens are lowercase runs of letters and digits (Unicode aware) with a small English
-stop-word list removed; identifiers such as ``INC-4821`` or ``v2.3.1`` also index whole
+Tokens are lowercase runs of letters and digits (Unicode aware) without a small English
+stop-word list and without what contractions leave at their apostrophe (``s``, ``t``,
+``ve``); words that carry meaning in a question (``no``, ``not``, ``more``, ``all``,
+``can``) are kept. Identifiers such as ``INC-4821`` or ``v2.3.1`` also index whole
 (``inc-4821``), so an exact ticket id or version matches as one rare term. Scores are
 Okapi BM25 with ``k1=1.2``, ``b=0.75`` and the non-negative idf
 ``ln(1 + (N - df + 0.5) / (df + 0.5))``.
@@ -94,31 +96,27 @@ STOP_WORDS = frozenset(
         "do",
         "does",
         "did",
-        "not",
-        "no",
-        "can",
         "could",
         "would",
         "should",
         "about",
-        "any",
-        "all",
         "been",
         "being",
         "had",
         "how",
         "just",
-        "more",
-        "most",
         "also",
         "very",
     )
 )
+# What follows the apostrophe of a contraction or possessive ("she's", "don't", "I've"):
+# dropped, or "Nora's" would match every "it's".
+_CONTRACTION = re.compile(r"(?<=[^\W_])['\u2019](?:s|t|ve|ll|re|d|m)\b", re.UNICODE)
 
 
 def tokenize(text: str) -> list[str]:
     """The terms of ``text``: words and whole identifiers, lowercased, stop words dropped."""
-    low = text.lower()
+    low = _CONTRACTION.sub("", text.lower())
     terms = [w for w in _WORD.findall(low) if w not in STOP_WORDS]
     terms.extend(_COMPOUND.findall(low))
     return terms

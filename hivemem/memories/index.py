@@ -25,8 +25,9 @@ else:  # imported on first use: the server runs without the semantic extra
     from hivemem.memories._numpy import np
 
 from hivemem.errors import InvalidArgument
-from hivemem.memories.bm25 import BM25, best
+from hivemem.memories.bm25 import BM25
 from hivemem.memories.decay import DecayPolicy, is_archived
+from hivemem.memories.rank import CONTEXT_KEYWORD, KeywordScale, moment
 from hivemem.types import ARCHIVED, RECORD_TIERS, TIERS, MemoryRecord
 
 if TYPE_CHECKING:
@@ -187,6 +188,11 @@ class NamespaceIndex:
         self._cols: dict[str, np.ndarray] = {}
         self._capacity = 0
         self.tag_labels: dict[str, set[int]] = {}
+        #: Labels of each session's records; each session's order once asked for (label ->
+        #: the labels before and after it, by :func:`~hivemem.memories.rank.moment`, then
+        #: content, then id), dropped when the session changes.
+        self.session_labels: dict[str, set[int]] = {}
+        self._orders: dict[str, dict[int, tuple[int | None, int | None]]] = {}
         #: Keys holding record-like values that are not valid records (written through a
         #: plain entry door): left out of every search and decay pass.
         self.skipped: set[str] = set()
@@ -207,6 +213,7 @@ class NamespaceIndex:
         spec: dict[str, tuple[Any, Any]] = {c: (np.int32, -1) for c in _CODED}
         spec |= {
             "created": (np.float64, 0.0),
+            "moment": (np.float64, 0.0),
             "updated": (np.float64, 0.0),
             "live": (np.bool_, False),
             "archived": (np.bool_, False),
@@ -248,17 +255,16 @@ class NamespaceIndex:
         """Index a record (new or changed)."""
         label = self._label(rid)
         old = self.records.get(label)
-        if (
-            old is None
-            or old.get("content") != record.get("content")
-            or old.get("tags") != record.get("tags")
-        ):
-            self.bm25.upsert(
-                label, f"{record.get('content', '')} {' '.join(record.get('tags') or ())}"
-            )
+        if old is None or old.get("content") != record.get("content"):
+            self.bm25.upsert(label, str(record.get("content", "")))  # content only (SPEC §10)
         if old is not None:
             for tag in old.get("tags") or ():
                 self.tag_labels.get(tag, set()).discard(label)
+            self._leave_session(label, old)
+        session = record.get("session_id")
+        if session is not None:
+            self.session_labels.setdefault(session, set()).add(label)
+            self._orders.pop(session, None)
         for tag in record.get("tags") or ():
             self.tag_labels.setdefault(tag, set()).add(label)
         self.records[label] = record
@@ -268,11 +274,50 @@ class NamespaceIndex:
             value = ARCHIVED if column == "tier" and archived else record.get(column)
             cols[column][label] = self._code(column, value)
         cols["created"][label] = float(record.get("created_at", 0.0))
+        cols["moment"][label] = moment(record)
         cols["updated"][label] = float(record.get("updated_at", 0.0))
         cols["archived"][label] = archived
         cols["ref"][label] = float(record.get("decayed_at", record.get("created_at", 0.0)))
         cols["accesses"][label] = int(record.get("access_count", 0))
         cols["live"][label] = True
+
+    def _leave_session(self, label: int, record: dict[str, Any]) -> None:
+        session = record.get("session_id")
+        if session is None:
+            return
+        members = self.session_labels.get(session)
+        if members is not None:
+            members.discard(label)
+            if not members:
+                del self.session_labels[session]
+        self._orders.pop(session, None)
+
+    def previous(self, label: int) -> int | None:
+        """The record said just before ``label`` in its session (archived ones skipped)."""
+        return self._neighbours(label)[0]
+
+    def _neighbours(self, label: int) -> tuple[int | None, int | None]:
+        """``(before, after)``: ``label``'s neighbours in its session's order."""
+        record = self.records.get(label)
+        session = None if record is None else record.get("session_id")
+        if session is None:
+            return None, None
+        order = self._orders.get(session)
+        if order is None:
+            members = self.session_labels.get(session) or set()
+            ranked = sorted(
+                (lb for lb in members if not self._cols["archived"][lb]),
+                key=lambda lb: (
+                    self._cols["moment"][lb],
+                    str(self.records[lb].get("content", "")),
+                    self.ids[lb] or "",
+                ),
+            )
+            ends: list[int | None] = [None, *ranked, None]
+            order = self._orders[session] = {
+                lb: (ends[i], ends[i + 2]) for i, lb in enumerate(ranked)
+            }
+        return order.get(label, (None, None))
 
     def put_vector(self, rid: str, value: Any) -> None:
         """Index a record's stored vector (ignored if of another model than the index's)."""
@@ -370,6 +415,8 @@ class NamespaceIndex:
         self.bm25.remove(label)
         for tag in (record or {}).get("tags") or ():
             self.tag_labels.get(tag, set()).discard(label)
+        if record is not None:
+            self._leave_session(label, record)
         self._cols["live"][label] = False
         if self.vectors is not None:
             self.vectors.remove([label])
@@ -480,9 +527,33 @@ class NamespaceIndex:
         return [int(label) for label in np.flatnonzero(keep)]
 
     def keyword(self, query: str, k: int, filters: dict[str, Any]) -> list[tuple[int, float]]:
-        """The ``k`` best BM25 matches passing ``filters``."""
+        """The ``k`` best BM25 matches passing ``filters`` (ties: newest, content, id)."""
         keep = self.mask(filters)
-        return self.bm25.top(query, k, keep)
+        acc, matched = self.bm25.dense(query, keep)
+        return self.top(acc, matched, k)
+
+    def top(self, scores: np.ndarray, labels: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The ``k`` of ``labels`` with the highest ``scores[label]``, best first.
+
+        Ties: by :func:`~hivemem.memories.rank.moment` (newest first), then content, then
+        id; never by label, which depends on the order a process indexed the records in.
+        """
+        if k <= 0 or not labels.shape[0]:
+            return []
+        values = scores[labels]
+        if labels.shape[0] > k:
+            cut = np.partition(values, labels.shape[0] - k)[labels.shape[0] - k]
+            kept = values >= cut  # every tie at the cut stays in the running
+            labels, values = labels[kept], values[kept]
+        order = np.lexsort((*self._names(labels), -self._cols["moment"][labels], -values))[:k]
+        return list(zip(labels[order].tolist(), values[order].tolist(), strict=True))
+
+    def _names(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, contents)`` of ``labels``: the last keys of a deterministic order."""
+        listed = labels.tolist()
+        ids = np.array([self.ids[label] or "" for label in listed])
+        contents = np.array([str(self.records[label].get("content", "")) for label in listed])
+        return ids, contents
 
     def hybrid(
         self,
@@ -495,14 +566,15 @@ class NamespaceIndex:
         policy: DecayPolicy,
         pool: int = 50,
     ) -> list[tuple[int, float, dict[str, float]]]:
-        """Hybrid ranking: weighted vector + keyword + strength + recency, best first.
+        """Hybrid ranking: weighted vector + keyword + context + strength + recency, best first.
 
         Candidates are the best ``max(pool, 4k)`` by vector similarity and by BM25 (both
-        within the filters; BM25 is skipped when the keyword weight is 0 and vectors
-        answer); the keyword part is BM25 divided by the best BM25 among the
-        candidates, the vector part the cosine similarity (negative counts as 0), the
-        strength part the record's current strength, the recency part
-        ``2 ** (-age / 30 days)`` with age since the last update.
+        within the filters; BM25 is skipped when the keyword and context weights are 0 and
+        vectors answer), and, with a context weight, the record said after each of them in
+        its session. The parts are the signals of :mod:`hivemem.memories.rank` times their
+        weights; the strength part is the record's current strength, the recency part
+        ``2 ** (-age / 30 days)`` with age since the last update. Ties: newest, then
+        content, then id.
         """
         keep = self.mask(filters)
         depth = max(pool, 4 * k)
@@ -511,25 +583,38 @@ class NamespaceIndex:
             labels, scores = self.vectors.search(qvec, depth, keep)
             sims = {int(lb): float(s) for lb, s in zip(labels, scores, strict=True)}
         wv, wk = weights.get("vector", 0.0), weights.get("keyword", 0.0)
+        wc = weights.get("context", 0.0)
         ws, wr = weights.get("strength", 0.0), weights.get("recency", 0.0)
         candidates = set(sims)
-        kw = np.zeros(0, dtype=np.float64)
-        if wk > 0 or not sims:  # without a keyword weight, BM25 adds no candidate worth it
-            kw, matched = self.bm25.dense(query, keep)
-            candidates.update(label for label, _ in best(kw, matched, depth))
-        best_kw = max((_at(kw, label) for label in candidates), default=0.0)
+        kw = KeywordScale(np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.int64), 0)
+        if wk > 0 or wc > 0 or not sims:  # otherwise BM25 adds no candidate worth it
+            acc, matched = self.bm25.dense(query, keep)
+            kw = KeywordScale(acc, matched, int(np.count_nonzero(keep)))
+            candidates.update(label for label, _ in self.top(acc, matched, depth))
+        if wc > 0:
+            candidates.update(self._followers(candidates, keep))
+
+        def similarity(label: int) -> float:
+            sim = sims.get(label)
+            if sim is None and qvec is not None and self.vectors is not None:
+                vec = self.vectors.get(label)
+                sim = float(vec @ qvec) if vec is not None else 0.0
+            return max(0.0, sim or 0.0)
+
         out: list[tuple[int, float, dict[str, float]]] = []
         for label in candidates:
             record = self.records.get(label)
             if record is None:
                 continue
-            sim = sims.get(label)
-            if sim is None and qvec is not None and self.vectors is not None:
-                vec = self.vectors.get(label)
-                sim = float(vec @ qvec) if vec is not None else 0.0
+            context = 0.0
+            if wc > 0:
+                before = self.previous(label)
+                if before is not None:
+                    context = similarity(before) + CONTEXT_KEYWORD * kw.signal(before)
             parts = {
-                "vector": wv * max(0.0, sim or 0.0),
-                "keyword": wk * (_at(kw, label) / best_kw if best_kw > 0 else 0.0),
+                "vector": wv * similarity(label),
+                "keyword": wk * kw.signal(label),
+                "context": wc * context,
                 "strength": ws * policy.strength_at(record, now),
                 "recency": wr
                 * math.pow(
@@ -537,8 +622,21 @@ class NamespaceIndex:
                 ),
             }
             out.append((label, sum(parts.values()), parts))
-        out.sort(key=lambda t: (-t[1], t[0]))
-        return out[:k]
+        if not out:
+            return []
+        labels = np.array([t[0] for t in out], dtype=np.int64)
+        scores = np.array([t[1] for t in out], dtype=np.float64)
+        order = np.lexsort((*self._names(labels), -self._cols["moment"][labels], -scores))
+        return [out[i] for i in order[:k].tolist()]
+
+    def _followers(self, labels: set[int], keep: np.ndarray) -> set[int]:
+        """The records said right after ``labels`` in their sessions, passing ``keep``."""
+        found: set[int] = set()
+        for label in labels:
+            after = self._neighbours(label)[1]
+            if after is not None and after < keep.shape[0] and keep[after]:
+                found.add(after)
+        return found
 
     def stats(self) -> dict[str, Any]:
         """Sizes of the index's parts."""
@@ -552,11 +650,6 @@ class NamespaceIndex:
 
 
 _ABSENT = object()
-
-
-def _at(scores: np.ndarray, label: int) -> float:
-    """``scores[label]``, 0 past its end."""
-    return float(scores[label]) if label < scores.shape[0] else 0.0
 
 
 class _Rows:

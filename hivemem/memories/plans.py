@@ -85,12 +85,14 @@ log = logging.getLogger("hivemem")
 DEFAULT_NAMESPACE = "memories"
 #: Where sessions live.
 SESSIONS_NAMESPACE = "sessions"
-#: Hybrid weights of ``semantic_search`` (tuned on benchmarks/data/retrieval; see docs).
+#: Hybrid weights of ``semantic_search`` (fitted on the train split of the conversational set;
+#: see docs/benchmarks.md). Each signal is on a cosine's scale (:mod:`hivemem.memories.rank`).
 DEFAULT_WEIGHTS: dict[str, float] = {
     "vector": 0.6,
-    "keyword": 0.3,
+    "keyword": 0.1,
+    "context": 0.12,
     "strength": 0.05,
-    "recency": 0.05,
+    "recency": 0.0,
 }
 #: The entry that marks a namespace as holding memories (the decay scheduler looks for it).
 MARKER = "_memories"
@@ -894,7 +896,7 @@ class MemoryPlans:
     def semantic_search(
         self, query: Any, k: Any = 5, filters: Any = None, weights: Any = None
     ) -> Plan[list[ScoredMemory]]:
-        """Hybrid search: vector + keyword + strength + recency, each part shown."""
+        """Hybrid search: vector + keyword + context + strength + recency, each part shown."""
         query = _text(query, "query", 10_000)
         k = _limit(k, "k", maximum=1000)
         f = check_filters(filters)

@@ -131,11 +131,12 @@ def test_memory_semantic_search_finds_paraphrases(mem):
 
 
 def test_memory_semantic_search_shows_its_parts(mem):
-    """Each result's parts (vector, keyword, strength, recency) sum to its score; weights apply."""
+    """Each result's parts (vector, keyword, context, strength, recency) sum to its score;
+    weights apply; the keyword part is calibrated, not the share of the best match."""
     lt = mem.memories(NS)
     _seed(lt)
     for hit in lt.semantic_search("database failover incident", k=4):
-        assert set(hit.parts) == {"vector", "keyword", "strength", "recency"}
+        assert set(hit.parts) == {"vector", "keyword", "context", "strength", "recency"}
         assert hit.score == pytest.approx(sum(hit.parts.values()))
     only = lt.semantic_search(
         "database failover incident",
@@ -145,9 +146,11 @@ def test_memory_semantic_search_shows_its_parts(mem):
     assert all(h.score == pytest.approx(h.parts["vector"]) for h in only)
     assert all(0 < h.parts["vector"] <= 1.0 + 1e-6 for h in only[:1])
     kw = lt.semantic_search(
-        "INC-4821", k=1, weights={"vector": 0.0, "keyword": 1.0, "strength": 0.0, "recency": 0.0}
+        "INC-4821", k=2, weights={"vector": 0.0, "keyword": 1.0, "strength": 0.0, "recency": 0.0}
     )
-    assert kw[0].parts["keyword"] == pytest.approx(1.0)
+    assert "INC-4821" in kw[0].memory.content
+    assert kw[0].score == pytest.approx(kw[0].parts["keyword"])
+    assert kw[0].parts["keyword"] > 0 == kw[1].parts["keyword"]
     with pytest.raises(InvalidArgument):
         lt.semantic_search("x", weights={"nope": 1.0})
 

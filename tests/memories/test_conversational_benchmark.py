@@ -23,16 +23,23 @@ if TYPE_CHECKING:
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
-#: Test split, content "<speaker>: <text>", measured 2026-12-07 (hivemem at 16b8a95): keyword
-#: R@10 0.174 / MRR 0.099, vector 0.232 / 0.167, hybrid 0.207 / 0.149, cosine baseline 0.232 /
-#: 0.167, BM25 baseline 0.108 / 0.053. Each floor is the figure minus 0.02.
+#: Test split, content "<speaker>: <text>", measured 2026-12-07 (issue 16 item 2: calibrated
+#: keyword part, context part, weights fitted on train): keyword R@10 0.183 / MRR 0.107, vector
+#: 0.232 / 0.167, hybrid 0.502 / 0.340, cosine baseline 0.232 / 0.167, BM25 baseline 0.108 /
+#: 0.053. Each floor is the figure minus 0.02.
 FLOORS = {
-    "keyword": {"r@10": 0.154, "mrr": 0.079},
+    "keyword": {"r@10": 0.163, "mrr": 0.087},
     "vector": {"r@10": 0.212, "mrr": 0.147},
-    "hybrid": {"r@10": 0.187, "mrr": 0.129},
+    "hybrid": {"r@10": 0.482, "mrr": 0.320},
     "minilm_cosine": {"r@10": 0.212, "mrr": 0.147},
     "rank_bm25": {"r@10": 0.088, "mrr": 0.033},
 }
+BASELINES = ("minilm_cosine", "rank_bm25")
+#: Issue 16's bar: hybrid's lead over the better plain baseline, overall, on the test split.
+MARGINS = {"r@10": 0.15, "mrr": 0.10}
+#: Where hybrid is below a baseline on the test split (figures of 2026-12-07): distractor MRR
+#: 0.030 against the cosine baseline's 0.033 (15 questions). Held to its figure minus 0.02.
+KNOWN_GAPS = {("distractor", "mrr"): 0.010}
 
 
 def _module(path: Path, name: str) -> ModuleType:
@@ -124,3 +131,22 @@ def test_vector_only_search_ranks_like_the_cosine_baseline(result: dict[str, Any
     vector, cosine = result["overall"]["vector"], result["overall"]["minilm_cosine"]
     for metric in ("r@5", "r@10", "mrr"):
         assert abs(vector[metric] - cosine[metric]) <= 0.01, (metric, vector, cosine)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_hybrid_beats_both_baselines(result: dict[str, Any]) -> None:
+    """Issue 16: hybrid leads both plain baselines by >= 15 points of R@10 and >= 10 of MRR
+    overall, and is not below either in any category (but the known gaps, held to floors)."""
+    overall = result["overall"]
+    for metric, margin in MARGINS.items():
+        lead = overall["hybrid"][metric] - max(overall[b][metric] for b in BASELINES)
+        assert lead >= margin, (metric, lead)
+    for cat, stats in result["by_category"].items():
+        for metric in ("r@10", "mrr"):
+            got = stats["hybrid"][metric]
+            if (cat, metric) in KNOWN_GAPS:
+                assert got >= KNOWN_GAPS[(cat, metric)], (cat, metric, got)
+                continue
+            for base in BASELINES:
+                assert got >= stats[base][metric], (cat, metric, base, got, stats[base][metric])
