@@ -731,7 +731,7 @@ _MEMORY_ROUTES = (
     ),
     _memory(
         "semantic_search", "POST", f"{_M}/semantic-search",
-        "Hybrid search: vector + keyword + strength + recency (503 without an embedder)",
+        "Hybrid search: vector, keyword, context, strength, recency (503 without an embedder)",
         _SCORED, errors=_READ,
         body=s.obj(
             {
