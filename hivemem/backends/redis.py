@@ -64,14 +64,16 @@ __all__ = ["RedisBackend"]
 
 #: Revisions the engine sees before the commit assigns real ones: _PLACEHOLDER + i.
 _PLACEHOLDER = -(1 << 60)
+#: Marks a field of an event template (see _event_template).
+_SLOT = "@hivemem-field:"
 #: Seconds a key outlives its expiry (so the sweeper can still announce it).
 _GRACE = 3600.0
 #: Fail fast while Redis is down: the API answers 503 instead of hanging.
 _TIMEOUTS: dict[str, Any] = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
 #: Optimistic rounds before an op gives up under contention.
 _ROUNDS = 1000
-#: Strategies ``redis_write.lua`` decides by itself (merge and custom go through the engine).
-_FAST = {"latest-wins": "l", "first-wins": "f", "version": "v"}
+#: The version of ``redis_write.lua``'s argument table (the script checks it).
+_WRITE_ARGS = 2
 #: Seconds between background flushes of buffered audit records (reads, refused ops).
 _AUDIT_FLUSH = 0.2
 #: Buffered audit records that trigger a flush at once.
@@ -165,6 +167,49 @@ def _event_json(event: Event) -> str:
     data = event.to_dict()
     del data["revision"]
     return orjson.dumps(data).decode()
+
+
+def _event_template(type_: str, agent: str | None, value: bool) -> list[str]:
+    """An event's JSON as :func:`_event_json` renders it, split around the script's fields.
+
+    Literal text and field names alternately: ``redis_write.lua`` puts each field's JSON
+    text in its place. ``agent``: the event's fixed agent (else a field); ``value``:
+    whether the value is a field (else null).
+    """
+    fields = {"namespace", "timestamp", "key", "version"}
+    if agent is None:
+        fields.add("agent_id")
+    if value:
+        fields.add("value")
+    data = Event(type_, "", 0, 0.0, agent or "").to_dict()
+    data.update({name: f"{_SLOT}{name}" for name in fields})
+    event = Event.from_dict(data)
+    parts = re.split(f'"{_SLOT}(\\w+)"', _event_json(event))
+    assert set(parts[1::2]) == fields, parts  # each field once, as a whole JSON value
+    return parts
+
+
+def _lua_text(text: str) -> str:
+    """``text`` as a Lua string literal (a long bracket its text does not close)."""
+    level = 0
+    while f"]{'=' * level}]" in text:
+        level += 1
+    return f"[{'=' * level}[{text}]{'=' * level}]"
+
+
+def _write_script(source: str) -> str:
+    """``redis_write.lua`` with its event templates (see :func:`_event_template`)."""
+    templates = {
+        "memory:write": _event_template("memory:write", None, True),
+        "memory:delete": _event_template("memory:delete", None, False),
+        "memory:expired": _event_template("memory:expired", SYSTEM_AGENT, False),
+    }
+    table = ", ".join(
+        f'["{name}"] = {{{", ".join(_lua_text(part) for part in parts)}}}'
+        for name, parts in templates.items()
+    )
+    assert source.count("EVENT_TEMPLATES") == 1
+    return source.replace("EVENT_TEMPLATES", f"{{{table}}}")
 
 
 def _event(rev: int, fields: dict[str, str]) -> Event:
@@ -551,6 +596,8 @@ class RedisBackend(Backend):
             here.joinpath(name).read_text()
             for name in ("redis_commit.lua", "redis_write.lua", "redis_read.lua")
         )
+        commit, write, read = self._script_texts
+        self._script_texts = (commit, _write_script(write), read)
         self._script, self._wscript, self._rscript = (
             self.client.register_script(text) for text in self._script_texts
         )
@@ -792,43 +839,43 @@ class RedisBackend(Backend):
                 return None  # over the byte quota: the engine words the refusal
         now = self.settings.clock()
         expires: float | None = None
+        key = op.key
+        table: dict[str, Any] = {
+            "schema": _WRITE_ARGS,
+            "config": text,
+            "now": _num(now),
+            "owner": op.agent,
+            "member": key,
+            "retention": str(self.settings.event_retention),
+            "audit_retention": str(self.settings.max_log_size),
+            "channel": self._changes,
+            "message": _change_message(self._lease_id, (ns,)),
+        }
+        if op.expected_version is not None:
+            table["expected"] = op.expected_version
         if isinstance(op, o.Put):
-            strategy = _FAST[info.conflict_strategy]
+            table["op"], action, value = "put", "write", op.value_json
+            table["strategy"] = info.conflict_strategy
             ttl = op.ttl if op.ttl is not None else info.ttl
-            value, pexpire, action = op.value_json, "", "write"
             if ttl is not None:
                 expires = now + ttl
-                pexpire = str(int((max(ttl, 0.0) + _GRACE) * 1000))
+                table["expires_at"] = _num(expires)
+                table["pexpire"] = str(int((max(ttl, 0.0) + _GRACE) * 1000))
             cap = entry_cap(info, self.settings)
-            max_entries = "" if cap is None else str(cap)
+            if cap is not None:
+                table["cap"] = cap
         else:
-            strategy = value = pexpire = max_entries = ""
-            action = "delete"
+            table["op"], action, value = "delete", "delete", ""
         k = self.keys
-        key = op.key
         keys = [k.cfg(ns), k.rev(ns), k.entry(ns, key), k.index(ns), k.expiry(ns), k.events(ns)]
         try:
-            params = orjson.dumps(
-                [
-                    "p" if action == "write" else "d",
-                    text,
-                    _num(now),
-                    "" if expires is None else _num(expires),
-                    strategy,
-                    "" if op.expected_version is None else str(op.expected_version),
-                    max_entries,
-                    str(self.settings.event_retention),
-                    f'"namespace":{_json(ns)},"timestamp":{_json(now)},',
-                    _json(op.agent),
-                    _json(key),
-                    op.agent,
-                    key,
-                    pexpire,
-                    str(self.settings.max_log_size),
-                    self._changes,
-                    _change_message(self._lease_id, (ns,)),
-                ]
-            )
+            table["slots"] = {
+                "namespace": _json(ns),
+                "timestamp": _json(now),
+                "agent_id": _json(op.agent),
+                "key": _json(key),
+            }
+            params = orjson.dumps(table)
         except orjson.JSONEncodeError:  # text JSON cannot carry: the engine path copes
             return None
         args: list[str | bytes] = [params, value]
