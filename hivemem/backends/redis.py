@@ -804,11 +804,12 @@ class RedisBackend(Backend):
 
     # ------------------------------------------------------------ one round trip per op
     # Put and Delete under latest-wins, first-wins and version run as ONE script
-    # (redis_write.lua) that decides and writes server-side; Get is one script reading the
-    # entry and checking the config. Both use the namespace config cached here, and both
-    # compare it with Redis's, so a config changed by another replica is noticed at once (the
-    # op runs again with the new one). Anything else, or anything the script declines (a
-    # conflict, a full namespace, an idempotency key), runs through the engine as before.
+    # (redis_write.lua) that decides as engine/decide.py does and writes server-side; Get is
+    # one script reading the entry and checking the config. Both use the namespace config
+    # cached here, and both compare it with Redis's, so a config changed by another replica
+    # is noticed at once (the op runs again with the new one). Anything else, or anything the
+    # script declines (a conflict, a full namespace, an idempotency key), runs through the
+    # engine as before.
     def _remember(self, ns: str, text: str | None) -> str | None:
         """Keep a config text just read from Redis (and its parsed form) for later ops."""
         if text is None:
