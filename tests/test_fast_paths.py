@@ -128,6 +128,24 @@ class _Counted:
         mp.setattr(RedisBackend, "_write_done", counted_done)
 
 
+class _Emitted:
+    """A backend that records the events each write's result carries (what the store's
+    in-process listeners get, ``memory:conflict`` included)."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.events: list[list[dict[str, Any]]] = []
+
+    def execute(self, op: o.Op[Any]) -> Any:
+        result = self.backend.execute(op)
+        if isinstance(op, o.Put | o.Delete):
+            self.events.append([e.to_dict() for e in result.events])
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.backend, name)
+
+
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with RedisServer(tmp_path_factory.mktemp("redis"), aof=False) as server:
@@ -173,7 +191,9 @@ def _run(
         now[0] += dt
 
     mem = hivemem.connect(url, agent="alice", clock=lambda: now[0], cleanup_interval=0)
+    emitted = mem._b = _Emitted(mem._b)  # type: ignore[assignment]
     out = script(mem, tick)
+    out.append(emitted.events)
     events = {
         info.name: mem._c.backend.execute(
             o.EventsAfter(agent="alice", ns=info.name, since=0, limit=10_000)
@@ -189,8 +209,9 @@ def test_every_write_path_ends_a_write_as_the_engine_does(
 ) -> None:
     """Rule: SQLite's fast put and Redis's write script return, store and emit exactly what
     the engine does, for every strategy and every case of decide.py: outcomes and errors
-    (with their details), entries, event streams, and each stored event's bytes are the
-    general path's encoding of the engine's event; the fast paths decided their share."""
+    (with their details), entries, the events each write's result carries, event streams,
+    and each stored event's bytes are the general path's encoding of the engine's event;
+    the fast paths decided their share."""
     urls = [
         "memory://",
         f"sqlite:///{tmp_path / 'f.db'}",

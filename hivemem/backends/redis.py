@@ -198,18 +198,24 @@ def _lua_text(text: str) -> str:
 
 
 def _write_script(source: str) -> str:
-    """``redis_write.lua`` with its event templates (see :func:`_event_template`)."""
+    """``redis_write.lua`` with its event renderers.
+
+    Each template (see :func:`_event_template`) becomes one Lua concatenation of its text
+    and its fields.
+    """
     templates = {
         "memory:write": _event_template("memory:write", None, True),
         "memory:delete": _event_template("memory:delete", None, False),
         "memory:expired": _event_template("memory:expired", SYSTEM_AGENT, False),
     }
-    table = ", ".join(
-        f'["{name}"] = {{{", ".join(_lua_text(part) for part in parts)}}}'
-        for name, parts in templates.items()
-    )
+    renderers = []
+    for name, parts in templates.items():
+        pieces = [
+            f"fields.{part}" if i % 2 else _lua_text(part) for i, part in enumerate(parts) if part
+        ]
+        renderers.append(f'["{name}"] = function(fields) return {" .. ".join(pieces)} end')
     assert source.count("EVENT_TEMPLATES") == 1
-    return source.replace("EVENT_TEMPLATES", f"{{{table}}}")
+    return source.replace("EVENT_TEMPLATES", "{\n  " + ",\n  ".join(renderers) + "\n}")
 
 
 def _event(rev: int, fields: dict[str, str]) -> Event:
@@ -840,23 +846,35 @@ class RedisBackend(Backend):
                 return None  # over the byte quota: the engine words the refusal
         now = self.settings.clock()
         expires: float | None = None
-        key = op.key
-        table: dict[str, Any] = {
-            "schema": _WRITE_ARGS,
-            "config": text,
-            "now": _num(now),
-            "owner": op.agent,
-            "member": key,
-            "retention": str(self.settings.event_retention),
-            "audit_retention": str(self.settings.max_log_size),
-            "channel": self._changes,
-            "message": _change_message(self._lease_id, (ns,)),
-        }
+        key, agent = op.key, op.agent
+        k = self.keys
+        keys = [k.cfg(ns), k.rev(ns), k.entry(ns, key), k.index(ns), k.expiry(ns), k.events(ns)]
+        try:
+            table: dict[str, Any] = {
+                "schema": _WRITE_ARGS,
+                "op": "put" if isinstance(op, o.Put) else "delete",
+                "config": text,
+                "now": _num(now),
+                "strategy": info.conflict_strategy,
+                "owner": agent,
+                "member": key,
+                "retention": str(self.settings.event_retention),
+                "audit_retention": str(self.settings.max_log_size),
+                "slots": {
+                    "namespace": _json(ns),
+                    "timestamp": _json(now),
+                    "agent_id": _json(agent),
+                    "key": _json(key),
+                },
+                "channel": self._changes,
+                "message": _change_message(self._lease_id, (ns,)),
+            }
+        except orjson.JSONEncodeError:  # text JSON cannot carry: the engine path copes
+            return None
         if op.expected_version is not None:
             table["expected"] = op.expected_version
         if isinstance(op, o.Put):
-            table["op"], action, value = "put", "write", op.value_json
-            table["strategy"] = info.conflict_strategy
+            action, value = "write", op.value_json
             ttl = op.ttl if op.ttl is not None else info.ttl
             if ttl is not None:
                 expires = now + ttl
@@ -866,18 +884,10 @@ class RedisBackend(Backend):
             if cap is not None:
                 table["cap"] = cap
         else:
-            table["op"], action, value = "delete", "delete", ""
-        k = self.keys
-        keys = [k.cfg(ns), k.rev(ns), k.entry(ns, key), k.index(ns), k.expiry(ns), k.events(ns)]
+            action, value = "delete", ""
         try:
-            table["slots"] = {
-                "namespace": _json(ns),
-                "timestamp": _json(now),
-                "agent_id": _json(op.agent),
-                "key": _json(key),
-            }
             params = orjson.dumps(table)
-        except orjson.JSONEncodeError:  # text JSON cannot carry: the engine path copes
+        except orjson.JSONEncodeError:
             return None
         args: list[str | bytes] = [params, value]
         taken: list[AccessLogEntry] = []

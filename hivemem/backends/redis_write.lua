@@ -30,8 +30,9 @@
 -- a delete {1, rev, outcome, version} (outcome as decide.py's: 0 absent, 1 expired, 2 deleted).
 
 local ARGS_SCHEMA = 2
--- Each event's JSON as Event.to_dict renders it, literal text and field names alternately
--- (RedisBackend renders these from an Event when it loads the script).
+-- Each event's JSON as Event.to_dict renders it: a function of the fields' JSON texts, made
+-- by RedisBackend from an Event rendered with marks in the fields' places when it loads
+-- this script.
 local EVENTS = EVENT_TEMPLATES
 
 local A = cjson.decode(ARGV[1])
@@ -61,15 +62,7 @@ end
 local slots = A.slots
 local function event(name, rev, version)
   slots.version = version
-  local template, out = EVENTS[name], {}
-  for i = 1, #template do
-    if i % 2 == 0 then
-      out[i] = slots[template[i]]
-    else
-      out[i] = template[i]
-    end
-  end
-  redis.call("XADD", KEYS[6], "MAXLEN", A.retention, "0-" .. rev, "d", table.concat(out))
+  redis.call("XADD", KEYS[6], "MAXLEN", A.retention, "0-" .. rev, "d", EVENTS[name](slots))
 end
 local function finish()
   for i = 3, #ARGV do

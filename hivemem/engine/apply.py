@@ -396,17 +396,19 @@ def _write_one(
     ns, tx, now = info.name, ctx.tx, ctx.now
     raw = tx.entry_get(ns, key)
     strategy = info.conflict_strategy
-    decision = decide_put(raw, strategy, expected_version, now)
-    if decision.expired:
+    refused, current, expired, resolve, adds, version, created_at = decide_put(
+        raw, strategy, expected_version, now
+    )
+    if expired:
         assert raw is not None
         _expire(ctx, ns, key, raw)
     ttl = ttl if ttl is not None else info.ttl
     expires_at = now + ttl if ttl is not None else None
     value: Any = _codec  # the text as given is stored, decoded once for the returned entry
-    if decision.refusal is not None:
-        exc = refusal(decision.refusal, ns, key, decision.current, expected_version)
+    if refused is not None:
+        exc = refusal(refused, ns, key, current, expected_version)
         raise _conflict(ctx, op, ns, key, value_json, exc)
-    if decision.resolve:
+    if resolve:
         assert raw is not None
         existing = to_entry(ns, key, raw)
         incoming = Entry(ns, key, _codec.decode(value_json), op.agent, 0, 0, now, now, expires_at)
@@ -423,12 +425,12 @@ def _write_one(
             raise
         value_json = _codec.encode_value(value, ctx.settings.max_value_bytes)
     check_value(value_json)  # (list headers are written by list ops alone)
-    if decision.adds:
+    if adds:
         cap = entry_cap(info, ctx.settings)
         if cap is not None:
             _check_room(ctx, info, cap)
     rev = tx.rev_next(ns)
-    s = Stored(value_json, op.agent, decision.version, rev, decision.created_at, now, expires_at)
+    s = Stored(value_json, op.agent, version, rev, created_at, now, expires_at)
     tx.entry_put(ns, key, s)
     entry = to_entry(ns, key, s, value)
     event = Event(

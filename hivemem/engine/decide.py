@@ -53,6 +53,9 @@ __all__ = [
 #: Delete outcomes (:attr:`DeleteDecision.outcome`; ``redis_write.lua`` answers the same).
 ABSENT, EXPIRED, DELETED = 0, 1, 2
 
+#: Builds a decision without the NamedTuple's Python-level ``__new__`` (every write asks).
+_new = tuple.__new__
+
 #: Strategies that store the incoming value over a live entry; of the others, first-wins
 #: refuses (P3) and every other (merge, custom) resolves (P4).
 _PLAIN = frozenset({"latest-wins", "version"})
@@ -140,17 +143,18 @@ def decide_put(
     else:
         current = head.version
     if expected is not None and expected != current:  # P1
-        return PutDecision("version_mismatch", current, expired, False, False, 0, now)
+        return _new(PutDecision, ("version_mismatch", current, expired, False, False, 0, now))
     if strategy != "latest-wins":
         if strategy == "version" and expected is None:  # P2
-            return PutDecision("version_required", current, expired, False, False, 0, now)
+            return _new(PutDecision, ("version_required", current, expired, False, False, 0, now))
         if head is not None and strategy not in _PLAIN:
             if strategy == "first-wins":  # P3
-                return PutDecision("first_wins", current, expired, False, False, 0, now)
-            return PutDecision(None, current, 0, True, False, current + 1, head.created_at)  # P4
+                return _new(PutDecision, ("first_wins", current, expired, False, False, 0, now))
+            # P4
+            return _new(PutDecision, (None, current, 0, True, False, current + 1, head.created_at))
     if head is None:  # P5, a new entry
-        return PutDecision(None, 0, expired, False, True, 1, now)
-    return PutDecision(None, current, 0, False, False, current + 1, head.created_at)
+        return _new(PutDecision, (None, 0, expired, False, True, 1, now))
+    return _new(PutDecision, (None, current, 0, False, False, current + 1, head.created_at))
 
 
 def decide_delete(head: HeadLike | None, expected: int | None, now: float) -> DeleteDecision:
@@ -161,12 +165,12 @@ def decide_delete(head: HeadLike | None, expected: int | None, now: float) -> De
         stored = head.version
         live = stored if head.expires_at is None or head.expires_at > now else 0
     if expected is not None and expected != live:  # D1
-        return DeleteDecision("version_mismatch", ABSENT, live)
+        return _new(DeleteDecision, ("version_mismatch", ABSENT, live))
     if head is None:  # D2
-        return DeleteDecision(None, ABSENT, 0)
+        return _new(DeleteDecision, (None, ABSENT, 0))
     if not live:  # D3
-        return DeleteDecision(None, EXPIRED, stored)
-    return DeleteDecision(None, DELETED, stored)  # D4
+        return _new(DeleteDecision, (None, EXPIRED, stored))
+    return _new(DeleteDecision, (None, DELETED, stored))  # D4
 
 
 def refusal(reason: str, ns: str, key: str, current: int, expected: int | None) -> ConflictError:
