@@ -74,6 +74,7 @@ def _matrix(mem: hivemem.Memory, tick: Callable[[float], None]) -> list[Any]:
             put("a", 2, expected_version=0)  # P1 miss on a live entry, or P5 new
             put("a", 3, expected_version=1)  # P1 hit on a live entry, or miss
             put("a", 4)  # P3 first-wins, P4 merge/custom, P5 update
+            put("a", 0)  # P4 with a value custom's max rejects
             put("b", 5, expected_version=0)  # P1 hit on an absent key
             put("b", 6, expected_version=7)  # P1 miss
             put("b", 7, expected_version=1, ttl=60)  # a TTL of the write's own
@@ -104,7 +105,7 @@ def _matrix(mem: hivemem.Memory, tick: Callable[[float], None]) -> list[Any]:
 
 #: Writes each fast path decided by itself (SQLite: puts; Redis: puts and deletes); the
 #: engine the rest (refusals, resolved values, expired entries to replace, full namespaces).
-TAKEN = {"_matrix": (83, 146), "_script": (16, 19)}
+TAKEN = {"_matrix": (86, 149), "_script": (16, 19)}
 
 
 class _Counted:
