@@ -64,14 +64,16 @@ __all__ = ["RedisBackend"]
 
 #: Revisions the engine sees before the commit assigns real ones: _PLACEHOLDER + i.
 _PLACEHOLDER = -(1 << 60)
+#: Marks a field of an event template (see _event_template).
+_SLOT = "@hivemem-field:"
 #: Seconds a key outlives its expiry (so the sweeper can still announce it).
 _GRACE = 3600.0
 #: Fail fast while Redis is down: the API answers 503 instead of hanging.
 _TIMEOUTS: dict[str, Any] = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
 #: Optimistic rounds before an op gives up under contention.
 _ROUNDS = 1000
-#: Strategies ``redis_write.lua`` decides by itself (merge and custom go through the engine).
-_FAST = {"latest-wins": "l", "first-wins": "f", "version": "v"}
+#: The version of ``redis_write.lua``'s argument table (the script checks it).
+_WRITE_ARGS = 2
 #: Seconds between background flushes of buffered audit records (reads, refused ops).
 _AUDIT_FLUSH = 0.2
 #: Buffered audit records that trigger a flush at once.
@@ -165,6 +167,55 @@ def _event_json(event: Event) -> str:
     data = event.to_dict()
     del data["revision"]
     return orjson.dumps(data).decode()
+
+
+def _event_template(type_: str, agent: str | None, value: bool) -> list[str]:
+    """An event's JSON as :func:`_event_json` renders it, split around the script's fields.
+
+    Literal text and field names alternately: ``redis_write.lua`` puts each field's JSON
+    text in its place. ``agent``: the event's fixed agent (else a field); ``value``:
+    whether the value is a field (else null).
+    """
+    fields = {"namespace", "timestamp", "key", "version"}
+    if agent is None:
+        fields.add("agent_id")
+    if value:
+        fields.add("value")
+    data = Event(type_, "", 0, 0.0, agent or "").to_dict()
+    data.update({name: f"{_SLOT}{name}" for name in fields})
+    event = Event.from_dict(data)
+    parts = re.split(f'"{_SLOT}(\\w+)"', _event_json(event))
+    assert set(parts[1::2]) == fields, parts  # each field once, as a whole JSON value
+    return parts
+
+
+def _lua_text(text: str) -> str:
+    """``text`` as a Lua string literal (a long bracket its text does not close)."""
+    level = 0
+    while f"]{'=' * level}]" in text:
+        level += 1
+    return f"[{'=' * level}[{text}]{'=' * level}]"
+
+
+def _write_script(source: str) -> str:
+    """``redis_write.lua`` with its event renderers.
+
+    Each template (see :func:`_event_template`) becomes one Lua concatenation of its text
+    and its fields.
+    """
+    templates = {
+        "memory:write": _event_template("memory:write", None, True),
+        "memory:delete": _event_template("memory:delete", None, False),
+        "memory:expired": _event_template("memory:expired", SYSTEM_AGENT, False),
+    }
+    renderers = []
+    for name, parts in templates.items():
+        pieces = [
+            f"fields.{part}" if i % 2 else _lua_text(part) for i, part in enumerate(parts) if part
+        ]
+        renderers.append(f'["{name}"] = function(fields) return {" .. ".join(pieces)} end')
+    assert source.count("EVENT_TEMPLATES") == 1
+    return source.replace("EVENT_TEMPLATES", "{\n  " + ",\n  ".join(renderers) + "\n}")
 
 
 def _event(rev: int, fields: dict[str, str]) -> Event:
@@ -551,6 +602,8 @@ class RedisBackend(Backend):
             here.joinpath(name).read_text()
             for name in ("redis_commit.lua", "redis_write.lua", "redis_read.lua")
         )
+        commit, write, read = self._script_texts
+        self._script_texts = (commit, _write_script(write), read)
         self._script, self._wscript, self._rscript = (
             self.client.register_script(text) for text in self._script_texts
         )
@@ -757,11 +810,12 @@ class RedisBackend(Backend):
 
     # ------------------------------------------------------------ one round trip per op
     # Put and Delete under latest-wins, first-wins and version run as ONE script
-    # (redis_write.lua) that decides and writes server-side; Get is one script reading the
-    # entry and checking the config. Both use the namespace config cached here, and both
-    # compare it with Redis's, so a config changed by another replica is noticed at once (the
-    # op runs again with the new one). Anything else, or anything the script declines (a
-    # conflict, a full namespace, an idempotency key), runs through the engine as before.
+    # (redis_write.lua) that decides as engine/decide.py does and writes server-side; Get is
+    # one script reading the entry and checking the config. Both use the namespace config
+    # cached here, and both compare it with Redis's, so a config changed by another replica
+    # is noticed at once (the op runs again with the new one). Anything else, or anything the
+    # script declines (a conflict, a full namespace, an idempotency key), runs through the
+    # engine as before.
     def _remember(self, ns: str, text: str | None) -> str | None:
         """Keep a config text just read from Redis (and its parsed form) for later ops."""
         if text is None:
@@ -792,44 +846,48 @@ class RedisBackend(Backend):
                 return None  # over the byte quota: the engine words the refusal
         now = self.settings.clock()
         expires: float | None = None
-        if isinstance(op, o.Put):
-            strategy = _FAST[info.conflict_strategy]
-            ttl = op.ttl if op.ttl is not None else info.ttl
-            value, pexpire, action = op.value_json, "", "write"
-            if ttl is not None:
-                expires = now + ttl
-                pexpire = str(int((max(ttl, 0.0) + _GRACE) * 1000))
-            cap = entry_cap(info, self.settings)
-            max_entries = "" if cap is None else str(cap)
-        else:
-            strategy = value = pexpire = max_entries = ""
-            action = "delete"
+        key, agent = op.key, op.agent
         k = self.keys
-        key = op.key
         keys = [k.cfg(ns), k.rev(ns), k.entry(ns, key), k.index(ns), k.expiry(ns), k.events(ns)]
         try:
-            params = orjson.dumps(
-                [
-                    "p" if action == "write" else "d",
-                    text,
-                    _num(now),
-                    "" if expires is None else _num(expires),
-                    strategy,
-                    "" if op.expected_version is None else str(op.expected_version),
-                    max_entries,
-                    str(self.settings.event_retention),
-                    f'"namespace":{_json(ns)},"timestamp":{_json(now)},',
-                    _json(op.agent),
-                    _json(key),
-                    op.agent,
-                    key,
-                    pexpire,
-                    str(self.settings.max_log_size),
-                    self._changes,
-                    _change_message(self._lease_id, (ns,)),
-                ]
-            )
+            table: dict[str, Any] = {
+                "schema": _WRITE_ARGS,
+                "op": "put" if isinstance(op, o.Put) else "delete",
+                "config": text,
+                "now": _num(now),
+                "strategy": info.conflict_strategy,
+                "owner": agent,
+                "member": key,
+                "retention": str(self.settings.event_retention),
+                "audit_retention": str(self.settings.max_log_size),
+                "slots": {
+                    "namespace": _json(ns),
+                    "timestamp": _json(now),
+                    "agent_id": _json(agent),
+                    "key": _json(key),
+                },
+                "channel": self._changes,
+                "message": _change_message(self._lease_id, (ns,)),
+            }
         except orjson.JSONEncodeError:  # text JSON cannot carry: the engine path copes
+            return None
+        if op.expected_version is not None:
+            table["expected"] = op.expected_version
+        if isinstance(op, o.Put):
+            action, value = "write", op.value_json
+            ttl = op.ttl if op.ttl is not None else info.ttl
+            if ttl is not None:
+                expires = now + ttl
+                table["expires_at"] = _num(expires)
+                table["pexpire"] = str(int((max(ttl, 0.0) + _GRACE) * 1000))
+            cap = entry_cap(info, self.settings)
+            if cap is not None:
+                table["cap"] = cap
+        else:
+            action, value = "delete", ""
+        try:
+            params = orjson.dumps(table)
+        except orjson.JSONEncodeError:
             return None
         args: list[str | bytes] = [params, value]
         taken: list[AccessLogEntry] = []

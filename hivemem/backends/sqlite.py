@@ -34,6 +34,7 @@ from hivemem.backends.base import STORE_BYTES_EVERY, Backend, Result, Settings, 
 from hivemem.backends.epoch import SharedCounter
 from hivemem.engine import fast
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, entry_cap, execute
+from hivemem.engine.decide import Head, decide_put, state_free
 from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op, Put
 from hivemem.errors import BackendUnavailable, HivememError, InternalError, InvalidArgument
 from hivemem.types import AccessLogEntry, Event, NamespaceInfo
@@ -149,8 +150,8 @@ _Fragment = orjson.Fragment
 _stored = tuple.__new__
 _loads = _codec.decode
 
-#: An entry's version, created_at and expires_at (``None``: there is no entry).
-_Meta = tuple[int, float, "float | None"] | None
+#: An entry's head (``None``: there is no entry).
+_Meta = Head | None
 #: What a committed transaction knew: data_version, revisions, entry counts, configs, and
 #: the versions of recently written entries.
 _Cache = tuple[
@@ -607,7 +608,7 @@ class _WriteTxn(_SQLiteTxn):
         meta = self.meta
         if len(meta) >= META_CACHE:
             meta.clear()
-        meta[ns, key] = (version, created_at, expires_at)
+        meta[ns, key] = _stored(Head, (version, created_at, expires_at))
         if version == 1 and ns in self.counts:
             self.counts[ns] += 1
 
@@ -667,14 +668,13 @@ class _WriteTxn(_SQLiteTxn):
         cap = entry_cap(info, settings)
         counts = self.counts
         # Under a cap, skip the SELECT only while the known count leaves room for one more.
-        unchecked = (
-            strategy == "latest-wins"
-            and expected is None
+        if (
+            old is _UNKNOWN
+            and state_free(strategy, expected)
             and (cap is None or (ns in counts and counts[ns] < cap))
-        )
-        if old is _UNKNOWN and unchecked:
-            # Nothing to check first: the upsert finds the entry itself and says what
-            # version it wrote (no SELECT before it; it leaves an expired entry alone).
+        ):
+            # No live entry can refuse: the upsert finds the entry itself and writes what
+            # decide_put would (P5: version + 1, created_at kept); it leaves an expired one.
             row = self.cur.execute(
                 _PUT_LIVE, (ns, key, op.value_json, op.agent, rev, now, expires_at)
             ).fetchone()
@@ -683,19 +683,16 @@ class _WriteTxn(_SQLiteTxn):
             version, created_at = row
         else:
             if old is _UNKNOWN:
-                got = self.entry_get(ns, key)
-                old = (got.version, got.created_at, got.expires_at) if got is not None else None
-            if old is not None and old[2] is not None and old[2] <= now:
-                return None
+                old = self.entry_get(ns, key)
+            decision = decide_put(old, strategy, expected, now)
             if (
-                (expected is not None and expected != (old[0] if old else 0))
-                or (strategy == "first-wins" and old is not None)
-                or (strategy == "version" and expected is None)
-                or (old is None and cap is not None and self.entry_count(ns) >= cap)
+                decision.refusal is not None  # the engine words it
+                or decision.expired  # the engine expires it first
+                or decision.resolve  # (merge, custom: not qualified) the engine resolves
+                or (decision.adds and cap is not None and self.entry_count(ns) >= cap)
             ):  # fmt: skip
                 return None
-            version = old[0] + 1 if old else 1
-            created_at = old[1] if old else now
+            version, created_at = decision.version, decision.created_at
             self.cur.execute(
                 _PUT_ENTRY,
                 (ns, key, op.value_json, op.agent, version, rev, created_at, now, expires_at),

@@ -15,7 +15,8 @@ from hivemem import _codec
 from hivemem._validate import SYSTEM_AGENT, is_reserved
 from hivemem.backends.base import Result, Settings, Stored, Txn
 from hivemem.engine import ops as o
-from hivemem.engine.conflicts import resolve
+from hivemem.engine.conflicts import resolve_value
+from hivemem.engine.decide import DELETED, EXPIRED, decide_delete, decide_put, refusal
 from hivemem.engine.lists import MAX_PREFIX, check_value
 from hivemem.engine.permissions import ADMIN, READ, WRITE, level_of, require
 from hivemem.engine.results import decode_result, encode_result
@@ -394,79 +395,42 @@ def _write_one(
 ) -> Entry:
     ns, tx, now = info.name, ctx.tx, ctx.now
     raw = tx.entry_get(ns, key)
-    cur = _live(raw, now)
-    if raw is not None and cur is None:
+    strategy = info.conflict_strategy
+    refused, current, expired, resolve, adds, version, created_at = decide_put(
+        raw, strategy, expected_version, now
+    )
+    if expired:
+        assert raw is not None
         _expire(ctx, ns, key, raw)
     ttl = ttl if ttl is not None else info.ttl
     expires_at = now + ttl if ttl is not None else None
-    strategy = info.conflict_strategy
     value: Any = _codec  # the text as given is stored, decoded once for the returned entry
-    if (
-        expected_version is not None
-        or strategy == "version"
-        or (cur is not None and strategy != "latest-wins")
-    ):
-        # Only merge and custom look at values; the others decide on versions alone.
-        wants_values = cur is not None and strategy in ("merge", "custom")
-        existing = None
-        if cur is not None:
-            existing = to_entry(ns, key, cur, None if not wants_values else _codec)
-        incoming = Entry(
-            ns,
-            key,
-            _codec.decode(value_json) if wants_values else None,
-            op.agent,
-            0,
-            0,
-            now,
-            now,
-            expires_at,
-        )
+    if refused is not None:
+        exc = refusal(refused, ns, key, current, expected_version)
+        raise _conflict(ctx, op, ns, key, value_json, exc)
+    if resolve:
+        assert raw is not None
+        existing = to_entry(ns, key, raw)
+        incoming = Entry(ns, key, _codec.decode(value_json), op.agent, 0, 0, now, now, expires_at)
         try:
-            chosen = resolve(
-                strategy,
-                existing,
-                incoming,
-                expected_version,
-                ctx.settings.resolvers.get(info.resolver or ""),
+            value = resolve_value(
+                strategy, existing, incoming, ctx.settings.resolvers.get(info.resolver or "")
             )
         except InvalidArgument as exc:
             if exc.details.get("reason") == "resolver_unavailable":
                 exc.details["resolver"] = info.resolver
             raise
         except ConflictError as exc:
-            ctx.local.append(
-                Event(
-                    "memory:conflict",
-                    ns,
-                    0,
-                    now,
-                    op.agent,
-                    key=key,
-                    value=_codec.decode(value_json),
-                    version=exc.current_version,
-                    reason=exc.reason,
-                )
-            )
+            _conflict(ctx, op, ns, key, value_json, exc)
             raise
-        if wants_values:
-            value = chosen
-            value_json = _codec.encode_value(value, ctx.settings.max_value_bytes)
+        value_json = _codec.encode_value(value, ctx.settings.max_value_bytes)
     check_value(value_json)  # (list headers are written by list ops alone)
-    if cur is None:
+    if adds:
         cap = entry_cap(info, ctx.settings)
         if cap is not None:
             _check_room(ctx, info, cap)
     rev = tx.rev_next(ns)
-    s = Stored(
-        value_json,
-        op.agent,
-        cur.version + 1 if cur else 1,
-        rev,
-        cur.created_at if cur else now,
-        now,
-        expires_at,
-    )
+    s = Stored(value_json, op.agent, version, rev, created_at, now, expires_at)
     tx.entry_put(ns, key, s)
     entry = to_entry(ns, key, s, value)
     event = Event(
@@ -475,6 +439,26 @@ def _write_one(
     tx.event_append(event)
     ctx.stream.append(event)
     return entry
+
+
+def _conflict(
+    ctx: Ctx, op: o.Op[Any], ns: str, key: str, value_json: str, exc: ConflictError
+) -> ConflictError:
+    """Tell in-process listeners of a refused write (``memory:conflict``); return ``exc``."""
+    ctx.local.append(
+        Event(
+            "memory:conflict",
+            ns,
+            0,
+            ctx.now,
+            op.agent,
+            key=key,
+            value=_codec.decode(value_json),
+            version=exc.current_version,
+            reason=exc.reason,
+        )
+    )
+    return exc
 
 
 def _check_room(ctx: Ctx, info: NamespaceInfo, cap: int | None = None) -> None:
@@ -537,21 +521,17 @@ def delete(ctx: Ctx, op: o.Delete) -> bool:
 
 def _delete_one(ctx: Ctx, op: o.Op[Any], ns: str, key: str, expected: int | None) -> bool:
     raw = ctx.tx.entry_get(ns, key)
-    cur = _live(raw, ctx.now)
-    if expected is not None and expected != (cur.version if cur else 0):
-        raise ConflictError(
-            f"key {key!r} is at version {cur.version if cur else 0}, not {expected}",
-            reason="version_mismatch",
-            current_version=cur.version if cur else 0,
-        )
-    if raw is None:
-        return False
-    if cur is None:
+    decision = decide_delete(raw, expected, ctx.now)
+    if decision.refusal is not None:
+        raise refusal(decision.refusal, ns, key, decision.version, expected)
+    if decision.outcome == DELETED:
+        ctx.tx.entry_delete(ns, key)
+        ctx.emit("memory:delete", ns, op.agent, key=key, version=decision.version)
+        return True
+    if decision.outcome == EXPIRED:
+        assert raw is not None
         _expire(ctx, ns, key, raw)
-        return False
-    ctx.tx.entry_delete(ns, key)
-    ctx.emit("memory:delete", ns, op.agent, key=key, version=cur.version)
-    return True
+    return False
 
 
 def transact(ctx: Ctx, op: o.Transact) -> list[Entry]:

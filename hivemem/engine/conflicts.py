@@ -1,8 +1,9 @@
 """Conflict strategies: what a write does when its key already holds a value.
 
-Pure functions. :func:`resolve` gets the live entry (or ``None``) and the incoming value and
-returns the value to store, or raises :class:`~hivemem.errors.ConflictError`. Backends call
-it inside their atomic step, so every strategy is atomic with any number of writers.
+Pure functions. :func:`resolve_value` gets the live entry and the incoming one and returns
+the value to store, or raises :class:`~hivemem.errors.ConflictError`; everything decided on
+versions alone is :mod:`hivemem.engine.decide`'s. The engine calls it inside the backend's
+atomic step, so every strategy is atomic with any number of writers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from typing import Any
 from hivemem.errors import ConflictError, HivememError, InvalidArgument
 from hivemem.types import Entry
 
-__all__ = ["BUILTIN_RESOLVERS", "REJECT", "Resolver", "call_resolver", "deep_merge", "resolve"]
+__all__ = [
+    "BUILTIN_RESOLVERS",
+    "REJECT",
+    "Resolver",
+    "call_resolver",
+    "deep_merge",
+    "resolve_value",
+]
 
 #: ``resolver(existing, incoming, key)`` returns the Entry or value to store, or
 #: ``existing``/``None`` to reject the incoming write.
@@ -96,49 +104,19 @@ def call_resolver(resolver: Resolver, existing: Entry, incoming: Entry) -> Any:
         ) from exc
 
 
-def resolve(
-    strategy: str,
-    existing: Entry | None,
-    incoming: Entry,
-    expected_version: int | None,
-    resolver: Resolver | None,
+def resolve_value(
+    strategy: str, existing: Entry, incoming: Entry, resolver: Resolver | None
 ) -> Any:
-    """Return the value to store for ``incoming`` under ``strategy``.
+    """The value to store when ``incoming`` meets the live ``existing`` under ``strategy``.
 
-    Args:
-        strategy: The namespace's conflict strategy.
-        existing: The live entry, or ``None`` if the key is absent or expired.
-        incoming: The write, as an entry (owner, value, times of the write).
-        expected_version: The caller's compare-and-set condition (``0`` = must not exist).
-        resolver: The callable for the ``custom`` strategy.
+    Only ``merge`` and ``custom`` look at values (case P4 of :mod:`hivemem.engine.decide`,
+    which decides every other case, the refusals on versions included).
 
     Raises:
-        ConflictError: the write is refused; ``reason`` says why.
+        ConflictError: ``reason="rejected_by_resolver"``: the custom resolver refused.
         InvalidArgument: ``reason="resolver_failed"``: the custom resolver raised (logged
             with its traceback); ``"resolver_unavailable"``: none is registered.
     """
-    current = existing.version if existing is not None else 0
-    if expected_version is not None and expected_version != current:
-        raise ConflictError(
-            f"key {incoming.key!r} is at version {current}, not {expected_version}",
-            reason="version_mismatch",
-            current_version=current,
-        )
-    if strategy == "version" and expected_version is None:
-        raise ConflictError(
-            f"namespace {incoming.namespace!r} uses the 'version' strategy: "
-            "pass expected_version (0 for a new key)",
-            reason="version_required",
-            current_version=current,
-        )
-    if existing is None or strategy in ("latest-wins", "version"):
-        return incoming.value
-    if strategy == "first-wins":
-        raise ConflictError(
-            f"key {incoming.key!r} exists and namespace {incoming.namespace!r} is first-wins",
-            reason="first_wins",
-            current_version=current,
-        )
     if strategy == "merge":
         return deep_merge(existing.value, incoming.value)
     if resolver is None:
@@ -154,6 +132,6 @@ def resolve(
             f"the resolver of namespace {incoming.namespace!r} rejected the write to "
             f"{incoming.key!r}",
             reason="rejected_by_resolver",
-            current_version=current,
+            current_version=existing.version,
         )
     return chosen.value if isinstance(chosen, Entry) else chosen

@@ -1,13 +1,13 @@
-"""The common write, decided without the engine's general machinery.
+"""The common write, done without the engine's general machinery.
 
 Most writes are a plain Put or Delete by an agent with write permission, in a namespace
 whose strategy decides on versions alone (latest-wins, first-wins, version). A backend may
-decide those in one step of its own (Redis: one Lua script; SQLite: the writer's
-transaction, without the engine's per-op brackets) and hand everything else — a conflict,
-a full namespace, an idempotency key, an expired entry to replace — to the engine
-(:func:`hivemem.engine.apply.execute`), which is the reference: it words every refusal and
-emits every event. What a fast path does must equal what the engine does; the
-conformance suite runs both.
+do those in one step of its own (Redis: one Lua script; SQLite: the writer's transaction,
+without the engine's per-op brackets), deciding them as :mod:`hivemem.engine.decide` does,
+and hand everything else — a refusal, a full namespace, an idempotency key, an expired
+entry to replace — to the engine (:func:`hivemem.engine.apply.execute`), which words every
+refusal and emits every event. ``tests/test_fast_paths.py`` proves a fast path ends each
+write as the engine does.
 
 This module holds what the fast paths share: whether an op qualifies, and the
 :class:`Result` the engine would have returned for what the backend wrote.
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from hivemem import _codec
 from hivemem.backends.base import Result
 from hivemem.engine.apply import SYSTEM_AGENT
+from hivemem.engine.decide import DELETED, EXPIRED
 from hivemem.engine.lists import maybe_reserved
 from hivemem.engine.ops import Delete, Put
 from hivemem.engine.permissions import WRITE, level_of
@@ -87,16 +88,17 @@ def put_result(
 def delete_result(op: Delete, now: float, revision: int, outcome: int, version: int) -> Result:
     """What the engine returns for a Delete the backend did.
 
-    ``outcome``: 0 no entry, 1 it had expired, 2 deleted; ``version`` is the entry's.
+    ``outcome``: :data:`~hivemem.engine.decide.ABSENT`, ``EXPIRED`` or ``DELETED``;
+    ``version`` is the entry's.
     """
     events: list[Event] = []
-    if outcome == 1:
+    if outcome == EXPIRED:
         events.append(
             Event("memory:expired", op.ns, revision, now, SYSTEM_AGENT, key=op.key,
                   version=version)
         )  # fmt: skip
-    elif outcome == 2:
+    elif outcome == DELETED:
         events.append(
             Event("memory:delete", op.ns, revision, now, op.agent, key=op.key, version=version)
         )
-    return Result(value=outcome == 2, events=events)
+    return Result(value=outcome == DELETED, events=events)
