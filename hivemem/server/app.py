@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import contextvars
 import dataclasses
-import importlib
 import logging
 import threading
 import time
@@ -472,15 +471,9 @@ async def _decay_loop(core: Core, interval: float) -> None:
             log.exception("hivemem: decay pass failed")
 
 
-#: Modules a server imports on first use, imported before it serves: an import on the event
-#: loop stalls every request (anyio's asyncio backend, on the first event stream: ~50 ms).
-PRELOAD = ("numpy", "anyio._backends._asyncio", "anyio.streams.memory", "encodings.idna")
-
-
-def _preload() -> None:
-    for name in PRELOAD:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
+def _import_numpy() -> None:
+    with contextlib.suppress(ImportError):
+        import numpy  # noqa: F401
 
 
 def create_app(core: Core, config: ServerConfig | None = None) -> App:
@@ -503,9 +496,9 @@ def create_app(core: Core, config: ServerConfig | None = None) -> App:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: App) -> AsyncIterator[None]:
-        # Modules imported on first use (numpy for memories' ranking, anyio's backend for
-        # streams) are imported before serving, in a thread: no first request stalls the loop.
-        await asyncio.to_thread(_preload)
+        # numpy (memories' ranking) is imported on first use; a server imports it before
+        # serving, in a thread, so that no request's first search stalls the event loop.
+        await asyncio.to_thread(_import_numpy)
         if getattr(core.backend, "change_token", None) is not None:
             hub.poller = asyncio.create_task(hub.poll_changes())
         decay = asyncio.create_task(_decay_loop(core, config.decay_interval))

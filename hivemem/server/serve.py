@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import importlib
 import ipaddress
 import json
 import os
@@ -47,6 +48,7 @@ __all__ = [
     "check_options",
     "freeze_startup_objects",
     "is_loopback",
+    "preload_modules",
     "serve",
     "share_the_gil_finely",
     "uvicorn_config",
@@ -275,9 +277,23 @@ def app_from_env() -> Starlette:
     if not raw:
         raise RuntimeError(f"{ENV_OPTIONS} is not set: start workers with 'hivemem serve'")
     app = build_app(ServeOptions(**json.loads(raw)))
+    preload_modules()
     freeze_startup_objects()
     share_the_gil_finely()
     return app
+
+
+#: Modules a server imports on first use, imported before it serves: an import on the event
+#: loop stalls every request meanwhile (anyio's asyncio backend, on the first event stream:
+#: ~50 ms). numpy is for memories' ranking.
+PRELOAD = ("anyio._backends._asyncio", "anyio.streams.memory", "encodings.idna", "numpy")
+
+
+def preload_modules() -> None:
+    """Import :data:`PRELOAD` (those installed) before serving."""
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
 
 def freeze_startup_objects() -> None:
@@ -295,7 +311,7 @@ def freeze_startup_objects() -> None:
 #: Seconds a thread holding the GIL runs before a waiting one gets it (CPython's default is
 #: 5 ms). The event loop gives the GIL up at every system call and SQLite read; while a
 #: heavy-read thread runs Python, each of those cost the loop up to one interval.
-SWITCH_INTERVAL = float(os.environ.get("HIVEMEM_SWITCH_INTERVAL", "0.0005"))
+SWITCH_INTERVAL = 0.0005
 
 
 def share_the_gil_finely() -> None:
@@ -363,6 +379,7 @@ def serve(options: ServeOptions, out: TextIO | None = None) -> int:
         Multiprocess(config, sockets=[sock]).run()
         return 0
     config = uvicorn_config(options, build_app(options))
+    preload_modules()
     freeze_startup_objects()
     share_the_gil_finely()
     server = uvicorn.Server(config)
