@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 _STORE = Caller(SYSTEM_AGENT, admin=True)
-#: Default bound of the bytes the cache holds (frames, and the events counted alike).
+#: Default bound of the bytes the cache holds (the entries' frames).
 DEFAULT_MAX_BYTES = 32 << 20
 #: Default longest life of an entry, in seconds.
 DEFAULT_MAX_AGE = 5.0
@@ -61,25 +61,31 @@ Key = tuple[str, int, "Mark"]
 
 
 class _Fetch:
-    __slots__ = ("at", "events", "frames", "holders", "info", "size")
+    """One fetch: its frames and what a stream needs of its events (count, last revision).
+
+    The decoded events are not kept: thousands of live objects per entry would lengthen
+    every full garbage collection, which pauses the event loop.
+    """
+
+    __slots__ = ("at", "count", "frames", "holders", "info", "last", "size")
 
     def __init__(
-        self, info: NamespaceInfo | None, events: list[Event], frames: bytes, at: float
+        self, info: NamespaceInfo | None, count: int, last: int, frames: bytes, at: float
     ) -> None:
         self.info = info
-        self.events = events
+        self.count = count
+        self.last = last
         self.frames = frames
         self.at = at
         self.holders = 0
-        # The decoded events take about as much as their frames.
-        self.size = 2 * len(frames) + _OVERHEAD
+        self.size = len(frames) + _OVERHEAD
 
 
 class FanoutCache:
     """Shared event fetches of the event streams, bounded in bytes, age and use.
 
     Attributes:
-        max_bytes: Most bytes the entries hold together.
+        max_bytes: Most bytes the entries hold together (their frames).
         max_age: Most seconds an entry lives.
         bytes: Bytes held now.
         hits: Fetches served from the cache.
@@ -117,8 +123,11 @@ class FanoutCache:
         caller: Caller,
         key: Key,
         frame: Callable[[Event], bytes],
-    ) -> tuple[list[Event], bytes]:
+    ) -> tuple[int, int, bytes]:
         """The events of the key's namespace after its revision the caller may read, framed.
+
+        Returns how many there are, the revision of the last (the key's own when none)
+        and their frames.
 
         ``key``'s mark is the namespace's notifier mark read before the call (as a stream
         reads it before it looks for events). The caller holds the entry until it calls
@@ -145,7 +154,7 @@ class FanoutCache:
                 hit = self._entries.get(key)  # fetched by another stream meanwhile?
                 if hit is None:
                     hit = await self._fetch(hub, key, frame)
-                    hub.pay(caller, len(hit.events))
+                    hub.pay(caller, hit.count)
                 else:
                     self.hits += 1
         else:
@@ -153,7 +162,7 @@ class FanoutCache:
         hit.holders += 1
         if hit.info is not None:  # as EventsAfter: a deleted namespace's last events stay readable
             require(hit.info, caller.agent, READ, caller.admin)
-        return hit.events, hit.frames
+        return hit.count, hit.last, hit.frames
 
     async def _fetch(self, hub: Hub, key: Key, frame: Callable[[Event], bytes]) -> _Fetch:
         """Read the key's events from the store (at most ``FETCH_EVENTS``) and keep them."""
@@ -165,7 +174,8 @@ class FanoutCache:
         )
         events: list[Event] = await hub.run(_STORE, op)
         now = time.monotonic()
-        hit = _Fetch(info, events, b"".join(frame(e) for e in events), now)
+        last = events[-1].revision if events else since
+        hit = _Fetch(info, len(events), last, b"".join(frame(e) for e in events), now)
         old = self._entries.pop(key, None)  # a concurrent fetch of the same point
         if old is not None:
             self.bytes -= old.size

@@ -187,11 +187,14 @@ class Guard:
                 self.hub.metrics.counters["rate_limited_requests"] += 1
                 # No sooner than it could have retried (at most RATE_LIMIT_HOLD): a caller
                 # looping on its 429s makes one attempt a second per connection, not thousands.
-                await asyncio.sleep(min(wait, RATE_LIMIT_HOLD))
+                held = min(wait, RATE_LIMIT_HOLD)
+                await asyncio.sleep(held)
+                # Retry-After counts from the answer: the hold is not waited twice.
+                left = max(wait - held, 0.001)
                 raise RateLimited(
                     f"too many requests: the limit is {self.limiter.rate:g} per second "
-                    f"(bursts of {self.limiter.burst}); retry in {wait:.3f} s",
-                    retry_after=round(wait, 3),
+                    f"(bursts of {self.limiter.burst}); retry in {left:.3f} s",
+                    retry_after=round(left, 3),
                 )
             if has_body:
                 declared = int(length) if length is not None and length.isdigit() else 0

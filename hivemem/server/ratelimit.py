@@ -21,10 +21,14 @@ from hivemem.server.limits import DEFAULT_BURST, DEFAULT_RATE
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["DEFAULT_BURST", "DEFAULT_MAX_KEYS", "DEFAULT_RATE", "RateLimiter"]
+__all__ = ["DEFAULT_BURST", "DEFAULT_MAX_KEYS", "DEFAULT_RATE", "MAX_DEBT_SECONDS", "RateLimiter"]
 
 #: Most buckets kept (least recently used forgotten first).
 DEFAULT_MAX_KEYS = 10_000
+#: Deepest debt a charge leaves, in seconds of the key's rate (and at most ``burst``
+#: requests): after its costliest read a token waits at most this long (plus one request's
+#: 1/rate) before its next request is served (docs/server-load.md, "stacked waits").
+MAX_DEBT_SECONDS = 3.0
 #: One request's worth of tokens, less what float arithmetic on the clock can lose.
 _ONE = 1.0 - 1e-9
 
@@ -39,7 +43,7 @@ class RateLimiter:
         clock: Monotonic seconds (tests inject one).
     """
 
-    __slots__ = ("_buckets", "burst", "clock", "limited", "max_keys", "rate")
+    __slots__ = ("_buckets", "burst", "clock", "debt", "limited", "max_keys", "rate")
 
     def __init__(
         self,
@@ -52,6 +56,8 @@ class RateLimiter:
         self.burst = max(1, burst)
         self.max_keys = max(1, max_keys)
         self.clock = clock
+        #: Deepest debt :meth:`charge` leaves (requests).
+        self.debt = min(float(self.burst), max(0.0, rate) * MAX_DEBT_SECONDS)
         #: Requests refused so far.
         self.limited = 0
         #: key -> (tokens left, when they were counted).
@@ -94,7 +100,8 @@ class RateLimiter:
         """Take ``count`` more requests from ``key``'s bucket for the work a request did.
 
         For a request whose cost grows with what it reads (an event stream's backlog): the
-        bucket may go into debt, at most ``burst`` deep, and the key's next requests wait
+        bucket may go into debt, at most :attr:`debt` deep (``burst`` requests, or
+        :data:`MAX_DEBT_SECONDS` of the rate if less), and the key's next requests wait
         until it is paid back.
         """
         if self.rate <= 0 or count <= 0:
@@ -104,4 +111,4 @@ class RateLimiter:
         tokens = float(self.burst) if held is None else held[0] + (now - held[1]) * self.rate
         if held is None and len(self._buckets) >= self.max_keys:
             self._buckets.popitem(last=False)
-        self._buckets[key] = (max(-float(self.burst), min(float(self.burst), tokens) - count), now)
+        self._buckets[key] = (max(-self.debt, min(float(self.burst), tokens) - count), now)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import importlib
 import ipaddress
 import json
 import logging
@@ -58,7 +59,9 @@ __all__ = [
     "is_loopback",
     "listen",
     "open_store",
+    "preload_modules",
     "serve",
+    "share_the_gil_finely",
     "uvicorn_config",
 ]
 
@@ -299,8 +302,23 @@ def app_from_env() -> Starlette:
     if not raw:
         raise RuntimeError(f"{ENV_OPTIONS} is not set: start workers with 'hivemem serve'")
     app = build_app(ServeOptions(**json.loads(raw)))
+    preload_modules()
     freeze_startup_objects()
+    share_the_gil_finely()
     return app
+
+
+#: Modules a server imports on first use, imported before it serves: an import on the event
+#: loop stalls every request meanwhile (anyio's asyncio backend, on the first event stream:
+#: ~50 ms). numpy is for memories' ranking.
+PRELOAD = ("anyio._backends._asyncio", "anyio.streams.memory", "encodings.idna", "numpy")
+
+
+def preload_modules() -> None:
+    """Import :data:`PRELOAD` (those installed) before serving."""
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
 
 def freeze_startup_objects() -> None:
@@ -313,6 +331,17 @@ def freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+#: Seconds a thread holding the GIL runs before a waiting one gets it (CPython's default is
+#: 5 ms). The event loop gives the GIL up at every system call and SQLite read; while a
+#: heavy-read thread runs Python, each of those cost the loop up to one interval.
+SWITCH_INTERVAL = 0.0005
+
+
+def share_the_gil_finely() -> None:
+    """Make the event loop wait less for the GIL behind heavy-read threads (see above)."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 def uvicorn_config(options: ServeOptions, app: Any) -> uvicorn.Config:
@@ -422,7 +451,9 @@ def _run(options: ServeOptions, sock: socket.socket, out: TextIO, stop: _StopOnT
         return 0
     config = uvicorn_config(options, app)
     _log_start(options)
+    preload_modules()
     freeze_startup_objects()
+    share_the_gil_finely()
     server = stop.server = uvicorn.Server(config)
     if stop.requested:  # the store closes with the app's lifespan, which never ran
         assert core is not None

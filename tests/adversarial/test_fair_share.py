@@ -21,7 +21,7 @@ from hivemem.server.app import Hub
 from hivemem.server.auth import Caller
 from hivemem.server.fanout import FETCH_EVENTS
 from hivemem.server.guard import RATE_LIMIT_HOLD
-from hivemem.server.ratelimit import RateLimiter
+from hivemem.server.ratelimit import MAX_DEBT_SECONDS, RateLimiter
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,6 +44,16 @@ def test_a_charge_puts_the_bucket_in_debt_at_most_a_burst_deep() -> None:
     clock.now += 0.6
     assert limiter.take("a") == 0.0
     assert limiter.take("b") == 0.0  # other keys are not charged
+
+
+def test_a_charge_leaves_at_most_max_debt_seconds_of_wait() -> None:
+    """However big the burst, a charged token's next request waits ≤ MAX_DEBT_SECONDS + 1/rate."""
+    clock = Clock()
+    limiter = RateLimiter(rate=10, burst=1000, clock=clock)
+    limiter.charge("a", 10**6)
+    assert limiter.take("a") == pytest.approx(MAX_DEBT_SECONDS + 1 / 10)
+    clock.now += MAX_DEBT_SECONDS + 0.1
+    assert limiter.take("a") == 0.0
 
 
 def test_one_tokens_costly_calls_run_one_at_a_time() -> None:
@@ -82,7 +92,8 @@ def test_a_stream_reads_no_backlog_ahead_of_a_client_that_does_not_read() -> Non
             async def events_after(self, hub: object, caller: object, key: tuple, frame: object):  # type: ignore[no-untyped-def]
                 found = [e for e in backlog if e.revision > key[1]][:FETCH_EVENTS]
                 fetched.append(len(found))
-                return found, b"x" * 10 * len(found)
+                last = found[-1].revision if found else key[1]
+                return len(found), last, b"x" * 10 * len(found)
 
             def release(self, key: object) -> None:
                 pass

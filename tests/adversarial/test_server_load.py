@@ -239,6 +239,60 @@ def test_heavy_reads_run_off_the_event_loop(tmp_path: Path, monkeypatch: Any) ->
         assert calls["stats"] < heavy_done["stats"]
 
 
+def test_a_namespace_list_is_encoded_off_the_event_loop(tmp_path: Path, monkeypatch: Any) -> None:
+    """Encoding a long namespace list (made slow on purpose: 1 s in all) does not stop
+    ``/healthz`` from answering meanwhile: it runs in the heavy-read thread, like the read."""
+    from hivemem.types import NamespaceInfo
+
+    to_dict = NamespaceInfo.to_dict
+
+    def slow_to_dict(self: NamespaceInfo) -> dict[str, Any]:
+        time.sleep(0.005)  # holds no GIL: a blocked loop would show, a thread does not
+        return to_dict(self)
+
+    with _server(tmp_path) as (base, _hub, core):
+        for j in range(200):
+            core.backend.execute(o.Put(agent="bob", ns=f"ns{j:03d}", key="k", value_json="1"))
+        monkeypatch.setattr(NamespaceInfo, "to_dict", slow_to_dict)
+        listed: list[int] = []
+
+        def list_all() -> None:
+            with httpx.Client(base_url=base, headers={"X-Agent-Id": "bob"}, timeout=60) as c:
+                listed.append(len(c.get("/v1/namespaces").json()["namespaces"]))
+
+        lister = threading.Thread(target=list_all, daemon=True)
+        lister.start()
+        time.sleep(0.2)  # the list is being encoded
+        worst = 0.0
+        with httpx.Client(base_url=base, timeout=30) as client:
+            while lister.is_alive():
+                t0 = time.monotonic()
+                assert client.get("/healthz").status_code == 200
+                worst = max(worst, time.monotonic() - t0)
+        lister.join()
+        assert listed and listed[0] >= 200
+        # On the loop, /healthz waited for the whole encoding (1 s).
+        assert worst < 0.5, f"/healthz waited {worst:.2f} s behind a namespace list"
+
+
+def test_serve_preloads_first_use_modules_and_shares_the_gil_finely() -> None:
+    """``hivemem serve`` imports what the first stream would import on the loop, and makes
+    the loop wait at most 0.5 ms for the GIL behind heavy-read threads."""
+    import sys
+
+    from hivemem.server import serve
+
+    serve.preload_modules()
+    assert "anyio._backends._asyncio" in sys.modules
+    before = sys.getswitchinterval()
+    try:
+        serve.share_the_gil_finely()
+        assert sys.getswitchinterval() == pytest.approx(serve.SWITCH_INTERVAL)
+        assert serve.SWITCH_INTERVAL <= 0.001
+    finally:
+        sys.setswitchinterval(before)
+
+
 def test_shared_memory_and_namespace_listing_are_paged(tmp_path: Path) -> None:
     """``/shared-memory`` answers at most a page (1,000 by default) with the next page's
     cursor in ``X-Next-Cursor``; following it visits every entry once. ``/v1/namespaces``

@@ -10,9 +10,8 @@ over thousands of namespaces, idle streams on another namespace, ``prefix/delete
 
 Pass (issue 15, "Acceptance"), for every attack:
 
-- the client: 0 failed requests, p99 ≤ :data:`P99_FACTOR` x its baseline p99 (the issue asks
-  5x; the baseline floored at 5 ms, so a 2-core machine's noise on a 1 ms baseline does not
-  fail it);
+- the client: 0 failed requests, p99 ≤ :data:`P99_FACTOR` (5) x its baseline p99 (the
+  baseline floored at 5 ms, so a 2-core machine's noise on a 1 ms baseline does not fail it);
 - the server's RSS stays ≤ :data:`RSS_BOUND_MIB` (300 MiB; the documented bound, caches
   included);
 - the attacker's own requests: no 5xx, none left without an answer for 10 s;
@@ -22,9 +21,11 @@ Pass (issue 15, "Acceptance"), for every attack:
 Every figure is printed (run with ``-s``) and put in the failure message as a table.
 
 The p99 of a 7 s window (about 2,800 requests: the 28 slowest decide it) on two shared cores
-can be tipped by one pause of the machine, so an attack whose window misses only the p99
-bound is measured once more, alone, and must meet it then; both figures are printed. Every
-other condition must hold in the first window.
+can be tipped by one pause of the machine (another process taking both cores for 50 ms
+delays ~20 of the client's requests), so an attack whose window misses only the p99 bound is
+measured once more, right after a fresh baseline, and must meet the bound against that
+baseline; both tables are printed. A server-side stall the attack causes shows in both
+windows, so the test still fails on it. Every other condition must hold in the first window.
 """
 
 from __future__ import annotations
@@ -59,11 +60,9 @@ NAMESPACES, HISTORY, DEFAULT_ENTRIES = 2_000, 1_000, 2_000
 RSS_BOUND_MIB = float(os.environ.get("HIVEMEM_T16_RSS_MIB", attacks.RSS_BOUND_MIB))
 #: The baseline p99 is floored here: 2 shared cores jitter by a few ms.
 P99_FLOOR_MS = 5.0
-#: The client's p99 under attack may be at most this many times its baseline. Issue 15's
-#: acceptance asks 5x; on this 2-core machine stream churn and heavy reads measure 4-7x
-#: (docs/security.md), so the suite guards at 10x (before the fixes: 19-35x) and the issue
-#: stays open on the 5x bound.
-P99_FACTOR = 10.0
+#: The client's p99 under attack may be at most this many times its baseline (issue 15's
+#: acceptance).
+P99_FACTOR = 5.0
 
 
 def _target(live: LiveServer) -> attacks.Target:
@@ -103,19 +102,24 @@ def test_one_caller_cannot_stall_others(
     check: Callable[[bool, str], None] = lambda ok, what: None if ok else problems.append(what)  # noqa: E731
     slow = [w.name for w in windows if w.p99 > P99_FACTOR * floor]
     if slow:
-        _, again, _ = attacks.run_attacks(
+        # Once more, against a baseline taken just before (the machine's load may have
+        # changed since the first one): see the module's docstring.
+        base2, again, _ = attacks.run_attacks(
             target, slow, ATTACK_SECONDS, BASELINE_SECONDS, RATE, tmp_path
         )
-        rerun = attacks.markdown(cfg, baseline, again, half)  # type: ignore[arg-type]
+        floor2 = max(base2.p99, P99_FLOOR_MS)
+        rerun = attacks.markdown(cfg, base2, again, half)  # type: ignore[arg-type]
         table += "\nMeasured again (p99 over the bound in the first window):\n" + rerun
         with capsys.disabled():
             print("\n" + rerun)
+        check(base2.failures == 0, f"second baseline: {base2.failure_summary()} failures")
         for w in again:
             check(
-                w.p99 <= P99_FACTOR * floor,
+                w.p99 <= P99_FACTOR * floor2,
                 f"{w.name}: client p99 {w.p99:.1f} ms > {P99_FACTOR:g} x baseline "
-                f"{floor:.1f} ms, twice",
+                f"(first window: {P99_FACTOR:g} x {floor:.1f} ms, again: {floor2:.1f} ms)",
             )
+            check(w.failures == 0, f"{w.name} (again): the client saw {w.failure_summary()}")
     for w in windows:
         check(w.failures == 0, f"{w.name}: the client saw {w.failure_summary()} failures")
         check(

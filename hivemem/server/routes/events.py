@@ -278,7 +278,7 @@ async def _stream(
             try:
                 # One fetch per change of the namespace, shared by its streams at this point.
                 key = (ns, last, mark)
-                found, frames = await hub.fanout.events_after(hub, caller, key, sse_frame)
+                found, newest, frames = await hub.fanout.events_after(hub, caller, key, sse_frame)
                 held = key
                 # A revoked token's stream ends: at once after a revocation through this
                 # process, within TOKEN_RECHECK seconds after one through another.
@@ -291,10 +291,10 @@ async def _stream(
                 yield b"event: error\ndata: %s\n\n" % orjson.dumps(exc.to_dict()), 1
                 return
             if found:
-                last = found[-1].revision
-                yield frames, len(found)
+                last = newest
+                yield frames, found
                 next_beat = time.monotonic() + heartbeat
-                if len(found) >= FETCH_EVENTS:  # more backlog: once the client took this
+                if found >= FETCH_EVENTS:  # more backlog: once the client took this
                     await drained.wait()
                 continue
             remaining = next_beat - time.monotonic()

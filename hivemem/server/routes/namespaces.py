@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from hivemem.server.app import Hub
     from hivemem.server.auth import Caller
+    from hivemem.types import NamespaceInfo
 
 __all__ = ["HANDLERS"]
 
@@ -56,6 +57,11 @@ async def list_namespaces(request: Request, hub: Hub, caller: Caller) -> Respons
     op = o.ListNamespaces(agent=caller.agent, after=cursor, limit=limit)
     infos = await hub.run(caller, op)
     more = limit is not None and len(infos) == limit
+    # Encoding thousands of namespaces takes milliseconds: off the event loop, as their read.
+    return await hub.off_loop(_namespaces_page, infos, more)
+
+
+def _namespaces_page(infos: list[NamespaceInfo], more: bool) -> Response:
     return json_response(
         {
             "namespaces": [i.to_dict() for i in infos],
