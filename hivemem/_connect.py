@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from hivemem._async import AsyncMemory
@@ -34,7 +35,7 @@ _SETTINGS = {
     "default_max_entries",
     "max_store_bytes",
 }
-_BACKEND_OPTIONS = {"durability", "timeout", "cache", "retries"}
+_BACKEND_OPTIONS = {"durability", "timeout", "cache", "retries", "tokens"}
 
 
 def _open(url: str | None, agent: str | None, token: str | None, options: dict[str, Any]) -> Core:
@@ -54,6 +55,8 @@ def _open(url: str | None, agent: str | None, token: str | None, options: dict[s
     _check_settings(settings)
     if remote:
         return _open_remote(url, agent, token, settings, options)
+    if options.pop("tokens", None) is not None:
+        raise InvalidArgument("tokens= is for http:// stores: an embedded store takes no token")
     backend = open_backend(url, settings, options)
     core = Core(backend, settings, agent)
     core.start_sweeper()
@@ -92,6 +95,9 @@ def _open_remote(
             "pip install 'hivemem[server]'"
         ) from None
     token = token or os.environ.get("HIVEMEM_TOKEN") or None
+    tokens = _agent_tokens(options.pop("tokens", None))
+    if agent is None and token is None and tokens:
+        raise InvalidArgument("with tokens= and no token=, say which agent acts by default: agent=")
     if agent is not None:
         check_agent(agent)
     kwargs: dict[str, Any] = {}
@@ -100,10 +106,12 @@ def _open_remote(
             kwargs[name] = options.pop(name)
     if options.pop("durability", None) is not None:
         raise InvalidArgument("durability is a store option: set it on the server's --store URL")
-    backend = RemoteBackend(url, settings, token=token, **kwargs)
+    backend = RemoteBackend(url, settings, token=token, tokens=tokens, **kwargs)
     try:
-        me = backend.whoami(agent if not token else None)
-        if token and agent is not None and agent != me["agent"]:
+        for name in tokens:  # each token must act for its agent (the server says 403 if not)
+            backend.whoami(name)
+        me = backend.whoami(agent if not token or agent in tokens else None)
+        if token and agent is not None and agent not in tokens and agent != me["agent"]:
             raise PermissionDenied(
                 f"this token acts for agent {me['agent']!r}; it cannot act as {agent!r}"
             )
@@ -117,6 +125,20 @@ def _open_remote(
         backend.cache = NearCache(backend, settings.clock)
     core.start_sweeper()
     return core
+
+
+def _agent_tokens(tokens: Any) -> dict[str, str]:
+    """``connect(tokens=...)``: each agent's own server token, checked."""
+    if tokens is None:
+        return {}
+    if not isinstance(tokens, Mapping) or not all(
+        isinstance(agent, str) and isinstance(token, str) and token
+        for agent, token in tokens.items()
+    ):
+        raise InvalidArgument("tokens must map agent ids to their server tokens (non-empty text)")
+    for agent in tokens:
+        check_agent(agent)
+    return dict(tokens)
 
 
 def _check_settings(s: Settings) -> None:
@@ -144,7 +166,10 @@ def connect(
             ``$HIVEMEM_URL``).
         agent: The default agent of calls that name none.
         token: A server token (for ``http://`` stores).
-        **options: ``cleanup_interval`` (s, default 60; 0 = no sweeper), ``max_log_size``
+        **options: ``tokens`` (``http://`` only: a mapping of agent ids to their own
+            server tokens, for one process acting for several agents: each call
+            authenticates with its agent's token; ``agent=`` names the default),
+            ``cleanup_interval`` (s, default 60; 0 = no sweeper), ``max_log_size``
             (100,000), ``log_reads`` (True), ``max_value_bytes`` (1 MiB),
             ``event_retention`` (10,000 per namespace), ``idempotency_ttl`` (600 s),
             ``durability`` (SQLite: ``full`` or ``normal``), ``resolvers`` (name → callable),

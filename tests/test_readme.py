@@ -100,3 +100,50 @@ def test_readme_server_block_runs_in_order(tmp_path: Path) -> None:
         assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     with hivemem.connect(f"sqlite:///{tmp_path}/copy.db", agent="auditor") as copy:
         assert copy.read("team", "task-1") == {"status": "open"}  # written, exported, imported
+
+
+def _tour() -> str:
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"```python\n(.*?)```", text, re.S)[0]
+
+
+#: The tour's store line, and the agents it acts for.
+TOUR_CONNECT = 'mem = hivemem.connect("memory://", agent="planner")'
+TOUR_AGENTS = ("planner", "worker-1", "auditor", "agent-a")
+
+
+def test_readme_tour_runs_on_a_sqlite_file(tmp_path: Path, capsys) -> None:
+    tour = _tour()
+    assert TOUR_CONNECT in tour
+    line = f'mem = hivemem.connect("sqlite:///{tmp_path}/team.db", agent="planner")'
+    exec(compile(tour.replace(TOUR_CONNECT, line), "README.md", "exec"), {})
+    assert "permission_denied" in capsys.readouterr().out
+
+
+def test_readme_tour_runs_against_a_server_with_a_token_per_agent(
+    tmp_path: Path, capsys
+) -> None:
+    """As the README says: each agent's own token, passed as ``tokens=``."""
+    import httpx
+
+    from tests.cli.conftest import serving
+
+    tour = _tour()
+    assert TOUR_CONNECT in tour
+    with serving(f"sqlite:///{tmp_path}/served.db") as server:
+        admin = {"Authorization": f"Bearer {server.admin_token}"}
+        tokens = {
+            agent: httpx.post(
+                server.url + "/v1/tokens", json={"agent": agent}, headers=admin, timeout=10
+            ).json()["token"]
+            for agent in TOUR_AGENTS
+        }
+        line = f'mem = hivemem.connect("{server.url}", agent="planner", tokens={tokens!r})'
+        exec(compile(tour.replace(TOUR_CONNECT, line), "README.md", "exec"), {})
+        out = capsys.readouterr().out
+        assert "permission_denied" in out and "memory:broadcast" in out
+        audit = httpx.get(
+            server.url + "/v1/audit", params={"namespace": "results"}, headers=admin, timeout=10
+        ).json()
+        writers = {r["agent_id"] for r in audit["items"] if r["action"] == "write"}
+        assert {"worker-1", "auditor"} <= writers  # each call acted as its own agent

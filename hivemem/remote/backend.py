@@ -48,7 +48,7 @@ from hivemem.types import Event
 from hivemem.wire.call import Call
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Iterator, Mapping
 
     from hivemem.backends.base import Settings
     from hivemem.engine.ops import Op
@@ -74,6 +74,7 @@ class RemoteBackend(Backend):
         settings: Settings,
         *,
         token: str | None = None,
+        tokens: Mapping[str, str] | None = None,
         timeout: float = 10.0,
         retries: int = 3,
         backoff: float = 0.05,
@@ -84,6 +85,8 @@ class RemoteBackend(Backend):
         super().__init__(settings)
         self.url = url.rstrip("/")
         self.token = token
+        #: Each agent's own token (``connect(tokens=...)``): its calls authenticate with it.
+        self.tokens: dict[str, str] = dict(tokens or {})
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -106,10 +109,20 @@ class RemoteBackend(Backend):
         self.cache: NearCache | None = None
 
     # ------------------------------------------------------------ requests
+    def _agent_headers(self, agent: str) -> dict[str, str]:
+        """The headers naming ``agent``, with its own token when it has one."""
+        own = self.tokens.get(agent)
+        if own is None:
+            return {"X-Agent-Id": agent}
+        return {"X-Agent-Id": agent, "Authorization": f"Bearer {own}"}
+
     def _send_headers(self, op: Op[Any], call: Call) -> dict[str, str]:
         headers = dict(call.headers)
         if op.agent not in RESERVED_AGENTS:  # (the store's own ops act as the token's agent)
             headers["X-Agent-Id"] = op.agent
+            own = self.tokens.get(op.agent)
+            if own is not None:
+                headers["Authorization"] = f"Bearer {own}"
         if self.settings.listening:
             headers["X-Hivemem-Events"] = "1"
         if op.admin:
@@ -286,7 +299,7 @@ class RemoteBackend(Backend):
             BackendUnavailable: the server cannot be reached.
             Unauthenticated: the token is missing, unknown or revoked.
         """
-        headers = {"X-Agent-Id": agent} if agent else {}
+        headers = self._agent_headers(agent) if agent else {}
         for attempt in range(self.retries + 1):
             try:
                 resp = self._client.get("/v1/whoami", headers=headers)
@@ -324,7 +337,7 @@ class RemoteBackend(Backend):
                     "GET",
                     path,
                     params=params,
-                    headers={"X-Agent-Id": agent, "Accept": "text/event-stream"},
+                    headers={**self._agent_headers(agent), "Accept": "text/event-stream"},
                     timeout=httpx.Timeout(self.timeout, read=read_timeout),
                 ) as resp:
                     if resp.status_code != 200:
@@ -399,7 +412,7 @@ class RemoteBackend(Backend):
                     "GET",
                     path,
                     params=params,
-                    headers={"X-Agent-Id": agent, "Accept": "text/event-stream"},
+                    headers={**self._agent_headers(agent), "Accept": "text/event-stream"},
                     timeout=httpx.Timeout(self.timeout, read=read_timeout),
                 ) as resp:
                     if resp.status_code != 200:
