@@ -2,6 +2,10 @@
 
 Ops run through the backend's ``aexecute``: inline for work that never blocks (no thread
 hop per call), awaiting the writer only where a durable commit is needed.
+
+This module is the one definition of both APIs: :mod:`hivemem._sync` is generated from the
+region marked below (``python -m hivemem._unasync``). Closing and subscriptions differ for
+real and are written by hand in each.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hivemem._core import Core, Listener
 from hivemem._core import since_arg as _since
+from hivemem._plan import adrive
 from hivemem._sync import _agent_core
 from hivemem._views import NamespaceView
-from hivemem.conversations import _adrive
 from hivemem.engine import ops as o
 from hivemem.errors import HivememError
 
@@ -36,8 +40,13 @@ R = TypeVar("R")
 
 
 class AsyncMemory:
-    """The shared memory for asyncio code. Open one with :func:`hivemem.connect_async`."""
+    """The shared memory for asyncio code. Open one with :func:`hivemem.connect_async`.
 
+    Every method that acts for an agent takes it as its last positional argument or as
+    ``agent=``; without one, the connection's default agent acts.
+    """
+
+    # -- unasync source "memory": the body of Memory in _sync.py is generated from here
     def __init__(self, core: Core) -> None:
         self._c = core
         self._b = core.backend
@@ -57,27 +66,12 @@ class AsyncMemory:
 
     def as_agent(self, agent: str) -> AsyncMemory:
         """Return a handle on the same store whose default agent is ``agent``."""
-        return type(self)(_agent_core(self._c, agent))
+        core = _agent_core(self._c, agent)
+        return type(self)(core)
 
     def namespace(self, name: str, agent: str | None = None) -> NamespaceView:
         """Return a view whose methods drop the namespace argument."""
         return NamespaceView(self if agent is None else self.as_agent(agent), name)
-
-    async def aclose(self) -> None:
-        """Stop the sweeper and subscriptions and close the store (idempotent)."""
-        for sub in list(self._c.subscriptions):
-            if isinstance(sub, AsyncSubscription):
-                await sub.aunsubscribe()
-        aclose = getattr(self._b, "aclose", None)
-        if aclose is not None and not self._c.closed.is_set():
-            await aclose()
-        self._c.close()
-
-    async def __aenter__(self) -> AsyncMemory:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     async def ping(self) -> bool:
         """Return True if the store answers."""
@@ -99,7 +93,12 @@ class AsyncMemory:
         description: str = "",
         exist_ok: bool = False,
     ) -> NamespaceInfo:
-        """Create a namespace; see :meth:`hivemem.Memory.create_namespace`."""
+        """Create a namespace; its creator gets admin unless ``permissions`` name it.
+
+        Raises:
+            AlreadyExists: the namespace exists (unless ``exist_ok``).
+            InvalidArgument: a bad name, level, strategy, TTL or resolver.
+        """
         return await self._run(
             self._c.create_namespace(
                 name,
@@ -155,7 +154,14 @@ class AsyncMemory:
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Entry:
-        """Write a value; see :meth:`hivemem.Memory.write`."""
+        """Write a value under the namespace's conflict strategy; return the stored entry.
+
+        Raises:
+            ConflictError: the strategy or ``expected_version`` refused the write.
+            PermissionDenied: the agent lacks write permission.
+            NamespaceFull: the write would exceed ``max_entries``.
+            InvalidArgument, TooLarge: bad key, value or TTL.
+        """
         return await self._run(
             self._c.put(
                 namespace,
@@ -176,7 +182,7 @@ class AsyncMemory:
         return default if entry is None else entry.value
 
     async def get_entry(self, namespace: str, key: str, agent: str | None = None) -> Entry | None:
-        """Return the key's entry, or ``None``."""
+        """Return the key's entry (value, owner, version, times), or ``None``."""
         return await self._run(self._c.get(namespace, key, agent))
 
     async def delete(
@@ -222,7 +228,7 @@ class AsyncMemory:
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page[Entry]:
-        """Return one page of entries in key order."""
+        """Return one page of entries in key order; pass ``next_cursor`` for the next."""
         return await self._run(self._c.list_entries(namespace, agent, prefix, limit, cursor))
 
     async def write_many(
@@ -234,7 +240,7 @@ class AsyncMemory:
         ttl: float | None = None,
         idempotency_key: str | None = None,
     ) -> list[Entry]:
-        """Write several keys, all or nothing."""
+        """Write several keys, all or nothing: if one is refused, none is stored."""
         return await self._run(self._c.put_many(namespace, items, agent, ttl, idempotency_key))
 
     async def read_many(
@@ -250,11 +256,14 @@ class AsyncMemory:
         return self._c.on(event_type, callback)
 
     async def subscribe(
-        self, namespace: str, callback: Callable[[Event], Any], agent: str | None = None
+        self, namespace: str, callback: Listener, agent: str | None = None
     ) -> AsyncSubscription:
-        """Call ``callback(event)`` (a function or coroutine function) for each change.
+        """Call ``callback(event)`` for each change in the namespace, in revision order.
 
-        Runs as a task on the running loop; returns an :class:`AsyncSubscription`.
+        ``Memory`` runs it in a background thread and returns a :class:`Subscription`;
+        ``AsyncMemory`` runs it as a task on the running loop (``callback`` may then be a
+        coroutine function) and returns an :class:`AsyncSubscription`. Call the
+        subscription to stop it.
         """
         who = self._c.who(agent)
         start = await self._run(o.StartWatch(agent=who, ns=self._c.ns(namespace), subscribe=True))
@@ -268,9 +277,19 @@ class AsyncMemory:
         since: int | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[Event]:
-        """Iterate the namespace's events; see :meth:`hivemem.Memory.watch`.
+        """Iterate the namespace's events: retained ones after ``since``, then live ones.
 
+        ``for event in mem.watch("ns")``; with ``AsyncMemory``,
         ``async for event in await amem.watch("ns")``.
+
+        Args:
+            namespace: The namespace to follow (it may not exist yet).
+            agent: The watching agent (needs read permission, checked on every pull).
+            since: Resume after this revision (default: the current one, live only).
+            timeout: Stop after this many seconds without an event (default: never).
+
+        Raises:
+            RevisionCompacted: ``since`` is older than the retained events.
         """
         who = self._c.who(agent)
         start = await self._run(
@@ -301,7 +320,11 @@ class AsyncMemory:
         *,
         agent: str | None = None,
     ) -> list[AccessLogEntry]:
-        """Return audit records, newest first; see :meth:`hivemem.Memory.access_log`."""
+        """Return audit records, newest first.
+
+        Without ``agent`` the whole log is visible (embedded code owns its store); with
+        ``agent=`` only the namespaces where that agent is admin.
+        """
         return await self._run(
             self._c.access_log(
                 agent,
@@ -319,7 +342,7 @@ class AsyncMemory:
         return self._c.stats_extra(await self._run(o.Stats(agent=self._c.agent, admin=True)))
 
     async def cleanup(self) -> int:
-        """Sweep expired entries now."""
+        """Sweep expired entries now (the background sweeper does it every interval)."""
         return self._c.sweep()
 
     # ------------------------------------------------------------ long-term memories
@@ -384,21 +407,21 @@ class AsyncMemory:
         self, entity_type: str, entity_id: str, data: Any, agent: str | None = None
     ) -> None:
         """Save an entity's data under its type and id (namespace ``entities``)."""
-        await _adrive(self, self._records(agent).save_entity(entity_type, entity_id, data))
+        await adrive(self._run, self._records(agent).save_entity(entity_type, entity_id, data))
 
     async def load_entity(self, entity_type: str, entity_id: str, agent: str | None = None) -> Any:
         """An entity's data, or ``None``."""
-        return await _adrive(self, self._records(agent).load_entity(entity_type, entity_id))
+        return await adrive(self._run, self._records(agent).load_entity(entity_type, entity_id))
 
     async def delete_entity(
         self, entity_type: str, entity_id: str, agent: str | None = None
     ) -> bool:
         """Delete an entity; return whether it existed."""
-        return await _adrive(self, self._records(agent).delete_entity(entity_type, entity_id))
+        return await adrive(self._run, self._records(agent).delete_entity(entity_type, entity_id))
 
     async def list_entities(self, entity_type: str, agent: str | None = None) -> dict[str, Any]:
         """Every entity of a type: ``{id: data}``."""
-        return await _adrive(self, self._records(agent).list_entities(entity_type))
+        return await adrive(self._run, self._records(agent).list_entities(entity_type))
 
     async def save_tool_usage(
         self,
@@ -414,13 +437,13 @@ class AsyncMemory:
         plan = self._records(agent).save_tool_usage(
             tool_name, args, result, conversation_id, duration_ms
         )
-        return await _adrive(self, plan)
+        return await adrive(self._run, plan)
 
     async def get_tool_usage(
         self, tool_name: str | None = None, agent: str | None = None, *, limit: int = 100
     ) -> list[dict[str, Any]]:
         """The last ``limit`` tool calls (of one tool, or all), oldest first."""
-        return await _adrive(self, self._records(agent).get_tool_usage(tool_name, limit))
+        return await adrive(self._run, self._records(agent).get_tool_usage(tool_name, limit))
 
     async def save_conversation_history(
         self,
@@ -432,7 +455,7 @@ class AsyncMemory:
     ) -> int:
         """Replace a conversation's messages (seed 002); return how many were saved."""
         plan = self._records(agent).save_conversation_history(conversation_id, messages, namespace)
-        return await _adrive(self, plan)
+        return await adrive(self._run, plan)
 
     async def load_conversation_history(
         self,
@@ -444,11 +467,11 @@ class AsyncMemory:
     ) -> list[dict[str, Any]]:
         """A conversation's messages as dicts, oldest first (the last ``limit``)."""
         plan = self._records(agent).load_conversation_history(conversation_id, limit, namespace)
-        return await _adrive(self, plan)
+        return await adrive(self._run, plan)
 
     async def get_memory_summary(self, agent: str | None = None) -> dict[str, Any]:
         """Counts and recent activity per namespace, conversation, entity type and tool."""
-        return await _adrive(self, self._records(agent).summary())
+        return await adrive(self._run, self._records(agent).summary())
 
     # ------------------------------------------------------------ remote client
     def circuit_breaker_status(self) -> dict[str, Any]:
@@ -469,6 +492,26 @@ class AsyncMemory:
     def get_metrics(self) -> dict[str, Any]:
         """Client-side metrics: near-cache hits, misses and hit rate; circuit breaker state."""
         return self._c.metrics()
+
+    # -- end of unasync source "memory"
+
+    async def aclose(self) -> None:
+        """Stop the sweeper and subscriptions and close the store (idempotent)."""
+        for sub in list(self._c.subscriptions):
+            if isinstance(sub, AsyncSubscription):
+                await sub.aunsubscribe()
+        aclose = getattr(self._b, "aclose", None)
+        if aclose is not None and not self._c.closed.is_set():
+            await aclose()
+        self._c.close()
+
+    destroy = aclose
+
+    async def __aenter__(self) -> AsyncMemory:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 async def _afollow(

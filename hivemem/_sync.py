@@ -1,7 +1,9 @@
 """``Memory``: the synchronous API.
 
 Every method builds its op in :mod:`hivemem._core` and runs it on the backend in the calling
-thread (no thread hop).
+thread (no thread hop). The class body is generated from ``AsyncMemory`` in
+:mod:`hivemem._async` (``python -m hivemem._unasync``); closing and subscriptions are
+written here by hand.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hivemem._core import Core, Listener
 from hivemem._core import since_arg as _since
+from hivemem._plan import drive
 from hivemem._views import NamespaceView
-from hivemem.conversations import _drive
 from hivemem.engine import ops as o
 from hivemem.errors import HivememError
 
@@ -39,6 +41,7 @@ class Memory:
     ``agent=``; without one, the connection's default agent acts.
     """
 
+    # -- generated from _async.py ("memory"): do not edit
     def __init__(self, core: Core) -> None:
         self._c = core
         self._b = core.backend
@@ -64,18 +67,6 @@ class Memory:
     def namespace(self, name: str, agent: str | None = None) -> NamespaceView:
         """Return a view whose methods drop the namespace argument."""
         return NamespaceView(self if agent is None else self.as_agent(agent), name)
-
-    def close(self) -> None:
-        """Stop the sweeper and subscriptions and close the store (idempotent)."""
-        self._c.close()
-
-    destroy = close
-
-    def __enter__(self) -> Memory:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def ping(self) -> bool:
         """Return True if the store answers."""
@@ -258,7 +249,10 @@ class Memory:
     ) -> Subscription:
         """Call ``callback(event)`` for each change in the namespace, in revision order.
 
-        Runs in a background thread; returns a :class:`Subscription` (call it to stop).
+        ``Memory`` runs it in a background thread and returns a :class:`Subscription`;
+        ``AsyncMemory`` runs it as a task on the running loop (``callback`` may then be a
+        coroutine function) and returns an :class:`AsyncSubscription`. Call the
+        subscription to stop it.
         """
         who = self._c.who(agent)
         start = self._run(o.StartWatch(agent=who, ns=self._c.ns(namespace), subscribe=True))
@@ -273,6 +267,9 @@ class Memory:
         timeout: float | None = None,
     ) -> Iterator[Event]:
         """Iterate the namespace's events: retained ones after ``since``, then live ones.
+
+        ``for event in mem.watch("ns")``; with ``AsyncMemory``,
+        ``async for event in await amem.watch("ns")``.
 
         Args:
             namespace: The namespace to follow (it may not exist yet).
@@ -397,19 +394,19 @@ class Memory:
         self, entity_type: str, entity_id: str, data: Any, agent: str | None = None
     ) -> None:
         """Save an entity's data under its type and id (namespace ``entities``)."""
-        _drive(self, self._records(agent).save_entity(entity_type, entity_id, data))
+        drive(self._run, self._records(agent).save_entity(entity_type, entity_id, data))
 
     def load_entity(self, entity_type: str, entity_id: str, agent: str | None = None) -> Any:
         """An entity's data, or ``None``."""
-        return _drive(self, self._records(agent).load_entity(entity_type, entity_id))
+        return drive(self._run, self._records(agent).load_entity(entity_type, entity_id))
 
     def delete_entity(self, entity_type: str, entity_id: str, agent: str | None = None) -> bool:
         """Delete an entity; return whether it existed."""
-        return _drive(self, self._records(agent).delete_entity(entity_type, entity_id))
+        return drive(self._run, self._records(agent).delete_entity(entity_type, entity_id))
 
     def list_entities(self, entity_type: str, agent: str | None = None) -> dict[str, Any]:
         """Every entity of a type: ``{id: data}``."""
-        return _drive(self, self._records(agent).list_entities(entity_type))
+        return drive(self._run, self._records(agent).list_entities(entity_type))
 
     def save_tool_usage(
         self,
@@ -425,13 +422,13 @@ class Memory:
         plan = self._records(agent).save_tool_usage(
             tool_name, args, result, conversation_id, duration_ms
         )
-        return _drive(self, plan)
+        return drive(self._run, plan)
 
     def get_tool_usage(
         self, tool_name: str | None = None, agent: str | None = None, *, limit: int = 100
     ) -> list[dict[str, Any]]:
         """The last ``limit`` tool calls (of one tool, or all), oldest first."""
-        return _drive(self, self._records(agent).get_tool_usage(tool_name, limit))
+        return drive(self._run, self._records(agent).get_tool_usage(tool_name, limit))
 
     def save_conversation_history(
         self,
@@ -443,7 +440,7 @@ class Memory:
     ) -> int:
         """Replace a conversation's messages (seed 002); return how many were saved."""
         plan = self._records(agent).save_conversation_history(conversation_id, messages, namespace)
-        return _drive(self, plan)
+        return drive(self._run, plan)
 
     def load_conversation_history(
         self,
@@ -455,11 +452,11 @@ class Memory:
     ) -> list[dict[str, Any]]:
         """A conversation's messages as dicts, oldest first (the last ``limit``)."""
         plan = self._records(agent).load_conversation_history(conversation_id, limit, namespace)
-        return _drive(self, plan)
+        return drive(self._run, plan)
 
     def get_memory_summary(self, agent: str | None = None) -> dict[str, Any]:
         """Counts and recent activity per namespace, conversation, entity type and tool."""
-        return _drive(self, self._records(agent).summary())
+        return drive(self._run, self._records(agent).summary())
 
     # ------------------------------------------------------------ remote client
     def circuit_breaker_status(self) -> dict[str, Any]:
@@ -480,6 +477,20 @@ class Memory:
     def get_metrics(self) -> dict[str, Any]:
         """Client-side metrics: near-cache hits, misses and hit rate; circuit breaker state."""
         return self._c.metrics()
+
+    # -- end of generated "memory"
+
+    def close(self) -> None:
+        """Stop the sweeper and subscriptions and close the store (idempotent)."""
+        self._c.close()
+
+    destroy = close
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _agent_core(core: Core, agent: str) -> Core:

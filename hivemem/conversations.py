@@ -13,8 +13,9 @@ Names are percent-encoded, so any name works. List and message operations are at
 of the store (``ListPush``, ``ListPop``...): two agents appending at once both land, and
 an append costs the same at the 10th and the 100,000th item.
 
-Every method is written once, as a generator that yields ops and receives their results;
-:class:`Conversation` drives it synchronously, :class:`AsyncConversation` with ``await``.
+Every method is written once, as a generator that yields ops and receives their results
+(:mod:`hivemem._plan`); :class:`AsyncConversation` drives it with ``await``, and
+:class:`Conversation`, generated from it (``python -m hivemem._unasync``), synchronously.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from urllib.parse import quote, unquote
 
 from hivemem import _codec
 from hivemem import _validate as v
+from hivemem._plan import adrive, drive
 from hivemem.engine import ops as o
 from hivemem.engine.lists import MAX_RANGE, is_header
 from hivemem.errors import (
@@ -39,8 +41,7 @@ from hivemem.errors import (
 from hivemem.types import Message
 
 if TYPE_CHECKING:
-    from hivemem._async import AsyncMemory
-    from hivemem._sync import Memory
+    from hivemem._plan import AsyncHandle, Handle
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -325,44 +326,120 @@ def _int(value: Any, name: str) -> int:
     return value
 
 
-# ---------------------------------------------------------------- drivers
+# ---------------------------------------------------------------- one conversation
 
 
-def _drive(mem: Memory, plan: Plan[T]) -> T:
-    try:
-        op = next(plan)
-        while True:
-            try:
-                result = mem._run(op)
-            except Exception as exc:
-                op = plan.throw(exc)
-            else:
-                op = plan.send(result)
-    except StopIteration as stop:
-        value: T = stop.value
-        return value
+class AsyncConversation:
+    """The asyncio twin of :class:`Conversation` (same names, awaitable)."""
 
+    # -- unasync source "conversation": Conversation's methods are generated from here
+    def __init__(
+        self, mem: AsyncHandle, cid: str, agent: str, namespace: str, ttl: float | None
+    ) -> None:
+        self._mem = mem
+        self._p = _Plans(cid, agent, namespace, ttl, mem._c.settings.clock)
 
-async def _adrive(mem: AsyncMemory, plan: Plan[T]) -> T:
-    try:
-        op = next(plan)
-        while True:
-            try:
-                result = await mem._run(op)
-            except Exception as exc:
-                op = plan.throw(exc)
-            else:
-                op = plan.send(result)
-    except StopIteration as stop:
-        value: T = stop.value
-        return value
+    @property
+    def id(self) -> str:
+        """The conversation id."""
+        return self._p.cid
+
+    # fields
+    async def set(self, name: str, value: Any, ttl: float | None = None) -> None:
+        """Set a field (``ttl`` overrides the conversation's TTL for this field)."""
+        await adrive(self._mem._run, self._p.set(name, value, ttl))
+
+    async def get(self, name: str, default: Any = None) -> Any:
+        """A field's value, or ``default``."""
+        return await adrive(self._mem._run, self._p.get(name, default))
+
+    async def update(self, mapping: Mapping[str, Any]) -> None:
+        """Set several fields at once (all or nothing)."""
+        await adrive(self._mem._run, self._p.update(mapping))
+
+    async def delete(self, name: str) -> bool:
+        """Delete a field; return whether it existed."""
+        return await adrive(self._mem._run, self._p.delete(name))
+
+    async def keys(self) -> list[str]:
+        """Field names, sorted."""
+        return [k for k, _ in await adrive(self._mem._run, self._p.items())]
+
+    async def items(self) -> list[tuple[str, Any]]:
+        """``(name, value)`` of every field, sorted by name."""
+        return await adrive(self._mem._run, self._p.items())
+
+    async def contains(self, name: str) -> bool:
+        """Whether the field exists."""
+        return await adrive(self._mem._run, self._p.get(name, _MISSING)) is not _MISSING
+
+    # lists
+    async def append(self, name: str, item: Any) -> int:
+        """Append an item to a list (created if absent); return its new length."""
+        return await adrive(self._mem._run, self._p.push(self._p.list_key(name), [item]))
+
+    async def extend(self, name: str, items: list[Any]) -> int:
+        """Append several items, atomically; return the new length."""
+        return await adrive(self._mem._run, self._p.push(self._p.list_key(name), list(items)))
+
+    async def pop(self, name: str, index: int = -1) -> Any:
+        """Remove and return an item (default the last). Raises IndexError if empty."""
+        return await adrive(self._mem._run, self._p.pop(name, index))
+
+    async def insert(self, name: str, index: int, item: Any) -> int:
+        """Insert ``item`` before ``index``; return the new length."""
+        return await adrive(self._mem._run, self._p.insert(name, index, item))
+
+    async def remove(self, name: str, item: Any) -> int:
+        """Remove the first item equal to ``item``. Raises ValueError if absent."""
+        return await adrive(self._mem._run, self._p.remove(name, item))
+
+    async def get_list(self, name: str) -> list[Any]:
+        """Every item of a list (``[]`` if absent)."""
+        items, _ = await adrive(self._mem._run, self._p.range(self._p.list_key(name), 0, None))
+        return items
+
+    async def list_length(self, name: str) -> int:
+        """A list's length (0 if absent)."""
+        _, length = await adrive(self._mem._run, self._p.range(self._p.list_key(name), 0, 0))
+        return length
+
+    # messages
+    async def add_message(self, role: str, content: Any, metadata: Any = None) -> Message:
+        """Append a message; return it (with its id and timestamp)."""
+        return await adrive(self._mem._run, self._p.add_message(role, content, metadata))
+
+    async def get_messages(self, limit: int | None = None) -> list[Message]:
+        """The last ``limit`` messages (all by default), oldest first."""
+        return await adrive(self._mem._run, self._p.get_messages(limit))
+
+    async def get_message_count(self) -> int:
+        """How many messages the conversation holds."""
+        _, count = await adrive(self._mem._run, self._p.range(self._p.msg_key, 0, 0))
+        return count
+
+    # lifetime
+    async def set_ttl(self, seconds: float | None) -> int:
+        """Expire every field, list and message ``seconds`` from now (``None``: never)."""
+        return await adrive(self._mem._run, self._p.set_ttl(seconds))
+
+    async def clear_all(self) -> int:
+        """Delete every field, list and message; return how many entries went."""
+        return await adrive(self._mem._run, self._p.clear_all())
+
+    async def get_memory_size(self) -> dict[str, int]:
+        """``{total_fields, total_size_bytes, message_count}``."""
+        return await adrive(self._mem._run, self._p.size())
+
+    # -- end of unasync source "conversation"
 
 
 class Conversation:
     """One conversation's fields, lists and messages (sync). From ``mem.conversation(id)``."""
 
+    # -- generated from conversations.py ("conversation"): do not edit
     def __init__(
-        self, mem: Memory, cid: str, agent: str, namespace: str, ttl: float | None
+        self, mem: Handle, cid: str, agent: str, namespace: str, ttl: float | None
     ) -> None:
         self._mem = mem
         self._p = _Plans(cid, agent, namespace, ttl, mem._c.settings.clock)
@@ -375,34 +452,95 @@ class Conversation:
     # fields
     def set(self, name: str, value: Any, ttl: float | None = None) -> None:
         """Set a field (``ttl`` overrides the conversation's TTL for this field)."""
-        _drive(self._mem, self._p.set(name, value, ttl))
+        drive(self._mem._run, self._p.set(name, value, ttl))
 
     def get(self, name: str, default: Any = None) -> Any:
         """A field's value, or ``default``."""
-        return _drive(self._mem, self._p.get(name, default))
+        return drive(self._mem._run, self._p.get(name, default))
 
     def update(self, mapping: Mapping[str, Any]) -> None:
         """Set several fields at once (all or nothing)."""
-        _drive(self._mem, self._p.update(mapping))
+        drive(self._mem._run, self._p.update(mapping))
 
     def delete(self, name: str) -> bool:
         """Delete a field; return whether it existed."""
-        return _drive(self._mem, self._p.delete(name))
+        return drive(self._mem._run, self._p.delete(name))
 
     def keys(self) -> list[str]:
         """Field names, sorted."""
-        return [k for k, _ in _drive(self._mem, self._p.items())]
+        return [k for k, _ in drive(self._mem._run, self._p.items())]
 
     def items(self) -> list[tuple[str, Any]]:
         """``(name, value)`` of every field, sorted by name."""
-        return _drive(self._mem, self._p.items())
+        return drive(self._mem._run, self._p.items())
 
     def contains(self, name: str) -> bool:
         """Whether the field exists."""
-        return _drive(self._mem, self._p.get(name, _MISSING)) is not _MISSING
+        return drive(self._mem._run, self._p.get(name, _MISSING)) is not _MISSING
 
+    # lists
+    def append(self, name: str, item: Any) -> int:
+        """Append an item to a list (created if absent); return its new length."""
+        return drive(self._mem._run, self._p.push(self._p.list_key(name), [item]))
+
+    def extend(self, name: str, items: list[Any]) -> int:
+        """Append several items, atomically; return the new length."""
+        return drive(self._mem._run, self._p.push(self._p.list_key(name), list(items)))
+
+    def pop(self, name: str, index: int = -1) -> Any:
+        """Remove and return an item (default the last). Raises IndexError if empty."""
+        return drive(self._mem._run, self._p.pop(name, index))
+
+    def insert(self, name: str, index: int, item: Any) -> int:
+        """Insert ``item`` before ``index``; return the new length."""
+        return drive(self._mem._run, self._p.insert(name, index, item))
+
+    def remove(self, name: str, item: Any) -> int:
+        """Remove the first item equal to ``item``. Raises ValueError if absent."""
+        return drive(self._mem._run, self._p.remove(name, item))
+
+    def get_list(self, name: str) -> list[Any]:
+        """Every item of a list (``[]`` if absent)."""
+        items, _ = drive(self._mem._run, self._p.range(self._p.list_key(name), 0, None))
+        return items
+
+    def list_length(self, name: str) -> int:
+        """A list's length (0 if absent)."""
+        _, length = drive(self._mem._run, self._p.range(self._p.list_key(name), 0, 0))
+        return length
+
+    # messages
+    def add_message(self, role: str, content: Any, metadata: Any = None) -> Message:
+        """Append a message; return it (with its id and timestamp)."""
+        return drive(self._mem._run, self._p.add_message(role, content, metadata))
+
+    def get_messages(self, limit: int | None = None) -> list[Message]:
+        """The last ``limit`` messages (all by default), oldest first."""
+        return drive(self._mem._run, self._p.get_messages(limit))
+
+    def get_message_count(self) -> int:
+        """How many messages the conversation holds."""
+        _, count = drive(self._mem._run, self._p.range(self._p.msg_key, 0, 0))
+        return count
+
+    # lifetime
+    def set_ttl(self, seconds: float | None) -> int:
+        """Expire every field, list and message ``seconds`` from now (``None``: never)."""
+        return drive(self._mem._run, self._p.set_ttl(seconds))
+
+    def clear_all(self) -> int:
+        """Delete every field, list and message; return how many entries went."""
+        return drive(self._mem._run, self._p.clear_all())
+
+    def get_memory_size(self) -> dict[str, int]:
+        """``{total_fields, total_size_bytes, message_count}``."""
+        return drive(self._mem._run, self._p.size())
+
+    # -- end of generated "conversation"
+
+    # Item access is sync only: ``await`` cannot run inside ``conv[name]``.
     def __getitem__(self, name: str) -> Any:
-        value = _drive(self._mem, self._p.get(name, _MISSING))
+        value = drive(self._mem._run, self._p.get(name, _MISSING))
         if value is _MISSING:
             raise KeyError(name)
         return value
@@ -416,156 +554,6 @@ class Conversation:
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.contains(name)
-
-    # lists
-    def append(self, name: str, item: Any) -> int:
-        """Append an item to a list (created if absent); return its new length."""
-        return _drive(self._mem, self._p.push(self._p.list_key(name), [item]))
-
-    def extend(self, name: str, items: list[Any]) -> int:
-        """Append several items, atomically; return the new length."""
-        return _drive(self._mem, self._p.push(self._p.list_key(name), list(items)))
-
-    def pop(self, name: str, index: int = -1) -> Any:
-        """Remove and return an item (default the last). Raises IndexError if empty."""
-        return _drive(self._mem, self._p.pop(name, index))
-
-    def insert(self, name: str, index: int, item: Any) -> int:
-        """Insert ``item`` before ``index``; return the new length."""
-        return _drive(self._mem, self._p.insert(name, index, item))
-
-    def remove(self, name: str, item: Any) -> int:
-        """Remove the first item equal to ``item``. Raises ValueError if absent."""
-        return _drive(self._mem, self._p.remove(name, item))
-
-    def get_list(self, name: str) -> list[Any]:
-        """Every item of a list (``[]`` if absent)."""
-        return _drive(self._mem, self._p.range(self._p.list_key(name), 0, None))[0]
-
-    def list_length(self, name: str) -> int:
-        """A list's length (0 if absent)."""
-        return _drive(self._mem, self._p.range(self._p.list_key(name), 0, 0))[1]
-
-    # messages
-    def add_message(self, role: str, content: Any, metadata: Any = None) -> Message:
-        """Append a message; return it (with its id and timestamp)."""
-        return _drive(self._mem, self._p.add_message(role, content, metadata))
-
-    def get_messages(self, limit: int | None = None) -> list[Message]:
-        """The last ``limit`` messages (all by default), oldest first."""
-        return _drive(self._mem, self._p.get_messages(limit))
-
-    def get_message_count(self) -> int:
-        """How many messages the conversation holds."""
-        return _drive(self._mem, self._p.range(self._p.msg_key, 0, 0))[1]
-
-    # lifetime
-    def set_ttl(self, seconds: float | None) -> int:
-        """Expire every field, list and message ``seconds`` from now (``None``: never)."""
-        return _drive(self._mem, self._p.set_ttl(seconds))
-
-    def clear_all(self) -> int:
-        """Delete every field, list and message; return how many entries went."""
-        return _drive(self._mem, self._p.clear_all())
-
-    def get_memory_size(self) -> dict[str, int]:
-        """``{total_fields, total_size_bytes, message_count}``."""
-        return _drive(self._mem, self._p.size())
-
-
-class AsyncConversation:
-    """The asyncio twin of :class:`Conversation` (same names, awaitable)."""
-
-    def __init__(
-        self, mem: AsyncMemory, cid: str, agent: str, namespace: str, ttl: float | None
-    ) -> None:
-        self._mem = mem
-        self._p = _Plans(cid, agent, namespace, ttl, mem._c.settings.clock)
-
-    @property
-    def id(self) -> str:
-        """The conversation id."""
-        return self._p.cid
-
-    async def set(self, name: str, value: Any, ttl: float | None = None) -> None:
-        """Set a field."""
-        await _adrive(self._mem, self._p.set(name, value, ttl))
-
-    async def get(self, name: str, default: Any = None) -> Any:
-        """A field's value, or ``default``."""
-        return await _adrive(self._mem, self._p.get(name, default))
-
-    async def update(self, mapping: Mapping[str, Any]) -> None:
-        """Set several fields at once."""
-        await _adrive(self._mem, self._p.update(mapping))
-
-    async def delete(self, name: str) -> bool:
-        """Delete a field."""
-        return await _adrive(self._mem, self._p.delete(name))
-
-    async def keys(self) -> list[str]:
-        """Field names, sorted."""
-        return [k for k, _ in await _adrive(self._mem, self._p.items())]
-
-    async def items(self) -> list[tuple[str, Any]]:
-        """``(name, value)`` of every field."""
-        return await _adrive(self._mem, self._p.items())
-
-    async def contains(self, name: str) -> bool:
-        """Whether the field exists."""
-        return await _adrive(self._mem, self._p.get(name, _MISSING)) is not _MISSING
-
-    async def append(self, name: str, item: Any) -> int:
-        """Append an item to a list."""
-        return await _adrive(self._mem, self._p.push(self._p.list_key(name), [item]))
-
-    async def extend(self, name: str, items: list[Any]) -> int:
-        """Append several items, atomically."""
-        return await _adrive(self._mem, self._p.push(self._p.list_key(name), list(items)))
-
-    async def pop(self, name: str, index: int = -1) -> Any:
-        """Remove and return an item."""
-        return await _adrive(self._mem, self._p.pop(name, index))
-
-    async def insert(self, name: str, index: int, item: Any) -> int:
-        """Insert an item before ``index``."""
-        return await _adrive(self._mem, self._p.insert(name, index, item))
-
-    async def remove(self, name: str, item: Any) -> int:
-        """Remove the first item equal to ``item``."""
-        return await _adrive(self._mem, self._p.remove(name, item))
-
-    async def get_list(self, name: str) -> list[Any]:
-        """Every item of a list."""
-        return (await _adrive(self._mem, self._p.range(self._p.list_key(name), 0, None)))[0]
-
-    async def list_length(self, name: str) -> int:
-        """A list's length."""
-        return (await _adrive(self._mem, self._p.range(self._p.list_key(name), 0, 0)))[1]
-
-    async def add_message(self, role: str, content: Any, metadata: Any = None) -> Message:
-        """Append a message."""
-        return await _adrive(self._mem, self._p.add_message(role, content, metadata))
-
-    async def get_messages(self, limit: int | None = None) -> list[Message]:
-        """The last ``limit`` messages, oldest first."""
-        return await _adrive(self._mem, self._p.get_messages(limit))
-
-    async def get_message_count(self) -> int:
-        """How many messages."""
-        return (await _adrive(self._mem, self._p.range(self._p.msg_key, 0, 0)))[1]
-
-    async def set_ttl(self, seconds: float | None) -> int:
-        """Expire everything of the conversation ``seconds`` from now."""
-        return await _adrive(self._mem, self._p.set_ttl(seconds))
-
-    async def clear_all(self) -> int:
-        """Delete every field, list and message."""
-        return await _adrive(self._mem, self._p.clear_all())
-
-    async def get_memory_size(self) -> dict[str, int]:
-        """``{total_fields, total_size_bytes, message_count}``."""
-        return await _adrive(self._mem, self._p.size())
 
 
 # ---------------------------------------------------------------- the manager
@@ -639,49 +627,55 @@ class _ManagerPlans:
         return {"total_conversations": len(rows), "conversations": rows}
 
 
-class Conversations:
-    """Every conversation of a namespace (sync): ``mem.conversations``."""
-
-    def __init__(self, mem: Memory, agent: str, namespace: str = DEFAULT_NAMESPACE) -> None:
-        self._mem = mem
-        self._p = _ManagerPlans(agent, v.check_namespace(namespace), mem._c.settings.clock)
-
-    def list(self) -> list[str]:
-        """Conversation ids, sorted."""
-        return _drive(self._mem, self._p.ids())
-
-    def cleanup(self, conversation_id: str) -> int:
-        """Delete a conversation and everything in it; return how many entries went."""
-        return _drive(self._mem, self._p.cleanup(conversation_id))
-
-    def cleanup_expired(self, max_age_seconds: float = 86400) -> int:
-        """Delete conversations idle longer than ``max_age_seconds``; return how many."""
-        return _drive(self._mem, self._p.cleanup_expired(max_age_seconds))
-
-    def stats(self) -> dict[str, Any]:
-        """``{total_conversations, conversations: [{conversation_id, total_fields, ...}]}``."""
-        return _drive(self._mem, self._p.stats())
-
-
 class AsyncConversations:
     """The asyncio twin of :class:`Conversations`."""
 
-    def __init__(self, mem: AsyncMemory, agent: str, namespace: str = DEFAULT_NAMESPACE) -> None:
+    # -- unasync source "conversations": Conversations' methods are generated from here
+    def __init__(self, mem: AsyncHandle, agent: str, namespace: str = DEFAULT_NAMESPACE) -> None:
         self._mem = mem
         self._p = _ManagerPlans(agent, v.check_namespace(namespace), mem._c.settings.clock)
 
     async def list(self) -> list[str]:
         """Conversation ids, sorted."""
-        return await _adrive(self._mem, self._p.ids())
+        return await adrive(self._mem._run, self._p.ids())
 
     async def cleanup(self, conversation_id: str) -> int:
-        """Delete a conversation."""
-        return await _adrive(self._mem, self._p.cleanup(conversation_id))
+        """Delete a conversation and everything in it; return how many entries went."""
+        return await adrive(self._mem._run, self._p.cleanup(conversation_id))
 
     async def cleanup_expired(self, max_age_seconds: float = 86400) -> int:
-        """Delete conversations idle longer than ``max_age_seconds``."""
-        return await _adrive(self._mem, self._p.cleanup_expired(max_age_seconds))
+        """Delete conversations idle longer than ``max_age_seconds``; return how many."""
+        return await adrive(self._mem._run, self._p.cleanup_expired(max_age_seconds))
 
     async def stats(self) -> dict[str, Any]:
-        """Sizes of every conversation."""
-        return await _adrive(self._mem, self._p.stats())
+        """``{total_conversations, conversations: [{conversation_id, total_fields, ...}]}``."""
+        return await adrive(self._mem._run, self._p.stats())
+
+    # -- end of unasync source "conversations"
+
+
+class Conversations:
+    """Every conversation of a namespace (sync): ``mem.conversations``."""
+
+    # -- generated from conversations.py ("conversations"): do not edit
+    def __init__(self, mem: Handle, agent: str, namespace: str = DEFAULT_NAMESPACE) -> None:
+        self._mem = mem
+        self._p = _ManagerPlans(agent, v.check_namespace(namespace), mem._c.settings.clock)
+
+    def list(self) -> list[str]:
+        """Conversation ids, sorted."""
+        return drive(self._mem._run, self._p.ids())
+
+    def cleanup(self, conversation_id: str) -> int:
+        """Delete a conversation and everything in it; return how many entries went."""
+        return drive(self._mem._run, self._p.cleanup(conversation_id))
+
+    def cleanup_expired(self, max_age_seconds: float = 86400) -> int:
+        """Delete conversations idle longer than ``max_age_seconds``; return how many."""
+        return drive(self._mem._run, self._p.cleanup_expired(max_age_seconds))
+
+    def stats(self) -> dict[str, Any]:
+        """``{total_conversations, conversations: [{conversation_id, total_fields, ...}]}``."""
+        return drive(self._mem._run, self._p.stats())
+
+    # -- end of generated "conversations"

@@ -62,11 +62,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hivemem._async import AsyncMemory
 from hivemem._connect import connect
+from hivemem._plan import adrive, drive
 from hivemem._sync import Memory
 from hivemem._validate import MAX_KEY_BYTES, check_namespace
 from hivemem.errors import (
     ConflictError,
-    HivememError,
     InvalidArgument,
     NamespaceNotFound,
     NotFound,
@@ -94,7 +94,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environm
     ) from exc
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterable
+    from collections.abc import Callable, Generator, Iterable
 
     from langgraph.store.base import Op, Result
 
@@ -260,36 +260,13 @@ class _Call:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-def _run(memory: Memory, plan: _Plan[T]) -> T:
-    """Drive a plan with the synchronous API."""
-    try:
-        call = next(plan)
-        while True:
-            try:
-                result = getattr(memory, call.method)(*call.args, **call.kwargs)
-            except HivememError as exc:
-                call = plan.throw(exc)
-            else:
-                call = plan.send(result)
-    except StopIteration as stop:
-        value: T = stop.value
-        return value
+def _caller(memory: Memory | AsyncMemory) -> Callable[[_Call], Any]:
+    """How a plan's calls run on ``memory``; :mod:`hivemem._plan` drives the plan."""
 
+    def call(step: _Call) -> Any:
+        return getattr(memory, step.method)(*step.args, **step.kwargs)
 
-async def _arun(memory: AsyncMemory, plan: _Plan[T]) -> T:
-    """Drive a plan with the asyncio API."""
-    try:
-        call = next(plan)
-        while True:
-            try:
-                result = await getattr(memory, call.method)(*call.args, **call.kwargs)
-            except HivememError as exc:
-                call = plan.throw(exc)
-            else:
-                call = plan.send(result)
-    except StopIteration as stop:
-        value: T = stop.value
-        return value
+    return call
 
 
 def _when(timestamp: float) -> datetime:
@@ -435,7 +412,7 @@ class HivememStore(BaseStore):
             TooLarge: a namespace and key too long for a hivemem key.
             HivememError: what the hivemem store raises (permissions, values...).
         """
-        return _run(self._memory, self._plan_batch(ops))
+        return drive(_caller(self._memory), self._plan_batch(ops))
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Execute operations in one batch, from asyncio code (same as :meth:`batch`).
@@ -446,7 +423,7 @@ class HivememStore(BaseStore):
         Returns:
             One result per op, in order.
         """
-        return await _arun(self._amemory, self._plan_batch(ops))
+        return await adrive(_caller(self._amemory), self._plan_batch(ops))
 
     # ------------------------------------------------------------ plans
     def _plan_batch(self, ops: Iterable[Op]) -> _Plan[list[Result]]:

@@ -3,17 +3,19 @@
 Embedded, each method drives its plan (:mod:`hivemem.memories.plans`) against the store;
 over ``http://`` it sends one request to the server's memories routes, where the server
 drives the same plan (and embeds with its own embedder, next to the records).
+
+:class:`AsyncMemories` and the ``a``-functions are the source; :class:`Memories` and the
+sync functions are generated from them (``python -m hivemem._unasync``).
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from hivemem._plan import adrive, drive
 from hivemem.memories.decay import DecayPolicy
 from hivemem.memories.plans import (
     DEFAULT_NAMESPACE,
-    Local,
     MemoryPlans,
     Plan,
     get_session_plan,
@@ -23,52 +25,13 @@ from hivemem.memories.registry import indexes_for
 from hivemem.memories.wire import MemoryCall
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
-    from hivemem._async import AsyncMemory
     from hivemem._core import Core
-    from hivemem._sync import Memory
-    from hivemem.engine import ops as o
+    from hivemem._plan import AsyncHandle, Handle
     from hivemem.types import Group, MemoryRecord, ScoredMemory, Session
 
 __all__ = ["AsyncMemories", "Memories", "adrive", "drive"]
-
-T = TypeVar("T")
-
-
-def drive(run: Callable[[o.Op[Any]], Any], plan: Plan[T]) -> T:
-    """Run a plan: ops through ``run``, local steps in this thread."""
-    try:
-        step = next(plan)
-        while True:
-            try:
-                result = step.fn(*step.args) if isinstance(step, Local) else run(step)
-            except Exception as exc:
-                step = plan.throw(exc)
-            else:
-                step = plan.send(result)
-    except StopIteration as stop:
-        value: T = stop.value
-        return value
-
-
-async def adrive(run: Callable[[o.Op[Any]], Any], plan: Plan[T]) -> T:
-    """Run a plan under asyncio: ops through ``await run(op)``, local steps in a thread."""
-    try:
-        step = next(plan)
-        while True:
-            try:
-                if isinstance(step, Local):
-                    result = await asyncio.to_thread(step.fn, *step.args)
-                else:
-                    result = await run(step)
-            except Exception as exc:
-                step = plan.throw(exc)
-            else:
-                step = plan.send(result)
-    except StopIteration as stop:
-        value: T = stop.value
-        return value
 
 
 def plans_for(
@@ -134,12 +97,221 @@ class _Base:
         return plan
 
 
+class AsyncMemories(_Base):
+    """Long-term memories of one namespace (asyncio). From ``amem.memories(namespace)``."""
+
+    # -- unasync source "memories": Memories' methods are generated from here
+    def __init__(
+        self,
+        mem: AsyncHandle,
+        namespace: str = DEFAULT_NAMESPACE,
+        agent: str | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        super().__init__(mem._c, namespace, mem._c.who(agent), session_id)
+        self._mem = mem
+
+    async def _go(self, method: str, **args: Any) -> Any:
+        if self._remote:
+            return await self._mem._run(self._op(method, args))
+        return await adrive(self._mem._run, self._plan(method, args))
+
+    async def add(
+        self,
+        content: str,
+        *,
+        memory_type: str = "general",
+        tier: str = "short",
+        importance: float = 0.5,
+        metadata: Mapping[str, Any] | None = None,
+        tags: list[str] | None = None,
+        parent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> MemoryRecord:
+        """Add a record (embedded once, now, when an embedder is configured)."""
+        spec = _add_spec(
+            content,
+            memory_type=memory_type,
+            tier=tier,
+            importance=importance,
+            metadata=metadata,
+            tags=tags,
+            parent_id=parent_id,
+            session_id=session_id or self.session_id,
+        )
+        record: MemoryRecord = await self._go("add", spec=spec)
+        return record
+
+    async def add_many(self, memories: list[Mapping[str, Any]]) -> list[MemoryRecord]:
+        """Add records (dicts of ``add``'s arguments) in one atomic step, embedded in one batch."""
+        records: list[MemoryRecord] = await self._go("add_many", memories=list(memories))
+        return records
+
+    async def get(self, memory_id: str) -> MemoryRecord:
+        """A record (counts as an access: strength back to 1). Raises ``NotFound``."""
+        record: MemoryRecord = await self._go("get", rid=memory_id)
+        return record
+
+    async def get_many(self, ids: list[str]) -> list[MemoryRecord]:
+        """The records that exist among ``ids``, in order (not counted as accesses)."""
+        records: list[MemoryRecord] = await self._go("get_many", ids=list(ids))
+        return records
+
+    async def update(self, memory_id: str, **fields: Any) -> MemoryRecord:
+        """Change fields of a record; new content is re-embedded.
+
+        Fields: ``content``, ``memory_type``, ``tier``, ``importance``, ``metadata``,
+        ``tags``, ``session_id``, ``parent_id``.
+        """
+        record: MemoryRecord = await self._go("update", rid=memory_id, fields=fields)
+        return record
+
+    async def delete(self, memory_id: str, cascade: bool = True) -> int:
+        """Delete a record and (``cascade``) its descendants; return how many records."""
+        count: int = await self._go("delete", rid=memory_id, cascade=cascade)
+        return count
+
+    async def search(
+        self,
+        query: str,
+        *,
+        memory_type: str | None = None,
+        tags: list[str] | None = None,
+        limit: int = 10,
+        parent_id: str | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> list[ScoredMemory]:
+        """Keyword search, ranked by BM25 (``tags``: records carrying all of them)."""
+        hits: list[ScoredMemory] = await self._go(
+            "search",
+            query=query,
+            memory_type=memory_type,
+            tags=tags,
+            limit=limit,
+            parent_id=parent_id,
+            filters=filters,
+        )
+        return hits
+
+    async def semantic_search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        filters: dict[str, Any] | None = None,
+        weights: dict[str, float] | None = None,
+    ) -> list[ScoredMemory]:
+        """Hybrid search: vector + keyword + strength + recency.
+
+        ``weights`` override the defaults; each result's ``parts`` shows the weighted
+        components, which sum to its score.
+        """
+        hits: list[ScoredMemory] = await self._go(
+            "semantic_search", query=query, k=k, filters=filters, weights=weights
+        )
+        return hits
+
+    async def children(
+        self,
+        parent_id: str,
+        *,
+        limit: int = 50,
+        sort_field: str = "created_at",
+        sort_order: str = "desc",
+    ) -> list[MemoryRecord]:
+        """A record's children, sorted."""
+        records: list[MemoryRecord] = await self._go(
+            "children",
+            parent_id=parent_id,
+            limit=limit,
+            sort_field=sort_field,
+            sort_order=sort_order,
+        )
+        return records
+
+    async def add_relationship(
+        self, source_id: str, target_id: str, relationship_type: str, strength: float = 1.0
+    ) -> dict[str, Any]:
+        """Relate two records; return the relationship."""
+        rel: dict[str, Any] = await self._go(
+            "add_relationship",
+            source_id=source_id,
+            target_id=target_id,
+            relationship_type=relationship_type,
+            strength=strength,
+        )
+        return rel
+
+    async def get_related(
+        self, memory_id: str, relationship_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Records related either way: ``{memory, relationship_type, strength, direction}``."""
+        related: list[dict[str, Any]] = await self._go(
+            "get_related", rid=memory_id, relationship_type=relationship_type
+        )
+        return related
+
+    async def reinforce(self, memory_id: str, factor: float = 1.2) -> MemoryRecord:
+        """Reinforce a record: strength back to 1, its half-life times ``factor`` from now on."""
+        record: MemoryRecord = await self._go("reinforce", rid=memory_id, factor=factor)
+        return record
+
+    async def create_group(self, name: str, description: str | None = None) -> Group:
+        """Create a context group."""
+        group: Group = await self._go("create_group", name=name, description=description)
+        return group
+
+    async def add_to_group(self, memory_id: str, group_id: str) -> bool:
+        """Put a record in a group."""
+        added: bool = await self._go("add_to_group", rid=memory_id, gid=group_id)
+        return added
+
+    async def get_group(self, group_id: str) -> tuple[Group, list[MemoryRecord]]:
+        """A group and its records."""
+        got: tuple[Group, list[MemoryRecord]] = await self._go("get_group", gid=group_id)
+        return got
+
+    async def archive(self, memory_id: str) -> MemoryRecord:
+        """Archive a record: searches skip it until :meth:`restore` (``memory:archived``)."""
+        record: MemoryRecord = await self._go("archive", rid=memory_id)
+        return record
+
+    async def restore(self, memory_id: str) -> MemoryRecord:
+        """Bring an archived record back to its tier, as an access (``memory:restored``)."""
+        record: MemoryRecord = await self._go("restore", rid=memory_id)
+        return record
+
+    async def config(self) -> dict[str, Any]:
+        """The namespace's memories settings: ``{"forget": policy or None}``."""
+        settings: dict[str, Any] = await self._go("config")
+        return settings
+
+    async def configure(self, *, forget: Any = _UNSET) -> dict[str, Any]:
+        """Change the namespace's memories settings (needs admin); return them all.
+
+        Args:
+            forget: The forgetting policy, ``{"below": 0.05, "action": "archive" |
+                "delete", "min_age": seconds}``, or ``None`` for none (the default: nothing
+                is ever forgotten).
+        """
+        settings: dict[str, Any] = await self._go("configure", **_given(forget=forget))
+        return settings
+
+    async def decay(self, now: float | None = None) -> dict[str, int]:
+        """Run one decay pass now: ``{decayed, promoted, archived, deleted, skipped}``."""
+        counts: dict[str, int] = await self._go("decay", now=now)
+        return counts
+
+    # -- end of unasync source "memories"
+
+
 class Memories(_Base):
     """Long-term memories of one namespace (sync). From ``mem.memories(namespace)``."""
 
+    # -- generated from api.py ("memories"): do not edit
     def __init__(
         self,
-        mem: Memory,
+        mem: Handle,
         namespace: str = DEFAULT_NAMESPACE,
         agent: str | None = None,
         session_id: str | None = None,
@@ -338,196 +510,7 @@ class Memories(_Base):
         counts: dict[str, int] = self._go("decay", now=now)
         return counts
 
-
-class AsyncMemories(_Base):
-    """Long-term memories of one namespace (asyncio). From ``amem.memories(namespace)``."""
-
-    def __init__(
-        self,
-        mem: AsyncMemory,
-        namespace: str = DEFAULT_NAMESPACE,
-        agent: str | None = None,
-        session_id: str | None = None,
-    ) -> None:
-        super().__init__(mem._c, namespace, mem._c.who(agent), session_id)
-        self._mem = mem
-
-    async def _go(self, method: str, **args: Any) -> Any:
-        if self._remote:
-            return await self._mem._run(self._op(method, args))
-        return await adrive(self._mem._run, self._plan(method, args))
-
-    async def add(
-        self,
-        content: str,
-        *,
-        memory_type: str = "general",
-        tier: str = "short",
-        importance: float = 0.5,
-        metadata: Mapping[str, Any] | None = None,
-        tags: list[str] | None = None,
-        parent_id: str | None = None,
-        session_id: str | None = None,
-    ) -> MemoryRecord:
-        """Add a record (see :meth:`Memories.add`)."""
-        spec = _add_spec(
-            content,
-            memory_type=memory_type,
-            tier=tier,
-            importance=importance,
-            metadata=metadata,
-            tags=tags,
-            parent_id=parent_id,
-            session_id=session_id or self.session_id,
-        )
-        record: MemoryRecord = await self._go("add", spec=spec)
-        return record
-
-    async def add_many(self, memories: list[Mapping[str, Any]]) -> list[MemoryRecord]:
-        """Add records in one atomic step (see :meth:`Memories.add_many`)."""
-        records: list[MemoryRecord] = await self._go("add_many", memories=list(memories))
-        return records
-
-    async def get(self, memory_id: str) -> MemoryRecord:
-        """A record, counted as an access (see :meth:`Memories.get`)."""
-        record: MemoryRecord = await self._go("get", rid=memory_id)
-        return record
-
-    async def get_many(self, ids: list[str]) -> list[MemoryRecord]:
-        """The records that exist among ``ids`` (see :meth:`Memories.get_many`)."""
-        records: list[MemoryRecord] = await self._go("get_many", ids=list(ids))
-        return records
-
-    async def update(self, memory_id: str, **fields: Any) -> MemoryRecord:
-        """Change fields of a record (see :meth:`Memories.update`)."""
-        record: MemoryRecord = await self._go("update", rid=memory_id, fields=fields)
-        return record
-
-    async def delete(self, memory_id: str, cascade: bool = True) -> int:
-        """Delete a record (see :meth:`Memories.delete`)."""
-        count: int = await self._go("delete", rid=memory_id, cascade=cascade)
-        return count
-
-    async def search(
-        self,
-        query: str,
-        *,
-        memory_type: str | None = None,
-        tags: list[str] | None = None,
-        limit: int = 10,
-        parent_id: str | None = None,
-        filters: dict[str, Any] | None = None,
-    ) -> list[ScoredMemory]:
-        """Keyword search (see :meth:`Memories.search`)."""
-        hits: list[ScoredMemory] = await self._go(
-            "search",
-            query=query,
-            memory_type=memory_type,
-            tags=tags,
-            limit=limit,
-            parent_id=parent_id,
-            filters=filters,
-        )
-        return hits
-
-    async def semantic_search(
-        self,
-        query: str,
-        *,
-        k: int = 5,
-        filters: dict[str, Any] | None = None,
-        weights: dict[str, float] | None = None,
-    ) -> list[ScoredMemory]:
-        """Hybrid search (see :meth:`Memories.semantic_search`)."""
-        hits: list[ScoredMemory] = await self._go(
-            "semantic_search", query=query, k=k, filters=filters, weights=weights
-        )
-        return hits
-
-    async def children(
-        self,
-        parent_id: str,
-        *,
-        limit: int = 50,
-        sort_field: str = "created_at",
-        sort_order: str = "desc",
-    ) -> list[MemoryRecord]:
-        """A record's children (see :meth:`Memories.children`)."""
-        records: list[MemoryRecord] = await self._go(
-            "children",
-            parent_id=parent_id,
-            limit=limit,
-            sort_field=sort_field,
-            sort_order=sort_order,
-        )
-        return records
-
-    async def add_relationship(
-        self, source_id: str, target_id: str, relationship_type: str, strength: float = 1.0
-    ) -> dict[str, Any]:
-        """Relate two records (see :meth:`Memories.add_relationship`)."""
-        rel: dict[str, Any] = await self._go(
-            "add_relationship",
-            source_id=source_id,
-            target_id=target_id,
-            relationship_type=relationship_type,
-            strength=strength,
-        )
-        return rel
-
-    async def get_related(
-        self, memory_id: str, relationship_type: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Records related either way (see :meth:`Memories.get_related`)."""
-        related: list[dict[str, Any]] = await self._go(
-            "get_related", rid=memory_id, relationship_type=relationship_type
-        )
-        return related
-
-    async def reinforce(self, memory_id: str, factor: float = 1.2) -> MemoryRecord:
-        """Reinforce a record (see :meth:`Memories.reinforce`)."""
-        record: MemoryRecord = await self._go("reinforce", rid=memory_id, factor=factor)
-        return record
-
-    async def create_group(self, name: str, description: str | None = None) -> Group:
-        """Create a context group."""
-        group: Group = await self._go("create_group", name=name, description=description)
-        return group
-
-    async def add_to_group(self, memory_id: str, group_id: str) -> bool:
-        """Put a record in a group."""
-        added: bool = await self._go("add_to_group", rid=memory_id, gid=group_id)
-        return added
-
-    async def get_group(self, group_id: str) -> tuple[Group, list[MemoryRecord]]:
-        """A group and its records."""
-        got: tuple[Group, list[MemoryRecord]] = await self._go("get_group", gid=group_id)
-        return got
-
-    async def archive(self, memory_id: str) -> MemoryRecord:
-        """Archive a record (see :meth:`Memories.archive`)."""
-        record: MemoryRecord = await self._go("archive", rid=memory_id)
-        return record
-
-    async def restore(self, memory_id: str) -> MemoryRecord:
-        """Restore an archived record (see :meth:`Memories.restore`)."""
-        record: MemoryRecord = await self._go("restore", rid=memory_id)
-        return record
-
-    async def config(self) -> dict[str, Any]:
-        """The namespace's memories settings (see :meth:`Memories.config`)."""
-        settings: dict[str, Any] = await self._go("config")
-        return settings
-
-    async def configure(self, *, forget: Any = _UNSET) -> dict[str, Any]:
-        """Change the namespace's memories settings (see :meth:`Memories.configure`)."""
-        settings: dict[str, Any] = await self._go("configure", **_given(forget=forget))
-        return settings
-
-    async def decay(self, now: float | None = None) -> dict[str, int]:
-        """Run one decay pass now (see :meth:`Memories.decay`)."""
-        counts: dict[str, int] = await self._go("decay", now=now)
-        return counts
+    # -- end of generated "memories"
 
 
 def _session(core: Core, method: str, args: dict[str, Any]) -> tuple[Any, Plan[Session] | None]:
@@ -543,8 +526,32 @@ def _session_args(user_id: str, session_type: str, metadata: Any) -> dict[str, A
     return {"user_id": user_id, "session_type": session_type, "metadata": metadata}
 
 
+# -- unasync source "sessions": create_session and get_session are generated from here
+async def acreate_session(
+    mem: AsyncHandle,
+    user_id: str,
+    session_type: str = "conversation",
+    metadata: Mapping[str, Any] | None = None,
+) -> Session:
+    """Create a session (namespace ``sessions``)."""
+    op, plan = _session(mem._c, "create_session", _session_args(user_id, session_type, metadata))
+    session: Session = await mem._run(op) if plan is None else await adrive(mem._run, plan)
+    return session
+
+
+async def aget_session(mem: AsyncHandle, session_id: str) -> Session:
+    """A session by id."""
+    op, plan = _session(mem._c, "get_session", {"session_id": session_id})
+    session: Session = await mem._run(op) if plan is None else await adrive(mem._run, plan)
+    return session
+
+
+# -- end of unasync source "sessions"
+
+
+# -- generated from api.py ("sessions"): do not edit
 def create_session(
-    mem: Memory,
+    mem: Handle,
     user_id: str,
     session_type: str = "conversation",
     metadata: Mapping[str, Any] | None = None,
@@ -555,27 +562,11 @@ def create_session(
     return session
 
 
-def get_session(mem: Memory, session_id: str) -> Session:
+def get_session(mem: Handle, session_id: str) -> Session:
     """A session by id."""
     op, plan = _session(mem._c, "get_session", {"session_id": session_id})
     session: Session = mem._run(op) if plan is None else drive(mem._run, plan)
     return session
 
 
-async def acreate_session(
-    mem: AsyncMemory,
-    user_id: str,
-    session_type: str = "conversation",
-    metadata: Mapping[str, Any] | None = None,
-) -> Session:
-    """Create a session (asyncio)."""
-    op, plan = _session(mem._c, "create_session", _session_args(user_id, session_type, metadata))
-    session: Session = await mem._run(op) if plan is None else await adrive(mem._run, plan)
-    return session
-
-
-async def aget_session(mem: AsyncMemory, session_id: str) -> Session:
-    """A session by id (asyncio)."""
-    op, plan = _session(mem._c, "get_session", {"session_id": session_id})
-    session: Session = await mem._run(op) if plan is None else await adrive(mem._run, plan)
-    return session
+# -- end of generated "sessions"

@@ -33,12 +33,12 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote
 
 from hivemem import _codec
 from hivemem import _validate as v
+from hivemem._plan import Local
 from hivemem.engine import ops as o
 from hivemem.engine.permissions import ADMIN, WRITE, require
 from hivemem.errors import (
@@ -121,14 +121,6 @@ _UPDATABLE = frozenset(
 _ADD_FIELDS = frozenset(
     {"content", "memory_type", "tier", "importance", "metadata", "tags", "parent_id", "session_id"}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Local:
-    """A step the driver runs in process: ``fn(*args)`` (blocking; a thread under asyncio)."""
-
-    fn: Callable[..., Any]
-    args: tuple[Any, ...]
 
 
 # ---------------------------------------------------------------- argument checks

@@ -32,7 +32,8 @@ from langgraph.store.memory import InMemoryStore
 from typing_extensions import TypedDict
 
 import hivemem
-from hivemem.integrations.langgraph import HivememStore, _run, decode_key, encode_key
+from hivemem._plan import drive
+from hivemem.integrations.langgraph import HivememStore, _caller, decode_key, encode_key
 
 if TYPE_CHECKING:
     from conftest import Backend
@@ -543,7 +544,7 @@ def test_a_refresh_never_overwrites_a_newer_write(backend: Backend) -> None:
     assert stale is not None
     other.put(("t",), "k", {"v": 2})  # no TTL now
     # A refresh of what was read before the other write is refused by expected_version.
-    _run(store.memory, store._plan_refresh(stale))
+    drive(_caller(store.memory), store._plan_refresh(stale))
     entry = store.memory.get_entry(NS, "t/:k")
     assert entry is not None and entry.value == {"v": 2} and entry.expires_at is None
 
