@@ -201,10 +201,10 @@ class AsyncMemories(_Base):
         filters: dict[str, Any] | None = None,
         weights: dict[str, float] | None = None,
     ) -> list[ScoredMemory]:
-        """Hybrid search: vector + keyword + strength + recency.
+        """Hybrid search: vector, keyword, context, strength and recency.
 
-        ``weights`` override the defaults; each result's ``parts`` shows the weighted
-        components, which sum to its score.
+        ``weights`` override the defaults (docs/memories.md, "How search ranks"); each
+        result's ``parts`` shows the weighted components, which sum to its score.
         """
         hits: list[ScoredMemory] = await self._go(
             "semantic_search", query=query, k=k, filters=filters, weights=weights
@@ -409,10 +409,10 @@ class Memories(_Base):
         filters: dict[str, Any] | None = None,
         weights: dict[str, float] | None = None,
     ) -> list[ScoredMemory]:
-        """Hybrid search: vector + keyword + strength + recency.
+        """Hybrid search: vector, keyword, context, strength and recency.
 
-        ``weights`` override the defaults; each result's ``parts`` shows the weighted
-        components, which sum to its score.
+        ``weights`` override the defaults (docs/memories.md, "How search ranks"); each
+        result's ``parts`` shows the weighted components, which sum to its score.
         """
         hits: list[ScoredMemory] = self._go(
             "semantic_search", query=query, k=k, filters=filters, weights=weights
