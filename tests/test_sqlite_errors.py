@@ -19,6 +19,7 @@ from hivemem.backends import sqlite as sqlite_mod
 from hivemem.backends.sqlite import SQLiteBackend
 from hivemem.engine import apply
 from hivemem.engine import ops as o
+from hivemem.engine.txn import Settings
 from hivemem.errors import InternalError
 from tests.test_sqlite_batches import _one_batch
 
@@ -176,7 +177,7 @@ async def test_asyncio_waiters_are_answered_when_one_op_raises(
 ) -> None:
     import asyncio
 
-    backend = SQLiteBackend(str(tmp_path / "s.db"), hivemem.backends.base.Settings())
+    backend = SQLiteBackend(str(tmp_path / "s.db"), Settings())
     try:
         backend.execute(o.CreateNamespace(agent="a", ns="a"))
         ops: list[o.Op[Any]] = [_put(f"k{i}", str(i)) for i in range(16)]

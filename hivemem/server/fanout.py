@@ -135,7 +135,7 @@ class FanoutCache:
         if (
             hit is not None
             and backend.shared_between_processes
-            and getattr(backend, "change_token", None) is None
+            and not backend.supports_change_token
             and now - hit.at >= backend.poll_interval
         ):
             self._drop(key)  # other processes commit unseen by the notifier
