@@ -500,9 +500,8 @@ class AsyncMemory:
         for sub in list(self._c.subscriptions):
             if isinstance(sub, AsyncSubscription):
                 await sub.aunsubscribe()
-        aclose = getattr(self._b, "aclose", None)
-        if aclose is not None and not self._c.closed.is_set():
-            await aclose()
+        if not self._c.closed.is_set():
+            await self._b.aclose()
         self._c.close()
 
     destroy = aclose

@@ -11,8 +11,8 @@ from hivemem._core import Core
 from hivemem._sync import Memory
 from hivemem._validate import check_agent
 from hivemem.backends import open_backend
-from hivemem.backends.base import Settings
 from hivemem.engine.conflicts import BUILTIN_RESOLVERS
+from hivemem.engine.txn import Settings
 from hivemem.errors import InvalidArgument, PermissionDenied
 
 __all__ = ["DEFAULT_URL", "connect", "connect_async", "default_embedder"]

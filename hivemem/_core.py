@@ -22,7 +22,8 @@ from hivemem.memories.registry import save_snapshots
 from hivemem.types import EVENT_TYPES, Event
 
 if TYPE_CHECKING:
-    from hivemem.backends.base import Backend, Result, Settings
+    from hivemem.backends.base import Backend
+    from hivemem.engine.txn import Result, Settings
 
 __all__ = ["CLIENT_RESOLVER_PREFIX", "NOT_GIVEN", "Core"]
 
@@ -292,7 +293,7 @@ class Core:
             if strategy == "custom":
                 raise InvalidArgument("the 'custom' strategy needs a resolver (callable or name)")
             return None
-        remote = getattr(self.backend, "client_resolvers", False)
+        remote = self.backend.client_resolvers
         if isinstance(resolver, str):
             # A client-side resolver's name, or (remotely) one the server checks.
             if resolver.startswith(CLIENT_RESOLVER_PREFIX) or remote:
@@ -433,31 +434,22 @@ class Core:
     # ------------------------------------------------------------ remote client state
     def breaker_status(self) -> dict[str, Any]:
         """The circuit breaker of a remote store (embedded stores have none: always closed)."""
-        breaker = getattr(self.backend, "breaker", None)
-        if breaker is None:
-            return {"state": "closed", "failures": 0, "opened_at": None}
-        status: dict[str, Any] = breaker.status()
-        return status
+        return self.backend.breaker_status()
 
     def reset_breaker(self) -> None:
         """Close a remote store's circuit breaker and forget its failures."""
-        breaker = getattr(self.backend, "breaker", None)
-        if breaker is not None:
-            breaker.reset()
+        self.backend.reset_breaker()
 
     def clear_cache(self) -> None:
         """Empty a remote store's near-cache (if it has one)."""
-        cache = getattr(self.backend, "cache", None)
-        if cache is not None:
-            cache.clear()
+        self.backend.clear_cache()
 
     def metrics(self) -> dict[str, Any]:
         """Operation counts, errors and latency percentiles; near-cache and breaker state."""
-        cache = getattr(self.backend, "cache", None)
         return {
             **self.op_metrics.snapshot(),
             "backend": self.backend.name,
-            "cache": cache.stats() if cache is not None else None,
+            "cache": self.backend.cache_stats(),
             "circuit_breaker": self.breaker_status(),
             "subscriptions": len(self.subscriptions),
         }

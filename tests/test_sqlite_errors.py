@@ -8,6 +8,7 @@ gap-free, and the writer keeps working. (Issue 15, item 2.)
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,8 @@ from hivemem.backends import sqlite as sqlite_mod
 from hivemem.backends.sqlite import SQLiteBackend
 from hivemem.engine import apply
 from hivemem.engine import ops as o
-from hivemem.errors import InternalError
+from hivemem.engine.txn import Settings
+from hivemem.errors import BackendUnavailable, InternalError
 from tests.test_sqlite_batches import _one_batch
 
 if TYPE_CHECKING:
@@ -176,7 +178,7 @@ async def test_asyncio_waiters_are_answered_when_one_op_raises(
 ) -> None:
     import asyncio
 
-    backend = SQLiteBackend(str(tmp_path / "s.db"), hivemem.backends.base.Settings())
+    backend = SQLiteBackend(str(tmp_path / "s.db"), Settings())
     try:
         backend.execute(o.CreateNamespace(agent="a", ns="a"))
         ops: list[o.Op[Any]] = [_put(f"k{i}", str(i)) for i in range(16)]
@@ -189,3 +191,39 @@ async def test_asyncio_waiters_are_answered_when_one_op_raises(
         assert len(_revisions(backend)) == 1 + 16
     finally:
         backend.close()
+
+
+async def test_a_read_the_driver_fails_comes_back_in_its_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SQLite error in a read is the op's ``BackendUnavailable`` result, as in a commit
+    (one way for every error: the backend returns it, the caller raises it)."""
+    mem, backend = _store(tmp_path)
+    try:
+        mem.write("a", "k", 1)
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(sqlite_mod, "execute", broken)
+        read = o.Get(agent="a", ns="a", key="k")
+        for result in (backend.execute(read), await backend.aexecute(read)):
+            assert isinstance(result.error, BackendUnavailable)
+            assert "disk I/O error" in result.error.message
+            assert isinstance(result.error.__cause__, sqlite3.OperationalError)
+        with pytest.raises(BackendUnavailable, match="disk I/O error"):
+            mem.read("a", "k")
+    finally:
+        mem.close()
+
+
+def test_a_read_of_a_closed_store_comes_back_in_its_result(tmp_path: Path) -> None:
+    """Reading a closed store answers ``BackendUnavailable`` in the result, as a write does;
+    the API raises it."""
+    mem, backend = _store(tmp_path)
+    mem.close()
+    for op in (o.Get(agent="a", ns="a", key="k"), _put("k", "1")):
+        result = backend.execute(op)
+        assert isinstance(result.error, BackendUnavailable), op
+    with pytest.raises(BackendUnavailable):
+        mem.read("a", "k")

@@ -8,7 +8,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from hivemem.errors import InvalidArgument
 
 if TYPE_CHECKING:
-    from hivemem.backends.base import Backend, Settings
+    from hivemem.backends.base import Backend
+    from hivemem.engine.txn import Settings
 
 __all__ = ["open_backend"]
 

@@ -1,10 +1,12 @@
-"""The backend contract.
+"""The backend layer's base: :class:`Backend` and the :class:`Notifier` that wakes watchers.
 
 A backend stores namespaces, entries, revisions, events, audit records and idempotency
 keys, and runs ops atomically. Everything with meaning (permissions, conflict strategies,
-TTL, revisions, events) lives in :mod:`hivemem.engine.apply`, which works over the
-primitives of :class:`Txn`; a backend's job is to provide those primitives inside one atomic
-step and to run ops through :func:`hivemem.engine.apply.execute`.
+TTL, revisions, events) lives in the engine (:mod:`hivemem.engine.apply`), which works over
+the primitives of :class:`~hivemem.engine.txn.Txn`; a backend's job is to provide those
+primitives inside one atomic step and to run ops through
+:func:`hivemem.engine.apply.execute`. The contract (``Txn``, ``Stored``, ``Result``,
+``Settings``) belongs to the engine, in :mod:`hivemem.engine.txn`.
 
 Sync and async: :meth:`Backend.execute` runs an op in the calling thread (or hands a
 mutation to a writer thread and waits); :meth:`Backend.aexecute` is the same for asyncio
@@ -17,278 +19,19 @@ import abc
 import contextlib
 import itertools
 import threading
-import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from hivemem._validate import SYSTEM_AGENT
+from hivemem.engine.ops import EventsAfter, Get
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+    from collections.abc import AsyncIterator, Iterable, Iterator
 
-    from hivemem.engine.conflicts import Resolver
     from hivemem.engine.ops import Op
-    from hivemem.errors import HivememError
-    from hivemem.types import AccessLogEntry, Event, NamespaceInfo
+    from hivemem.engine.txn import Result, Settings
+    from hivemem.types import Event
 
-__all__ = [
-    "STORE_BYTES_EVERY",
-    "Backend",
-    "Mark",
-    "Notifier",
-    "Result",
-    "Settings",
-    "Stored",
-    "Txn",
-    "filter_audit",
-]
-
-
-class Stored(NamedTuple):
-    """An entry as a backend keeps it (the value as JSON text; expired ones included)."""
-
-    value_json: str
-    owner: str
-    version: int
-    revision: int
-    created_at: float
-    updated_at: float
-    expires_at: float | None
-
-
-@dataclass(slots=True)
-class Settings:
-    """Options shared by a store's engine and backend."""
-
-    clock: Callable[[], float] = time.time
-    max_value_bytes: int = 1 << 20
-    event_retention: int = 10_000
-    max_log_size: int = 100_000
-    log_reads: bool = True
-    idempotency_ttl: float = 600.0
-    cleanup_interval: float = 60.0
-    auto_create_namespaces: bool = True
-    #: Set when someone listens to ``memory:read``: reads then build a local event.
-    read_events: bool = False
-    #: Set when any in-process listener exists: a remote client then asks for the events
-    #: of its own ops.
-    listening: bool = False
-    resolvers: dict[str, Resolver] = field(default_factory=dict)
-    #: The embedder of long-term memories (``hivemem.memories.embed``), or ``None``.
-    embedder: Any = None
-    #: How long-term memories decay (``hivemem.memories.decay.DecayPolicy``); ``None``: defaults.
-    decay: Any = None
-    #: Where long-term memory vector indexes are snapshotted at close so that a restart
-    #: does not rebuild them (``hivemem.memories.snapshot``). ``None``: the backend's
-    #: default (``<file>.index`` beside a SQLite file; none otherwise); ``""``: never.
-    index_dir: str | None = None
-    # -- quotas an operator sets (``None``: none; ``hivemem serve`` sets defaults)
-    #: Namespaces one agent may create, auto-created ones included (admins are exempt).
-    max_namespaces_per_agent: int | None = None
-    #: Entries a namespace may hold when its config sets no ``max_entries``.
-    default_max_entries: int | None = None
-    #: Bytes the store may take (SQLite: its file; Redis: ``used_memory``); beyond, writes
-    #: that add data are refused (deletes still run). Looked up at most every
-    #: :data:`STORE_BYTES_EVERY` seconds, never per write.
-    max_store_bytes: int | None = None
-
-
-#: Seconds a backend may reuse its measure of the store's size (``Txn.store_bytes``).
-STORE_BYTES_EVERY = 1.0
-
-
-@dataclass(slots=True)
-class Result:
-    """What executing one op produced: a value or an error, and the events to dispatch."""
-
-    value: Any = None
-    error: HivememError | None = None
-    events: list[Event] = field(default_factory=list)
-
-    def unwrap(self) -> Any:
-        """Return the value, or raise the error."""
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-
-class Txn(abc.ABC):
-    """Storage primitives inside one atomic step of a backend.
-
-    ``savepoint``/``release``/``rollback`` bracket one op, so a refused op leaves nothing
-    behind even when several ops share one commit. Entry primitives see expired entries too;
-    the engine decides what is live.
-    """
-
-    #: Exceptions the engine lets through to the backend (its own signals, and driver
-    #: errors that may have broken the whole transaction); any other exception an op raises
-    #: fails that op alone (:class:`~hivemem.errors.InternalError`, its writes undone).
-    passthrough: ClassVar[tuple[type[Exception], ...]] = ()
-
-    # -- atomic brackets
-    @abc.abstractmethod
-    def savepoint(self) -> None:
-        """Start an op whose changes :meth:`rollback` can undo."""
-
-    @abc.abstractmethod
-    def release(self) -> None:
-        """Keep the changes of the current op."""
-
-    @abc.abstractmethod
-    def rollback(self) -> None:
-        """Undo the changes of the current op."""
-
-    # -- namespaces
-    @abc.abstractmethod
-    def ns_get(self, name: str) -> NamespaceInfo | None:
-        """The namespace's config (its ``revision`` field is not filled), or ``None``."""
-
-    @abc.abstractmethod
-    def ns_put(self, info: NamespaceInfo) -> None:
-        """Create or replace a namespace's config."""
-
-    @abc.abstractmethod
-    def ns_delete(self, name: str) -> None:
-        """Remove a namespace's config (its revision counter survives)."""
-
-    @abc.abstractmethod
-    def ns_list(self) -> list[NamespaceInfo]:
-        """Every namespace, by name."""
-
-    @abc.abstractmethod
-    def rev_get(self, ns: str) -> int:
-        """The namespace's current revision (0 if it never changed)."""
-
-    @abc.abstractmethod
-    def rev_next(self, ns: str) -> int:
-        """Take and return the namespace's next revision."""
-
-    # -- entries
-    @abc.abstractmethod
-    def entry_get(self, ns: str, key: str) -> Stored | None:
-        """The stored entry, expired or not."""
-
-    def ns_and_entry(self, ns: str, key: str) -> tuple[NamespaceInfo | None, Stored | None]:
-        """The namespace's config and the stored entry, in one step where the store can."""
-        return self.ns_get(ns), self.entry_get(ns, key)
-
-    def entries_get(self, ns: str, keys: list[str]) -> list[Stored | None]:
-        """Several stored entries (expired or not), in one step where the store can."""
-        return [self.entry_get(ns, key) for key in keys]
-
-    @abc.abstractmethod
-    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
-        """Create or replace an entry (``stored.version == 1`` means it is new)."""
-
-    @abc.abstractmethod
-    def entry_delete(self, ns: str, key: str) -> None:
-        """Remove an entry if present."""
-
-    @abc.abstractmethod
-    def entry_count(self, ns: str) -> int:
-        """How many entries the namespace stores (expired but unswept ones included)."""
-
-    @abc.abstractmethod
-    def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
-        """Remove every entry of the namespace and return what was removed."""
-
-    @abc.abstractmethod
-    def entries_scan(
-        self, ns: str, prefix: str, after: str | None, limit: int | None
-    ) -> list[tuple[str, Stored]]:
-        """Entries in key order with ``prefix``, keys > ``after``; at most ``limit`` rows."""
-
-    @abc.abstractmethod
-    def expired_scan(self, now: float, limit: int, ns: str | None = None) -> list[tuple[str, str]]:
-        """``(namespace, key)`` of entries whose expiry is <= now (optionally in one ns)."""
-
-    @abc.abstractmethod
-    def ns_bytes(self, ns: str) -> int:
-        """Bytes of the namespace's stored values."""
-
-    # -- quotas
-    def ns_count_by(self, agent: str) -> int:
-        """How many namespaces ``agent`` created (a backend may count without parsing)."""
-        return sum(1 for info in self.ns_list() if info.created_by == agent)
-
-    def store_bytes(self) -> int | None:
-        """The store's size in bytes, measured at most :data:`STORE_BYTES_EVERY` s ago.
-
-        ``None``: the store cannot tell (an in-memory store): no byte quota applies.
-        """
-        return None
-
-    # -- events
-    @abc.abstractmethod
-    def event_append(self, event: Event) -> None:
-        """Append a stream event; keep at least the last ``event_retention`` per namespace."""
-
-    @abc.abstractmethod
-    def events_after(self, ns: str, since: int, limit: int) -> list[Event]:
-        """Retained events with revision > ``since``, oldest first."""
-
-    @abc.abstractmethod
-    def events_oldest(self, ns: str) -> int | None:
-        """The oldest retained revision of the namespace, or ``None`` if none is retained."""
-
-    # -- audit
-    @abc.abstractmethod
-    def audit_append(self, record: AccessLogEntry) -> None:
-        """Add an audit record (the oldest beyond ``max_log_size`` are dropped)."""
-
-    @abc.abstractmethod
-    def audit_query(
-        self,
-        agent_id: str | None,
-        ns: str | None,
-        action: str | None,
-        success: bool | None,
-        since: float | None,
-        limit: int,
-        visible: Callable[[str | None], bool] | None,
-    ) -> list[AccessLogEntry]:
-        """Audit records, newest first; ``visible(ns)`` filters what the asker may see."""
-
-    @abc.abstractmethod
-    def audit_count(self) -> int:
-        """How many audit records are kept."""
-
-    # -- idempotency
-    @abc.abstractmethod
-    def idem_get(self, key: str, now: float) -> Any:
-        """The remembered outcome of a mutation, or ``None``."""
-
-    @abc.abstractmethod
-    def idem_put(self, key: str, value: Any, now: float) -> None:
-        """Remember a mutation's outcome."""
-
-
-def filter_audit(
-    records: Iterable[AccessLogEntry],
-    agent_id: str | None,
-    ns: str | None,
-    action: str | None,
-    success: bool | None,
-    since: float | None,
-    limit: int,
-    visible: Callable[[str | None], bool] | None,
-) -> list[AccessLogEntry]:
-    """The first ``limit`` records, in the order given, that pass every filter.
-
-    The filters of :meth:`Txn.audit_query`, for backends that filter in Python.
-    """
-    out: list[AccessLogEntry] = []
-    for rec in records:
-        if (
-            (agent_id is None or rec.agent_id == agent_id)
-            and (ns is None or rec.namespace == ns)
-            and (action is None or rec.action == action)
-            and (success is None or rec.success == success)
-            and (since is None or rec.timestamp >= since)
-            and (visible is None or visible(rec.namespace))
-        ):
-            out.append(rec)
-            if len(out) >= limit:
-                break
-    return out
+__all__ = ["Backend", "Mark", "Notifier"]
 
 
 #: A notifier's view of one namespace (or of the whole store): compare two with ``!=``.
@@ -463,14 +206,33 @@ def _resolve(fut: Any) -> None:
 class Backend(abc.ABC):
     """A store: runs ops atomically and serves event streams.
 
-    Class flags tell tests and the engine what a backend can do.
+    Capabilities: what a backend can do is declared here, as class flags (read them instead
+    of ``isinstance``) and as methods with a default every backend may keep; nothing above
+    the backend layer probes a backend with ``getattr``/``hasattr``.
+
+    Errors come back one way: :meth:`execute`, :meth:`aexecute` and :meth:`execute_many`
+    never raise an :class:`Exception`. Every failure of an op is its
+    :attr:`Result.error <hivemem.engine.txn.Result.error>`, a
+    :class:`~hivemem.errors.HivememError`: the engine's refusals, ``BackendUnavailable``
+    for a store that is down or closed (reads and writes alike), ``InternalError`` for a
+    bug. The caller raises it (:meth:`~hivemem.engine.txn.Result.unwrap`). The other
+    methods (streams, :meth:`change_token`, :meth:`apeek`...) raise a ``HivememError``.
     """
 
     name = "base"
     #: Whether several processes may share this store.
-    shared_between_processes = False
+    shared_between_processes: ClassVar[bool] = False
     #: Whether ops go to a hivemem server that runs the engine (and the memories' plans).
-    remote = False
+    remote: ClassVar[bool] = False
+    #: Whether callable conflict resolvers run in this client (the store keeps their names,
+    #: prefixed ``client:``) rather than in the engine, and resolver names are checked by
+    #: the store.
+    client_resolvers: ClassVar[bool] = False
+    #: Whether :meth:`change_token` tells when another process changed the store: a server
+    #: then polls it to wake its event streams (:meth:`hivemem.server.app.Hub.poll_changes`).
+    supports_change_token: ClassVar[bool] = False
+    #: Whether the store may be a cluster (its keys spread over several nodes).
+    supports_cluster: ClassVar[bool] = False
     #: Seconds between polls of the event log for changes made by other processes.
     poll_interval = 0.25
 
@@ -507,8 +269,6 @@ class Backend(abc.ABC):
             RevisionCompacted: ``since`` is older than the retained events.
             PermissionDenied: the agent lost read permission.
         """
-        from hivemem.engine.ops import EventsAfter
-
         notifier = self.notifier
         last, idle, poll = since, 0.0, self.poll_interval
         while not stop.is_set():
@@ -530,8 +290,6 @@ class Backend(abc.ABC):
         self, agent: str, ns: str, since: int, timeout: float | None, stop: threading.Event
     ) -> AsyncIterator[Event]:
         """Async twin of :meth:`follow` (cancel the consuming task to stop it early)."""
-        from hivemem.engine.ops import EventsAfter
-
         notifier = self.notifier
         last, idle, poll = since, 0.0, self.poll_interval
         while not stop.is_set():
@@ -573,6 +331,47 @@ class Backend(abc.ABC):
     def bump_cache_epoch(self) -> None:
         """Tell every process sharing the store that cached data changed (after the commit)."""
         self._epoch += 1
+
+    # -- optional capabilities (defaults for a store that lacks them)
+    def change_token(self) -> int:
+        """A number that moves when another process commits (see :attr:`supports_change_token`).
+
+        By default a constant: the store cannot tell, so nothing polls it.
+        """
+        return 0
+
+    async def apeek(self, ns: str, key: str) -> Any:
+        """The value of a live entry, or ``None``: no permission check, no audit record.
+
+        For the server's token lookup on every request. By default an internal ``Get`` op;
+        a store that can read directly (SQLite: one indexed read) answers without the engine.
+        """
+        op = Get(agent=SYSTEM_AGENT, admin=True, internal=True, ns=ns, key=key)
+        entry = (await self.aexecute(op)).unwrap()
+        return None if entry is None else entry.value
+
+    def breaker_status(self) -> dict[str, Any]:
+        """The circuit breaker in front of the store (an embedded one has none: closed)."""
+        return {"state": "closed", "failures": 0, "opened_at": None}
+
+    def reset_breaker(self) -> None:
+        """Close the circuit breaker and forget its failures (by default there is none)."""
+        return None
+
+    def cache_stats(self) -> dict[str, Any] | None:
+        """The near-cache's counters, or ``None`` without a near-cache (the default)."""
+        return None
+
+    def clear_cache(self) -> None:
+        """Empty the near-cache (by default there is none)."""
+        return None
+
+    async def aclose(self) -> None:
+        """Release what must be released from the running event loop, before :meth:`close`.
+
+        A remote store closes its asyncio connections here. By default nothing.
+        """
+        return None
 
     def notify_foreign(self) -> None:
         """Wake watchers after another process changed the store (its poller saw it).

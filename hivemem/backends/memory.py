@@ -12,9 +12,10 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from hivemem.backends.base import Backend, Result, Settings, Stored, Txn, filter_audit
+from hivemem.backends.base import Backend
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
 from hivemem.engine.ops import CreateNamespace, Op
+from hivemem.engine.txn import Result, Settings, Stored, Txn, filter_audit
 from hivemem.errors import InternalError
 
 if TYPE_CHECKING:

@@ -41,19 +41,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hivemem.backends.base import (
-    STORE_BYTES_EVERY,
-    Backend,
-    Result,
-    Settings,
-    Stored,
-    Txn,
-    filter_audit,
-)
+from hivemem.backends.base import Backend
 from hivemem.backends.redis_call import ThreadConnections
 from hivemem.engine import fast
 from hivemem.engine import ops as o
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, entry_cap, execute
+from hivemem.engine.txn import STORE_BYTES_EVERY, Result, Settings, Stored, Txn, filter_audit
 from hivemem.errors import BackendUnavailable, HivememError, InternalError
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo
 
@@ -579,6 +572,7 @@ class RedisBackend(Backend):
 
     name = "redis"
     shared_between_processes = True
+    supports_change_token = True
     poll_interval = 0.05
     supports_cluster = True
 
@@ -1018,6 +1012,8 @@ class RedisBackend(Backend):
 
     # ------------------------------------------------------------ running ops
     def execute(self, op: o.Op[Any]) -> Result:
+        if self._closed:  # (redis-py would reconnect: a closed store refuses, as SQLite does)
+            return Result(error=BackendUnavailable("the store is closed"))
         try:
             return self._execute(op)
         except self._redis.exceptions.RedisError as exc:
@@ -1072,6 +1068,8 @@ class RedisBackend(Backend):
         return client
 
     async def aexecute(self, op: o.Op[Any]) -> Result:
+        if self._closed:
+            return Result(error=BackendUnavailable("the store is closed"))
         try:
             return await self._aexecute(op)
         except self._redis.exceptions.RedisError as exc:

@@ -30,12 +30,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 
 from hivemem import _codec
-from hivemem.backends.base import STORE_BYTES_EVERY, Backend, Result, Settings, Stored, Txn
+from hivemem.backends.base import Backend
 from hivemem.backends.epoch import SharedCounter
 from hivemem.engine import fast
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, entry_cap, execute
 from hivemem.engine.decide import Head, decide_put, state_free
 from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op, Put
+from hivemem.engine.txn import STORE_BYTES_EVERY, Result, Settings, Stored, Txn
 from hivemem.errors import BackendUnavailable, HivememError, InternalError, InvalidArgument
 from hivemem.types import AccessLogEntry, Event, NamespaceInfo
 
@@ -825,6 +826,7 @@ class SQLiteBackend(Backend):
 
     name = "sqlite"
     shared_between_processes = True
+    supports_change_token = True
     poll_interval = 0.05
 
     def __init__(self, path: str, settings: Settings, *, durability: str = "full") -> None:
@@ -988,6 +990,10 @@ class SQLiteBackend(Backend):
         if isinstance(self._epoch_file, SharedCounter):
             self._epoch_file.bump()
 
+    async def apeek(self, ns: str, key: str) -> Any:
+        """The value of a live entry, read inline (see :meth:`peek`)."""
+        return self.peek(ns, key)
+
     def peek(self, ns: str, key: str) -> Any:
         """The value of a live entry, or ``None``: no permission check, no audit record.
 
@@ -1043,10 +1049,17 @@ class SQLiteBackend(Backend):
     def execute(self, op: Op[Any]) -> Result:
         if op.mutates or type(op) is AccessLogQuery:
             return self._commit(op)
+        # Reads report failures as commits do: in the result (see Backend), never raised.
         try:
             return execute(self._read_txn(), op, self.settings)
         except sqlite3.Error as exc:
-            raise BackendUnavailable(f"SQLite read failed: {exc}") from exc
+            error = BackendUnavailable(f"SQLite read failed: {exc}")
+            error.__cause__ = exc
+            return Result(error=error)
+        except HivememError as exc:  # a closed store
+            return Result(error=exc)
+        except Exception as exc:  # a bug outside the engine: this op's error
+            return Result(error=InternalError.of(exc, f"SQLite read {type(op).__name__}"))
 
     async def aexecute(self, op: Op[Any]) -> Result:
         if op.mutates or type(op) is AccessLogQuery:

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.register(sub)
     mcp.register(sub)
     demo.register(sub)
-    completion.register(sub)
+    completion.register(sub, parser)
     return parser
 
 

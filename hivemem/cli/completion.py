@@ -13,6 +13,7 @@ zsh)"`` in ``~/.zshrc``.
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 from typing import TYPE_CHECKING
 
@@ -98,16 +99,15 @@ def zsh_script(parser: argparse.ArgumentParser) -> str:
     )
 
 
-def _completion(args: argparse.Namespace) -> int:
-    from hivemem.cli import build_parser
-
-    parser = build_parser()
+def _completion(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     print(bash_script(parser) if args.shell == "bash" else zsh_script(parser), end="")
     return 0
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``completion`` command."""
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], root: argparse.ArgumentParser
+) -> None:
+    """Add the ``completion`` command, which completes what ``root`` accepts."""
     p = sub.add_parser(
         "completion",
         help="print a shell completion script (bash or zsh)",
@@ -115,4 +115,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "~/.bashrc, or the zsh form in ~/.zshrc.",
     )
     p.add_argument("shell", choices=("bash", "zsh"))
-    p.set_defaults(func=_completion)
+    p.set_defaults(func=functools.partial(_completion, parser=root))

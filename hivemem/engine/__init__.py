@@ -2,5 +2,13 @@
 
 ``ops`` describes every operation as a frozen record; ``apply`` gives each its meaning
 (permissions, conflict strategies, TTL, revisions, events, audit) over the primitives of
-:class:`hivemem.backends.base.Txn`, so every backend shares one implementation.
+:class:`hivemem.engine.txn.Txn`, so every backend shares one implementation. ``txn`` is the
+contract the backends implement; the engine imports nothing from :mod:`hivemem.backends`.
+
+The op table is complete once this package is imported (as it is before any of its
+modules): ``lists`` builds on ``apply``, so its handlers join ``apply``'s table here.
 """
+
+from hivemem.engine import apply, lists
+
+apply.HANDLERS.update(lists.HANDLERS)

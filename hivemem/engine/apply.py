@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from hivemem import _codec
 from hivemem._validate import SYSTEM_AGENT, is_reserved
-from hivemem.backends.base import Result, Settings, Stored, Txn
 from hivemem.engine import ops as o
 from hivemem.engine.conflicts import resolve_value
 from hivemem.engine.decide import DELETED, EXPIRED, decide_delete, decide_put, refusal
-from hivemem.engine.lists import MAX_PREFIX, check_value
 from hivemem.engine.permissions import ADMIN, READ, WRITE, level_of, require
+from hivemem.engine.reserved import MAX_PREFIX, check_value
 from hivemem.engine.results import decode_result, encode_result
+from hivemem.engine.txn import Result, Settings, Stored, Txn
 from hivemem.errors import (
     AlreadyExists,
     ConflictError,
@@ -664,6 +664,8 @@ def sweep(ctx: Ctx, op: o.Sweep) -> int:
     return count
 
 
+#: Each op's handler. The list ops' handlers (:mod:`hivemem.engine.lists`, which builds on
+#: this module) join the table in :mod:`hivemem.engine`, the package that imports both.
 HANDLERS: dict[type, Callable[[Ctx, Any], Any]] = {
     o.CreateNamespace: create_namespace,
     o.GetNamespace: get_namespace,
@@ -755,12 +757,3 @@ def _audit(tx: Txn, op: o.Op[Any], ctx: Ctx, error: HivememError | None) -> None
             None if error is None else f"{error.code}: {error.message}",
         )
     )
-
-
-def _register_lists() -> None:
-    from hivemem.engine.lists import HANDLERS as LIST_HANDLERS
-
-    HANDLERS.update(LIST_HANDLERS)
-
-
-_register_lists()

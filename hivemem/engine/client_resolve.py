@@ -21,16 +21,16 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from hivemem import _codec
-from hivemem.backends.base import Result
 from hivemem.engine import ops as o
 from hivemem.engine.conflicts import REJECT, call_resolver
+from hivemem.engine.txn import Result
 from hivemem.errors import ConflictError, HivememError
 from hivemem.types import Entry, Event
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from hivemem.backends.base import Settings
+    from hivemem.engine.txn import Settings
 
 __all__ = ["MAX_ROUNDS", "needs_client_resolution", "resolve_in_client", "aresolve_in_client"]
 

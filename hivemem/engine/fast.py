@@ -18,12 +18,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hivemem import _codec
-from hivemem.backends.base import Result
 from hivemem.engine.apply import SYSTEM_AGENT
 from hivemem.engine.decide import DELETED, EXPIRED
-from hivemem.engine.lists import maybe_reserved
 from hivemem.engine.ops import Delete, Put
 from hivemem.engine.permissions import WRITE, level_of
+from hivemem.engine.reserved import maybe_reserved
+from hivemem.engine.txn import Result
 from hivemem.types import Entry, Event
 
 if TYPE_CHECKING:

@@ -36,10 +36,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hivemem import _codec
-from hivemem.backends.base import Stored
+from hivemem.engine import apply
 from hivemem.engine import ops as o
 from hivemem.engine.permissions import READ, WRITE
+from hivemem.engine.reserved import HEADER, MAX_PREFIX, check_value, is_header, maybe_reserved
+from hivemem.engine.txn import Stored
 from hivemem.errors import IndexOutOfRange, InvalidArgument, ItemNotFound, WrongType
+from hivemem.types import Event
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -63,8 +66,6 @@ __all__ = [
 ]
 
 _OFFSET = 1 << 63
-#: The header of a list: ``{"$list": [head, tail]}``.
-HEADER = "$list"
 #: Most items a list holds.
 MAX_LIST_LENGTH = 1_000_000
 #: Most items one ``list_range`` returns (a longer slice is cut there: page with start/stop).
@@ -72,41 +73,11 @@ MAX_RANGE = 10_000
 #: Most items one op moves (insert or remove in the middle), converts (a plain list
 #: becoming a list) or drops (expired items at the head).
 MAX_MOVE = 10_000
-#: Most entries one prefix op touches.
-MAX_PREFIX = 10_000
 #: Rows of the first scan page when skipping a list's head; each next page is 4x larger, so
 #: a backend that re-runs an op per page read (Redis) re-runs it a few times, not per row.
 _SCAN_PAGE = 256
 _SCAN_PAGE_MAX = 1 << 16
 _HEX = frozenset("0123456789abcdef")
-
-
-def is_header(value: Any) -> bool:
-    """Whether a stored value is read as a list header (a reserved value, see the module)."""
-    return isinstance(value, dict) and HEADER in value
-
-
-def maybe_reserved(value_json: str) -> bool:
-    """A cheap test of a value's JSON text: ``False`` means it is certainly not reserved.
-
-    (An escaped dollar sign spells the key without the plain text, hence the test of
-    escapes.)
-    """
-    return HEADER in value_json or "\\u" in value_json
-
-
-def check_value(value_json: str) -> None:
-    """Refuse a value only list operations may write (a top-level ``"$list"`` key).
-
-    Raises:
-        InvalidArgument: the value is reserved for list headers.
-    """
-    if maybe_reserved(value_json) and is_header(_codec.decode(value_json)):
-        raise InvalidArgument(
-            f"values with a top-level {HEADER!r} key are reserved for list headers; "
-            "use the list operations (push, insert...) or another key name",
-            reason="reserved_value",
-        )
 
 
 #: Bytes an item key adds to its list's key.
@@ -150,12 +121,6 @@ def header_span(key: str, value: dict[str, Any]) -> tuple[int, int]:
     )
 
 
-def _apply() -> Any:
-    from hivemem.engine import apply
-
-    return apply
-
-
 class _List:
     """A list's header as read inside one op."""
 
@@ -163,11 +128,10 @@ class _List:
         if len(key.encode()) + ITEM_SUFFIX > 1024:
             raise InvalidArgument(f"list key is too long: at most {1024 - ITEM_SUFFIX} bytes")
         self.ctx, self.op, self.info, self.key, self.write = ctx, op, info, key, write
-        a = _apply()
         raw = ctx.tx.entry_get(info.name, key)
-        live = a._live(raw, ctx.now)
+        live = apply._live(raw, ctx.now)
         if raw is not None and live is None and write:
-            a._expire(ctx, info.name, key, raw)
+            apply._expire(ctx, info.name, key, raw)
         value = _codec.decode(live.value_json) if live is not None else None
         self.plain: list[Any] | None = None
         self.head = self.tail = 0
@@ -201,12 +165,11 @@ class _List:
     def _skip_expired_head(self) -> None:
         if self.head == self.tail or self.read(self.head) is not None:
             return  # (the common case: one read)
-        a = _apply()
         ns, now = self.info.name, self.ctx.now
         doomed: list[tuple[str, Stored]] = []
         start, self.head = self.head, self.tail  # (unless a live item is found)
         for pos, raw in self.stored(start):
-            if a._live(raw, now) is not None:
+            if apply._live(raw, now) is not None:
                 self.head = pos
                 break
             if self.write and len(doomed) < MAX_MOVE:  # the sweeper takes the rest
@@ -214,7 +177,7 @@ class _List:
         if doomed:
             self.ctx.tx.entries_get(ns, [k for k, _ in doomed])  # (one read where it counts)
             for k, raw in doomed:
-                a._expire(self.ctx, ns, k, raw)
+                apply._expire(self.ctx, ns, k, raw)
 
     def stored(self, start: int) -> Iterator[tuple[int, Stored]]:
         """The stored items (expired ones too) at positions ``start <= p < tail``, in order.
@@ -299,7 +262,7 @@ class _List:
         return stored
 
     def read(self, position: int) -> Stored | None:
-        live: Stored | None = _apply()._live(self.read_raw(position), self.ctx.now)
+        live: Stored | None = apply._live(self.read_raw(position), self.ctx.now)
         return live
 
     def put(self, position: int, value_json: str, expires_at: float | None) -> None:
@@ -340,16 +303,15 @@ def _put(
     expires_at: float | None,
 ) -> None:
     """Write one entry unconditionally (list internals know no conflict strategy)."""
-    a = _apply()
     ns = info.name
     raw = ctx.tx.entry_get(ns, key)
-    cur = a._live(raw, ctx.now)
+    cur = apply._live(raw, ctx.now)
     if raw is not None and cur is None:
-        a._expire(ctx, ns, key, raw)
+        apply._expire(ctx, ns, key, raw)
     if cur is None:
-        cap = a.entry_cap(info, ctx.settings)
+        cap = apply.entry_cap(info, ctx.settings)
         if cap is not None:
-            a._check_room(ctx, info, cap)
+            apply._check_room(ctx, info, cap)
     rev = ctx.tx.rev_next(ns)
     s = Stored(
         value_json,
@@ -361,7 +323,7 @@ def _put(
         expires_at,
     )
     ctx.tx.entry_put(ns, key, s)
-    event = a.Event(
+    event = Event(
         "memory:write",
         ns,
         rev,
@@ -384,7 +346,7 @@ def _delete(ctx: Ctx, op: o.Op[Any], ns: str, key: str) -> None:
 
 
 def list_push(ctx: Ctx, op: o.ListPush) -> int:
-    info = _apply()._namespace(ctx, op, op.ns, WRITE, create=True)
+    info = apply._namespace(ctx, op, op.ns, WRITE, create=True)
     for item in op.items:
         check_value(item)
     lst = _List(ctx, op, info, op.key, True)
@@ -399,7 +361,7 @@ def list_push(ctx: Ctx, op: o.ListPush) -> int:
 
 
 def list_pop(ctx: Ctx, op: o.ListPop) -> Any:
-    info = _apply()._namespace(ctx, op, op.ns, WRITE)
+    info = apply._namespace(ctx, op, op.ns, WRITE)
     lst = _List(ctx, op, info, op.key, True)
     pos = lst.position(op.index)
     stored = lst.read(pos)
@@ -433,7 +395,7 @@ def _shift_down(lst: _List, pos: int) -> None:
 
 
 def list_insert(ctx: Ctx, op: o.ListInsert) -> int:
-    info = _apply()._namespace(ctx, op, op.ns, WRITE, create=True)
+    info = apply._namespace(ctx, op, op.ns, WRITE, create=True)
     check_value(op.item)
     lst = _List(ctx, op, info, op.key, True)
     lst.grow(1)
@@ -456,12 +418,11 @@ def list_insert(ctx: Ctx, op: o.ListInsert) -> int:
 
 
 def list_remove(ctx: Ctx, op: o.ListRemove) -> int:
-    a = _apply()
-    info = a._namespace(ctx, op, op.ns, WRITE)
+    info = apply._namespace(ctx, op, op.ns, WRITE)
     lst = _List(ctx, op, info, op.key, True)
     wanted = _codec.decode(op.item)
     for pos, stored in lst.stored(lst.head):  # bounded by the items stored
-        if a._live(stored, ctx.now) is None or _codec.decode(stored.value_json) != wanted:
+        if apply._live(stored, ctx.now) is None or _codec.decode(stored.value_json) != wanted:
             continue
         header = ctx.tx.entry_get(info.name, op.key)
         if pos == lst.head:
@@ -475,7 +436,7 @@ def list_remove(ctx: Ctx, op: o.ListRemove) -> int:
 
 
 def list_range(ctx: Ctx, op: o.ListRange) -> tuple[list[Any], int]:
-    info = _apply()._namespace(ctx, op, op.ns, READ)
+    info = apply._namespace(ctx, op, op.ns, READ)
     lst = _List(ctx, op, info, op.key, False)
     if lst.plain is not None:
         start, stop, _ = slice(op.start, op.stop).indices(len(lst.plain))
@@ -492,8 +453,7 @@ def list_range(ctx: Ctx, op: o.ListRange) -> tuple[list[Any], int]:
 
 
 def expire_prefix(ctx: Ctx, op: o.ExpirePrefix) -> int:
-    a = _apply()
-    info = a._namespace(ctx, op, op.ns, WRITE)
+    info = apply._namespace(ctx, op, op.ns, WRITE)
     expires = ctx.now + op.ttl if op.ttl is not None else None
     rows = ctx.tx.entries_scan(info.name, op.prefix, None, MAX_PREFIX + 1)  # one tells of more
     if len(rows) > MAX_PREFIX:
@@ -505,12 +465,12 @@ def expire_prefix(ctx: Ctx, op: o.ExpirePrefix) -> int:
     ctx.tx.entries_get(info.name, [key for key, _ in rows])  # (one read where it counts)
     count = 0
     for key, s in rows:
-        if a._live(s, ctx.now) is None:
+        if apply._live(s, ctx.now) is None:
             continue
         rev = ctx.tx.rev_next(info.name)
         s = s._replace(version=s.version + 1, revision=rev, updated_at=ctx.now, expires_at=expires)
         ctx.tx.entry_put(info.name, key, s)
-        event = a.Event(
+        event = Event(
             "memory:write",
             info.name,
             rev,
@@ -531,13 +491,12 @@ def delete_prefix(ctx: Ctx, op: o.DeletePrefix) -> int:
 
     A larger prefix takes several calls (each call makes progress: expired rows go too).
     """
-    a = _apply()
-    info = a._namespace(ctx, op, op.ns, WRITE)
+    info = apply._namespace(ctx, op, op.ns, WRITE)
     rows = ctx.tx.entries_scan(info.name, op.prefix, None, MAX_PREFIX)
     ctx.tx.entries_get(info.name, [key for key, _ in rows])  # (one read where it counts)
     count = 0
     for key, s in rows:
-        live = a._live(s, ctx.now) is not None
+        live = apply._live(s, ctx.now) is not None
         _delete(ctx, op, info.name, key)
         count += live
     return count

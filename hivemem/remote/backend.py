@@ -27,13 +27,14 @@ import httpx
 import orjson
 
 from hivemem._validate import RESERVED_AGENTS
-from hivemem.backends.base import Backend, Result
+from hivemem.backends.base import Backend
 from hivemem.engine.client_resolve import (
     aresolve_in_client,
     needs_client_resolution,
     resolve_in_client,
 )
 from hivemem.engine.ops import Get
+from hivemem.engine.txn import Result
 from hivemem.errors import (
     BackendUnavailable,
     CircuitOpen,
@@ -50,8 +51,8 @@ from hivemem.wire.call import Call
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator, Mapping
 
-    from hivemem.backends.base import Settings
     from hivemem.engine.ops import Op
+    from hivemem.engine.txn import Settings
 
 __all__ = ["RemoteBackend"]
 
@@ -135,6 +136,8 @@ class RemoteBackend(Backend):
         return float(self.backoff * (2**attempt) * (0.5 + random.random()))
 
     def execute(self, op: Op[Any]) -> Result:
+        if self._closed:  # (its HTTP clients are closed: failures come back as results)
+            return Result(error=BackendUnavailable("the client is closed"))
         cache = self.cache
         if cache is not None and type(op) is Get:
             hit = cache.lookup(op)
@@ -154,6 +157,8 @@ class RemoteBackend(Backend):
         return self._read_event(op, result)
 
     async def aexecute(self, op: Op[Any]) -> Result:
+        if self._closed:
+            return Result(error=BackendUnavailable("the client is closed"))
         cache = self.cache
         if cache is not None and type(op) is Get:
             hit = cache.lookup(op)
@@ -489,6 +494,19 @@ class RemoteBackend(Backend):
                 except RuntimeError:
                     pass
         self._aclients.clear()
+
+    def breaker_status(self) -> dict[str, Any]:
+        return self.breaker.status()
+
+    def reset_breaker(self) -> None:
+        self.breaker.reset()
+
+    def cache_stats(self) -> dict[str, Any] | None:
+        return self.cache.stats() if self.cache is not None else None
+
+    def clear_cache(self) -> None:
+        if self.cache is not None:
+            self.cache.clear()
 
     async def aclose(self) -> None:
         """Close the asyncio client of the running loop, then everything else."""

@@ -29,7 +29,8 @@ from hivemem.errors import HivememError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from hivemem.backends.base import Backend, Result
+    from hivemem.backends.base import Backend
+    from hivemem.engine.txn import Result
     from hivemem.types import Entry, Event
 
 __all__ = ["MISSING", "NearCache"]

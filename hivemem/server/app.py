@@ -29,7 +29,6 @@ from hivemem.errors import (
 from hivemem.server import limits
 from hivemem.server.auth import Caller, TokenStore
 from hivemem.server.fanout import FanoutCache
-from hivemem.server.guard import CALLER_KEY, rate_key
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from hivemem.types import Event
 
 __all__ = [
+    "CALLER_KEY",
     "EVENT_SINK",
     "INLINE_LIST",
     "ITEMS_PER_REQUEST",
@@ -51,11 +51,22 @@ __all__ = [
     "costly",
     "heavy",
     "hub_of",
+    "rate_key",
 ]
 
 T = TypeVar("T")
 
 log = logging.getLogger("hivemem.server")
+
+#: Where the guard leaves the authenticated caller in the ASGI scope (the routes and
+#: ``/mcp`` take it from there).
+CALLER_KEY = "hivemem.caller"
+
+
+def rate_key(caller: Caller) -> str:
+    """The rate-limit key of an authenticated caller: its token."""
+    return f"token:{caller.token_id}"
+
 
 #: Where :meth:`Hub.run` puts the events of a request's ops when the client asked for them.
 EVENT_SINK: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar(
@@ -165,9 +176,9 @@ class Hub:
     async def poll_changes(self) -> None:
         """Wake event streams when another process changes the store."""
         backend = self.core.backend
-        probe = getattr(backend, "change_token", None)
-        if probe is None:
+        if not backend.supports_change_token:
             return
+        probe = backend.change_token
         last = probe()
         while True:
             await asyncio.sleep(backend.poll_interval)

@@ -144,7 +144,7 @@ def create_app(core: Core, config: ServerConfig | None = None) -> App:
         # numpy (memories' ranking) is imported on first use; a server imports it before
         # serving, in a thread, so that no request's first search stalls the event loop.
         await asyncio.to_thread(_import_numpy)
-        if getattr(core.backend, "change_token", None) is not None:
+        if core.backend.supports_change_token:
             hub.poller = asyncio.create_task(hub.poll_changes())
         decay = asyncio.create_task(_decay_loop(core, config.decay_interval))
         try:

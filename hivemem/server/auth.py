@@ -161,8 +161,8 @@ class TokenStore:
         """Async twin of :meth:`lookup` (an inline read: no thread hop).
 
         Every request pays it: a cached record costs a dict lookup and a shared-memory
-        read; otherwise a backend with ``peek(ns, key)`` (SQLite: one indexed read) answers
-        directly.
+        read; otherwise the backend's :meth:`~hivemem.backends.base.Backend.apeek` answers
+        (SQLite: one indexed read, no engine op).
         """
         if not token.startswith(_PREFIX) or len(token) > 200:
             return None
@@ -171,13 +171,8 @@ class TokenStore:
         if record is not None:
             return record
         key = digest(token)
-        peek = getattr(self.backend, "peek", None)
-        if peek is not None:
-            value = peek(TOKENS_NAMESPACE, key)
-            return self._remember(token, epoch, None if value is None else _record(key, value))
-        op = o.Get(agent=_SYSTEM, admin=True, internal=True, ns=TOKENS_NAMESPACE, key=key)
-        entry = (await self.backend.aexecute(op)).unwrap()
-        return self._remember(token, epoch, None if entry is None else _record(key, entry.value))
+        value = await self.backend.apeek(TOKENS_NAMESPACE, key)
+        return self._remember(token, epoch, None if value is None else _record(key, value))
 
     def _cached(self, token: str, epoch: int | None) -> TokenRecord | None:
         if epoch is None:

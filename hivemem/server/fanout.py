@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hivemem._validate import SYSTEM_AGENT
 from hivemem.engine import ops as o
@@ -31,10 +31,12 @@ from hivemem.errors import NotFound
 from hivemem.server.auth import Caller
 
 if TYPE_CHECKING:
+    import contextlib
     from collections.abc import Callable
 
+    from hivemem._core import Core
     from hivemem.backends.base import Mark
-    from hivemem.server.app import Hub
+    from hivemem.engine.ops import Op
     from hivemem.types import Event, NamespaceInfo
 
 __all__ = [
@@ -44,6 +46,22 @@ __all__ = [
     "FanoutCache",
     "Key",
 ]
+
+
+class Hub(Protocol):
+    """What the cache needs of the server's hub (:class:`hivemem.server.app.Hub`)."""
+
+    core: Core
+
+    def turn(self, caller: Caller) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold the caller's turn at costly calls."""
+
+    def pay(self, caller: Caller, items: int) -> None:
+        """Charge the caller's token for a costly read of ``items`` items."""
+
+    async def run(self, caller: Caller, op: Op[Any]) -> Any:
+        """Run an op for the caller."""
+
 
 _STORE = Caller(SYSTEM_AGENT, admin=True)
 #: Default bound of the bytes the cache holds (the entries' frames).
@@ -144,7 +162,7 @@ class FanoutCache:
         if (
             hit is not None
             and backend.shared_between_processes
-            and getattr(backend, "change_token", None) is None
+            and not backend.supports_change_token
             and now - hit.at >= backend.poll_interval
         ):
             self._drop(key)  # other processes commit unseen by the notifier

@@ -50,21 +50,17 @@ from hivemem.errors import (
 )
 from hivemem.server import logs
 from hivemem.server._http import REQUEST_ID_KEY, error_body, internal_body
+from hivemem.server.app import CALLER_KEY, Hub, rate_key
 from hivemem.server.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from hivemem.server.app import Hub
-    from hivemem.server.auth import Caller
 
-__all__ = ["CALLER_KEY", "Guard", "is_loopback_authority", "rate_key"]
+__all__ = ["Guard", "is_loopback_authority"]
 
 log = logging.getLogger("hivemem.server")
 
-#: Where the guard leaves the authenticated caller in the ASGI scope (the routes and
-#: ``/mcp`` take it from there).
-CALLER_KEY = "hivemem.caller"
 #: Longest (seconds) a request over the rate limit is held before its 429 is answered.
 RATE_LIMIT_HOLD = 1.0
 #: Set in the scope once an unexpected exception was logged (by the app's own handler).
@@ -103,11 +99,6 @@ def is_loopback_authority(authority: str, port: int | None) -> bool:
         return ipaddress.ip_address(name.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def rate_key(caller: Caller) -> str:
-    """The rate-limit key of an authenticated caller: its token."""
-    return f"token:{caller.token_id}"
 
 
 class Guard:

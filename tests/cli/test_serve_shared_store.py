@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import httpx
 
 import hivemem
-from hivemem.backends.base import Settings
 from hivemem.backends.sqlite import SQLiteBackend
+from hivemem.engine.txn import Settings
 from tests.cli.conftest import run_cli, serving
 
 if TYPE_CHECKING:

@@ -3,6 +3,7 @@
 from hivemem.testing.test_async import *  # noqa: F403
 from hivemem.testing.test_audit import *  # noqa: F403
 from hivemem.testing.test_conflicts import *  # noqa: F403
+from hivemem.testing.test_contract import *  # noqa: F403
 from hivemem.testing.test_conversations import *  # noqa: F403
 from hivemem.testing.test_entries import *  # noqa: F403
 from hivemem.testing.test_errors import *  # noqa: F403

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from hivemem.backends.base import Backend, Settings
+from hivemem.backends.base import Backend
 from hivemem.backends.epoch import SharedCounter
 from hivemem.backends.memory import MemoryBackend
 from hivemem.backends.redis import RedisBackend
 from hivemem.backends.sqlite import SQLiteBackend
+from hivemem.engine.txn import Settings
 from hivemem.server import auth
 from hivemem.server.auth import TokenStore
 
