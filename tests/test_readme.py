@@ -120,9 +120,7 @@ def test_readme_tour_runs_on_a_sqlite_file(tmp_path: Path, capsys) -> None:
     assert "permission_denied" in capsys.readouterr().out
 
 
-def test_readme_tour_runs_against_a_server_with_a_token_per_agent(
-    tmp_path: Path, capsys
-) -> None:
+def test_readme_tour_runs_against_a_server_with_a_token_per_agent(tmp_path: Path, capsys) -> None:
     """As the README says: each agent's own token, passed as ``tokens=``."""
     import httpx
 
