@@ -50,6 +50,7 @@ def test_public_names_are_exact():
         "memories",
         "mcp",
         "integrations",
+        "wire",
     }
     assert public - modules == set(hivemem.__all__) - {"__version__"}
 
