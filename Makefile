@@ -20,7 +20,7 @@ $(RUN_STAMP): pyproject.toml
 	touch $(RUN_STAMP)
 
 $(STAMP): $(RUN_STAMP)
-	$(PY) -m pip install -q -e '.[dev,bench,server,redis,semantic]'
+	$(PY) -m pip install -q -e '.[dev,bench,server,redis,postgres,semantic]'
 	touch $(STAMP)
 
 run: $(RUN_STAMP)
