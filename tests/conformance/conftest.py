@@ -178,6 +178,24 @@ def _redis_backend(name: str, base: str) -> Backend:
     return Backend(name, lambda: f"{base}{sep}prefix=t{next(_prefixes)}:")
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """One real PostgreSQL (initdb + pg_ctl, fsync on) on a free port for the whole run."""
+    from hivemem.testing.postgres import PostgresServer
+
+    with PostgresServer() as server:
+        yield server
+
+
+_schemas = itertools.count()
+
+
+def _postgres(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    # A fresh schema per store: every test starts on an empty store.
+    base = request.getfixturevalue("postgres_server").url
+    return Backend("postgres", lambda: f"{base}?schema=t{next(_schemas)}")
+
+
 def _redis(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return _redis_backend("redis", request.getfixturevalue("redis_server").url)
 
@@ -192,6 +210,7 @@ BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {
     "http": _http,
     "redis": _redis,
     "redis-cluster": _redis_cluster,
+    "postgres": _postgres,
 }
 
 
