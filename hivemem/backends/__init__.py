@@ -58,8 +58,11 @@ def open_backend(url: str, settings: Settings, options: dict[str, Any]) -> Backe
 
 
 def _open_postgres(url: str, settings: Settings, options: dict[str, Any]) -> Backend:
-    """``postgresql://user@host:port/db?schema=name``: ``schema`` (default ``hivemem``) and
-    ``durability`` are ours; every other query parameter goes to libpq."""
+    """Open ``postgresql://user@host:port/db?schema=name``.
+
+    ``schema`` (default ``hivemem``) and ``durability`` are ours; every other query
+    parameter goes to libpq.
+    """
     try:
         from hivemem.backends.postgres import PostgresBackend
     except ModuleNotFoundError as exc:

@@ -82,7 +82,7 @@ CREATE TABLE IF NOT EXISTS audit (
     id BIGSERIAL PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, agent TEXT NOT NULL, ns TEXT,
     key TEXT, action TEXT NOT NULL, success BOOLEAN NOT NULL, error TEXT);
 CREATE TABLE IF NOT EXISTS idem (
-    key TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL, result TEXT NOT NULL);
+    key BYTEA PRIMARY KEY, at DOUBLE PRECISION NOT NULL, result TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, until DOUBLE PRECISION NOT NULL)
 """
@@ -144,27 +144,65 @@ class _PgTxn(Txn):
         self.audit: list[AccessLogEntry] = []
         #: Namespaces whose events this transaction appended, with their newest revision.
         self.changed: dict[str, tuple[int, int]] = {}
+        #: Revisions of the namespaces this transaction locked (exact under the lock).
+        self.revs: dict[str, int] = {}
+        #: Statements whose results nobody needs, sent with the next one that has a result
+        #: (one round trip for both): ``(sql, args, is_write)``.
+        self.pending: list[tuple[str, Any, bool]] = []
+        #: Whether a write of the current op reached the server.
+        self.dirty = False
+        self._saved: dict[str, int] = {}
 
     def q(self, sql: str, args: Any = None) -> psycopg.Cursor[Any]:
-        return self.c.execute(sql, args, prepare=None)  # type: ignore[arg-type]
+        """Run a statement (after the pending ones, in one round trip) and return its cursor."""
+        c = self.c
+        if not self.pending:
+            return c.execute(sql, args)
+        pending, self.pending = self.pending, []
+        if any(write for _, _, write in pending):
+            self.dirty = True
+        with c.pipeline():
+            for statement, params, _ in pending:
+                c.execute(statement, params)
+            cur = c.execute(sql, args)
+        return cur
+
+    def w(self, sql: str, args: Any = None, *, write: bool = True) -> None:
+        """Queue a statement whose result is not needed (see :meth:`q`)."""
+        self.pending.append((sql, args, write))
+
+    def flush(self) -> None:
+        """Send the pending statements."""
+        if self.pending:
+            self.q("SELECT 1")
 
     def lock(self, name: str) -> None:
-        """Hold ``name``'s advisory lock until the transaction ends (writes only)."""
+        """Hold ``name``'s advisory lock until the transaction ends (writes only).
+
+        Queued, so it travels with the first read after it: that read's snapshot is taken
+        after the lock is granted and sees every commit of the writers before.
+        """
         if self.writer and name not in self.locked:
-            self.q("SELECT pg_advisory_xact_lock(%s)", (self.b.lock_key(name),))
+            self.w("SELECT pg_advisory_xact_lock(%s)", (self.b.lock_key(name),), write=False)
             self.locked.add(name)
 
-    # -- brackets
+    # -- brackets: each op is alone in its transaction, so its undo is the transaction's
     def savepoint(self) -> None:
-        self.q("SAVEPOINT op")
+        self.dirty = False
+        self._saved = dict(self.revs)
 
     def release(self) -> None:
-        self.q("RELEASE SAVEPOINT op")
+        """Nothing to do: the op's writes commit with the transaction."""
 
     def rollback(self) -> None:
-        self.q("ROLLBACK TO SAVEPOINT op")
-        self.q("RELEASE SAVEPOINT op")
-        self.locked.clear()  # locks taken after the savepoint went with it
+        if self.dirty:
+            self.pending = [("ROLLBACK", None, False), ("BEGIN", None, False)]
+            self.locked.clear()
+            self.revs = {}
+            self.dirty = False
+        else:  # nothing reached the server: forget what is queued
+            self.pending = [p for p in self.pending if not p[2]]
+            self.revs = self._saved
         self.changed.clear()  # (events are appended inside the op's bracket only)
 
     # -- namespaces
@@ -176,22 +214,24 @@ class _PgTxn(Txn):
     def ns_and_entry(self, ns: str, key: str) -> tuple[NamespaceInfo | None, Stored | None]:
         self.lock(ns)
         row = self.q(
-            "SELECT n.config, e.value, e.owner, e.version, e.revision, e.created_at, "
-            "e.updated_at, e.expires_at FROM namespaces n LEFT JOIN entries e "
-            "ON e.ns = n.name AND e.key = %s WHERE n.name = %s",
+            "SELECT n.config, (SELECT rev FROM revisions WHERE ns = n.name), e.value, e.owner, "
+            "e.version, e.revision, e.created_at, e.updated_at, e.expires_at FROM namespaces n "
+            "LEFT JOIN entries e ON e.ns = n.name AND e.key = %s WHERE n.name = %s",
             (key, ns),
         ).fetchone()
         if row is None:
             return None, None
+        if self.writer and ns not in self.revs:
+            self.revs[ns] = int(row[1] or 0)
         info = self.b.info(ns, row[0])
-        return info, (_stored(Stored, row[1:]) if row[1] is not None else None)
+        return info, (_stored(Stored, row[2:]) if row[2] is not None else None)
 
     def ns_put(self, info: NamespaceInfo) -> None:
         self.lock(info.name)
         config = info.to_dict()
         for field in ("name", "revision"):
             config.pop(field)
-        self.q(
+        self.w(
             "INSERT INTO namespaces (name, config, created_by) VALUES (%s, %s, %s) "
             "ON CONFLICT (name) DO UPDATE SET config = excluded.config, "
             "created_by = excluded.created_by",
@@ -200,7 +240,7 @@ class _PgTxn(Txn):
 
     def ns_delete(self, name: str) -> None:
         self.lock(name)
-        self.q("DELETE FROM namespaces WHERE name = %s", (name,))
+        self.w("DELETE FROM namespaces WHERE name = %s", (name,))
 
     def ns_list(self) -> list[NamespaceInfo]:
         rows = self.q("SELECT name, config FROM namespaces ORDER BY name").fetchall()
@@ -215,19 +255,23 @@ class _PgTxn(Txn):
         return self.b.store_bytes(self.c)
 
     def rev_get(self, ns: str) -> int:
+        if ns in self.revs:
+            return self.revs[ns]
         self.lock(ns)
         row = self.q("SELECT rev FROM revisions WHERE ns = %s", (ns,)).fetchone()
-        return int(row[0]) if row else 0
+        rev = int(row[0]) if row else 0
+        if self.writer:
+            self.revs[ns] = rev
+        return rev
 
     def rev_next(self, ns: str) -> int:
-        self.lock(ns)
-        row = self.q(
-            "INSERT INTO revisions (ns, rev) VALUES (%s, 1) ON CONFLICT (ns) "
-            "DO UPDATE SET rev = revisions.rev + 1 RETURNING rev",
-            (ns,),
-        ).fetchone()
-        assert row is not None
-        return int(row[0])
+        rev = self.revs[ns] = self.rev_get(ns) + 1
+        self.w(
+            "INSERT INTO revisions (ns, rev) VALUES (%s, %s) ON CONFLICT (ns) "
+            "DO UPDATE SET rev = excluded.rev",
+            (ns, rev),
+        )
+        return rev
 
     # -- entries
     def entry_get(self, ns: str, key: str) -> Stored | None:
@@ -248,11 +292,11 @@ class _PgTxn(Txn):
 
     def entry_put(self, ns: str, key: str, stored: Stored) -> None:
         self.lock(ns)
-        self.q(_PUT_ENTRY, (ns, key, *stored))
+        self.w(_PUT_ENTRY, (ns, key, *stored))
 
     def entry_delete(self, ns: str, key: str) -> None:
         self.lock(ns)
-        self.q("DELETE FROM entries WHERE ns = %s AND key = %s", (ns, key))
+        self.w("DELETE FROM entries WHERE ns = %s AND key = %s", (ns, key))
 
     def entry_count(self, ns: str) -> int:
         self.lock(ns)
@@ -261,6 +305,7 @@ class _PgTxn(Txn):
 
     def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
         self.lock(ns)
+        self.dirty = True
         rows = self.q(
             f"DELETE FROM entries WHERE ns = %s RETURNING key, {_ENTRY_COLUMNS}", (ns,)
         ).fetchall()
@@ -319,7 +364,7 @@ class _PgTxn(Txn):
     def event_append(self, event: Event) -> None:
         ns, rev = event.namespace, event.revision
         self.lock(ns)
-        self.q(
+        self.w(
             "INSERT INTO events (ns, rev, data) VALUES (%s, %s, %s)", (ns, rev, _event_json(event))
         )
         first = self.changed.get(ns, (rev, rev))[0]
@@ -371,6 +416,7 @@ class _PgTxn(Txn):
         sql += f" AND id >= {_AUDIT_FLOOR} ORDER BY id DESC"
         args.append(self.b.settings.max_log_size - 1)
         out: list[AccessLogEntry] = []
+        self.flush()
         with self.c.cursor() as cur:
             cur.execute(sql, args)
             for row in cur:
@@ -392,44 +438,44 @@ class _PgTxn(Txn):
         if not self.writer or not self.audit:
             return
         records, self.audit = self.audit, []
-        with self.c.cursor() as cur:
-            cur.executemany(_INSERT_AUDIT, records)
+        for record in records:
+            self.w(_INSERT_AUDIT, record)
         keep = self.b.settings.max_log_size
         step = max(1, min(AUDIT_TRIM_STEP, keep // 16))
         if self.b.count_audit(len(records), step):
-            self.q(f"DELETE FROM audit WHERE id < {_AUDIT_FLOOR}", (keep - 1,))
+            self.w(f"DELETE FROM audit WHERE id < {_AUDIT_FLOOR}", (keep - 1,))
 
     # -- idempotency
     def idem_get(self, key: str, now: float) -> Any:
         self.lock("\x00idem\x00" + key)  # one attempt of a key at a time
         row = self.q(
             "SELECT result FROM idem WHERE key = %s AND at >= %s",
-            (key, now - self.b.settings.idempotency_ttl),
+            (key.encode(), now - self.b.settings.idempotency_ttl),
         ).fetchone()
         return row[0] if row else None
 
     def idem_put(self, key: str, value: Any, now: float) -> None:
-        self.q(
+        self.w(
             "INSERT INTO idem (key, at, result) VALUES (%s, %s, %s) ON CONFLICT (key) "
             "DO UPDATE SET at = excluded.at, result = excluded.result",
-            (key, now, value),
+            (key.encode(), now, value),
         )
 
     # -- end of a write
-    def finish(self) -> None:
-        """Before COMMIT: the audit records, old events trimmed, the NOTIFYs."""
+    def commit(self) -> None:
+        """Send the pending writes, audit records, event trims, NOTIFYs and COMMIT at once."""
         self.flush_audit()
-        if not self.changed:
-            return
-        retention = self.b.settings.event_retention
-        step = max(1, min(TRIM_STEP, retention // 16))
-        for ns, (first, last) in self.changed.items():
-            if last > retention and last // step != (first - 1) // step:
-                self.q("DELETE FROM events WHERE ns = %s AND rev <= %s", (ns, last - retention))
-        self.q(
-            "SELECT pg_notify(%s, n) FROM unnest(%s::text[]) AS n",
-            (self.b.channel, list(self.changed)),
-        )
+        if self.changed:
+            retention = self.b.settings.event_retention
+            step = max(1, min(TRIM_STEP, retention // 16))
+            for ns, (first, last) in self.changed.items():
+                if last > retention and last // step != (first - 1) // step:
+                    self.w("DELETE FROM events WHERE ns = %s AND rev <= %s", (ns, last - retention))
+            self.w(
+                "SELECT pg_notify(%s, n) FROM unnest(%s::text[]) AS n",
+                (self.b.channel, list(self.changed)),
+            )
+        self.q("COMMIT")
 
 
 class PostgresBackend(Backend):
@@ -470,21 +516,22 @@ class PostgresBackend(Backend):
             "connect_timeout": 5,
             "options": f"-c search_path={schema} -c synchronous_commit={sync}",
         }
+        self._create_schema()  # on a connection of its own: an unreachable server fails fast
+        self.pool = psycopg_pool.ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            kwargs=self._kwargs,
+            timeout=5.0,
+            open=False,
+            name=f"hivemem-{schema}",
+        )
+        self.pool.open(wait=False)
         try:
-            self.pool = psycopg_pool.ConnectionPool(
-                conninfo,
-                min_size=1,
-                max_size=pool_size,
-                kwargs=self._kwargs,
-                timeout=10.0,
-                open=False,
-                name=f"hivemem-{schema}",
+            op = CreateNamespace(
+                agent=SYSTEM_AGENT, ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={}
             )
-            self.pool.open(wait=True, timeout=10.0)
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-            raise BackendUnavailable(f"cannot open PostgreSQL store: {exc}") from exc
-        try:
-            self._setup()
+            self.execute(op).unwrap()
         except BaseException:
             self.pool.close()
             raise
@@ -568,12 +615,21 @@ class PostgresBackend(Backend):
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise BackendUnavailable(f"PostgreSQL failed: {exc}") from exc
 
-    def _setup(self) -> None:
-        with self._connection() as conn, conn.transaction():
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+    def _create_schema(self) -> None:
+        """Create (or check) the schema and its tables, once per schema across processes."""
+        try:
+            with psycopg.connect(self.conninfo, **self._kwargs) as conn:
+                self._create_tables(conn)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise BackendUnavailable(f"cannot open PostgreSQL store: {exc}") from exc
+
+    def _create_tables(self, conn: psycopg.Connection[Any]) -> None:
+        with conn.transaction():
+            # One creator at a time: CREATE ... IF NOT EXISTS races with itself.
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key("\x00setup"),))
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
             for statement in _TABLES.split(";"):
-                conn.execute(statement)  # type: ignore[call-overload]
+                conn.execute(statement)
             row = conn.execute("SELECT v FROM meta WHERE k = 'schema_version'").fetchone()
             found = int(row[0]) if row is not None else SCHEMA_VERSION
             if found > SCHEMA_VERSION:
@@ -586,8 +642,6 @@ class PostgresBackend(Backend):
                 "SET v = excluded.v",
                 (str(SCHEMA_VERSION),),
             )
-        op = CreateNamespace(agent=SYSTEM_AGENT, ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={})
-        self.execute(op).unwrap()
 
     # ------------------------------------------------------------ execution
     def execute(self, op: Op[Any]) -> Result:
@@ -600,7 +654,9 @@ class PostgresBackend(Backend):
             try:
                 return execute(_PgTxn(self, conn, False), op, self.settings)
             except psycopg.Error as exc:
-                return Result(error=InternalError.of(exc, f"a PostgreSQL read ({type(op).__name__})"))
+                return Result(
+                    error=InternalError.of(exc, f"a PostgreSQL read ({type(op).__name__})")
+                )
 
     async def aexecute(self, op: Op[Any]) -> Result:
         import asyncio
@@ -620,13 +676,12 @@ class PostgresBackend(Backend):
             try:
                 with self._connection() as conn:
                     try:
-                        conn.execute("BEGIN")
                         tx = _PgTxn(self, conn, True)
+                        tx.w("BEGIN", write=False)
                         tx.audit = list(records)
                         result = execute(tx, op, self.settings) if op is not None else Result()
-                        tx.finish()
                         committing = True
-                        conn.execute("COMMIT")
+                        tx.commit()
                         return result
                     except BaseException:
                         if conn.info.transaction_status != psycopg.pq.TransactionStatus.UNKNOWN:
