@@ -141,7 +141,8 @@ def connect(
 
     Args:
         url: ``memory://``, ``sqlite:///path.db`` (default ``sqlite:///hivemem.db``, or
-            ``$HIVEMEM_URL``).
+            ``$HIVEMEM_URL``), ``redis://...``, ``postgresql://user@host:port/db?schema=name``
+            or ``http(s)://server``.
         agent: The default agent of calls that name none.
         token: A server token (for ``http://`` stores).
         **options: ``cleanup_interval`` (s, default 60; 0 = no sweeper), ``max_log_size``

@@ -14,7 +14,7 @@ __all__ = ["open_backend"]
 
 
 def open_backend(url: str, settings: Settings, options: dict[str, Any]) -> Backend:
-    """Open the backend a URL names: ``memory://`` or ``sqlite:///path``.
+    """Open the backend a URL names: memory://, sqlite:///path, redis://..., postgresql://....
 
     Raises:
         InvalidArgument: for an unknown scheme or a malformed URL.

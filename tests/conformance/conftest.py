@@ -2,8 +2,9 @@
 
 Each backend is one entry of :data:`BACKENDS`: a name (the test id) and a factory that
 returns a :class:`Backend` able to mint URLs of fresh, empty stores. To add one (``redis://``
-on a redis-server started once per run, ``http://`` on our server on a free port), write its
-factory and add it to the table; every suite test then runs against it unchanged.
+on a redis-server started once per run, ``http://`` on our server on a free port,
+``postgresql://`` on a PostgreSQL started once per run with a fresh schema per store), write
+its factory and add it to the table; every suite test then runs against it unchanged.
 """
 
 from __future__ import annotations
