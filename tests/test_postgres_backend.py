@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -109,3 +110,33 @@ def test_sweep_lease_goes_to_one_store_at_a_time(pg_url: str) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_server_restart_is_unavailable_then_recovers() -> None:
+    """While PostgreSQL is down, ops fail with BackendUnavailable (503), not a driver error;
+    once it is back the same store serves again by itself, with every acknowledged write."""
+    from hivemem.testing.postgres import PostgresServer
+
+    with PostgresServer() as server:
+        mem = hivemem.connect(server.url, agent="a", cleanup_interval=0, embedder="none")
+        try:
+            mem.write("ns", "k", 1)
+            server.kill()
+            with pytest.raises(BackendUnavailable) as exc:
+                mem.write("ns", "k", 2)
+            assert exc.value.status == 503
+            with pytest.raises(BackendUnavailable):
+                mem.read("ns", "k")
+            server.start()
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    entry = mem.write("ns", "k", 3)
+                    break
+                except BackendUnavailable:
+                    assert time.monotonic() < deadline, "the store never recovered"
+                    time.sleep(0.2)
+            assert (entry.value, entry.version) == (3, 2)
+            assert mem.read("ns", "k") == 3
+        finally:
+            mem.close()

@@ -650,9 +650,21 @@ class PostgresBackend(Backend):
             if result.events and result.error is None:
                 self.notifier.notify_events(result.events)
             return result
+        for attempt in (0, 1):
+            try:
+                return self._read(op)
+            except BackendUnavailable:
+                # A pooled connection the server dropped (a restart): reads are safe to retry.
+                if attempt or self._closed:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _read(self, op: Op[Any]) -> Result:
         with self._connection() as conn:
             try:
                 return execute(_PgTxn(self, conn, False), op, self.settings)
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                raise  # (mapped by _connection)
             except psycopg.Error as exc:
                 return Result(
                     error=InternalError.of(exc, f"a PostgreSQL read ({type(op).__name__})")
