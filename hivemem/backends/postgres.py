@@ -778,9 +778,6 @@ class PostgresBackend(Backend):
             ).fetchone()
         return row is not None
 
-    def wake(self, stop: threading.Event) -> None:
-        self.notifier.notify()
-
     def close(self) -> None:
         if self._closed:
             return
