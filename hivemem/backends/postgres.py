@@ -657,6 +657,9 @@ class PostgresBackend(Backend):
                 # A pooled connection the server dropped (a restart): reads are safe to retry.
                 if attempt or self._closed:
                     raise
+            except pg_errors.TransactionRollback as exc:  # (a hot standby's recovery conflict)
+                if attempt:
+                    raise BackendUnavailable(f"PostgreSQL read aborted: {exc}") from exc
         raise AssertionError("unreachable")
 
     def _read(self, op: Op[Any]) -> Result:
