@@ -208,8 +208,19 @@ class _PgTxn(Txn):
     # -- namespaces
     def ns_get(self, name: str) -> NamespaceInfo | None:
         self.lock(name)
-        row = self.q("SELECT config FROM namespaces WHERE name = %s", (name,)).fetchone()
-        return self.b.info(name, row[0]) if row else None
+        if not self.writer:
+            row = self.q("SELECT config FROM namespaces WHERE name = %s", (name,)).fetchone()
+            return self.b.info(name, row[0]) if row else None
+        # A write takes the namespace's revision next: read it in the same round trip.
+        row = self.q(
+            "SELECT (SELECT config FROM namespaces WHERE name = %s), "
+            "(SELECT rev FROM revisions WHERE ns = %s)",
+            (name, name),
+        ).fetchone()
+        assert row is not None
+        if name not in self.revs:
+            self.revs[name] = int(row[1] or 0)
+        return self.b.info(name, row[0]) if row[0] is not None else None
 
     def ns_and_entry(self, ns: str, key: str) -> tuple[NamespaceInfo | None, Stored | None]:
         self.lock(ns)
