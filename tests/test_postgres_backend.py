@@ -55,7 +55,9 @@ def test_schemas_are_separate_stores(pg_url: str) -> None:
         a.write("ns", "k", 1)
         b.write("ns", "k", 2)
         assert (a.read("ns", "k"), b.read("ns", "k")) == (1, 2)
-        assert a.get_entry("ns", "k").version == b.get_entry("ns", "k").version == 1
+        ea, eb = a.get_entry("ns", "k"), b.get_entry("ns", "k")
+        assert ea is not None and eb is not None
+        assert ea.version == eb.version == 1
     finally:
         a.close()
         b.close()
