@@ -20,7 +20,7 @@ $(RUN_STAMP): pyproject.toml
 	touch $(RUN_STAMP)
 
 $(STAMP): $(RUN_STAMP)
-	$(PY) -m pip install -q -e '.[dev,bench,server,redis,semantic]'
+	$(PY) -m pip install -q -e '.[dev,bench,server,redis,postgres,semantic]'
 	touch $(STAMP)
 
 run: $(RUN_STAMP)
@@ -29,12 +29,16 @@ run: $(RUN_STAMP)
 demo: $(RUN_STAMP)
 	$(VENV)/bin/hivemem demo --url sqlite:///demo.db
 
-# The tests start their own redis-server processes (never the shared one on 6379); the web
-# UI tests drive Debian's Chromium (Playwright never downloads a browser here).
+# The tests start their own redis-server and PostgreSQL 15 (initdb + pg_ctl in a temporary
+# directory; never the shared servers on 6379 and 5432); the web UI tests drive Debian's
+# Chromium (Playwright never downloads a browser here).
 system-deps:
 	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || \
 		(apt-get install -y -q redis-server >/dev/null 2>&1 || \
 		 (apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null))
+	@test -x /usr/lib/postgresql/15/bin/initdb || \
+		(apt-get install -y -q postgresql-15 >/dev/null 2>&1 || \
+		 (apt-get update -q >/dev/null && apt-get install -y -q postgresql-15 >/dev/null))
 	@test -x /usr/bin/chromium || \
 		(apt-get install -y -q chromium >/dev/null 2>&1 || \
 		 (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null))

@@ -163,7 +163,8 @@ def connect(
 
     Args:
         url: ``memory://``, ``sqlite:///path.db`` (default ``sqlite:///hivemem.db``, or
-            ``$HIVEMEM_URL``).
+            ``$HIVEMEM_URL``), ``redis://...``, ``postgresql://user@host:port/db?schema=name``
+            or ``http(s)://server``.
         agent: The default agent of calls that name none.
         token: A server token (for ``http://`` stores).
         **options: ``tokens`` (``http://`` only: a mapping of agent ids to their own

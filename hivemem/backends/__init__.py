@@ -15,7 +15,7 @@ __all__ = ["open_backend"]
 
 
 def open_backend(url: str, settings: Settings, options: dict[str, Any]) -> Backend:
-    """Open the backend a URL names: ``memory://`` or ``sqlite:///path``.
+    """Open the backend a URL names: memory://, sqlite:///path, redis://..., postgresql://....
 
     Raises:
         InvalidArgument: for an unknown scheme or a malformed URL.
@@ -49,7 +49,40 @@ def open_backend(url: str, settings: Settings, options: dict[str, Any]) -> Backe
             query = [(k, v) for k, v in parse_qsl(parts.query) if k != "prefix"]
             clean = clean + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else "")
         return RedisBackend(clean, settings, prefix=prefix)
+    if scheme in ("postgresql", "postgres"):
+        return _open_postgres(url, settings, options)
     raise InvalidArgument(
         f"unsupported store URL {url!r}: use memory://, sqlite:///path.db, redis://host:port/db, "
-        "rediss://..., redis+cluster://host:port,host:port or http(s)://server"
+        "rediss://..., redis+cluster://host:port,host:port, postgresql://user@host:port/db "
+        "or http(s)://server"
+    )
+
+
+def _open_postgres(url: str, settings: Settings, options: dict[str, Any]) -> Backend:
+    """Open ``postgresql://user@host:port/db?schema=name``.
+
+    ``schema`` (default ``hivemem``) and ``durability`` are ours; every other query
+    parameter goes to libpq.
+    """
+    try:
+        from hivemem.backends.postgres import PostgresBackend
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("psycopg"):
+            raise
+        raise InvalidArgument(
+            f"postgresql:// stores need the postgres extra ({exc.name} is missing): "
+            "pip install 'hivemem[postgres]'"
+        ) from None
+    parts = urlsplit(url)
+    ours = {"schema", "durability"}
+    for name, value in parse_qsl(parts.query):
+        if name in ours:
+            options.setdefault(name, value)
+    query = "&".join(f"{k}={v}" for k, v in parse_qsl(parts.query) if k not in ours)
+    conninfo = parts._replace(scheme="postgresql", query=query).geturl()
+    return PostgresBackend(
+        conninfo,
+        settings,
+        schema=str(options.pop("schema", "hivemem")),
+        durability=str(options.pop("durability", "full")),
     )

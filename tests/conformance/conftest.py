@@ -2,8 +2,9 @@
 
 Each backend is one entry of :data:`BACKENDS`: a name (the test id) and a factory that
 returns a :class:`Backend` able to mint URLs of fresh, empty stores. To add one (``redis://``
-on a redis-server started once per run, ``http://`` on our server on a free port), write its
-factory and add it to the table; every suite test then runs against it unchanged.
+on a redis-server started once per run, ``http://`` on our server on a free port,
+``postgresql://`` on a PostgreSQL started once per run with a fresh schema per store), write
+its factory and add it to the table; every suite test then runs against it unchanged.
 """
 
 from __future__ import annotations
@@ -178,6 +179,24 @@ def _redis_backend(name: str, base: str) -> Backend:
     return Backend(name, lambda: f"{base}{sep}prefix=t{next(_prefixes)}:")
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """One real PostgreSQL (initdb + pg_ctl, fsync on) on a free port for the whole run."""
+    from hivemem.testing.postgres import PostgresServer
+
+    with PostgresServer() as server:
+        yield server
+
+
+_schemas = itertools.count()
+
+
+def _postgres(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    # A fresh schema per store: every test starts on an empty store.
+    base = request.getfixturevalue("postgres_server").url
+    return Backend("postgres", lambda: f"{base}?schema=t{next(_schemas)}")
+
+
 def _redis(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return _redis_backend("redis", request.getfixturevalue("redis_server").url)
 
@@ -192,6 +211,7 @@ BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {
     "http": _http,
     "redis": _redis,
     "redis-cluster": _redis_cluster,
+    "postgres": _postgres,
 }
 
 

@@ -1,0 +1,809 @@
+"""``postgresql://user@host:port/db``: a PostgreSQL database shared by any number of processes.
+
+- Every op is one transaction (READ COMMITTED) on a connection of a psycopg pool. A write
+  takes a transaction-level advisory lock per namespace before it first reads that
+  namespace (:meth:`_PgTxn.lock`): writers of one namespace run one after another, and each
+  statement after the lock sees every commit of the writers before it. Compare-and-set and
+  first-wins are then exact across processes and replicas, revisions gap-free, and a
+  namespace's events commit in revision order. Writers of different namespaces do not
+  wait for each other. A deadlock (ops over several namespaces) or a serialization failure
+  is retried here; a connection lost before COMMIT is retried once on a fresh connection.
+- Reads run in autocommit (each statement its own snapshot) and take no lock; their audit
+  records are buffered and written with the next write (or within 0.2 s), as on SQLite.
+- Watchers: a write NOTIFYs ``hivemem_<schema>`` with each namespace it changed (sent at
+  COMMIT); one listener connection per store wakes that namespace's watchers, and
+  :meth:`Backend.follow` polls the event table every ``poll_interval`` besides.
+- Tables live in one schema (``?schema=name`` in the URL, default ``hivemem``), created by
+  the first process that opens it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import select
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import orjson
+import psycopg
+import psycopg_pool
+from psycopg import errors as pg_errors
+
+from hivemem import _codec
+from hivemem.backends.base import Backend
+from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
+from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op, Stats
+from hivemem.engine.txn import STORE_BYTES_EVERY, Result, Settings, Stored, Txn
+from hivemem.errors import BackendUnavailable, InternalError, InvalidArgument
+from hivemem.types import AccessLogEntry, Event, NamespaceInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["PostgresBackend"]
+
+SCHEMA_VERSION = 1
+DEFAULT_SCHEMA = "hivemem"
+#: Schema names we accept: plain identifiers (so ``hivemem_<schema>`` is a valid channel).
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,49}")
+#: Attempts of an op that hit a deadlock or a serialization failure.
+MAX_RETRIES = 20
+#: Old events are trimmed once every TRIM_STEP revisions of a namespace (or fewer).
+TRIM_STEP = 64
+#: Most audit rows past ``max_log_size`` one trim waits for.
+AUDIT_TRIM_STEP = 1024
+#: Seconds a read's audit record may wait in the buffer.
+AUDIT_FLUSH_SECONDS = 0.2
+#: Seconds the listener waits for a notification before it checks its connection.
+LISTEN_CHECK_SECONDS = 5.0
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS namespaces (
+    name TEXT COLLATE "C" PRIMARY KEY, config TEXT NOT NULL, created_by TEXT);
+CREATE INDEX IF NOT EXISTS namespaces_creator ON namespaces (created_by);
+CREATE TABLE IF NOT EXISTS revisions (ns TEXT COLLATE "C" PRIMARY KEY, rev BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    ns TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, value TEXT NOT NULL,
+    owner TEXT NOT NULL, version BIGINT NOT NULL, revision BIGINT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION, PRIMARY KEY (ns, key));
+CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS events (
+    ns TEXT COLLATE "C" NOT NULL, rev BIGINT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (ns, rev));
+CREATE TABLE IF NOT EXISTS audit (
+    id BIGSERIAL PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, agent TEXT NOT NULL, ns TEXT,
+    key TEXT, action TEXT NOT NULL, success BOOLEAN NOT NULL, error TEXT);
+CREATE TABLE IF NOT EXISTS idem (
+    key BYTEA PRIMARY KEY, at DOUBLE PRECISION NOT NULL, result TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY, holder TEXT NOT NULL, until DOUBLE PRECISION NOT NULL)
+"""
+
+_ENTRY_COLUMNS = "value, owner, version, revision, created_at, updated_at, expires_at"
+_PUT_ENTRY = (
+    f"INSERT INTO entries (ns, key, {_ENTRY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, owner = excluded.owner, "
+    "version = excluded.version, revision = excluded.revision, "
+    "created_at = excluded.created_at, updated_at = excluded.updated_at, "
+    "expires_at = excluded.expires_at"
+)
+_INSERT_AUDIT = (
+    "INSERT INTO audit (ts, agent, ns, key, action, success, error) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+#: The id of the oldest audit record of the log (the ``max_log_size``-th newest), or 0.
+_AUDIT_FLOOR = "COALESCE((SELECT id FROM audit ORDER BY id DESC OFFSET %s LIMIT 1), 0)"
+
+log = logging.getLogger("hivemem")
+_stored = tuple.__new__
+
+
+def _event_json(event: Event) -> str:
+    data = event.to_dict()
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:  # beyond orjson (integers over 64 bits): the stdlib encoder
+        return json.dumps(data)
+
+
+def _prefix_upper(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix`` (code points)."""
+    for i in range(len(prefix) - 1, -1, -1):
+        code = ord(prefix[i]) + 1
+        if 0xD800 <= code <= 0xDFFF:
+            code = 0xE000
+        if code <= 0x10FFFF:
+            return prefix[:i] + chr(code)
+    return None
+
+
+class _PgTxn(Txn):
+    """The Txn primitives over one connection: a write's transaction, or autocommit reads."""
+
+    #: Connection losses, deadlocks and serialization failures end the whole transaction:
+    #: the backend retries or reports them. Other driver errors fail the op alone.
+    passthrough: ClassVar[tuple[type[Exception], ...]] = (
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+        pg_errors.InFailedSqlTransaction,
+    )
+
+    def __init__(self, backend: PostgresBackend, conn: psycopg.Connection[Any], writer: bool):
+        self.b = backend
+        self.c = conn
+        self.writer = writer
+        self.locked: set[str] = set()
+        self.audit: list[AccessLogEntry] = []
+        #: Namespaces whose events this transaction appended, with their newest revision.
+        self.changed: dict[str, tuple[int, int]] = {}
+        #: Revisions of the namespaces this transaction locked (exact under the lock).
+        self.revs: dict[str, int] = {}
+        #: Statements whose results nobody needs, sent with the next one that has a result
+        #: (one round trip for both): ``(sql, args, is_write)``.
+        self.pending: list[tuple[str, Any, bool]] = []
+        #: Whether a write of the current op reached the server.
+        self.dirty = False
+        self._saved: dict[str, int] = {}
+
+    def q(self, sql: str, args: Any = None) -> psycopg.Cursor[Any]:
+        """Run a statement (after the pending ones, in one round trip) and return its cursor."""
+        c = self.c
+        if not self.pending:
+            return c.execute(sql, args)
+        pending, self.pending = self.pending, []
+        if any(write for _, _, write in pending):
+            self.dirty = True
+        with c.pipeline():
+            for statement, params, _ in pending:
+                c.execute(statement, params)
+            cur = c.execute(sql, args)
+        return cur
+
+    def w(self, sql: str, args: Any = None, *, write: bool = True) -> None:
+        """Queue a statement whose result is not needed (see :meth:`q`)."""
+        self.pending.append((sql, args, write))
+
+    def flush(self) -> None:
+        """Send the pending statements."""
+        if self.pending:
+            self.q("SELECT 1")
+
+    def lock(self, name: str) -> None:
+        """Hold ``name``'s advisory lock until the transaction ends (writes only).
+
+        Queued, so it travels with the first read after it: that read's snapshot is taken
+        after the lock is granted and sees every commit of the writers before.
+        """
+        if self.writer and name not in self.locked:
+            self.w("SELECT pg_advisory_xact_lock(%s)", (self.b.lock_key(name),), write=False)
+            self.locked.add(name)
+
+    # -- brackets: each op is alone in its transaction, so its undo is the transaction's
+    def savepoint(self) -> None:
+        self.dirty = False
+        self._saved = dict(self.revs)
+
+    def release(self) -> None:
+        """Nothing to do: the op's writes commit with the transaction."""
+
+    def rollback(self) -> None:
+        if self.dirty:
+            self.pending = [("ROLLBACK", None, False), ("BEGIN", None, False)]
+            self.locked.clear()
+            self.revs = {}
+            self.dirty = False
+        else:  # nothing reached the server: forget what is queued
+            self.pending = [p for p in self.pending if not p[2]]
+            self.revs = self._saved
+        self.changed.clear()  # (events are appended inside the op's bracket only)
+
+    # -- namespaces
+    def ns_get(self, name: str) -> NamespaceInfo | None:
+        self.lock(name)
+        if not self.writer:
+            row = self.q("SELECT config FROM namespaces WHERE name = %s", (name,)).fetchone()
+            return self.b.info(name, row[0]) if row else None
+        # A write takes the namespace's revision next: read it in the same round trip.
+        row = self.q(
+            "SELECT (SELECT config FROM namespaces WHERE name = %s), "
+            "(SELECT rev FROM revisions WHERE ns = %s)",
+            (name, name),
+        ).fetchone()
+        assert row is not None
+        if name not in self.revs:
+            self.revs[name] = int(row[1] or 0)
+        return self.b.info(name, row[0]) if row[0] is not None else None
+
+    def ns_and_entry(self, ns: str, key: str) -> tuple[NamespaceInfo | None, Stored | None]:
+        self.lock(ns)
+        row = self.q(
+            "SELECT n.config, (SELECT rev FROM revisions WHERE ns = n.name), e.value, e.owner, "
+            "e.version, e.revision, e.created_at, e.updated_at, e.expires_at FROM namespaces n "
+            "LEFT JOIN entries e ON e.ns = n.name AND e.key = %s WHERE n.name = %s",
+            (key, ns),
+        ).fetchone()
+        if row is None:
+            return None, None
+        if self.writer and ns not in self.revs:
+            self.revs[ns] = int(row[1] or 0)
+        info = self.b.info(ns, row[0])
+        return info, (_stored(Stored, row[2:]) if row[2] is not None else None)
+
+    def ns_put(self, info: NamespaceInfo) -> None:
+        self.lock(info.name)
+        config = info.to_dict()
+        for field in ("name", "revision"):
+            config.pop(field)
+        self.w(
+            "INSERT INTO namespaces (name, config, created_by) VALUES (%s, %s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET config = excluded.config, "
+            "created_by = excluded.created_by",
+            (info.name, json.dumps(config), info.created_by),
+        )
+
+    def ns_delete(self, name: str) -> None:
+        self.lock(name)
+        self.w("DELETE FROM namespaces WHERE name = %s", (name,))
+
+    def ns_list(self) -> list[NamespaceInfo]:
+        rows = self.q("SELECT name, config FROM namespaces ORDER BY name").fetchall()
+        return [self.b.info(name, config) for name, config in rows]
+
+    def ns_count_by(self, agent: str) -> int:
+        self.lock("\x00quota")  # creators counted one at a time: the quota stays exact
+        row = self.q("SELECT COUNT(*) FROM namespaces WHERE created_by = %s", (agent,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def store_bytes(self) -> int | None:
+        return self.b.store_bytes(self.c)
+
+    def rev_get(self, ns: str) -> int:
+        if ns in self.revs:
+            return self.revs[ns]
+        self.lock(ns)
+        row = self.q("SELECT rev FROM revisions WHERE ns = %s", (ns,)).fetchone()
+        rev = int(row[0]) if row else 0
+        if self.writer:
+            self.revs[ns] = rev
+        return rev
+
+    def rev_next(self, ns: str) -> int:
+        rev = self.revs[ns] = self.rev_get(ns) + 1
+        self.w(
+            "INSERT INTO revisions (ns, rev) VALUES (%s, %s) ON CONFLICT (ns) "
+            "DO UPDATE SET rev = excluded.rev",
+            (ns, rev),
+        )
+        return rev
+
+    # -- entries
+    def entry_get(self, ns: str, key: str) -> Stored | None:
+        self.lock(ns)
+        row = self.q(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE ns = %s AND key = %s", (ns, key)
+        ).fetchone()
+        return _stored(Stored, row) if row else None
+
+    def entries_get(self, ns: str, keys: list[str]) -> list[Stored | None]:
+        self.lock(ns)
+        rows = self.q(
+            f"SELECT key, {_ENTRY_COLUMNS} FROM entries WHERE ns = %s AND key = ANY(%s)",
+            (ns, keys),
+        ).fetchall()
+        found = {row[0]: _stored(Stored, row[1:]) for row in rows}
+        return [found.get(key) for key in keys]
+
+    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+        self.lock(ns)
+        self.w(_PUT_ENTRY, (ns, key, *stored))
+
+    def entry_delete(self, ns: str, key: str) -> None:
+        self.lock(ns)
+        self.w("DELETE FROM entries WHERE ns = %s AND key = %s", (ns, key))
+
+    def entry_count(self, ns: str) -> int:
+        self.lock(ns)
+        row = self.q("SELECT COUNT(*) FROM entries WHERE ns = %s", (ns,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
+        self.lock(ns)
+        self.dirty = True
+        rows = self.q(
+            f"DELETE FROM entries WHERE ns = %s RETURNING key, {_ENTRY_COLUMNS}", (ns,)
+        ).fetchall()
+        rows.sort(key=lambda row: row[0].encode())
+        return [(row[0], _stored(Stored, row[1:])) for row in rows]
+
+    def entries_scan(
+        self, ns: str, prefix: str, after: str | None, limit: int | None
+    ) -> list[tuple[str, Stored]]:
+        self.lock(ns)
+        sql = f"SELECT key, {_ENTRY_COLUMNS} FROM entries WHERE ns = %s"
+        args: list[Any] = [ns]
+        upper = None
+        if after is not None:
+            sql += " AND key > %s"
+            args.append(after)
+        if prefix:
+            sql += " AND key >= %s"
+            args.append(prefix)
+            upper = _prefix_upper(prefix)
+            if upper is not None:
+                sql += " AND key < %s"
+                args.append(upper)
+        sql += " ORDER BY key"
+        if limit is not None:
+            sql += " LIMIT %s"
+            args.append(limit)
+        rows = self.q(sql, args).fetchall()
+        if upper is None and prefix:  # no upper bound in SQL: check the prefix here
+            rows = [row for row in rows if row[0].startswith(prefix)]
+        return [(row[0], _stored(Stored, row[1:])) for row in rows]
+
+    def expired_scan(self, now: float, limit: int, ns: str | None = None) -> list[tuple[str, str]]:
+        if ns is None:
+            rows = self.q(
+                "SELECT ns, key FROM entries WHERE expires_at <= %s ORDER BY expires_at LIMIT %s",
+                (now, limit),
+            ).fetchall()
+        else:
+            self.lock(ns)
+            rows = self.q(
+                "SELECT ns, key FROM entries WHERE ns = %s AND expires_at <= %s LIMIT %s",
+                (ns, now, limit),
+            ).fetchall()
+        # One lock order for every sweeper: namespaces by name.
+        return sorted((r[0], r[1]) for r in rows)
+
+    def ns_bytes(self, ns: str) -> int:
+        self.lock(ns)
+        row = self.q(
+            "SELECT COALESCE(SUM(octet_length(value)), 0) FROM entries WHERE ns = %s", (ns,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    # -- events
+    def event_append(self, event: Event) -> None:
+        ns, rev = event.namespace, event.revision
+        self.lock(ns)
+        self.w(
+            "INSERT INTO events (ns, rev, data) VALUES (%s, %s, %s)", (ns, rev, _event_json(event))
+        )
+        first = self.changed.get(ns, (rev, rev))[0]
+        self.changed[ns] = (first, rev)
+
+    def events_after(self, ns: str, since: int, limit: int) -> list[Event]:
+        rows = self.q(
+            "SELECT data FROM events WHERE ns = %s AND rev > %s ORDER BY rev LIMIT %s",
+            (ns, max(since, 0), limit),
+        ).fetchall()
+        return [Event.from_dict(_codec.decode(r[0])) for r in rows]
+
+    def events_oldest(self, ns: str) -> int | None:
+        row = self.q("SELECT MIN(rev) FROM events WHERE ns = %s", (ns,)).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    # -- audit
+    def audit_append(self, record: AccessLogEntry) -> None:
+        if self.writer:
+            self.audit.append(record)
+        else:
+            self.b.buffer_audit(record)
+
+    def audit_query(
+        self,
+        agent_id: str | None,
+        ns: str | None,
+        action: str | None,
+        success: bool | None,
+        since: float | None,
+        limit: int,
+        visible: Callable[[str | None], bool] | None,
+    ) -> list[AccessLogEntry]:
+        self.flush_audit()
+        sql = "SELECT ts, agent, ns, key, action, success, error FROM audit WHERE TRUE"
+        args: list[Any] = []
+        for column, value in (("agent", agent_id), ("ns", ns), ("action", action)):
+            if value is not None:
+                sql += f" AND {column} = %s"
+                args.append(value)
+        if success is not None:
+            sql += " AND success = %s"
+            args.append(success)
+        if since is not None:
+            sql += " AND ts >= %s"
+            args.append(since)
+        # The table may hold more than max_log_size rows (trimmed in steps): only the newest
+        # max_log_size are the log.
+        sql += f" AND id >= {_AUDIT_FLOOR} ORDER BY id DESC"
+        args.append(self.b.settings.max_log_size - 1)
+        out: list[AccessLogEntry] = []
+        self.flush()
+        with self.c.cursor() as cur:
+            cur.execute(sql, args)
+            for row in cur:
+                if visible is None or visible(row[2]):
+                    out.append(AccessLogEntry(*row))
+                    if len(out) >= limit:
+                        break
+        return out
+
+    def audit_count(self) -> int:
+        self.flush_audit()
+        row = self.q(
+            "SELECT LEAST(COUNT(*), %s) FROM audit", (self.b.settings.max_log_size,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def flush_audit(self) -> None:
+        """Write the audit records this transaction holds (and trim the log now and then)."""
+        if not self.writer or not self.audit:
+            return
+        records, self.audit = self.audit, []
+        for record in records:
+            self.w(_INSERT_AUDIT, record)
+        keep = self.b.settings.max_log_size
+        step = max(1, min(AUDIT_TRIM_STEP, keep // 16))
+        if self.b.count_audit(len(records), step):
+            self.w(f"DELETE FROM audit WHERE id < {_AUDIT_FLOOR}", (keep - 1,))
+
+    # -- idempotency
+    def idem_get(self, key: str, now: float) -> Any:
+        self.lock("\x00idem\x00" + key)  # one attempt of a key at a time
+        row = self.q(
+            "SELECT result FROM idem WHERE key = %s AND at >= %s",
+            (key.encode(), now - self.b.settings.idempotency_ttl),
+        ).fetchone()
+        return row[0] if row else None
+
+    def idem_put(self, key: str, value: Any, now: float) -> None:
+        self.w(
+            "INSERT INTO idem (key, at, result) VALUES (%s, %s, %s) ON CONFLICT (key) "
+            "DO UPDATE SET at = excluded.at, result = excluded.result",
+            (key.encode(), now, value),
+        )
+
+    # -- end of a write
+    def commit(self) -> None:
+        """Send the pending writes, audit records, event trims, NOTIFYs and COMMIT at once."""
+        self.flush_audit()
+        if self.changed:
+            retention = self.b.settings.event_retention
+            step = max(1, min(TRIM_STEP, retention // 16))
+            for ns, (first, last) in self.changed.items():
+                if last > retention and last // step != (first - 1) // step:
+                    self.w("DELETE FROM events WHERE ns = %s AND rev <= %s", (ns, last - retention))
+            self.w(
+                "SELECT pg_notify(%s, n) FROM unnest(%s::text[]) AS n",
+                (self.b.channel, list(self.changed)),
+            )
+        self.q("COMMIT")
+
+
+class PostgresBackend(Backend):
+    """Tables in one schema of a PostgreSQL database; safe to share between processes."""
+
+    name = "postgres"
+    shared_between_processes = True
+
+    def __init__(
+        self,
+        conninfo: str,
+        settings: Settings,
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        durability: str = "full",
+        pool_size: int = 8,
+    ) -> None:
+        super().__init__(settings)
+        if not _SCHEMA_NAME.fullmatch(schema):
+            raise InvalidArgument(
+                f"schema must be a lowercase identifier of at most 50 characters, got {schema!r}"
+            )
+        if durability not in ("full", "normal"):
+            raise InvalidArgument(f"durability must be 'full' or 'normal', got {durability!r}")
+        self.schema = schema
+        self.channel = f"hivemem_{schema}"
+        self.conninfo = conninfo
+        self._holder = uuid.uuid4().hex
+        self._closed = False
+        self._audit_lock = threading.Lock()
+        self._audit_buffer: list[AccessLogEntry] = []
+        self._audit_since_trim = 0
+        self._size = (float("-inf"), 0)
+        self._info_cache: dict[str, tuple[str, NamespaceInfo]] = {}
+        sync = "on" if durability == "full" else "off"
+        self._kwargs: dict[str, Any] = {
+            "autocommit": True,
+            "connect_timeout": 5,
+            "options": f"-c search_path={schema} -c synchronous_commit={sync}",
+        }
+        self._create_schema()  # on a connection of its own: an unreachable server fails fast
+        self.pool = psycopg_pool.ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            kwargs=self._kwargs,
+            timeout=5.0,
+            open=False,
+            name=f"hivemem-{schema}",
+        )
+        self.pool.open(wait=False)
+        try:
+            op = CreateNamespace(
+                agent=SYSTEM_AGENT, ns=DEFAULT_NAMESPACE, exist_ok=True, permissions={}
+            )
+            self.execute(op).unwrap()
+        except BaseException:
+            self.pool.close()
+            raise
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        self._listener = threading.Thread(
+            target=self._listen, name="hivemem-pg-listen", daemon=True
+        )
+        self._listener.start()
+        self._flusher = threading.Thread(
+            target=self._flush_loop, name="hivemem-pg-audit", daemon=True
+        )
+        self._flusher.start()
+
+    # ------------------------------------------------------------ helpers
+    def lock_key(self, name: str) -> int:
+        """The advisory lock key of ``name`` in this schema (a signed 64-bit hash)."""
+        digest = hashlib.blake2b(f"{self.schema}\x00{name}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big", signed=True)
+
+    def info(self, name: str, config: str) -> NamespaceInfo:
+        """A namespace's config, parsed once per distinct text."""
+        cached = self._info_cache.get(name)
+        if cached is not None and cached[0] == config:
+            return cached[1]
+        info = NamespaceInfo(name=name, **json.loads(config))
+        if len(self._info_cache) > 10_000:
+            self._info_cache.clear()
+        self._info_cache[name] = (config, info)
+        return info
+
+    def buffer_audit(self, record: AccessLogEntry) -> None:
+        with self._audit_lock:
+            self._audit_buffer.append(record)
+
+    def _take_audit(self) -> list[AccessLogEntry]:
+        with self._audit_lock:
+            records, self._audit_buffer = self._audit_buffer, []
+        return records
+
+    def count_audit(self, added: int, step: int) -> bool:
+        """Count inserted audit records; ``True`` once ``step`` arrived since the last trim."""
+        with self._audit_lock:
+            self._audit_since_trim += added
+            if self._audit_since_trim >= step:
+                self._audit_since_trim = 0
+                return True
+            return False
+
+    def store_bytes(self, conn: psycopg.Connection[Any] | None = None) -> int:
+        """The schema's tables and indexes in bytes, measured at most every second."""
+        now = time.monotonic()
+        measured, size = self._size
+        if now - measured < STORE_BYTES_EVERY:
+            return size
+        sql = (
+            "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind = 'r'"
+        )
+        if conn is None:
+            with self._connection() as c:
+                row = c.execute(sql, (self.schema,)).fetchone()
+        else:
+            row = conn.execute(sql, (self.schema,)).fetchone()
+        size = int(row[0]) if row else 0
+        self._size = (now, size)
+        return size
+
+    @contextlib.contextmanager
+    def _connection(self) -> Any:
+        if self._closed:
+            raise BackendUnavailable("the store is closed")
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except psycopg_pool.PoolTimeout as exc:
+            raise BackendUnavailable(f"no PostgreSQL connection: {exc}") from exc
+        except pg_errors.TransactionRollback:
+            raise  # a deadlock or serialization failure: the caller runs the op again
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise BackendUnavailable(f"PostgreSQL failed: {exc}") from exc
+
+    def _create_schema(self) -> None:
+        """Create (or check) the schema and its tables, once per schema across processes."""
+        try:
+            with psycopg.connect(self.conninfo, **self._kwargs) as conn:
+                self._create_tables(conn)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise BackendUnavailable(f"cannot open PostgreSQL store: {exc}") from exc
+
+    def _create_tables(self, conn: psycopg.Connection[Any]) -> None:
+        with conn.transaction():
+            # One creator at a time: CREATE ... IF NOT EXISTS races with itself.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key("\x00setup"),))
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+            for statement in _TABLES.split(";"):
+                conn.execute(statement)
+            row = conn.execute("SELECT v FROM meta WHERE k = 'schema_version'").fetchone()
+            found = int(row[0]) if row is not None else SCHEMA_VERSION
+            if found > SCHEMA_VERSION:
+                raise BackendUnavailable(
+                    f"PostgreSQL schema {self.schema!r} has version {found}, written by a newer "
+                    f"hivemem; this one reads version {SCHEMA_VERSION} and older"
+                )
+            conn.execute(
+                "INSERT INTO meta VALUES ('schema_version', %s) ON CONFLICT (k) DO UPDATE "
+                "SET v = excluded.v",
+                (str(SCHEMA_VERSION),),
+            )
+
+    # ------------------------------------------------------------ execution
+    def execute(self, op: Op[Any]) -> Result:
+        if op.mutates or type(op) in (AccessLogQuery, Stats):
+            result = self._write(op)
+            if result.events and result.error is None:
+                self.notifier.notify_events(result.events)
+            return result
+        for attempt in (0, 1):
+            try:
+                return self._read(op)
+            except BackendUnavailable:
+                # A pooled connection the server dropped (a restart): reads are safe to retry.
+                if attempt or self._closed:
+                    raise
+            except pg_errors.TransactionRollback as exc:  # (a hot standby's recovery conflict)
+                if attempt:
+                    raise BackendUnavailable(f"PostgreSQL read aborted: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _read(self, op: Op[Any]) -> Result:
+        with self._connection() as conn:
+            try:
+                return execute(_PgTxn(self, conn, False), op, self.settings)
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                raise  # (mapped by _connection)
+            except psycopg.Error as exc:
+                return Result(
+                    error=InternalError.of(exc, f"a PostgreSQL read ({type(op).__name__})")
+                )
+
+    async def aexecute(self, op: Op[Any]) -> Result:
+        import asyncio
+
+        return await asyncio.to_thread(self.execute, op)
+
+    def _write(self, op: Op[Any] | None) -> Result:
+        """Run a write (``None``: only the buffered audit records) in one transaction.
+
+        Deadlocks and serialization failures are retried; so is a lost connection, once,
+        when COMMIT was not sent (nothing was done).
+        """
+        records = self._take_audit()
+        lost = 0
+        for attempt in range(MAX_RETRIES):
+            committing = False
+            try:
+                with self._connection() as conn:
+                    try:
+                        tx = _PgTxn(self, conn, True)
+                        tx.w("BEGIN", write=False)
+                        tx.audit = list(records)
+                        result = execute(tx, op, self.settings) if op is not None else Result()
+                        committing = True
+                        tx.commit()
+                        return result
+                    except BaseException:
+                        if conn.info.transaction_status != psycopg.pq.TransactionStatus.UNKNOWN:
+                            with contextlib.suppress(psycopg.Error):
+                                conn.execute("ROLLBACK")
+                        raise
+            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+                time.sleep(min(0.001 * 2**attempt, 0.05))
+                continue
+            except BackendUnavailable as exc:
+                if committing or lost or self._closed:
+                    self._lost_audit(records)
+                    return Result(error=exc)
+                lost += 1
+                continue
+            except psycopg.Error as exc:
+                self._lost_audit(records)
+                return Result(error=InternalError.of(exc, "a PostgreSQL transaction"))
+        self._lost_audit(records)
+        return Result(error=BackendUnavailable("PostgreSQL kept aborting the transaction"))
+
+    @staticmethod
+    def _lost_audit(records: list[AccessLogEntry]) -> None:
+        if records:
+            log.warning("%d buffered read audit records were not written", len(records))
+
+    # ------------------------------------------------------------ background
+    def _flush_loop(self) -> None:
+        """Write buffered read audit records every AUDIT_FLUSH_SECONDS."""
+        while not self._stop.wait(AUDIT_FLUSH_SECONDS):
+            if self._audit_buffer:
+                self._write(None)
+
+    def _listen(self) -> None:
+        """Wake the watchers of each namespace another process (or this one) changed."""
+        conn: psycopg.Connection[Any] | None = None
+        notifier = self.notifier
+        while not self._stop.is_set():
+            try:
+                if conn is None:
+                    conn = psycopg.connect(self.conninfo, **self._kwargs)
+                    conn.add_notify_handler(lambda n: notifier.notify(n.payload))
+                    conn.execute(f"LISTEN {self.channel}")
+                    notifier.notify()  # what happened while no one listened
+                ready, _, _ = select.select(
+                    [conn.fileno(), self._wake_r], [], [], LISTEN_CHECK_SECONDS
+                )
+                if self._wake_r in ready:
+                    break
+                conn.execute("SELECT 1")  # reads (and dispatches) pending notifications
+            except (psycopg.Error, OSError, ValueError):
+                if conn is not None:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.close()
+                conn = None
+                self._stop.wait(0.5)
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+
+    # ------------------------------------------------------------ server helpers
+    def peek(self, ns: str, key: str) -> Any:
+        """The value of a live entry, or ``None``: no permission check, no audit record."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT value, expires_at FROM entries WHERE ns = %s AND key = %s", (ns, key)
+            ).fetchone()
+        if row is None or (row[1] is not None and row[1] <= self.settings.clock()):
+            return None
+        return _codec.decode(row[0])
+
+    def sweep_lease(self, seconds: float, name: str = "sweeper") -> bool:
+        """Grant ``name`` to one process of those sharing the schema at a time."""
+        now = time.time()
+        with self._connection() as conn:
+            row = conn.execute(
+                "INSERT INTO leases (name, holder, until) VALUES (%s, %s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                "until = excluded.until WHERE leases.until < %s OR leases.holder = %s "
+                "RETURNING holder",
+                (name, self._holder, now + seconds, now, self._holder),
+            ).fetchone()
+        return row is not None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._stop.set()
+        os.write(self._wake_w, b"x")
+        self._flusher.join(timeout=5)
+        if self._audit_buffer:
+            self._write(None)
+        self._closed = True
+        self._listener.join(timeout=5)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        self.pool.close()
+        self.notifier.notify()

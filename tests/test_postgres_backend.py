@@ -1,0 +1,144 @@
+"""``postgresql://`` beyond the conformance suite: URLs, errors, stores sharing one schema."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+import hivemem
+from hivemem.errors import BackendUnavailable, InvalidArgument
+from hivemem.testing.server import free_port
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    from hivemem.testing.postgres import PostgresServer
+
+    with PostgresServer() as server:
+        yield server.url
+
+
+def test_missing_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without psycopg, a postgresql:// URL names the extra to install."""
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    monkeypatch.delitem(sys.modules, "hivemem.backends.postgres", raising=False)
+    with pytest.raises(InvalidArgument, match=r"pip install 'hivemem\[postgres\]'"):
+        hivemem.connect("postgresql://u@127.0.0.1:1/db", embedder="none")
+
+
+def test_unreachable_server_is_backend_unavailable() -> None:
+    """Nobody listening on the port: BackendUnavailable (503), not a driver error."""
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+    with pytest.raises(BackendUnavailable) as exc:
+        hivemem.connect(url, embedder="none")
+    assert exc.value.status == 503
+
+
+def test_schema_must_be_an_identifier(pg_url: str) -> None:
+    """?schema= takes a lowercase identifier only (it is spliced into DDL)."""
+    with pytest.raises(InvalidArgument, match="schema"):
+        hivemem.connect(f"{pg_url}?schema=a;drop", embedder="none")
+
+
+def test_schemas_are_separate_stores(pg_url: str) -> None:
+    """Two schemas of one database share nothing."""
+    a = hivemem.connect(f"{pg_url}?schema=sep_a", agent="x", embedder="none")
+    b = hivemem.connect(f"{pg_url}?schema=sep_b", agent="x", embedder="none")
+    try:
+        a.write("ns", "k", 1)
+        b.write("ns", "k", 2)
+        assert (a.read("ns", "k"), b.read("ns", "k")) == (1, 2)
+        ea, eb = a.get_entry("ns", "k"), b.get_entry("ns", "k")
+        assert ea is not None and eb is not None
+        assert ea.version == eb.version == 1
+    finally:
+        a.close()
+        b.close()
+
+
+def test_notify_wakes_a_watcher_of_another_store(pg_url: str) -> None:
+    """A write through one store wakes a watcher on another store of the same schema (another
+    process or replica in a deployment) by LISTEN/NOTIFY: its poll is turned off (an hour),
+    so only the notification can deliver the event before the watcher gives up."""
+    url = f"{pg_url}?schema=notify"
+    watching = hivemem.connect(url, agent="w", cleanup_interval=0, embedder="none")
+    writing = hivemem.connect(url, agent="w", cleanup_interval=0, embedder="none")
+    try:
+        writing.write("ns", "k", 0)
+        rev0 = writing.get_namespace("ns").revision
+        backend = watching._b
+        backend.poll_interval = 3600.0
+        seen: list[hivemem.Event] = []
+        started = threading.Event()
+
+        def watch() -> None:
+            stream = watching.watch("ns", since=rev0, timeout=120.0)
+            started.set()
+            for event in stream:
+                seen.append(event)
+                return
+
+        thread = threading.Thread(target=watch)
+        thread.start()
+        assert started.wait(60)
+        writing.write("ns", "k", 1)
+        thread.join(120)
+        assert not thread.is_alive()
+        assert [(e.key, e.value, e.revision) for e in seen] == [("k", 1, rev0 + 1)]
+    finally:
+        watching.close()
+        writing.close()
+
+
+def test_sweep_lease_goes_to_one_store_at_a_time(pg_url: str) -> None:
+    """Stores sharing a schema (replicas) get a background job's lease one at a time."""
+    url = f"{pg_url}?schema=lease"
+    a = hivemem.connect(url, cleanup_interval=0, embedder="none")
+    b = hivemem.connect(url, cleanup_interval=0, embedder="none")
+    try:
+        ba = a._b
+        bb = b._b
+        assert ba.sweep_lease(60.0) is True
+        assert bb.sweep_lease(60.0) is False
+        assert ba.sweep_lease(60.0) is True  # the holder renews
+        assert bb.sweep_lease(60.0, "decay") is True  # another job, another lease
+    finally:
+        a.close()
+        b.close()
+
+
+def test_server_restart_is_unavailable_then_recovers() -> None:
+    """While PostgreSQL is down, ops fail with BackendUnavailable (503), not a driver error;
+    once it is back the same store serves again by itself, with every acknowledged write."""
+    from hivemem.testing.postgres import PostgresServer
+
+    with PostgresServer() as server:
+        mem = hivemem.connect(server.url, agent="a", cleanup_interval=0, embedder="none")
+        try:
+            mem.write("ns", "k", 1)
+            server.kill()
+            with pytest.raises(BackendUnavailable) as exc:
+                mem.write("ns", "k", 2)
+            assert exc.value.status == 503
+            with pytest.raises(BackendUnavailable):
+                mem.read("ns", "k")
+            server.start()
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    entry = mem.write("ns", "k", 3)
+                    break
+                except BackendUnavailable:
+                    assert time.monotonic() < deadline, "the store never recovered"
+                    time.sleep(0.2)
+            assert (entry.value, entry.version) == (3, 2)
+            assert mem.read("ns", "k") == 3
+        finally:
+            mem.close()
