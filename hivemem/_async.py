@@ -185,6 +185,15 @@ class AsyncMemory:
         """Return the key's entry (value, owner, version, times), or ``None``."""
         return await self._run(self._c.get(namespace, key, agent))
 
+    async def exists(self, namespace: str, key: str, agent: str | None = None) -> bool:
+        """Return whether the key holds a live entry (needs read; audited as ``exists``).
+
+        Raises:
+            NamespaceNotFound: the namespace does not exist.
+            PermissionDenied: the agent may not read it.
+        """
+        return await self._run(self._c.exists(namespace, key, agent))
+
     async def delete(
         self,
         namespace: str,

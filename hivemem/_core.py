@@ -355,6 +355,12 @@ class Core:
         """Check and build a Get op."""
         return o.Get(agent=self.who(agent), ns=v.check_namespace(namespace), key=v.check_key(key))
 
+    def exists(self, namespace: str, key: str, agent: str | None) -> o.Exists:
+        """Check and build an Exists op."""
+        return o.Exists(
+            agent=self.who(agent), ns=v.check_namespace(namespace), key=v.check_key(key)
+        )
+
     def get_many(self, namespace: str, keys: Any, agent: str | None) -> o.GetMany:
         """Check and build a GetMany op."""
         if isinstance(keys, str):

@@ -178,6 +178,15 @@ class Memory:
         """Return the key's entry (value, owner, version, times), or ``None``."""
         return self._run(self._c.get(namespace, key, agent))
 
+    def exists(self, namespace: str, key: str, agent: str | None = None) -> bool:
+        """Return whether the key holds a live entry (needs read; audited as ``exists``).
+
+        Raises:
+            NamespaceNotFound: the namespace does not exist.
+            PermissionDenied: the agent may not read it.
+        """
+        return self._run(self._c.exists(namespace, key, agent))
+
     def delete(
         self,
         namespace: str,

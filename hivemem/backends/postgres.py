@@ -41,7 +41,7 @@ from hivemem.backends.base import Backend
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
 from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op, Stats
 from hivemem.engine.txn import STORE_BYTES_EVERY, Result, Settings, Stored, Txn
-from hivemem.errors import BackendUnavailable, InternalError, InvalidArgument
+from hivemem.errors import BackendUnavailable, HivememError, InternalError, InvalidArgument
 from hivemem.types import AccessLogEntry, Event, NamespaceInfo
 
 if TYPE_CHECKING:
@@ -657,6 +657,15 @@ class PostgresBackend(Backend):
 
     # ------------------------------------------------------------ execution
     def execute(self, op: Op[Any]) -> Result:
+        # The contract: every failure of an op is its Result's error, never raised.
+        try:
+            return self._execute(op)
+        except HivememError as exc:
+            return Result(error=exc)
+        except Exception as exc:
+            return Result(error=InternalError.of(exc, f"a PostgreSQL op ({type(op).__name__})"))
+
+    def _execute(self, op: Op[Any]) -> Result:
         if op.mutates or type(op) in (AccessLogQuery, Stats):
             result = self._write(op)
             if result.events and result.error is None:

@@ -334,6 +334,14 @@ def get(ctx: Ctx, op: o.Get) -> Entry | None:
     return entry
 
 
+def exists(ctx: Ctx, op: o.Exists) -> bool:
+    info, raw = ctx.tx.ns_and_entry(op.ns, op.key)
+    if info is None:
+        raise NamespaceNotFound(f"namespace {op.ns!r} does not exist", namespace=op.ns)
+    require(info, op.agent, READ, op.admin)
+    return _live(raw, ctx.now) is not None
+
+
 def get_many(ctx: Ctx, op: o.GetMany) -> dict[str, Entry]:
     _namespace(ctx, op, op.ns, READ)
     out: dict[str, Entry] = {}
@@ -675,6 +683,7 @@ HANDLERS: dict[type, Callable[[Ctx, Any], Any]] = {
     o.ClearNamespace: clear_namespace,
     o.DeleteNamespace: delete_namespace,
     o.Get: get,
+    o.Exists: exists,
     o.GetMany: get_many,
     o.ListEntries: list_entries,
     o.Put: put,

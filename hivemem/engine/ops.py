@@ -24,6 +24,7 @@ __all__ = [
     "DeletePrefix",
     "EventsAfter",
     "ExpirePrefix",
+    "Exists",
     "Get",
     "GetMany",
     "GetNamespace",
@@ -163,6 +164,15 @@ class Get(Op[Entry | None]):
     ns: str
     key: str
     action: ClassVar[str | None] = "read"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Exists(Op[bool]):
+    """Whether a key holds a live entry (needs read; no value leaves the store)."""
+
+    ns: str
+    key: str
+    action: ClassVar[str | None] = "exists"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

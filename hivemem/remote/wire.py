@@ -132,6 +132,10 @@ def _get(op: o.Get) -> Call:
     return _call("get_entry", op, key=op.key, decode=_entry, missing_ok=True)
 
 
+def _exists(op: o.Exists) -> Call:
+    return _call("exists", op, key=op.key, decode=lambda d: d["exists"])
+
+
 def _get_many(op: o.GetMany) -> Call:
     if not op.keys:
         return _call("get_namespace", op, decode=lambda d: {})
@@ -294,6 +298,7 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
     o.ClearNamespace: _clear,
     o.DeleteNamespace: _delete_ns,
     o.Get: _get,
+    o.Exists: _exists,
     o.GetMany: _get_many,
     o.ListEntries: _list,
     o.Put: _put,

@@ -265,3 +265,10 @@ async def test_async_aclose_idempotent_and_context_manager(make_amem):
     async with make_amem() as m2:
         assert isinstance(m2, AsyncMemory)
         await m2.write("ns", "k", 1)
+
+
+async def test_async_exists(amem):
+    """The async twin of exists answers as the sync one."""
+    await amem.write("ns", "k", 1)
+    assert await amem.exists("ns", "k") is True
+    assert await amem.exists("ns", "other") is False

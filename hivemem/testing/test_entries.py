@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hivemem import Entry, InvalidArgument, Page
+from hivemem import Entry, InvalidArgument, NamespaceNotFound, Page, PermissionDenied
 
 VALUES = [
     {"nested": {"list": [1, 2.5, "three", None, True, False], "empty": {}}},
@@ -271,3 +271,24 @@ def test_prefix_listing_at_the_edges_of_unicode(mem):
     for bad in ("\ud800", "a\udfff"):
         with pytest.raises(InvalidArgument):
             mem.get_keys("ns", prefix=bad)
+
+
+def test_exists_says_whether_a_key_holds_a_live_entry(mem, clock):
+    """exists is True for a live entry (a null value included), False for a missing,
+    deleted or expired one; it needs read permission and audits as ``exists``."""
+    mem.create_namespace("ns", "alice", default_permission=None, permissions={"bob": "read"})
+    mem.write("ns", "null", None, "alice")
+    mem.write("ns", "short", 1, "alice", ttl=5)
+    mem.write("ns", "gone", 1, "alice")
+    mem.delete("ns", "gone", "alice")
+    assert mem.exists("ns", "null", "bob") is True
+    assert mem.exists("ns", "short", "bob") is True
+    assert mem.exists("ns", "missing", "bob") is False
+    assert mem.exists("ns", "gone", "bob") is False
+    clock.advance(6)
+    assert mem.exists("ns", "short", "bob") is False
+    with pytest.raises(PermissionDenied):
+        mem.exists("ns", "null", "eve")
+    with pytest.raises(NamespaceNotFound):
+        mem.exists("nowhere", "k", "bob")
+    assert "exists" in {r.action for r in mem.access_log(namespace="ns", agent_id="bob")}

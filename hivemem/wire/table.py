@@ -257,6 +257,11 @@ _ENTRY_ROUTES = (
         errors=(404, 413), params=(NS, KEY),
     ),
     RouteSpec(
+        "exists", "GET", f"{_NSP}/exists/{{key}}", "Whether a key holds a live entry",
+        s.obj({"exists": {"type": "boolean"}}, required=("exists",)),
+        errors=(404, 413), params=(NS, KEY),
+    ),
+    RouteSpec(
         "put_entry", "PUT", f"{_NSP}/entries/{{key}}",
         "Write a key (under the namespace's conflict strategy)", s.ref("Entry"),
         errors=(404, 409), params=(NS, KEY), idempotency_key=True,

@@ -26,6 +26,7 @@ OPS: list[o.Op[Any]] = [
     o.ClearNamespace(agent=A, ns="n"),
     o.DeleteNamespace(agent=A, ns=".."),
     o.Get(agent=A, ns="n", key="a/b c.."),
+    o.Exists(agent=A, ns="n", key="a/b c.."),
     o.GetMany(agent=A, ns="n", keys=("a", "b")),
     o.ListEntries(agent=A, ns="n", prefix="p", limit=None, cursor="c"),
     o.Put(agent=A, ns="n", key="k/é", value_json="1", ttl=2.5, expected_version=3),

@@ -331,6 +331,7 @@ SPECS = [
     Spec("entries-list", "GET", "/v1/namespaces/{ns}/entries", "read"),
     Spec("entries-list-prefix", "GET", "/v1/namespaces/{ns}/entries", "read", query="prefix=k"),
     Spec("entry-get", "GET", _E, "read"),
+    Spec("exists", "GET", "/v1/namespaces/{ns}/exists/{key:path}", "read"),
     Spec("entry-put", "PUT", _E, "write", json={"value": "changed"}),
     Spec("entry-put-cas", "PUT", _E, "write", json={"value": "c", "expected_version": 1}),
     Spec("entry-delete", "DELETE", _E, "write"),

@@ -107,6 +107,12 @@ async def get_entry(request: Request, hub: Hub, caller: Caller) -> Response:
 
 
 @endpoint
+async def exists(request: Request, hub: Hub, caller: Caller) -> Response:
+    op = hub.core.exists(request.path_params["ns"], request.path_params["key"], caller.agent)
+    return json_response({"exists": await hub.run(caller, op)})
+
+
+@endpoint
 async def put_entry(request: Request, hub: Hub, caller: Caller) -> Response:
     return raw_json(*await write_entry(request, hub, caller))
 
@@ -242,6 +248,7 @@ async def broadcast(request: Request, hub: Hub, caller: Caller) -> Response:
 HANDLERS = {
     "list_entries": list_entries,
     "get_entry": get_entry,
+    "exists": exists,
     "put_entry": put_entry,
     "delete_entry": delete_entry,
     "batch": batch,
