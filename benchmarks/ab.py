@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/ab.py 3a5f359 --rounds 3 -- --only memory,async,sqlite
 
+(everything after ``--`` goes to run.py)
+
 Checks the earlier commit out into a temporary git worktree, then runs ``run.py`` (with the
 arguments after ``--``) under each tree in turn, ``--rounds`` times each, alternating (A B B A
 A B ...) so that drift of the machine falls on both sides alike. Each figure is the median of
@@ -42,9 +44,10 @@ def main() -> int:
     p.add_argument("base", help="the earlier commit")
     p.add_argument("--rounds", type=int, default=3, help="runs per side (3)")
     p.add_argument("--tolerance", type=float, default=0.05, help="worse than this is flagged")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="-- then run.py's arguments")
-    cfg = p.parse_args()
-    args = cfg.args[1:] if cfg.args[:1] == ["--"] else cfg.args
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    cfg = p.parse_args(argv[:split])
+    args = argv[split + 1 :]  # run.py's own arguments
     with tempfile.TemporaryDirectory(prefix="hivemem-ab-") as tmp:
         base = Path(tmp) / "base"
         subprocess.run(
