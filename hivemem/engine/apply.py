@@ -28,6 +28,7 @@ from hivemem.errors import (
     InvalidArgument,
     NamespaceFull,
     NamespaceNotFound,
+    PermissionDenied,
     QuotaExceeded,
     RevisionCompacted,
     WrongType,
@@ -340,6 +341,10 @@ def exists(ctx: Ctx, op: o.Exists) -> bool:
         raise NamespaceNotFound(f"namespace {op.ns!r} does not exist", namespace=op.ns)
     require(info, op.agent, READ, op.admin)
     return _live(raw, ctx.now) is not None
+
+
+def impersonation(ctx: Ctx, op: o.Impersonation) -> None:
+    raise PermissionDenied(op.reason)
 
 
 def get_many(ctx: Ctx, op: o.GetMany) -> dict[str, Entry]:
@@ -684,6 +689,7 @@ HANDLERS: dict[type, Callable[[Ctx, Any], Any]] = {
     o.DeleteNamespace: delete_namespace,
     o.Get: get,
     o.Exists: exists,
+    o.Impersonation: impersonation,
     o.GetMany: get_many,
     o.ListEntries: list_entries,
     o.Put: put,

@@ -26,6 +26,7 @@ __all__ = [
     "ExpirePrefix",
     "Exists",
     "Get",
+    "Impersonation",
     "GetMany",
     "GetNamespace",
     "ListEntries",
@@ -283,6 +284,18 @@ class AccessLogQuery(Op[list[AccessLogEntry]]):
     success: bool | None = None
     since: float | None = None
     limit: int = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Impersonation(Op[None]):
+    """A request that named another agent than its token's: refused, and audited as such.
+
+    Only the server builds it, for the token's own agent; it changes nothing but the audit
+    log, where the refusal lands as action ``impersonate`` with its reason.
+    """
+
+    reason: str
+    action: ClassVar[str | None] = "impersonate"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -296,12 +296,13 @@ class Hub:
         return await self.authenticate(headers.get("authorization", ""), named, asked)
 
     async def authenticate(
-        self, authorization: str, named: str | None, asked: str | None
+        self, authorization: str, named: str | None, asked: str | None, *, audit: bool = True
     ) -> Caller:
         """The caller of an ``Authorization`` header (auth on), naming ``named``/``asked``.
 
         ``named`` is the request's ``X-Agent-Id``, ``asked`` its ``agent`` query argument:
-        either must be the token's own agent.
+        either must be the token's own agent; a refusal is audited unless ``audit`` is false
+        (the guard's early look at a request the route authenticates again).
 
         Raises:
             Unauthenticated: no valid token.
@@ -318,9 +319,12 @@ class Hub:
             raise Unauthenticated("the token is unknown or revoked")
         for other in (named, asked):
             if other is not None and other != record.agent:
-                raise PermissionDenied(
-                    f"this token acts for agent {record.agent!r}; it cannot act as {other!r}"
-                )
+                reason = f"this token acts for agent {record.agent!r}; it cannot act as {other!r}"
+                if audit:  # like every refusal: the engine records it, nothing else changes
+                    await self.core.backend.aexecute(
+                        o.Impersonation(agent=record.agent, reason=reason)
+                    )
+                raise PermissionDenied(reason)
         if record.reserved:
             raise PermissionDenied(f"agent id {record.agent!r} is reserved for the store itself")
         return Caller(record.agent, record.role == "admin", record.id)

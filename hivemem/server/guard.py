@@ -272,6 +272,7 @@ class Guard:
                 authorization.decode("latin-1"),
                 None if named is None else named.decode("latin-1"),
                 asked,
+                audit=has_body,  # without a body the route decides, and audits
             )
         except HivememError:
             if has_body:
