@@ -106,6 +106,7 @@ class FanoutCache:
         max_bytes: Most bytes the entries hold together (their frames).
         max_age: Most seconds an entry lives.
         bytes: Bytes held now.
+        peak_bytes: The most bytes held at once since the start (after each trim).
         hits: Fetches served from the cache.
         misses: Fetches that queried the store.
         evictions: Entries dropped by the bytes or age bound while still held.
@@ -118,6 +119,7 @@ class FanoutCache:
         self.max_age = max_age
         self._entries: OrderedDict[Key, _Fetch] = OrderedDict()
         self.bytes = 0
+        self.peak_bytes = 0
         self.hits = 0
         self.misses = 0
         self.evictions = 0
@@ -130,6 +132,7 @@ class FanoutCache:
         return {
             "fanout_cache_entries": float(len(self._entries)),
             "fanout_cache_bytes": float(self.bytes),
+            "fanout_cache_peak_bytes": float(self.peak_bytes),
             "fanout_cache_hits_total": float(self.hits),
             "fanout_cache_misses_total": float(self.misses),
             "fanout_cache_evictions_total": float(self.evictions),
@@ -201,6 +204,7 @@ class FanoutCache:
         self._entries[key] = hit
         self.bytes += hit.size
         self._trim(now)
+        self.peak_bytes = max(self.peak_bytes, self.bytes)
         return hit
 
     def release(self, key: Key) -> None:
