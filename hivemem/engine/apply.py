@@ -17,7 +17,13 @@ from hivemem.engine import ops as o
 from hivemem.engine.conflicts import resolve_value
 from hivemem.engine.decide import DELETED, EXPIRED, decide_delete, decide_put, refusal
 from hivemem.engine.permissions import ADMIN, READ, WRITE, level_of, require
-from hivemem.engine.reserved import MAX_PREFIX, check_value
+from hivemem.engine.reserved import (
+    MAX_PREFIX,
+    SWEEPERS,
+    check_value,
+    internal_kind,
+    public_after,
+)
 from hivemem.engine.results import decode_result, encode_result
 from hivemem.engine.txn import Result, Settings, Stored, Txn
 from hivemem.errors import (
@@ -370,7 +376,7 @@ def _decode_cursor(cursor: str) -> str:
 
 def list_entries(ctx: Ctx, op: o.ListEntries) -> Page[Entry]:
     _namespace(ctx, op, op.ns, READ)
-    after = _decode_cursor(op.cursor) if op.cursor else None
+    after = public_after(op.prefix, _decode_cursor(op.cursor) if op.cursor else None)
     items: list[Entry] = []
     limit, now, ns = op.limit, ctx.now, op.ns
     more = False
@@ -393,8 +399,15 @@ def list_entries(ctx: Ctx, op: o.ListEntries) -> Page[Entry]:
 
 
 def _expire(ctx: Ctx, ns: str, key: str, s: Stored) -> None:
-    ctx.tx.entry_delete(ns, key)
-    ctx.emit("memory:expired", ns, SYSTEM_AGENT, key=key, version=s.version)
+    """Remove an expired entry and announce it (an internal record: as its kind says)."""
+    kind = internal_kind(key)
+    if kind is None:
+        ctx.tx.entry_delete(ns, key)
+        ctx.emit("memory:expired", ns, SYSTEM_AGENT, key=key, version=s.version)
+    elif kind in SWEEPERS:
+        SWEEPERS[kind](ctx, ns, key, s)
+    else:
+        ctx.tx.entry_delete(ns, key)
 
 
 def _write_one(

@@ -39,7 +39,14 @@ from hivemem import _codec
 from hivemem.engine import apply
 from hivemem.engine import ops as o
 from hivemem.engine.permissions import READ, WRITE
-from hivemem.engine.reserved import HEADER, MAX_PREFIX, check_value, is_header, maybe_reserved
+from hivemem.engine.reserved import (
+    HEADER,
+    MAX_PREFIX,
+    check_value,
+    is_header,
+    maybe_reserved,
+    public_after,
+)
 from hivemem.engine.txn import Stored
 from hivemem.errors import IndexOutOfRange, InvalidArgument, ItemNotFound, WrongType
 from hivemem.types import Event
@@ -455,7 +462,9 @@ def list_range(ctx: Ctx, op: o.ListRange) -> tuple[list[Any], int]:
 def expire_prefix(ctx: Ctx, op: o.ExpirePrefix) -> int:
     info = apply._namespace(ctx, op, op.ns, WRITE)
     expires = ctx.now + op.ttl if op.ttl is not None else None
-    rows = ctx.tx.entries_scan(info.name, op.prefix, None, MAX_PREFIX + 1)  # one tells of more
+    rows = ctx.tx.entries_scan(  # one row beyond tells of more
+        info.name, op.prefix, public_after(op.prefix, None), MAX_PREFIX + 1
+    )
     if len(rows) > MAX_PREFIX:
         raise InvalidArgument(
             f"prefix {op.prefix!r} holds more than {MAX_PREFIX} entries: one expire_prefix "
@@ -492,7 +501,7 @@ def delete_prefix(ctx: Ctx, op: o.DeletePrefix) -> int:
     A larger prefix takes several calls (each call makes progress: expired rows go too).
     """
     info = apply._namespace(ctx, op, op.ns, WRITE)
-    rows = ctx.tx.entries_scan(info.name, op.prefix, None, MAX_PREFIX)
+    rows = ctx.tx.entries_scan(info.name, op.prefix, public_after(op.prefix, None), MAX_PREFIX)
     ctx.tx.entries_get(info.name, [key for key, _ in rows])  # (one read where it counts)
     count = 0
     for key, s in rows:
