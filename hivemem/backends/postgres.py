@@ -61,6 +61,18 @@ TRIM_STEP = 64
 AUDIT_TRIM_STEP = 1024
 #: Seconds a read's audit record may wait in the buffer.
 AUDIT_FLUSH_SECONDS = 0.2
+
+
+class _NoConnection(BackendUnavailable):
+    """The pool gave no connection in time: the server is down, or every connection busy."""
+
+
+#: Seconds an op waits for a pooled connection (all busy with other ops).
+_POOL_WAIT = 5.0
+#: Seconds it waits instead within _FAILING_FOR s of a failed connection: the pool has none
+#: to give until the server is back (reconnecting in the background), so fail fast (503).
+_FAILING_WAIT = 0.25
+_FAILING_FOR = 10.0
 #: Seconds the listener waits for a notification before it checks its connection.
 LISTEN_CHECK_SECONDS = 5.0
 
@@ -521,6 +533,7 @@ class PostgresBackend(Backend):
         self._audit_buffer: list[AccessLogEntry] = []
         self._audit_since_trim = 0
         self._size = (float("-inf"), 0)
+        self._failed_at = float("-inf")  # when a connection to the server last failed
         self._info_cache: dict[str, tuple[str, NamespaceInfo]] = {}
         sync = "on" if durability == "full" else "off"
         self._kwargs: dict[str, Any] = {
@@ -534,7 +547,7 @@ class PostgresBackend(Backend):
             min_size=1,
             max_size=pool_size,
             kwargs=self._kwargs,
-            timeout=5.0,
+            timeout=_POOL_WAIT,
             open=False,
             name=f"hivemem-{schema}",
         )
@@ -617,14 +630,19 @@ class PostgresBackend(Backend):
     def _connection(self) -> Any:
         if self._closed:
             raise BackendUnavailable("the store is closed")
+        # While the server is known to be failing, a caller waits for a connection only
+        # briefly: the pool has none to give until the server is back, so the API answers
+        # 503 within a second instead of after the pool's whole timeout.
+        failing = time.monotonic() - self._failed_at < _FAILING_FOR
         try:
-            with self.pool.connection() as conn:
+            with self.pool.connection(timeout=_FAILING_WAIT if failing else _POOL_WAIT) as conn:
                 yield conn
         except psycopg_pool.PoolTimeout as exc:
-            raise BackendUnavailable(f"no PostgreSQL connection: {exc}") from exc
+            raise _NoConnection(f"no PostgreSQL connection: {exc}") from exc
         except pg_errors.TransactionRollback:
             raise  # a deadlock or serialization failure: the caller runs the op again
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            self._failed_at = time.monotonic()
             raise BackendUnavailable(f"PostgreSQL failed: {exc}") from exc
 
     def _create_schema(self) -> None:
@@ -674,9 +692,10 @@ class PostgresBackend(Backend):
         for attempt in (0, 1):
             try:
                 return self._read(op)
-            except BackendUnavailable:
-                # A pooled connection the server dropped (a restart): reads are safe to retry.
-                if attempt or self._closed:
+            except BackendUnavailable as exc:
+                # A pooled connection the server dropped (a restart): reads are safe to retry
+                # (no connection at all: not worth it).
+                if attempt or self._closed or isinstance(exc, _NoConnection):
                     raise
             except pg_errors.TransactionRollback as exc:  # (a hot standby's recovery conflict)
                 if attempt:
@@ -728,7 +747,9 @@ class PostgresBackend(Backend):
                 time.sleep(min(0.001 * 2**attempt, 0.05))
                 continue
             except BackendUnavailable as exc:
-                if committing or lost or self._closed:
+                # A lost connection (a stale one after a server restart) is worth one more
+                # try on a fresh one; no connection at all is not.
+                if committing or lost or self._closed or isinstance(exc, _NoConnection):
                     self._lost_audit(records)
                     return Result(error=exc)
                 lost += 1
