@@ -63,6 +63,10 @@ AUDIT_TRIM_STEP = 1024
 AUDIT_FLUSH_SECONDS = 0.2
 
 
+#: Most writes one group commit holds (one transaction, one fsync).
+GROUP_MAX_OPS = 64
+
+
 class _NoConnection(BackendUnavailable):
     """The pool gave no connection in time: the server is down, or every connection busy."""
 
@@ -149,10 +153,23 @@ class _PgTxn(Txn):
         pg_errors.InFailedSqlTransaction,
     )
 
-    def __init__(self, backend: PostgresBackend, conn: psycopg.Connection[Any], writer: bool):
+    def __init__(
+        self,
+        backend: PostgresBackend,
+        conn: psycopg.Connection[Any],
+        writer: bool,
+        grouped: bool = False,
+    ):
         self.b = backend
         self.c = conn
         self.writer = writer
+        #: Several ops share this transaction (group commit): each is bracketed by a
+        #: SAVEPOINT, so a refused one undoes only its own writes.
+        self.grouped = grouped
+        self._saved_locked: set[str] = set()
+        self._saved_changed: dict[str, tuple[int, int]] = {}
+        #: What :meth:`read_ahead` fetched: (ns, key, config, entry), until the entry is read.
+        self._ahead: tuple[str, str, NamespaceInfo, Stored | None] | None = None
         self.locked: set[str] = set()
         self.audit: list[AccessLogEntry] = []
         #: Namespaces whose events this transaction appended, with their newest revision.
@@ -199,15 +216,33 @@ class _PgTxn(Txn):
             self.w("SELECT pg_advisory_xact_lock(%s)", (self.b.lock_key(name),), write=False)
             self.locked.add(name)
 
-    # -- brackets: each op is alone in its transaction, so its undo is the transaction's
+    # -- brackets: an op alone in its transaction is undone with it; ops of a group each
+    # have a savepoint (queued, so a bracket costs no round trip of its own).
     def savepoint(self) -> None:
+        self._ahead = None
         self.dirty = False
         self._saved = dict(self.revs)
+        if self.grouped:
+            self._saved_locked = set(self.locked)
+            self._saved_changed = dict(self.changed)
+            self.w("SAVEPOINT op", write=False)
 
     def release(self) -> None:
-        """Nothing to do: the op's writes commit with the transaction."""
+        """Keep the op's writes: they commit with the transaction."""
+        if self.grouped:
+            self.w("RELEASE SAVEPOINT op", write=False)
 
     def rollback(self) -> None:
+        self._ahead = None
+        if self.grouped:
+            # Undoes the op's statements; advisory locks it took are released with them.
+            self.w("ROLLBACK TO SAVEPOINT op", write=False)
+            self.w("RELEASE SAVEPOINT op", write=False)
+            self.revs = self._saved
+            self.locked = self._saved_locked
+            self.changed = self._saved_changed
+            self.dirty = False
+            return
         if self.dirty:
             self.pending = [("ROLLBACK", None, False), ("BEGIN", None, False)]
             self.locked.clear()
@@ -220,6 +255,9 @@ class _PgTxn(Txn):
 
     # -- namespaces
     def ns_get(self, name: str) -> NamespaceInfo | None:
+        ahead = self._ahead
+        if ahead is not None and ahead[0] == name:
+            return ahead[2]
         self.lock(name)
         if not self.writer:
             row = self.q("SELECT config FROM namespaces WHERE name = %s", (name,)).fetchone()
@@ -234,6 +272,12 @@ class _PgTxn(Txn):
         if name not in self.revs:
             self.revs[name] = int(row[1] or 0)
         return self.b.info(name, row[0]) if row[0] is not None else None
+
+    def read_ahead(self, ns: str, key: str) -> None:
+        if self.writer:
+            info, stored = self.ns_and_entry(ns, key)
+            if info is not None:
+                self._ahead = (ns, key, info, stored)
 
     def ns_and_entry(self, ns: str, key: str) -> tuple[NamespaceInfo | None, Stored | None]:
         self.lock(ns)
@@ -251,6 +295,7 @@ class _PgTxn(Txn):
         return info, (_stored(Stored, row[2:]) if row[2] is not None else None)
 
     def ns_put(self, info: NamespaceInfo) -> None:
+        self._ahead = None
         self.lock(info.name)
         config = info.to_dict()
         for field in ("name", "revision"):
@@ -263,6 +308,7 @@ class _PgTxn(Txn):
         )
 
     def ns_delete(self, name: str) -> None:
+        self._ahead = None
         self.lock(name)
         self.w("DELETE FROM namespaces WHERE name = %s", (name,))
 
@@ -299,6 +345,11 @@ class _PgTxn(Txn):
 
     # -- entries
     def entry_get(self, ns: str, key: str) -> Stored | None:
+        ahead = self._ahead
+        if ahead is not None:
+            self._ahead = None  # served once: the op's writes come next
+            if ahead[0] == ns and ahead[1] == key:
+                return ahead[3]
         self.lock(ns)
         row = self.q(
             f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE ns = %s AND key = %s", (ns, key)
@@ -315,10 +366,12 @@ class _PgTxn(Txn):
         return [found.get(key) for key in keys]
 
     def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+        self._ahead = None
         self.lock(ns)
         self.w(_PUT_ENTRY, (ns, key, *stored))
 
     def entry_delete(self, ns: str, key: str) -> None:
+        self._ahead = None
         self.lock(ns)
         self.w("DELETE FROM entries WHERE ns = %s AND key = %s", (ns, key))
 
@@ -328,6 +381,7 @@ class _PgTxn(Txn):
         return int(row[0]) if row else 0
 
     def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
+        self._ahead = None
         self.lock(ns)
         self.dirty = True
         rows = self.q(
@@ -502,6 +556,84 @@ class _PgTxn(Txn):
         self.q("COMMIT")
 
 
+class _Pending:
+    """An op waiting in :class:`_GroupCommit`: its result, or the turn to lead."""
+
+    __slots__ = ("lead", "op", "result", "wake")
+
+    def __init__(self, op: Op[Any]) -> None:
+        self.op = op
+        self.result: Result | None = None
+        self.lead = False
+        self.wake = threading.Event()
+
+
+class _GroupCommit:
+    """Group commit: the writes of concurrent threads share transactions and fsyncs.
+
+    A thread with a write queues it. At most ``leaders`` threads at a time lead: a leader
+    takes every queued write (up to ``max_ops``), runs them in one transaction
+    (``commit(ops)``), hands each its result, then passes the lead to the oldest write still
+    queued (or gives it up); the others wait for their result. A write alone runs at once,
+    as before; under contention (writers of one namespace wait for each other's advisory
+    lock anyway) one COMMIT acknowledges many. Every waiter gets a result: a failure of
+    the group is each op's error (the ops of a group never raise).
+    """
+
+    def __init__(
+        self, commit: Callable[[list[Any]], list[Result]], leaders: int, max_ops: int
+    ) -> None:
+        self._commit = commit
+        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._leading = 0
+        self._leaders = leaders
+        self._max_ops = max_ops
+        #: Ops committed and groups run (for the benchmarks' group sizes).
+        self.ops = 0
+        self.groups = 0
+
+    def submit(self, op: Op[Any]) -> Result:
+        mine = _Pending(op)
+        with self._lock:
+            self._queue.append(mine)
+            if self._leading < self._leaders:
+                self._leading += 1
+                mine.lead = True
+        while True:
+            if mine.lead:
+                mine.lead = False
+                self._lead()
+            if mine.result is not None:
+                return mine.result
+            mine.wake.wait()
+            mine.wake.clear()
+
+    def _lead(self) -> None:
+        with self._lock:
+            group, self._queue = self._queue[: self._max_ops], self._queue[self._max_ops :]
+        try:
+            if group:
+                try:
+                    results = self._commit([p.op for p in group])
+                except BaseException as exc:  # (the commit never raises; a bug must not hang)
+                    error = InternalError.of(exc, "a PostgreSQL group commit")
+                    results = [Result(error=error) for _ in group]
+                self.ops += len(group)
+                self.groups += 1
+                for p, result in zip(group, results, strict=True):
+                    p.result = result
+                    p.wake.set()
+        finally:
+            with self._lock:
+                if self._queue:
+                    nxt = self._queue[0]
+                    nxt.lead = True
+                    nxt.wake.set()
+                else:
+                    self._leading -= 1
+
+
 class PostgresBackend(Backend):
     """Tables in one schema of a PostgreSQL database; safe to share between processes."""
 
@@ -534,6 +666,8 @@ class PostgresBackend(Backend):
         self._audit_since_trim = 0
         self._size = (float("-inf"), 0)
         self._failed_at = float("-inf")  # when a connection to the server last failed
+        # Half the pool leads groups of writes: the rest stays for reads.
+        self._group = _GroupCommit(self._commit_group, max(1, pool_size // 2), GROUP_MAX_OPS)
         self._info_cache: dict[str, tuple[str, NamespaceInfo]] = {}
         sync = "on" if durability == "full" else "off"
         self._kwargs: dict[str, Any] = {
@@ -719,10 +853,22 @@ class PostgresBackend(Backend):
         return await asyncio.to_thread(self.execute, op)
 
     def _write(self, op: Op[Any] | None) -> Result:
-        """Run a write (``None``: only the buffered audit records) in one transaction.
+        """Run a write (``None``: only the buffered audit records).
 
-        Deadlocks and serialization failures are retried; so is a lost connection, once,
-        when COMMIT was not sent (nothing was done).
+        It commits with the writes of other threads that arrive meanwhile
+        (:class:`_GroupCommit`).
+        """
+        if op is None:
+            return self._commit_group([None])[0]
+        return self._group.submit(op)
+
+    def _commit_group(self, ops: list[Op[Any] | None]) -> list[Result]:
+        """Run ops in ONE transaction and commit once; one Result per op, in order.
+
+        Each op of several has a savepoint, so a refused op undoes only its own writes.
+        Deadlocks and serialization failures run the whole group again; so does a lost
+        connection, once, when COMMIT was not sent (nothing was done). Any other failure
+        of the transaction is every op's error.
         """
         records = self._take_audit()
         lost = 0
@@ -731,13 +877,16 @@ class PostgresBackend(Backend):
             try:
                 with self._connection() as conn:
                     try:
-                        tx = _PgTxn(self, conn, True)
+                        tx = _PgTxn(self, conn, True, grouped=len(ops) > 1)
                         tx.w("BEGIN", write=False)
                         tx.audit = list(records)
-                        result = execute(tx, op, self.settings) if op is not None else Result()
+                        results = [
+                            execute(tx, op, self.settings) if op is not None else Result()
+                            for op in ops
+                        ]
                         committing = True
                         tx.commit()
-                        return result
+                        return results
                     except BaseException:
                         if conn.info.transaction_status != psycopg.pq.TransactionStatus.UNKNOWN:
                             with contextlib.suppress(psycopg.Error):
@@ -751,14 +900,16 @@ class PostgresBackend(Backend):
                 # try on a fresh one; no connection at all is not.
                 if committing or lost or self._closed or isinstance(exc, _NoConnection):
                     self._lost_audit(records)
-                    return Result(error=exc)
+                    return [Result(error=exc) for _ in ops]
                 lost += 1
                 continue
             except psycopg.Error as exc:
                 self._lost_audit(records)
-                return Result(error=InternalError.of(exc, "a PostgreSQL transaction"))
+                failed = InternalError.of(exc, "a PostgreSQL transaction")
+                return [Result(error=failed) for _ in ops]
         self._lost_audit(records)
-        return Result(error=BackendUnavailable("PostgreSQL kept aborting the transaction"))
+        aborted = BackendUnavailable("PostgreSQL kept aborting the transaction")
+        return [Result(error=aborted) for _ in ops]
 
     @staticmethod
     def _lost_audit(records: list[AccessLogEntry]) -> None:

@@ -159,6 +159,13 @@ class Txn(abc.ABC):
         """The namespace's config and the stored entry, in one step where the store can."""
         return self.ns_get(ns), self.entry_get(ns, key)
 
+    def read_ahead(self, ns: str, key: str) -> None:  # noqa: B027 (optional: a hint)
+        """A hint: the op reads the namespace's config, then this entry, next.
+
+        A backend whose every read is a round trip fetches both in one
+        (:meth:`ns_and_entry`) and serves the two reads from it; by default nothing happens.
+        """
+
     def entries_get(self, ns: str, keys: list[str]) -> list[Stored | None]:
         """Several stored entries (expired or not), in one step where the store can."""
         return [self.entry_get(ns, key) for key in keys]
