@@ -363,7 +363,9 @@ class _RedisTxn(Txn):
 
     def rev_set(self, ns: str, rev: int) -> None:
         self._whole(ns)  # (the counter must not have moved since it was read)
-        self.writes.append(["SET", self._key(self.k.rev(ns)), str(rev)])
+        # (0 is an absent counter, as a namespace that never changed has.)
+        key = self._key(self.k.rev(ns))
+        self.writes.append(["SET", key, str(rev)] if rev else ["DEL", key])
         self.overlay["rev", ns] = rev
 
     # -- entries

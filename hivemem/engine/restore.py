@@ -116,12 +116,14 @@ def event_from_record(r: dict[str, Any]) -> Event:
 
 
 def config_from_record(r: dict[str, Any]) -> NamespaceInfo:
-    """The :class:`NamespaceInfo` of an exported namespace record (unknown fields refused).
+    """The :class:`NamespaceInfo` of a namespace's name and exported config.
+
+    Its ``kind`` is the namespace's (``memories`` or ``None``); unknown fields are refused.
 
     Raises:
         InvalidArgument: an unknown field, or a name or permissions of the wrong type.
     """
-    fields = {k: v for k, v in r.items() if k not in ("kind", "revision")}
+    fields = {k: v for k, v in r.items() if k != "revision"}
     unknown = set(fields) - _NS_FIELDS
     if unknown:
         raise InvalidArgument(f"unknown namespace fields: {', '.join(sorted(unknown))}")
