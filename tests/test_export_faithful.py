@@ -172,6 +172,5 @@ def test_restore_needs_a_store_admin() -> None:
     """Over a server, an agent's token may not restore (it would write any owner)."""
     from hivemem.types import NamespaceInfo
 
-    with hivemem.connect("memory://", agent="a") as mem:
-        with pytest.raises(PermissionDenied):
-            mem._run(o.Restore(agent="a", ns="x", config=NamespaceInfo(name="x")))
+    with hivemem.connect("memory://", agent="a") as mem, pytest.raises(PermissionDenied):
+        mem._run(o.Restore(agent="a", ns="x", config=NamespaceInfo(name="x")))
