@@ -305,6 +305,20 @@ class _SQLiteTxn(Txn):
         row = self.cur.execute(_ENTRY, (ns, key)).fetchone()
         return _stored(Stored, row) if row else None
 
+    def entries_get(self, ns: str, keys: list[str]) -> list[Stored | None]:
+        if len(keys) < 8:
+            return [self.entry_get(ns, key) for key in keys]
+        found: dict[str, Stored] = {}
+        for i in range(0, len(keys), 500):  # (well under SQLite's bound on parameters)
+            chunk = keys[i : i + 500]
+            rows = self.c.execute(
+                "SELECT key, value, owner, version, revision, created_at, updated_at, "
+                f"expires_at FROM entries WHERE ns = ? AND key IN ({','.join('?' * len(chunk))})",
+                (ns, *chunk),
+            ).fetchall()
+            found.update((row[0], _stored(Stored, row[1:])) for row in rows)
+        return [found.get(key) for key in keys]
+
     def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
         raise NotImplementedError("entries are written in the writer's transaction")
 

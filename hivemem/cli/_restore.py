@@ -24,6 +24,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from hivemem import _codec
 from hivemem.engine import ops as o
 from hivemem.engine.restore import (
@@ -126,7 +128,12 @@ class Restorer:
             return
         if "value" not in r:
             raise InvalidArgument(f"entry {r.get('key')!r} has no value")
-        value_json = _codec.encode(r["value"])
+        # Parsed from JSON text, the value encodes back to the same text; integers beyond
+        # 64 bits (parsed by the json fallback) take the store's own encoder.
+        try:
+            value_json = orjson.dumps(r["value"]).decode()
+        except TypeError:
+            value_json = _codec.encode(r["value"])
         self._entries.append(stored_from_record(r, value_json))
         self._bytes += len(value_json)
         if len(self._entries) >= MAX_BATCH or self._bytes >= MAX_BATCH_BYTES:

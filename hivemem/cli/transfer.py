@@ -9,6 +9,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
+from hivemem import _codec
 from hivemem.cli._common import add_store_args, command, fail, open_memory, print_json
 from hivemem.cli._dump import FORMAT, VERSION, Importer, export_records, total_entries
 from hivemem.cli._progress import Progress
@@ -67,9 +68,9 @@ def _lines(stream: IO[bytes]) -> Iterator[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            yield number, orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidArgument(f"line {number} is not JSON: {exc.msg}") from None
+            yield number, _codec.decode(line)  # (orjson; json for integers beyond 64 bits)
+        except ValueError as exc:
+            raise InvalidArgument(f"line {number} is not JSON: {exc}") from None
 
 
 def _scan(path: str) -> tuple[int | None, list[str]]:

@@ -55,6 +55,8 @@ _NS_FIELDS = frozenset(f.name for f in dataclasses.fields(NamespaceInfo)) - {"re
 
 def _number(r: dict[str, Any], name: str, optional: bool = False) -> float | None:
     value = r.get(name)
+    if type(value) is float and math.isfinite(value):  # (the common case first)
+        return value
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -64,7 +66,7 @@ def _number(r: dict[str, Any], name: str, optional: bool = False) -> float | Non
 
 def _int(r: dict[str, Any], name: str, least: int) -> int:
     value = r.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+    if type(value) is not int or value < least:
         raise InvalidArgument(f"{name} must be an integer >= {least}, not {value!r}")
     return value
 
@@ -77,9 +79,9 @@ def stored_from_record(r: dict[str, Any], value_json: str | None = None) -> tupl
     """
     key = r.get("key")
     owner = r.get("owner")
-    if not isinstance(key, str) or not key:
+    if type(key) is not str or not key:
         raise InvalidArgument(f"an entry needs a non-empty string key, not {key!r}")
-    if not isinstance(owner, str):
+    if type(owner) is not str:
         raise InvalidArgument(f"entry {key!r}: owner must be a string, not {owner!r}")
     if "value" not in r:
         raise InvalidArgument(f"entry {key!r} has no value")
