@@ -133,9 +133,7 @@ def main() -> None:
         ):
             rows[kind] = _child(kind, url, path, out_url)
         size_mb = Path(path).stat().st_size / 1e6
-    print(
-        f"{args.entries:,} entries (+50), filled in {fill:.0f} s; export file {size_mb:.0f} MB\n"
-    )
+    print(f"{args.entries:,} entries (+50), filled in {fill:.0f} s; export file {size_mb:.0f} MB\n")
     print("| step | entries/s | s | peak RSS MB | vs anchor |")
     print("|---|---|---|---|---|")
     for kind, anchor in (
@@ -150,9 +148,7 @@ def main() -> None:
         if anchor is not None:
             a = rows[anchor]
             ratio = f"{rate / (a['count'] / a['seconds']):.2f}x {anchor}"
-        print(
-            f"| {kind} | {rate:,.0f} | {r['seconds']:.1f} | {r['rss_mb']:.0f} | {ratio} |"
-        )
+        print(f"| {kind} | {rate:,.0f} | {r['seconds']:.1f} | {r['rss_mb']:.0f} | {ratio} |")
 
 
 if __name__ == "__main__":

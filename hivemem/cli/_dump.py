@@ -36,19 +36,16 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from hivemem import _codec
 from hivemem.engine import ops as o
 from hivemem.engine.lists import MAX_RANGE, header_span, is_header, item_position
-from hivemem.engine.restore import MAX_BATCH
+from hivemem.engine.restore import MAX_BATCH, entry_record
 from hivemem.errors import AlreadyExists, HivememError, InvalidArgument
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import hivemem
-    from hivemem.engine.txn import Stored
     from hivemem.types import Entry, Event, NamespaceInfo
 
 __all__ = ["FORMAT", "VERSION", "Importer", "export_records", "total_entries"]
@@ -77,21 +74,6 @@ def _namespace_record(info: NamespaceInfo) -> dict[str, Any]:
     config = info.to_dict()
     del config["name"], config["revision"]
     return {"kind": "namespace", "name": info.name, "revision": info.revision, "config": config}
-
-
-def _entry_record(ns: str, key: str, s: Stored) -> dict[str, Any]:
-    return {
-        "kind": "entry",
-        "namespace": ns,
-        "key": key,
-        "value": orjson.Fragment(s.value_json),  # stored JSON text, copied without parsing
-        "owner": s.owner,
-        "version": s.version,
-        "revision": s.revision,
-        "created_at": s.created_at,
-        "updated_at": s.updated_at,
-        "expires_at": s.expires_at,
-    }
 
 
 def _namespaces(mem: hivemem.Memory) -> Iterator[NamespaceInfo]:
@@ -123,7 +105,7 @@ def export_records(mem: hivemem.Memory) -> Iterator[dict[str, Any]]:
             rows, after = _run(mem, o.DumpEntries(agent=mem.agent, ns=ns, after=after))
             for key, stored in rows:
                 entries += 1
-                yield _entry_record(ns, key, stored)
+                yield entry_record(ns, key, stored)
             if after is None:
                 break
         since = 0

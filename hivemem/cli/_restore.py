@@ -24,13 +24,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from hivemem import _codec
 from hivemem.engine import ops as o
 from hivemem.engine.restore import (
     MAX_BATCH,
     config_from_record,
+    encode_parsed,
     event_from_record,
     stored_from_record,
 )
@@ -45,8 +43,9 @@ __all__ = ["MAX_BATCH_BYTES", "MERGE_MODES", "Restorer", "namespaces_in_use"]
 
 #: ``--merge`` values (see the module docstring).
 MERGE_MODES = ("skip", "overwrite")
-#: Most bytes of values one ``Restore`` op carries.
-MAX_BATCH_BYTES = 4 << 20
+#: Most bytes of values one ``Restore`` op carries (unless one value is larger): well under
+#: a server's default body limit (2 MiB).
+MAX_BATCH_BYTES = 1 << 20
 
 _RESTORE, _SKIP, _REPLACE = "restore", "skip", "replace"
 
@@ -128,15 +127,12 @@ class Restorer:
             return
         if "value" not in r:
             raise InvalidArgument(f"entry {r.get('key')!r} has no value")
-        # Parsed from JSON text, the value encodes back to the same text; integers beyond
-        # 64 bits (parsed by the json fallback) take the store's own encoder.
-        try:
-            value_json = orjson.dumps(r["value"]).decode()
-        except TypeError:
-            value_json = _codec.encode(r["value"])
+        value_json = encode_parsed(r["value"])
+        if self._entries and self._bytes + len(value_json) > MAX_BATCH_BYTES:
+            self.flush()  # (a batch stays under a server's body limit)
         self._entries.append(stored_from_record(r, value_json))
         self._bytes += len(value_json)
-        if len(self._entries) >= MAX_BATCH or self._bytes >= MAX_BATCH_BYTES:
+        if len(self._entries) >= MAX_BATCH:
             self.flush()
 
     def _event(self, r: dict[str, Any]) -> None:

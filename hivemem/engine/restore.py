@@ -16,6 +16,8 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from hivemem import _codec
 from hivemem.engine import ops as o
 from hivemem.engine.apply import _namespace, _public_config
@@ -40,6 +42,8 @@ __all__ = [
     "HANDLERS",
     "MAX_BATCH",
     "config_from_record",
+    "encode_parsed",
+    "entry_record",
     "event_from_record",
     "stored_from_record",
 ]
@@ -71,6 +75,33 @@ def _int(r: dict[str, Any], name: str, least: int) -> int:
     return value
 
 
+def entry_record(ns: str, key: str, s: Stored) -> dict[str, Any]:
+    """The export record of a stored entry (its value the stored JSON text, unparsed)."""
+    return {
+        "kind": "entry",
+        "namespace": ns,
+        "key": key,
+        "value": orjson.Fragment(s.value_json),
+        "owner": s.owner,
+        "version": s.version,
+        "revision": s.revision,
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+        "expires_at": s.expires_at,
+    }
+
+
+def encode_parsed(value: Any) -> str:
+    """The JSON text of a value parsed from a file or a body: the text it was parsed from.
+
+    (Integers beyond 64 bits, which orjson does not write, take the store's own encoder.)
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return _codec.encode(value)
+
+
 def stored_from_record(r: dict[str, Any], value_json: str | None = None) -> tuple[str, Stored]:
     """``(key, Stored)`` of an exported entry record; ``value_json``: its value encoded.
 
@@ -86,7 +117,7 @@ def stored_from_record(r: dict[str, Any], value_json: str | None = None) -> tupl
     if "value" not in r:
         raise InvalidArgument(f"entry {key!r} has no value")
     if value_json is None:
-        value_json = _codec.encode(r["value"])
+        value_json = encode_parsed(r["value"])
     created = _number(r, "created_at")
     updated = _number(r, "updated_at")
     assert created is not None and updated is not None
