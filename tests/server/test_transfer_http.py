@@ -15,7 +15,7 @@ from hivemem.errors import PermissionDenied
 from hivemem.testing.embedders import HashEmbedder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from test_export_faithful import _export, _fill, _import  # noqa: E402
+from test_export_faithful import _export, _fill, _import
 
 if TYPE_CHECKING:
     from hivemem.testing.server import ServerThread
