@@ -104,6 +104,11 @@ class MemoryBackend(Backend, Txn):
         self._remember(lambda: self._revs.__setitem__(ns, rev - 1))
         return rev
 
+    def rev_set(self, ns: str, rev: int) -> None:
+        old = self._revs.get(ns, 0)
+        self._revs[ns] = rev
+        self._remember(lambda: self._revs.__setitem__(ns, old))
+
     @staticmethod
     def _restore(d: dict[str, Any], key: str, old: Any) -> None:
         if old is None:
@@ -116,7 +121,7 @@ class MemoryBackend(Backend, Txn):
         entries = self._entries.get(ns)
         return entries.get(key) if entries is not None else None
 
-    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+    def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
         entries = self._entries.setdefault(ns, {})
         old = entries.get(key)
         entries[key] = stored
@@ -223,6 +228,11 @@ class MemoryBackend(Backend, Txn):
     def events_oldest(self, ns: str) -> int | None:
         log = self._events.get(ns)
         return log[0].revision if log else None
+
+    def events_clear(self, ns: str) -> None:
+        old = self._events.pop(ns, None)
+        if old is not None:
+            self._remember(lambda: self._events.__setitem__(ns, old))
 
     # -- audit
     def audit_append(self, record: AccessLogEntry) -> None:

@@ -335,13 +335,18 @@ class _PgTxn(Txn):
         return rev
 
     def rev_next(self, ns: str) -> int:
-        rev = self.revs[ns] = self.rev_get(ns) + 1
+        rev = self.rev_get(ns) + 1
+        self.rev_set(ns, rev)
+        return rev
+
+    def rev_set(self, ns: str, rev: int) -> None:
+        self.lock(ns)
+        self.revs[ns] = rev
         self.w(
             "INSERT INTO revisions (ns, rev) VALUES (%s, %s) ON CONFLICT (ns) "
             "DO UPDATE SET rev = excluded.rev",
             (ns, rev),
         )
-        return rev
 
     # -- entries
     def entry_get(self, ns: str, key: str) -> Stored | None:
@@ -365,7 +370,7 @@ class _PgTxn(Txn):
         found = {row[0]: _stored(Stored, row[1:]) for row in rows}
         return [found.get(key) for key in keys]
 
-    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+    def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
         self._ahead = None
         self.lock(ns)
         self.w(_PUT_ENTRY, (ns, key, *stored))
@@ -454,6 +459,10 @@ class _PgTxn(Txn):
             (ns, max(since, 0), limit),
         ).fetchall()
         return [Event.from_dict(_codec.decode(r[0])) for r in rows]
+
+    def events_clear(self, ns: str) -> None:
+        self.lock(ns)
+        self.w("DELETE FROM events WHERE ns = %s", (ns,))
 
     def events_oldest(self, ns: str) -> int | None:
         row = self.q("SELECT MIN(rev) FROM events WHERE ns = %s", (ns,)).fetchone()

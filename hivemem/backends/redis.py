@@ -361,6 +361,13 @@ class _RedisTxn(Txn):
         self.nrev[ns] = self.nrev.get(ns, 0) + 1
         return _PLACEHOLDER + self.nrev[ns]
 
+    def rev_set(self, ns: str, rev: int) -> None:
+        self._whole(ns)  # (the counter must not have moved since it was read)
+        # (0 is an absent counter, as a namespace that never changed has.)
+        key = self._key(self.k.rev(ns))
+        self.writes.append(["SET", key, str(rev)] if rev else ["DEL", key])
+        self.overlay["rev", ns] = rev
+
     # -- entries
     def entry_get(self, ns: str, key: str) -> Stored | None:
         need = ("e", ns, key)
@@ -376,7 +383,7 @@ class _RedisTxn(Txn):
         self._need_all([("e", ns, k) for k in keys])
         return [self.entry_get(ns, k) for k in keys]
 
-    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+    def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
         name = self.k.entry(ns, key)
         if ("e", ns, key) not in self.overlay and self.op.mutates:
             # A blind write still must not race another writer of the key.
@@ -495,6 +502,11 @@ class _RedisTxn(Txn):
     def events_after(self, ns: str, since: int, limit: int) -> list[Event]:
         events: list[Event] = self._get(("events", ns, since, limit))
         return events
+
+    def events_clear(self, ns: str) -> None:
+        self._whole(ns)
+        self.writes.append(["DEL", self._key(self.k.events(ns))])
+        self.overlay["oldest", ns] = None
 
     def events_oldest(self, ns: str) -> int | None:
         oldest: int | None = self._get(("oldest", ns))
@@ -670,6 +682,9 @@ class RedisBackend(Backend):
             need.extend(("e", ns, k) for k, _ in op.deletes)
         elif isinstance(op, o.GetMany):
             need.extend(("e", ns, k) for k in op.keys)
+        elif isinstance(op, o.Restore):
+            need.extend(("e", ns, k) for k, _ in op.entries)
+            need.extend((("rev", ns), ("count", ns)))
         elif isinstance(op, o.StartWatch | o.GetNamespace):
             need.append(("rev", ns))
         elif isinstance(op, o.EventsAfter):

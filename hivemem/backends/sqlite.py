@@ -297,12 +297,29 @@ class _SQLiteTxn(Txn):
     def rev_next(self, ns: str) -> int:
         raise NotImplementedError("revisions are taken in the writer's transaction")
 
+    def rev_set(self, ns: str, rev: int) -> None:
+        raise NotImplementedError("revisions are taken in the writer's transaction")
+
     # -- entries
     def entry_get(self, ns: str, key: str) -> Stored | None:
         row = self.cur.execute(_ENTRY, (ns, key)).fetchone()
         return _stored(Stored, row) if row else None
 
-    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+    def entries_get(self, ns: str, keys: list[str]) -> list[Stored | None]:
+        if len(keys) < 8:
+            return [self.entry_get(ns, key) for key in keys]
+        found: dict[str, Stored] = {}
+        for i in range(0, len(keys), 500):  # (well under SQLite's bound on parameters)
+            chunk = keys[i : i + 500]
+            rows = self.c.execute(
+                "SELECT key, value, owner, version, revision, created_at, updated_at, "
+                f"expires_at FROM entries WHERE ns = ? AND key IN ({','.join('?' * len(chunk))})",
+                (ns, *chunk),
+            ).fetchall()
+            found.update((row[0], _stored(Stored, row[1:])) for row in rows)
+        return [found.get(key) for key in keys]
+
+    def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
         raise NotImplementedError("entries are written in the writer's transaction")
 
     def entry_delete(self, ns: str, key: str) -> None:
@@ -374,6 +391,9 @@ class _SQLiteTxn(Txn):
             (base + min(max(since, 0), REV_MASK), base | REV_MASK, limit),
         ).fetchall()
         return [Event.from_dict(_loads(r[0])) for r in rows]
+
+    def events_clear(self, ns: str) -> None:
+        raise NotImplementedError("events are written in the writer's transaction")
 
     def events_oldest(self, ns: str) -> int | None:
         base = self.ns_base(ns)
@@ -597,12 +617,22 @@ class _WriteTxn(_SQLiteTxn):
         rev = self.revs[ns] = self.rev_get(ns) + 1
         return rev
 
-    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+    def rev_set(self, ns: str, rev: int) -> None:
+        # (The counter is the newest event's revision: the caller appended that event.)
+        self.revs[ns] = rev
+
+    def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
         self.cur.execute(_PUT_ENTRY, (ns, key, *stored))
-        self._wrote(ns, key, stored.version, stored.created_at, stored.expires_at)
+        self._wrote(ns, key, stored.version, stored.created_at, stored.expires_at, new)
 
     def _wrote(
-        self, ns: str, key: str, version: int, created_at: float, expires_at: float | None
+        self,
+        ns: str,
+        key: str,
+        version: int,
+        created_at: float,
+        expires_at: float | None,
+        new: bool | None = None,
     ) -> None:
         """Account for an entry this transaction wrote."""
         self.writes += 1
@@ -610,7 +640,7 @@ class _WriteTxn(_SQLiteTxn):
         if len(meta) >= META_CACHE:
             meta.clear()
         meta[ns, key] = _stored(Head, (version, created_at, expires_at))
-        if version == 1 and ns in self.counts:
+        if (version == 1 if new is None else new) and ns in self.counts:
             self.counts[ns] += 1
 
     def entry_delete(self, ns: str, key: str) -> None:
@@ -717,6 +747,14 @@ class _WriteTxn(_SQLiteTxn):
     def events_oldest(self, ns: str) -> int | None:
         self.flush()
         return super().events_oldest(ns)
+
+    def events_clear(self, ns: str) -> None:
+        self.flush()  # (earlier ops' buffered events: deleted below with the stored ones)
+        base = self.ns_base(ns)
+        if base is not None:
+            self.writes += 1
+            self.c.execute("DELETE FROM events WHERE id > ? AND id <= ?", (base, base | REV_MASK))
+        self.revs[ns] = 0
 
     def audit_append(self, record: AccessLogEntry) -> None:
         self.audit.append(record)

@@ -150,6 +150,14 @@ class Txn(abc.ABC):
     def rev_next(self, ns: str) -> int:
         """Take and return the namespace's next revision."""
 
+    @abc.abstractmethod
+    def rev_set(self, ns: str, rev: int) -> None:
+        """Set the namespace's revision counter (a restore only: it may go backwards).
+
+        ``rev`` is the revision of the newest event appended for the namespace (SQLite
+        derives the counter from its newest event), or 0 after :meth:`events_clear`.
+        """
+
     # -- entries
     @abc.abstractmethod
     def entry_get(self, ns: str, key: str) -> Stored | None:
@@ -171,8 +179,12 @@ class Txn(abc.ABC):
         return [self.entry_get(ns, key) for key in keys]
 
     @abc.abstractmethod
-    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
-        """Create or replace an entry (``stored.version == 1`` means it is new)."""
+    def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
+        """Create or replace an entry.
+
+        ``new``: whether no entry of the key is stored (``None``: ``stored.version == 1``
+        says so; a restore writes new entries at any version).
+        """
 
     @abc.abstractmethod
     def entry_delete(self, ns: str, key: str) -> None:
@@ -224,6 +236,10 @@ class Txn(abc.ABC):
     @abc.abstractmethod
     def events_oldest(self, ns: str) -> int | None:
         """The oldest retained revision of the namespace, or ``None`` if none is retained."""
+
+    @abc.abstractmethod
+    def events_clear(self, ns: str) -> None:
+        """Drop every retained event of the namespace (a restore, before it replays a file's)."""
 
     # -- audit
     @abc.abstractmethod

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hivemem.engine import ops as o
+from hivemem.engine.restore import entry_record, stored_from_record
 from hivemem.memories.wire import MemoryCall, memory_call
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
 from hivemem.wire.call import Call
@@ -23,6 +24,8 @@ from hivemem.wire.table import BY_NAME
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from hivemem.engine.txn import Stored
 
 __all__ = ["Call", "call_for"]
 
@@ -289,6 +292,37 @@ def _delete_prefix(op: o.DeletePrefix) -> Call:
     return _call("delete_prefix", op, body=body, decode=lambda d: d["count"])
 
 
+def _dump_entries(op: o.DumpEntries) -> Call:
+    params: dict[str, Any] = {"limit": op.limit}
+    if op.after is not None:
+        params["after"] = op.after
+
+    def decode(d: Any) -> tuple[list[tuple[str, Stored]], str | None]:
+        return [stored_from_record(r) for r in d["entries"]], d["after"]
+
+    return _call("dump_entries", op, params=params, decode=decode)
+
+
+def _dump_events(op: o.DumpEvents) -> Call:
+    params = {"since": op.since, "limit": op.limit}
+    decode = lambda d: [Event.from_dict(e) for e in d["events"]]  # noqa: E731
+    return _call("dump_events", op, params=params, decode=decode)
+
+
+def _restore(op: o.Restore) -> Call:
+    config = None
+    if op.config is not None:
+        config = op.config.to_dict()
+        del config["name"], config["revision"]
+    body = {
+        "config": config,
+        "entries": [entry_record(op.ns, k, s) for k, s in op.entries],
+        "events": [e.to_dict() for e in op.events],
+        "replace": op.replace,
+    }
+    return _call("restore", op, body=_json(body), decode=lambda d: d["count"])
+
+
 _CALLS: dict[type, Callable[[Any], Call]] = {
     o.CreateNamespace: _create,
     o.GetNamespace: _get_ns,
@@ -317,6 +351,9 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
     o.ListRange: _list_range,
     o.ExpirePrefix: _expire_prefix,
     o.DeletePrefix: _delete_prefix,
+    o.DumpEntries: _dump_entries,
+    o.DumpEvents: _dump_events,
+    o.Restore: _restore,
     MemoryCall: memory_call,
 }
 

@@ -497,6 +497,46 @@ _EVENT_ROUTES = (
     ),
 )  # fmt: skip
 
+# ---------------------------------------------------------------- export and import (§20)
+
+_RECORDS = {"type": "array", "items": {"type": "object"}}
+_TRANSFER_ROUTES = (
+    RouteSpec(
+        "dump_entries", "GET", f"{_NSP}/dump/entries",
+        "A page of the namespace's stored entries as exported (namespace admins)",
+        s.out({"entries": _RECORDS, "after": {"type": ["string", "null"]}}),
+        errors=(404,), params=(
+            NS, _param("after", "query", {"type": "string"}), _PAGE_LIMIT,
+        ),
+        description="Entry records of `hivemem export` (value, version, owner, revision, "
+        "times, expiry; engine-internal keys included), keys > after; `after` in the answer "
+        "continues (null: done).",
+    ),
+    RouteSpec(
+        "dump_events", "GET", f"{_NSP}/dump/events",
+        "A page of the namespace's retained events as exported (namespace admins)",
+        s.out({"events": {"type": "array", "items": s.ref("Event")}}),
+        errors=(404,), params=(
+            NS,
+            _param("since", "query", {"type": "integer", "minimum": 0, "maximum": s.INT64}),
+            _PAGE_LIMIT,
+        ),
+    ),
+    RouteSpec(
+        "restore", "POST", f"{_NSP}/restore",
+        "Write exported state verbatim: config, entries, events (admin; `hivemem import`)",
+        _COUNT, errors=(404, 409), params=(NS,), permission="admin",
+        body=s.obj(
+            {
+                "config": {"type": ["object", "null"]},
+                "entries": _RECORDS,
+                "events": _RECORDS,
+                "replace": {"type": "boolean"},
+            }
+        ),
+    ),
+)  # fmt: skip
+
 # ---------------------------------------------------------------- seed 000's registry
 
 _REGISTRY_ROUTES = (
@@ -901,6 +941,7 @@ ROUTES: tuple[RouteSpec, ...] = (
     *_SYSTEM_ROUTES,
     *_NAMESPACE_ROUTES,
     *_EVENT_ROUTES,
+    *_TRANSFER_ROUTES,
     *_REGISTRY_ROUTES,
     *_CONVERSATION_ROUTES,
     *_MEMORY_ROUTES,

@@ -321,6 +321,9 @@ SPECS = [
     ),
     Spec("ns-delete", "DELETE", "/v1/namespaces/{ns}", "admin"),
     Spec("ns-clear", "POST", "/v1/namespaces/{ns}/clear", "admin"),
+    Spec("dump-entries", "GET", "/v1/namespaces/{ns}/dump/entries", "admin"),
+    Spec("dump-events", "GET", "/v1/namespaces/{ns}/dump/events", "admin", query="since=0"),
+    Spec("restore", "POST", "/v1/namespaces/{ns}/restore", "server-admin", json={}),
     Spec(
         "ns-permissions",
         "PUT",

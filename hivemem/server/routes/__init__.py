@@ -20,6 +20,7 @@ from hivemem.server.routes import (
     namespaces,
     registry,
     system,
+    transfer,
     ui,
 )
 from hivemem.wire.table import ROUTES as TABLE
@@ -38,6 +39,7 @@ HANDLERS = {
     **system.HANDLERS,
     **namespaces.HANDLERS,
     **events.HANDLERS,
+    **transfer.HANDLERS,
     **registry.HANDLERS,
     **conversations.HANDLERS,
     **memories.HANDLERS,
