@@ -22,6 +22,7 @@ from hivemem.server.routes import (
     system,
     ui,
 )
+from hivemem.server.routes._common import counted
 from hivemem.wire.table import ROUTES as TABLE
 
 if TYPE_CHECKING:
@@ -48,8 +49,9 @@ if set(HANDLERS) != {r.name for r in TABLE}:  # a table entry without a handler,
 
 
 def ROUTES(config: ServerConfig) -> list[BaseRoute]:
-    """The routes of one app: the table's, in its order, then the web UI's."""
+    """The routes of one app: the table's, in its order (each counted in the op metrics,
+    :func:`~hivemem.server.routes._common.counted`), then the web UI's."""
     routes: list[BaseRoute] = [
-        Route(r.route_path, HANDLERS[r.name], methods=[r.verb]) for r in TABLE
+        Route(r.route_path, counted(r.name, HANDLERS[r.name]), methods=[r.verb]) for r in TABLE
     ]
     return [*routes, *(ui.ROUTES if config.ui else ())]
