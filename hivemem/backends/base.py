@@ -21,13 +21,13 @@ import itertools
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from hivemem._histogram import Histogram
 from hivemem._validate import SYSTEM_AGENT
 from hivemem.engine.ops import EventsAfter, Get
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
 
+    from hivemem._histogram import Histogram
     from hivemem.engine.ops import Op
     from hivemem.engine.txn import Result, Settings
     from hivemem.types import Event

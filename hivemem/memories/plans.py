@@ -51,8 +51,8 @@ from hivemem.errors import (
     RevisionCompacted,
 )
 from hivemem.memories import snapshot
-from hivemem.memories.embed import embed_queued
 from hivemem.memories.decay import DecayPolicy, ForgetPolicy, is_archived
+from hivemem.memories.embed import embed_queued
 from hivemem.memories.index import (
     VECTOR_PREFIX,
     NamespaceIndex,

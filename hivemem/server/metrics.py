@@ -155,8 +155,13 @@ class Metrics:
             if family is not None:
                 _family(lines, *family)
         for name, count in sorted(self.totals().items()):
-            _family(lines, f"{name}_total", "counter", name.replace("_", " ") + ".",
-                    [f"hivemem_{name}_total {count:g}"])
+            _family(
+                lines,
+                f"{name}_total",
+                "counter",
+                name.replace("_", " ") + ".",
+                [f"hivemem_{name}_total {count:g}"],
+            )
         own = {name: float(read()) for name, read in self._gauges.items()}
         for name, value in sorted({**own, **gauges}.items()):
             kind = "counter" if name.endswith("_total") else "gauge"  # a count read elsewhere

@@ -174,12 +174,16 @@ def test_operations_count_by_op_and_outcome(make_site: Callable[..., Site]) -> N
     assert buckets == sorted(buckets)  # cumulative
 
     # events published, group commits, token cache
-    assert value(after, "hivemem_events_published_total", type="memory:write") - value(
-        before, "hivemem_events_published_total", type="memory:write"
-    ) == 7
-    assert value(after, "hivemem_events_published_total", type="memory:delete") - value(
-        before, "hivemem_events_published_total", type="memory:delete"
-    ) == 1
+    assert (
+        value(after, "hivemem_events_published_total", type="memory:write")
+        - value(before, "hivemem_events_published_total", type="memory:write")
+        == 7
+    )
+    assert (
+        value(after, "hivemem_events_published_total", type="memory:delete")
+        - value(before, "hivemem_events_published_total", type="memory:delete")
+        == 1
+    )
     committed = value(after, "hivemem_group_commit_ops_sum") - value(
         before, "hivemem_group_commit_ops_sum"
     )
@@ -209,9 +213,7 @@ def test_labels_never_carry_keys_namespaces_or_agents(make_site: Callable[..., S
 
     def series(families: dict[str, Metric]) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
         return {
-            (s.name, tuple(sorted(s.labels.items())))
-            for f in families.values()
-            for s in f.samples
+            (s.name, tuple(sorted(s.labels.items()))) for f in families.values() for s in f.samples
         }
 
     site.scrape()  # the scrape's own series (op="metrics") exist from here on

@@ -49,8 +49,10 @@ if set(HANDLERS) != {r.name for r in TABLE}:  # a table entry without a handler,
 
 
 def ROUTES(config: ServerConfig) -> list[BaseRoute]:
-    """The routes of one app: the table's, in its order (each counted in the op metrics,
-    :func:`~hivemem.server.routes._common.counted`), then the web UI's."""
+    """The routes of one app: the table's, in its order, then the web UI's.
+
+    Each of the table's is counted in the op metrics (:func:`._common.counted`).
+    """
     routes: list[BaseRoute] = [
         Route(r.route_path, counted(r.name, HANDLERS[r.name]), methods=[r.verb]) for r in TABLE
     ]

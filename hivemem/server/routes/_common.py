@@ -39,9 +39,9 @@ def status_code(status: int) -> str:
     return "not_found" if status == 404 else f"http_{status}"
 
 
-def counted(name: str, handler: Callable[[Request], Awaitable[Response]]) -> Callable[
-    [Request], Awaitable[Response]
-]:
+def counted(
+    name: str, handler: Callable[[Request], Awaitable[Response]]
+) -> Callable[[Request], Awaitable[Response]]:
     """Wrap a route's endpoint so that each call counts in ``hivemem_ops_total{op=name}``.
 
     The outcome is ``ok``, the :class:`~hivemem.errors.HivememError`'s code, ``internal``
