@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 
 from hivemem import _codec
+from hivemem._histogram import Histogram
 from hivemem.backends.base import Backend
 from hivemem.backends.epoch import SharedCounter
 from hivemem.engine import fast
@@ -132,6 +133,8 @@ PAGE_SIZE = 2048
 META_CACHE = 8192
 #: Largest number of queued ops one commit takes.
 MAX_BATCH = 512
+#: Buckets (ops per commit) of :attr:`~hivemem.backends.base.Backend.group_commits`.
+GROUP_COMMIT_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, MAX_BATCH)
 #: Commits between two background WAL checkpoints.
 CHECKPOINT_EVERY = 256
 #: WAL pages past which the writer checkpoints by itself (when the background lags).
@@ -889,6 +892,8 @@ class SQLiteBackend(Backend):
         #: Every audit id below this one is deleted (see insert_audit).
         self._audit_floor = 0
         self._commits = 0
+        # Written by the one thread committing at a time (the leader): no lock needed.
+        self.group_commits = self._sizes = Histogram(GROUP_COMMIT_BUCKETS)
         self._probe: sqlite3.Connection | None = None
         self._probe_lock = threading.Lock()
         self._epoch_file: SharedCounter | bool | None = None
@@ -1239,6 +1244,7 @@ class SQLiteBackend(Backend):
                 exc = InternalError.of(exc, "a SQLite commit")
             results = [Result(error=exc) for _ in ops]
         self._commits += 1
+        self._sizes.observe(len(ops))
         if self._commits % CHECKPOINT_EVERY == 0:
             self._bg_wake.set()
         return results

@@ -109,6 +109,9 @@ class TokenStore:
         self.revocations = 0
         #: token -> (its record, the cache epoch read before the lookup, trusted until).
         self._cache: dict[str, tuple[TokenRecord, int, float]] = {}
+        #: Lookups answered from the cache, and those that asked the store (``/metrics``).
+        self.cache_hits = 0
+        self.cache_misses = 0
 
     def ensure(self) -> None:
         """Create the reserved namespace (no access for anyone but the store itself)."""
@@ -175,12 +178,13 @@ class TokenStore:
         return self._remember(token, epoch, None if value is None else _record(key, value))
 
     def _cached(self, token: str, epoch: int | None) -> TokenRecord | None:
-        if epoch is None:
-            return None
-        hit = self._cache.get(token)
-        if hit is None or hit[1] != epoch or hit[2] < time.monotonic():
-            return None
-        return hit[0]
+        if epoch is not None:
+            hit = self._cache.get(token)
+            if hit is not None and hit[1] == epoch and hit[2] >= time.monotonic():
+                self.cache_hits += 1
+                return hit[0]
+        self.cache_misses += 1
+        return None
 
     def _remember(
         self, token: str, epoch: int | None, record: TokenRecord | None

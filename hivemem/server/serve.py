@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from hivemem._connect import DEFAULT_URL, _open
 from hivemem.errors import InvalidArgument
 from hivemem.server import limits, logs, protocols
-from hivemem.server.app import ServerConfig
+from hivemem.server.app import ServerConfig, metrics_access
 from hivemem.server.asgi import create_app
 from hivemem.server.auth import TokenStore
 
@@ -116,6 +116,8 @@ class ServeOptions:
             0: no quota.
         max_store_bytes: Store size (SQLite file and WAL, Redis ``used_memory``) beyond
             which writes that add data are refused; 0: no quota.
+        metrics: Who may read ``/metrics``: ``open``, ``auth`` (an admin token) or
+            ``off``; ``None``: ``open`` when ``host`` is a loopback address, else ``auth``.
     """
 
     store: str = DEFAULT_URL
@@ -147,6 +149,7 @@ class ServeOptions:
     max_namespaces_per_agent: int = 10_000
     max_entries_per_namespace: int = 1_000_000
     max_store_bytes: int = 0
+    metrics: str | None = None
 
     def quota_settings(self) -> dict[str, int | None]:
         """The quotas as ``connect()`` options (``None``: no quota)."""
@@ -175,6 +178,7 @@ class ServeOptions:
             max_bodies_in_flight=self.max_bodies_in_flight,
             stream_buffer_bytes=self.stream_buffer_bytes,
             stream_buffer_events=self.stream_buffer_events,
+            metrics=metrics_access(self.metrics, is_loopback(self.host)),
         )
 
 

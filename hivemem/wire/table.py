@@ -353,7 +353,10 @@ _SYSTEM_ROUTES = (
         errors=(503,), permission="public",
     ),
     RouteSpec("metrics", "GET", "/metrics", "Prometheus metrics", {"type": "string"},
-              media="text/plain"),
+              media="text/plain", errors=(404,), permission="admin",
+              description="Prometheus text format (docs/observability.md). Who may read it "
+              "is the server's --metrics setting: open (no token; the default on a loopback "
+              "address), auth (an admin token; the default otherwise) or off (404)."),
     RouteSpec(
         "whoami", "GET", "/v1/whoami", "Who the token acts for",
         s.out(

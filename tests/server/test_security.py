@@ -382,7 +382,7 @@ SPECS = [
     Spec("audit-ns", "GET", "/v1/audit", "any", query=f"namespace={NS}"),
     Spec("stats", "GET", "/v1/stats", "any"),
     Spec("whoami", "GET", "/v1/whoami", "any"),
-    Spec("metrics", "GET", "/metrics", "any"),
+    Spec("metrics", "GET", "/metrics", "server-admin"),
     Spec("sweep", "POST", "/v1/sweep", "server-admin"),
     Spec("tokens-list", "GET", "/v1/tokens", "server-admin"),
     Spec("tokens-create", "POST", "/v1/tokens", "server-admin", ok=201, json={"agent": "mallory"}),
