@@ -37,7 +37,7 @@ import threading
 import time
 import uuid
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -75,6 +75,21 @@ _AUDIT_BATCH = 512
 _LISTEN_TICK = 0.05
 #: Seconds the change listener stays subscribed after the last watcher stopped waiting.
 _LISTEN_LINGER = 5.0
+
+
+class _Config(NamedTuple):
+    """A namespace's config as read from Redis: its text (what the scripts compare) and parsed."""
+
+    text: str
+    info: NamespaceInfo
+
+
+class _Scripts(NamedTuple):
+    """The Lua scripts registered on one asyncio client."""
+
+    commit: Any
+    write: Any
+    read: Any
 
 
 class _Miss(Exception):
@@ -602,7 +617,7 @@ class RedisBackend(Backend):
         self._redis = redis
         self.client: Any = self._make_client(url, asyncio=False)
         self._aclients: dict[Any, Any] = {}
-        self._ascripts: dict[Any, tuple[Any, Any, Any]] = {}
+        self._ascripts: dict[Any, _Scripts] = {}
         here = resources.files("hivemem.backends")
         self._script_texts = tuple(
             here.joinpath(name).read_text()
@@ -617,7 +632,7 @@ class RedisBackend(Backend):
         self._calls = None if self.cluster else ThreadConnections(self.client, redis.exceptions)
         #: Namespace configs as last seen in Redis: name -> (text, parsed). The write and read
         #: scripts compare the text with Redis's, so a stale entry is noticed, never trusted.
-        self._cfgs: dict[str, tuple[str, NamespaceInfo]] = {}
+        self._cfgs: dict[str, _Config] = {}
         self._audit_buffer: list[AccessLogEntry] = []
         self._audit_lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -831,10 +846,10 @@ class RedisBackend(Backend):
             self._cfgs.pop(ns, None)
         else:
             cached = self._cfgs.get(ns)
-            if cached is None or cached[0] != text:
+            if cached is None or cached.text != text:
                 info = _info(text)
                 assert info is not None
-                self._cfgs[ns] = (text, info)
+                self._cfgs[ns] = _Config(text, info)
         return text
 
     def _write_call(
@@ -976,7 +991,7 @@ class RedisBackend(Backend):
                 return None
             keys, args, now, expires, taken = call
             try:
-                reply = await self._ascripts[client][1](keys=keys, args=args)
+                reply = await self._ascripts[client].write(keys=keys, args=args)
             except BaseException:
                 self._return_audit(taken)
                 raise
@@ -988,17 +1003,17 @@ class RedisBackend(Backend):
             self._remember(op.ns, reply[1] or None)
         return None
 
-    def _get_done(self, op: o.Get, cached: tuple[str, NamespaceInfo], reply: list[Any]) -> Result:
+    def _get_done(self, op: o.Get, cached: _Config, reply: list[Any]) -> Result:
         state, meta = reply[0], reply[1]
         info: NamespaceInfo | None
         if state == 1:
-            info = cached[1]
+            info = cached.info
         elif state == 0:
             self._cfgs.pop(op.ns, None)
             info = None
         else:
             self._remember(op.ns, state)
-            info = self._cfgs[op.ns][1]
+            info = self._cfgs[op.ns].info
         h = None
         if meta:
             ver, rev, c, u, x = meta.split(" ")
@@ -1014,7 +1029,7 @@ class RedisBackend(Backend):
             return None
         keys = [self.keys.cfg(op.ns), self.keys.entry(op.ns, op.key)]
         return self._get_done(
-            op, cached, self._script_call(self._rscript, keys, [cached[0]], reads_only=True)
+            op, cached, self._script_call(self._rscript, keys, [cached.text], reads_only=True)
         )
 
     async def _afast_get(self, client: Any, op: o.Get) -> Result | None:
@@ -1022,7 +1037,7 @@ class RedisBackend(Backend):
         if cached is None:
             return None
         keys = [self.keys.cfg(op.ns), self.keys.entry(op.ns, op.key)]
-        reply = await self._ascripts[client][2](keys=keys, args=[cached[0]])
+        reply = await self._ascripts[client].read(keys=keys, args=[cached.text])
         return self._get_done(op, cached, reply)
 
     # ------------------------------------------------------------ running ops
@@ -1079,7 +1094,7 @@ class RedisBackend(Backend):
                 del self._aclients[old]
             client = self._aclients[loop] = self._make_client(self.url, asyncio=True)
             commit, write, read = (client.register_script(t) for t in self._script_texts)
-            self._ascripts[client] = (commit, write, read)
+            self._ascripts[client] = _Scripts(commit, write, read)
         return client
 
     async def aexecute(self, op: o.Op[Any]) -> Result:
@@ -1122,7 +1137,7 @@ class RedisBackend(Backend):
                 return result
             keys, program = self._program(tx)
             try:
-                ok, base = await self._ascripts[client][0](keys=keys, args=[program])
+                ok, base = await self._ascripts[client].commit(keys=keys, args=[program])
             except BaseException:
                 self._return_audit(tx.taken)
                 raise

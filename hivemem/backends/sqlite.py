@@ -25,7 +25,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import orjson
 
@@ -49,9 +49,9 @@ __all__ = ["SQLiteBackend"]
 #: 2: events keyed by one integer (namespace id and revision), see :data:`REV_BITS`.
 SCHEMA_VERSION = 2
 #: An event's row id is ``ns_id << REV_BITS | revision``: the events of a namespace are one
-#: range of a rowid table, appended at its end. (Keyed by ``(ns, revision)`` in a WITHOUT
-#: ROWID table, an event row cost ~4 us more per write: rows of a few hundred bytes split
-#: leaf pages often there, and a rowid table appends a page instead of rebalancing.)
+#: range of a rowid table, appended at its end. (A WITHOUT ROWID table keyed by
+#: ``(ns, revision)`` cost more per write: rows of a few hundred bytes split its leaf pages
+#: often, where a rowid table appends a page; docs/design.md, "Measured choices".)
 #: Revisions up to 2**40 per namespace; namespace ids up to 2**23 per file.
 REV_BITS = 40
 REV_MASK = (1 << REV_BITS) - 1
@@ -102,8 +102,7 @@ _UNKNOWN: Any = object()
 _NS_ID = "SELECT id FROM ns_ids WHERE name = ?"
 _INSERT_EVENT = "INSERT INTO events VALUES (?, ?)"
 #: An upsert, not ``INSERT OR REPLACE``: replacing deletes the row and inserts it again,
-#: which cost ~8 us more per write than updating it in place (measured: 15.8 vs 7.6 us for
-#: a one-row transaction).
+#: dearer than updating it in place (docs/design.md, "Measured choices").
 _PUT_ENTRY = (
     "INSERT INTO entries VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (ns, key) DO "
     "UPDATE SET value = ?3, owner = ?4, version = ?5, revision = ?6, created_at = ?7, "
@@ -126,8 +125,8 @@ _AUDIT_VALUES = {
 #: Most audit rows past ``max_log_size`` one DELETE waits for (see insert_audit).
 AUDIT_TRIM_STEP = 1024
 #: Page size of new files. A write dirties three pages (its entry, its event, its audit
-#: record), each written whole to the WAL on commit: 2 KiB pages made one writer's commits
-#: ~5% cheaper than 4 KiB (reads alike; A/B in one process).
+#: record), each written whole to the WAL on commit: 2 KiB pages make one writer's commits
+#: cheaper than 4 KiB, reads alike (docs/design.md, "Measured choices").
 PAGE_SIZE = 2048
 #: Entries whose versions the writer remembers between commits (see _WriteTxn.meta).
 META_CACHE = 8192
@@ -156,12 +155,21 @@ _loads = _codec.decode
 
 #: An entry's head (``None``: there is no entry).
 _Meta = Head | None
-#: What a committed transaction knew: data_version, revisions, entry counts, configs, and
-#: the versions of recently written entries.
-_Cache = tuple[
-    int, dict[str, int], dict[str, int], dict[str, "NamespaceInfo | None"],
-    dict[tuple[str, str], _Meta],
-]  # fmt: skip
+
+
+class _Cache(NamedTuple):
+    """What a committed transaction knew, for the next one while no other connection wrote."""
+
+    data_version: int
+    revs: dict[str, int]
+    counts: dict[str, int]
+    ns: dict[str, NamespaceInfo | None]
+    #: The heads of recently written entries.
+    meta: dict[tuple[str, str], _Meta]
+
+    @classmethod
+    def empty(cls, data_version: int = 0) -> _Cache:
+        return cls(data_version, {}, {}, {}, {})
 
 
 class _Waiter:
@@ -497,17 +505,17 @@ class _WriteTxn(_SQLiteTxn):
     ) -> None:
         super().__init__(backend, conn, True, cur)
         if cache is None:
-            cache = (0, {}, {}, {}, {})
-        self.version = cache[0]
-        self.revs: dict[str, int] = cache[1]
-        self.counts: dict[str, int] = cache[2]
-        self.ns: dict[str, NamespaceInfo | None] = cache[3]
+            cache = _Cache.empty()
+        self.version = cache.data_version
+        self.revs: dict[str, int] = cache.revs
+        self.counts: dict[str, int] = cache.counts
+        self.ns: dict[str, NamespaceInfo | None] = cache.ns
         #: What a plain put needs of an entry (see :meth:`fast_put`), for entries this
         #: process wrote since another connection last committed (at most META_CACHE;
         #: dropped whenever an op's writes are undone). Every write of an entry goes
         #: through :meth:`entry_put`, :meth:`entry_delete`, :meth:`entries_clear` or
         #: :meth:`fast_put`, which keep it true.
-        self.meta: dict[tuple[str, str], _Meta] = cache[4]
+        self.meta: dict[tuple[str, str], _Meta] = cache.meta
         self.events: list[tuple[str, int, str]] = []
         self.audit: list[AccessLogEntry] = []
         #: Namespace ids this transaction allocated (known to all once it commits). Only
@@ -524,7 +532,7 @@ class _WriteTxn(_SQLiteTxn):
 
     def cache(self) -> _Cache:
         """What this transaction knows, for the next one (after COMMIT)."""
-        return (self.version, self.revs, self.counts, self.ns, self.meta)
+        return _Cache(self.version, self.revs, self.counts, self.ns, self.meta)
 
     def savepoint(self) -> None:
         """Open the op's bracket.
@@ -1301,9 +1309,9 @@ class SQLiteBackend(Backend):
         """
         version = c.execute("PRAGMA data_version").fetchone()[0]
         cache = self._cache
-        if cache is not None and cache[0] == version:
+        if cache is not None and cache.data_version == version:
             return cache
-        return (version, {}, {}, {}, {})
+        return _Cache.empty(version)
 
     def insert_audit(
         self, c: sqlite3.Connection | sqlite3.Cursor, records: list[AccessLogEntry]

@@ -193,10 +193,10 @@ class _MiniLM:
         run = self._direct if self.fast else self._encode
         torch = self.torch
         with self.lock:
-            # A few texts run on one intra-op thread: a little slower on an idle machine
-            # (13 vs 10 ms a sentence on two cores), several times faster on a busy one, where
-            # torch's threads wait on each other, op after op, whenever one is descheduled
-            # (20 vs 100-300 ms). Batches keep torch's thread setting.
+            # A few texts run on one intra-op thread: a little slower on an idle machine,
+            # several times faster on a busy one, where torch's threads wait on each other,
+            # op after op, whenever one is descheduled (docs/design.md, "Measured choices").
+            # Batches keep torch's thread setting.
             threads = torch.get_num_threads()
             narrow = len(texts) <= _FEW and threads > 1
             if narrow:

@@ -19,7 +19,6 @@ import re
 from time import perf_counter
 from typing import TYPE_CHECKING
 
-from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.requests import Request
 
@@ -56,6 +55,17 @@ _GET, _PUT = BY_NAME["get_entry"], BY_NAME["put_entry"]
 assert _GET.route_path == _PUT.route_path == "/v1/namespaces/{ns}/entries/{key:path}"
 #: That path as Starlette matches it (``str``: no ``/``; ``path``: anything).
 _ENTRY_PATH = re.compile(r"/v1/namespaces/([^/]+)/entries/(.*)")
+
+
+def _route_path(scope: Scope) -> str:
+    """The request's path below the app's mount point (``root_path``), as routes see it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :]
+    return path
+
+
 _JSON = (b"content-type", b"application/json")
 
 
@@ -74,7 +84,7 @@ class FastEntries:
         produce = self.produce.get(method)
         if produce is None:
             return False
-        match = _ENTRY_PATH.fullmatch(get_route_path(scope))
+        match = _ENTRY_PATH.fullmatch(_route_path(scope))
         if match is None:
             return False
         request = Request(scope, receive, send)

@@ -313,8 +313,8 @@ def app_from_env() -> Starlette:
 
 
 #: Modules a server imports on first use, imported before it serves: an import on the event
-#: loop stalls every request meanwhile (anyio's asyncio backend, on the first event stream:
-#: ~50 ms). numpy is for memories' ranking.
+#: loop stalls every request meanwhile (anyio's asyncio backend, on the first event stream;
+#: docs/design.md, "Measured choices"). numpy is for memories' ranking.
 PRELOAD = ("anyio._backends._asyncio", "anyio.streams.memory", "encodings.idna", "numpy")
 
 
@@ -329,9 +329,9 @@ def freeze_startup_objects() -> None:
     """Keep what a server process holds from its start out of the garbage collector's walks.
 
     Modules, the app, the store and the engine's tables live as long as the process; after
-    :func:`gc.freeze` a full collection walks only what requests create since. A full
-    collection of the whole heap paused the event loop for 15-20 ms a few times a minute,
-    which was most of the p99 of writes at 64 clients (19.4 -> 11.7 ms, same harness).
+    :func:`gc.freeze` a full collection walks only what requests create since: a full
+    collection of the whole heap paused the event loop for most of the p99 of writes
+    (docs/design.md, "Measured choices").
     """
     gc.collect()
     gc.freeze()

@@ -503,13 +503,15 @@ _EVENT_ROUTES = (
 # ---------------------------------------------------------------- export and import (§20)
 
 _RECORDS = {"type": "array", "items": {"type": "object"}}
+#: A dump page holds at most hivemem.engine.restore.MAX_BATCH records.
+_DUMP_LIMIT = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000})
 _TRANSFER_ROUTES = (
     RouteSpec(
         "dump_entries", "GET", f"{_NSP}/dump/entries",
         "A page of the namespace's stored entries as exported (namespace admins)",
         s.out({"entries": _RECORDS, "after": {"type": ["string", "null"]}}),
         errors=(404,), params=(
-            NS, _param("after", "query", {"type": "string"}), _PAGE_LIMIT,
+            NS, _param("after", "query", {"type": "string"}), _DUMP_LIMIT,
         ),
         description="Entry records of `hivemem export` (value, version, owner, revision, "
         "times, expiry; engine-internal keys included), keys > after; `after` in the answer "
@@ -522,7 +524,7 @@ _TRANSFER_ROUTES = (
         errors=(404,), params=(
             NS,
             _param("since", "query", {"type": "integer", "minimum": 0, "maximum": s.INT64}),
-            _PAGE_LIMIT,
+            _DUMP_LIMIT,
         ),
     ),
     RouteSpec(

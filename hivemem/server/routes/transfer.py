@@ -33,7 +33,10 @@ __all__ = ["HANDLERS"]
 
 
 def _limit(request: Request) -> int:
-    return min(query_int(request, "limit", MAX_BATCH) or MAX_BATCH, MAX_BATCH)
+    limit = query_int(request, "limit", MAX_BATCH)
+    if limit is None or not 1 <= limit <= MAX_BATCH:
+        raise InvalidArgument(f"limit must be between 1 and {MAX_BATCH}, not {limit}")
+    return limit
 
 
 @endpoint
