@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 from hivemem.engine import apply
 from hivemem.engine import ops as o
-from hivemem.engine.permissions import READ
+from hivemem.engine.permissions import READ, require
 from hivemem.engine.txn import KEY_EVENT_TYPES, NS_WIPE_TYPES, Stored
-from hivemem.errors import InvalidArgument, RevisionCompacted
+from hivemem.errors import InvalidArgument, NamespaceNotFound, RevisionCompacted
 from hivemem.types import Entry, Event, Page, Version
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ _ROUNDS = 8
 _CHUNK = 1024
 #: Versions looked back to find when a lifetime began (``created_at``).
 _CREATED_LOOKBACK = 64
+#: "The stored entry was not read yet."
+_UNREAD: Any = object()
 #: Keys the engine keeps for itself (locks, queues): never part of history.
 _INTERNAL = "\x01"
 
@@ -101,13 +103,16 @@ def _compacted(ns: str, rev: int, oldest: int, what: str = "") -> RevisionCompac
     )
 
 
-def _revision(ctx: apply.Ctx, ns: str, revision: int | None, at: float | None) -> int:
-    """The revision asked for (``at``: the last one at or before that time), checked."""
+def _revision(
+    ctx: apply.Ctx, ns: str, revision: int | None, at: float | None
+) -> tuple[int, int | None]:
+    """The revision asked for (``at``: the last one at or before that time), checked, and
+    the oldest retained revision."""
     tx = ctx.tx
     current = tx.rev_get(ns)
     oldest = tx.events_oldest(ns)
     if at is not None:
-        return _revision_at(ctx, ns, at, current, oldest)
+        return _revision_at(ctx, ns, at, current, oldest), oldest
     assert revision is not None
     if revision > current:
         raise InvalidArgument(
@@ -115,7 +120,7 @@ def _revision(ctx: apply.Ctx, ns: str, revision: int | None, at: float | None) -
         )
     if revision < current and (oldest is None or oldest > revision + 1):
         raise _compacted(ns, revision, oldest if oldest is not None else current)
-    return revision
+    return revision, oldest
 
 
 def _revision_at(ctx: apply.Ctx, ns: str, at: float, current: int, oldest: int | None) -> int:
@@ -153,11 +158,14 @@ def _from_stored(ns: str, key: str, s: Stored, at_time: float | None) -> Entry |
     return apply.to_entry(ns, key, s)
 
 
-def _from_write(ctx: apply.Ctx, ns: str, key: str, e: Event) -> Entry:
+def _from_write(
+    ctx: apply.Ctx, ns: str, key: str, e: Event, s: Stored | None | Any = _UNREAD
+) -> Entry:
     version = e.version or 1
     created = e.timestamp
     if version > 1:
-        s = ctx.tx.entry_get(ns, key)
+        if s is _UNREAD:
+            s = ctx.tx.entry_get(ns, key)
         if s is not None and s.version >= version and s.created_at <= e.timestamp:
             created = s.created_at  # the stored entry's lifetime began at or before e
         else:
@@ -170,17 +178,26 @@ def _from_write(ctx: apply.Ctx, ns: str, key: str, e: Event) -> Entry:
 
 
 def _state_at(
-    ctx: apply.Ctx, ns: str, key: str, rev: int, oldest: int | None, at_time: float | None
+    ctx: apply.Ctx,
+    ns: str,
+    key: str,
+    rev: int,
+    oldest: int | None,
+    at_time: float | None,
+    s: Stored | None | Any = _UNREAD,
 ) -> Entry | None:
     """The entry ``key`` held after revision ``rev`` (see the module's docstring)."""
     tx = ctx.tx
+    if s is not _UNREAD and s is not None and s.revision <= rev:
+        return _from_stored(ns, key, s, at_time)  # unchanged since: no event to read
     found = tx.key_events(ns, key, rev + 1, 1)
     if found:
         e = found[0]
-        return _from_write(ctx, ns, key, e) if e.type == "memory:write" else None
+        return _from_write(ctx, ns, key, e, s) if e.type == "memory:write" else None
     if oldest is None or oldest <= 1:
         return None  # a complete log: no change yet
-    s = tx.entry_get(ns, key)
+    if s is _UNREAD:
+        s = tx.entry_get(ns, key)
     if s is not None and s.revision < oldest:
         return _from_stored(ns, key, s, at_time)
     first = tx.key_events(ns, key, None, 1, oldest_first=True)
@@ -193,17 +210,21 @@ def _state_at(
 
 
 def read_as_of(ctx: apply.Ctx, op: o.ReadAsOf) -> Entry | None:
-    apply._namespace(ctx, op, op.ns, READ)
-    rev = _revision(ctx, op.ns, op.revision, op.at)
-    oldest = ctx.tx.events_oldest(op.ns)
-    return _state_at(ctx, op.ns, op.key, rev, oldest, op.at)
+    info, stored = ctx.tx.ns_and_entry(op.ns, op.key)  # (one read where the store can)
+    if info is None:
+        raise NamespaceNotFound(f"namespace {op.ns!r} does not exist", namespace=op.ns)
+    require(info, op.agent, READ, op.admin)
+    rev, oldest = _revision(ctx, op.ns, op.revision, op.at)
+    at_time = op.at
+    if at_time is None and stored is not None and stored.expires_at is not None:
+        at_time = _time_of(ctx, op.ns, rev)  # (only an expiring entry needs R's time)
+    return _state_at(ctx, op.ns, op.key, rev, oldest, at_time, stored)
 
 
 def list_as_of(ctx: apply.Ctx, op: o.ListAsOf) -> Page[Entry]:
     apply._namespace(ctx, op, op.ns, READ)
     tx, ns = ctx.tx, op.ns
-    rev = _revision(ctx, ns, op.revision, op.at)
-    oldest = tx.events_oldest(ns)
+    rev, oldest = _revision(ctx, ns, op.revision, op.at)
     at_time = op.at if op.at is not None else _time_of(ctx, ns, rev)
     after = apply._decode_cursor(op.cursor) if op.cursor else None
     touched: set[str] = set()
