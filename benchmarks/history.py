@@ -51,8 +51,10 @@ def main() -> None:
             written += len(keys)
         fill = time.perf_counter() - start
         rev = mem.get_namespace("ns").revision
-        print(f"filled {written} write events in {fill:.1f} s ({written / fill:,.0f}/s), "
-              f"revision {rev}")
+        print(
+            f"filled {written} write events in {fill:.1f} s ({written / fill:,.0f}/s), "
+            f"revision {rev}"
+        )
         keys = [f"key-{i:06d}" for i in range(args.keys)]
         hist: list[float] = []
         for _ in range(args.samples):
@@ -80,8 +82,10 @@ def main() -> None:
             timed.append(time.perf_counter() - t)
         mem.close()
     print(f"history(limit=50): p50 {_p(hist, 0.5):.0f} us, p99 {_p(hist, 0.99):.0f} us")
-    print(f"read: p50 {_p(plain, 0.5):.1f} us; read(as_of=revision): p50 {_p(asof, 0.5):.1f} us;"
-          f" ratio {statistics.median(asof) / statistics.median(plain):.2f}")
+    print(
+        f"read: p50 {_p(plain, 0.5):.1f} us; read(as_of=revision): p50 {_p(asof, 0.5):.1f} us;"
+        f" ratio {statistics.median(asof) / statistics.median(plain):.2f}"
+    )
     print(f"read(as_of=time): p50 {_p(timed, 0.5):.0f} us")
 
 

@@ -26,13 +26,12 @@ from hivemem.engine import ops as o
 from hivemem.errors import HivememError
 
 if TYPE_CHECKING:
+    import datetime
     from collections.abc import AsyncIterator, Callable, Mapping
 
     from hivemem.conversations import AsyncConversation, AsyncConversations
     from hivemem.memories.api import AsyncMemories
     from hivemem.records import RecordPlans
-    import datetime
-
     from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Session, Version
 
 __all__ = ["AsyncMemory", "AsyncSubscription"]
@@ -188,6 +187,10 @@ class AsyncMemory:
         """Return the key's value, or ``default`` if it is absent or expired.
 
         Args:
+            namespace: The namespace.
+            key: The key.
+            agent: Who reads (default: the store's agent).
+            default: What an absent key reads as.
             as_of: Read the value the key held after this revision of the namespace, or at
                 this time (a datetime, or Unix seconds as a float: the last revision at or
                 before it), from the retained event log (SPEC §20).
@@ -231,8 +234,11 @@ class AsyncMemory:
         ``deleted=True``. Page with ``before=`` the last ``revision`` returned.
 
         Args:
+            namespace: The namespace.
+            key: The key.
             limit: At most this many versions (1 to 1,000).
             before: Only changes with a revision below this one.
+            agent: Who reads (default: the store's agent).
 
         Raises:
             RevisionCompacted: ``before`` is older than the retained log.

@@ -404,7 +404,9 @@ class _SQLiteTxn(Txn):
         if base is None or limit <= 0:
             return []
         top = base + min(before, REV_MASK + 1) if before is not None else (base | REV_MASK) + 1
-        rows = self.c.execute(_KEY_EVENTS["ASC" if oldest_first else "DESC"], (key, base, top, limit)).fetchall()
+        rows = self.c.execute(
+            _KEY_EVENTS["ASC" if oldest_first else "DESC"], (key, base, top, limit)
+        ).fetchall()
         return [Event.from_dict(_loads(r[0])) for r in rows]
 
     def events_oldest(self, ns: str) -> int | None:
@@ -671,9 +673,7 @@ class _WriteTxn(_SQLiteTxn):
         return [(row[0], Stored(*row[1:])) for row in rows]
 
     def event_append(self, event: Event) -> None:
-        self.events.append(
-            (event.namespace, event.revision, _event_json(event), _event_k(event))
-        )
+        self.events.append((event.namespace, event.revision, _event_json(event), _event_k(event)))
 
     def fast_put(self, op: Put) -> Result | None:
         """Decide and write a plain Put here (see :mod:`hivemem.engine.fast`), or ``None``.

@@ -6,7 +6,8 @@
 contract the backends implement; the engine imports nothing from :mod:`hivemem.backends`.
 
 The op table is complete once this package is imported (as it is before any of its
-modules): ``lists`` and ``history`` build on ``apply``, so their handlers join ``apply``'s table here.
+modules): ``lists`` and ``history`` build on ``apply``, so their handlers join ``apply``'s
+table here.
 """
 
 from hivemem.engine import apply, history, lists

@@ -106,8 +106,10 @@ def _compacted(ns: str, rev: int, oldest: int, what: str = "") -> RevisionCompac
 def _revision(
     ctx: apply.Ctx, ns: str, revision: int | None, at: float | None
 ) -> tuple[int, int | None]:
-    """The revision asked for (``at``: the last one at or before that time), checked, and
-    the oldest retained revision."""
+    """The revision asked for (checked), and the oldest retained revision.
+
+    ``at``: the last revision at or before that time.
+    """
     tx = ctx.tx
     current = tx.rev_get(ns)
     oldest = tx.events_oldest(ns)
@@ -159,7 +161,7 @@ def _from_stored(ns: str, key: str, s: Stored, at_time: float | None) -> Entry |
 
 
 def _from_write(
-    ctx: apply.Ctx, ns: str, key: str, e: Event, s: Stored | None | Any = _UNREAD
+    ctx: apply.Ctx, ns: str, key: str, e: Event, s: Stored | Any | None = _UNREAD
 ) -> Entry:
     version = e.version or 1
     created = e.timestamp
@@ -184,7 +186,7 @@ def _state_at(
     rev: int,
     oldest: int | None,
     at_time: float | None,
-    s: Stored | None | Any = _UNREAD,
+    s: Stored | Any | None = _UNREAD,
 ) -> Entry | None:
     """The entry ``key`` held after revision ``rev`` (see the module's docstring)."""
     tx = ctx.tx
@@ -251,9 +253,7 @@ def list_as_of(ctx: apply.Ctx, op: o.ListAsOf) -> Page[Entry]:
     return _page(entries, wanted, op.limit)
 
 
-def _page(
-    entries: dict[str, Entry], wanted: Callable[[str], bool], limit: int
-) -> Page[Entry]:
+def _page(entries: dict[str, Entry], wanted: Callable[[str], bool], limit: int) -> Page[Entry]:
     keys = sorted(k for k in entries if wanted(k) and not k.startswith(_INTERNAL))
     items = [entries[k] for k in keys[:limit]]
     more = len(keys) > limit
@@ -298,8 +298,11 @@ def _merged(
     after: str | None,
     limit: int,
 ) -> dict[str, Entry]:
-    """The first ``limit + 1`` live entries after ``after``: stored ones untouched since
-    ``rev``, and the keys changed after ``rev`` resolved one by one."""
+    """The first ``limit + 1`` live entries after ``after`` (maybe more).
+
+    Stored entries untouched since ``rev`` as they are; the keys changed after ``rev``
+    resolved one by one.
+    """
     tx = ctx.tx
     pending = sorted(k for k in touched if k.startswith(prefix) and (after is None or k > after))
     out: dict[str, Entry] = {}
