@@ -678,13 +678,13 @@ class HivememMachine(RuleBasedStateMachine):
         for e in self.log[ns]:
             if e.type in ("namespace:cleared", "namespace:deleted"):
                 if alive is not None:
-                    out.append((None, alive.version, e.revision, e.agent_id, e.timestamp, True))
+                    out.append((canon(None), alive.version, e.revision, e.agent_id, e.timestamp, True))
                 alive = None
             elif e.key == key and e.type == "memory:write":
                 out.append((canon(e.value), e.version, e.revision, e.agent_id, e.timestamp, False))
                 alive = e
             elif e.key == key and e.type in ("memory:delete", "memory:expired"):
-                out.append((None, e.version, e.revision, e.agent_id, e.timestamp, True))
+                out.append((canon(None), e.version, e.revision, e.agent_id, e.timestamp, True))
                 alive = None
         return out[::-1]
 
