@@ -678,7 +678,8 @@ class HivememMachine(RuleBasedStateMachine):
         for e in self.log[ns]:
             if e.type in ("namespace:cleared", "namespace:deleted"):
                 if alive is not None:
-                    out.append((canon(None), alive.version, e.revision, e.agent_id, e.timestamp, True))
+                    gone = (canon(None), alive.version, e.revision, e.agent_id, e.timestamp, True)
+                    out.append(gone)
                 alive = None
             elif e.key == key and e.type == "memory:write":
                 out.append((canon(e.value), e.version, e.revision, e.agent_id, e.timestamp, False))

@@ -104,25 +104,37 @@ def _compacted(ns: str, rev: int, oldest: int, what: str = "") -> RevisionCompac
 
 
 def _revision(
-    ctx: apply.Ctx, ns: str, revision: int | None, at: float | None
-) -> tuple[int, int | None]:
+    ctx: apply.Ctx, ns: str, revision: int | None, at: float | None, lazy: bool = False
+) -> tuple[int, int | Any | None]:
     """The revision asked for (checked), and the oldest retained revision.
 
-    ``at``: the last revision at or before that time.
+    ``at``: the last revision at or before that time. ``lazy``: leave the retention check
+    of a revision to :func:`_retained` (the oldest comes back as ``_UNREAD``): a read that
+    finds the key's change at or before it needs no such check.
     """
     tx = ctx.tx
     current = tx.rev_get(ns)
-    oldest = tx.events_oldest(ns)
     if at is not None:
+        oldest = tx.events_oldest(ns)
         return _revision_at(ctx, ns, at, current, oldest), oldest
     assert revision is not None
     if revision > current:
         raise InvalidArgument(
             f"revision {revision} is ahead of namespace {ns!r}'s current revision {current}"
         )
+    if lazy and revision < current:
+        return revision, _UNREAD
+    return revision, _retained(ctx, ns, revision, current)
+
+
+def _retained(ctx: apply.Ctx, ns: str, revision: int, current: int | None = None) -> int | None:
+    """The oldest retained revision; raise unless the state after ``revision`` is retained."""
+    oldest = ctx.tx.events_oldest(ns)
+    if current is None:
+        current = ctx.tx.rev_get(ns)
     if revision < current and (oldest is None or oldest > revision + 1):
         raise _compacted(ns, revision, oldest if oldest is not None else current)
-    return revision, oldest
+    return oldest
 
 
 def _revision_at(ctx: apply.Ctx, ns: str, at: float, current: int, oldest: int | None) -> int:
@@ -184,18 +196,22 @@ def _state_at(
     ns: str,
     key: str,
     rev: int,
-    oldest: int | None,
+    oldest: int | Any | None,
     at_time: float | None,
     s: Stored | Any | None = _UNREAD,
 ) -> Entry | None:
     """The entry ``key`` held after revision ``rev`` (see the module's docstring)."""
     tx = ctx.tx
     if s is not _UNREAD and s is not None and s.revision <= rev:
+        if oldest is _UNREAD:
+            _retained(ctx, ns, rev)
         return _from_stored(ns, key, s, at_time)  # unchanged since: no event to read
     found = tx.key_events(ns, key, rev + 1, 1)
-    if found:
+    if found:  # (retained: every revision after a retained one is)
         e = found[0]
         return _from_write(ctx, ns, key, e, s) if e.type == "memory:write" else None
+    if oldest is _UNREAD:
+        oldest = _retained(ctx, ns, rev)
     if oldest is None or oldest <= 1:
         return None  # a complete log: no change yet
     if s is _UNREAD:
@@ -216,7 +232,7 @@ def read_as_of(ctx: apply.Ctx, op: o.ReadAsOf) -> Entry | None:
     if info is None:
         raise NamespaceNotFound(f"namespace {op.ns!r} does not exist", namespace=op.ns)
     require(info, op.agent, READ, op.admin)
-    rev, oldest = _revision(ctx, op.ns, op.revision, op.at)
+    rev, oldest = _revision(ctx, op.ns, op.revision, op.at, lazy=True)
     at_time = op.at
     if at_time is None and stored is not None and stored.expires_at is not None:
         at_time = _time_of(ctx, op.ns, rev)  # (only an expiring entry needs R's time)
