@@ -223,7 +223,7 @@ def _as_of(text: str | None) -> int | float | datetime.datetime | None:
         return None
     for parse in (int, float, datetime.datetime.fromisoformat):
         try:
-            return parse(text)  # type: ignore[no-any-return]
+            return parse(text)
         except ValueError:
             continue
     raise InvalidArgument(

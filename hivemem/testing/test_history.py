@@ -6,10 +6,10 @@ import datetime
 
 import pytest
 
-from hivemem import InvalidArgument, PermissionDenied, RevisionCompacted, Version
+from hivemem import InvalidArgument, Memory, PermissionDenied, RevisionCompacted, Version
 
 
-def _rev(mem, ns="ns"):
+def _rev(mem: Memory, ns: str = "ns") -> int:
     return mem.get_namespace(ns).revision
 
 
