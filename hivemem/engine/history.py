@@ -25,7 +25,7 @@ What the log does not record is not shown: an event carries no expiry time, so a
 from the log has ``expires_at=None`` and an expiry counts from its ``memory:expired`` event
 (a stored entry untouched since R is hidden if it had expired by R's time). ``created_at`` is
 exact for the stored entry's own lifetime and when the creating write is among the 64
-versions before; otherwise it is the oldest retained time of that lifetime.
+versions before; otherwise the time of the oldest of those 64 versions.
 """
 
 from __future__ import annotations
