@@ -181,3 +181,28 @@ def test_history_needs_read_permission(mem):
         mem.read("ns", "k", "eve", as_of=rev)
     with pytest.raises(PermissionDenied):
         mem.list_entries("ns", "eve", as_of=rev)
+
+
+def test_list_entries_as_of_pages_through_many_entries(mem):
+    """A listing as of a revision pages through more entries than one read step holds,
+    mixing entries unchanged since with ones changed or deleted after it."""
+    for start in (0, 550):  # (a batch carries at most 1,000 ops)
+        mem.write_many("ns", {f"k{i:04d}": i for i in range(start, start + 550)})
+    r = _rev(mem)
+    mem.write_many("ns", {f"k{i:04d}": -i for i in range(0, 1100, 7)})
+    for i in range(3, 1100, 101):
+        mem.delete("ns", f"k{i:04d}")
+    mem.write("ns", "k9999", "new")
+    seen: dict[str, int] = {}
+    cursor = None
+    for _ in range(10):
+        page = mem.list_entries("ns", as_of=r, limit=300, cursor=cursor)
+        seen.update((e.key, e.value) for e in page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == {f"k{i:04d}": i for i in range(1100)}
+    now = {e.key: e.value for e in mem.list_entries("ns", limit=2000).items}
+    assert now == {
+        e.key: e.value for e in mem.list_entries("ns", as_of=_rev(mem), limit=2000).items
+    }
