@@ -232,7 +232,10 @@ def read_as_of(ctx: apply.Ctx, op: o.ReadAsOf) -> Entry | None:
     if info is None:
         raise NamespaceNotFound(f"namespace {op.ns!r} does not exist", namespace=op.ns)
     require(info, op.agent, READ, op.admin)
-    rev, oldest = _revision(ctx, op.ns, op.revision, op.at, lazy=True)
+    if op.revision is not None and stored is not None and op.revision < stored.revision:
+        rev, oldest = op.revision, _UNREAD  # below a stored revision: not ahead of the store
+    else:
+        rev, oldest = _revision(ctx, op.ns, op.revision, op.at, lazy=True)
     at_time = op.at
     if at_time is None and stored is not None and stored.expires_at is not None:
         at_time = _time_of(ctx, op.ns, rev)  # (only an expiring entry needs R's time)
