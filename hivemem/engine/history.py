@@ -73,7 +73,8 @@ def history(ctx: apply.Ctx, op: o.History) -> list[Version]:
     wipe: Event | None = None  # a wipe whose meaning waits for the change before it
     before = op.before
     for _ in range(_ROUNDS):
-        events = tx.key_events(ns, key, before, op.limit - len(out) + 1)
+        want = op.limit - len(out) + 1  # (one more: what precedes a wipe tells its meaning)
+        events = tx.key_events(ns, key, before, want)
         for e in events:
             if e.type == "memory:write":
                 if wipe is not None:
@@ -81,11 +82,11 @@ def history(ctx: apply.Ctx, op: o.History) -> list[Version]:
                 out.append(Version(e.value, e.version or 0, e.revision, e.agent_id, e.timestamp))
                 wipe = None
             elif e.type in NS_WIPE_TYPES:
-                wipe = e if wipe is None else wipe  # (the newest wipe of a run removed it)
+                wipe = e  # (of a run of wipes, the oldest removed the key: the last seen)
             else:  # a delete or an expiry
                 wipe = None
                 out.append(_deleted(e, e.version or 0))
-        if len(out) >= op.limit or not events or len(events) < op.limit - len(out) + 1:
+        if len(out) >= op.limit or len(events) < want:
             break
         before = events[-1].revision
     return out[: op.limit]

@@ -63,6 +63,7 @@ def test_history_shows_clears_expiries_and_namespace_deletes_as_deletions(mem, c
     mem.cleanup()
     mem.write("ns", "k", 2)
     mem.clear_namespace("ns")
+    cleared = _rev(mem)
     mem.clear_namespace("ns")  # the key is absent already
     mem.write("ns", "k", 3)
     mem.delete_namespace("ns")
@@ -78,6 +79,7 @@ def test_history_shows_clears_expiries_and_namespace_deletes_as_deletions(mem, c
         (1, 1, False),
     ]
     assert mem.history("ns", "k")[-2].agent_id == "system"
+    assert mem.history("ns", "k")[3].revision == cleared  # the clear that removed it
 
 
 def test_read_as_of_a_revision_returns_the_value_then(mem):
