@@ -194,3 +194,32 @@ def test_group_commit_refuses_one_op_and_keeps_the_others(pg_url: str) -> None:
         assert len(revisions) == len(acked)
     finally:
         mem.close()
+
+
+def test_a_version_1_schema_gets_indexed_event_keys_on_open(pg_url: str) -> None:
+    """Events written before schema 2 (no ``k`` column) are keyed on open, so the history of
+    a key written then is read from the index like a new one."""
+    import psycopg
+
+    url = f"{pg_url}?schema=hist_v1"
+    mem = hivemem.connect(url, agent="x", embedder="none")
+    try:
+        for i in range(3):
+            mem.write("ns", "k", i)
+        mem.delete("ns", "k")
+        mem.clear_namespace("ns")
+    finally:
+        mem.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # back to what version 1 wrote
+        conn.execute("DROP INDEX hist_v1.events_key")
+        conn.execute("ALTER TABLE hist_v1.events DROP COLUMN k")
+        conn.execute("UPDATE hist_v1.meta SET v = '1' WHERE k = 'schema_version'")
+    mem = hivemem.connect(url, agent="x", embedder="none")
+    try:
+        got = [(v.value, v.version, v.deleted) for v in mem.history("ns", "k")]
+        assert got == [(None, 3, True), (2, 3, False), (1, 2, False), (0, 1, False)]
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            row = conn.execute("SELECT v FROM hist_v1.meta WHERE k = 'schema_version'")
+            assert row.fetchone() == ("2",)
+    finally:
+        mem.close()

@@ -40,7 +40,15 @@ from hivemem import _codec
 from hivemem.backends.base import Backend
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
 from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op, Stats
-from hivemem.engine.txn import STORE_BYTES_EVERY, Result, Settings, Stored, Txn
+from hivemem.engine.txn import (
+    KEY_EVENT_TYPES,
+    NS_WIPE_TYPES,
+    STORE_BYTES_EVERY,
+    Result,
+    Settings,
+    Stored,
+    Txn,
+)
 from hivemem.errors import BackendUnavailable, HivememError, InternalError, InvalidArgument
 from hivemem.types import AccessLogEntry, Event, NamespaceInfo
 
@@ -49,7 +57,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresBackend"]
 
-SCHEMA_VERSION = 1
+#: 2: events carry the key they changed (``k``, indexed): a key's history is a range read.
+SCHEMA_VERSION = 2
 DEFAULT_SCHEMA = "hivemem"
 #: Schema names we accept: plain identifiers (so ``hivemem_<schema>`` is a valid channel).
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,49}")
@@ -95,6 +104,8 @@ CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_
 CREATE TABLE IF NOT EXISTS events (
     ns TEXT COLLATE "C" NOT NULL, rev BIGINT NOT NULL, data TEXT NOT NULL,
     PRIMARY KEY (ns, rev));
+ALTER TABLE events ADD COLUMN IF NOT EXISTS k TEXT COLLATE "C";
+CREATE INDEX IF NOT EXISTS events_key ON events (ns, k, rev) WHERE k IS NOT NULL;
 CREATE TABLE IF NOT EXISTS audit (
     id BIGSERIAL PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, agent TEXT NOT NULL, ns TEXT,
     key TEXT, action TEXT NOT NULL, success BOOLEAN NOT NULL, error TEXT);
@@ -448,7 +459,8 @@ class _PgTxn(Txn):
         ns, rev = event.namespace, event.revision
         self.lock(ns)
         self.w(
-            "INSERT INTO events (ns, rev, data) VALUES (%s, %s, %s)", (ns, rev, _event_json(event))
+            "INSERT INTO events (ns, rev, data, k) VALUES (%s, %s, %s, %s)",
+            (ns, rev, _event_json(event), _event_k(event)),
         )
         first = self.changed.get(ns, (rev, rev))[0]
         self.changed[ns] = (first, rev)
@@ -463,6 +475,22 @@ class _PgTxn(Txn):
     def events_clear(self, ns: str) -> None:
         self.lock(ns)
         self.w("DELETE FROM events WHERE ns = %s", (ns,))
+
+    def key_events(
+        self, ns: str, key: str, before: int | None, limit: int, oldest_first: bool = False
+    ) -> list[Event]:
+        if limit <= 0:
+            return []
+        top = before if before is not None else 1 << 62
+        order = "ASC" if oldest_first else "DESC"
+        rows = self.q(
+            f"SELECT data FROM ((SELECT rev, data FROM events WHERE ns = %(ns)s AND k = %(k)s "
+            f"AND rev < %(top)s ORDER BY rev {order} LIMIT %(n)s) UNION ALL (SELECT rev, data "
+            f"FROM events WHERE ns = %(ns)s AND k = '' AND rev < %(top)s ORDER BY rev {order} "
+            f"LIMIT %(n)s)) t ORDER BY rev {order} LIMIT %(n)s",
+            {"ns": ns, "k": key, "top": top, "n": limit},
+        ).fetchall()
+        return [Event.from_dict(_codec.decode(r[0])) for r in rows]
 
     def events_oldest(self, ns: str) -> int | None:
         row = self.q("SELECT MIN(rev) FROM events WHERE ns = %s", (ns,)).fetchone()
@@ -810,6 +838,14 @@ class PostgresBackend(Backend):
                     f"PostgreSQL schema {self.schema!r} has version {found}, written by a newer "
                     f"hivemem; this one reads version {SCHEMA_VERSION} and older"
                 )
+            if found < 2:  # events written before their k column: fill it from their data
+                keyed = ", ".join(f"'{t}'" for t in sorted(KEY_EVENT_TYPES))
+                wipes = ", ".join(f"'{t}'" for t in sorted(NS_WIPE_TYPES))
+                conn.execute(
+                    f"UPDATE events SET k = CASE WHEN (data::jsonb ->> 'type') IN ({keyed}) "
+                    f"THEN data::jsonb ->> 'key' WHEN (data::jsonb ->> 'type') IN ({wipes}) "
+                    "THEN '' END WHERE k IS NULL"
+                )
             conn.execute(
                 "INSERT INTO meta VALUES ('schema_version', %s) ON CONFLICT (k) DO UPDATE "
                 "SET v = excluded.v",
@@ -997,3 +1033,13 @@ class PostgresBackend(Backend):
         os.close(self._wake_w)
         self.pool.close()
         self.notifier.notify()
+
+
+def _event_k(event: Event) -> str | None:
+    """An event's ``k`` column: the key it changed, ``""`` for a wipe, else ``None``.
+
+    Keys are never empty, so ``""`` names no key; rows with ``None`` are not indexed.
+    """
+    if event.type in KEY_EVENT_TYPES:
+        return event.key
+    return "" if event.type in NS_WIPE_TYPES else None

@@ -46,7 +46,15 @@ from hivemem.backends.redis_call import ThreadConnections
 from hivemem.engine import fast
 from hivemem.engine import ops as o
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, entry_cap, execute
-from hivemem.engine.txn import STORE_BYTES_EVERY, Result, Settings, Stored, Txn, filter_audit
+from hivemem.engine.txn import (
+    STORE_BYTES_EVERY,
+    Result,
+    Settings,
+    Stored,
+    Txn,
+    changes_key,
+    filter_audit,
+)
 from hivemem.errors import BackendUnavailable, HivememError, InternalError
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo
 
@@ -527,6 +535,12 @@ class _RedisTxn(Txn):
         oldest: int | None = self._get(("oldest", ns))
         return oldest
 
+    def key_events(
+        self, ns: str, key: str, before: int | None, limit: int, oldest_first: bool = False
+    ) -> list[Event]:
+        events: list[Event] = self._get(("keyev", ns, key, before, limit, oldest_first))
+        return events
+
     # -- audit
     def audit_append(self, record: AccessLogEntry) -> None:
         self.audit.append(record)
@@ -747,6 +761,41 @@ class RedisBackend(Backend):
             return list
         raise AssertionError(f"cannot queue {need!r}")
 
+    def _key_events(self, need: tuple[Any, ...], client: Any) -> list[Event]:
+        """A key's changes: the namespace's stream read backwards (or forwards) in chunks.
+
+        Redis keeps no index of them: the scan reads at most the whole stream, which
+        ``MAXLEN`` bounds at ``event_retention`` events (see docs/design.md, History).
+        """
+        _, ns, key, before, limit, oldest_first = need
+        out: list[Event] = []
+        if limit <= 0 or (before is not None and before <= 1):
+            return out
+        stream = self.keys.events(ns)
+        edge = f"0-{before - 1}" if before is not None else "+"
+        lo, hi = "-", edge
+        for _ in range(self.settings.event_retention // _KEY_SCAN + 2):  # the stream's length
+            if oldest_first:
+                batch = client.xrange(stream, min=lo, max=hi, count=_KEY_SCAN)
+            else:
+                batch = client.xrevrange(stream, max=hi, min=lo, count=_KEY_SCAN)
+            for ident, fields in batch:
+                event = _event(int(ident.split("-")[1]), fields)
+                if changes_key(event, key):
+                    out.append(event)
+                    if len(out) >= limit:
+                        return out
+            if len(batch) < _KEY_SCAN:
+                break
+            last = int(batch[-1][0].split("-")[1])
+            if oldest_first:
+                lo = f"0-{last + 1}"
+            elif last <= 1:
+                break
+            else:
+                hi = f"0-{last - 1}"
+        return out
+
     def _fetch_special(self, need: tuple[Any, ...], client: Any) -> Any:
         """Reads that take several steps (scans over a namespace, store-wide queries)."""
         k = self.keys
@@ -808,6 +857,8 @@ class RedisBackend(Backend):
         if kind == "audit_count":
             self.flush_audit()
             return int(client.xlen(k.audit()))
+        if kind == "keyev":
+            return self._key_events(need, client)
         return _NOT_SPECIAL
 
     def _fetch(self, needs: list[tuple[Any, ...]], snap: dict[tuple[Any, ...], Any]) -> None:
@@ -1432,3 +1483,5 @@ class RedisBackend(Backend):
 
 
 _NOT_SPECIAL: Any = object()
+#: Stream entries read per step of a key's history scan.
+_KEY_SCAN = 1024

@@ -37,7 +37,15 @@ from hivemem.engine import fast
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, entry_cap, execute
 from hivemem.engine.decide import Head, decide_put, state_free
 from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op, Put
-from hivemem.engine.txn import STORE_BYTES_EVERY, Result, Settings, Stored, Txn
+from hivemem.engine.txn import (
+    KEY_EVENT_TYPES,
+    NS_WIPE_TYPES,
+    STORE_BYTES_EVERY,
+    Result,
+    Settings,
+    Stored,
+    Txn,
+)
 from hivemem.errors import BackendUnavailable, HivememError, InternalError, InvalidArgument
 from hivemem.types import AccessLogEntry, Event, NamespaceInfo
 
@@ -47,7 +55,8 @@ if TYPE_CHECKING:
 __all__ = ["SQLiteBackend"]
 
 #: 2: events keyed by one integer (namespace id and revision), see :data:`REV_BITS`.
-SCHEMA_VERSION = 2
+#: 3: events carry the key they changed (``k``, indexed): a key's history is a range read.
+SCHEMA_VERSION = 3
 #: An event's row id is ``ns_id << REV_BITS | revision``: the events of a namespace are one
 #: range of a rowid table, appended at its end. (A WITHOUT ROWID table keyed by
 #: ``(ns, revision)`` cost more per write: rows of a few hundred bytes split its leaf pages
@@ -69,7 +78,8 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS namespaces_creator ON namespaces (json_extract(config, '$.created_by'));
 CREATE TABLE IF NOT EXISTS ns_ids (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, data TEXT NOT NULL, k TEXT);
+CREATE INDEX IF NOT EXISTS events_key ON events (k, id) WHERE k IS NOT NULL;
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, ts REAL NOT NULL, agent TEXT NOT NULL, ns TEXT, key TEXT,
     action TEXT NOT NULL, success INTEGER NOT NULL, error TEXT);
@@ -100,7 +110,19 @@ _PUT_LIVE = (
 #: "Not remembered" (None means "known not to exist").
 _UNKNOWN: Any = object()
 _NS_ID = "SELECT id FROM ns_ids WHERE name = ?"
-_INSERT_EVENT = "INSERT INTO events VALUES (?, ?)"
+_INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?)"
+#: ``k`` of an event that removes every entry of its namespace (keys are never empty).
+_WIPE_K = ""
+#: A key's changes (``?1``) and its namespace's wipes, in one id range, newest first.
+_KEY_EVENTS = {
+    order: (
+        f"SELECT data FROM (SELECT id, data FROM (SELECT id, data FROM events WHERE k = ?1 AND "
+        f"id > ?2 AND id < ?3 ORDER BY id {order} LIMIT ?4) UNION ALL SELECT id, data FROM "
+        f"(SELECT id, data FROM events WHERE k = '' AND id > ?2 AND id < ?3 ORDER BY id {order} "
+        f"LIMIT ?4) ORDER BY id {order} LIMIT ?4)"
+    )
+    for order in ("DESC", "ASC")
+}
 #: An upsert, not ``INSERT OR REPLACE``: replacing deletes the row and inserts it again,
 #: dearer than updating it in place (docs/design.md, "Measured choices").
 _PUT_ENTRY = (
@@ -406,6 +428,18 @@ class _SQLiteTxn(Txn):
     def events_clear(self, ns: str) -> None:
         raise NotImplementedError("events are written in the writer's transaction")
 
+    def key_events(
+        self, ns: str, key: str, before: int | None, limit: int, oldest_first: bool = False
+    ) -> list[Event]:
+        base = self.ns_base(ns)
+        if base is None or limit <= 0:
+            return []
+        top = base + min(before, REV_MASK + 1) if before is not None else (base | REV_MASK) + 1
+        rows = self.c.execute(
+            _KEY_EVENTS["ASC" if oldest_first else "DESC"], (key, base, top, limit)
+        ).fetchall()
+        return [Event.from_dict(_loads(r[0])) for r in rows]
+
     def events_oldest(self, ns: str) -> int | None:
         base = self.ns_base(ns)
         if base is None:
@@ -516,7 +550,7 @@ class _WriteTxn(_SQLiteTxn):
         #: through :meth:`entry_put`, :meth:`entry_delete`, :meth:`entries_clear` or
         #: :meth:`fast_put`, which keep it true.
         self.meta: dict[tuple[str, str], _Meta] = cache.meta
-        self.events: list[tuple[str, int, str]] = []
+        self.events: list[tuple[str, int, str, str | None]] = []
         self.audit: list[AccessLogEntry] = []
         #: Namespace ids this transaction allocated (known to all once it commits). Only
         #: :meth:`flush` allocates, never inside an op's bracket: an op's rollback leaves
@@ -680,7 +714,7 @@ class _WriteTxn(_SQLiteTxn):
         return [(row[0], Stored(*row[1:])) for row in rows]
 
     def event_append(self, event: Event) -> None:
-        self.events.append((event.namespace, event.revision, _event_json(event)))
+        self.events.append((event.namespace, event.revision, _event_json(event), _event_k(event)))
 
     def fast_put(self, op: Put) -> Result | None:
         """Decide and write a plain Put here (see :mod:`hivemem.engine.fast`), or ``None``.
@@ -742,7 +776,7 @@ class _WriteTxn(_SQLiteTxn):
         revs[ns] = rev
         self._wrote(ns, key, version, created_at, expires_at)
         result = fast.put_result(op, now, expires_at, rev, version, created_at)
-        self.events.append((ns, rev, _event_json(result.events[0], op.value_json)))
+        self.events.append((ns, rev, _event_json(result.events[0], op.value_json), key))
         if not op.internal:
             self.audit.append(AccessLogEntry(now, op.agent, ns, op.key, "write", True, None))
         return result
@@ -767,6 +801,12 @@ class _WriteTxn(_SQLiteTxn):
             self.c.execute("DELETE FROM events WHERE id > ? AND id <= ?", (base, base | REV_MASK))
         self.revs[ns] = 0
 
+    def key_events(
+        self, ns: str, key: str, before: int | None, limit: int, oldest_first: bool = False
+    ) -> list[Event]:
+        self.flush()
+        return super().key_events(ns, key, before, limit, oldest_first)
+
     def audit_append(self, record: AccessLogEntry) -> None:
         self.audit.append(record)
 
@@ -789,15 +829,15 @@ class _WriteTxn(_SQLiteTxn):
             spans: list[tuple[str, int, int]]
             ns_base = self.ns_base
             if len(events) == 1:  # (the common case, kept short)
-                ns, rev, data = events[0]
+                ns, rev, data, k = events[0]
                 base = self.b.ns_ids.get(ns) or ns_base(ns, True)
-                self.cur.execute(_INSERT_EVENT, (_event_id(base, ns, rev), data))
+                self.cur.execute(_INSERT_EVENT, (_event_id(base, ns, rev), data, k))
                 spans = [(ns, rev, rev)] if rev > retention else []
             else:
                 span: dict[str, tuple[int, int]] = {}
                 rows = []
-                for ns, rev, data in events:
-                    rows.append((_event_id(ns_base(ns, True), ns, rev), data))
+                for ns, rev, data, k in events:
+                    rows.append((_event_id(ns_base(ns, True), ns, rev), data, k))
                     seen = span.get(ns)
                     span[ns] = (seen[0] if seen else rev, rev)
                 c.executemany(_INSERT_EVENT, rows)
@@ -829,10 +869,32 @@ def _migrate_v1(c: sqlite3.Connection) -> None:
     """
     c.execute("INSERT INTO ns_ids (name) SELECT DISTINCT ns FROM events_v1 ORDER BY ns")
     c.execute(
-        f"INSERT INTO events SELECT (n.id << {REV_BITS}) | e.revision, e.data "
+        f"INSERT INTO events (id, data) SELECT (n.id << {REV_BITS}) | e.revision, e.data "
         "FROM events_v1 e JOIN ns_ids n ON n.name = e.ns"
     )
     c.execute("DROP TABLE events_v1")
+
+
+def _event_k(event: Event) -> str | None:
+    """An event's ``k`` column: the key it changed, ``""`` for a wipe, else ``None``."""
+    if event.type in KEY_EVENT_TYPES:
+        return event.key
+    return _WIPE_K if event.type in NS_WIPE_TYPES else None
+
+
+def _migrate_v2(c: sqlite3.Connection) -> None:
+    """Schema 2 -> 3: events get their ``k`` column, filled from their data, and its index."""
+    columns = {row[1] for row in c.execute("PRAGMA table_info(events)")}
+    if "k" not in columns:
+        c.execute("ALTER TABLE events ADD COLUMN k TEXT")
+    keyed = ", ".join(f"'{t}'" for t in sorted(KEY_EVENT_TYPES))
+    wipes = ", ".join(f"'{t}'" for t in sorted(NS_WIPE_TYPES))
+    c.execute(
+        "UPDATE events SET k = CASE WHEN json_extract(data, '$.type') IN "
+        f"({keyed}) THEN json_extract(data, '$.key') WHEN json_extract(data, '$.type') IN "
+        f"({wipes}) THEN '' END"
+    )
+    c.execute("CREATE INDEX IF NOT EXISTS events_key ON events (k, id) WHERE k IS NOT NULL")
 
 
 def _event_id(base: int | None, ns: str, rev: int) -> int:
@@ -1073,11 +1135,15 @@ class SQLiteBackend(Backend):
                 )
             if found == 1:  # its events table makes way for the new one
                 c.execute("ALTER TABLE events RENAME TO events_v1")
+            if found == 2:  # (the schema's index needs the column)
+                c.execute("ALTER TABLE events ADD COLUMN k TEXT")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     c.execute(statement)
             if found == 1:
                 _migrate_v1(c)
+            if found in (1, 2):
+                _migrate_v2(c)
             c.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from hivemem._frozen import fast_init
 from hivemem.engine.txn import Stored
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Version
 
 __all__ = [
     "MUTATIONS",
@@ -32,6 +32,9 @@ __all__ = [
     "Impersonation",
     "GetMany",
     "GetNamespace",
+    "History",
+    "ListAsOf",
+    "ReadAsOf",
     "ListEntries",
     "ListInsert",
     "ListNamespaces",
@@ -199,6 +202,44 @@ class ListEntries(Op[Page[Entry]]):
     ns: str
     prefix: str = ""
     limit: int | None = 100
+    cursor: str | None = None
+    action: ClassVar[str | None] = "list"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class History(Op[list[Version]]):
+    """A key's retained versions, newest first, revisions < ``before`` (needs read)."""
+
+    ns: str
+    key: str
+    limit: int = 50
+    before: int | None = None
+    action: ClassVar[str | None] = "history"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadAsOf(Op[Entry | None]):
+    """A key's entry as it was after ``revision``, or at time ``at`` (needs read).
+
+    Exactly one of ``revision`` and ``at`` is given.
+    """
+
+    ns: str
+    key: str
+    revision: int | None = None
+    at: float | None = None
+    action: ClassVar[str | None] = "read"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListAsOf(Op[Page[Entry]]):
+    """Live entries as they were after ``revision`` (or at time ``at``), paged (needs read)."""
+
+    ns: str
+    revision: int | None = None
+    at: float | None = None
+    prefix: str = ""
+    limit: int = 100
     cursor: str | None = None
     action: ClassVar[str | None] = "list"
 

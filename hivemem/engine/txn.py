@@ -27,6 +27,9 @@ __all__ = [
     "Settings",
     "Stored",
     "Txn",
+    "KEY_EVENT_TYPES",
+    "NS_WIPE_TYPES",
+    "changes_key",
     "filter_audit",
 ]
 
@@ -241,6 +244,41 @@ class Txn(abc.ABC):
     def events_clear(self, ns: str) -> None:
         """Drop every retained event of the namespace (a restore, before it replays a file's)."""
 
+    def key_events(
+        self, ns: str, key: str, before: int | None, limit: int, oldest_first: bool = False
+    ) -> list[Event]:
+        """Retained events that changed ``key``, revisions < ``before`` (``None``: all).
+
+        Those are the key's ``memory:write``/``memory:delete``/``memory:expired`` events and
+        the namespace's ``namespace:cleared``/``namespace:deleted`` events (they remove every
+        entry); newest first (``oldest_first``: oldest first), at most ``limit``.
+
+        This default scans the retained log forwards (bounded by ``event_retention``);
+        backends with an index on the events' keys answer in a few reads.
+        """
+        out: list[Event] = []
+        oldest = self.events_oldest(ns)
+        if oldest is None or limit <= 0:
+            return out
+        since = oldest - 1
+        stop = min(before if before is not None else 1 << 62, self.rev_get(ns) + 1)
+        # Each full chunk advances ``since`` by KEY_SCAN_CHUNK revisions at least: bounded.
+        for _ in range((stop - since) // KEY_SCAN_CHUNK + 1):
+            chunk = self.events_after(ns, since, KEY_SCAN_CHUNK)
+            for event in chunk:
+                if event.revision >= stop:
+                    return out if oldest_first else out[::-1]
+                if changes_key(event, key):
+                    out.append(event)
+                    if oldest_first and len(out) >= limit:
+                        return out
+                    if not oldest_first and len(out) > limit:
+                        del out[0]
+            if len(chunk) < KEY_SCAN_CHUNK:
+                break
+            since = chunk[-1].revision
+        return out if oldest_first else out[::-1]
+
     # -- audit
     @abc.abstractmethod
     def audit_append(self, record: AccessLogEntry) -> None:
@@ -271,6 +309,19 @@ class Txn(abc.ABC):
     @abc.abstractmethod
     def idem_put(self, key: str, value: Any, now: float) -> None:
         """Remember a mutation's outcome."""
+
+
+#: Events read per step of :meth:`Txn.key_events`'s default scan.
+KEY_SCAN_CHUNK = 1024
+#: Event types that change one entry (their ``key`` names it).
+KEY_EVENT_TYPES = frozenset({"memory:write", "memory:delete", "memory:expired"})
+#: Event types that remove every entry of the namespace.
+NS_WIPE_TYPES = frozenset({"namespace:cleared", "namespace:deleted"})
+
+
+def changes_key(event: Event, key: str) -> bool:
+    """Whether ``event`` changed the entry ``key`` (see :meth:`Txn.key_events`)."""
+    return (event.type in KEY_EVENT_TYPES and event.key == key) or event.type in NS_WIPE_TYPES
 
 
 def filter_audit(

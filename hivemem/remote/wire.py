@@ -18,7 +18,7 @@ import orjson
 from hivemem.engine import ops as o
 from hivemem.engine.restore import entry_record, stored_from_record
 from hivemem.memories.wire import MemoryCall, memory_call
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Version
 from hivemem.wire.call import Call
 from hivemem.wire.table import BY_NAME
 
@@ -164,6 +164,41 @@ def _list(op: o.ListEntries) -> Call:
         return Page([Entry.from_dict(e) for e in data["items"]], data["next_cursor"])
 
     return _call("list_entries", op, params=params, decode=decode)
+
+
+def _as_of(op: o.ReadAsOf | o.ListAsOf) -> dict[str, Any]:
+    return {"revision": op.revision} if op.revision is not None else {"at": op.at}
+
+
+def _history(op: o.History) -> Call:
+    params: dict[str, Any] = {"limit": op.limit}
+    if op.before is not None:
+        params["before"] = op.before
+    return _call(
+        "history",
+        op,
+        key=op.key,
+        params=params,
+        decode=lambda d: [Version.from_dict(v) for v in d["versions"]],
+    )
+
+
+def _read_as_of(op: o.ReadAsOf) -> Call:
+    def decode(data: Any) -> Entry | None:
+        return None if data["entry"] is None else Entry.from_dict(data["entry"])
+
+    return _call("read_as_of", op, key=op.key, params=_as_of(op), decode=decode)
+
+
+def _list_as_of(op: o.ListAsOf) -> Call:
+    params: dict[str, Any] = {**_as_of(op), "prefix": op.prefix, "limit": op.limit}
+    if op.cursor is not None:
+        params["cursor"] = op.cursor
+
+    def decode(data: Any) -> Page[Entry]:
+        return Page([Entry.from_dict(e) for e in data["items"]], data["next_cursor"])
+
+    return _call("list_as_of", op, params=params, decode=decode)
 
 
 def _put(op: o.Put) -> Call:
@@ -333,6 +368,9 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
     o.DeleteNamespace: _delete_ns,
     o.Get: _get,
     o.Exists: _exists,
+    o.History: _history,
+    o.ReadAsOf: _read_as_of,
+    o.ListAsOf: _list_as_of,
     o.GetMany: _get_many,
     o.ListEntries: _list,
     o.Put: _put,

@@ -237,6 +237,35 @@ def _update_permissions(resolvers: list[str]) -> Schema:
 # ---------------------------------------------------------------- entries, lists, prefixes
 
 _NSP = "/v1/namespaces/{ns}"
+_REVISION = _param(
+    "revision",
+    "query",
+    {"type": "integer", "minimum": 0},
+    description="the state after this revision (give revision or at)",
+)
+_AT = _param(
+    "at",
+    "query",
+    {"type": "number"},
+    description="the state at this time, Unix seconds (give revision or at)",
+)
+_CURSOR = _param(
+    "cursor",
+    "query",
+    {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},
+    description="next_cursor of the previous page (empty: the first page)",
+)
+_VERSION = s.obj(
+    {
+        "value": {},
+        "version": {"type": "integer"},
+        "revision": {"type": "integer"},
+        "agent_id": {"type": "string"},
+        "updated_at": {"type": "number"},
+        "deleted": {"type": "boolean"},
+    },
+    required=("value", "version", "revision", "agent_id", "updated_at", "deleted"),
+)
 _ENTRY_ROUTES = (
     RouteSpec(
         "list_entries", "GET", f"{_NSP}/entries", "Live entries in key order, a page at a time",
@@ -260,6 +289,34 @@ _ENTRY_ROUTES = (
         "exists", "GET", f"{_NSP}/exists/{{key}}", "Whether a key holds a live entry",
         s.obj({"exists": {"type": "boolean"}}, required=("exists",)),
         errors=(404, 413), params=(NS, KEY),
+    ),
+    RouteSpec(
+        "list_as_of", "GET", f"{_NSP}/as_of",
+        "Live entries as they were after a revision or at a time (from the retained log)",
+        s.out({"items": _ENTRIES, "next_cursor": {"type": ["string", "null"]}}),
+        errors=(404, 410),
+        params=(
+            NS, _REVISION, _AT, _param("prefix", "query", {"type": "string"}), _PAGE_LIMIT,
+            _CURSOR,
+        ),
+    ),
+    RouteSpec(
+        "read_as_of", "GET", f"{_NSP}/as_of/{{key}}",
+        "A key's entry as it was after a revision or at a time (from the retained log)",
+        s.obj({"entry": {"anyOf": [s.ref("Entry"), {"type": "null"}]}}, required=("entry",)),
+        errors=(404, 410, 413), params=(NS, KEY, _REVISION, _AT),
+    ),
+    RouteSpec(
+        "history", "GET", f"{_NSP}/history/{{key}}",
+        "A key's retained versions, newest first (deletions included)",
+        s.obj({"versions": {"type": "array", "items": _VERSION}}, required=("versions",)),
+        errors=(404, 410, 413),
+        params=(
+            NS, KEY,
+            _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}),
+            _param("before", "query", {"type": "integer", "minimum": 0},
+                   description="only changes with a revision below this one"),
+        ),
     ),
     RouteSpec(
         "put_entry", "PUT", f"{_NSP}/entries/{{key}}",
