@@ -126,7 +126,10 @@ class Core:
             try:
                 # Stores shared by replicas sweep on one of them at a time (a lease).
                 if self.backend.sweep_lease(2 * self.settings.cleanup_interval + 5):
-                    self.sweep()
+                    removed = self.sweep()
+                    # (A line per pass that removed something: an idle store logs nothing.)
+                    if removed:
+                        log.info("hivemem: TTL sweep removed %d expired entries", removed)
             except Exception:  # the sweeper must survive a failing backend
                 log.exception("hivemem: TTL sweep failed")
 
