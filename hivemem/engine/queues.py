@@ -198,6 +198,9 @@ class _Queue:
             f: int(data.get(f, 0)) for f in ("seq", "ready", "claimed", "delayed", "dead")
         }
         self.meta_before = dict(self.meta)
+        #: Ready index records this op wrote: a scan need not see an op's own writes (Redis
+        #: scans what is committed), so a claim looks at these besides.
+        self.fresh_ready: list[tuple[str, str]] = []
 
     # -- storage
     def write(self, key: str, data: Any, old: Stored | None, expires_at: float | None = None) -> None:
@@ -260,6 +263,7 @@ class _Queue:
         if state == "ready":
             index = _ready_key(self.name, rec["priority"], rec["seq"])
             self.write(index, task_id, None)
+            self.fresh_ready.append((index, task_id))
             at = None
         elif state == "dead":
             index = _key(self.name, f"d/{self.next_seq():016x}")
@@ -412,11 +416,11 @@ def queue_claim(ctx: Ctx, op: o.QueueClaim) -> Task | None:
         return None
     q.due(max_attempts, op.agent)
     rows = ctx.tx.entries_scan(info.name, _key(name, "r/"), None, 1)
-    if not rows:
+    ready = [(k, _codec.decode(raw.value_json)) for k, raw in rows] + q.fresh_ready
+    if not ready:
         q.save()
         return None
-    index, raw = rows[0]
-    task_id = _codec.decode(raw.value_json)
+    index, task_id = min(ready)
     rec, traw = q.load(task_id)
     q.delete(index)
     if rec is None:  # (cannot happen: every move rewrites both; be safe)
