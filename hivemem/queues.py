@@ -140,8 +140,9 @@ class AsyncQueue:
         await self._m._run(self._m._c.queue_ack(self.agent, self.namespace, self.name, task))
 
     async def nack(self, task: Task, delay: float = 0.0) -> None:
-        """Give a claimed task back: claimable again after ``delay`` seconds (dead if it was
-        claimed ``max_attempts`` times).
+        """Give a claimed task back: claimable again after ``delay`` seconds.
+
+        A task claimed ``max_attempts`` times goes to the dead letters instead.
 
         Raises:
             ConflictError: ``reason="claim_lost"``, as for :meth:`ack`.
@@ -161,8 +162,10 @@ class AsyncQueue:
         return await self._m._run(op)
 
     async def stats(self) -> dict[str, int]:
-        """``{ready, claimed, delayed, dead}`` counts (a lapsed claim counts as claimed until
-        the next claim of the queue returns it)."""
+        """``{ready, claimed, delayed, dead}`` counts, read in O(1).
+
+        A lapsed claim counts as claimed until the next claim of the queue returns it.
+        """
         op = o.QueueStats(agent=self.agent, ns=self.namespace, queue=self.name)
         return await self._m._run(op)
 
@@ -262,8 +265,9 @@ class Queue:
         self._m._run(self._m._c.queue_ack(self.agent, self.namespace, self.name, task))
 
     def nack(self, task: Task, delay: float = 0.0) -> None:
-        """Give a claimed task back: claimable again after ``delay`` seconds (dead if it was
-        claimed ``max_attempts`` times).
+        """Give a claimed task back: claimable again after ``delay`` seconds.
+
+        A task claimed ``max_attempts`` times goes to the dead letters instead.
 
         Raises:
             ConflictError: ``reason="claim_lost"``, as for :meth:`ack`.
@@ -283,8 +287,10 @@ class Queue:
         return self._m._run(op)
 
     def stats(self) -> dict[str, int]:
-        """``{ready, claimed, delayed, dead}`` counts (a lapsed claim counts as claimed until
-        the next claim of the queue returns it)."""
+        """``{ready, claimed, delayed, dead}`` counts, read in O(1).
+
+        A lapsed claim counts as claimed until the next claim of the queue returns it.
+        """
         op = o.QueueStats(agent=self.agent, ns=self.namespace, queue=self.name)
         return self._m._run(op)
 

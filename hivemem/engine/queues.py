@@ -1,16 +1,16 @@
-"""Task queues (SPEC §19) as engine-internal records, atomic on every backend.
+r"""Task queues (SPEC §19) as engine-internal records, atomic on every backend.
 
 A queue ``q`` of namespace ``ns`` is a handful of internal records (kind ``"q"``, see
 :mod:`hivemem.engine.reserved`) in that namespace::
 
-    \\x01q/<q>/m                     meta: {seq, ready, claimed, delayed, dead} (O(1) stats)
-    \\x01q/<q>/t/<id>                a task: value, priority, attempts, state, claim...
-    \\x01q/<q>/r/<prio><seq>         ready index: inverted priority (8 hex) then put order
+    \x01q/<q>/m                     meta: {seq, ready, claimed, delayed, dead} (O(1) stats)
+    \x01q/<q>/t/<id>                a task: value, priority, attempts, state, claim...
+    \x01q/<q>/r/<prio><seq>         ready index: inverted priority (8 hex) then put order
                                     (16 hex), so key order is "highest priority, then FIFO"
-    \\x01q/<q>/v/<ms>/<id>           time index of claimed and delayed tasks, by the instant
+    \x01q/<q>/v/<ms>/<id>           time index of claimed and delayed tasks, by the instant
                                     (ms, 12 hex, rounded up) they become claimable
-    \\x01q/<q>/d/<seq>               dead letters, in order of death
-    \\x01q/<q>/k/<hash>              a put's dedupe key, expiring after idempotency_ttl
+    \x01q/<q>/d/<seq>               dead letters, in order of death
+    \x01q/<q>/k/<hash>              a put's dedupe key, expiring after idempotency_ttl
 
 ``seq`` in the meta record counts puts, claims and deaths of the queue: it orders puts
 (FIFO), numbers claims (a claim's *token*) and orders dead letters. It only grows while the
@@ -203,7 +203,9 @@ class _Queue:
         self.fresh_ready: list[tuple[str, str]] = []
 
     # -- storage
-    def write(self, key: str, data: Any, old: Stored | None, expires_at: float | None = None) -> None:
+    def write(
+        self, key: str, data: Any, old: Stored | None, expires_at: float | None = None
+    ) -> None:
         """Write a record (``old``: what the key held, so versions and counts stay exact)."""
         now = self.ctx.now
         stored = Stored(
@@ -495,15 +497,15 @@ def queue_dead_letters(ctx: Ctx, op: o.QueueDeadLetters) -> list[Task]:
     name = check_queue(op.queue)
     limit = op.limit
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_DEAD_LETTERS:
-        raise InvalidArgument(f"invalid limit {limit!r}: give an integer from 1 to {MAX_DEAD_LETTERS}")
+        raise InvalidArgument(
+            f"invalid limit {limit!r}: give an integer from 1 to {MAX_DEAD_LETTERS}"
+        )
     info = apply._namespace(ctx, op, op.ns, READ)
     q = _Queue(ctx, info.name, name)
     rows = ctx.tx.entries_scan(info.name, _key(name, "d/"), None, limit)
     ids = [_codec.decode(raw.value_json) for _, raw in rows]
     stored = ctx.tx.entries_get(info.name, [q.task_key(i) for i in ids])
-    return [
-        q.public(i, _codec.decode(s.value_json)) for i, s in zip(ids, stored, strict=True) if s
-    ]
+    return [q.public(i, _codec.decode(s.value_json)) for i, s in zip(ids, stored, strict=True) if s]
 
 
 HANDLERS: dict[type, Any] = {

@@ -897,8 +897,9 @@ _DOC_ROUTES = (
 # ---------------------------------------------------------------- task queues (SPEC §19)
 
 _Q = f"{_NSP}/queues/{{queue}}"
-QUEUE = _param("queue", "path", {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
-               True, example="jobs")
+QUEUE = _param(
+    "queue", "path", {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}, True, example="jobs"
+)
 TASK_ID = _param("task_id", "path", {"type": "string", "pattern": "^[0-9a-f]{32}$"}, True)
 _SECONDS: Schema = {"type": "number", "minimum": 0, "maximum": 315_360_000}
 _TOKEN: Schema = {"type": "integer", "minimum": 0, "maximum": s.INT64}
