@@ -189,10 +189,12 @@ def _time_key(queue: str, at: float, task_id: str) -> str:
 class _Queue:
     """One queue as seen inside one op: its meta record and the records it touches."""
 
-    def __init__(self, ctx: Ctx, ns: str, name: str) -> None:
+    def __init__(self, ctx: Ctx, ns: str, name: str, prefetch: tuple[str, ...] = ()) -> None:
         self.ctx, self.ns, self.name = ctx, ns, name
         self.meta_key = _key(name, "m")
-        self.meta_raw = ctx.tx.entry_get(ns, self.meta_key)
+        # One read of every record the op is known to need (a Redis op fetches what it
+        # lacks round by round; each round is a window for a conflicting commit).
+        self.meta_raw = ctx.tx.entries_get(ns, [self.meta_key, *prefetch])[0]
         data = _codec.decode(self.meta_raw.value_json) if self.meta_raw else {}
         self.meta: dict[str, int] = {
             f: int(data.get(f, 0)) for f in ("seq", "ready", "claimed", "delayed", "dead")
@@ -274,7 +276,8 @@ class _Queue:
         else:
             assert at is not None
             index = _time_key(self.name, at, task_id)
-            self.write(index, task_id, self.ctx.tx.entry_get(self.ns, index))
+            ref = [task_id, rec["priority"], rec["seq"]]
+            self.write(index, ref, self.ctx.tx.entry_get(self.ns, index))
         rec["state"], rec["index"], rec["visible_at"] = state, index, at
         if state != "claimed":
             rec["claimed_by"] = rec["agent"] = None
@@ -286,15 +289,9 @@ class _Queue:
     def emit(self, type_: str, agent: str, task_id: str, **fields: Any) -> None:
         self.ctx.emit(type_, self.ns, agent, message={"queue": self.name, "id": task_id, **fields})
 
-    def due(self, max_attempts: int, agent: str) -> None:
-        """Make due tasks claimable: at most :data:`DUE_BATCH` from the time index."""
-        prefix = _key(self.name, "v/")
-        now_ms = self.ctx.now * 1000
-        rows = self.ctx.tx.entries_scan(self.ns, prefix, None, DUE_BATCH)
-        for index, raw in rows:
-            if int(index[len(prefix) : len(prefix) + 12], 16) > now_ms:
-                break  # (the index is in time order)
-            task_id = _codec.decode(raw.value_json)
+    def due(self, rows: list[tuple[str, list[Any]]], max_attempts: int) -> None:
+        """Make the due tasks of the time index (``rows``, from :func:`_due_rows`) claimable."""
+        for index, (task_id, _prio, _seq) in rows:
             rec, traw = self.load(task_id)
             if rec is None or rec["index"] != index:
                 self.delete(index)  # (cannot happen: every move rewrites both; be safe)
@@ -349,6 +346,18 @@ class _Queue:
                 task=task_id,
             )
         return rec, raw
+
+
+def _due_rows(ctx: Ctx, ns: str, name: str) -> list[tuple[str, list[Any]]]:
+    """The time index's due rows (at most :data:`DUE_BATCH`): ``(key, [id, prio, seq])``."""
+    prefix = _key(name, "v/")
+    now_ms = ctx.now * 1000
+    rows = []
+    for index, raw in ctx.tx.entries_scan(ns, prefix, None, DUE_BATCH):
+        if int(index[len(prefix) : len(prefix) + 12], 16) > now_ms:
+            break  # (the index is in time order)
+        rows.append((index, _codec.decode(raw.value_json)))
+    return rows
 
 
 #: The agent that returns lapsed claims (the store itself).
@@ -413,12 +422,21 @@ def queue_claim(ctx: Ctx, op: o.QueueClaim) -> Task | None:
     if info is None:
         return None  # nothing was ever put: nothing to claim (a worker may start first)
     require(info, op.agent, WRITE, op.admin)
-    q = _Queue(ctx, info.name, name)
+    ns = info.name
+    due = _due_rows(ctx, ns, name)
+    rows = ctx.tx.entries_scan(ns, _key(name, "r/"), None, 1)
+    first = [(k, _codec.decode(raw.value_json)) for k, raw in rows]
+    # Everything this claim will read or write, as far as the two scans tell, at once.
+    want: list[str] = []
+    for index, (task_id, prio, seq) in due:
+        want += [index, _key(name, f"t/{task_id}"), _ready_key(name, prio, seq)]
+    for index, task_id in first:
+        want += [index, _key(name, f"t/{task_id}"), _time_key(name, ctx.now + visibility, task_id)]
+    q = _Queue(ctx, ns, name, tuple(want))
     if q.meta_raw is None:
         return None
-    q.due(max_attempts, op.agent)
-    rows = ctx.tx.entries_scan(info.name, _key(name, "r/"), None, 1)
-    ready = [(k, _codec.decode(raw.value_json)) for k, raw in rows] + q.fresh_ready
+    q.due(due, max_attempts)
+    ready = first + q.fresh_ready
     if not ready:
         q.save()
         return None
@@ -442,7 +460,7 @@ def queue_claim(ctx: Ctx, op: o.QueueClaim) -> Task | None:
 def _held(ctx: Ctx, op: o.QueueAck | o.QueueNack | o.QueueExtend) -> tuple[_Queue, Any, Stored]:
     name = check_queue(op.queue)
     info = apply._namespace(ctx, op, op.ns, WRITE, entries=False)
-    q = _Queue(ctx, info.name, name)
+    q = _Queue(ctx, info.name, name, (_key(name, f"t/{check_task_id(op.task_id)}"),))
     rec, raw = q.held(op)
     return q, rec, raw
 

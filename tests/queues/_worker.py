@@ -26,7 +26,10 @@ def main() -> None:
     rng = random.Random(spec["seed"])
     options = dict(spec.get("options") or {})
     with (
-        hivemem.connect(spec["url"], agent=spec["agent"], **options) as mem,
+        # (with a token, the token's agent acts: workers differ by their claims' tokens)
+        hivemem.connect(
+            spec["url"], agent=None if "token" in options else spec["agent"], **options
+        ) as mem,
         log_path.open("a") as log,
     ):
         q = mem.queue(spec["ns"], spec["queue"], max_attempts=spec["max_attempts"])

@@ -54,7 +54,8 @@ def _fill(urls: list[str], token: str | None) -> set[str]:
     options = _options(urls[0], token)
 
     def put_range(i: int) -> list[tuple[str, bool]]:
-        with hivemem.connect(urls[i % len(urls)], agent="producer", **options) as mem:
+        agent = None if token else "producer"
+        with hivemem.connect(urls[i % len(urls)], agent=agent, **options) as mem:
             q = mem.queue(NS, QUEUE)
             out = []
             for n in range(i, TASKS, 4):
@@ -68,7 +69,9 @@ def _fill(urls: list[str], token: str | None) -> set[str]:
     return {tid for tid, poison in rows if poison}
 
 
-def _spawn(url: str, token: str | None, log: Path, seed: int, **extra: Any) -> subprocess.Popen[bytes]:
+def _spawn(
+    url: str, token: str | None, log: Path, seed: int, **extra: Any
+) -> subprocess.Popen[bytes]:
     spec = {
         "url": url,
         "options": _options(url, token),
@@ -122,10 +125,12 @@ def _drain(urls: list[str], token: str | None, tmp: Path, *, kill_one: bool) -> 
     _check(records, poison, urls[0], token, held=victim is not None)
 
 
-def _check(records: list[dict[str, Any]], poison: set[str], url: str, token: str | None, *, held: bool) -> None:
+def _check(
+    records: list[dict[str, Any]], poison: set[str], url: str, token: str | None, *, held: bool
+) -> None:
     acks = collections.Counter(r["id"] for r in records if r["ev"] == "ack")
     assert all(n == 1 for n in acks.values()), "a task was acked twice"
-    with hivemem.connect(url, agent="producer", **_options(url, token)) as mem:
+    with hivemem.connect(url, agent=None if token else "producer", **_options(url, token)) as mem:
         q = mem.queue(NS, QUEUE)
         dead = q.dead_letters(limit=10_000)
         stats = q.stats()
