@@ -438,6 +438,12 @@ def queue_claim(ctx: Ctx, op: o.QueueClaim) -> Task | None:
     q.due(due, max_attempts)
     ready = first + q.fresh_ready
     if not ready:
+        if q.meta["ready"] > 0:
+            # The counts say a task is ready, the scan found none: on a store whose reads
+            # are not one snapshot (Redis), another claim took it in between. Rewriting the
+            # meta record makes this answer a commit, which checks what the op read (and
+            # runs it again if that moved); where reads are one snapshot it changes nothing.
+            q.meta_before = {}
         q.save()
         return None
     index, task_id = min(ready)
