@@ -145,6 +145,7 @@ def _typed(tool: str, p: Param, value: Any) -> Any:
         "integer": isinstance(value, int) and not isinstance(value, bool),
         "number": isinstance(value, int | float) and not isinstance(value, bool),
         "object": isinstance(value, dict),
+        "boolean": isinstance(value, bool),
     }[kind]
     if not ok:
         raise InvalidArgument(f"{tool}: argument {p.name!r} must be {_ARTICLE[kind]}")
@@ -156,6 +157,7 @@ _ARTICLE = {
     "integer": "an integer",
     "number": "a number",
     "object": "an object",
+    "boolean": "true or false",
 }
 
 # ---------------------------------------------------------------- parameters
