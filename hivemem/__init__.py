@@ -38,6 +38,7 @@ from hivemem.errors import (
     Unauthenticated,
     WrongType,
 )
+from hivemem.queues import AsyncQueue, Queue
 from hivemem.types import (
     AccessLogEntry,
     Entry,
@@ -49,6 +50,7 @@ from hivemem.types import (
     Page,
     ScoredMemory,
     Session,
+    Task,
 )
 
 __version__ = "0.1.0"
@@ -57,6 +59,7 @@ __all__ = [
     "AccessLogEntry",
     "AlreadyExists",
     "AsyncMemory",
+    "AsyncQueue",
     "AsyncSubscription",
     "BackendUnavailable",
     "CircuitOpen",
@@ -80,6 +83,7 @@ __all__ = [
     "NotFound",
     "Page",
     "PermissionDenied",
+    "Queue",
     "QuotaExceeded",
     "RateLimited",
     "RevisionCompacted",
@@ -87,6 +91,7 @@ __all__ = [
     "ServerBusy",
     "Session",
     "Subscription",
+    "Task",
     "TooLarge",
     "TooManyRequests",
     "Unauthenticated",
