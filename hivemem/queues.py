@@ -121,8 +121,9 @@ class AsyncQueue:
         wait = q.check_delay(wait)
         deadline = time.monotonic() + wait
         backoff = _BACKOFF_MIN
+        watch = o.StartWatch(agent=self.agent, ns=self.namespace)
         while True:
-            since = await self._m._run(o.StartWatch(agent=self.agent, ns=self.namespace))
+            since = await self._m._run(watch) if wait > 0 else 0  # (what wakes the wait)
             task: Task | None = await self._m._run(op)
             left = deadline - time.monotonic()
             if task is not None or left <= 0:
@@ -246,8 +247,9 @@ class Queue:
         wait = q.check_delay(wait)
         deadline = time.monotonic() + wait
         backoff = _BACKOFF_MIN
+        watch = o.StartWatch(agent=self.agent, ns=self.namespace)
         while True:
-            since = self._m._run(o.StartWatch(agent=self.agent, ns=self.namespace))
+            since = self._m._run(watch) if wait > 0 else 0  # (what wakes the wait)
             task: Task | None = self._m._run(op)
             left = deadline - time.monotonic()
             if task is not None or left <= 0:
