@@ -38,6 +38,7 @@ from hivemem.errors import (
     Unauthenticated,
     WrongType,
 )
+from hivemem.queues import AsyncQueue, Queue
 from hivemem.types import (
     AccessLogEntry,
     Entry,
@@ -49,6 +50,7 @@ from hivemem.types import (
     Page,
     ScoredMemory,
     Session,
+    Task,
     Version,
 )
 
@@ -58,6 +60,7 @@ __all__ = [
     "AccessLogEntry",
     "AlreadyExists",
     "AsyncMemory",
+    "AsyncQueue",
     "AsyncSubscription",
     "BackendUnavailable",
     "CircuitOpen",
@@ -81,6 +84,7 @@ __all__ = [
     "NotFound",
     "Page",
     "PermissionDenied",
+    "Queue",
     "QuotaExceeded",
     "RateLimited",
     "RevisionCompacted",
@@ -88,6 +92,7 @@ __all__ = [
     "ServerBusy",
     "Session",
     "Subscription",
+    "Task",
     "TooLarge",
     "TooManyRequests",
     "Unauthenticated",

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from hivemem import _codec
 from hivemem import _validate as v
 from hivemem.engine import ops as o
+from hivemem.engine import queues as q
 from hivemem.engine.history import MAX_HISTORY
 from hivemem.errors import InvalidArgument
 from hivemem.memories.registry import save_snapshots
-from hivemem.types import EVENT_TYPES, Event
+from hivemem.types import EVENT_TYPES, Event, Task
 
 if TYPE_CHECKING:
     from hivemem.backends.base import Backend
@@ -480,6 +481,95 @@ class Core:
             success=success,
             since=since,
             limit=v.check_limit(limit, maximum=1_000_000),
+        )
+
+    # ------------------------------------------------------------ queues (SPEC §19)
+    def queue_put(
+        self,
+        agent: str,
+        namespace: str,
+        queue: str,
+        task: Any,
+        priority: Any,
+        delay: Any,
+        idempotency_key: Any,
+    ) -> o.QueuePut:
+        """Check and build a QueuePut op (the task's id is chosen here)."""
+        return o.QueuePut(
+            agent=agent,
+            ns=v.check_namespace(namespace),
+            queue=q.check_queue(queue),
+            task_id=uuid.uuid4().hex,
+            value_json=self.encode(task),
+            priority=q.check_priority(priority),
+            delay=q.check_delay(delay),
+            dedupe=q.check_dedupe(idempotency_key),
+        )
+
+    def queue_claim(
+        self,
+        agent: str,
+        namespace: str,
+        queue: str,
+        worker: Any,
+        visibility: Any,
+        max_attempts: int,
+    ) -> o.QueueClaim:
+        """Check and build a QueueClaim op."""
+        return o.QueueClaim(
+            agent=agent,
+            ns=v.check_namespace(namespace),
+            queue=q.check_queue(queue),
+            worker=q.check_worker(worker),
+            visibility=q.check_visibility(visibility),
+            max_attempts=q.check_max_attempts(max_attempts),
+        )
+
+    @staticmethod
+    def claim_of(task: Any) -> tuple[str, int]:
+        """The id and claim token of a task given to ack, nack or extend."""
+        if not isinstance(task, Task):
+            raise InvalidArgument(f"pass the Task that claim() returned, not {task!r}")
+        return q.check_task_id(task.id), q.check_token(task.token)
+
+    def queue_ack(self, agent: str, namespace: str, queue: str, task: Any) -> o.QueueAck:
+        """Check and build a QueueAck op."""
+        task_id, token = self.claim_of(task)
+        return o.QueueAck(
+            agent=agent,
+            ns=v.check_namespace(namespace),
+            queue=q.check_queue(queue),
+            task_id=task_id,
+            token=token,
+        )
+
+    def queue_nack(
+        self, agent: str, namespace: str, queue: str, task: Any, delay: Any, max_attempts: int
+    ) -> o.QueueNack:
+        """Check and build a QueueNack op."""
+        task_id, token = self.claim_of(task)
+        return o.QueueNack(
+            agent=agent,
+            ns=v.check_namespace(namespace),
+            queue=q.check_queue(queue),
+            task_id=task_id,
+            token=token,
+            delay=q.check_delay(delay),
+            max_attempts=q.check_max_attempts(max_attempts),
+        )
+
+    def queue_extend(
+        self, agent: str, namespace: str, queue: str, task: Any, visibility: Any
+    ) -> o.QueueExtend:
+        """Check and build a QueueExtend op."""
+        task_id, token = self.claim_of(task)
+        return o.QueueExtend(
+            agent=agent,
+            ns=v.check_namespace(namespace),
+            queue=q.check_queue(queue),
+            task_id=task_id,
+            token=token,
+            visibility=q.check_visibility(visibility),
         )
 
     # ------------------------------------------------------------ remote client state

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from hivemem.conversations import Conversation, Conversations
     from hivemem.memories.api import Memories
+    from hivemem.queues import Queue
     from hivemem.records import RecordPlans
     from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Session, Version
 
@@ -537,6 +538,27 @@ class Memory:
         return drive(self._run, self._records(agent).summary())
 
     # ------------------------------------------------------------ remote client
+    # ------------------------------------------------------------ task queues (SPEC §19)
+    def queue(
+        self,
+        namespace: str,
+        name: str,
+        agent: str | None = None,
+        *,
+        max_attempts: int = 5,
+    ) -> Queue:
+        """A task queue of the namespace: put, claim, ack, nack, extend, stats, dead letters.
+
+        Args:
+            namespace: The namespace it lives in (created by the first put).
+            name: The queue's name (1-128 characters of ``A-Za-z0-9._:-``).
+            agent: Who acts (default: this handle's agent).
+            max_attempts: Claims of a task before it moves to the dead letters.
+        """
+        from hivemem.queues import Queue
+
+        return Queue(self, namespace, name, self._c.who(agent), max_attempts)
+
     def circuit_breaker_status(self) -> dict[str, Any]:
         """``{state: closed|open|half_open, failures, opened_at}`` of a remote store's breaker.
 

@@ -37,8 +37,10 @@ NAMES = {
     "AsyncIterator": "Iterator",
     "AsyncMemories": "Memories",
     "AsyncMemory": "Memory",
+    "AsyncQueue": "Queue",
     "AsyncRun": "Run",
     "AsyncSubscription": "Subscription",
+    "_achange": "_change",
     "_afollow": "_follow",
     "acall": "call",
     "acreate_session": "create_session",
@@ -65,6 +67,7 @@ TWINS = (
     Twin("conversations.py", "conversations.py", "conversations"),
     Twin("memories/api.py", "memories/api.py", "memories"),
     Twin("memories/api.py", "memories/api.py", "sessions"),
+    Twin("queues.py", "queues.py", "queue"),
 )
 
 _ASYNC_KEYWORDS = ("def", "for", "with")

@@ -30,6 +30,7 @@ __all__ = [
     "Session",
     "TIERS",
     "Version",
+    "Task",
 ]
 
 T = TypeVar("T")
@@ -57,6 +58,14 @@ EVENT_TYPES = (
     "namespace:deleted",
     "namespace:permissions_updated",
     "namespace:updated",
+    # task queues (SPEC §19, hivemem.engine.queues)
+    "task:put",
+    "task:claimed",
+    "task:acked",
+    "task:nacked",
+    "task:extended",
+    "task:returned",
+    "task:dead",
 )
 
 #: The event types that take a revision and go into the namespace's stream.
@@ -571,4 +580,70 @@ class Session:
             dict(data.get("metadata") or {}),
             float(data.get("created_at", 0.0)),
             str(data.get("agent_id", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A task of a queue (SPEC §19: ``mem.queue(ns, name)``).
+
+    Attributes:
+        id: The task's id (32 hex digits), unique in its queue.
+        value: Any JSON value, as put.
+        priority: Higher first; FIFO among equal priorities.
+        attempts: How many times it was claimed.
+        claimed_by: The worker of the current claim, or ``None``.
+        visible_at: Unix seconds when it becomes claimable again (a claim's end, a delay's
+            end), or ``None`` when ready now.
+        enqueued_at: Unix seconds of its ``put``.
+        namespace: The namespace of its queue.
+        queue: The queue's name.
+        token: The claim's token (0 when not claimed): ``ack``/``nack``/``extend`` carry it,
+            and only the current claim's token is accepted.
+        state: ``ready``, ``delayed``, ``claimed`` or ``dead``.
+    """
+
+    id: str
+    value: Any
+    priority: int
+    attempts: int
+    claimed_by: str | None
+    visible_at: float | None
+    enqueued_at: float
+    namespace: str = ""
+    queue: str = ""
+    token: int = 0
+    state: str = "ready"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the task as a JSON-ready dict."""
+        return {
+            "id": self.id,
+            "value": self.value,
+            "priority": self.priority,
+            "attempts": self.attempts,
+            "claimed_by": self.claimed_by,
+            "visible_at": self.visible_at,
+            "enqueued_at": self.enqueued_at,
+            "namespace": self.namespace,
+            "queue": self.queue,
+            "token": self.token,
+            "state": self.state,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Task:
+        """Build a task from :meth:`to_dict` output."""
+        return cls(
+            str(data["id"]),
+            data.get("value"),
+            int(data.get("priority", 0)),
+            int(data.get("attempts", 0)),
+            data.get("claimed_by"),
+            data.get("visible_at"),
+            float(data.get("enqueued_at", 0.0)),
+            str(data.get("namespace", "")),
+            str(data.get("queue", "")),
+            int(data.get("token", 0)),
+            str(data.get("state", "ready")),
         )

@@ -26,6 +26,7 @@ from hivemem.conversations import (
 )
 from hivemem.memories import api as memories_api
 from hivemem.memories.api import AsyncMemories, Memories
+from hivemem.queues import AsyncQueue, Queue
 
 #: (sync, async, names only the sync one has, names only the async one has,
 #:  async names that are not awaited: views, in-process state, properties)
@@ -47,12 +48,14 @@ PAIRS: list[tuple[type, type, set[str], set[str], set[str]]] = [
             "reset_circuit_breaker",
             "clear_cache",
             "get_metrics",
+            "queue",
         },
     ),
     (Conversation, AsyncConversation, set(), set(), {"id"}),
     (Conversations, AsyncConversations, set(), set(), set()),
     (Memories, AsyncMemories, set(), set(), {"session_id"}),
     (Subscription, AsyncSubscription, set(), {"aunsubscribe"}, {"active", "unsubscribe"}),
+    (Queue, AsyncQueue, set(), set(), {"agent", "max_attempts", "name", "namespace"}),
 ]
 
 FUNCTIONS = [

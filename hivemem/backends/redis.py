@@ -583,6 +583,9 @@ class _RedisTxn(Txn):
 
 
 _ABSENT: Any = object()
+#: Reads of several steps (``RedisBackend._fetch_special``: every kind it serves is here),
+#: fetched after the others.
+_SPECIAL = frozenset({"scan", "all", "bytes", "expired_any", "audit", "audit_count", "keyev"})
 
 #: A placeholder revision inside an idempotent outcome's JSON (encode_result's compact form).
 _PLACEHOLDER_FIELD = re.compile(r'"revision":(-\d{19})')
@@ -862,17 +865,7 @@ class RedisBackend(Backend):
         return _NOT_SPECIAL
 
     def _fetch(self, needs: list[tuple[Any, ...]], snap: dict[tuple[Any, ...], Any]) -> None:
-        simple = []
-        for need in needs:
-            if need in snap:
-                continue
-            value = self._fetch_special(need, self.client)
-            if value is _NOT_SPECIAL:
-                simple.append(need)
-            else:
-                snap[need] = value
-        if not simple:
-            return
+        simple = [n for n in needs if n not in snap and n[0] not in _SPECIAL]
         # One slot per MULTI in a cluster: group reads by namespace.
         groups: dict[Any, list[tuple[Any, ...]]] = {}
         for need in simple:
@@ -882,6 +875,11 @@ class RedisBackend(Backend):
             readers = [self._queue(pipe, need) for need in group]
             for need, read, reply in zip(group, readers, pipe.execute(), strict=True):
                 snap[need] = read(reply)
+        # Multi-step reads after the others: a scan must not be older than the revision
+        # its op depends on (read just above), or a commit in between would go unseen.
+        for need in needs:
+            if need not in snap and need[0] in _SPECIAL:
+                snap[need] = self._fetch_special(need, self.client)
 
     # ------------------------------------------------------------ one round trip per op
     # Put and Delete under latest-wins, first-wins and version run as ONE script
@@ -1201,19 +1199,7 @@ class RedisBackend(Backend):
     async def _afetch(
         self, client: Any, needs: list[tuple[Any, ...]], snap: dict[tuple[Any, ...], Any]
     ) -> None:
-        simple = []
-        for need in needs:
-            if need in snap:
-                continue
-            # Multi-step reads (scans, store-wide queries) are rare: they run on the sync
-            # client, inline, like SQLite's reads.
-            value = self._fetch_special(need, self.client)
-            if value is _NOT_SPECIAL:
-                simple.append(need)
-            else:
-                snap[need] = value
-        if not simple:
-            return
+        simple = [n for n in needs if n not in snap and n[0] not in _SPECIAL]
         groups: dict[Any, list[tuple[Any, ...]]] = {}
         for need in simple:
             groups.setdefault(need[1] if need[0] != "names" else None, []).append(need)
@@ -1223,6 +1209,11 @@ class RedisBackend(Backend):
             replies = await pipe.execute()
             for need, read, reply in zip(group, readers, replies, strict=True):
                 snap[need] = read(reply)
+        # Multi-step reads (scans, store-wide queries) are rare: they run on the sync
+        # client, inline, like SQLite's reads; after the others (see _fetch).
+        for need in needs:
+            if need not in snap and need[0] in _SPECIAL:
+                snap[need] = self._fetch_special(need, self.client)
 
     def _program(self, tx: _RedisTxn) -> tuple[list[str], str]:
         rev_index = 0

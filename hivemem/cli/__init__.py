@@ -14,7 +14,18 @@ __all__ = ["main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every command group."""
-    from hivemem.cli import bench, completion, data, demo, mcp, observe, serve, token, transfer
+    from hivemem.cli import (
+        bench,
+        completion,
+        data,
+        demo,
+        mcp,
+        observe,
+        queue,
+        serve,
+        token,
+        transfer,
+    )
 
     parser = argparse.ArgumentParser(
         prog="hivemem",
@@ -25,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(sub)
     token.register(sub)
     data.register(sub)
+    queue.register(sub)
     observe.register(sub)
     transfer.register(sub)
     bench.register(sub)

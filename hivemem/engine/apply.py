@@ -202,6 +202,11 @@ _FREEING = (
     o.Sweep,
     o.ListPop,
     o.ListRemove,
+    # (workers must drain a queue of a full store)
+    o.QueueClaim,
+    o.QueueAck,
+    o.QueueNack,
+    o.QueueExtend,
 )
 
 

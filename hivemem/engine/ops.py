@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from hivemem._frozen import fast_init
 from hivemem.engine.txn import Stored
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Version
+from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Task, Version
 
 __all__ = [
     "MUTATIONS",
@@ -46,6 +46,13 @@ __all__ = [
     "Put",
     "PutMany",
     "Restore",
+    "QueueAck",
+    "QueueClaim",
+    "QueueDeadLetters",
+    "QueueExtend",
+    "QueueNack",
+    "QueuePut",
+    "QueueStats",
     "StartWatch",
     "Stats",
     "Sweep",
@@ -523,6 +530,105 @@ class Transact(Op[list[Entry]]):
     idempotency_key: str | None = None
     action: ClassVar[str | None] = "transact"
     mutates: ClassVar[bool] = True
+
+
+# ---------------------------------------------------------------- queues (engine/queues.py)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuePut(Op[Task]):
+    """Add a task to queue ``queue`` of namespace ``ns`` (needs write; creates the namespace).
+
+    ``task_id`` (32 hex digits) is chosen by whoever builds the op, so a backend that runs an
+    op more than once (Redis, optimistically) writes the same records each time.
+
+    ``dedupe``: a put with the same key into the same queue within the store's
+    ``idempotency_ttl`` returns the first put's task instead of adding another.
+    """
+
+    ns: str
+    queue: str
+    task_id: str
+    value_json: str
+    priority: int = 0
+    delay: float = 0.0
+    dedupe: str | None = None
+    action: ClassVar[str | None] = "queue_put"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueClaim(Op[Task | None]):
+    """Claim the first ready task (highest priority, then oldest) for ``visibility`` seconds.
+
+    Due tasks (lapsed claims, ended delays) are made ready first. ``None``: nothing ready.
+    """
+
+    ns: str
+    queue: str
+    worker: str | None = None
+    visibility: float = 30.0
+    max_attempts: int = 5
+    action: ClassVar[str | None] = "queue_claim"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueAck(Op[None]):
+    """Finish a claimed task (only the current claim's token and agent may)."""
+
+    ns: str
+    queue: str
+    task_id: str
+    token: int
+    action: ClassVar[str | None] = "queue_ack"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueNack(Op[None]):
+    """Give a claimed task back: ready again after ``delay`` s, or dead after max_attempts."""
+
+    ns: str
+    queue: str
+    task_id: str
+    token: int
+    delay: float = 0.0
+    max_attempts: int = 5
+    action: ClassVar[str | None] = "queue_nack"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueExtend(Op[Task]):
+    """Keep a claim for ``visibility`` more seconds from now; return the task."""
+
+    ns: str
+    queue: str
+    task_id: str
+    token: int
+    visibility: float
+    action: ClassVar[str | None] = "queue_extend"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueStats(Op[dict[str, int]]):
+    """How many tasks are ready, claimed, delayed and dead (needs read; O(1))."""
+
+    ns: str
+    queue: str
+    action: ClassVar[str | None] = "queue_stats"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueDeadLetters(Op[list[Task]]):
+    """The queue's dead tasks, oldest death first, at most ``limit`` (needs read)."""
+
+    ns: str
+    queue: str
+    limit: int = 100
+    action: ClassVar[str | None] = "queue_dead_letters"
 
 
 #: Op types that run in a write transaction.

@@ -146,6 +146,7 @@ def _typed(tool: str, p: Param, value: Any) -> Any:
         "integer": isinstance(value, int) and not isinstance(value, bool),
         "number": isinstance(value, int | float) and not isinstance(value, bool),
         "object": isinstance(value, dict),
+        "boolean": isinstance(value, bool),
     }[kind]
     if not ok:
         raise InvalidArgument(f"{tool}: argument {p.name!r} must be {_ARTICLE[kind]}")
@@ -157,6 +158,7 @@ _ARTICLE = {
     "integer": "an integer",
     "number": "a number",
     "object": "an object",
+    "boolean": "true or false",
 }
 
 # ---------------------------------------------------------------- parameters
@@ -310,6 +312,42 @@ async def _search_messages(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, 
     return {"messages": [m.to_dict() for m in found[-limit:]], "total_matches": len(found)}
 
 
+# ---------------------------------------------------------------- task queues (SPEC §19)
+
+_QUEUE = Param(
+    "queue", _schema("queue_stats", "queue"), "The queue's name, e.g. 'jobs'.", required=True
+)
+
+
+async def _put_task(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
+    q = mem.queue(args["namespace"], args["queue"])
+    task = await q.put(
+        args["task"],
+        priority=args.get("priority", 0),
+        delay=args.get("delay", 0.0),
+        idempotency_key=args.get("idempotency_key"),
+    )
+    return task.to_dict()
+
+
+async def _claim_task(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
+    q = mem.queue(args["namespace"], args["queue"], max_attempts=args.get("max_attempts", 5))
+    task = await q.claim(visibility=args.get("visibility", 30.0))
+    return {"task": task.to_dict() if task is not None else None}
+
+
+async def _complete_task(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
+    from hivemem.types import Task
+
+    q = mem.queue(args["namespace"], args["queue"], max_attempts=args.get("max_attempts", 5))
+    held = Task(args["id"], None, 0, 1, None, None, 0.0, q.namespace, q.name, args["token"])
+    if args.get("success", True):
+        await q.ack(held)
+        return {"id": args["id"], "acked": True}
+    await q.nack(held, delay=args.get("delay", 0.0))
+    return {"id": args["id"], "nacked": True}
+
+
 # ---------------------------------------------------------------- the tools
 
 TOOLS: dict[str, ToolSpec] = {
@@ -450,6 +488,65 @@ TOOLS: dict[str, ToolSpec] = {
             ),
             _search_messages,
             read_only=True,
+        ),
+        ToolSpec(
+            "put_task",
+            "Add a task (any JSON) to a queue of a namespace. Higher priority is claimed "
+            "first, then oldest first; delay hides it for that many seconds.",
+            (
+                _NS,
+                _QUEUE,
+                Param("task", _schema("queue_put", "task"), "The task: any JSON.", True),
+                Param("priority", _schema("queue_put", "priority"), "Higher first (default 0)."),
+                Param("delay", _schema("queue_put", "delay"), "Seconds before it is claimable."),
+                Param(
+                    "idempotency_key",
+                    _schema("queue_put", "idempotency_key"),
+                    "A repeat with this key returns the first task instead of adding one.",
+                ),
+            ),
+            _put_task,
+        ),
+        ToolSpec(
+            "claim_task",
+            "Claim the next task of a queue for `visibility` seconds (task null: none is "
+            "ready). Finish it with complete_task, passing its id and token, before the "
+            "visibility ends, or it returns to the queue.",
+            (
+                _NS,
+                _QUEUE,
+                Param(
+                    "visibility",
+                    _schema("queue_claim", "visibility"),
+                    "Seconds the claim lasts (default 30).",
+                ),
+                Param(
+                    "max_attempts",
+                    _schema("queue_claim", "max_attempts"),
+                    "Claims before a task goes to the dead letters (default 5).",
+                ),
+            ),
+            _claim_task,
+        ),
+        ToolSpec(
+            "complete_task",
+            "Finish a claimed task: success=true acks it (done), success=false gives it back "
+            "(claimable again after `delay` s; dead after max_attempts claims). Refused with "
+            "conflict/claim_lost when the claim lapsed or is not this agent's.",
+            (
+                _NS,
+                _QUEUE,
+                Param("id", _schema("queue_ack", "task_id"), "The task's id.", True),
+                Param("token", _schema("queue_ack", "token"), "The claim's token.", True),
+                Param("success", {"type": "boolean"}, "Done (default) or give it back."),
+                Param("delay", _schema("queue_nack", "delay"), "For success=false: seconds."),
+                Param(
+                    "max_attempts",
+                    _schema("queue_nack", "max_attempts"),
+                    "For success=false: claims before it dies (default 5).",
+                ),
+            ),
+            _complete_task,
         ),
     )
 }

@@ -18,7 +18,7 @@ import orjson
 from hivemem.engine import ops as o
 from hivemem.engine.restore import entry_record, stored_from_record
 from hivemem.memories.wire import MemoryCall, memory_call
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Version
+from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Task, Version
 from hivemem.wire.call import Call
 from hivemem.wire.table import BY_NAME
 
@@ -358,6 +358,64 @@ def _restore(op: o.Restore) -> Call:
     return _call("restore", op, body=_json(body), decode=lambda d: d["count"])
 
 
+# ---------------------------------------------------------------- task queues
+
+
+def _queue_put(op: o.QueuePut) -> Call:
+    body: dict[str, Any] = {"task": _raw(op.value_json), "priority": op.priority}
+    if op.delay:
+        body["delay"] = op.delay
+    if op.dedupe is not None:
+        body["idempotency_key"] = op.dedupe
+    return _call("queue_put", op, queue=op.queue, body=_json(body), decode=Task.from_dict)
+
+
+def _queue_claim(op: o.QueueClaim) -> Call:
+    body = {"worker": op.worker, "visibility": op.visibility, "max_attempts": op.max_attempts}
+    return _call(
+        "queue_claim",
+        op,
+        queue=op.queue,
+        body=_json(body),
+        decode=lambda d: Task.from_dict(d["task"]) if d["task"] is not None else None,
+    )
+
+
+def _queue_ack(op: o.QueueAck) -> Call:
+    body = _json({"token": op.token})
+    return _call(
+        "queue_ack", op, queue=op.queue, task_id=op.task_id, body=body, decode=lambda d: None
+    )
+
+
+def _queue_nack(op: o.QueueNack) -> Call:
+    body = _json({"token": op.token, "delay": op.delay, "max_attempts": op.max_attempts})
+    return _call(
+        "queue_nack", op, queue=op.queue, task_id=op.task_id, body=body, decode=lambda d: None
+    )
+
+
+def _queue_extend(op: o.QueueExtend) -> Call:
+    body = _json({"token": op.token, "visibility": op.visibility})
+    return _call(
+        "queue_extend", op, queue=op.queue, task_id=op.task_id, body=body, decode=Task.from_dict
+    )
+
+
+def _queue_stats(op: o.QueueStats) -> Call:
+    return _call("queue_stats", op, queue=op.queue)
+
+
+def _queue_dead_letters(op: o.QueueDeadLetters) -> Call:
+    return _call(
+        "queue_dead_letters",
+        op,
+        queue=op.queue,
+        params={"limit": op.limit},
+        decode=lambda d: [Task.from_dict(t) for t in d["items"]],
+    )
+
+
 _CALLS: dict[type, Callable[[Any], Call]] = {
     o.CreateNamespace: _create,
     o.GetNamespace: _get_ns,
@@ -393,6 +451,13 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
     o.DumpEvents: _dump_events,
     o.Restore: _restore,
     MemoryCall: memory_call,
+    o.QueuePut: _queue_put,
+    o.QueueClaim: _queue_claim,
+    o.QueueAck: _queue_ack,
+    o.QueueNack: _queue_nack,
+    o.QueueExtend: _queue_extend,
+    o.QueueStats: _queue_stats,
+    o.QueueDeadLetters: _queue_dead_letters,
 }
 
 

@@ -362,6 +362,23 @@ AUDIT_RECORD = out(
     }
 )
 
+TASK = out(
+    {
+        "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+        "value": ANY,
+        "priority": {"type": "integer"},
+        "attempts": {"type": "integer", "minimum": 0},
+        "claimed_by": {"type": ["string", "null"]},
+        "visible_at": {"type": ["number", "null"]},
+        "enqueued_at": TIME,
+        "namespace": {"type": "string"},
+        "queue": {"type": "string"},
+        "token": {"type": "integer", "minimum": 0},
+        "state": {"enum": ["ready", "delayed", "claimed", "dead"]},
+    },
+    ("id", "value", "priority", "attempts", "enqueued_at", "token", "state"),
+)
+
 #: The named schemas (``#/components/schemas/...``).
 COMPONENTS: dict[str, Schema] = {
     "Entry": ENTRY,
@@ -374,4 +391,5 @@ COMPONENTS: dict[str, Schema] = {
     "Group": GROUP,
     "Session": SESSION,
     "AuditRecord": AUDIT_RECORD,
+    "Task": TASK,
 }

@@ -996,6 +996,74 @@ _DOC_ROUTES = (
               permission="public", media="text/html"),
 )  # fmt: skip
 
+# ---------------------------------------------------------------- task queues (SPEC §19)
+
+_Q = f"{_NSP}/queues/{{queue}}"
+QUEUE = _param(
+    "queue", "path", {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}, True, example="jobs"
+)
+TASK_ID = _param("task_id", "path", {"type": "string", "pattern": "^[0-9a-f]{32}$"}, True)
+_SECONDS: Schema = {"type": "number", "minimum": 0, "maximum": 315_360_000}
+_TOKEN: Schema = {"type": "integer", "minimum": 0, "maximum": s.INT64}
+_ATTEMPTS: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
+_QUEUE_ROUTES = (
+    RouteSpec(
+        "queue_put", "POST", f"{_Q}/tasks", "Add a task to a queue", s.ref("Task"),
+        status=201, errors=(404, 409), params=(NS, QUEUE), retry_safe=False,
+        body=s.obj(
+            {
+                "task": s.ANY,
+                "priority": {"type": "integer", "minimum": -(1 << 31), "maximum": (1 << 31) - 1},
+                "delay": _SECONDS,
+                "idempotency_key": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
+            },
+            ("task",),
+        ),
+    ),
+    RouteSpec(
+        "queue_claim", "POST", f"{_Q}/claim",
+        "Claim the next ready task for a while (task null: none is ready)",
+        s.out({"task": {"oneOf": [s.ref("Task"), {"type": "null"}]}}), errors=(404,),
+        params=(NS, QUEUE), retry_safe=False,
+        body=s.obj(
+            {
+                "worker": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
+                "visibility": _SECONDS,
+                "max_attempts": _ATTEMPTS,
+            }
+        ),
+    ),
+    RouteSpec(
+        "queue_ack", "POST", f"{_Q}/tasks/{{task_id}}/ack", "Finish a claimed task",
+        s.out({"acked": {"const": True}}), errors=(404, 409), params=(NS, QUEUE, TASK_ID),
+        body=s.obj({"token": _TOKEN}, ("token",)),
+    ),
+    RouteSpec(
+        "queue_nack", "POST", f"{_Q}/tasks/{{task_id}}/nack",
+        "Give a claimed task back (after a delay; dead after max_attempts)",
+        s.out({"nacked": {"const": True}}), errors=(404, 409), params=(NS, QUEUE, TASK_ID),
+        body=s.obj({"token": _TOKEN, "delay": _SECONDS, "max_attempts": _ATTEMPTS}, ("token",)),
+    ),
+    RouteSpec(
+        "queue_extend", "POST", f"{_Q}/tasks/{{task_id}}/extend",
+        "Keep a claim for more seconds from now", s.ref("Task"), errors=(404, 409),
+        params=(NS, QUEUE, TASK_ID),
+        body=s.obj({"token": _TOKEN, "visibility": _SECONDS}, ("token", "visibility")),
+    ),
+    RouteSpec(
+        "queue_stats", "GET", f"{_Q}/stats", "How many tasks are ready, claimed, delayed, dead",
+        s.out({k: {"type": "integer", "minimum": 0}
+               for k in ("ready", "claimed", "delayed", "dead")}),
+        errors=(404,), params=(NS, QUEUE),
+    ),
+    RouteSpec(
+        "queue_dead_letters", "GET", f"{_Q}/dead", "The dead tasks, oldest death first",
+        s.out({"items": {"type": "array", "items": s.ref("Task")}}), errors=(404,),
+        params=(NS, QUEUE,
+                _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 10_000})),
+    ),
+)  # fmt: skip
+
 #: Every route of the API, in the server's routing order.
 ROUTES: tuple[RouteSpec, ...] = (
     *_ENTRY_ROUTES,
@@ -1008,6 +1076,7 @@ ROUTES: tuple[RouteSpec, ...] = (
     *_CONVERSATION_ROUTES,
     *_MEMORY_ROUTES,
     *_DOC_ROUTES,
+    *_QUEUE_ROUTES,
 )
 #: Each route by name.
 BY_NAME: dict[str, RouteSpec] = {r.name: r for r in ROUTES}

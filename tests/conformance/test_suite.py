@@ -15,6 +15,7 @@ from hivemem.testing.test_memories import *  # noqa: F403
 from hivemem.testing.test_memory_forgetting import *  # noqa: F403
 from hivemem.testing.test_namespaces import *  # noqa: F403
 from hivemem.testing.test_permissions import *  # noqa: F403
+from hivemem.testing.test_queues import *  # noqa: F403
 from hivemem.testing.test_quotas import *  # noqa: F403
 from hivemem.testing.test_records import *  # noqa: F403
 from hivemem.testing.test_ttl import *  # noqa: F403

@@ -32,6 +32,9 @@ TOOL_NAMES = {
     "add_message",
     "get_messages",
     "search_messages",
+    "put_task",
+    "claim_task",
+    "complete_task",
 }
 
 

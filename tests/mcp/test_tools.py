@@ -106,3 +106,26 @@ async def test_history_lists_versions_newest_first(amem: hivemem.AsyncMemory) ->
     assert [v["value"] for v in older["versions"]] == [1, 0]
     assert await error(amem, "history", namespace="ns", key="k", limit=0) == "invalid_argument"
     assert TOOLS["history"].read_only
+
+
+async def test_queue_tools_put_claim_complete(amem: hivemem.AsyncMemory) -> None:
+    """put_task, claim_task (id and token), complete_task acks; a second completion is refused."""
+    await ok(amem, "put_task", namespace="team", queue="jobs", task={"n": 1})
+    await ok(amem, "put_task", namespace="team", queue="jobs", task="first", priority=5)
+    claimed = (await ok(amem, "claim_task", namespace="team", queue="jobs"))["task"]
+    assert claimed["value"] == "first"
+    done = {"namespace": "team", "queue": "jobs", "id": claimed["id"], "token": claimed["token"]}
+    assert (await ok(amem, "complete_task", **done))["acked"]
+    assert await error(amem, "complete_task", **done) == "conflict"
+    other = (await ok(amem, "claim_task", namespace="team", queue="jobs", visibility=5))["task"]
+    gave = {"namespace": "team", "queue": "jobs", "id": other["id"], "token": other["token"]}
+    assert (await ok(amem, "complete_task", **gave, success=False))["nacked"]
+    assert await amem.queue("team", "jobs").stats() == {
+        "ready": 1,
+        "claimed": 0,
+        "delayed": 0,
+        "dead": 0,
+    }
+    assert await error(amem, "claim_task", namespace="team", queue="jobs", visibility=-1) in (
+        "invalid_argument"
+    )

@@ -18,6 +18,7 @@ from hivemem.server.routes import (
     lists,
     memories,
     namespaces,
+    queues,
     registry,
     system,
     transfer,
@@ -45,6 +46,7 @@ HANDLERS = {
     **conversations.HANDLERS,
     **memories.HANDLERS,
     **docs.HANDLERS,
+    **queues.HANDLERS,
 }
 if set(HANDLERS) != {r.name for r in TABLE}:  # a table entry without a handler, or the reverse
     raise RuntimeError(f"routes and handlers differ: {set(HANDLERS) ^ {r.name for r in TABLE}}")
