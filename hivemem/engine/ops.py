@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from hivemem._frozen import fast_init
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Webhook, WebhookDelivery
+from hivemem.types import (
+    AccessLogEntry,
+    Entry,
+    Event,
+    NamespaceInfo,
+    Page,
+    Webhook,
+    WebhookDelivery,
+)
 
 __all__ = [
     "MUTATIONS",

@@ -1,4 +1,4 @@
-"""Webhooks (SPEC §19): their records, permissions and delivery bookkeeping, over Txn.
+r"""Webhooks (SPEC §19): their records, permissions and delivery bookkeeping, over Txn.
 
 Every record lives in the reserved namespace :data:`WEBHOOKS_NAMESPACE` of the store itself
 (created on demand, no access for any caller), so every process and replica over the store
@@ -8,7 +8,7 @@ sees the same webhooks, and they survive restarts:
   of failures, and per namespace the cursor: the last revision its target acknowledged);
 - ``d/<id>/<seq>``: its delivery log, the newest :data:`MAX_LOG` attempts (older ones are
   deleted as new ones are written);
-- ``\\x01whclaim/<id>``: which delivery worker holds the webhook, until when
+- ``\x01whclaim/<id>``: which delivery worker holds the webhook, until when
   (``Stored.expires_at``: expired means free). A worker takes it with :class:`ClaimWebhook`,
   a compare-and-set inside one atomic step, so at most one worker delivers a webhook at a
   time; every :class:`RecordDelivery` checks the claim first (``claim_lost`` otherwise).

@@ -17,7 +17,15 @@ import orjson
 
 from hivemem.engine import ops as o
 from hivemem.memories.wire import MemoryCall, memory_call
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+from hivemem.types import (
+    AccessLogEntry,
+    Entry,
+    Event,
+    NamespaceInfo,
+    Page,
+    Webhook,
+    WebhookDelivery,
+)
 from hivemem.wire.call import Call
 from hivemem.wire.table import BY_NAME
 
@@ -289,6 +297,39 @@ def _delete_prefix(op: o.DeletePrefix) -> Call:
     return _call("delete_prefix", op, body=body, decode=lambda d: d["count"])
 
 
+# ---------------------------------------------------------------- webhooks (SPEC §19)
+
+
+def _add_webhook(op: o.AddWebhook) -> Call:
+    body = {
+        "url": op.url,
+        "namespaces": list(op.namespaces),
+        "events": list(op.events),
+        "secret": op.secret,
+    }
+    return _call("add_webhook", op, body=_json(body), decode=Webhook.from_dict)
+
+
+def _list_webhooks(op: o.ListWebhooks) -> Call:
+    return _call(
+        "list_webhooks", op, decode=lambda d: [Webhook.from_dict(h) for h in d["webhooks"]]
+    )
+
+
+def _remove_webhook(op: o.RemoveWebhook) -> Call:
+    return _call("remove_webhook", op, hook_id=op.hook_id, decode=lambda d: d["removed"])
+
+
+def _webhook_deliveries(op: o.WebhookDeliveries) -> Call:
+    return _call(
+        "webhook_deliveries",
+        op,
+        hook_id=op.hook_id,
+        params={"limit": op.limit},
+        decode=lambda d: [WebhookDelivery.from_dict(r) for r in d["deliveries"]],
+    )
+
+
 _CALLS: dict[type, Callable[[Any], Call]] = {
     o.CreateNamespace: _create,
     o.GetNamespace: _get_ns,
@@ -318,6 +359,10 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
     o.ExpirePrefix: _expire_prefix,
     o.DeletePrefix: _delete_prefix,
     MemoryCall: memory_call,
+    o.AddWebhook: _add_webhook,
+    o.ListWebhooks: _list_webhooks,
+    o.RemoveWebhook: _remove_webhook,
+    o.WebhookDeliveries: _webhook_deliveries,
 }
 
 

@@ -102,6 +102,10 @@ class ServerConfig:
             does not read; beyond, the client is dropped.
         stream_buffer_events: Events (and heartbeats) an event stream may have waiting
             behind a write the client does not take; beyond, the client is dropped.
+        allow_webhook_hosts: Webhook targets allowed despite a non-public address.
+        webhook_max_failures: Failed deliveries in a row that disable a webhook.
+        webhooks: Whether this process runs the webhook delivery worker.
+        webhook_claim_ttl: Seconds a delivery worker's claim on a webhook lasts.
     """
 
     auth: bool = True
@@ -122,6 +126,15 @@ class ServerConfig:
     max_bodies_in_flight: int = limits.DEFAULT_MAX_BODIES_IN_FLIGHT
     stream_buffer_bytes: int = limits.DEFAULT_STREAM_BUFFER_BYTES
     stream_buffer_events: int = limits.DEFAULT_STREAM_BUFFER_EVENTS
+    # -- webhooks (SPEC §19): see hivemem.webhooks
+    #: Comma-separated targets allowed despite a non-public address (``*``: any).
+    allow_webhook_hosts: str = ""
+    #: Failures in a row that disable a webhook (0: never).
+    webhook_max_failures: int = 20
+    #: Run the delivery worker in this process.
+    webhooks: bool = True
+    #: Seconds a worker's claim on a webhook lasts (a killed server's are taken over after).
+    webhook_claim_ttl: float = 30.0
 
 
 @dataclass(slots=True)

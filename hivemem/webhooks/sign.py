@@ -37,8 +37,8 @@ def check_secret(secret: object) -> str:
         InvalidArgument: anything else (reason ``webhook_secret``).
     """
     try:
-        ok = isinstance(secret, str) and secret.startswith(PREFIX) and 24 <= len(_key(secret))
-        ok = ok and len(_key(secret)) <= 64  # type: ignore[arg-type]
+        ok = isinstance(secret, str) and secret.startswith(PREFIX)
+        ok = ok and 24 <= len(_key(secret)) <= 64  # type: ignore[arg-type]
     except (binascii.Error, ValueError):
         ok = False
     if not ok:

@@ -21,6 +21,7 @@ from hivemem.server.routes import (
     registry,
     system,
     ui,
+    webhooks,
 )
 from hivemem.wire.table import ROUTES as TABLE
 
@@ -42,6 +43,7 @@ HANDLERS = {
     **conversations.HANDLERS,
     **memories.HANDLERS,
     **docs.HANDLERS,
+    **webhooks.HANDLERS,
 }
 if set(HANDLERS) != {r.name for r in TABLE}:  # a table entry without a handler, or the reverse
     raise RuntimeError(f"routes and handlers differ: {set(HANDLERS) ^ {r.name for r in TABLE}}")
