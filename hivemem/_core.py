@@ -461,6 +461,7 @@ class Core:
         ):
             raise InvalidArgument("events: 1 to 32 patterns of 1-100 characters")
         return o.AddWebhook(
+            hook_id="wh_" + uuid.uuid4().hex[:24],
             agent=self.who(agent),
             admin=agent is None,
             url=check_url(url),

@@ -448,9 +448,11 @@ class AddWebhook(Op[Webhook]):
     """Register a webhook on namespaces (server admin, or admin of every one of them).
 
     ``url`` and ``secret`` are checked by the caller's side (scheme, target address);
-    the engine checks permissions and stores the record.
+    the engine checks permissions and stores the record. ``hook_id`` is chosen by the
+    caller's side too: an op must ask the same when a backend runs it again (Redis).
     """
 
+    hook_id: str
     url: str
     namespaces: tuple[str, ...]
     events: tuple[str, ...] = ("*",)

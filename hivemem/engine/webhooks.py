@@ -23,7 +23,6 @@ what backends with optimistic commits (Redis) compare, so two claims never both 
 
 from __future__ import annotations
 
-import secrets
 from typing import TYPE_CHECKING, Any
 
 from hivemem import _codec
@@ -151,7 +150,9 @@ def _add(ctx: Ctx, op: o.AddWebhook) -> Webhook:
             f"the store holds {MAX_HOOKS} webhooks, its limit: remove one first",
             reason="too_many_webhooks",
         )
-    hook_id = "wh_" + secrets.token_hex(12)
+    hook_id = op.hook_id
+    if ctx.tx.entry_get(WEBHOOKS_NAMESPACE, _hook_key(hook_id)) is not None:
+        raise ConflictError(f"webhook {hook_id!r} exists", reason="exists")
     data = {
         "id": hook_id,
         "url": op.url,

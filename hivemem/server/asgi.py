@@ -123,7 +123,8 @@ def _webhook_worker(core: Core, config: ServerConfig) -> asyncio.Task[None] | No
     """Start the webhook delivery worker (:mod:`hivemem.webhooks`) unless turned off."""
     if not config.webhooks or core.backend.remote:
         return None
-    from hivemem.webhooks import Allow, Deliverer
+    from hivemem.webhooks.guard import Allow
+    from hivemem.webhooks.worker import Deliverer
 
     worker = Deliverer(
         core.backend,

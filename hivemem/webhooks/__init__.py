@@ -3,7 +3,8 @@
 - :mod:`.sign`: Standard Webhooks signatures and secrets;
 - :mod:`.guard`: which targets may be called (http(s) only; non-public addresses only when
   allowed), checked when a webhook is added and before every delivery;
-- :mod:`.worker`: the delivery worker (:class:`Deliverer`), driven by the event log.
+- :mod:`.worker`: the delivery worker (:class:`~.worker.Deliverer`), driven by the event
+  log (it needs httpx: the ``server`` extra; nothing else here does).
 
 The records (webhooks, cursors, delivery logs, claims) are the engine's
 (:mod:`hivemem.engine.webhooks`), in the store itself. Deliveries run where a
@@ -18,13 +19,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hivemem.webhooks.guard import Allow
-from hivemem.webhooks.worker import Deliverer
-
 if TYPE_CHECKING:
     from hivemem._async import AsyncMemory
 
-__all__ = ["Allow", "Deliverer", "deliver"]
+__all__ = ["deliver"]
 
 
 async def deliver(mem: AsyncMemory, *, allow: str | None = None, **options: Any) -> None:
@@ -33,6 +31,9 @@ async def deliver(mem: AsyncMemory, *, allow: str | None = None, **options: Any)
     Args:
         mem: An embedded store (not ``http://``: its server delivers).
         allow: Comma-separated targets allowed despite a non-public address.
-        **options: :class:`Deliverer` options (``max_failures``, ``batch``, ``timeout``...).
+        **options: :class:`~.worker.Deliverer` options (``max_failures``, ``batch``...).
     """
+    from hivemem.webhooks.guard import Allow
+    from hivemem.webhooks.worker import Deliverer
+
     await Deliverer(mem._c.backend, allow=Allow.parse(allow), **options).run()
