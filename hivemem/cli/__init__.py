@@ -14,7 +14,18 @@ __all__ = ["main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every command group."""
-    from hivemem.cli import bench, completion, data, demo, mcp, observe, serve, token, transfer
+    from hivemem.cli import (
+        bench,
+        completion,
+        data,
+        demo,
+        mcp,
+        observe,
+        serve,
+        token,
+        transfer,
+        webhook,
+    )
 
     parser = argparse.ArgumentParser(
         prog="hivemem",
@@ -24,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.register(sub)
     token.register(sub)
+    webhook.register(sub)
     data.register(sub)
     observe.register(sub)
     transfer.register(sub)

@@ -7,7 +7,7 @@ these rules hold on every backend (the records are the engine's).
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -88,7 +88,8 @@ def test_webhook_bad_urls_secrets_and_patterns_are_refused(mem: hivemem.Memory) 
     for secret in ("short", "whsec_!!!", "whsec_" + base64.b64encode(b"x" * 8).decode()):
         with pytest.raises(InvalidArgument):
             mem.add_webhook(URL, ["team"], secret=secret, agent="alice")
-    for events in ([], "memory:*", ["x" * 101]):
+    bad_events: list[Any] = [[], "memory:*", ["x" * 101]]
+    for events in bad_events:
         with pytest.raises(InvalidArgument):
             mem.add_webhook(URL, ["team"], events, agent="alice")
     with pytest.raises(InvalidArgument):
@@ -96,7 +97,9 @@ def test_webhook_bad_urls_secrets_and_patterns_are_refused(mem: hivemem.Memory) 
     assert {h.id for h in mem.webhooks(agent="alice")} == before
 
 
-def test_webhook_on_a_missing_namespace_is_refused_to_a_namespace_admin(mem: hivemem.Memory) -> None:
+def test_webhook_on_a_missing_namespace_is_refused_to_a_namespace_admin(
+    mem: hivemem.Memory,
+) -> None:
     """Only a server admin may watch a namespace that does not exist yet."""
     from hivemem import NamespaceNotFound
 

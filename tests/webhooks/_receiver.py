@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -37,7 +38,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def main() -> None:
     port, path = int(sys.argv[1]), sys.argv[2]
-    _Handler.out = open(path, "a", encoding="utf-8")  # noqa: SIM115
+    _Handler.out = Path(path).open("a", encoding="utf-8")  # noqa: SIM115
     HTTPServer.allow_reuse_address = True
     server = HTTPServer(("127.0.0.1", port), _Handler)
     print("READY", flush=True)
