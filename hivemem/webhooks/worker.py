@@ -132,6 +132,10 @@ class Deliverer:
                 except HivememError as exc:
                     log.warning("hivemem: webhooks: cannot list webhooks: %s", exc)
                     hooks = []
+                live = {hook.id for hook in hooks}
+                for gone in [i for i, t in self._tasks.items() if t.done() and i not in live]:
+                    del self._tasks[gone]  # removed webhooks: the table stays bounded
+                    self._renewed.pop(gone, None)
                 for hook in hooks:
                     task = self._tasks.get(hook.id)
                     if hook.enabled and (task is None or task.done()):
@@ -176,6 +180,9 @@ class Deliverer:
         except HivememError as exc:
             if getattr(exc, "reason", None) != "claim_lost":
                 log.warning("hivemem: webhook %s stopped: %s", hook_id, exc)
+            return
+        except Exception:  # a bug must not end the worker: the next look starts it again
+            log.exception("hivemem: webhook %s stopped", hook_id)
             return
         finally:
             await self._release(hook_id)

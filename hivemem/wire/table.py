@@ -908,12 +908,15 @@ _WEBHOOK_ROUTES = (
         s.ref("Webhook"), status=201, errors=(404,), retry_safe=False,
         body=s.obj(
             {
-                "url": {"type": "string", "maxLength": 2048},
-                "namespaces": {"type": "array", "items": {"type": "string"},
-                               "minItems": 1, "maxItems": 32},
-                "events": {"type": "array", "items": {"type": "string", "maxLength": 100},
-                           "minItems": 1, "maxItems": 32},
-                "secret": {"type": ["string", "null"]},
+                "url": {"type": "string", "maxLength": 2048, "pattern": "^https?://",
+                        "description": "http(s) URL; a loopback or private target is refused "
+                        "unless the server allows it (--allow-webhook-host)"},
+                "namespaces": {"type": "array", "items": s.NS_NAME, "minItems": 1,
+                               "maxItems": 32},
+                "events": {"type": "array", "minItems": 1, "maxItems": 32,
+                           "items": {"type": "string", "minLength": 1, "maxLength": 100}},
+                "secret": {"type": ["string", "null"], "pattern": "^whsec_",
+                           "description": "whsec_ + base64 of 24-64 bytes; null: a new one"},
             },
             ("url", "namespaces"),
         ),
