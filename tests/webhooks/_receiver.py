@@ -1,22 +1,32 @@
-"""A webhook receiver for the delivery tests: ``python _receiver.py PORT OUTFILE``.
+"""A webhook receiver for the delivery tests: ``python _receiver.py PORT OUTFILE [--threaded]``.
 
 Answers every POST with 204 and appends one JSON line per request to OUTFILE (flushed
-before answering): the three Standard Webhooks headers and the body as text. Prints
-``READY`` once listening. Killed with SIGKILL by the tests to cut a stream.
+before answering): the three Standard Webhooks headers, the body as text, and when the
+request started and ended (``--threaded``: requests are served at once, each held 5 ms, so
+two deliveries in flight together would overlap). Killed with SIGKILL by the tests to cut a
+stream.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from pathlib import Path
+
+THREADED = "--threaded" in sys.argv
+LOCK = threading.Lock()
 
 
 class _Handler(BaseHTTPRequestHandler):
     out = None
 
     def do_POST(self) -> None:
+        started = time.time()
+        if THREADED:
+            time.sleep(0.005)
         length = int(self.headers.get("content-length", "0"))
         body = self.rfile.read(length)
         record = {
@@ -25,10 +35,13 @@ class _Handler(BaseHTTPRequestHandler):
             "signature": self.headers.get("webhook-signature"),
             "host": self.headers.get("host"),
             "body": body.decode(),
+            "started": started,
         }
         assert self.out is not None
-        self.out.write(json.dumps(record) + "\n")
-        self.out.flush()
+        with LOCK:
+            record["ended"] = time.time()
+            self.out.write(json.dumps(record) + "\n")
+            self.out.flush()
         self.send_response(204)
         self.end_headers()
 
@@ -39,9 +52,9 @@ class _Handler(BaseHTTPRequestHandler):
 def main() -> None:
     port, path = int(sys.argv[1]), sys.argv[2]
     _Handler.out = Path(path).open("a", encoding="utf-8")  # noqa: SIM115
-    HTTPServer.allow_reuse_address = True
-    server = HTTPServer(("127.0.0.1", port), _Handler)
-    print("READY", flush=True)
+    kind = ThreadingHTTPServer if THREADED else HTTPServer
+    kind.allow_reuse_address = True
+    server = kind(("127.0.0.1", port), _Handler)
     server.serve_forever()
 
 
