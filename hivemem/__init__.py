@@ -49,6 +49,8 @@ from hivemem.types import (
     Page,
     ScoredMemory,
     Session,
+    Webhook,
+    WebhookDelivery,
 )
 
 __version__ = "0.1.0"
@@ -90,6 +92,8 @@ __all__ = [
     "TooLarge",
     "TooManyRequests",
     "Unauthenticated",
+    "Webhook",
+    "WebhookDelivery",
     "WrongType",
     "__version__",
     "connect",

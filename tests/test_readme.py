@@ -51,6 +51,7 @@ def test_public_names_are_exact():
         "mcp",
         "integrations",
         "wire",
+        "webhooks",
     }
     assert public - modules == set(hivemem.__all__) - {"__version__"}
 
