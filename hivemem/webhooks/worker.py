@@ -221,7 +221,12 @@ class Deliverer:
             # The retained log no longer holds what the target missed: say so in the log
             # and go on from the oldest retained event.
             skip = max(since, exc.oldest_available - 1)
-            await self._record(hook, ns, skip, ok=False, error=f"gap: {exc.message}")
+            error = f"gap: revisions {since + 1}-{skip} are no longer retained"
+            gap = {"seq": 0, "message_id": "", "namespace": ns, "first_revision": since + 1,
+                   "last_revision": skip, "events": 0, "attempt": 0,
+                   "at": self.backend.settings.clock(), "ok": False, "status": None,
+                   "error": error, "duration": 0.0}  # fmt: skip
+            await self._record(hook, ns, skip, ok=False, error=error, delivery=gap)
             cursors[ns] = skip
             return True
         if not events:

@@ -118,3 +118,29 @@ async def test_the_worker_refuses_a_private_target_at_delivery_time() -> None:
         assert worker.delivered == 0
     finally:
         await mem.aclose()
+
+
+async def test_a_cursor_behind_the_retained_events_logs_the_gap_and_goes_on() -> None:
+    mem = hivemem.connect_async("memory://", agent="alice", event_retention=5)
+    try:
+        await mem.write("team", "k", 0)
+        hook = await mem.add_webhook("http://127.0.0.1:9/never", ["team"])
+        start = hook.cursors["team"]
+        for i in range(20):
+            await mem.write("team", "k", i)
+        worker = Deliverer(mem._c.backend, allow=Allow(), max_failures=3, backoff=0.01, poll=0.01)
+        task = asyncio.create_task(worker.run())
+        for _ in range(500):
+            if not (await mem.webhooks())[0].enabled:
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        log = sorted(await mem.webhook_deliveries(hook.id), key=lambda d: d.seq)
+        gap = log[0]
+        assert not gap.ok and (gap.error or "").startswith("gap: ")
+        assert gap.first_revision == start + 1 and gap.last_revision == start + 20 - 5
+        # then the oldest retained events, from the revision right after the gap
+        assert log[1].first_revision == gap.last_revision + 1 and log[1].events == 5
+    finally:
+        await mem.aclose()
