@@ -52,6 +52,8 @@ from hivemem.types import (
     Session,
     Task,
     Version,
+    Webhook,
+    WebhookDelivery,
 )
 
 __version__ = "0.1.0"
@@ -97,6 +99,8 @@ __all__ = [
     "TooManyRequests",
     "Unauthenticated",
     "Version",
+    "Webhook",
+    "WebhookDelivery",
     "WrongType",
     "__version__",
     "connect",

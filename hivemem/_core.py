@@ -572,6 +572,53 @@ class Core:
             visibility=q.check_visibility(visibility),
         )
 
+    # ------------------------------------------------------------ webhooks (SPEC §19)
+    def add_webhook(
+        self, url: str, namespaces: Any, events: Any, secret: str | None, agent: str | None
+    ) -> o.AddWebhook:
+        """Check and build an AddWebhook op (a secret is made when none is given).
+
+        The target's address is checked by the server (``--allow-webhook-host``) and by
+        the delivery worker before every request, not here: a client may not resolve the
+        name as the server does.
+        """
+        from hivemem.webhooks.guard import check_url
+        from hivemem.webhooks.sign import check_secret, new_secret
+
+        if isinstance(namespaces, str) or not isinstance(namespaces, list | tuple):
+            raise InvalidArgument("namespaces must be a list of namespace names")
+        if not 1 <= len(namespaces) <= 32:
+            raise InvalidArgument("a webhook watches 1 to 32 namespaces")
+        if isinstance(events, str) or not isinstance(events, list | tuple):
+            raise InvalidArgument("events must be a list of event type patterns ('memory:*')")
+        if not 1 <= len(events) <= 32 or not all(
+            isinstance(e, str) and 1 <= len(e) <= 100 for e in events
+        ):
+            raise InvalidArgument("events: 1 to 32 patterns of 1-100 characters")
+        return o.AddWebhook(
+            hook_id="wh_" + uuid.uuid4().hex[:24],
+            agent=self.who(agent),
+            admin=agent is None,
+            url=check_url(url),
+            namespaces=tuple(dict.fromkeys(v.check_namespace(n) for n in namespaces)),
+            events=tuple(events),
+            secret=new_secret() if secret is None else check_secret(secret),
+        )
+
+    @staticmethod
+    def webhook_limit(limit: Any) -> int:
+        """Check how many delivery records to return (1-100)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+            raise InvalidArgument(f"invalid limit {limit!r}: 1 to 100")
+        return limit
+
+    @staticmethod
+    def webhook_id(hook_id: Any) -> str:
+        """Check a webhook id."""
+        if not isinstance(hook_id, str) or not 1 <= len(hook_id) <= 100:
+            raise InvalidArgument(f"invalid webhook id {hook_id!r}")
+        return hook_id
+
     # ------------------------------------------------------------ remote client state
     def breaker_status(self) -> dict[str, Any]:
         """The circuit breaker of a remote store (embedded stores have none: always closed)."""

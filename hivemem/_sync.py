@@ -28,7 +28,17 @@ if TYPE_CHECKING:
     from hivemem.memories.api import Memories
     from hivemem.queues import Queue
     from hivemem.records import RecordPlans
-    from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Session, Version
+    from hivemem.types import (
+        AccessLogEntry,
+        Entry,
+        Event,
+        NamespaceInfo,
+        Page,
+        Session,
+        Version,
+        Webhook,
+        WebhookDelivery,
+    )
 
 __all__ = ["Memory", "Subscription"]
 
@@ -536,6 +546,72 @@ class Memory:
     def get_memory_summary(self, agent: str | None = None) -> dict[str, Any]:
         """Counts and recent activity per namespace, conversation, entity type and tool."""
         return drive(self._run, self._records(agent).summary())
+
+    # ------------------------------------------------------------ webhooks (SPEC §19)
+    def add_webhook(
+        self,
+        url: str,
+        namespaces: list[str] | tuple[str, ...],
+        events: list[str] | tuple[str, ...] = ("memory:*",),
+        secret: str | None = None,
+        *,
+        agent: str | None = None,
+    ) -> Webhook:
+        """Send the namespaces' events to ``url``: signed POSTs (Standard Webhooks).
+
+        Admin only: a server admin, or an agent with admin on every namespace. Deliveries
+        start with the events after this call, in revision order per namespace, at least
+        once (see docs/coordination.md, "Webhooks"); ``events`` are patterns of event
+        types (``"memory:*"``, ``"*"``).
+
+        Args:
+            url: An ``http://`` or ``https://`` URL; a server refuses loopback and private
+                targets unless started with ``--allow-webhook-host``.
+            namespaces: The namespaces to watch (1-32).
+            events: Event type patterns (1-32, ``fnmatch`` style).
+            secret: ``whsec_<base64>``; ``None`` makes one. Returned only here.
+            agent: Act as this agent (default: the connection's; embedded code without
+                ``agent`` acts as the store's owner).
+
+        Returns:
+            The webhook, with its ``secret``.
+
+        Raises:
+            InvalidArgument: not an http(s) URL, a refused target, a bad secret or pattern.
+            PermissionDenied: the agent is not admin of every namespace.
+        """
+        return self._run(self._c.add_webhook(url, namespaces, events, secret, agent))
+
+    def webhooks(self, *, agent: str | None = None) -> list[Webhook]:
+        """The webhooks the agent administers (every one for the owner), secrets hidden."""
+        return self._run(o.ListWebhooks(agent=self._c.who(agent), admin=agent is None))
+
+    def remove_webhook(self, hook_id: str, *, agent: str | None = None) -> bool:
+        """Remove a webhook with its delivery log (admin of its namespaces).
+
+        Raises:
+            NotFound: no such webhook that the agent administers.
+        """
+        op = o.RemoveWebhook(
+            agent=self._c.who(agent), admin=agent is None, hook_id=self._c.webhook_id(hook_id)
+        )
+        return self._run(op)
+
+    def webhook_deliveries(
+        self, hook_id: str, *, limit: int = 100, agent: str | None = None
+    ) -> list[WebhookDelivery]:
+        """A webhook's recent delivery attempts, newest first (at most 100 are kept).
+
+        Raises:
+            NotFound: no such webhook that the agent administers.
+        """
+        op = o.WebhookDeliveries(
+            agent=self._c.who(agent),
+            admin=agent is None,
+            hook_id=self._c.webhook_id(hook_id),
+            limit=self._c.webhook_limit(limit),
+        )
+        return self._run(op)
 
     # ------------------------------------------------------------ remote client
     # ------------------------------------------------------------ task queues (SPEC §19)

@@ -31,6 +31,8 @@ __all__ = [
     "TIERS",
     "Version",
     "Task",
+    "Webhook",
+    "WebhookDelivery",
 ]
 
 T = TypeVar("T")
@@ -646,4 +648,116 @@ class Task:
             str(data.get("queue", "")),
             int(data.get("token", 0)),
             str(data.get("state", "ready")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A webhook (SPEC §19): where a namespace's events are POSTed, signed.
+
+    ``secret`` (``whsec_<base64>``) is given only by ``add_webhook``; listings show ``None``.
+    ``cursors`` holds, per namespace, the last revision the target acknowledged (2xx).
+    ``enabled`` turns ``False`` after ``failures`` reached the store's limit in a row.
+    """
+
+    id: str
+    url: str
+    namespaces: tuple[str, ...]
+    events: tuple[str, ...]
+    owner: str
+    created_at: float
+    enabled: bool = True
+    failures: int = 0
+    cursors: dict[str, int] = field(default_factory=dict)
+    last_error: str | None = None
+    secret: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the webhook as a JSON-ready dict."""
+        return {
+            "id": self.id,
+            "url": self.url,
+            "namespaces": list(self.namespaces),
+            "events": list(self.events),
+            "owner": self.owner,
+            "created_at": self.created_at,
+            "enabled": self.enabled,
+            "failures": self.failures,
+            "cursors": dict(self.cursors),
+            "last_error": self.last_error,
+            "secret": self.secret,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Webhook:
+        """Build a webhook from :meth:`to_dict` output."""
+        return cls(
+            str(data["id"]),
+            str(data["url"]),
+            tuple(data["namespaces"]),
+            tuple(data["events"]),
+            str(data.get("owner", "")),
+            float(data.get("created_at", 0.0)),
+            bool(data.get("enabled", True)),
+            int(data.get("failures", 0)),
+            {str(k): int(v) for k, v in (data.get("cursors") or {}).items()},
+            data.get("last_error"),
+            data.get("secret"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One delivery attempt of a webhook: a batch of one namespace's events.
+
+    ``message_id`` is the ``webhook-id`` header (the same on every retry of the batch);
+    ``status`` the HTTP status (``None``: no answer, see ``error``).
+    """
+
+    seq: int
+    message_id: str
+    namespace: str
+    first_revision: int
+    last_revision: int
+    events: int
+    attempt: int
+    at: float
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    duration: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the delivery as a JSON-ready dict."""
+        return {
+            "seq": self.seq,
+            "message_id": self.message_id,
+            "namespace": self.namespace,
+            "first_revision": self.first_revision,
+            "last_revision": self.last_revision,
+            "events": self.events,
+            "attempt": self.attempt,
+            "at": self.at,
+            "ok": self.ok,
+            "status": self.status,
+            "error": self.error,
+            "duration": self.duration,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WebhookDelivery:
+        """Build a delivery from :meth:`to_dict` output."""
+        return cls(
+            int(data["seq"]),
+            str(data["message_id"]),
+            str(data["namespace"]),
+            int(data["first_revision"]),
+            int(data["last_revision"]),
+            int(data["events"]),
+            int(data["attempt"]),
+            float(data["at"]),
+            bool(data["ok"]),
+            data.get("status"),
+            data.get("error"),
+            float(data.get("duration", 0.0)),
         )

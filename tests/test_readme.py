@@ -52,6 +52,7 @@ def test_public_names_are_exact():
         "integrations",
         "wire",
         "queues",
+        "webhooks",
     }
     assert public - modules == set(hivemem.__all__) - {"__version__"}
 

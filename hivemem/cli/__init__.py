@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         serve,
         token,
         transfer,
+        webhook,
     )
 
     parser = argparse.ArgumentParser(
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.register(sub)
     token.register(sub)
+    webhook.register(sub)
     data.register(sub)
     queue.register(sub)
     observe.register(sub)

@@ -254,6 +254,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="size the store may reach (SQLite file + WAL, Redis used_memory) before writes "
         "that add data are refused; deletes still run (default 0 = no quota)",
     )
+    # -- webhooks (SPEC §19)
+    p.add_argument(
+        "--allow-webhook-host",
+        default="",
+        metavar="HOSTS",
+        help="comma-separated webhook targets allowed although they resolve to a loopback, "
+        "private, link-local or multicast address: host names, addresses, networks "
+        "(10.0.0.0/8), or * for any (default: none)",
+    )
+    p.add_argument(
+        "--webhook-max-failures",
+        type=_number(int, 0),
+        default=20,
+        metavar="N",
+        help="failed deliveries in a row that disable a webhook (default 20; 0 = never)",
+    )
+    p.add_argument(
+        "--webhook-claim-ttl",
+        type=_number(float, 0.1),
+        default=30.0,
+        metavar="S",
+        help="seconds a server's claim on a webhook lasts; a killed server's webhooks are "
+        "resumed by another replica (or its restart) after it (default 30)",
+    )
     mark_settings(p)
     p.set_defaults(func=_main)
 
@@ -293,5 +317,8 @@ def _main(args: argparse.Namespace) -> int:
         max_entries_per_namespace=int(args.max_entries_per_namespace),
         max_store_bytes=int(args.max_store_bytes),
         metrics=args.metrics,
+        allow_webhook_host=args.allow_webhook_host,
+        webhook_max_failures=int(args.webhook_max_failures),
+        webhook_claim_ttl=args.webhook_claim_ttl,
     )
     return serve(options)

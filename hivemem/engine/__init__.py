@@ -10,9 +10,17 @@ modules): ``lists``, ``restore``, ``history`` and ``queues`` build on ``apply``,
 handlers join ``apply``'s table here.
 """
 
-from hivemem.engine import apply, history, lists, queues, restore
+from hivemem.engine import (
+    apply,
+    history,
+    lists,
+    queues,
+    restore,
+    webhooks,
+)
 
 apply.HANDLERS.update(lists.HANDLERS)
 apply.HANDLERS.update(restore.HANDLERS)
 apply.HANDLERS.update(history.HANDLERS)
 apply.HANDLERS.update(queues.HANDLERS)
+apply.HANDLERS.update(webhooks.HANDLERS)

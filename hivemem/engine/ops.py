@@ -11,12 +11,26 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from hivemem._frozen import fast_init
-from hivemem.engine.txn import Stored
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Task, Version
+from hivemem.engine.txn import (
+    Stored,
+)
+from hivemem.types import (
+    AccessLogEntry,
+    Entry,
+    Event,
+    NamespaceInfo,
+    Page,
+    Task,
+    Version,
+    Webhook,
+    WebhookDelivery,
+)
 
 __all__ = [
     "MUTATIONS",
     "AccessLogQuery",
+    "AddWebhook",
+    "ClaimWebhook",
     "Broadcast",
     "ClearNamespace",
     "CreateNamespace",
@@ -40,6 +54,7 @@ __all__ = [
     "ListNamespaces",
     "ListPop",
     "ListPush",
+    "ListWebhooks",
     "ListRange",
     "ListRemove",
     "Op",
@@ -53,12 +68,15 @@ __all__ = [
     "QueueNack",
     "QueuePut",
     "QueueStats",
+    "RecordDelivery",
+    "RemoveWebhook",
     "StartWatch",
     "Stats",
     "Sweep",
     "Transact",
     "UpdateNamespace",
     "UpdatePermissions",
+    "WebhookDeliveries",
 ]
 
 R = TypeVar("R")
@@ -629,6 +647,87 @@ class QueueDeadLetters(Op[list[Task]]):
     queue: str
     limit: int = 100
     action: ClassVar[str | None] = "queue_dead_letters"
+
+
+# ---------------------------------------------------------------- webhooks (engine/webhooks.py)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddWebhook(Op[Webhook]):
+    """Register a webhook on namespaces (server admin, or admin of every one of them).
+
+    ``url`` and ``secret`` are checked by the caller's side (scheme, target address);
+    the engine checks permissions and stores the record. ``hook_id`` is chosen by the
+    caller's side too: an op must ask the same when a backend runs it again (Redis).
+    """
+
+    hook_id: str
+    url: str
+    namespaces: tuple[str, ...]
+    events: tuple[str, ...] = ("*",)
+    secret: str
+    action: ClassVar[str | None] = "add_webhook"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListWebhooks(Op[list[Webhook]]):
+    """The webhooks the caller administers (all of them for a server admin), by id."""
+
+    action: ClassVar[str | None] = "list_webhooks"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveWebhook(Op[bool]):
+    """Remove a webhook, its delivery log and its claim (admin of its namespaces)."""
+
+    hook_id: str
+    action: ClassVar[str | None] = "remove_webhook"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookDeliveries(Op[list[WebhookDelivery]]):
+    """A webhook's delivery log, newest first (admin of its namespaces)."""
+
+    hook_id: str
+    limit: int = 100
+    action: ClassVar[str | None] = "webhook_deliveries"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimWebhook(Op[Webhook | None]):
+    """Internal (the delivery worker): take or renew a webhook's claim until ``until``.
+
+    Returns the webhook (with its secret and cursors) if ``holder`` now holds the claim,
+    ``None`` if another live holder has it, or the hook is gone or disabled.
+    """
+
+    hook_id: str
+    holder: str
+    until: float
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordDelivery(Op[Webhook]):
+    """Internal (the delivery worker): log a delivery attempt, move the cursor on a 2xx.
+
+    Refused with ``ConflictError(reason="claim_lost")`` unless ``holder`` holds the claim.
+    ``cursor``: the namespace's new acknowledged revision (``None``: unchanged).
+    ``delivery_json``: the attempt's log record (``None``: log nothing, e.g. a batch of
+    events that no pattern matched). ``max_failures``: disable at that many in a row.
+    """
+
+    hook_id: str
+    holder: str
+    namespace: str
+    cursor: int | None = None
+    ok: bool = True
+    error: str | None = None
+    delivery_json: str | None = None
+    max_failures: int = 0
+    mutates: ClassVar[bool] = True
 
 
 #: Op types that run in a write transaction.

@@ -18,7 +18,17 @@ import orjson
 from hivemem.engine import ops as o
 from hivemem.engine.restore import entry_record, stored_from_record
 from hivemem.memories.wire import MemoryCall, memory_call
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Task, Version
+from hivemem.types import (
+    AccessLogEntry,
+    Entry,
+    Event,
+    NamespaceInfo,
+    Page,
+    Task,
+    Version,
+    Webhook,
+    WebhookDelivery,
+)
 from hivemem.wire.call import Call
 from hivemem.wire.table import BY_NAME
 
@@ -416,6 +426,39 @@ def _queue_dead_letters(op: o.QueueDeadLetters) -> Call:
     )
 
 
+# ---------------------------------------------------------------- webhooks (SPEC §19)
+
+
+def _add_webhook(op: o.AddWebhook) -> Call:
+    body = {
+        "url": op.url,
+        "namespaces": list(op.namespaces),
+        "events": list(op.events),
+        "secret": op.secret,
+    }
+    return _call("add_webhook", op, body=_json(body), decode=Webhook.from_dict)
+
+
+def _list_webhooks(op: o.ListWebhooks) -> Call:
+    return _call(
+        "list_webhooks", op, decode=lambda d: [Webhook.from_dict(h) for h in d["webhooks"]]
+    )
+
+
+def _remove_webhook(op: o.RemoveWebhook) -> Call:
+    return _call("remove_webhook", op, hook_id=op.hook_id, decode=lambda d: d["removed"])
+
+
+def _webhook_deliveries(op: o.WebhookDeliveries) -> Call:
+    return _call(
+        "webhook_deliveries",
+        op,
+        hook_id=op.hook_id,
+        params={"limit": op.limit},
+        decode=lambda d: [WebhookDelivery.from_dict(r) for r in d["deliveries"]],
+    )
+
+
 _CALLS: dict[type, Callable[[Any], Call]] = {
     o.CreateNamespace: _create,
     o.GetNamespace: _get_ns,
@@ -458,6 +501,10 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
     o.QueueExtend: _queue_extend,
     o.QueueStats: _queue_stats,
     o.QueueDeadLetters: _queue_dead_letters,
+    o.AddWebhook: _add_webhook,
+    o.ListWebhooks: _list_webhooks,
+    o.RemoveWebhook: _remove_webhook,
+    o.WebhookDeliveries: _webhook_deliveries,
 }
 
 

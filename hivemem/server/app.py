@@ -107,6 +107,12 @@ class ServerConfig:
         metrics: Who may read ``/metrics``: ``open`` (anyone), ``auth`` (an admin token;
             anyone on a server without auth) or ``off`` (404). ``hivemem serve`` picks
             ``open`` on a loopback address, else ``auth`` (:func:`metrics_access`).
+
+
+        allow_webhook_hosts: Webhook targets allowed despite a non-public address.
+        webhook_max_failures: Failed deliveries in a row that disable a webhook.
+        webhooks: Whether this process runs the webhook delivery worker.
+        webhook_claim_ttl: Seconds a delivery worker's claim on a webhook lasts.
     """
 
     auth: bool = True
@@ -128,6 +134,15 @@ class ServerConfig:
     stream_buffer_bytes: int = limits.DEFAULT_STREAM_BUFFER_BYTES
     stream_buffer_events: int = limits.DEFAULT_STREAM_BUFFER_EVENTS
     metrics: str = "auth"
+    # -- webhooks (SPEC §19): see hivemem.webhooks
+    #: Comma-separated targets allowed despite a non-public address (``*``: any).
+    allow_webhook_hosts: str = ""
+    #: Failures in a row that disable a webhook (0: never).
+    webhook_max_failures: int = 20
+    #: Run the delivery worker in this process.
+    webhooks: bool = True
+    #: Seconds a worker's claim on a webhook lasts (a killed server's are taken over after).
+    webhook_claim_ttl: float = 30.0
 
     def __post_init__(self) -> None:
         if self.metrics not in METRICS_ACCESS:

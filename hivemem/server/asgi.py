@@ -120,6 +120,22 @@ async def _decay_loop(core: Core, interval: float) -> None:
             log.exception("hivemem: decay pass failed")
 
 
+def _webhook_worker(core: Core, config: ServerConfig) -> asyncio.Task[None] | None:
+    """Start the webhook delivery worker (:mod:`hivemem.webhooks`) unless turned off."""
+    if not config.webhooks or core.backend.remote:
+        return None
+    from hivemem.webhooks.guard import Allow
+    from hivemem.webhooks.worker import Deliverer
+
+    worker = Deliverer(
+        core.backend,
+        allow=Allow.parse(config.allow_webhook_hosts),
+        max_failures=config.webhook_max_failures,
+        claim_ttl=config.webhook_claim_ttl,
+    )
+    return asyncio.create_task(worker.run())
+
+
 def _import_numpy() -> None:
     with contextlib.suppress(ImportError):
         import numpy  # noqa: F401
@@ -148,12 +164,17 @@ def create_app(core: Core, config: ServerConfig | None = None) -> App:
         if core.backend.supports_change_token:
             hub.poller = asyncio.create_task(hub.poll_changes())
         decay = asyncio.create_task(_decay_loop(core, config.decay_interval))
+        deliveries = _webhook_worker(core, config)
         try:
             yield
         finally:
             decay.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await decay
+            if deliveries is not None:  # releases its claims: another replica resumes
+                deliveries.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await deliveries
             await mcp.aclose()  # the MCP session manager, if a /mcp request started it
             if hub.poller is not None:
                 hub.poller.cancel()

@@ -97,6 +97,11 @@ class ServeOptions:
         stream_buffer_events: Events an event stream holds for such a client before
             dropping it.
         graceful_timeout: Seconds open requests (event streams) get on shutdown.
+        allow_webhook_host: Comma-separated webhook targets allowed despite a loopback,
+            private or otherwise non-public address (names, addresses, networks; ``*``).
+        webhook_max_failures: Failed deliveries in a row that disable a webhook (0: never).
+        webhook_claim_ttl: Seconds a server's claim on a webhook lasts; a killed server's
+            webhooks are resumed by another after it.
         log_level: The server's log level (hivemem's and uvicorn's lines).
         log_format: ``text`` or ``json`` (one object per line; see :mod:`hivemem.server.logs`).
         access_log: Log every request.
@@ -151,6 +156,11 @@ class ServeOptions:
     max_store_bytes: int = 0
     metrics: str | None = None
 
+    # -- webhooks (SPEC §19)
+    allow_webhook_host: str = ""
+    webhook_max_failures: int = 20
+    webhook_claim_ttl: float = 30.0
+
     def quota_settings(self) -> dict[str, int | None]:
         """The quotas as ``connect()`` options (``None``: no quota)."""
         return {
@@ -179,6 +189,9 @@ class ServeOptions:
             stream_buffer_bytes=self.stream_buffer_bytes,
             stream_buffer_events=self.stream_buffer_events,
             metrics=metrics_access(self.metrics, is_loopback(self.host)),
+            allow_webhook_hosts=self.allow_webhook_host,
+            webhook_max_failures=self.webhook_max_failures,
+            webhook_claim_ttl=self.webhook_claim_ttl,
         )
 
 
@@ -236,6 +249,8 @@ def check_options(options: ServeOptions) -> None:
         < 0
     ):
         raise InvalidArgument("timeouts must be 0 or more seconds")
+    if options.webhook_max_failures < 0 or options.webhook_claim_ttl <= 0:
+        raise InvalidArgument("webhook-max-failures must be 0 or more, webhook-claim-ttl > 0")
     for name in ("max_namespaces_per_agent", "max_entries_per_namespace", "max_store_bytes"):
         if getattr(options, name) < 0:
             raise InvalidArgument(f"{name.replace('_', '-')} must be 0 (no quota) or more")

@@ -379,6 +379,46 @@ TASK = out(
     ("id", "value", "priority", "attempts", "enqueued_at", "token", "state"),
 )
 
+
+WEBHOOK = out(
+    {
+        "id": {"type": "string"},
+        "url": {"type": "string"},
+        "namespaces": {"type": "array", "items": {"type": "string"}},
+        "events": {"type": "array", "items": {"type": "string"}},
+        "owner": {"type": "string"},
+        "created_at": TIME,
+        "enabled": {"type": "boolean"},
+        "failures": {"type": "integer"},
+        "cursors": {
+            "type": "object",
+            "additionalProperties": {"type": "integer"},
+            "description": "per namespace, the last revision the target acknowledged",
+        },
+        "last_error": {"type": ["string", "null"]},
+        "secret": {
+            "type": ["string", "null"],
+            "description": "whsec_<base64>: only in the answer of the webhook's creation",
+        },
+    }
+)
+WEBHOOK_DELIVERY = out(
+    {
+        "seq": {"type": "integer"},
+        "message_id": {"type": "string"},
+        "namespace": {"type": "string"},
+        "first_revision": {"type": "integer"},
+        "last_revision": {"type": "integer"},
+        "events": {"type": "integer"},
+        "attempt": {"type": "integer"},
+        "at": TIME,
+        "ok": {"type": "boolean"},
+        "status": {"type": ["integer", "null"]},
+        "error": {"type": ["string", "null"]},
+        "duration": {"type": "number"},
+    }
+)
+
 #: The named schemas (``#/components/schemas/...``).
 COMPONENTS: dict[str, Schema] = {
     "Entry": ENTRY,
@@ -392,4 +432,6 @@ COMPONENTS: dict[str, Schema] = {
     "Session": SESSION,
     "AuditRecord": AUDIT_RECORD,
     "Task": TASK,
+    "Webhook": WEBHOOK,
+    "WebhookDelivery": WEBHOOK_DELIVERY,
 }

@@ -1064,6 +1064,45 @@ _QUEUE_ROUTES = (
     ),
 )  # fmt: skip
 
+
+# ---------------------------------------------------------------- webhooks (SPEC §19)
+
+_HOOK_ID = _param("hook_id", "path", {"type": "string", "minLength": 1, "maxLength": 100}, True)
+_WEBHOOK_ROUTES = (
+    RouteSpec("list_webhooks", "GET", "/v1/webhooks",
+              "The webhooks the token administers (all for an admin token), secrets hidden",
+              s.out({"webhooks": {"type": "array", "items": s.ref("Webhook")}})),
+    RouteSpec(
+        "add_webhook", "POST", "/v1/webhooks",
+        "Send namespaces' events to a URL, signed per Standard Webhooks (admin of every "
+        "namespace); the answer holds the secret, shown once",
+        s.ref("Webhook"), status=201, errors=(404,), retry_safe=False,
+        body=s.obj(
+            {
+                "url": {"type": "string", "maxLength": 2048, "pattern": "^https?://",
+                        "description": "http(s) URL; a loopback or private target is refused "
+                        "unless the server allows it (--allow-webhook-host)"},
+                "namespaces": {"type": "array", "items": s.NS_NAME, "minItems": 1,
+                               "maxItems": 32},
+                "events": {"type": "array", "minItems": 1, "maxItems": 32,
+                           "items": {"type": "string", "minLength": 1, "maxLength": 100}},
+                "secret": {"type": ["string", "null"], "pattern": "^whsec_",
+                           "description": "whsec_ + base64 of 24-64 bytes; null: a new one"},
+            },
+            ("url", "namespaces"),
+        ),
+    ),
+    RouteSpec("remove_webhook", "DELETE", "/v1/webhooks/{hook_id}",
+              "Remove a webhook and its delivery log (admin of its namespaces)",
+              s.out({"removed": {"type": "boolean"}}), errors=(404,), params=(_HOOK_ID,)),
+    RouteSpec("webhook_deliveries", "GET", "/v1/webhooks/{hook_id}/deliveries",
+              "A webhook's recent delivery attempts, newest first (admin of its namespaces)",
+              s.out({"deliveries": {"type": "array", "items": s.ref("WebhookDelivery")}}),
+              errors=(404,),
+              params=(_HOOK_ID, _param("limit", "query",
+                                       {"type": "integer", "minimum": 1, "maximum": 100}))),
+)  # fmt: skip
+
 #: Every route of the API, in the server's routing order.
 ROUTES: tuple[RouteSpec, ...] = (
     *_ENTRY_ROUTES,
@@ -1077,6 +1116,7 @@ ROUTES: tuple[RouteSpec, ...] = (
     *_MEMORY_ROUTES,
     *_DOC_ROUTES,
     *_QUEUE_ROUTES,
+    *_WEBHOOK_ROUTES,
 )
 #: Each route by name.
 BY_NAME: dict[str, RouteSpec] = {r.name: r for r in ROUTES}

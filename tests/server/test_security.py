@@ -130,6 +130,7 @@ def concrete(site: Site, path: str, ns: str = NS, fill: dict[str, str] | None = 
         "{parent_id}": "m1",
         "{gid}": "g1",
         "{session_id}": "s1",
+        "{hook_id}": "wh_none",
         **(fill or {}),
     }
     if path.startswith("/ui/"):
@@ -151,6 +152,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/namespaces/{ns}/batch"): {"ops": [{"op": "put", "key": "k1", "value": 0}]},
     ("POST", "/v1/namespaces/{ns}/broadcast"): {"message": "hello"},
     ("POST", "/v1/tokens"): {"agent": "mallory", "role": "admin"},
+    ("POST", "/v1/webhooks"): {"url": "http://93.184.216.34/x", "namespaces": [NS]},
     ("POST", "/shared-memory"): {"key": "k1", "value": "changed", "owner": AGENT},
 }
 
@@ -308,6 +310,7 @@ _SEM = {"query": "a small cat", "k": 3, "filters": {"include_forgotten": False}}
 _REL = {"source_id": "<r2>", "target_id": "<r1>", "relationship_type": "b", "strength": 0.5}
 _KIDS = "limit=5&sort_field=importance&sort_order=asc"
 _SES = {"user_id": "u1", "session_type": "chat", "metadata": {"a": 1}}
+_HOOK = {"url": "http://93.184.216.34/x", "namespaces": [NS]}
 
 SPECS = [
     Spec("ns-get", "GET", "/v1/namespaces/{ns}", "read"),
@@ -497,6 +500,12 @@ SPECS = [
     Spec("memory-reinforce", "POST", f"{_M}/{{rid}}/reinforce", "write", json={"factor": 2}),
     Spec("session-create", "POST", "/v1/sessions", "write", ok=201, ns="sessions", json=_SES),
     Spec("session-get", "GET", "/v1/sessions/{session_id}", "read", ns="sessions"),
+    # Webhooks (issue 19): admin of every namespace; a listing shows only those; an unknown
+    # id is 404 for everyone (ids of others' webhooks do not leak).
+    Spec("webhooks-list", "GET", "/v1/webhooks", "any"),
+    Spec("webhook-add", "POST", "/v1/webhooks", "admin", ok=201, json=_HOOK),
+    Spec("webhook-remove", "DELETE", "/v1/webhooks/{hook_id}", "any", ok=404),
+    Spec("webhook-deliveries", "GET", "/v1/webhooks/{hook_id}/deliveries", "any", ok=404),
 ]
 
 #: Who calls: (token role, the namespace's default_permission, its per-agent overrides).

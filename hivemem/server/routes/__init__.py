@@ -23,6 +23,7 @@ from hivemem.server.routes import (
     system,
     transfer,
     ui,
+    webhooks,
 )
 from hivemem.server.routes._common import counted
 from hivemem.wire.table import ROUTES as TABLE
@@ -47,6 +48,7 @@ HANDLERS = {
     **memories.HANDLERS,
     **docs.HANDLERS,
     **queues.HANDLERS,
+    **webhooks.HANDLERS,
 }
 if set(HANDLERS) != {r.name for r in TABLE}:  # a table entry without a handler, or the reverse
     raise RuntimeError(f"routes and handlers differ: {set(HANDLERS) ^ {r.name for r in TABLE}}")
