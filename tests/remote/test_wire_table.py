@@ -60,6 +60,21 @@ OPS: list[o.Op[Any]] = [
         entries=(("\x01k/é", Stored("1", "o", 2, 7, 1.0, 2.0, None)),),
         events=(Event("memory:write", "n", 7, 2.0, "o", key="k", value=1, version=2),),
     ),
+    o.QueuePut(
+        agent=A, ns="n", queue="q/1", task_id="ab" * 16, value_json="1", priority=2, delay=1.5
+    ),
+    o.QueueClaim(agent=A, ns="n", queue="q", worker="w", visibility=3.0, max_attempts=2),
+    o.QueueAck(agent=A, ns="n", queue="q", task_id="ab" * 16, token=3),
+    o.QueueNack(agent=A, ns="n", queue="q", task_id="ab" * 16, token=3, delay=1.0),
+    o.QueueExtend(agent=A, ns="n", queue="q", task_id="ab" * 16, token=3, visibility=9.0),
+    o.QueueStats(agent=A, ns="n", queue="q"),
+    o.QueueDeadLetters(agent=A, ns="n", queue="q", limit=5),
+    o.AddWebhook(
+        agent=A, hook_id="h1", url="https://example.com/h", namespaces=("n",), secret="whsec_x"
+    ),
+    o.ListWebhooks(agent=A),
+    o.RemoveWebhook(agent=A, hook_id="h/1"),
+    o.WebhookDeliveries(agent=A, hook_id="h1", limit=3),
 ]
 
 
