@@ -35,11 +35,15 @@ NAMES = {
     "AsyncConversations": "Conversations",
     "AsyncHandle": "Handle",
     "AsyncIterator": "Iterator",
+    "AsyncLockHold": "LockHold",
     "AsyncMemories": "Memories",
     "AsyncMemory": "Memory",
     "AsyncRun": "Run",
     "AsyncSubscription": "Subscription",
+    "__aenter__": "__enter__",
+    "__aexit__": "__exit__",
     "_afollow": "_follow",
+    "_asleep": "_sleep",
     "acall": "call",
     "acreate_session": "create_session",
     "adrive": "drive",
@@ -65,6 +69,7 @@ TWINS = (
     Twin("conversations.py", "conversations.py", "conversations"),
     Twin("memories/api.py", "memories/api.py", "memories"),
     Twin("memories/api.py", "memories/api.py", "sessions"),
+    Twin("_lockhold.py", "_lockhold.py", "lock_hold"),
 )
 
 _ASYNC_KEYWORDS = ("def", "for", "with")

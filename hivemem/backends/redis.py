@@ -48,7 +48,7 @@ from hivemem.engine import ops as o
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, entry_cap, execute
 from hivemem.engine.txn import STORE_BYTES_EVERY, Result, Settings, Stored, Txn, filter_audit
 from hivemem.errors import BackendUnavailable, HivememError, InternalError
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo
+from hivemem.types import AccessLogEntry, Entry, Event, Lock, NamespaceInfo
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -560,6 +560,8 @@ def _patch(value: Any, base: int) -> Any:
         if value.revision <= _PLACEHOLDER // 2:
             return dataclasses.replace(value, revision=base + value.revision - _PLACEHOLDER)
         return value
+    if isinstance(value, Lock) and value.token <= _PLACEHOLDER // 2:
+        return dataclasses.replace(value, token=base + value.token - _PLACEHOLDER)
     if isinstance(value, list):
         return [_patch(v, base) for v in value]
     if isinstance(value, dict):

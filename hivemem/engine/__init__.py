@@ -6,9 +6,12 @@
 contract the backends implement; the engine imports nothing from :mod:`hivemem.backends`.
 
 The op table is complete once this package is imported (as it is before any of its
-modules): ``lists`` builds on ``apply``, so its handlers join ``apply``'s table here.
+modules): ``lists`` builds on ``apply``, so its handlers join ``apply``'s table here;
+so do ``leases`` and ``locks`` (whose ``Put`` handler adds ``lease=`` and ``fence=``).
 """
 
-from hivemem.engine import apply, lists
+from hivemem.engine import apply, leases, lists, locks
 
 apply.HANDLERS.update(lists.HANDLERS)
+apply.HANDLERS.update(leases.HANDLERS)
+apply.HANDLERS.update(locks.HANDLERS)
