@@ -25,6 +25,7 @@ from hivemem.conversations import (
     Conversations,
 )
 from hivemem.memories import api as memories_api
+from hivemem._lockhold import AsyncLockHold, LockHold
 from hivemem.memories.api import AsyncMemories, Memories
 
 #: (sync, async, names only the sync one has, names only the async one has,
@@ -47,12 +48,14 @@ PAIRS: list[tuple[type, type, set[str], set[str], set[str]]] = [
             "reset_circuit_breaker",
             "clear_cache",
             "get_metrics",
+            "lock",
         },
     ),
     (Conversation, AsyncConversation, set(), set(), {"id"}),
     (Conversations, AsyncConversations, set(), set(), set()),
     (Memories, AsyncMemories, set(), set(), {"session_id"}),
     (Subscription, AsyncSubscription, set(), {"aunsubscribe"}, {"active", "unsubscribe"}),
+    (LockHold, AsyncLockHold, set(), set(), {"lock"}),
 ]
 
 FUNCTIONS = [

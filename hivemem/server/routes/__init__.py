@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from hivemem.server.routes import (
     conversations,
+    coordination,
     docs,
     entries,
     events,
@@ -41,6 +42,7 @@ HANDLERS = {
     **registry.HANDLERS,
     **conversations.HANDLERS,
     **memories.HANDLERS,
+    **coordination.HANDLERS,
     **docs.HANDLERS,
 }
 if set(HANDLERS) != {r.name for r in TABLE}:  # a table entry without a handler, or the reverse
