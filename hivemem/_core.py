@@ -538,6 +538,17 @@ class Core:
             agent=self.who(agent), ns=v.check_namespace(namespace), name=v.check_key(name)
         )
 
+    def lock_turn(self, namespace: str, name: str, ticket: str, agent: str | None) -> o.LockTurn:
+        """Check and build a LockTurn op (a waiter's poll)."""
+        if not isinstance(ticket, str) or _TICKET.fullmatch(ticket) is None:
+            raise InvalidArgument(f"invalid ticket {ticket!r}: {TICKET_LEN} lowercase hex digits")
+        return o.LockTurn(
+            agent=self.who(agent),
+            ns=v.check_namespace(namespace),
+            name=v.check_key(name),
+            ticket=ticket,
+        )
+
     @staticmethod
     def new_ticket() -> str:
         """A waiter's ticket: this clock in ns (orders waiters), then 8 random hex digits."""

@@ -84,25 +84,24 @@ class AsyncLockHold:
             LockTimeout: ``wait`` ran out (the lock was busy all along).
         """
         mem, core, op = self._mem, self._mem._c, self._first
-        got = await mem._run(op)
-        if got is None and self._wait:
-            start = monotonic()
-            deadline = start + self._wait
-            mine = core.try_lock(op.ns, op.name, op.ttl, self._agent, core.new_ticket(), TICKET_TTL)
+        if self._wait == 0:
+            got = await mem._run(op)
+        else:
+            deadline = math.inf if self._wait is None else monotonic() + self._wait
+            ticket = core.new_ticket()
+            mine = core.try_lock(op.ns, op.name, op.ttl, self._agent, ticket, TICKET_TTL)
+            turn = core.lock_turn(op.ns, op.name, ticket, self._agent)
             cap = MAX_PAUSE_REMOTE if core.backend.remote else MAX_PAUSE
-            pause, asked = FIRST_PAUSE, -TICKET_TTL
+            pause, asked = FIRST_PAUSE, monotonic()
+            got = await mem._run(mine)  # (busy: this stores the ticket, our place in line)
             while got is None and monotonic() < deadline:
+                await _asleep(max(0.0, min(pause, deadline - monotonic())))
+                pause = min(pause * 2, cap)
                 now = monotonic()
-                if (
-                    now - asked >= TICKET_TTL / 3
-                    or await mem._run(core.lock_info(op.ns, op.name, self._agent)) is None
-                ):
+                # Ask (a write) only when it is our turn, or to keep our place in line.
+                if now - asked >= TICKET_TTL / 3 or await mem._run(turn):
                     asked = now
                     got = await mem._run(mine)
-                    if got is not None:
-                        break
-                await _asleep(min(pause, max(0.0, deadline - monotonic())))
-                pause = min(pause * 2, cap)
         if got is None:
             raise LockTimeout(
                 f"lock {op.name!r} of namespace {op.ns!r} stayed busy for {self._wait} s",
@@ -155,25 +154,24 @@ class LockHold:
             LockTimeout: ``wait`` ran out (the lock was busy all along).
         """
         mem, core, op = self._mem, self._mem._c, self._first
-        got = mem._run(op)
-        if got is None and self._wait:
-            start = monotonic()
-            deadline = start + self._wait
-            mine = core.try_lock(op.ns, op.name, op.ttl, self._agent, core.new_ticket(), TICKET_TTL)
+        if self._wait == 0:
+            got = mem._run(op)
+        else:
+            deadline = math.inf if self._wait is None else monotonic() + self._wait
+            ticket = core.new_ticket()
+            mine = core.try_lock(op.ns, op.name, op.ttl, self._agent, ticket, TICKET_TTL)
+            turn = core.lock_turn(op.ns, op.name, ticket, self._agent)
             cap = MAX_PAUSE_REMOTE if core.backend.remote else MAX_PAUSE
-            pause, asked = FIRST_PAUSE, -TICKET_TTL
+            pause, asked = FIRST_PAUSE, monotonic()
+            got = mem._run(mine)  # (busy: this stores the ticket, our place in line)
             while got is None and monotonic() < deadline:
+                _sleep(max(0.0, min(pause, deadline - monotonic())))
+                pause = min(pause * 2, cap)
                 now = monotonic()
-                if (
-                    now - asked >= TICKET_TTL / 3
-                    or mem._run(core.lock_info(op.ns, op.name, self._agent)) is None
-                ):
+                # Ask (a write) only when it is our turn, or to keep our place in line.
+                if now - asked >= TICKET_TTL / 3 or mem._run(turn):
                     asked = now
                     got = mem._run(mine)
-                    if got is not None:
-                        break
-                _sleep(min(pause, max(0.0, deadline - monotonic())))
-                pause = min(pause * 2, cap)
         if got is None:
             raise LockTimeout(
                 f"lock {op.name!r} of namespace {op.ns!r} stayed busy for {self._wait} s",

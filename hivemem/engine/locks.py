@@ -156,6 +156,18 @@ def lock_info(ctx: Ctx, op: o.LockInfo) -> Lock | None:
     return _as_lock(op.ns, op.name, s) if s is not None and _live(s, ctx.now) else None
 
 
+def lock_turn(ctx: Ctx, op: o.LockTurn) -> bool:
+    apply._namespace(ctx, op, op.ns, READ)
+    s = ctx.tx.entry_get(op.ns, lock_key(op.name))
+    if s is not None and _live(s, ctx.now):
+        return False
+    prefix = internal_key("lockq", op.name + _SEP)
+    for key, t in ctx.tx.entries_scan(op.ns, prefix, None, MAX_TICKET_SCAN):
+        if _live(t, ctx.now):
+            return key[len(prefix) :] == op.ticket
+    return True
+
+
 def check_fence(ctx: Ctx, op: o.Put, fence: tuple[str, str, int]) -> None:
     """Refuse ``op`` unless the fence's token still holds its lock (``reason="fenced"``)."""
     ns, name, token = fence
@@ -206,4 +218,5 @@ HANDLERS: dict[type, Any] = {
     o.TryLock: try_lock,
     o.Unlock: unlock,
     o.LockInfo: lock_info,
+    o.LockTurn: lock_turn,
 }

@@ -43,6 +43,7 @@ __all__ = [
     "KeepAlive",
     "ListPresence",
     "LockInfo",
+    "LockTurn",
     "RevokeLease",
     "TryLock",
     "Unlock",
@@ -534,6 +535,16 @@ class LockInfo(Op[Lock | None]):
 
     ns: str
     name: str
+    action: ClassVar[str | None] = "lock_info"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockTurn(Op[bool]):
+    """Whether ``try_lock`` with ``ticket`` would get the lock now (a waiter's poll; a read)."""
+
+    ns: str
+    name: str
+    ticket: str
     action: ClassVar[str | None] = "lock_info"
 
 

@@ -327,6 +327,11 @@ def _maybe_lock(data: Any) -> Lock | None:
     return None if data["lock"] is None else Lock.from_dict(data["lock"])
 
 
+def _lock_turn(op: o.LockTurn) -> Call:
+    params = {"ticket": op.ticket}
+    return _call("lock_turn", op, key=op.name, params=params, decode=lambda d: d["turn"])
+
+
 def _try_lock(op: o.TryLock) -> Call:
     body: dict[str, Any] = {"ttl": op.ttl}
     if op.ticket is not None:
@@ -378,6 +383,7 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
     o.RevokeLease: _revoke_lease,
     o.Join: _join,
     o.ListPresence: _presence,
+    o.LockTurn: _lock_turn,
     o.TryLock: _try_lock,
     o.Unlock: _unlock,
     o.LockInfo: _lock_info,

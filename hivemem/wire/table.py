@@ -945,6 +945,13 @@ _COORD_ROUTES = (
         _MAYBE_LOCK, errors=(404,), params=(NS, _LOCK_NAME),
     ),
     RouteSpec(
+        "lock_turn", "GET", f"{_LK}/turn",
+        "Whether a waiter's ticket would get the lock now (the lock is free, the ticket first)",
+        s.out({"turn": {"type": "boolean"}}), errors=(404,),
+        params=(NS, _LOCK_NAME, _param("ticket", "query",
+                                        {"type": "string", "pattern": "^[0-9a-f]{24}$"}, True)),
+    ),
+    RouteSpec(
         "try_lock", "POST", f"{_LK}/acquire",
         "Take the lock if free (a ticket waits in line), else answer lock: null",
         _MAYBE_LOCK, errors=(404,), params=(NS, _LOCK_NAME), retry_safe=False,

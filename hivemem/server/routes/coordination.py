@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hivemem.errors import InvalidArgument
-from hivemem.server._http import json_response
+from hivemem.server._http import json_response, query_str
 from hivemem.server.routes._common import body_of, endpoint, fields, integral
 from hivemem.types import Lock
 from hivemem.wire.table import BY_NAME
@@ -79,6 +79,13 @@ async def lock_info(request: Request, hub: Hub, caller: Caller) -> Response:
 
 
 @endpoint
+async def lock_turn(request: Request, hub: Hub, caller: Caller) -> Response:
+    p = request.path_params
+    op = hub.core.lock_turn(p["ns"], p["key"], query_str(request, "ticket") or "", caller.agent)
+    return json_response({"turn": await hub.run(caller, op)})
+
+
+@endpoint
 async def try_lock(request: Request, hub: Hub, caller: Caller) -> Response:
     body = await _body(request, hub, "try_lock")
     p = request.path_params
@@ -109,6 +116,7 @@ HANDLERS = {
     "join": join,
     "presence": presence,
     "lock_info": lock_info,
+    "lock_turn": lock_turn,
     "try_lock": try_lock,
     "unlock": unlock,
 }
