@@ -477,7 +477,9 @@ class Core:
     def grant_lease(self, ttl: Any, namespace: str | None, agent: str | None) -> o.GrantLease:
         """Check and build a GrantLease op (home: ``namespace``, else the reserved one)."""
         home = LEASE_HOME if namespace is None else v.check_namespace(namespace)
-        return o.GrantLease(agent=self.who(agent), ns=home, ttl=_lease_ttl(ttl))
+        return o.GrantLease(
+            agent=self.who(agent), ns=home, ttl=_lease_ttl(ttl), lease_hex=uuid.uuid4().hex
+        )
 
     def keep_alive(self, lease: Any, agent: str | None) -> o.KeepAlive:
         """Check and build a KeepAlive op."""
@@ -525,6 +527,7 @@ class Core:
             ttl=_lease_ttl(ttl),
             ticket=ticket,
             ticket_ttl=_lease_ttl(ticket_ttl),
+            lease_hex=uuid.uuid4().hex,
         )
 
     def unlock(self, lock: Any, agent: str | None) -> o.Unlock:

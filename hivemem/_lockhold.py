@@ -85,7 +85,7 @@ class AsyncLockHold:
         """
         mem, core, op = self._mem, self._mem._c, self._first
         if self._wait == 0:
-            got = await mem._run(op)
+            got = await mem._run(core.try_lock(op.ns, op.name, op.ttl, self._agent))
         else:
             deadline = math.inf if self._wait is None else monotonic() + self._wait
             ticket = core.new_ticket()
@@ -155,7 +155,7 @@ class LockHold:
         """
         mem, core, op = self._mem, self._mem._c, self._first
         if self._wait == 0:
-            got = mem._run(op)
+            got = mem._run(core.try_lock(op.ns, op.name, op.ttl, self._agent))
         else:
             deadline = math.inf if self._wait is None else monotonic() + self._wait
             ticket = core.new_ticket()

@@ -23,7 +23,6 @@ revision before committing (Redis) sees every rewrite.
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from hivemem import _codec
@@ -84,9 +83,12 @@ def home_namespace(ctx: Ctx, op: o.Op[Any], home: str, needed: int) -> Namespace
     return info
 
 
-def new_lease(ctx: Ctx, home: str, agent: str, ttl: float, attached: list[Any]) -> Lease:
-    """Write a fresh lease record in ``home`` (checked by the caller) and return the lease."""
-    hexid = uuid.uuid4().hex
+def new_lease(
+    ctx: Ctx, home: str, hexid: str, agent: str, ttl: float, attached: list[Any]
+) -> Lease:
+    """Write a fresh lease record ``hexid`` in ``home`` (checked by the caller)."""
+    if ctx.tx.entry_get(home, internal_key("lease", hexid)) is not None:
+        raise InvalidArgument(f"lease id {hexid!r} is taken: build the op again", reason="lease_id")
     exp = ctx.now + ttl
     value = _codec.encode({"agent": agent, "ttl": ttl, "attached": attached})
     ctx.tx.entry_put(home, internal_key("lease", hexid), Stored(value, agent, 1, 1, ctx.now, ctx.now, exp))
@@ -196,7 +198,7 @@ def release_all(
 
 def grant_lease(ctx: Ctx, op: o.GrantLease) -> Lease:
     home_namespace(ctx, op, op.ns, WRITE)
-    return new_lease(ctx, op.ns, op.agent, op.ttl, [])
+    return new_lease(ctx, op.ns, op.lease_hex, op.agent, op.ttl, [])
 
 
 def keep_alive(ctx: Ctx, op: o.KeepAlive) -> Lease:

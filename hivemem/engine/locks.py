@@ -104,7 +104,7 @@ def try_lock(ctx: Ctx, op: o.TryLock) -> Lock | None:
         return None
     if first is not None:
         ctx.tx.entry_delete(ns, internal_key("lockq", op.name + _SEP + first))
-    lease = leases.new_lease(ctx, ns, op.agent, op.ttl, [[leases.LOCK, ns, op.name]])
+    lease = leases.new_lease(ctx, ns, op.lease_hex, op.agent, op.ttl, [[leases.LOCK, ns, op.name]])
     rev = ctx.tx.rev_next(ns)
     value = _codec.encode({"lease": lease.id, "holder": op.agent})
     ctx.tx.entry_put(

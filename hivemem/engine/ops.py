@@ -458,6 +458,9 @@ class GrantLease(Op[Lease]):
 
     ns: str
     ttl: float
+    #: The new lease's id within its home (random, chosen when the op is built: a store
+    #: that runs an op again after a conflict must grant the same lease).
+    lease_hex: str
     action: ClassVar[str | None] = "grant_lease"
     mutates: ClassVar[bool] = True
 
@@ -514,6 +517,8 @@ class TryLock(Op[Lock | None]):
     ttl: float
     ticket: str | None = None
     ticket_ttl: float = 2.0
+    #: The id of the hold's lease within the namespace (as ``GrantLease.lease_hex``).
+    lease_hex: str = ""
     action: ClassVar[str | None] = "lock"
     mutates: ClassVar[bool] = True
 

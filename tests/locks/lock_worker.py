@@ -3,7 +3,8 @@
 ``count URL TOKEN NS THREADS ROUNDS PREFIX OUT``: THREADS agents (``PREFIX-<i>``) each take
 the lock ``L`` of NS ROUNDS times and, while holding it, do a fenced read-increment-write of
 the key ``counter``; every hold is logged to OUT as JSON lines ``[token, start, end, agent]``
-(``time.time()``: one clock for every process of the machine).
+(``time.time()``: one clock for every process of the machine). TOKEN ``@<file>``: a JSON
+object of each agent's token (a server lets a token act only for its own agent).
 
 ``hold URL TOKEN NS AGENT TTL``: take the lock, print its JSON on one line, then sleep
 until killed (the test kills it with SIGKILL).
@@ -15,6 +16,7 @@ import json
 import sys
 import threading
 import time
+from pathlib import Path
 
 import hivemem
 
@@ -30,9 +32,11 @@ def count(url: str, token: str, ns: str, threads: int, rounds: int, prefix: str,
     logs: list[list[object]] = []
     errors: list[BaseException] = []
 
+    tokens = json.loads(Path(token[1:]).read_text()) if token.startswith("@") else {}
+
     def agent_loop(agent: str) -> None:
         try:
-            with _connect(url, token) as mem:
+            with _connect(url, tokens.get(agent, token)) as mem:
                 for _ in range(rounds):
                     with mem.lock(ns, "L", agent, ttl=30.0, wait=None) as lk:
                         start = time.time()
