@@ -472,7 +472,10 @@ class Core:
         """The ``fence=`` of a write: a :class:`Lock` from ``lock``/``try_lock``."""
         if not isinstance(lock, Lock) or not lock.namespace:
             raise InvalidArgument("fence= takes the Lock that lock() or try_lock() returned")
-        return (v.check_namespace(lock.namespace), v.check_key(lock.name), int(lock.token))
+        token = lock.token
+        if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token <= v.MAX_INT:
+            raise InvalidArgument(f"invalid lock token {token!r}: an integer >= 0")
+        return (v.check_namespace(lock.namespace), v.check_key(lock.name), token)
 
     def grant_lease(self, ttl: Any, namespace: str | None, agent: str | None) -> o.GrantLease:
         """Check and build a GrantLease op (home: ``namespace``, else the reserved one)."""

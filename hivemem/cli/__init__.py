@@ -14,7 +14,18 @@ __all__ = ["main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every command group."""
-    from hivemem.cli import bench, completion, data, demo, mcp, observe, serve, token, transfer
+    from hivemem.cli import (
+        bench,
+        completion,
+        coordination,
+        data,
+        demo,
+        mcp,
+        observe,
+        serve,
+        token,
+        transfer,
+    )
 
     parser = argparse.ArgumentParser(
         prog="hivemem",
@@ -30,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.register(sub)
     mcp.register(sub)
     demo.register(sub)
+    coordination.register(sub)
     completion.register(sub, parser)
     return parser
 

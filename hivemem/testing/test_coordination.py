@@ -128,7 +128,7 @@ def test_leased_entries_vanish_at_expiry(mem, clock):
 
 def test_keep_alive_extends_attached_entries(mem, clock):
     """keep_alive moves the expiry of every attached entry with the lease."""
-    lease = mem.grant_lease(10)
+    lease = mem.grant_lease(10, ns="ns")
     mem.write("ns", "a", 1, lease=lease.id)
     clock.advance(8)
     kept = mem.keep_alive(lease.id)
@@ -158,6 +158,23 @@ def test_revoke_deletes_attached_entries(mem):
     assert mem.read("ns", "a") is None
     [ev] = _events(mem, "ns", since, {"memory:deleted"})
     assert (ev.key, ev.reason, ev.agent_id) == ("a", "lease_revoked", mem.agent)
+
+
+def test_lease_from_the_reserved_home(mem, backend, clock):
+    """A lease granted without ns= carries entries and presence of any namespace."""
+    if backend.name == "redis-cluster":
+        pytest.skip("two namespaces in one op need a group= on a cluster (transactions)")
+    lease = mem.grant_lease(10)
+    assert lease.id.startswith("_hivemem.leases/")
+    mem.write("a", "k", 1, lease=lease.id)
+    mem.join("b", lease=lease.id)
+    clock.advance(8)
+    mem.keep_alive(lease.id)
+    clock.advance(8)
+    assert mem.read("a", "k") == 1 and len(mem.presence("b")) == 1
+    clock.advance(2)
+    assert mem.read("a", "k") is None and mem.presence("b") == []
+    assert "_hivemem.leases" not in [n.name for n in mem.list_namespaces()]
 
 
 def test_ttl_and_lease_together_refused(mem):
@@ -190,8 +207,8 @@ def test_presence_lists_agents_whose_leases_live(mem, clock):
     """presence lists exactly the agents whose leases live; join and leave are events."""
     mem.create_namespace("room")
     since = _rev(mem, "room")
-    la = mem.grant_lease(10, "a")
-    lb = mem.grant_lease(20, "b")
+    la = mem.grant_lease(10, "a", ns="room")
+    lb = mem.grant_lease(20, "b", ns="room")
     pa = mem.join("room", "a", lease=la.id, info={"role": "planner"})
     mem.join("room", "b", lease=lb.id)
     assert pa.agent_id == "a" and pa.info == {"role": "planner"} and pa.since == clock.now
@@ -411,6 +428,6 @@ async def test_async_lock(make_amem):
         assert (await amem.write("ns", "k", 1, fence=lk)).value == 1
         assert await amem.try_lock("ns", "L", "b", ttl=5) is None
     assert await amem.lock_info("ns", "L") is None
-    lease = await amem.grant_lease(5)
+    lease = await amem.grant_lease(5, ns="ns")
     await amem.join("ns", lease=lease.id)
     assert [p.agent_id for p in await amem.presence("ns")] == [amem.agent]
