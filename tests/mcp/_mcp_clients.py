@@ -31,6 +31,9 @@ TOOL_NAMES = {
     "add_message",
     "get_messages",
     "search_messages",
+    "acquire_lock",
+    "release_lock",
+    "presence",
 }
 
 
