@@ -43,7 +43,7 @@ import orjson
 
 from hivemem.backends.base import Backend
 from hivemem.backends.redis_call import ThreadConnections
-from hivemem.engine import fast
+from hivemem.engine import fast, locks
 from hivemem.engine import ops as o
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, entry_cap, execute
 from hivemem.engine.txn import STORE_BYTES_EVERY, Result, Settings, Stored, Txn, filter_audit
@@ -678,6 +678,13 @@ class RedisBackend(Backend):
             # Watchers ask for this on every change: the events with the rest, one round trip.
             need.append(("rev", ns))
             need.append(("events", ns, op.since, op.limit))
+        elif isinstance(op, o.TryLock | o.Unlock | o.LockInfo | o.LockTurn):
+            keys, scans = locks.reads(op)
+            need.extend(("e", ns, k) for k in keys)
+            if scans:
+                if op.mutates:
+                    need.append(("rev", ns))
+                need.append(("scan", ns, locks.ticket_prefix(op.name), None, locks.MAX_TICKET_SCAN))
         idem = getattr(op, "idempotency_key", None)
         if idem is not None:
             need.append(("idem", ns, f"{op.agent}\x00{idem}"))

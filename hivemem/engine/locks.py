@@ -37,7 +37,7 @@ from hivemem.types import Entry, Event, Lock
 if TYPE_CHECKING:
     from hivemem.engine.apply import Ctx
 
-__all__ = ["HANDLERS", "MAX_TICKET_SCAN", "TICKET_LEN", "lock_key", "put"]
+__all__ = ["HANDLERS", "MAX_TICKET_SCAN", "TICKET_LEN", "lock_key", "put", "reads", "ticket_prefix"]
 
 #: Length of a waiter's ticket (hex digits: 16 of time in ns, 8 random).
 TICKET_LEN = 24
@@ -50,6 +50,29 @@ _SEP = "\x1f"
 def lock_key(name: str) -> str:
     """The key of the lock ``name``'s record."""
     return internal_key("lock", name)
+
+
+def ticket_prefix(name: str) -> str:
+    """The key prefix of the tickets waiting for the lock ``name``."""
+    return internal_key("lockq", name + _SEP)
+
+
+def reads(op: o.Op[Any]) -> tuple[list[str], bool]:
+    """The keys a lock op of ``op.ns`` will read, and whether it scans its tickets.
+
+    A store that fetches an op's reads before running it (Redis) asks this to save the
+    round trips of reads it would otherwise discover one by one.
+    """
+    if isinstance(op, o.TryLock):
+        keys = [lock_key(op.name), internal_key("lease", op.lease_hex)]
+        if op.ticket is not None:
+            keys.append(ticket_prefix(op.name) + op.ticket)
+        return keys, True
+    if isinstance(op, o.LockTurn):
+        return [lock_key(op.name)], True
+    if isinstance(op, o.Unlock | o.LockInfo):
+        return [lock_key(op.name)], False
+    return [], False
 
 
 def _live(s: Stored | None, now: float) -> bool:
@@ -73,7 +96,7 @@ def _current(ctx: Ctx, ns: str, name: str) -> Stored | None:
 
 def _first_ticket(ctx: Ctx, ns: str, name: str) -> str | None:
     """The oldest live ticket waiting for the lock (expired ones met on the way dropped)."""
-    prefix = internal_key("lockq", name + _SEP)
+    prefix = ticket_prefix(name)
     for key, s in ctx.tx.entries_scan(ns, prefix, None, MAX_TICKET_SCAN):
         if _live(s, ctx.now):
             return key[len(prefix) :]
@@ -161,7 +184,7 @@ def lock_turn(ctx: Ctx, op: o.LockTurn) -> bool:
     s = ctx.tx.entry_get(op.ns, lock_key(op.name))
     if s is not None and _live(s, ctx.now):
         return False
-    prefix = internal_key("lockq", op.name + _SEP)
+    prefix = ticket_prefix(op.name)
     for key, t in ctx.tx.entries_scan(op.ns, prefix, None, MAX_TICKET_SCAN):
         if _live(t, ctx.now):
             return key[len(prefix) :] == op.ticket
