@@ -18,8 +18,8 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hivemem._core import Core, Listener
-from hivemem._lockhold import AsyncLockHold
 from hivemem._core import since_arg as _since
+from hivemem._lockhold import AsyncLockHold
 from hivemem._plan import adrive
 from hivemem._sync import _agent_core
 from hivemem._views import NamespaceView
@@ -548,8 +548,10 @@ class AsyncMemory:
         return await self._run(self._c.keep_alive(lease_id, agent))
 
     async def revoke_lease(self, lease_id: str | Lease, agent: str | None = None) -> None:
-        """End a lease now: its entries are deleted (``memory:deleted``, reason
-        ``lease_revoked``), its presence leaves, its locks are released.
+        """End a lease now: what it carries goes with it.
+
+        Its entries are deleted (``memory:deleted``, reason ``lease_revoked``), its presence
+        leaves, its locks are released.
 
         Raises:
             LeaseExpired: the lease expired, was revoked, or never existed.
@@ -613,9 +615,7 @@ class AsyncMemory:
         """
         return await self._run(self._c.unlock(lock, agent))
 
-    async def lock_info(
-        self, namespace: str, name: str, agent: str | None = None
-    ) -> Lock | None:
+    async def lock_info(self, namespace: str, name: str, agent: str | None = None) -> Lock | None:
         """Who holds the lock now (holder, token, lease), or ``None`` if it is free."""
         return await self._run(self._c.lock_info(namespace, name, agent))
 

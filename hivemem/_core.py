@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from hivemem import _codec
 from hivemem import _validate as v
 from hivemem.engine import ops as o
-from hivemem.errors import InvalidArgument
-from hivemem.memories.registry import save_snapshots
 from hivemem.engine.leases import LEASE_HOME
 from hivemem.engine.locks import TICKET_LEN
+from hivemem.errors import InvalidArgument
+from hivemem.memories.registry import save_snapshots
 from hivemem.types import EVENT_TYPES, Event, Lease, Lock
 
 if TYPE_CHECKING:
@@ -342,7 +342,9 @@ class Core:
         if lease is None and fence is None:
             return op
         if lease is not None and op.ttl is not None:
-            raise InvalidArgument("give ttl= or lease=, not both: a leased entry lives as its lease")
+            raise InvalidArgument(
+                "give ttl= or lease=, not both: a leased entry lives as its lease"
+            )
         return dataclasses.replace(
             op,
             lease=None if lease is None else self.lease_id(lease),

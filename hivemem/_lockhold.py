@@ -43,7 +43,7 @@ def check_wait(wait: Any) -> float | None:
     if (
         isinstance(wait, bool)
         or not isinstance(wait, int | float)
-        or not (0 <= wait and math.isfinite(wait))
+        or not (wait >= 0 and math.isfinite(wait))
     ):
         raise InvalidArgument(f"invalid wait {wait!r}: give seconds >= 0, or None for no limit")
     return float(wait)

@@ -531,8 +531,10 @@ class Memory:
         return self._run(self._c.keep_alive(lease_id, agent))
 
     def revoke_lease(self, lease_id: str | Lease, agent: str | None = None) -> None:
-        """End a lease now: its entries are deleted (``memory:deleted``, reason
-        ``lease_revoked``), its presence leaves, its locks are released.
+        """End a lease now: what it carries goes with it.
+
+        Its entries are deleted (``memory:deleted``, reason ``lease_revoked``), its presence
+        leaves, its locks are released.
 
         Raises:
             LeaseExpired: the lease expired, was revoked, or never existed.

@@ -11,7 +11,7 @@ remote client raise the same classes, so embedded and remote callers catch the s
     ├── NotFound                404 not_found
     │   ├── NamespaceNotFound   404 namespace_not_found
     │   ├── ItemNotFound        404 item_not_found    (also a ValueError: list.remove)
-    │   └── LeaseExpired        404 lease_expired     (a lease that expired, was revoked or never was)
+    │   └── LeaseExpired        404 lease_expired     (expired, revoked or unknown lease)
     ├── AlreadyExists           409 already_exists
     ├── ConflictError           409 conflict          (reason, current_version)
     │   └── LockTimeout         409 lock_timeout      (lock(wait=) ran out)
@@ -192,8 +192,10 @@ class ConflictError(HivememError):
 
 
 class LeaseExpired(NotFound):
-    """The lease is gone: it expired, was revoked, or never existed (404: as after a sweep,
-    an expired lease and an unknown one cannot be told apart)."""
+    """The lease is gone: it expired, was revoked, or never existed.
+
+    404: after a sweep, an expired lease and an unknown one cannot be told apart.
+    """
 
     code = "lease_expired"
     status = 404

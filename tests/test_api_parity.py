@@ -16,6 +16,7 @@ import pytest
 import hivemem
 from hivemem import _plan
 from hivemem._async import AsyncMemory, AsyncSubscription
+from hivemem._lockhold import AsyncLockHold, LockHold
 from hivemem._sync import Memory, Subscription
 from hivemem._unasync import generate, unasync
 from hivemem.conversations import (
@@ -25,7 +26,6 @@ from hivemem.conversations import (
     Conversations,
 )
 from hivemem.memories import api as memories_api
-from hivemem._lockhold import AsyncLockHold, LockHold
 from hivemem.memories.api import AsyncMemories, Memories
 
 #: (sync, async, names only the sync one has, names only the async one has,

@@ -50,7 +50,10 @@ def _run(args: argparse.Namespace) -> int:
         cmd = cmd[1:]
     if not cmd:
         raise InvalidArgument("give the command to run after --")
-    with open_memory(args) as mem, mem.lock(args.namespace, args.name, ttl=args.ttl, wait=args.wait) as lk:
+    with (
+        open_memory(args) as mem,
+        mem.lock(args.namespace, args.name, ttl=args.ttl, wait=args.wait) as lk,
+    ):
         stop = threading.Event()
         keeper = threading.Thread(target=_keep, args=(mem, lk, args.ttl, stop), daemon=True)
         keeper.start()
@@ -164,8 +167,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     r = group.add_parser("run", help="run a command while holding the lock (kept alive)")
     target(r)
-    r.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD",
-                   help="the command (store options go before NS)")
+    r.add_argument(
+        "cmd",
+        nargs=argparse.REMAINDER,
+        metavar="-- CMD",
+        help="the command (store options go before NS)",
+    )
     add_store_args(r)
     r.set_defaults(func=_run)
     a = group.add_parser("acquire", help="take the lock (it lives --ttl seconds) and print it")

@@ -53,7 +53,7 @@ def qualifies(op: Put | Delete, info: NamespaceInfo) -> bool:
     return type(op) is Delete or (
         info.conflict_strategy in STRATEGIES
         and not op.resolved  # type: ignore[union-attr]
-        and op.lease is None  # type: ignore[union-attr]  (a lease, a fence: the engine)
+        and op.lease is None  # type: ignore[union-attr]
         and op.fence is None  # type: ignore[union-attr]
         and not maybe_reserved(op.value_json)  # type: ignore[union-attr]
     )

@@ -1,4 +1,4 @@
-"""Leases and presence (SPEC §19), as engine-internal records over plain Txn primitives.
+r"""Leases and presence (SPEC §19), as engine-internal records over plain Txn primitives.
 
 A lease is the record ``"\\x01lease/<32 hex>"`` in its *home* namespace (``ns=`` of
 ``grant_lease``, else the reserved :data:`LEASE_HOME`), whose ``expires_at`` is the lease's
@@ -91,7 +91,9 @@ def new_lease(
         raise InvalidArgument(f"lease id {hexid!r} is taken: build the op again", reason="lease_id")
     exp = ctx.now + ttl
     value = _codec.encode({"agent": agent, "ttl": ttl, "attached": attached})
-    ctx.tx.entry_put(home, internal_key("lease", hexid), Stored(value, agent, 1, 1, ctx.now, ctx.now, exp))
+    ctx.tx.entry_put(
+        home, internal_key("lease", hexid), Stored(value, agent, 1, 1, ctx.now, ctx.now, exp)
+    )
     return Lease(f"{home}/{hexid}", agent, ttl, exp)
 
 
@@ -106,7 +108,9 @@ def live_lease(ctx: Ctx, op: o.Op[Any], lease_id: str) -> tuple[str, str, Stored
     info = ctx.tx.ns_get(home)
     s = ctx.tx.entry_get(home, key) if info is not None else None
     if s is None or not _live(s, ctx.now):
-        raise LeaseExpired(f"lease {lease_id!r} expired, was revoked or never existed", lease_id=lease_id)
+        raise LeaseExpired(
+            f"lease {lease_id!r} expired, was revoked or never existed", lease_id=lease_id
+        )
     assert info is not None
     rec: dict[str, Any] = _codec.decode(s.value_json)
     if home != LEASE_HOME:
@@ -121,7 +125,9 @@ def live_lease(ctx: Ctx, op: o.Op[Any], lease_id: str) -> tuple[str, str, Stored
 
 def _rewrite(ctx: Ctx, home: str, key: str, s: Stored, rec: dict[str, Any], exp: float) -> None:
     n = s.version + 1
-    ctx.tx.entry_put(home, key, Stored(_codec.encode(rec), s.owner, n, n, s.created_at, ctx.now, exp))
+    ctx.tx.entry_put(
+        home, key, Stored(_codec.encode(rec), s.owner, n, n, s.created_at, ctx.now, exp)
+    )
 
 
 def _holds(ctx: Ctx, lease_id: str, exp: float | None, item: list[str]) -> Stored | None:
@@ -209,7 +215,11 @@ def keep_alive(ctx: Ctx, op: o.KeepAlive) -> Lease:
         if r is None:
             continue
         kind, ns, name = item
-        k = name if kind == ENTRY else internal_key("presence" if kind == PRESENCE else "lock", name)
+        k = (
+            name
+            if kind == ENTRY
+            else internal_key("presence" if kind == PRESENCE else "lock", name)
+        )
         # Same version and revision: the entry did not change, only how long it lives.
         ctx.tx.entry_put(ns, k, r._replace(expires_at=exp))
     _rewrite(ctx, home, key, s, rec, exp)

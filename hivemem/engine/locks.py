@@ -1,4 +1,4 @@
-"""Locks with fencing tokens (SPEC §19), and the writes that carry ``lease=`` or ``fence=``.
+r"""Locks with fencing tokens (SPEC §19), and the writes that carry ``lease=`` or ``fence=``.
 
 A held lock is the record ``"\\x01lock/<name>"`` in its namespace: value ``{"lease",
 "holder"}``, ``expires_at`` its lease's, and ``revision`` its **token**: the revision of the
@@ -201,7 +201,8 @@ def check_fence(ctx: Ctx, op: o.Put, fence: tuple[str, str, int]) -> None:
     if current != token:
         exc = ConflictError(
             f"write to {op.key!r} refused: token {token} no longer holds lock {name!r} of "
-            f"namespace {ns!r} (" + ("it is free" if current is None else f"token {current} does")
+            f"namespace {ns!r} ("
+            + ("it is free" if current is None else f"token {current} does")
             + ")",
             reason="fenced",
             token=token,

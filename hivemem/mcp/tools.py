@@ -431,7 +431,9 @@ TOOLS: dict[str, ToolSpec] = {
 
 
 async def _acquire_lock(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
-    hold = mem.lock(args["namespace"], args["name"], ttl=args.get("ttl", 30.0), wait=args.get("wait", 0.0))
+    hold = mem.lock(
+        args["namespace"], args["name"], ttl=args.get("ttl", 30.0), wait=args.get("wait", 0.0)
+    )
     try:
         lk = await hold.acquire()
     except LockTimeout:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hivemem.engine import ops as o
-from hivemem.memories.wire import MemoryCall, memory_call
 from hivemem.engine.leases import LEASE_HOME
+from hivemem.memories.wire import MemoryCall, memory_call
 from hivemem.types import AccessLogEntry, Entry, Event, Lease, Lock, NamespaceInfo, Page, Presence
 from hivemem.wire.call import Call
 from hivemem.wire.table import BY_NAME

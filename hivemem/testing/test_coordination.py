@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,10 +19,13 @@ from hivemem import (
 from hivemem._validate import MAX_TTL
 from hivemem.testing.helpers import snapshot
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 BAD_TTLS = [-1, 0, math.nan, math.inf, MAX_TTL + 1, "10", True, None]
 
 
-def _events(mem, ns, since, types):
+def _events(mem: Any, ns: str, since: int, types: set[str]) -> list[Any]:
     """The namespace's retained events after ``since`` of the given types."""
     out = []
     for event in itertools.islice(mem.watch(ns, since=since, timeout=0.3), 10_000):
@@ -30,8 +34,8 @@ def _events(mem, ns, since, types):
     return out
 
 
-def _rev(mem, ns):
-    return mem.get_namespace(ns).revision
+def _rev(mem: Any, ns: str) -> int:
+    return int(mem.get_namespace(ns).revision)
 
 
 # ---------------------------------------------------------------- leases
@@ -67,13 +71,14 @@ def test_unknown_and_malformed_lease_ids(mem):
     mem.write("ns", "k", 1)
     before = snapshot(mem)
     unknown = "ns/" + "0" * 32
-    for call in (
+    calls: list[Callable[[], Any]] = [
         lambda: mem.keep_alive(unknown),
         lambda: mem.revoke_lease(unknown),
         lambda: mem.write("ns", "x", 1, lease=unknown),
         lambda: mem.join("ns", lease=unknown),
         lambda: mem.keep_alive("_hivemem.leases/" + "f" * 32),
-    ):
+    ]
+    for call in calls:
         with pytest.raises(LeaseExpired):
             call()
     for bad in ("", "nope", "ns/xyz", "ns/" + "0" * 31, 42, None, "a b/" + "0" * 32):
@@ -91,9 +96,8 @@ def test_bad_ttls_are_refused(mem, ttl):
         mem.grant_lease(ttl)
     with pytest.raises(InvalidArgument):
         mem.try_lock("ns", "L", ttl=ttl)
-    with pytest.raises(InvalidArgument):
-        with mem.lock("ns", "L", ttl=ttl, wait=0):
-            pass
+    with pytest.raises(InvalidArgument), mem.lock("ns", "L", ttl=ttl, wait=0):
+        pass
     assert snapshot(mem) == before
 
 
@@ -188,12 +192,13 @@ def test_lease_is_its_agents(mem):
     """Only the lease's agent uses, keeps or revokes it (namespace admins excepted)."""
     lease = mem.grant_lease(60, "alice")
     before = snapshot(mem)
-    for call in (
+    calls: list[Callable[[], Any]] = [
         lambda: mem.keep_alive(lease.id, "bob"),
         lambda: mem.revoke_lease(lease.id, "bob"),
         lambda: mem.write("ns", "a", 1, "bob", lease=lease.id),
         lambda: mem.join("ns", "bob", lease=lease.id),
-    ):
+    ]
+    for call in calls:
         with pytest.raises(PermissionDenied):
             call()
     assert snapshot(mem) == before
@@ -248,7 +253,12 @@ def test_one_holder_and_growing_tokens(mem, clock):
     """One holder at a time; every grant's token is larger than all before."""
     lk = mem.try_lock("ns", "deploy", "a", ttl=30)
     assert isinstance(lk, Lock)
-    assert (lk.name, lk.holder, lk.namespace, lk.expires_at) == ("deploy", "a", "ns", clock.now + 30)
+    assert (lk.name, lk.holder, lk.namespace, lk.expires_at) == (
+        "deploy",
+        "a",
+        "ns",
+        clock.now + 30,
+    )
     assert mem.try_lock("ns", "deploy", "b", ttl=30) is None
     assert mem.lock_info("ns", "deploy") == lk
     tokens = [lk.token]
@@ -364,13 +374,11 @@ def test_lock_context_manager(mem):
     """with mem.lock(...) as lk holds the lock for the block and releases it after."""
     with mem.lock("ns", "L", "a", ttl=30, wait=1) as lk:
         assert mem.lock_info("ns", "L").token == lk.token
-        with pytest.raises(LockTimeout) as info:
-            with mem.lock("ns", "L", "b", ttl=30, wait=0.05):
-                pass
+        with pytest.raises(LockTimeout) as info, mem.lock("ns", "L", "b", ttl=30, wait=0.05):
+            pass
         assert info.value.code == "lock_timeout" and isinstance(info.value, ConflictError)
-        with pytest.raises(LockTimeout):
-            with mem.lock("ns", "L", "b", wait=0):
-                pass
+        with pytest.raises(LockTimeout), mem.lock("ns", "L", "b", wait=0):
+            pass
     assert mem.lock_info("ns", "L") is None
 
 

@@ -6,6 +6,7 @@ logged.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -35,7 +36,7 @@ def check_holds(rows: list[list[Any]], total: int) -> None:
     rows.sort(key=lambda r: r[0])
     tokens = [r[0] for r in rows]
     assert len(set(tokens)) == total, "a token was granted twice"
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in itertools.pairwise(rows):
         # The next grant comes after the previous release; a later grant has a larger token.
         assert before[2] <= after[1], f"holds overlap: {before} and {after}"
 

@@ -47,14 +47,12 @@ def count(url: str, token: str, ns: str, threads: int, rounds: int, prefix: str,
             errors.append(exc)
             raise
 
-    workers = [
-        threading.Thread(target=agent_loop, args=(f"{prefix}-{i}",)) for i in range(threads)
-    ]
+    workers = [threading.Thread(target=agent_loop, args=(f"{prefix}-{i}",)) for i in range(threads)]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    with open(out, "w") as f:
+    with Path(out).open("w") as f:
         for row in logs:
             f.write(json.dumps(row) + "\n")
     if errors:

@@ -24,7 +24,7 @@ from _cluster import Replicas, bearer, redis_store
 import hivemem
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "locks"))
-from lock_checks import check_holds, killed_holder_loses_lock, run_counters  # noqa: E402
+from lock_checks import check_holds, killed_holder_loses_lock, run_counters
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

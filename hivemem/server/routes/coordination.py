@@ -1,6 +1,6 @@
-"""Lease, presence and lock routes (SPEC §19): the ops of :mod:`hivemem.engine.leases` and
-:mod:`hivemem.engine.locks` over HTTP.
+"""Lease, presence and lock routes (SPEC §19).
 
+The ops of :mod:`hivemem.engine.leases` and :mod:`hivemem.engine.locks` over HTTP:
 ``POST /v1/leases``, ``/v1/leases/keepalive``, ``/v1/leases/revoke``;
 ``POST|GET .../presence``; ``GET .../locks/{name}``, ``POST .../locks/{name}/acquire|release``.
 Waiting for a lock is the client's loop (:mod:`hivemem._lockhold`), so a lock held through
