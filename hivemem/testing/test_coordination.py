@@ -389,7 +389,10 @@ def test_waiters_first_come_first_served(mem):
     ticket_b, ticket_c = "0" * 16 + "0000000b", "0" * 16 + "0000000c"
     assert mem._run(core.try_lock("ns", "L", 30, "c", ticket_c)) is None
     assert mem._run(core.try_lock("ns", "L", 30, "b", ticket_b)) is None
+    assert mem._run(core.lock_turn("ns", "L", ticket_b, "b")) is False  # still held
     mem.unlock(lk, "a")
+    assert mem._run(core.lock_turn("ns", "L", ticket_b, "b")) is True
+    assert mem._run(core.lock_turn("ns", "L", ticket_c, "c")) is False
     assert mem.try_lock("ns", "L", "d", ttl=30) is None  # a newcomer waits its turn
     assert mem._run(core.try_lock("ns", "L", 30, "c", ticket_c)) is None  # b is older
     got = mem._run(core.try_lock("ns", "L", 30, "b", ticket_b))

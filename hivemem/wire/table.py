@@ -913,6 +913,7 @@ _LOCK_NAME = Param("key", "path", s.KEY, True, greedy=True, extra={"example": "d
 _LK = f"{_NSP}/locks/{{key}}"
 _MAYBE_LOCK = s.out({"lock": {"anyOf": [s.ref("Lock"), {"type": "null"}]}})
 _LEASE_BODY = s.obj({"lease_id": _LEASE_ID}, ("lease_id",))
+# (".../turn" before the lock itself: a lock's name is greedy, as keys are)
 _COORD_ROUTES = (
     RouteSpec(
         "grant_lease", "POST", "/v1/leases", "Grant a lease (its home: namespace, else reserved)",
@@ -941,15 +942,15 @@ _COORD_ROUTES = (
         params=(NS,),
     ),
     RouteSpec(
-        "lock_info", "GET", _LK, "The lock's holder and token, or null if it is free",
-        _MAYBE_LOCK, errors=(404,), params=(NS, _LOCK_NAME),
-    ),
-    RouteSpec(
         "lock_turn", "GET", f"{_LK}/turn",
         "Whether a waiter's ticket would get the lock now (the lock is free, the ticket first)",
         s.out({"turn": {"type": "boolean"}}), errors=(404,),
         params=(NS, _LOCK_NAME, _param("ticket", "query",
                                         {"type": "string", "pattern": "^[0-9a-f]{24}$"}, True)),
+    ),
+    RouteSpec(
+        "lock_info", "GET", _LK, "The lock's holder and token, or null if it is free",
+        _MAYBE_LOCK, errors=(404,), params=(NS, _LOCK_NAME),
     ),
     RouteSpec(
         "try_lock", "POST", f"{_LK}/acquire",
