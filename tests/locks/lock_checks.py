@@ -64,14 +64,19 @@ def run_counters(
 
 
 def killed_holder_loses_lock(
-    url: str, token: str, ns: str, ttl: float, waiter_url: str | None = None
+    url: str,
+    tokens: dict[str, str],
+    ns: str,
+    ttl: float,
+    waiter_url: str | None = None,
 ) -> float:
     """Start a holder, kill -9 it, wait for the lock; return the delay after its expiry.
 
-    The waiter talks to ``waiter_url`` (default ``url``: another replica, say).
+    ``tokens``: the tokens of agents ``doomed`` and ``survivor`` (``{}``: embedded). The
+    waiter talks to ``waiter_url`` (default ``url``: another replica, say).
     """
     holder = subprocess.Popen(
-        [sys.executable, WORKER, "hold", url, token, ns, "doomed", str(ttl)],
+        [sys.executable, WORKER, "hold", url, tokens.get("doomed", ""), ns, "doomed", str(ttl)],
         stdout=subprocess.PIPE,
         env=_env(),
         text=True,
@@ -84,15 +89,19 @@ def killed_holder_loses_lock(
         holder.wait()
         if holder.stdout is not None:
             holder.stdout.close()
-    with hivemem.connect(waiter_url or url, token=token or None, cleanup_interval=0) as mem:
-        assert mem.lock_info(ns, "L").token == lk.token  # the dead holder's lease still runs
+    where = waiter_url or url
+    with (
+        hivemem.connect(where, token=tokens.get("survivor"), cleanup_interval=0) as mem,
+        hivemem.connect(where, token=tokens.get("doomed"), cleanup_interval=0) as late,
+    ):
+        assert mem.lock_info(ns, "L", "survivor").token == lk.token  # its lease still runs
         with mem.lock(ns, "L", "survivor", ttl=30, wait=ttl + 5) as mine:
             got_at = time.time()
             assert mine.token > lk.token
             assert lk.expires_at is not None and got_at >= lk.expires_at
             with pytest.raises(ConflictError) as info:  # the dead holder's late write
-                mem.write(ns, "state", "stale", "doomed", fence=lk)
+                late.write(ns, "state", "stale", "doomed", fence=lk)
             assert info.value.reason == "fenced"
             mem.write(ns, "state", "fresh", "survivor", fence=mine)
-        assert mem.read(ns, "state") == "fresh"
+        assert mem.read(ns, "state", "survivor") == "fresh"
     return got_at - lk.expires_at
