@@ -4,7 +4,8 @@
   figure, with ``HIVEMEM_LOCK_ROUNDS=2000``) and, holding it, do a fenced
   read-increment-write of a counter: the counter ends at exactly the number of holds,
   tokens are strictly increasing in grant order, and no two holds overlap (ordered by
-  token, each hold ends before the next one starts; times are ``time.time()``, one clock for every process of the machine).
+  token, each hold ends before the next one starts; times are ``time.time()``, one clock
+  for every process of the machine).
 - A holder killed with ``kill -9`` loses the lock when its lease expires: a waiter gets it
   at most 0.5 s after ``expires_at`` (and never before), and a fenced write with the dead
   holder's token is refused (``ConflictError(reason="fenced")``).
