@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hivemem._core import Core, Listener
 from hivemem._core import since_arg as _since
+from hivemem._lockhold import AsyncLockHold
 from hivemem._plan import adrive
 from hivemem._sync import _agent_core
 from hivemem._views import NamespaceView
@@ -37,8 +38,11 @@ if TYPE_CHECKING:
         AccessLogEntry,
         Entry,
         Event,
+        Lease,
+        Lock,
         NamespaceInfo,
         Page,
+        Presence,
         Session,
         Version,
         Webhook,
@@ -165,11 +169,18 @@ class AsyncMemory:
         ttl: float | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
+        lease: str | Lease | None = None,
+        fence: Lock | None = None,
     ) -> Entry:
         """Write a value under the namespace's conflict strategy; return the stored entry.
 
+        ``lease``: the entry lives as long as that lease (no ``ttl`` then); ``fence``: a
+        held :class:`Lock` whose token must still hold it.
+
         Raises:
-            ConflictError: the strategy or ``expected_version`` refused the write.
+            ConflictError: the strategy or ``expected_version`` refused the write; with
+                ``reason="fenced"``, ``fence``'s token no longer holds its lock.
+            LeaseExpired: ``lease`` is gone.
             PermissionDenied: the agent lacks write permission.
             NamespaceFull: the write would exceed ``max_entries``.
             InvalidArgument, TooLarge: bad key, value or TTL.
@@ -183,6 +194,8 @@ class AsyncMemory:
                 ttl,
                 expected_version,
                 idempotency_key,
+                lease,
+                fence,
             )
         )
 
@@ -670,6 +683,103 @@ class AsyncMemory:
     def get_metrics(self) -> dict[str, Any]:
         """Client-side metrics: near-cache hits, misses and hit rate; circuit breaker state."""
         return self._c.metrics()
+
+    # ------------------------------------------------------------ leases and locks (§19)
+    async def grant_lease(
+        self, ttl: float, agent: str | None = None, *, ns: str | None = None
+    ) -> Lease:
+        """Grant a lease that lives ``ttl`` seconds unless kept alive.
+
+        Args:
+            ttl: Seconds (above 0); each ``keep_alive`` extends the lease by as much.
+            agent: The agent the lease is granted to (only it uses it).
+            ns: The lease's home namespace (needs write there); default a reserved one.
+                Entries, presence and locks of other namespaces may attach to it.
+
+        Raises:
+            InvalidArgument: a bad ttl (negative, zero, NaN, above 10 years).
+        """
+        return await self._run(self._c.grant_lease(ttl, ns, agent))
+
+    async def keep_alive(self, lease_id: str | Lease, agent: str | None = None) -> Lease:
+        """Extend a live lease (and everything attached to it) by its ttl, from now.
+
+        Raises:
+            LeaseExpired: the lease expired, was revoked, or never existed.
+        """
+        return await self._run(self._c.keep_alive(lease_id, agent))
+
+    async def revoke_lease(self, lease_id: str | Lease, agent: str | None = None) -> None:
+        """End a lease now: what it carries goes with it.
+
+        Its entries are deleted (``memory:deleted``, reason ``lease_revoked``), its presence
+        leaves, its locks are released.
+
+        Raises:
+            LeaseExpired: the lease expired, was revoked, or never existed.
+        """
+        await self._run(self._c.revoke_lease(lease_id, agent))
+
+    async def join(
+        self,
+        namespace: str,
+        agent: str | None = None,
+        *,
+        lease: str | Lease,
+        info: Any = None,
+    ) -> Presence:
+        """Mark the agent present in the namespace as long as ``lease`` lives.
+
+        ``presence:joined`` on the first join under a lease (a second join only updates
+        ``info``); ``presence:left`` when the lease ends.
+        """
+        return await self._run(self._c.join(namespace, lease, info, agent))
+
+    async def presence(self, namespace: str, agent: str | None = None) -> list[Presence]:
+        """The agents present in the namespace (their leases live), by agent id."""
+        return await self._run(self._c.presence(namespace, agent))
+
+    async def try_lock(
+        self, namespace: str, name: str, agent: str | None = None, *, ttl: float = 30.0
+    ) -> Lock | None:
+        """Take the lock if it is free and nobody waits for it; else return ``None``.
+
+        The hold lives ``ttl`` seconds unless its lease is kept alive
+        (``keep_alive(lk.lease_id)``).
+        """
+        return await self._run(self._c.try_lock(namespace, name, ttl, agent))
+
+    def lock(
+        self,
+        namespace: str,
+        name: str,
+        agent: str | None = None,
+        *,
+        ttl: float = 30.0,
+        wait: float | None = 10.0,
+    ) -> AsyncLockHold:
+        """Hold a lock for a block: ``with mem.lock(ns, "deploy") as lk:`` (``async with``).
+
+        Waiters are served first come, first served; ``wait=None`` waits without limit.
+        The block gets the :class:`Lock`; write with ``fence=lk``.
+
+        Raises:
+            LockTimeout: on entering, ``wait`` ran out.
+        """
+        return AsyncLockHold(self, namespace, name, agent, ttl, wait)
+
+    async def unlock(self, lock: Lock, agent: str | None = None) -> bool:
+        """Release a hold; ``False`` if it had ended already (expired or released).
+
+        Raises:
+            ConflictError: ``reason="not_holder"``: another agent holds it (only its
+                holder or a namespace admin may unlock it).
+        """
+        return await self._run(self._c.unlock(lock, agent))
+
+    async def lock_info(self, namespace: str, name: str, agent: str | None = None) -> Lock | None:
+        """Who holds the lock now (holder, token, lease), or ``None`` if it is free."""
+        return await self._run(self._c.lock_info(namespace, name, agent))
 
     # -- end of unasync source "memory"
 

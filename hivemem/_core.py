@@ -7,10 +7,13 @@ the backend (``execute`` or ``aexecute``) and passes the result back through
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import math
+import re
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -21,9 +24,17 @@ from hivemem import _validate as v
 from hivemem.engine import ops as o
 from hivemem.engine import queues as q
 from hivemem.engine.history import MAX_HISTORY
+from hivemem.engine.leases import LEASE_HOME
+from hivemem.engine.locks import TICKET_LEN
 from hivemem.errors import InvalidArgument
 from hivemem.memories.registry import save_snapshots
-from hivemem.types import EVENT_TYPES, Event, Task
+from hivemem.types import (
+    EVENT_TYPES,
+    Event,
+    Lease,
+    Lock,
+    Task,
+)
 
 if TYPE_CHECKING:
     from hivemem.backends.base import Backend
@@ -327,9 +338,11 @@ class Core:
         ttl: Any,
         expected_version: Any,
         idempotency_key: str | None,
+        lease: Any = None,
+        fence: Any = None,
     ) -> o.Put:
-        """Check and build a Put op."""
-        return o.Put(
+        """Check and build a Put op (``lease``: a lease id; ``fence``: a :class:`Lock`)."""
+        op = o.Put(
             agent=self.who(agent),
             ns=v.check_namespace(namespace),
             key=v.check_key(key),
@@ -337,6 +350,17 @@ class Core:
             ttl=v.check_ttl(ttl),
             expected_version=v.check_version(expected_version),
             idempotency_key=_idem(idempotency_key),
+        )
+        if lease is None and fence is None:
+            return op
+        if lease is not None and op.ttl is not None:
+            raise InvalidArgument(
+                "give ttl= or lease=, not both: a leased entry lives as its lease"
+            )
+        return dataclasses.replace(
+            op,
+            lease=None if lease is None else self.lease_id(lease),
+            fence=None if fence is None else self.fence(fence),
         )
 
     def put_many(
@@ -619,6 +643,112 @@ class Core:
             raise InvalidArgument(f"invalid webhook id {hook_id!r}")
         return hook_id
 
+    # ------------------------------------------------------------ leases and locks (§19)
+    def lease_id(self, lease: Any) -> str:
+        """A lease id (or a :class:`Lease`), checked: ``"<home namespace>/<32 hex>"``."""
+        if isinstance(lease, Lease):
+            lease = lease.id
+        if not isinstance(lease, str) or _LEASE_ID.fullmatch(lease) is None:
+            raise InvalidArgument(
+                f"invalid lease id {lease!r}: pass the id of a Lease from grant_lease"
+            )
+        home = lease.rpartition("/")[0]
+        if home != LEASE_HOME:
+            v.check_namespace(home)
+        return lease
+
+    def fence(self, lock: Any) -> tuple[str, str, int]:
+        """The ``fence=`` of a write: a :class:`Lock` from ``lock``/``try_lock``."""
+        if not isinstance(lock, Lock) or not lock.namespace:
+            raise InvalidArgument("fence= takes the Lock that lock() or try_lock() returned")
+        token = lock.token
+        if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token <= v.MAX_INT:
+            raise InvalidArgument(f"invalid lock token {token!r}: an integer >= 0")
+        return (v.check_namespace(lock.namespace), v.check_key(lock.name), token)
+
+    def grant_lease(self, ttl: Any, namespace: str | None, agent: str | None) -> o.GrantLease:
+        """Check and build a GrantLease op (home: ``namespace``, else the reserved one)."""
+        home = LEASE_HOME if namespace is None else v.check_namespace(namespace)
+        return o.GrantLease(
+            agent=self.who(agent), ns=home, ttl=_lease_ttl(ttl), lease_hex=uuid.uuid4().hex
+        )
+
+    def keep_alive(self, lease: Any, agent: str | None) -> o.KeepAlive:
+        """Check and build a KeepAlive op."""
+        lease_id = self.lease_id(lease)
+        home = lease_id.rpartition("/")[0]
+        return o.KeepAlive(agent=self.who(agent), ns=home, lease_id=lease_id)
+
+    def revoke_lease(self, lease: Any, agent: str | None) -> o.RevokeLease:
+        """Check and build a RevokeLease op."""
+        lease_id = self.lease_id(lease)
+        home = lease_id.rpartition("/")[0]
+        return o.RevokeLease(agent=self.who(agent), ns=home, lease_id=lease_id)
+
+    def join(self, namespace: str, lease: Any, info: Any, agent: str | None) -> o.Join:
+        """Check and build a Join op."""
+        return o.Join(
+            agent=self.who(agent),
+            ns=v.check_namespace(namespace),
+            lease_id=self.lease_id(lease),
+            info_json=self.encode(info),
+        )
+
+    def presence(self, namespace: str, agent: str | None) -> o.ListPresence:
+        """Check and build a ListPresence op."""
+        return o.ListPresence(agent=self.who(agent), ns=v.check_namespace(namespace))
+
+    def try_lock(
+        self,
+        namespace: str,
+        name: str,
+        ttl: Any,
+        agent: str | None,
+        ticket: str | None = None,
+        ticket_ttl: float = 2.0,
+    ) -> o.TryLock:
+        """Check and build a TryLock op (``ticket``: a waiter's place in line)."""
+        if ticket is not None and (
+            not isinstance(ticket, str) or _TICKET.fullmatch(ticket) is None
+        ):
+            raise InvalidArgument(f"invalid ticket {ticket!r}: {TICKET_LEN} lowercase hex digits")
+        return o.TryLock(
+            agent=self.who(agent),
+            ns=v.check_namespace(namespace),
+            name=v.check_key(name),
+            ttl=_lease_ttl(ttl),
+            ticket=ticket,
+            ticket_ttl=_lease_ttl(ticket_ttl),
+            lease_hex=uuid.uuid4().hex,
+        )
+
+    def unlock(self, lock: Any, agent: str | None) -> o.Unlock:
+        """Check and build an Unlock op from a :class:`Lock`."""
+        ns, name, token = self.fence(lock)
+        return o.Unlock(agent=self.who(agent), ns=ns, name=name, token=token)
+
+    def lock_info(self, namespace: str, name: str, agent: str | None) -> o.LockInfo:
+        """Check and build a LockInfo op."""
+        return o.LockInfo(
+            agent=self.who(agent), ns=v.check_namespace(namespace), name=v.check_key(name)
+        )
+
+    def lock_turn(self, namespace: str, name: str, ticket: str, agent: str | None) -> o.LockTurn:
+        """Check and build a LockTurn op (a waiter's poll)."""
+        if not isinstance(ticket, str) or _TICKET.fullmatch(ticket) is None:
+            raise InvalidArgument(f"invalid ticket {ticket!r}: {TICKET_LEN} lowercase hex digits")
+        return o.LockTurn(
+            agent=self.who(agent),
+            ns=v.check_namespace(namespace),
+            name=v.check_key(name),
+            ticket=ticket,
+        )
+
+    @staticmethod
+    def new_ticket() -> str:
+        """A waiter's ticket: this clock in ns (orders waiters), then 8 random hex digits."""
+        return f"{time.time_ns():016x}{uuid.uuid4().hex[:8]}"
+
     # ------------------------------------------------------------ remote client state
     def breaker_status(self) -> dict[str, Any]:
         """The circuit breaker of a remote store (embedded stores have none: always closed)."""
@@ -657,6 +787,19 @@ def since_arg(since: Any) -> int | None:
     if isinstance(since, bool) or not isinstance(since, int) or since < 0:
         raise InvalidArgument(f"invalid since {since!r}: give a revision (integer >= 0)")
     return since
+
+
+_LEASE_ID = re.compile(r"[^/]{1,128}/[0-9a-f]{32}")
+_TICKET = re.compile(f"[0-9a-f]{{{TICKET_LEN}}}")
+
+
+def _lease_ttl(ttl: Any) -> float:
+    """A lease's or lock's ttl: required, above 0, at most ``MAX_TTL``, finite."""
+    if ttl is None:
+        raise InvalidArgument("ttl is required: seconds the lease (or lock) lives")
+    checked = v.check_ttl(ttl)
+    assert checked is not None and math.isfinite(checked)
+    return checked
 
 
 def _idem(key: Any) -> str | None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hivemem._core import Core, Listener
 from hivemem._core import since_arg as _since
+from hivemem._lockhold import LockHold
 from hivemem._plan import drive
 from hivemem._views import NamespaceView
 from hivemem.engine import ops as o
@@ -32,8 +33,11 @@ if TYPE_CHECKING:
         AccessLogEntry,
         Entry,
         Event,
+        Lease,
+        Lock,
         NamespaceInfo,
         Page,
+        Presence,
         Session,
         Version,
         Webhook,
@@ -158,11 +162,18 @@ class Memory:
         ttl: float | None = None,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
+        lease: str | Lease | None = None,
+        fence: Lock | None = None,
     ) -> Entry:
         """Write a value under the namespace's conflict strategy; return the stored entry.
 
+        ``lease``: the entry lives as long as that lease (no ``ttl`` then); ``fence``: a
+        held :class:`Lock` whose token must still hold it.
+
         Raises:
-            ConflictError: the strategy or ``expected_version`` refused the write.
+            ConflictError: the strategy or ``expected_version`` refused the write; with
+                ``reason="fenced"``, ``fence``'s token no longer holds its lock.
+            LeaseExpired: ``lease`` is gone.
             PermissionDenied: the agent lacks write permission.
             NamespaceFull: the write would exceed ``max_entries``.
             InvalidArgument, TooLarge: bad key, value or TTL.
@@ -176,6 +187,8 @@ class Memory:
                 ttl,
                 expected_version,
                 idempotency_key,
+                lease,
+                fence,
             )
         )
 
@@ -653,6 +666,101 @@ class Memory:
     def get_metrics(self) -> dict[str, Any]:
         """Client-side metrics: near-cache hits, misses and hit rate; circuit breaker state."""
         return self._c.metrics()
+
+    # ------------------------------------------------------------ leases and locks (§19)
+    def grant_lease(self, ttl: float, agent: str | None = None, *, ns: str | None = None) -> Lease:
+        """Grant a lease that lives ``ttl`` seconds unless kept alive.
+
+        Args:
+            ttl: Seconds (above 0); each ``keep_alive`` extends the lease by as much.
+            agent: The agent the lease is granted to (only it uses it).
+            ns: The lease's home namespace (needs write there); default a reserved one.
+                Entries, presence and locks of other namespaces may attach to it.
+
+        Raises:
+            InvalidArgument: a bad ttl (negative, zero, NaN, above 10 years).
+        """
+        return self._run(self._c.grant_lease(ttl, ns, agent))
+
+    def keep_alive(self, lease_id: str | Lease, agent: str | None = None) -> Lease:
+        """Extend a live lease (and everything attached to it) by its ttl, from now.
+
+        Raises:
+            LeaseExpired: the lease expired, was revoked, or never existed.
+        """
+        return self._run(self._c.keep_alive(lease_id, agent))
+
+    def revoke_lease(self, lease_id: str | Lease, agent: str | None = None) -> None:
+        """End a lease now: what it carries goes with it.
+
+        Its entries are deleted (``memory:deleted``, reason ``lease_revoked``), its presence
+        leaves, its locks are released.
+
+        Raises:
+            LeaseExpired: the lease expired, was revoked, or never existed.
+        """
+        self._run(self._c.revoke_lease(lease_id, agent))
+
+    def join(
+        self,
+        namespace: str,
+        agent: str | None = None,
+        *,
+        lease: str | Lease,
+        info: Any = None,
+    ) -> Presence:
+        """Mark the agent present in the namespace as long as ``lease`` lives.
+
+        ``presence:joined`` on the first join under a lease (a second join only updates
+        ``info``); ``presence:left`` when the lease ends.
+        """
+        return self._run(self._c.join(namespace, lease, info, agent))
+
+    def presence(self, namespace: str, agent: str | None = None) -> list[Presence]:
+        """The agents present in the namespace (their leases live), by agent id."""
+        return self._run(self._c.presence(namespace, agent))
+
+    def try_lock(
+        self, namespace: str, name: str, agent: str | None = None, *, ttl: float = 30.0
+    ) -> Lock | None:
+        """Take the lock if it is free and nobody waits for it; else return ``None``.
+
+        The hold lives ``ttl`` seconds unless its lease is kept alive
+        (``keep_alive(lk.lease_id)``).
+        """
+        return self._run(self._c.try_lock(namespace, name, ttl, agent))
+
+    def lock(
+        self,
+        namespace: str,
+        name: str,
+        agent: str | None = None,
+        *,
+        ttl: float = 30.0,
+        wait: float | None = 10.0,
+    ) -> LockHold:
+        """Hold a lock for a block: ``with mem.lock(ns, "deploy") as lk:`` (``async with``).
+
+        Waiters are served first come, first served; ``wait=None`` waits without limit.
+        The block gets the :class:`Lock`; write with ``fence=lk``.
+
+        Raises:
+            LockTimeout: on entering, ``wait`` ran out.
+        """
+        return LockHold(self, namespace, name, agent, ttl, wait)
+
+    def unlock(self, lock: Lock, agent: str | None = None) -> bool:
+        """Release a hold; ``False`` if it had ended already (expired or released).
+
+        Raises:
+            ConflictError: ``reason="not_holder"``: another agent holds it (only its
+                holder or a namespace admin may unlock it).
+        """
+        return self._run(self._c.unlock(lock, agent))
+
+    def lock_info(self, namespace: str, name: str, agent: str | None = None) -> Lock | None:
+        """Who holds the lock now (holder, token, lease), or ``None`` if it is free."""
+        return self._run(self._c.lock_info(namespace, name, agent))
 
     # -- end of generated "memory"
 

@@ -35,13 +35,17 @@ NAMES = {
     "AsyncConversations": "Conversations",
     "AsyncHandle": "Handle",
     "AsyncIterator": "Iterator",
+    "AsyncLockHold": "LockHold",
     "AsyncMemories": "Memories",
     "AsyncMemory": "Memory",
     "AsyncQueue": "Queue",
     "AsyncRun": "Run",
     "AsyncSubscription": "Subscription",
     "_achange": "_change",
+    "__aenter__": "__enter__",
+    "__aexit__": "__exit__",
     "_afollow": "_follow",
+    "_asleep": "_sleep",
     "acall": "call",
     "acreate_session": "create_session",
     "adrive": "drive",
@@ -68,6 +72,7 @@ TWINS = (
     Twin("memories/api.py", "memories/api.py", "memories"),
     Twin("memories/api.py", "memories/api.py", "sessions"),
     Twin("queues.py", "queues.py", "queue"),
+    Twin("_lockhold.py", "_lockhold.py", "lock_hold"),
 )
 
 _ASYNC_KEYWORDS = ("def", "for", "with")

@@ -10,9 +10,11 @@ remote client raise the same classes, so embedded and remote callers catch the s
     ├── Unauthenticated         401 unauthenticated
     ├── NotFound                404 not_found
     │   ├── NamespaceNotFound   404 namespace_not_found
-    │   └── ItemNotFound        404 item_not_found    (also a ValueError: list.remove)
+    │   ├── ItemNotFound        404 item_not_found    (also a ValueError: list.remove)
+    │   └── LeaseExpired        404 lease_expired     (expired, revoked or unknown lease)
     ├── AlreadyExists           409 already_exists
     ├── ConflictError           409 conflict          (reason, current_version)
+    │   └── LockTimeout         409 lock_timeout      (lock(wait=) ran out)
     ├── NamespaceFull           409 namespace_full
     ├── QuotaExceeded           409 quota_exceeded    (quota, limit: an operator's quota)
     ├── IndexOutOfRange         409 index_out_of_range (also an IndexError: list.pop)
@@ -47,6 +49,8 @@ __all__ = [
     "InternalError",
     "InvalidArgument",
     "ItemNotFound",
+    "LeaseExpired",
+    "LockTimeout",
     "NamespaceFull",
     "NamespaceNotFound",
     "NotFound",
@@ -185,6 +189,27 @@ class ConflictError(HivememError):
         super().__init__(message, reason=reason, current_version=current_version, **details)
         self.reason = reason
         self.current_version = current_version
+
+
+class LeaseExpired(NotFound):
+    """The lease is gone: it expired, was revoked, or never existed.
+
+    404: after a sweep, an expired lease and an unknown one cannot be told apart.
+    """
+
+    code = "lease_expired"
+    status = 404
+
+
+class LockTimeout(ConflictError):
+    """``lock(..., wait=)`` did not get the lock in time (nothing held, nothing changed)."""
+
+    code = "lock_timeout"
+    status = 409
+
+    def __init__(self, message: str = "", **details: Any) -> None:
+        details.setdefault("reason", "lock_timeout")
+        super().__init__(message, **details)
 
 
 class NamespaceFull(HivememError):
@@ -360,10 +385,12 @@ ERRORS_BY_CODE: dict[str, type[HivememError]] = {
         NotFound,
         NamespaceNotFound,
         ItemNotFound,
+        LeaseExpired,
         IndexOutOfRange,
         WrongType,
         AlreadyExists,
         ConflictError,
+        LockTimeout,
         NamespaceFull,
         QuotaExceeded,
         InvalidArgument,

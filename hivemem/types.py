@@ -20,11 +20,14 @@ __all__ = [
     "Entry",
     "Event",
     "Group",
+    "Lease",
     "Level",
+    "Lock",
     "MemoryRecord",
     "Message",
     "NamespaceInfo",
     "Page",
+    "Presence",
     "RECORD_TIERS",
     "ScoredMemory",
     "Session",
@@ -68,6 +71,13 @@ EVENT_TYPES = (
     "task:extended",
     "task:returned",
     "task:dead",
+    # coordination (SPEC §19): leases, presence, locks
+    "memory:deleted",
+    "presence:joined",
+    "presence:left",
+    "lock:acquired",
+    "lock:released",
+    "lock:expired",
 )
 
 #: The event types that take a revision and go into the namespace's stream.
@@ -760,4 +770,120 @@ class WebhookDelivery:
             data.get("status"),
             data.get("error"),
             float(data.get("duration", 0.0)),
+        )
+
+
+# ---------------------------------------------------------------- coordination (SPEC §19)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A lease (``grant_lease``): lives ``ttl`` seconds unless kept alive.
+
+    Attributes:
+        id: ``"<home namespace>/<32 hex>"``; pass it to ``keep_alive``, ``revoke_lease``,
+            ``write(..., lease=)`` and ``join``.
+        agent_id: The agent the lease was granted to.
+        ttl: Seconds each ``keep_alive`` extends it by.
+        expires_at: Unix seconds from which it (and all attached to it) is gone.
+    """
+
+    id: str
+    agent_id: str
+    ttl: float
+    expires_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the lease as a JSON-ready dict."""
+        return {
+            "id": self.id,
+            "agent_id": self.agent_id,
+            "ttl": self.ttl,
+            "expires_at": self.expires_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Lease:
+        """Build a lease from :meth:`to_dict` output."""
+        return cls(
+            str(data["id"]), str(data["agent_id"]), float(data["ttl"]), float(data["expires_at"])
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """An agent present in a namespace (``join``), as long as its lease lives.
+
+    Attributes:
+        agent_id: Who is present.
+        info: What it said about itself (any JSON).
+        since: Unix seconds of its first ``join`` under this lease.
+        lease_id: The lease its presence lives by.
+    """
+
+    agent_id: str
+    info: Any
+    since: float
+    lease_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the presence record as a JSON-ready dict."""
+        return {
+            "agent_id": self.agent_id,
+            "info": self.info,
+            "since": self.since,
+            "lease_id": self.lease_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Presence:
+        """Build a presence record from :meth:`to_dict` output."""
+        return cls(
+            str(data["agent_id"]), data.get("info"), float(data["since"]), str(data["lease_id"])
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """A held lock (``lock``, ``try_lock``, ``lock_info``).
+
+    Attributes:
+        name: The lock's name.
+        holder: The agent holding it.
+        token: The fencing token: the revision of its ``lock:acquired`` event, so it grows
+            strictly with every grant of any lock of the namespace and never goes back.
+        lease_id: The lease the hold lives by (``keep_alive`` it to hold longer).
+        namespace: The namespace the lock belongs to.
+        expires_at: When the hold ends unless its lease is kept alive.
+    """
+
+    name: str
+    holder: str
+    token: int
+    lease_id: str
+    namespace: str = ""
+    expires_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the lock as a JSON-ready dict."""
+        return {
+            "name": self.name,
+            "holder": self.holder,
+            "token": self.token,
+            "lease_id": self.lease_id,
+            "namespace": self.namespace,
+            "expires_at": self.expires_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Lock:
+        """Build a lock from :meth:`to_dict` output."""
+        exp = data.get("expires_at")
+        return cls(
+            str(data["name"]),
+            str(data["holder"]),
+            int(data["token"]),
+            str(data["lease_id"]),
+            str(data.get("namespace", "")),
+            None if exp is None else float(exp),
         )

@@ -16,6 +16,7 @@ import pytest
 import hivemem
 from hivemem import _plan
 from hivemem._async import AsyncMemory, AsyncSubscription
+from hivemem._lockhold import AsyncLockHold, LockHold
 from hivemem._sync import Memory, Subscription
 from hivemem._unasync import generate, unasync
 from hivemem.conversations import (
@@ -49,6 +50,7 @@ PAIRS: list[tuple[type, type, set[str], set[str], set[str]]] = [
             "clear_cache",
             "get_metrics",
             "queue",
+            "lock",
         },
     ),
     (Conversation, AsyncConversation, set(), set(), {"id"}),
@@ -56,6 +58,7 @@ PAIRS: list[tuple[type, type, set[str], set[str], set[str]]] = [
     (Memories, AsyncMemories, set(), set(), {"session_id"}),
     (Subscription, AsyncSubscription, set(), {"aunsubscribe"}, {"active", "unsubscribe"}),
     (Queue, AsyncQueue, set(), set(), {"agent", "max_attempts", "name", "namespace"}),
+    (LockHold, AsyncLockHold, set(), set(), {"lock"}),
 ]
 
 FUNCTIONS = [

@@ -43,7 +43,7 @@ import orjson
 
 from hivemem.backends.base import Backend
 from hivemem.backends.redis_call import ThreadConnections
-from hivemem.engine import fast
+from hivemem.engine import fast, locks
 from hivemem.engine import ops as o
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, entry_cap, execute
 from hivemem.engine.txn import (
@@ -56,7 +56,7 @@ from hivemem.engine.txn import (
     filter_audit,
 )
 from hivemem.errors import BackendUnavailable, HivememError, InternalError
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo
+from hivemem.types import AccessLogEntry, Entry, Event, Lock, NamespaceInfo
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -604,6 +604,8 @@ def _patch(value: Any, base: int) -> Any:
         if value.revision <= _PLACEHOLDER // 2:
             return dataclasses.replace(value, revision=base + value.revision - _PLACEHOLDER)
         return value
+    if isinstance(value, Lock) and value.token <= _PLACEHOLDER // 2:
+        return dataclasses.replace(value, token=base + value.token - _PLACEHOLDER)
     if isinstance(value, list):
         return [_patch(v, base) for v in value]
     if isinstance(value, dict):
@@ -723,6 +725,13 @@ class RedisBackend(Backend):
             # Watchers ask for this on every change: the events with the rest, one round trip.
             need.append(("rev", ns))
             need.append(("events", ns, op.since, op.limit))
+        elif isinstance(op, o.TryLock | o.Unlock | o.LockInfo | o.LockTurn):
+            keys, scans = locks.reads(op)
+            need.extend(("e", ns, k) for k in keys)
+            if scans:
+                if op.mutates:
+                    need.append(("rev", ns))
+                need.append(("scan", ns, locks.ticket_prefix(op.name), None, locks.MAX_TICKET_SCAN))
         idem = getattr(op, "idempotency_key", None)
         if idem is not None:
             need.append(("idem", ns, f"{op.agent}\x00{idem}"))

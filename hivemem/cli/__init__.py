@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     from hivemem.cli import (
         bench,
         completion,
+        coordination,
         data,
         demo,
         mcp,
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.register(sub)
     mcp.register(sub)
     demo.register(sub)
+    coordination.register(sub)
     completion.register(sub, parser)
     return parser
 

@@ -6,14 +6,17 @@
 contract the backends implement; the engine imports nothing from :mod:`hivemem.backends`.
 
 The op table is complete once this package is imported (as it is before any of its
-modules): ``lists``, ``restore``, ``history`` and ``queues`` build on ``apply``, so their
+modules): ``lists``, ``restore``, ``history``, ``queues``, ``webhooks``, ``leases`` and
+``locks`` (whose ``Put`` handler adds ``lease=`` and ``fence=``) build on ``apply``, so their
 handlers join ``apply``'s table here.
 """
 
 from hivemem.engine import (
     apply,
     history,
+    leases,
     lists,
+    locks,
     queues,
     restore,
     webhooks,
@@ -24,3 +27,5 @@ apply.HANDLERS.update(restore.HANDLERS)
 apply.HANDLERS.update(history.HANDLERS)
 apply.HANDLERS.update(queues.HANDLERS)
 apply.HANDLERS.update(webhooks.HANDLERS)
+apply.HANDLERS.update(leases.HANDLERS)
+apply.HANDLERS.update(locks.HANDLERS)

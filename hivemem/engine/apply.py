@@ -423,7 +423,9 @@ def _write_one(
     value_json: str,
     ttl: float | None,
     expected_version: int | None,
+    lease_expiry: float | None = None,
 ) -> Entry:
+    """Write one entry; ``lease_expiry`` (an attached lease's end) replaces any ttl."""
     ns, tx, now = info.name, ctx.tx, ctx.now
     raw = tx.entry_get(ns, key)
     strategy = info.conflict_strategy
@@ -435,6 +437,8 @@ def _write_one(
         _expire(ctx, ns, key, raw)
     ttl = ttl if ttl is not None else info.ttl
     expires_at = now + ttl if ttl is not None else None
+    if lease_expiry is not None:
+        expires_at = lease_expiry
     value: Any = _codec  # the text as given is stored, decoded once for the returned entry
     if refused is not None:
         exc = refusal(refused, ns, key, current, expected_version)
@@ -688,7 +692,12 @@ def stats(ctx: Ctx, op: o.Stats) -> dict[str, Any]:
 
 def sweep(ctx: Ctx, op: o.Sweep) -> int:
     count = 0
-    for ns, key in ctx.tx.expired_scan(ctx.now, op.limit):
+    # An expired lease first: the entries attached to it (same expiry) then go as
+    # "memory:deleted" (reason lease_expired) with it, not one by one as "memory:expired".
+    found = sorted(
+        ctx.tx.expired_scan(ctx.now, op.limit), key=lambda nk: internal_kind(nk[1]) != "lease"
+    )
+    for ns, key in found:
         raw = ctx.tx.entry_get(ns, key)
         if raw is not None and not _live(raw, ctx.now):
             _expire(ctx, ns, key, raw)

@@ -38,7 +38,8 @@ STRATEGIES = frozenset({"latest-wins", "first-wins", "version"})
 def qualifies(op: Put | Delete, info: NamespaceInfo) -> bool:
     """Whether a fast path may try ``op`` in the namespace ``info`` describes.
 
-    Idempotent ops (they record their result), pre-resolved writes, strategies that run a
+    Idempotent ops (they record their result), pre-resolved writes, writes with a lease or a
+    fence (they read and write engine records), strategies that run a
     resolver, values that may be reserved (list headers), namespaces of a kind (memories)
     and callers without write permission (the refusal is the engine's to word and audit)
     go to the engine.
@@ -52,6 +53,8 @@ def qualifies(op: Put | Delete, info: NamespaceInfo) -> bool:
     return type(op) is Delete or (
         info.conflict_strategy in STRATEGIES
         and not op.resolved  # type: ignore[union-attr]
+        and op.lease is None  # type: ignore[union-attr]
+        and op.fence is None  # type: ignore[union-attr]
         and not maybe_reserved(op.value_json)  # type: ignore[union-attr]
     )
 

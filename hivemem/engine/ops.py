@@ -18,8 +18,11 @@ from hivemem.types import (
     AccessLogEntry,
     Entry,
     Event,
+    Lease,
+    Lock,
     NamespaceInfo,
     Page,
+    Presence,
     Task,
     Version,
     Webhook,
@@ -49,6 +52,15 @@ __all__ = [
     "History",
     "ListAsOf",
     "ReadAsOf",
+    "GrantLease",
+    "Join",
+    "KeepAlive",
+    "ListPresence",
+    "LockInfo",
+    "LockTurn",
+    "RevokeLease",
+    "TryLock",
+    "Unlock",
     "ListEntries",
     "ListInsert",
     "ListNamespaces",
@@ -282,6 +294,10 @@ class Put(Op[Entry]):
     #: The caller ran the namespace's custom resolver itself (a client-side resolver the
     #: store does not have): store the value as given if ``expected_version`` still holds.
     resolved: bool = False
+    #: A lease id: the entry lives as long as that lease (engine/leases.py).
+    lease: str | None = None
+    #: ``(namespace, lock name, token)``: refused unless that token still holds the lock.
+    fence: tuple[str, str, int] | None = None
     action: ClassVar[str | None] = "write"
     mutates: ClassVar[bool] = True
 
@@ -728,6 +744,111 @@ class RecordDelivery(Op[Webhook]):
     delivery_json: str | None = None
     max_failures: int = 0
     mutates: ClassVar[bool] = True
+
+
+# ---------------------------------------------------------------- leases and locks
+# (engine/leases.py, engine/locks.py; SPEC §19)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GrantLease(Op[Lease]):
+    """Grant a lease of ``ttl`` seconds homed in ``ns`` (``_hivemem.leases`` by default)."""
+
+    ns: str
+    ttl: float
+    #: The new lease's id within its home (random, chosen when the op is built: a store
+    #: that runs an op again after a conflict must grant the same lease).
+    lease_hex: str
+    action: ClassVar[str | None] = "grant_lease"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeepAlive(Op[Lease]):
+    """Extend a live lease by its ttl (and all attached to it); ``ns`` is its home."""
+
+    ns: str
+    lease_id: str
+    action: ClassVar[str | None] = "keep_alive"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevokeLease(Op[None]):
+    """End a lease now: its entries, presence and locks go with it; ``ns`` is its home."""
+
+    ns: str
+    lease_id: str
+    action: ClassVar[str | None] = "revoke_lease"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Join(Op[Presence]):
+    """Mark the agent present in ``ns`` as long as its lease lives (needs write)."""
+
+    ns: str
+    lease_id: str
+    info_json: str = "null"
+    action: ClassVar[str | None] = "join"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListPresence(Op[list[Presence]]):
+    """The agents present in ``ns`` (live leases only), by agent id (needs read)."""
+
+    ns: str
+    action: ClassVar[str | None] = "presence"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TryLock(Op[Lock | None]):
+    """Take the lock ``name`` of ``ns`` for ``ttl`` seconds if free, else ``None``.
+
+    ``ticket``: a waiter's place in line (first come, first served): a free lock goes to
+    the oldest live ticket; a busy one refreshes the ticket for ``ticket_ttl`` seconds.
+    """
+
+    ns: str
+    name: str
+    ttl: float
+    ticket: str | None = None
+    ticket_ttl: float = 2.0
+    #: The id of the hold's lease within the namespace (as ``GrantLease.lease_hex``).
+    lease_hex: str = ""
+    action: ClassVar[str | None] = "lock"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unlock(Op[bool]):
+    """Release the hold ``token`` of lock ``name``; ``False`` if that hold had ended."""
+
+    ns: str
+    name: str
+    token: int
+    action: ClassVar[str | None] = "unlock"
+    mutates: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockInfo(Op[Lock | None]):
+    """The current holder of lock ``name`` of ``ns``, or ``None`` (needs read)."""
+
+    ns: str
+    name: str
+    action: ClassVar[str | None] = "lock_info"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockTurn(Op[bool]):
+    """Whether ``try_lock`` with ``ticket`` would get the lock now (a waiter's poll; a read)."""
+
+    ns: str
+    name: str
+    ticket: str
+    action: ClassVar[str | None] = "lock_info"
 
 
 #: Op types that run in a write transaction.

@@ -27,8 +27,18 @@ import mcp_types as types
 import orjson
 
 from hivemem.conversations import DEFAULT_NAMESPACE
-from hivemem.engine.history import MAX_HISTORY
-from hivemem.errors import HivememError, InvalidArgument, NotFound
+from hivemem.engine.history import (
+    MAX_HISTORY,
+)
+from hivemem.errors import (
+    HivememError,
+    InvalidArgument,
+    LockTimeout,
+    NotFound,
+)
+from hivemem.types import (
+    Lock,
+)
 from hivemem.wire.table import BY_NAME
 
 if TYPE_CHECKING:
@@ -550,6 +560,73 @@ TOOLS: dict[str, ToolSpec] = {
         ),
     )
 }
+
+
+# ---------------------------------------------------------------- coordination (§19): locks
+
+
+async def _acquire_lock(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
+    hold = mem.lock(
+        args["namespace"], args["name"], ttl=args.get("ttl", 30.0), wait=args.get("wait", 0.0)
+    )
+    try:
+        lk = await hold.acquire()
+    except LockTimeout:
+        held = await mem.lock_info(args["namespace"], args["name"])
+        return {"acquired": False, "held_by": None if held is None else held.to_dict()}
+    return {"acquired": True, **lk.to_dict()}
+
+
+async def _release_lock(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
+    lk = Lock(args["name"], mem.agent, args["token"], "", args["namespace"])
+    return {"released": await mem.unlock(lk)}
+
+
+async def _presence(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
+    return {"present": [p.to_dict() for p in await mem.presence(args["namespace"])]}
+
+
+_LOCK_NAME = Param("name", {"type": "string", "minLength": 1, "maxLength": 1024},
+                   "The lock's name.", required=True)  # fmt: skip
+_LOCK_TOOLS = (
+    ToolSpec(
+        "acquire_lock",
+        "Take a named lock of a namespace (one holder at a time, first come first served). "
+        "Returns acquired=true with the fencing token, or acquired=false and who holds it. "
+        "The hold ends after ttl seconds unless released with release_lock.",
+        (
+            _NS,
+            _LOCK_NAME,
+            Param("ttl", _schema("try_lock", "ttl"), "Seconds the hold lives (default 30)."),
+            Param(
+                "wait",
+                {"type": "number", "minimum": 0, "maximum": 60},
+                "Seconds to wait for a busy lock (default 0: answer at once).",
+            ),
+        ),
+        _acquire_lock,
+    ),
+    ToolSpec(
+        "release_lock",
+        "Release a hold taken with acquire_lock, by its token. released=false: the hold "
+        "had ended already (it expired or was released).",
+        (
+            _NS,
+            _LOCK_NAME,
+            Param("token", _schema("unlock", "token"), "The token acquire_lock returned.", True),
+        ),
+        _release_lock,
+    ),
+    ToolSpec(
+        "presence",
+        "List the agents present in a namespace (joined with a live lease), with what each "
+        "said about itself.",
+        (_NS,),
+        _presence,
+        read_only=True,
+    ),
+)
+TOOLS.update({t.name: t for t in _LOCK_TOOLS})
 
 
 def list_tools() -> list[types.Tool]:

@@ -16,14 +16,18 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hivemem.engine import ops as o
+from hivemem.engine.leases import LEASE_HOME
 from hivemem.engine.restore import entry_record, stored_from_record
 from hivemem.memories.wire import MemoryCall, memory_call
 from hivemem.types import (
     AccessLogEntry,
     Entry,
     Event,
+    Lease,
+    Lock,
     NamespaceInfo,
     Page,
+    Presence,
     Task,
     Version,
     Webhook,
@@ -219,6 +223,11 @@ def _put(op: o.Put) -> Call:
         body["expected_version"] = op.expected_version
     if op.resolved:
         body["resolved"] = True
+    if op.lease is not None:
+        body["lease"] = op.lease
+    if op.fence is not None:
+        ns, name, token = op.fence
+        body["fence"] = {"namespace": ns, "name": name, "token": token}
     return _call("put_entry", op, key=op.key, body=_json(body), decode=Entry.from_dict)
 
 
@@ -459,6 +468,60 @@ def _webhook_deliveries(op: o.WebhookDeliveries) -> Call:
     )
 
 
+# ---------------------------------------------------------------- leases and locks (§19)
+
+
+def _grant_lease(op: o.GrantLease) -> Call:
+    body: dict[str, Any] = {"ttl": op.ttl}
+    if op.ns != LEASE_HOME:
+        body["namespace"] = op.ns
+    return _call("grant_lease", op, body=_json(body), decode=Lease.from_dict)
+
+
+def _keep_alive(op: o.KeepAlive) -> Call:
+    body = _json({"lease_id": op.lease_id})
+    return _call("keep_alive", op, body=body, decode=Lease.from_dict)
+
+
+def _revoke_lease(op: o.RevokeLease) -> Call:
+    return _call("revoke_lease", op, body=_json({"lease_id": op.lease_id}), decode=lambda d: None)
+
+
+def _join(op: o.Join) -> Call:
+    body = _json({"lease_id": op.lease_id, "info": _raw(op.info_json)})
+    return _call("join", op, body=body, decode=Presence.from_dict)
+
+
+def _presence(op: o.ListPresence) -> Call:
+    return _call("presence", op, decode=lambda d: [Presence.from_dict(p) for p in d["items"]])
+
+
+def _maybe_lock(data: Any) -> Lock | None:
+    return None if data["lock"] is None else Lock.from_dict(data["lock"])
+
+
+def _lock_turn(op: o.LockTurn) -> Call:
+    params = {"ticket": op.ticket}
+    return _call("lock_turn", op, key=op.name, params=params, decode=lambda d: d["turn"])
+
+
+def _try_lock(op: o.TryLock) -> Call:
+    body: dict[str, Any] = {"ttl": op.ttl}
+    if op.ticket is not None:
+        body["ticket"] = op.ticket
+        body["ticket_ttl"] = op.ticket_ttl
+    return _call("try_lock", op, key=op.name, body=_json(body), decode=_maybe_lock)
+
+
+def _unlock(op: o.Unlock) -> Call:
+    body = _json({"token": op.token})
+    return _call("unlock", op, key=op.name, body=body, decode=lambda d: d["released"])
+
+
+def _lock_info(op: o.LockInfo) -> Call:
+    return _call("lock_info", op, key=op.name, decode=_maybe_lock)
+
+
 _CALLS: dict[type, Callable[[Any], Call]] = {
     o.CreateNamespace: _create,
     o.GetNamespace: _get_ns,
@@ -505,6 +568,15 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
     o.ListWebhooks: _list_webhooks,
     o.RemoveWebhook: _remove_webhook,
     o.WebhookDeliveries: _webhook_deliveries,
+    o.GrantLease: _grant_lease,
+    o.KeepAlive: _keep_alive,
+    o.RevokeLease: _revoke_lease,
+    o.Join: _join,
+    o.ListPresence: _presence,
+    o.LockTurn: _lock_turn,
+    o.TryLock: _try_lock,
+    o.Unlock: _unlock,
+    o.LockInfo: _lock_info,
 }
 
 

@@ -419,9 +419,40 @@ WEBHOOK_DELIVERY = out(
     }
 )
 
+
+LEASE = out(
+    {
+        "id": {"type": "string"},
+        "agent_id": {"type": "string"},
+        "ttl": {"type": "number"},
+        "expires_at": TIME,
+    }
+)
+PRESENCE = out(
+    {
+        "agent_id": {"type": "string"},
+        "info": {},
+        "since": TIME,
+        "lease_id": {"type": "string"},
+    }
+)
+LOCK = out(
+    {
+        "name": {"type": "string"},
+        "holder": {"type": "string"},
+        "token": {"type": "integer", "description": "fencing token: grows with every grant"},
+        "lease_id": {"type": "string"},
+        "namespace": {"type": "string"},
+        "expires_at": {"type": ["number", "null"]},
+    }
+)
+
 #: The named schemas (``#/components/schemas/...``).
 COMPONENTS: dict[str, Schema] = {
     "Entry": ENTRY,
+    "Lease": LEASE,
+    "Presence": PRESENCE,
+    "Lock": LOCK,
     "Namespace": NAMESPACE,
     "Event": EVENT,
     "Error": ERROR,

@@ -187,6 +187,26 @@ def _param(name: str, where: str, schema: Schema, required: bool = False, **extr
 
 # ---------------------------------------------------------------- shared parameters
 
+#: A lease id (``grant_lease``): ``"<home namespace>/<32 hex>"``.
+_LEASE_ID: Schema = {
+    "type": "string",
+    "pattern": "^[^/]{1,128}/[0-9a-f]{32}$",
+    "description": "a lease id: the entry lives as long as that lease (no ttl then)",
+}
+#: A held lock's fence: the write is refused unless that token still holds the lock.
+_FENCE: Schema = {
+    "type": "object",
+    "properties": {
+        "namespace": s.NS_NAME,
+        "name": {"type": "string", "minLength": 1, "maxLength": 1024},
+        "token": {"type": "integer", "minimum": 0, "maximum": s.INT64},
+    },
+    "required": ["namespace", "name", "token"],
+    "additionalProperties": False,
+    "description": "a held lock (fencing token): refused (409 conflict, reason fenced) once "
+    "that token no longer holds it",
+}
+
 NS = _param("ns", "path", s.NS_NAME, True, example="default")
 KEY = Param("key", "path", s.KEY, True, greedy=True, extra={"example": "greeting"})
 LIST_KEY = Param("key", "path", s.LIST_KEY, True, greedy=True, extra={"example": "todo"})
@@ -332,6 +352,8 @@ _ENTRY_ROUTES = (
                     "description": "true only for a custom namespace whose resolver "
                     "runs in the client: the value is that resolver's outcome",
                 },
+                "lease": _LEASE_ID,
+                "fence": _FENCE,
             },
             ("value",),
         ),
@@ -987,6 +1009,72 @@ _MEMORY_ROUTES = (
             s.ref("Session"), errors=_READ),
 )  # fmt: skip
 
+# ---------------------------------------------------------------- leases and locks (§19)
+
+_LOCK_NAME = Param("key", "path", s.KEY, True, greedy=True, extra={"example": "deploy"})
+_LK = f"{_NSP}/locks/{{key}}"
+_MAYBE_LOCK = s.out({"lock": {"anyOf": [s.ref("Lock"), {"type": "null"}]}})
+_LEASE_BODY = s.obj({"lease_id": _LEASE_ID}, ("lease_id",))
+# (".../turn" before the lock itself: a lock's name is greedy, as keys are)
+_COORD_ROUTES = (
+    RouteSpec(
+        "grant_lease", "POST", "/v1/leases", "Grant a lease (its home: namespace, else reserved)",
+        s.ref("Lease"), errors=(404,),
+        body=s.obj({"ttl": s.TTL, "namespace": s.NS_NAME}, ("ttl",)),
+    ),
+    RouteSpec(
+        "keep_alive", "POST", "/v1/leases/keepalive",
+        "Extend a live lease and all attached to it by its ttl", s.ref("Lease"),
+        errors=(404,), body=_LEASE_BODY,
+    ),
+    RouteSpec(
+        "revoke_lease", "POST", "/v1/leases/revoke",
+        "End a lease now: attached entries are deleted, presence leaves, locks are released",
+        s.out({"revoked": {"type": "boolean"}}), errors=(404,), body=_LEASE_BODY,
+        retry_safe=False,
+    ),
+    RouteSpec(
+        "join", "POST", f"{_NSP}/presence", "Be present in the namespace while a lease lives",
+        s.ref("Presence"), errors=(404,), params=(NS,),
+        body=s.obj({"lease_id": _LEASE_ID, "info": s.ANY}, ("lease_id",)),
+    ),
+    RouteSpec(
+        "presence", "GET", f"{_NSP}/presence", "The agents present in the namespace",
+        s.out({"items": {"type": "array", "items": s.ref("Presence")}}), errors=(404,),
+        params=(NS,),
+    ),
+    RouteSpec(
+        "lock_turn", "GET", f"{_LK}/turn",
+        "Whether a waiter's ticket would get the lock now (the lock is free, the ticket first)",
+        s.out({"turn": {"type": "boolean"}}), errors=(404,),
+        params=(NS, _LOCK_NAME, _param("ticket", "query",
+                                        {"type": "string", "pattern": "^[0-9a-f]{24}$"}, True)),
+    ),
+    RouteSpec(
+        "lock_info", "GET", _LK, "The lock's holder and token, or null if it is free",
+        _MAYBE_LOCK, errors=(404,), params=(NS, _LOCK_NAME),
+    ),
+    RouteSpec(
+        "try_lock", "POST", f"{_LK}/acquire",
+        "Take the lock if free (a ticket waits in line), else answer lock: null",
+        _MAYBE_LOCK, errors=(404,), params=(NS, _LOCK_NAME), retry_safe=False,
+        body=s.obj(
+            {
+                "ttl": s.TTL,
+                "ticket": {"type": "string", "pattern": "^[0-9a-f]{24}$"},
+                "ticket_ttl": s.TTL,
+            },
+            ("ttl",),
+        ),
+    ),
+    RouteSpec(
+        "unlock", "POST", f"{_LK}/release", "Release a hold (false: it had ended already)",
+        s.out({"released": {"type": "boolean"}}), errors=(404, 409), params=(NS, _LOCK_NAME),
+        body=s.obj({"token": {"type": "integer", "minimum": 0, "maximum": s.INT64}},
+                   ("token",)),
+    ),
+)  # fmt: skip
+
 # ---------------------------------------------------------------- the document itself
 
 _DOC_ROUTES = (
@@ -1114,6 +1202,7 @@ ROUTES: tuple[RouteSpec, ...] = (
     *_REGISTRY_ROUTES,
     *_CONVERSATION_ROUTES,
     *_MEMORY_ROUTES,
+    *_COORD_ROUTES,
     *_DOC_ROUTES,
     *_QUEUE_ROUTES,
     *_WEBHOOK_ROUTES,

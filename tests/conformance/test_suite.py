@@ -5,6 +5,7 @@ from hivemem.testing.test_audit import *  # noqa: F403
 from hivemem.testing.test_conflicts import *  # noqa: F403
 from hivemem.testing.test_contract import *  # noqa: F403
 from hivemem.testing.test_conversations import *  # noqa: F403
+from hivemem.testing.test_coordination import *  # noqa: F403
 from hivemem.testing.test_entries import *  # noqa: F403
 from hivemem.testing.test_errors import *  # noqa: F403
 from hivemem.testing.test_events import *  # noqa: F403

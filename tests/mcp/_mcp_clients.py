@@ -35,6 +35,9 @@ TOOL_NAMES = {
     "put_task",
     "claim_task",
     "complete_task",
+    "acquire_lock",
+    "release_lock",
+    "presence",
 }
 
 

@@ -129,3 +129,22 @@ async def test_queue_tools_put_claim_complete(amem: hivemem.AsyncMemory) -> None
     assert await error(amem, "claim_task", namespace="team", queue="jobs", visibility=-1) in (
         "invalid_argument"
     )
+
+
+async def test_lock_tools(amem: hivemem.AsyncMemory) -> None:
+    """acquire_lock takes a free lock, reports a busy one; release_lock ends the hold."""
+    got = await ok(amem, "acquire_lock", namespace="ops", name="deploy", ttl=60)
+    assert got["acquired"] is True and got["holder"] == "a1"
+    other = amem.as_agent("a2")
+    busy = await ok(other, "acquire_lock", namespace="ops", name="deploy", wait=0.05)
+    assert busy == {"acquired": False, "held_by": {**busy["held_by"], "token": got["token"]}}
+    assert await ok(amem, "release_lock", namespace="ops", name="deploy", token=got["token"]) == {
+        "released": True
+    }
+    assert await error(amem, "acquire_lock", namespace="ops", name="deploy", ttl=-1) == (
+        "invalid_argument"
+    )
+    lease = await amem.grant_lease(30, ns="ops")
+    await amem.join("ops", lease=lease.id, info={"role": "ops"})
+    present = await ok(amem, "presence", namespace="ops")
+    assert [p["agent_id"] for p in present["present"]] == ["a1"]

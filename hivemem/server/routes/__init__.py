@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from hivemem.server.routes import (
     conversations,
+    coordination,
     docs,
     entries,
     events,
@@ -46,6 +47,7 @@ HANDLERS = {
     **registry.HANDLERS,
     **conversations.HANDLERS,
     **memories.HANDLERS,
+    **coordination.HANDLERS,
     **docs.HANDLERS,
     **queues.HANDLERS,
     **webhooks.HANDLERS,

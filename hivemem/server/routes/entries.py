@@ -12,6 +12,7 @@ from hivemem.engine import ops as o
 from hivemem.errors import HivememError, InvalidArgument
 from hivemem.server._http import json_response, query_float, query_int, query_str, raw_json
 from hivemem.server.routes._common import body_of, endpoint, fields, integral
+from hivemem.types import Lock
 from hivemem.wire.schemas import MAX_BATCH
 from hivemem.wire.table import BY_NAME
 
@@ -92,6 +93,8 @@ async def write_entry(request: Request, hub: Hub, caller: Caller) -> tuple[int, 
         body.get("ttl"),
         body.get("expected_version"),
         _idem(request),
+        body.get("lease"),
+        _fence(body.get("fence")),
     )
     resolved = body.get("resolved", False)
     if not isinstance(resolved, bool):
@@ -99,6 +102,21 @@ async def write_entry(request: Request, hub: Hub, caller: Caller) -> tuple[int, 
     if resolved:
         op = dataclasses.replace(op, resolved=True)
     return 200, orjson.dumps((await hub.run(caller, op)).to_dict())
+
+
+def _fence(fence: Any) -> Lock | None:
+    """The ``fence`` of a put's body (``{namespace, name, token}``) as a :class:`Lock`."""
+    if fence is None:
+        return None
+    if not isinstance(fence, dict) or set(fence) != {"namespace", "name", "token"}:
+        raise InvalidArgument("fence must be an object with namespace, name and token")
+    integral(fence, "token")
+    token = fence["token"]
+    if isinstance(token, bool) or not isinstance(token, int) or token < 0:
+        raise InvalidArgument("fence.token must be an integer >= 0")
+    if not isinstance(fence["namespace"], str) or not isinstance(fence["name"], str):
+        raise InvalidArgument("fence.namespace and fence.name must be strings")
+    return Lock(fence["name"], "", token, "", fence["namespace"])
 
 
 @endpoint
