@@ -75,6 +75,15 @@ OPS: list[o.Op[Any]] = [
     o.ListWebhooks(agent=A),
     o.RemoveWebhook(agent=A, hook_id="h/1"),
     o.WebhookDeliveries(agent=A, hook_id="h1", limit=3),
+    o.GrantLease(agent=A, ns="n", ttl=2.5, lease_hex="ab" * 16),
+    o.KeepAlive(agent=A, ns="n", lease_id="n/" + "ab" * 16),
+    o.RevokeLease(agent=A, ns="n", lease_id="n/" + "ab" * 16),
+    o.Join(agent=A, ns="n", lease_id="n/" + "ab" * 16, info_json='{"a": 1}'),
+    o.ListPresence(agent=A, ns="n"),
+    o.TryLock(agent=A, ns="n", name="deploy/é", ttl=3.0, ticket="t1", lease_hex="cd" * 16),
+    o.Unlock(agent=A, ns="n", name="deploy/é", token=7),
+    o.LockInfo(agent=A, ns="n", name="deploy/é"),
+    o.LockTurn(agent=A, ns="n", name="deploy/é", ticket="t1"),
 ]
 
 
