@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from hivemem.conversations import AsyncConversation, AsyncConversations
     from hivemem.memories.api import AsyncMemories
     from hivemem.records import RecordPlans
+    from hivemem.transactions import AsyncTransaction
     from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Session
 
 __all__ = ["AsyncMemory", "AsyncSubscription"]
@@ -92,8 +93,12 @@ class AsyncMemory:
         max_entries: int | None = None,
         description: str = "",
         exist_ok: bool = False,
+        group: str | None = None,
     ) -> NamespaceInfo:
         """Create a namespace; its creator gets admin unless ``permissions`` name it.
+
+        ``group`` (fixed at creation): on Redis Cluster, namespaces of one group share a
+        hash slot, so one transaction may span them; other stores record it only.
 
         Raises:
             AlreadyExists: the namespace exists (unless ``exist_ok``).
@@ -111,6 +116,7 @@ class AsyncMemory:
                 max_entries,
                 description,
                 exist_ok,
+                group,
             )
         )
 
@@ -501,6 +507,17 @@ class AsyncMemory:
     def get_metrics(self) -> dict[str, Any]:
         """Client-side metrics: near-cache hits, misses and hit rate; circuit breaker state."""
         return self._c.metrics()
+
+    # ------------------------------------------------------------ transactions (§19)
+    def transaction(self, agent: str | None = None) -> AsyncTransaction:
+        """A transaction: ``compare(...)``, then ``on_success``/``on_failure`` ops, ``commit()``.
+
+        All compares and then one branch run atomically, across any namespaces, each write
+        with its usual permission, strategy, event and audit (SPEC §19).
+        """
+        from hivemem.transactions import AsyncTransaction
+
+        return AsyncTransaction(self, agent)
 
     # -- end of unasync source "memory"
 

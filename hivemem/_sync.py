@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from hivemem.conversations import Conversation, Conversations
     from hivemem.memories.api import Memories
     from hivemem.records import RecordPlans
+    from hivemem.transactions import Transaction
     from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Session
 
 __all__ = ["Memory", "Subscription"]
@@ -87,8 +88,12 @@ class Memory:
         max_entries: int | None = None,
         description: str = "",
         exist_ok: bool = False,
+        group: str | None = None,
     ) -> NamespaceInfo:
         """Create a namespace; its creator gets admin unless ``permissions`` name it.
+
+        ``group`` (fixed at creation): on Redis Cluster, namespaces of one group share a
+        hash slot, so one transaction may span them; other stores record it only.
 
         Raises:
             AlreadyExists: the namespace exists (unless ``exist_ok``).
@@ -106,6 +111,7 @@ class Memory:
                 max_entries,
                 description,
                 exist_ok,
+                group,
             )
         )
 
@@ -486,6 +492,17 @@ class Memory:
     def get_metrics(self) -> dict[str, Any]:
         """Client-side metrics: near-cache hits, misses and hit rate; circuit breaker state."""
         return self._c.metrics()
+
+    # ------------------------------------------------------------ transactions (§19)
+    def transaction(self, agent: str | None = None) -> Transaction:
+        """A transaction: ``compare(...)``, then ``on_success``/``on_failure`` ops, ``commit()``.
+
+        All compares and then one branch run atomically, across any namespaces, each write
+        with its usual permission, strategy, event and audit (SPEC §19).
+        """
+        from hivemem.transactions import Transaction
+
+        return Transaction(self, agent)
 
     # -- end of generated "memory"
 

@@ -39,6 +39,7 @@ NAMES = {
     "AsyncMemory": "Memory",
     "AsyncRun": "Run",
     "AsyncSubscription": "Subscription",
+    "AsyncTransaction": "Transaction",
     "_afollow": "_follow",
     "acall": "call",
     "acreate_session": "create_session",

@@ -9,6 +9,7 @@ The op table is complete once this package is imported (as it is before any of i
 modules): ``lists`` builds on ``apply``, so its handlers join ``apply``'s table here.
 """
 
-from hivemem.engine import apply, lists
+from hivemem.engine import apply, lists, transactions
 
 apply.HANDLERS.update(lists.HANDLERS)
+apply.HANDLERS.update(transactions.HANDLERS)

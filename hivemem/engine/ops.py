@@ -43,6 +43,9 @@ __all__ = [
     "Stats",
     "Sweep",
     "Transact",
+    "Transaction",
+    "TxnCompare",
+    "TxnStep",
     "UpdateNamespace",
     "UpdatePermissions",
 ]
@@ -96,6 +99,8 @@ class CreateNamespace(Op[NamespaceInfo]):
     max_entries: int | None = None
     description: str = ""
     exist_ok: bool = False
+    #: The transaction group (immutable; on Redis Cluster, the namespace's hash tag).
+    group: str | None = None
     action: ClassVar[str | None] = "create_namespace"
     mutates: ClassVar[bool] = True
 
@@ -424,6 +429,70 @@ class Transact(Op[list[Entry]]):
     idempotency_key: str | None = None
     action: ClassVar[str | None] = "transact"
     mutates: ClassVar[bool] = True
+
+
+# ---------------------------------------------------------------- transactions
+# (SPEC §19 Transactions; handler in hivemem/engine/transactions.py)
+
+
+@dataclass(frozen=True, slots=True)
+class TxnCompare:
+    """One condition of a transaction: ``target`` of the entry at ``ns``/``key``.
+
+    ``target`` is ``"version"`` (``expected`` an int; 0: no live entry), ``"value"``
+    (``expected`` the value's JSON text) or ``"exists"`` (``expected`` a bool).
+    """
+
+    ns: str
+    key: str
+    target: str
+    expected: Any
+
+
+@dataclass(frozen=True, slots=True)
+class TxnStep:
+    """One op of a transaction's branch: ``kind`` is ``"write"``, ``"delete"`` or ``"read"``.
+
+    A write carries ``value_json`` and optionally ``ttl`` and ``expected_version``; a delete
+    optionally ``expected_version``; a read nothing more.
+    """
+
+    kind: str
+    ns: str
+    key: str
+    value_json: str | None = None
+    ttl: float | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transaction(Op[Any]):
+    """Compares, then the ops of one branch, in one atomic step across namespaces.
+
+    Every compare is evaluated; if all hold, ``success`` runs, else ``failure``. Each op of
+    the branch is the ordinary op (write, delete, read) with its usual permission, conflict
+    strategy, events and audit record. The value is a :class:`~hivemem.types.TxnResult`.
+    """
+
+    compares: tuple[TxnCompare, ...] = ()
+    success: tuple[TxnStep, ...] = ()
+    failure: tuple[TxnStep, ...] = ()
+    idempotency_key: str | None = None
+    action: ClassVar[str | None] = "transaction"
+    mutates: ClassVar[bool] = True
+
+    @property
+    def namespace_name(self) -> str | None:
+        """The first namespace the transaction names (its audit record's, its idempotency
+        key's home)."""
+        for item in (*self.compares, *self.success, *self.failure):
+            return item.ns
+        return None
+
+    @property
+    def namespaces(self) -> list[str]:
+        """Every namespace the transaction names, sorted (the order it reads them in)."""
+        return sorted({i.ns for i in (*self.compares, *self.success, *self.failure)})
 
 
 #: Op types that run in a write transaction.
