@@ -216,6 +216,12 @@ def _create_namespace(resolvers: list[str]) -> Schema:
             "name": s.NS_NAME,
             "exist_ok": {"type": "boolean"},
             **config,
+            "group": {
+                "type": ["string", "null"],
+                "pattern": r"^[A-Za-z0-9._:\-]{1,128}$",
+                "description": "transaction group, fixed at creation: on Redis Cluster the "
+                "namespaces of one group share a hash slot, so one transaction may span them",
+            },
             "permissions": {
                 "anyOf": [config["permissions"], {"type": "null"}],
                 "description": "null: the default, {creator: admin}",
@@ -885,6 +891,44 @@ _MEMORY_ROUTES = (
             s.ref("Session"), errors=_READ),
 )  # fmt: skip
 
+# ---------------------------------------------------------------- transactions (§19)
+
+_TXN_TARGET: Schema = {"type": "object", "properties": {
+    "namespace": s.NS_NAME, "key": s.KEY,
+    "version": {"type": "integer", "minimum": 0, "description": "0: no live entry"},
+    "value": s.ANY, "exists": {"type": "boolean"}},
+    "required": ["namespace", "key"], "additionalProperties": False,
+    "description": "one condition: exactly one of version, value, exists"}
+_TXN_STEP: Schema = {"type": "object", "properties": {
+    "op": {"enum": ["write", "delete", "read"]}, "namespace": s.NS_NAME, "key": s.KEY,
+    "value": s.ANY, "ttl": s.TTL,
+    "expected_version": {"type": ["integer", "null"], "minimum": 0}},
+    "required": ["op", "namespace", "key"], "additionalProperties": False}
+_TXN_RESULT = s.out({
+    "succeeded": {"type": "boolean"},
+    "results": {"type": "array", "items": {"anyOf": [s.ref("Entry"), {"type": "boolean"},
+                                                      {"type": "null"}]},
+                "description": "per op of the branch that ran: the written Entry, whether a "
+                "delete removed a live entry, the Entry read (null: none)"},
+    "revisions": {"type": "object", "additionalProperties": {"type": "integer"}},
+})
+_TXN_ROUTES = (
+    RouteSpec(
+        "transaction", "POST", "/v1/transactions",
+        "Compares, then the success or failure ops, atomically across namespaces",
+        _TXN_RESULT, errors=(404, 409), idempotency_key=True,
+        description="At most 128 compares and ops in all. Each write, delete and read keeps "
+        "its usual permission, conflict strategy, events and audit; a refused one changes "
+        "nothing. On Redis Cluster the namespaces must share a slot (group=): else 422 "
+        "cross_slot.",
+        body=s.obj({
+            "compares": {"type": "array", "items": _TXN_TARGET, "maxItems": 128},
+            "success": {"type": "array", "items": _TXN_STEP, "maxItems": 128},
+            "failure": {"type": "array", "items": _TXN_STEP, "maxItems": 128},
+        }),
+    ),
+)  # fmt: skip
+
 # ---------------------------------------------------------------- the document itself
 
 _DOC_ROUTES = (
@@ -904,6 +948,7 @@ ROUTES: tuple[RouteSpec, ...] = (
     *_REGISTRY_ROUTES,
     *_CONVERSATION_ROUTES,
     *_MEMORY_ROUTES,
+    *_TXN_ROUTES,
     *_DOC_ROUTES,
 )
 #: Each route by name.

@@ -20,6 +20,7 @@ from hivemem.server.routes import (
     namespaces,
     registry,
     system,
+    transactions,
     ui,
 )
 from hivemem.wire.table import ROUTES as TABLE
@@ -41,6 +42,7 @@ HANDLERS = {
     **registry.HANDLERS,
     **conversations.HANDLERS,
     **memories.HANDLERS,
+    **transactions.HANDLERS,
     **docs.HANDLERS,
 }
 if set(HANDLERS) != {r.name for r in TABLE}:  # a table entry without a handler, or the reverse
