@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 from hivemem._core import NOT_GIVEN
 
 if TYPE_CHECKING:
-    from hivemem._async import AsyncMemory
     from hivemem._core import Core
-    from hivemem._sync import Memory
+    from hivemem._plan import AsyncHandle, Handle
     from hivemem.engine import ops as o
     from hivemem.types import TxnResult
 
@@ -106,7 +105,7 @@ class _Builder:
 class Transaction(_Builder):
     """A transaction being built for a :class:`~hivemem.Memory` (``mem.transaction()``)."""
 
-    def __init__(self, mem: Memory, agent: str | None = None) -> None:
+    def __init__(self, mem: Handle, agent: str | None = None) -> None:
         super().__init__(mem._c, agent)
         self._mem = mem
 
@@ -125,7 +124,7 @@ class Transaction(_Builder):
 class AsyncTransaction(_Builder):
     """A transaction being built for an :class:`~hivemem.AsyncMemory`."""
 
-    def __init__(self, mem: AsyncMemory, agent: str | None = None) -> None:
+    def __init__(self, mem: AsyncHandle, agent: str | None = None) -> None:
         super().__init__(mem._c, agent)
         self._mem = mem
 

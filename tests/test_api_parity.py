@@ -47,6 +47,7 @@ PAIRS: list[tuple[type, type, set[str], set[str], set[str]]] = [
             "reset_circuit_breaker",
             "clear_cache",
             "get_metrics",
+            "transaction",
         },
     ),
     (Conversation, AsyncConversation, set(), set(), {"id"}),
