@@ -827,6 +827,18 @@ class RedisBackend(Backend):
             return int(client.xlen(k.audit()))
         return _NOT_SPECIAL
 
+    def _groups(self, needs: list[tuple[Any, ...]]) -> dict[Any, list[tuple[Any, ...]]]:
+        """Reads by round trip: one MULTI for every namespace on one server (a consistent
+        snapshot, even of a transaction over several); by slot (hash tag) on a cluster."""
+        groups: dict[Any, list[tuple[Any, ...]]] = {}
+        for need in needs:
+            if need[0] == "names":
+                group = None
+            else:
+                group = self.keys.t(need[1]) if self.cluster else ""
+            groups.setdefault(group, []).append(need)
+        return groups
+
     def _fetch(self, needs: list[tuple[Any, ...]], snap: dict[tuple[Any, ...], Any]) -> None:
         simple = []
         for need in needs:
@@ -839,10 +851,7 @@ class RedisBackend(Backend):
                 snap[need] = value
         if not simple:
             return
-        # One slot per MULTI in a cluster: group reads by namespace.
-        groups: dict[Any, list[tuple[Any, ...]]] = {}
-        for need in simple:
-            groups.setdefault(need[1] if need[0] != "names" else None, []).append(need)
+        groups = self._groups(simple)
         for ns, group in groups.items():
             pipe = self.client.pipeline(transaction=ns is not None and not self.cluster)
             readers = [self._queue(pipe, need) for need in group]
@@ -1246,9 +1255,7 @@ class RedisBackend(Backend):
                 snap[need] = value
         if not simple:
             return
-        groups: dict[Any, list[tuple[Any, ...]]] = {}
-        for need in simple:
-            groups.setdefault(need[1] if need[0] != "names" else None, []).append(need)
+        groups = self._groups(simple)
         for ns, group in groups.items():
             pipe = client.pipeline(transaction=ns is not None and not self.cluster)
             readers = [self._queue(pipe, need) for need in group]
