@@ -56,9 +56,9 @@ def _round(mem: Any, fn: Any, seconds: float) -> float:
     return n / (time.perf_counter() - start)
 
 
-def measure(url: str, seconds: float, rounds: int) -> tuple[float, float]:
+def measure(url: str, seconds: float, rounds: int, **options: Any) -> tuple[float, float]:
     """Median pairs/s of two plain writes and of the transaction on ``url``."""
-    with hivemem.connect(url, agent="bench") as mem:
+    with hivemem.connect(url, agent="bench", **options) as mem:
         for ns in NS:
             mem.create_namespace(ns, group="bench", exist_ok=True)
         mem.write(NS[0], "x", 0)
@@ -88,6 +88,15 @@ def main() -> None:
         rows.append(("sqlite://", *measure(f"sqlite:///{tmp}/bench.db", cfg.seconds, cfg.rounds)))
         with RedisServer(Path(tmp) / "redis") as server:
             rows.append(("redis://", *measure(server.url, cfg.seconds, cfg.rounds)))
+        # Without a sync per commit the engine's own cost shows.
+        rows.append(
+            (
+                'sqlite:// durability="normal"',
+                *measure(f"sqlite:///{tmp}/fast.db", cfg.seconds, cfg.rounds, durability="normal"),
+            )
+        )
+        with RedisServer(Path(tmp) / "redis-noaof", aof=False) as server:
+            rows.append(("redis:// (no AOF)", *measure(server.url, cfg.seconds, cfg.rounds)))
     git = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
