@@ -100,17 +100,23 @@ def main() -> None:
     git = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    print(f"`PYTHONPATH=. python benchmarks/transactions.py --seconds {cfg.seconds} "
-          f"--rounds {cfg.rounds}`; {os.cpu_count()} cpus, {platform.python_implementation()} "
-          f"{platform.python_version()}, git {git}, load average {load0:.2f} / "
-          f"{os.getloadavg()[0]:.2f} (start / end)\n")
-    print("| store | two plain writes (pairs/s) | transaction 2 compares + 2 writes (/s) "
-          "| time ratio txn / two writes | target |")
+    print(
+        f"`PYTHONPATH=. python benchmarks/transactions.py --seconds {cfg.seconds} "
+        f"--rounds {cfg.rounds}`; {os.cpu_count()} cpus, {platform.python_implementation()} "
+        f"{platform.python_version()}, git {git}, load average {load0:.2f} / "
+        f"{os.getloadavg()[0]:.2f} (start / end)\n"
+    )
+    print(
+        "| store | two plain writes (pairs/s) | transaction 2 compares + 2 writes (/s) "
+        "| time ratio txn / two writes | target |"
+    )
     print("|---|---:|---:|---:|---|")
     for name, plain, txn in rows:
         ratio = plain / txn
-        print(f"| {name} | {plain:,.0f} | {txn:,.0f} | {ratio:.2f}x | <= 1.5x "
-              f"{'met' if ratio <= 1.5 else 'NOT met'} |")
+        print(
+            f"| {name} | {plain:,.0f} | {txn:,.0f} | {ratio:.2f}x | <= 1.5x "
+            f"{'met' if ratio <= 1.5 else 'NOT met'} |"
+        )
 
 
 if __name__ == "__main__":

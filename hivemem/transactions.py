@@ -52,9 +52,7 @@ class TxnBranch:
         self.steps.append(self._c.txn_step("write", namespace, key, value, ttl, expected_version))
         return self
 
-    def delete(
-        self, namespace: str, key: str, *, expected_version: int | None = None
-    ) -> TxnBranch:
+    def delete(self, namespace: str, key: str, *, expected_version: int | None = None) -> TxnBranch:
         """Delete a key (its result: whether a live entry was removed)."""
         self.steps.append(self._c.txn_step("delete", namespace, key, None, None, expected_version))
         return self

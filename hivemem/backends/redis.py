@@ -709,7 +709,7 @@ class RedisBackend(Backend):
         elif isinstance(op, o.Transaction):
             for name in op.namespaces:
                 need.extend((("cfg", name), ("rev", name)))
-            items = (*op.compares, *op.success, *op.failure)
+            items: tuple[o.TxnCompare | o.TxnStep, ...] = (*op.compares, *op.success, *op.failure)
             need.extend(dict.fromkeys(("e", i.ns, i.key) for i in items))
         elif isinstance(op, o.StartWatch | o.GetNamespace):
             need.append(("rev", ns))
@@ -828,13 +828,15 @@ class RedisBackend(Backend):
         return _NOT_SPECIAL
 
     def _groups(self, needs: list[tuple[Any, ...]]) -> dict[Any, list[tuple[Any, ...]]]:
-        """Reads by round trip: one MULTI for every namespace on one server (a consistent
-        snapshot, even of a transaction over several); by slot (hash tag) on a cluster."""
+        """Reads by round trip (``None``: the store-wide names, outside a MULTI).
+
+        One MULTI for every namespace on one server (a consistent snapshot, even of a
+        transaction over several); one per slot (hash tag) on a cluster.
+        """
         groups: dict[Any, list[tuple[Any, ...]]] = {}
         for need in needs:
-            if need[0] == "names":
-                group = None
-            else:
+            group: str | None = None
+            if need[0] != "names":
                 group = self.keys.t(need[1]) if self.cluster else ""
             groups.setdefault(group, []).append(need)
         return groups
@@ -1088,7 +1090,9 @@ class RedisBackend(Backend):
         """Look up the groups of many namespaces at once (listings, the sweeper)."""
         unknown = [n for n in names if n not in self.keys.tags]
         if unknown:
-            for ns, group in zip(unknown, self.client.hmget(self.keys.groups(), unknown)):
+            for ns, group in zip(
+                unknown, self.client.hmget(self.keys.groups(), unknown), strict=True
+            ):
                 if group is not None:
                     self._known_tag(ns, group)
 
@@ -1121,8 +1125,9 @@ class RedisBackend(Backend):
             return
         if not op.mutates:
             return
-        names = op.namespaces if isinstance(op, o.Transaction) else [op.namespace_name]
-        unknown = [n for n in names if n is not None and n not in self.keys.tags]
+        one = op.namespace_name
+        names = op.namespaces if isinstance(op, o.Transaction) else [one] if one else []
+        unknown = [n for n in names if n not in self.keys.tags]
         if unknown:
             self._claim(unknown)
         if isinstance(op, o.Transaction):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from hivemem._frozen import fast_init
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, TxnResult
 
 __all__ = [
     "MUTATIONS",
@@ -466,7 +466,7 @@ class TxnStep:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Transaction(Op[Any]):
+class Transaction(Op[TxnResult]):
     """Compares, then the ops of one branch, in one atomic step across namespaces.
 
     Every compare is evaluated; if all hold, ``success`` runs, else ``failure``. Each op of
@@ -483,16 +483,15 @@ class Transaction(Op[Any]):
 
     @property
     def namespace_name(self) -> str | None:
-        """The first namespace the transaction names (its audit record's, its idempotency
-        key's home)."""
-        for item in (*self.compares, *self.success, *self.failure):
-            return item.ns
-        return None
+        """The first namespace the transaction names (home of its audit record and key)."""
+        items: tuple[TxnCompare | TxnStep, ...] = (*self.compares, *self.success, *self.failure)
+        return items[0].ns if items else None
 
     @property
     def namespaces(self) -> list[str]:
         """Every namespace the transaction names, sorted (the order it reads them in)."""
-        return sorted({i.ns for i in (*self.compares, *self.success, *self.failure)})
+        items: tuple[TxnCompare | TxnStep, ...] = (*self.compares, *self.success, *self.failure)
+        return sorted({i.ns for i in items})
 
 
 #: Op types that run in a write transaction.

@@ -24,7 +24,7 @@ Rules where the spec is silent (also in docs/coordination.md, "Transactions"):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hivemem import _codec
 from hivemem.engine import apply
@@ -32,6 +32,9 @@ from hivemem.engine import ops as o
 from hivemem.engine.permissions import READ, WRITE, require
 from hivemem.errors import InvalidArgument
 from hivemem.types import AccessLogEntry, TxnResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["HANDLERS", "KINDS", "MAX_TXN_OPS", "TARGETS", "check_shape", "same_value"]
 
@@ -45,7 +48,9 @@ _ACTIONS = {"write": "write", "delete": "delete", "read": "read"}
 
 
 def check_shape(
-    compares: tuple[o.TxnCompare, ...], success: tuple[o.TxnStep, ...], failure: tuple[o.TxnStep, ...]
+    compares: tuple[o.TxnCompare, ...],
+    success: tuple[o.TxnStep, ...],
+    failure: tuple[o.TxnStep, ...],
 ) -> None:
     """Refuse a malformed transaction (size, unknown targets or kinds, duplicate keys).
 
@@ -103,9 +108,9 @@ def _holds(ctx: apply.Ctx, c: o.TxnCompare, exists: bool) -> bool:
     raw = ctx.tx.entry_get(c.ns, c.key) if exists else None
     live = raw if raw is not None and (raw.expires_at is None or raw.expires_at > ctx.now) else None
     if c.target == "version":
-        return (live.version if live is not None else 0) == c.expected
+        return bool((live.version if live is not None else 0) == c.expected)
     if c.target == "exists":
-        return (live is not None) == c.expected
+        return bool((live is not None) == c.expected)
     return live is not None and same_value(
         _codec.decode(live.value_json), _codec.decode(c.expected)
     )
@@ -158,4 +163,4 @@ def transaction(ctx: apply.Ctx, op: o.Transaction) -> TxnResult:
     return TxnResult(held, results, revisions)
 
 
-HANDLERS = {o.Transaction: transaction}
+HANDLERS: dict[type, Callable[[apply.Ctx, Any], Any]] = {o.Transaction: transaction}

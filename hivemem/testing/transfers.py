@@ -50,7 +50,9 @@ def audit_balances(mem: Any, accounts: int) -> list[int]:
     return [e.value for e in result.results]
 
 
-def worker(url: str, options: dict[str, Any], accounts: int, transfers: int, seed: int) -> dict:
+def worker(
+    url: str, options: dict[str, Any], accounts: int, transfers: int, seed: int
+) -> dict[str, int]:
     """Make ``transfers`` committed transfers; return counts (committed, retried, skipped)."""
     rng = random.Random(seed)
     committed = retried = skipped = 0

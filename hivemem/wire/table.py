@@ -893,25 +893,44 @@ _MEMORY_ROUTES = (
 
 # ---------------------------------------------------------------- transactions (§19)
 
-_TXN_TARGET: Schema = {"type": "object", "properties": {
-    "namespace": s.NS_NAME, "key": s.KEY,
-    "version": {"type": "integer", "minimum": 0, "description": "0: no live entry"},
-    "value": s.ANY, "exists": {"type": "boolean"}},
-    "required": ["namespace", "key"], "additionalProperties": False,
-    "description": "one condition: exactly one of version, value, exists"}
-_TXN_STEP: Schema = {"type": "object", "properties": {
-    "op": {"enum": ["write", "delete", "read"]}, "namespace": s.NS_NAME, "key": s.KEY,
-    "value": s.ANY, "ttl": s.TTL,
-    "expected_version": {"type": ["integer", "null"], "minimum": 0}},
-    "required": ["op", "namespace", "key"], "additionalProperties": False}
-_TXN_RESULT = s.out({
-    "succeeded": {"type": "boolean"},
-    "results": {"type": "array", "items": {"anyOf": [s.ref("Entry"), {"type": "boolean"},
-                                                      {"type": "null"}]},
-                "description": "per op of the branch that ran: the written Entry, whether a "
-                "delete removed a live entry, the Entry read (null: none)"},
-    "revisions": {"type": "object", "additionalProperties": {"type": "integer"}},
-})
+_TXN_TARGET: Schema = {
+    "type": "object",
+    "properties": {
+        "namespace": s.NS_NAME,
+        "key": s.KEY,
+        "version": {"type": "integer", "minimum": 0, "description": "0: no live entry"},
+        "value": s.ANY,
+        "exists": {"type": "boolean"},
+    },
+    "required": ["namespace", "key"],
+    "additionalProperties": False,
+    "description": "one condition: exactly one of version, value, exists",
+}
+_TXN_STEP: Schema = {
+    "type": "object",
+    "properties": {
+        "op": {"enum": ["write", "delete", "read"]},
+        "namespace": s.NS_NAME,
+        "key": s.KEY,
+        "value": s.ANY,
+        "ttl": s.TTL,
+        "expected_version": {"type": ["integer", "null"], "minimum": 0},
+    },
+    "required": ["op", "namespace", "key"],
+    "additionalProperties": False,
+}
+_TXN_RESULT = s.out(
+    {
+        "succeeded": {"type": "boolean"},
+        "results": {
+            "type": "array",
+            "items": {"anyOf": [s.ref("Entry"), {"type": "boolean"}, {"type": "null"}]},
+            "description": "per op of the branch that ran: the written Entry, whether a "
+            "delete removed a live entry, the Entry read (null: none)",
+        },
+        "revisions": {"type": "object", "additionalProperties": {"type": "integer"}},
+    }
+)
 _TXN_ROUTES = (
     RouteSpec(
         "transaction", "POST", "/v1/transactions",
