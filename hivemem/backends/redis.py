@@ -1170,7 +1170,7 @@ class RedisBackend(Backend):
                     needs = [*needs, *miss.need]
                     continue
                 break
-            if not tx.writes and not isinstance(op, o.Transaction):
+            if not tx.writes and not (isinstance(op, o.Transaction) and tx.pre):
                 self._record_audit(tx)
                 return result
             done, bases = self._commit(tx)
@@ -1229,7 +1229,7 @@ class RedisBackend(Backend):
                     needs = [*needs, *miss.need]
                     continue
                 break
-            if not tx.writes and not isinstance(op, o.Transaction):
+            if not tx.writes and not (isinstance(op, o.Transaction) and tx.pre):
                 self._record_audit(tx)
                 return result
             keys, program = self._program(tx)

@@ -254,3 +254,17 @@ async def test_txn_async_transaction(amem: Any) -> None:
     result = await txn.commit()
     assert result.succeeded and result.results[0].value == 2
     assert await amem.read(B, "k") == 2
+
+
+def test_txn_empty_and_read_only(mem: Any) -> None:
+    """An empty transaction succeeds with nothing; a read-only one changes no revision."""
+    empty = mem.transaction().commit()
+    assert (empty.succeeded, empty.results, empty.revisions) == (True, [], {})
+    mem.write(A, "k", 1)
+    revision = mem.get_namespace(A).revision
+    txn = mem.transaction()
+    txn.compare(A, "k", exists=True)
+    txn.on_success.read(A, "k").read(A, "k")
+    result = txn.commit()
+    assert [e.value for e in result.results] == [1, 1]
+    assert result.revisions == {A: revision} == {A: mem.get_namespace(A).revision}
