@@ -49,6 +49,7 @@ from hivemem.types import (
     Page,
     ScoredMemory,
     Session,
+    TxnResult,
 )
 
 __version__ = "0.1.0"
@@ -89,6 +90,7 @@ __all__ = [
     "Subscription",
     "TooLarge",
     "TooManyRequests",
+    "TxnResult",
     "Unauthenticated",
     "WrongType",
     "__version__",
