@@ -893,31 +893,42 @@ _MEMORY_ROUTES = (
 
 # ---------------------------------------------------------------- transactions (§19)
 
+_TXN_WHERE: dict[str, Schema] = {"namespace": s.NS_NAME, "key": s.KEY}
+_TXN_VERSION: Schema = {"type": "integer", "minimum": 0, "maximum": s.INT64}
+
+
+def _txn_variant(extra: dict[str, Schema], required: tuple[str, ...]) -> Schema:
+    return s.obj({**_TXN_WHERE, **extra}, ("namespace", "key", *required))
+
+
+#: One condition: exactly one of version (0: no live entry), value, exists.
 _TXN_TARGET: Schema = {
-    "type": "object",
-    "properties": {
-        "namespace": s.NS_NAME,
-        "key": s.KEY,
-        "version": {"type": "integer", "minimum": 0, "description": "0: no live entry"},
-        "value": s.ANY,
-        "exists": {"type": "boolean"},
-    },
-    "required": ["namespace", "key"],
-    "additionalProperties": False,
-    "description": "one condition: exactly one of version, value, exists",
+    "oneOf": [
+        _txn_variant({"version": _TXN_VERSION}, ("version",)),
+        _txn_variant({"value": s.ANY}, ("value",)),
+        _txn_variant({"exists": {"type": "boolean"}}, ("exists",)),
+    ],
 }
 _TXN_STEP: Schema = {
-    "type": "object",
-    "properties": {
-        "op": {"enum": ["write", "delete", "read"]},
-        "namespace": s.NS_NAME,
-        "key": s.KEY,
-        "value": s.ANY,
-        "ttl": s.TTL,
-        "expected_version": {"type": ["integer", "null"], "minimum": 0},
-    },
-    "required": ["op", "namespace", "key"],
-    "additionalProperties": False,
+    "oneOf": [
+        _txn_variant(
+            {
+                "op": {"const": "write"},
+                "value": s.ANY,
+                "ttl": s.TTL,
+                "expected_version": {**_TXN_VERSION, "type": ["integer", "null"]},
+            },
+            ("op", "value"),
+        ),
+        _txn_variant(
+            {
+                "op": {"const": "delete"},
+                "expected_version": {**_TXN_VERSION, "type": ["integer", "null"]},
+            },
+            ("op",),
+        ),
+        _txn_variant({"op": {"const": "read"}}, ("op",)),
+    ],
 }
 _TXN_RESULT = s.out(
     {

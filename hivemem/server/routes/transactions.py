@@ -8,7 +8,7 @@ from hivemem._core import NOT_GIVEN
 from hivemem.engine.transactions import KINDS
 from hivemem.errors import InvalidArgument
 from hivemem.server._http import json_response
-from hivemem.server.routes._common import body_of, endpoint, fields
+from hivemem.server.routes._common import body_of, endpoint, fields, integral
 from hivemem.server.routes.entries import _idem
 from hivemem.wire.table import BY_NAME
 
@@ -38,6 +38,7 @@ def _compares(hub: Hub, items: list[dict[str, Any]]) -> list[o.TxnCompare]:
     out: list[o.TxnCompare] = []
     for item in items:
         fields(item, _COMPARE_FIELDS, ("namespace", "key"))
+        integral(item, "version")
         targets = [t for t in ("version", "value", "exists") if t in item]
         if len(targets) != 1:
             raise InvalidArgument(
@@ -52,6 +53,7 @@ def _steps(hub: Hub, items: list[dict[str, Any]]) -> list[o.TxnStep]:
     out: list[o.TxnStep] = []
     for item in items:
         fields(item, _STEP_FIELDS, ("op", "namespace", "key"))
+        integral(item, "expected_version")
         kind = item["op"]
         if kind not in KINDS:
             raise InvalidArgument(
