@@ -45,6 +45,12 @@ OPS: list[o.Op[Any]] = [
     o.ListRange(agent=A, ns="n", key="l", start=1, stop=4),
     o.ExpirePrefix(agent=A, ns="n", prefix="p", ttl=3),
     o.DeletePrefix(agent=A, ns="n", prefix="p"),
+    o.Transaction(
+        agent=A,
+        compares=(o.TxnCompare("n", "k", "version", 1), o.TxnCompare("n", "k", "value", "1")),
+        success=(o.TxnStep("write", "m", "k", "2", 5.0, 1), o.TxnStep("delete", "n", "j")),
+        failure=(o.TxnStep("read", "n", "k"),),
+    ),
 ]
 
 
