@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from hivemem.memories.api import AsyncMemories
     from hivemem.queues import AsyncQueue
     from hivemem.records import RecordPlans
+    from hivemem.transactions import (
+        AsyncTransaction,
+    )
     from hivemem.types import (
         AccessLogEntry,
         Entry,
@@ -108,8 +111,12 @@ class AsyncMemory:
         max_entries: int | None = None,
         description: str = "",
         exist_ok: bool = False,
+        group: str | None = None,
     ) -> NamespaceInfo:
         """Create a namespace; its creator gets admin unless ``permissions`` name it.
+
+        ``group`` (fixed at creation): on Redis Cluster, namespaces of one group share a
+        hash slot, so one transaction may span them; other stores record it only.
 
         Raises:
             AlreadyExists: the namespace exists (unless ``exist_ok``).
@@ -127,6 +134,7 @@ class AsyncMemory:
                 max_entries,
                 description,
                 exist_ok,
+                group,
             )
         )
 
@@ -780,6 +788,17 @@ class AsyncMemory:
     async def lock_info(self, namespace: str, name: str, agent: str | None = None) -> Lock | None:
         """Who holds the lock now (holder, token, lease), or ``None`` if it is free."""
         return await self._run(self._c.lock_info(namespace, name, agent))
+
+    # ------------------------------------------------------------ transactions (§19)
+    def transaction(self, agent: str | None = None) -> AsyncTransaction:
+        """A transaction: ``compare(...)``, then ``on_success``/``on_failure`` ops, ``commit()``.
+
+        All compares and then one branch run atomically, across any namespaces, each write
+        with its usual permission, strategy, event and audit (SPEC §19).
+        """
+        from hivemem.transactions import AsyncTransaction
+
+        return AsyncTransaction(self, agent)
 
     # -- end of unasync source "memory"
 

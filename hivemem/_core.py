@@ -254,6 +254,7 @@ class Core:
         max_entries: int | None,
         description: str,
         exist_ok: bool,
+        group: str | None = None,
     ) -> o.CreateNamespace:
         """Check and build a CreateNamespace op (registering a callable resolver)."""
         return o.CreateNamespace(
@@ -267,6 +268,7 @@ class Core:
             max_entries=_max_entries(max_entries),
             description=_description(description),
             exist_ok=bool(exist_ok),
+            group=_group(group),
         )
 
     def update_namespace(
@@ -484,6 +486,68 @@ class Core:
             message_json=self.encode(message),
             idempotency_key=_idem(idempotency_key),
         )
+
+    # ---------------------------------------------------------------- transactions (§19)
+    def txn_compare(
+        self, namespace: str, key: str, version: Any, value: Any, exists: Any
+    ) -> list[o.TxnCompare]:
+        """Check one ``compare(...)`` call; one condition per argument given."""
+        ns, key = v.check_namespace(namespace), v.check_key(key)
+        out = []
+        if version is not NOT_GIVEN:
+            checked = v.check_version(version)
+            if checked is None:
+                raise InvalidArgument("compare(version=...) needs an integer >= 0")
+            out.append(o.TxnCompare(ns, key, "version", checked))
+        if value is not NOT_GIVEN:
+            out.append(o.TxnCompare(ns, key, "value", self.encode(value)))
+        if exists is not NOT_GIVEN:
+            if not isinstance(exists, bool):
+                raise InvalidArgument(f"compare(exists=...) needs True or False, not {exists!r}")
+            out.append(o.TxnCompare(ns, key, "exists", exists))
+        if not out:
+            raise InvalidArgument("compare() needs version=, value= or exists=")
+        return out
+
+    def txn_step(
+        self,
+        kind: str,
+        namespace: str,
+        key: str,
+        value: Any = None,
+        ttl: Any = None,
+        expected_version: Any = None,
+    ) -> o.TxnStep:
+        """Check one op of a transaction's branch."""
+        return o.TxnStep(
+            kind,
+            v.check_namespace(namespace),
+            v.check_key(key),
+            self.encode(value) if kind == "write" else None,
+            v.check_ttl(ttl),
+            v.check_version(expected_version),
+        )
+
+    def transaction(
+        self,
+        agent: str | None,
+        compares: list[o.TxnCompare],
+        success: list[o.TxnStep],
+        failure: list[o.TxnStep],
+        idempotency_key: str | None,
+    ) -> o.Transaction:
+        """Check and build a Transaction op."""
+        from hivemem.engine.transactions import check_shape
+
+        op = o.Transaction(
+            agent=self.who(agent),
+            compares=tuple(compares),
+            success=tuple(success),
+            failure=tuple(failure),
+            idempotency_key=_idem(idempotency_key),
+        )
+        check_shape(op.compares, op.success, op.failure)
+        return op
 
     def access_log(
         self,
@@ -808,6 +872,17 @@ def _idem(key: Any) -> str | None:
     if not isinstance(key, str) or not 1 <= len(key) <= 200:
         raise InvalidArgument("idempotency_key must be a string of 1-200 characters")
     return key
+
+
+def _group(value: Any) -> str | None:
+    """A transaction group's name: ``None``, or a name like a namespace's."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not v.GROUP_NAME.fullmatch(value):
+        raise InvalidArgument(
+            f"invalid group {value!r}: use 1-128 characters of letters, digits and ._:-"
+        )
+    return value
 
 
 def _max_entries(value: Any) -> int | None:

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from hivemem.memories.api import Memories
     from hivemem.queues import Queue
     from hivemem.records import RecordPlans
+    from hivemem.transactions import (
+        Transaction,
+    )
     from hivemem.types import (
         AccessLogEntry,
         Entry,
@@ -103,8 +106,12 @@ class Memory:
         max_entries: int | None = None,
         description: str = "",
         exist_ok: bool = False,
+        group: str | None = None,
     ) -> NamespaceInfo:
         """Create a namespace; its creator gets admin unless ``permissions`` name it.
+
+        ``group`` (fixed at creation): on Redis Cluster, namespaces of one group share a
+        hash slot, so one transaction may span them; other stores record it only.
 
         Raises:
             AlreadyExists: the namespace exists (unless ``exist_ok``).
@@ -122,6 +129,7 @@ class Memory:
                 max_entries,
                 description,
                 exist_ok,
+                group,
             )
         )
 
@@ -761,6 +769,17 @@ class Memory:
     def lock_info(self, namespace: str, name: str, agent: str | None = None) -> Lock | None:
         """Who holds the lock now (holder, token, lease), or ``None`` if it is free."""
         return self._run(self._c.lock_info(namespace, name, agent))
+
+    # ------------------------------------------------------------ transactions (§19)
+    def transaction(self, agent: str | None = None) -> Transaction:
+        """A transaction: ``compare(...)``, then ``on_success``/``on_failure`` ops, ``commit()``.
+
+        All compares and then one branch run atomically, across any namespaces, each write
+        with its usual permission, strategy, event and audit (SPEC §19).
+        """
+        from hivemem.transactions import Transaction
+
+        return Transaction(self, agent)
 
     # -- end of generated "memory"
 

@@ -44,6 +44,7 @@ NAMES = {
     "_achange": "_change",
     "__aenter__": "__enter__",
     "__aexit__": "__exit__",
+    "AsyncTransaction": "Transaction",
     "_afollow": "_follow",
     "_asleep": "_sleep",
     "acall": "call",

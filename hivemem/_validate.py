@@ -16,6 +16,7 @@ __all__ = [
     "RESERVED_AGENTS",
     "SYSTEM_AGENT",
     "DECAY_AGENT",
+    "GROUP_NAME",
     "RESERVED_PREFIX",
     "check_agent",
     "check_caller_agent",
@@ -40,6 +41,8 @@ MAX_INT = (1 << 63) - 1
 
 _AGENT = re.compile(r"[A-Za-z0-9._@:\-]{1,128}")
 _NAMESPACE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+#: A transaction group's name (``create_namespace(group=...)``): as a namespace's.
+GROUP_NAME = _NAMESPACE
 #: The agent the store acts as by itself (TTL expiry, sweeps, the default namespace's
 #: creator, the server's token records and event fan-out).
 SYSTEM_AGENT = "system"

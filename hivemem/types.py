@@ -36,6 +36,7 @@ __all__ = [
     "Task",
     "Webhook",
     "WebhookDelivery",
+    "TxnResult",
 ]
 
 T = TypeVar("T")
@@ -270,6 +271,9 @@ class NamespaceInfo:
         revision: The namespace's current revision.
         kind: ``"memories"`` once the memories API wrote to it (then only that API writes
             its entries), else ``None``. Set by the store, not by ``update_namespace``.
+        group: The transaction group given at creation (``create_namespace(group=...)``), or
+            ``None``. On Redis Cluster, namespaces of one group share a hash slot, so one
+            transaction may span them; elsewhere it is only recorded. Never changes.
     """
 
     name: str
@@ -284,6 +288,7 @@ class NamespaceInfo:
     created_at: float = 0.0
     revision: int = 0
     kind: str | None = None
+    group: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the namespace as a JSON-ready dict."""
@@ -300,6 +305,7 @@ class NamespaceInfo:
             "created_at": self.created_at,
             "revision": self.revision,
             "kind": self.kind,
+            "group": self.group,
         }
 
     @classmethod
@@ -322,6 +328,7 @@ _NAMESPACE_FIELDS = (
     "created_at",
     "revision",
     "kind",
+    "group",
 )
 
 
@@ -887,3 +894,22 @@ class Lock:
             str(data.get("namespace", "")),
             None if exp is None else float(exp),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TxnResult:
+    """What a transaction did (``mem.transaction()`` ... ``commit()``).
+
+    Attributes:
+        succeeded: Whether every compare held (then the ``on_success`` branch ran, else the
+            ``on_failure`` branch).
+        results: One item per op of the branch that ran, in order: the written
+            :class:`Entry` of a write, whether a delete removed a live entry, the
+            :class:`Entry` (or ``None``) of a read.
+        revisions: Each namespace the transaction named, with its revision once the
+            transaction committed.
+    """
+
+    succeeded: bool
+    results: list[Any]
+    revisions: dict[str, int]

@@ -51,6 +51,7 @@ PAIRS: list[tuple[type, type, set[str], set[str], set[str]]] = [
             "get_metrics",
             "queue",
             "lock",
+            "transaction",
         },
     ),
     (Conversation, AsyncConversation, set(), set(), {"id"}),

@@ -47,6 +47,7 @@ def test_public_names_are_exact():
         "agents",
         "conversations",
         "records",
+        "transactions",
         "memories",
         "mcp",
         "integrations",

@@ -55,16 +55,30 @@ from hivemem.engine.txn import (
     changes_key,
     filter_audit,
 )
-from hivemem.errors import BackendUnavailable, HivememError, InternalError
-from hivemem.types import AccessLogEntry, Entry, Event, Lock, NamespaceInfo
+from hivemem.errors import (
+    BackendUnavailable,
+    HivememError,
+    InternalError,
+    InvalidArgument,
+)
+from hivemem.types import (
+    AccessLogEntry,
+    Entry,
+    Event,
+    Lock,
+    NamespaceInfo,
+    TxnResult,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 __all__ = ["RedisBackend"]
 
-#: Revisions the engine sees before the commit assigns real ones: _PLACEHOLDER + i.
+#: Revisions the engine sees before the commit assigns real ones: _PLACEHOLDER + j *
+#: _NS_STRIDE + i, the op's i-th revision of the j-th namespace it takes revisions in.
 _PLACEHOLDER = -(1 << 60)
+_NS_STRIDE = 1 << 32
 #: Marks a field of an event template (see _event_template).
 _SLOT = "@hivemem-field:"
 #: Seconds a key outlives its expiry (so the sweeper can still announce it).
@@ -109,35 +123,54 @@ class _Miss(Exception):
 
 
 class _Keys:
-    """Redis key names of one store (prefix ``P``)."""
+    """Redis key names of one store (prefix ``P``).
+
+    A namespace's keys carry its hash tag: ``{ns}``, or on a cluster ``{group}/ns`` for a
+    namespace created with ``group=`` (``/`` is not in namespace names, so the two forms
+    never meet). ``tags`` holds the tags known for good (a namespace's group never changes);
+    ``lookup`` finds another one (a cluster asks the store-wide groups hash).
+    """
 
     def __init__(self, prefix: str) -> None:
         self.p = prefix
+        self.tags: dict[str, str] = {}
+        self.lookup: Callable[[str], str] | None = None
+
+    def t(self, ns: str) -> str:
+        """The hash tag of namespace ``ns`` (braces included)."""
+        tag = self.tags.get(ns)
+        if tag is None:
+            tag = f"{{{ns}}}" if self.lookup is None else self.lookup(ns)
+        return tag
+
+    def groups(self) -> str:
+        """The store-wide hash of namespace name -> group ("" for none); cluster only."""
+        return f"{self.p}groups"
 
     def cfg(self, ns: str) -> str:
-        return f"{self.p}{{{ns}}}:cfg"
+        return f"{self.p}{self.t(ns)}:cfg"
 
     def rev(self, ns: str) -> str:
-        return f"{self.p}{{{ns}}}:rev"
+        return f"{self.p}{self.t(ns)}:rev"
 
     def entry(self, ns: str, key: str) -> str:
-        return f"{self.p}{{{ns}}}:e:{key}"
+        return f"{self.p}{self.t(ns)}:e:{key}"
 
     def index(self, ns: str) -> str:
-        return f"{self.p}{{{ns}}}:k"
+        return f"{self.p}{self.t(ns)}:k"
 
     def expiry(self, ns: str) -> str:
-        return f"{self.p}{{{ns}}}:x"
+        return f"{self.p}{self.t(ns)}:x"
 
     def events(self, ns: str) -> str:
-        return f"{self.p}{{{ns}}}:ev"
+        return f"{self.p}{self.t(ns)}:ev"
 
     def audit(self) -> str:
         return f"{self.p}au"
 
     def idem(self, ns: str, key: str) -> str:
         digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()
-        return f"{self.p}{{{ns}}}:i:{digest}"
+        return f"{self.p}{self.t(ns)}:i:{digest}"
 
     def names(self) -> str:
         return f"{self.p}ns"
@@ -376,13 +409,15 @@ class _RedisTxn(Txn):
     def rev_get(self, ns: str) -> int:
         taken = self.nrev.get(ns, 0)
         if taken:
-            return _PLACEHOLDER + taken
+            return _PLACEHOLDER + list(self.nrev).index(ns) * _NS_STRIDE + taken
         rev: int = self._get(("rev", ns))
         return rev
 
     def rev_next(self, ns: str) -> int:
+        # Each namespace (in the order the op first takes one) has its own placeholder range:
+        # the commit turns them into that namespace's revisions (see redis_commit.lua).
         self.nrev[ns] = self.nrev.get(ns, 0) + 1
-        return _PLACEHOLDER + self.nrev[ns]
+        return _PLACEHOLDER + list(self.nrev).index(ns) * _NS_STRIDE + self.nrev[ns]
 
     def rev_set(self, ns: str, rev: int) -> None:
         self._whole(ns)  # (the counter must not have moved since it was read)
@@ -598,18 +633,29 @@ def _mark_revision(match: re.Match[str]) -> str:
     return f'"revision":"@R{value - _PLACEHOLDER}@"'
 
 
-def _patch(value: Any, base: int) -> Any:
+def _real(rev: int, bases: list[int]) -> int:
+    """The revision a placeholder stands for, given each namespace's base from the commit."""
+    if rev > _PLACEHOLDER // 2:
+        return rev
+    j, i = divmod(rev - _PLACEHOLDER, _NS_STRIDE)
+    return bases[j] + i
+
+
+def _patch(value: Any, bases: list[int]) -> Any:
     """Replace placeholder revisions in an op's result by real ones."""
     if isinstance(value, Entry | Event | NamespaceInfo):
         if value.revision <= _PLACEHOLDER // 2:
-            return dataclasses.replace(value, revision=base + value.revision - _PLACEHOLDER)
+            return dataclasses.replace(value, revision=_real(value.revision, bases))
         return value
     if isinstance(value, Lock) and value.token <= _PLACEHOLDER // 2:
-        return dataclasses.replace(value, token=base + value.token - _PLACEHOLDER)
+        return dataclasses.replace(value, token=_real(value.token, bases))
+    if isinstance(value, TxnResult):
+        revisions = {ns: _real(rev, bases) for ns, rev in value.revisions.items()}
+        return TxnResult(value.succeeded, _patch(value.results, bases), revisions)
     if isinstance(value, list):
-        return [_patch(v, base) for v in value]
+        return [_patch(v, bases) for v in value]
     if isinstance(value, dict):
-        return {k: _patch(v, base) for k, v in value.items()}
+        return {k: _patch(v, bases) for k, v in value.items()}
     return value
 
 
@@ -633,6 +679,8 @@ class RedisBackend(Backend):
         self.url = url
         self.keys = _Keys(prefix)
         self.cluster = url.startswith("redis+cluster://")
+        if self.cluster:
+            self.keys.lookup = self._lookup_tag
         self._redis = redis
         self.client: Any = self._make_client(url, asyncio=False)
         self._aclients: dict[Any, Any] = {}
@@ -719,6 +767,12 @@ class RedisBackend(Backend):
         elif isinstance(op, o.Restore):
             need.extend(("e", ns, k) for k, _ in op.entries)
             need.extend((("rev", ns), ("count", ns)))
+
+        elif isinstance(op, o.Transaction):
+            for name in op.namespaces:
+                need.extend((("cfg", name), ("rev", name)))
+            items: tuple[o.TxnCompare | o.TxnStep, ...] = (*op.compares, *op.success, *op.failure)
+            need.extend(dict.fromkeys(("e", i.ns, i.key) for i in items))
         elif isinstance(op, o.StartWatch | o.GetNamespace):
             need.append(("rev", ns))
         elif isinstance(op, o.EventsAfter):
@@ -759,7 +813,7 @@ class RedisBackend(Backend):
             return int
         if kind == "names":
             pipe.smembers(k.names())
-            return lambda r: set(r)
+            return self._names_read
         if kind == "events":
             _, ns, since, limit = need
             pipe.xrange(k.events(ns), min=f"0-{since + 1}", max="+", count=limit)
@@ -808,6 +862,12 @@ class RedisBackend(Backend):
                 hi = f"0-{last - 1}"
         return out
 
+    def _names_read(self, reply: Any) -> set[str]:
+        names = set(reply)
+        if self.cluster:
+            self._learn_tags(names)
+        return names
+
     def _fetch_special(self, need: tuple[Any, ...], client: Any) -> Any:
         """Reads that take several steps (scans over a namespace, store-wide queries)."""
         k = self.keys
@@ -855,7 +915,7 @@ class RedisBackend(Backend):
             return sum(int(n) for n in pipe.execute()) if keys else 0
         if kind == "expired_any":
             _, now, limit = need
-            for ns in sorted(client.smembers(k.names())):
+            for ns in sorted(self._names_read(client.smembers(k.names()))):
                 keys = client.zrangebyscore(k.expiry(ns), "-inf", repr(now), start=0, num=limit)
                 if keys:
                     return [(ns, key) for key in keys]
@@ -873,12 +933,24 @@ class RedisBackend(Backend):
             return self._key_events(need, client)
         return _NOT_SPECIAL
 
+    def _groups(self, needs: list[tuple[Any, ...]]) -> dict[Any, list[tuple[Any, ...]]]:
+        """Reads by round trip (``None``: the store-wide names, outside a MULTI).
+
+        One MULTI for every namespace on one server (a consistent snapshot, even of a
+        transaction over several); one per slot (hash tag) on a cluster.
+        """
+        groups: dict[Any, list[tuple[Any, ...]]] = {}
+        for need in needs:
+            group: str | None = None
+            if need[0] != "names":
+                group = self.keys.t(need[1]) if self.cluster else ""
+            groups.setdefault(group, []).append(need)
+        return groups
+
     def _fetch(self, needs: list[tuple[Any, ...]], snap: dict[tuple[Any, ...], Any]) -> None:
         simple = [n for n in needs if n not in snap and n[0] not in _SPECIAL]
         # One slot per MULTI in a cluster: group reads by namespace.
-        groups: dict[Any, list[tuple[Any, ...]]] = {}
-        for need in simple:
-            groups.setdefault(need[1] if need[0] != "names" else None, []).append(need)
+        groups = self._groups(simple)
         for ns, group in groups.items():
             pipe = self.client.pipeline(transaction=ns is not None and not self.cluster)
             readers = [self._queue(pipe, need) for need in group]
@@ -1098,6 +1170,71 @@ class RedisBackend(Backend):
         reply = await self._ascripts[client].read(keys=keys, args=[cached.text])
         return self._get_done(op, cached, reply)
 
+    # ------------------------------------------------------------ cluster: groups
+    # On a cluster a namespace's keys carry the tag of its group (see _Keys), so the backend
+    # must know the group before it names a key. The store-wide hash P:groups maps each
+    # namespace name to its group ("" for none) from the first mutation that names it on,
+    # for good: a namespace deleted and created again keeps its group (its revision counter
+    # lives under that tag and must go on), so asking for another is refused
+    # (group_mismatch). Being immutable, an entry is cached for the process's life; a name
+    # the hash lacks (no namespace was ever created under it through a cluster-aware
+    # replica) has the plain tag {ns}, and is not cached: a later creation may claim it.
+    def _lookup_tag(self, ns: str) -> str:
+        group = self.client.hget(self.keys.groups(), ns)
+        return f"{{{ns}}}" if group is None else self._known_tag(ns, group)
+
+    def _known_tag(self, ns: str, group: str) -> str:
+        tag = f"{{{group}}}/{ns}" if group else f"{{{ns}}}"
+        self.keys.tags[ns] = tag
+        return tag
+
+    def _learn_tags(self, names: Iterable[str]) -> None:
+        """Look up the groups of many namespaces at once (listings, the sweeper)."""
+        unknown = [n for n in names if n not in self.keys.tags]
+        if unknown:
+            for ns, group in zip(
+                unknown, self.client.hmget(self.keys.groups(), unknown), strict=True
+            ):
+                if group is not None:
+                    self._known_tag(ns, group)
+
+    def _claim(self, names: list[str], group: str = "") -> dict[str, str]:
+        """Bind each name to ``group`` unless it has one already; return every name's group."""
+        pipe = self.client.pipeline(transaction=False)
+        for ns in names:
+            pipe.hsetnx(self.keys.groups(), ns, group)
+            pipe.hget(self.keys.groups(), ns)
+        replies = pipe.execute()
+        found = dict(zip(names, replies[1::2], strict=True))
+        for ns, bound in found.items():
+            self._known_tag(ns, bound)
+        return found
+
+    def _cluster_tags(self, op: o.Op[Any]) -> None:
+        """Before a cluster runs ``op``: the tags of what it changes, and one slot for them."""
+        if isinstance(op, o.CreateNamespace):
+            wanted = op.group or ""
+            bound = self._claim([op.ns], wanted)[op.ns]
+            if bound != wanted and self.client.get(self.keys.cfg(op.ns)) is None:
+                raise InvalidArgument(
+                    f"namespace {op.ns!r} was created before with group {bound or None!r}; "
+                    "a namespace keeps its group (its revisions go on under it): create it "
+                    "with that group",
+                    reason="group_mismatch",
+                    namespace=op.ns,
+                    group=bound or None,
+                )
+            return
+        if not op.mutates:
+            return
+        one = op.namespace_name
+        names = op.namespaces if isinstance(op, o.Transaction) else [one] if one else []
+        unknown = [n for n in names if n not in self.keys.tags]
+        if unknown:
+            self._claim(unknown)
+        if isinstance(op, o.Transaction):
+            self._one_slot([self.keys.cfg(ns) for ns in names])
+
     # ------------------------------------------------------------ running ops
     def execute(self, op: o.Op[Any]) -> Result:
         if self._closed:  # (redis-py would reconnect: a closed store refuses, as SQLite does)
@@ -1112,6 +1249,8 @@ class RedisBackend(Backend):
             return Result(error=InternalError.of(exc, f"Redis op {type(op).__name__}"))
 
     def _execute(self, op: o.Op[Any]) -> Result:
+        if self.cluster:
+            self._cluster_tags(op)
         if isinstance(op, o.Get):
             got = self._fast_get(op)
             if got is not None:
@@ -1133,12 +1272,12 @@ class RedisBackend(Backend):
                     needs = [*needs, *miss.need]
                     continue
                 break
-            if not tx.writes:
+            if not tx.writes and not (isinstance(op, o.Transaction) and tx.pre):
                 self._record_audit(tx)
                 return result
-            done, base = self._commit(tx)
+            done, bases = self._commit(tx)
             if done:
-                return self._finish(tx, result, base)
+                return self._finish(tx, result, bases)
         return Result(error=BackendUnavailable("too much contention: the op kept conflicting"))
 
     # ------------------------------------------------------------ the asyncio twin
@@ -1169,6 +1308,8 @@ class RedisBackend(Backend):
 
     async def _aexecute(self, op: o.Op[Any]) -> Result:
         client = self._aclient()
+        if self.cluster:
+            self._cluster_tags(op)  # (sync: at most once per namespace and process)
         if isinstance(op, o.Get):
             got = await self._afast_get(client, op)
             if got is not None:
@@ -1190,28 +1331,26 @@ class RedisBackend(Backend):
                     needs = [*needs, *miss.need]
                     continue
                 break
-            if not tx.writes:
+            if not tx.writes and not (isinstance(op, o.Transaction) and tx.pre):
                 self._record_audit(tx)
                 return result
             keys, program = self._program(tx)
             try:
-                ok, base = await self._ascripts[client].commit(keys=keys, args=[program])
+                ok, *bases = await self._ascripts[client].commit(keys=keys, args=[program])
             except BaseException:
                 self._return_audit(tx.taken)
                 raise
             if not ok:
                 self._return_audit(tx.taken)
             if ok:
-                return self._finish(tx, result, int(base))
+                return self._finish(tx, result, [int(b) for b in bases])
         return Result(error=BackendUnavailable("too much contention: the op kept conflicting"))
 
     async def _afetch(
         self, client: Any, needs: list[tuple[Any, ...]], snap: dict[tuple[Any, ...], Any]
     ) -> None:
         simple = [n for n in needs if n not in snap and n[0] not in _SPECIAL]
-        groups: dict[Any, list[tuple[Any, ...]]] = {}
-        for need in simple:
-            groups.setdefault(need[1] if need[0] != "names" else None, []).append(need)
+        groups = self._groups(simple)
         for ns, group in groups.items():
             pipe = client.pipeline(transaction=ns is not None and not self.cluster)
             readers = [self._queue(pipe, need) for need in group]
@@ -1225,12 +1364,11 @@ class RedisBackend(Backend):
                 snap[need] = self._fetch_special(need, self.client)
 
     def _program(self, tx: _RedisTxn) -> tuple[list[str], str]:
-        rev_index = 0
-        nrev = sum(tx.nrev.values())
-        if nrev:
-            (rev_ns,) = tx.nrev  # one namespace per op
-            rev_index = tx._key(self.keys.rev(rev_ns))
-        if not self.cluster:
+        # Each namespace's revisions, in the order of their placeholder ranges.
+        revs = [[tx._key(self.keys.rev(ns)), n] for ns, n in tx.nrev.items()]
+        if self.cluster:
+            self._one_slot(tx.keys)
+        else:
             # One server: the store-wide audit stream joins the commit, buffered records
             # first. (In a cluster it lives in another slot and follows the commit.)
             tx.taken = self._take_audit()
@@ -1247,23 +1385,35 @@ class RedisBackend(Backend):
                     ]
                 )
             tx.audit = []
-        program: dict[str, Any] = {"pre": tx.pre, "nrev": nrev, "rev": rev_index, "w": tx.writes}
-        if nrev:
+        program: dict[str, Any] = {"pre": tx.pre, "revs": revs, "w": tx.writes}
+        if revs:
             program["pub"] = [self._changes, _change_message(self._lease_id, tx.nrev)]
         return tx.keys, orjson.dumps(program).decode()
 
-    def _commit(self, tx: _RedisTxn) -> tuple[bool, int]:
+    def _commit(self, tx: _RedisTxn) -> tuple[bool, list[int]]:
         keys, program = self._program(tx)
         try:
-            ok, base = self._script(keys=keys, args=[program])
+            ok, *bases = self._script(keys=keys, args=[program])
         except BaseException:
             self._return_audit(tx.taken)
             raise
         if not ok:
             self._return_audit(tx.taken)
-        return bool(ok), int(base)
+        return bool(ok), [int(b) for b in bases]
 
-    def _finish(self, tx: _RedisTxn, result: Result, base: int) -> Result:
+    def _one_slot(self, keys: list[str]) -> None:
+        """Refuse a cluster commit whose keys live in several slots (one script, one slot)."""
+        from redis.crc import key_slot
+
+        slots = {key_slot(key.encode()) for key in keys}
+        if len(slots) > 1:
+            raise InvalidArgument(
+                "this op touches namespaces in different Redis Cluster slots: create them "
+                "with the same group= (create_namespace(..., group=...)) to use them together",
+                reason="cross_slot",
+            )
+
+    def _finish(self, tx: _RedisTxn, result: Result, bases: list[int]) -> Result:
         self._record_audit(tx)
         for ns, text in tx.cfg_written.items():
             self._remember(ns, text)
@@ -1273,8 +1423,8 @@ class RedisBackend(Backend):
                 pipe.execute_command(cmd, key, member)
             pipe.execute()
         if tx.nrev:
-            result.value = _patch(result.value, base)
-            result.events = _patch(result.events, base)
+            result.value = _patch(result.value, bases)
+            result.events = _patch(result.events, bases)
             self.notifier.notify_events(result.events)
         return result
 

@@ -208,6 +208,7 @@ class Importer:
             r.get("max_entries"),
             r.get("description", ""),
             False,
+            r.get("group"),
         )
         try:
             info: NamespaceInfo = _run(self.mem, op)

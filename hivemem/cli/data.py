@@ -101,6 +101,7 @@ def _ns_create(args: argparse.Namespace) -> int:
             max_entries=args.max_entries,
             description=args.description,
             exist_ok=args.exist_ok,
+            group=args.group,
         )
     if args.json:
         print_json(info.to_dict())
@@ -283,6 +284,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("--ttl", type=float, help="default seconds to live of new entries")
     c.add_argument("--max-entries", type=int, help="most live entries the namespace holds")
     c.add_argument("--description", default="")
+    c.add_argument(
+        "--group",
+        help="transaction group, fixed at creation (Redis Cluster: one transaction may span "
+        "the namespaces of one group)",
+    )
     c.add_argument("--exist-ok", action="store_true", help="no error if it exists")
     add_store_args(c)
     c.set_defaults(func=_ns_create)

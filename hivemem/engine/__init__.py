@@ -19,6 +19,7 @@ from hivemem.engine import (
     locks,
     queues,
     restore,
+    transactions,
     webhooks,
 )
 
@@ -29,3 +30,4 @@ apply.HANDLERS.update(queues.HANDLERS)
 apply.HANDLERS.update(webhooks.HANDLERS)
 apply.HANDLERS.update(leases.HANDLERS)
 apply.HANDLERS.update(locks.HANDLERS)
+apply.HANDLERS.update(transactions.HANDLERS)

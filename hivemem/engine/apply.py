@@ -158,6 +158,7 @@ def _create(ctx: Ctx, op: o.CreateNamespace) -> NamespaceInfo:
         description=op.description,
         created_by=op.agent,
         created_at=ctx.now,
+        group=op.group,
     )
     ctx.tx.ns_put(info)
     ctx.emit("namespace:created", op.ns, op.agent, message=_public_config(info))

@@ -24,6 +24,7 @@ from hivemem.types import (
     Page,
     Presence,
     Task,
+    TxnResult,
     Version,
     Webhook,
     WebhookDelivery,
@@ -86,6 +87,9 @@ __all__ = [
     "Stats",
     "Sweep",
     "Transact",
+    "Transaction",
+    "TxnCompare",
+    "TxnStep",
     "UpdateNamespace",
     "UpdatePermissions",
     "WebhookDeliveries",
@@ -140,6 +144,8 @@ class CreateNamespace(Op[NamespaceInfo]):
     max_entries: int | None = None
     description: str = ""
     exist_ok: bool = False
+    #: The transaction group (immutable; on Redis Cluster, the namespace's hash tag).
+    group: str | None = None
     action: ClassVar[str | None] = "create_namespace"
     mutates: ClassVar[bool] = True
 
@@ -849,6 +855,69 @@ class LockTurn(Op[bool]):
     name: str
     ticket: str
     action: ClassVar[str | None] = "lock_info"
+
+
+# ---------------------------------------------------------------- transactions
+# (SPEC §19 Transactions; handler in hivemem/engine/transactions.py)
+
+
+@dataclass(frozen=True, slots=True)
+class TxnCompare:
+    """One condition of a transaction: ``target`` of the entry at ``ns``/``key``.
+
+    ``target`` is ``"version"`` (``expected`` an int; 0: no live entry), ``"value"``
+    (``expected`` the value's JSON text) or ``"exists"`` (``expected`` a bool).
+    """
+
+    ns: str
+    key: str
+    target: str
+    expected: Any
+
+
+@dataclass(frozen=True, slots=True)
+class TxnStep:
+    """One op of a transaction's branch: ``kind`` is ``"write"``, ``"delete"`` or ``"read"``.
+
+    A write carries ``value_json`` and optionally ``ttl`` and ``expected_version``; a delete
+    optionally ``expected_version``; a read nothing more.
+    """
+
+    kind: str
+    ns: str
+    key: str
+    value_json: str | None = None
+    ttl: float | None = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transaction(Op[TxnResult]):
+    """Compares, then the ops of one branch, in one atomic step across namespaces.
+
+    Every compare is evaluated; if all hold, ``success`` runs, else ``failure``. Each op of
+    the branch is the ordinary op (write, delete, read) with its usual permission, conflict
+    strategy, events and audit record. The value is a :class:`~hivemem.types.TxnResult`.
+    """
+
+    compares: tuple[TxnCompare, ...] = ()
+    success: tuple[TxnStep, ...] = ()
+    failure: tuple[TxnStep, ...] = ()
+    idempotency_key: str | None = None
+    action: ClassVar[str | None] = "transaction"
+    mutates: ClassVar[bool] = True
+
+    @property
+    def namespace_name(self) -> str | None:
+        """The first namespace the transaction names (home of its audit record and key)."""
+        items: tuple[TxnCompare | TxnStep, ...] = (*self.compares, *self.success, *self.failure)
+        return items[0].ns if items else None
+
+    @property
+    def namespaces(self) -> list[str]:
+        """Every namespace the transaction names, sorted (the order it reads them in)."""
+        items: tuple[TxnCompare | TxnStep, ...] = (*self.compares, *self.success, *self.failure)
+        return sorted({i.ns for i in items})
 
 
 #: Op types that run in a write transaction.

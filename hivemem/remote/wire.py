@@ -29,6 +29,7 @@ from hivemem.types import (
     Page,
     Presence,
     Task,
+    TxnResult,
     Version,
     Webhook,
     WebhookDelivery,
@@ -111,6 +112,8 @@ def _create(op: o.CreateNamespace) -> Call:
         "description": op.description,
         "exist_ok": op.exist_ok,
     }
+    if op.group is not None:
+        body["group"] = op.group
     if op.permissions is not None:
         body["permissions"] = op.permissions
     return _call("create_namespace", op, body=_json(body), decode=_info)
@@ -578,6 +581,49 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
     o.Unlock: _unlock,
     o.LockInfo: _lock_info,
 }
+
+
+# ---------------------------------------------------------------- transactions (§19)
+
+
+def _txn_step(step: o.TxnStep) -> dict[str, Any]:
+    item: dict[str, Any] = {"op": step.kind, "namespace": step.ns, "key": step.key}
+    if step.value_json is not None:
+        item["value"] = _raw(step.value_json)
+    if step.ttl is not None:
+        item["ttl"] = step.ttl
+    if step.expected_version is not None:
+        item["expected_version"] = step.expected_version
+    return item
+
+
+def _transaction(op: o.Transaction) -> Call:
+    compares = [
+        {
+            "namespace": c.ns,
+            "key": c.key,
+            c.target: _raw(c.expected) if c.target == "value" else c.expected,
+        }
+        for c in op.compares
+    ]
+    body = {
+        "compares": compares,
+        "success": [_txn_step(s) for s in op.success],
+        "failure": [_txn_step(s) for s in op.failure],
+    }
+
+    def decode(data: Any) -> TxnResult:
+        steps = op.success if data["succeeded"] else op.failure
+        results = [
+            Entry.from_dict(r) if isinstance(r, dict) else r
+            for r, _ in zip(data["results"], steps, strict=True)
+        ]
+        return TxnResult(data["succeeded"], results, dict(data["revisions"]))
+
+    return _call("transaction", op, body=_json(body), decode=decode)
+
+
+_CALLS[o.Transaction] = _transaction
 
 
 def call_for(op: o.Op[Any]) -> Call:

@@ -103,6 +103,7 @@ NAMESPACE = out(
         "created_by": {"type": ["string", "null"]},
         "created_at": TIME,
         "revision": {"type": "integer"},
+        "group": {"type": ["string", "null"]},
     },
     ("name", "default_permission", "permissions", "conflict_strategy", "revision"),
 )

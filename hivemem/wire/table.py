@@ -236,6 +236,12 @@ def _create_namespace(resolvers: list[str]) -> Schema:
             "name": s.NS_NAME,
             "exist_ok": {"type": "boolean"},
             **config,
+            "group": {
+                "type": ["string", "null"],
+                "pattern": r"^[A-Za-z0-9._:\-]{1,128}$",
+                "description": "transaction group, fixed at creation: on Redis Cluster the "
+                "namespaces of one group share a hash slot, so one transaction may span them",
+            },
             "permissions": {
                 "anyOf": [config["permissions"], {"type": "null"}],
                 "description": "null: the default, {creator: admin}",
@@ -1075,6 +1081,75 @@ _COORD_ROUTES = (
     ),
 )  # fmt: skip
 
+
+# ---------------------------------------------------------------- transactions (§19)
+
+_TXN_WHERE: dict[str, Schema] = {"namespace": s.NS_NAME, "key": s.KEY}
+_TXN_VERSION: Schema = {"type": "integer", "minimum": 0, "maximum": s.INT64}
+
+
+def _txn_variant(extra: dict[str, Schema], required: tuple[str, ...]) -> Schema:
+    return s.obj({**_TXN_WHERE, **extra}, ("namespace", "key", *required))
+
+
+#: One condition: exactly one of version (0: no live entry), value, exists.
+_TXN_TARGET: Schema = {
+    "oneOf": [
+        _txn_variant({"version": _TXN_VERSION}, ("version",)),
+        _txn_variant({"value": s.ANY}, ("value",)),
+        _txn_variant({"exists": {"type": "boolean"}}, ("exists",)),
+    ],
+}
+_TXN_STEP: Schema = {
+    "oneOf": [
+        _txn_variant(
+            {
+                "op": {"const": "write"},
+                "value": s.ANY,
+                "ttl": s.TTL,
+                "expected_version": {**_TXN_VERSION, "type": ["integer", "null"]},
+            },
+            ("op", "value"),
+        ),
+        _txn_variant(
+            {
+                "op": {"const": "delete"},
+                "expected_version": {**_TXN_VERSION, "type": ["integer", "null"]},
+            },
+            ("op",),
+        ),
+        _txn_variant({"op": {"const": "read"}}, ("op",)),
+    ],
+}
+_TXN_RESULT = s.out(
+    {
+        "succeeded": {"type": "boolean"},
+        "results": {
+            "type": "array",
+            "items": {"anyOf": [s.ref("Entry"), {"type": "boolean"}, {"type": "null"}]},
+            "description": "per op of the branch that ran: the written Entry, whether a "
+            "delete removed a live entry, the Entry read (null: none)",
+        },
+        "revisions": {"type": "object", "additionalProperties": {"type": "integer"}},
+    }
+)
+_TXN_ROUTES = (
+    RouteSpec(
+        "transaction", "POST", "/v1/transactions",
+        "Compares, then the success or failure ops, atomically across namespaces",
+        _TXN_RESULT, errors=(404, 409), idempotency_key=True,
+        description="At most 128 compares and ops in all. Each write, delete and read keeps "
+        "its usual permission, conflict strategy, events and audit; a refused one changes "
+        "nothing. On Redis Cluster the namespaces must share a slot (group=): else 422 "
+        "cross_slot.",
+        body=s.obj({
+            "compares": {"type": "array", "items": _TXN_TARGET, "maxItems": 128},
+            "success": {"type": "array", "items": _TXN_STEP, "maxItems": 128},
+            "failure": {"type": "array", "items": _TXN_STEP, "maxItems": 128},
+        }),
+    ),
+)  # fmt: skip
+
 # ---------------------------------------------------------------- the document itself
 
 _DOC_ROUTES = (
@@ -1203,6 +1278,7 @@ ROUTES: tuple[RouteSpec, ...] = (
     *_CONVERSATION_ROUTES,
     *_MEMORY_ROUTES,
     *_COORD_ROUTES,
+    *_TXN_ROUTES,
     *_DOC_ROUTES,
     *_QUEUE_ROUTES,
     *_WEBHOOK_ROUTES,

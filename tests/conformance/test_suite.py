@@ -19,6 +19,7 @@ from hivemem.testing.test_permissions import *  # noqa: F403
 from hivemem.testing.test_queues import *  # noqa: F403
 from hivemem.testing.test_quotas import *  # noqa: F403
 from hivemem.testing.test_records import *  # noqa: F403
+from hivemem.testing.test_transactions import *  # noqa: F403
 from hivemem.testing.test_ttl import *  # noqa: F403
 from hivemem.testing.test_webhooks import *  # noqa: F403
 from hivemem.testing.test_writes import *  # noqa: F403

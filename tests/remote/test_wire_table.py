@@ -84,6 +84,12 @@ OPS: list[o.Op[Any]] = [
     o.Unlock(agent=A, ns="n", name="deploy/é", token=7),
     o.LockInfo(agent=A, ns="n", name="deploy/é"),
     o.LockTurn(agent=A, ns="n", name="deploy/é", ticket="t1"),
+    o.Transaction(
+        agent=A,
+        compares=(o.TxnCompare("n", "k", "version", 1), o.TxnCompare("n", "k", "value", "1")),
+        success=(o.TxnStep("write", "m", "k", "2", 5.0, 1), o.TxnStep("delete", "n", "j")),
+        failure=(o.TxnStep("read", "n", "k"),),
+    ),
 ]
 
 

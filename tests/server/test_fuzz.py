@@ -51,7 +51,8 @@ def _beyond_schema(case: Any) -> bool:
     """What JSON Schema cannot say and the server refuses with 422: such cases are not sent.
 
     ``resolved: true`` (only for custom namespaces with a client-side resolver), an atomic
-    batch naming a key twice, a cursor that is not a next_cursor handed out before, an
+    batch naming a key twice, a transaction over 128 compares and ops or writing a key twice
+    in a branch, a cursor that is not a next_cursor handed out before, an
     integer beyond 64 bits anywhere in a body (values are "any JSON"), a memory made its
     own parent, a valid webhook (its target must resolve to an allowed address).
     """
@@ -74,9 +75,28 @@ def _beyond_schema(case: Any) -> bool:
         # Schemathesis hands some path parameters over already percent-encoded.
         ids = [_as_sent(rid), _as_sent(unquote(rid))] if isinstance(rid, str) else [rid]
         return _as_sent(body.get("parent_id")) in ids
+    if case.operation.path == "/v1/transactions":
+        return _bad_transaction(body)
     if body.get("atomic") is True and isinstance(body.get("ops"), list):
         keys = [str(op.get("key")) for op in body["ops"] if isinstance(op, dict)]
         return len(keys) != len(set(keys))
+    return False
+
+
+def _bad_transaction(body: dict[str, Any]) -> bool:
+    """More than 128 compares and ops in all, or a branch writing or deleting a key twice."""
+    parts = [body.get(name) for name in ("compares", "success", "failure")]
+    if sum(len(p) for p in parts if isinstance(p, list)) > 128:
+        return True
+    for branch in parts[1:]:
+        if isinstance(branch, list):
+            keys = [
+                (str(op.get("namespace")), str(op.get("key")))
+                for op in branch
+                if isinstance(op, dict) and op.get("op") in ("write", "delete")
+            ]
+            if len(keys) != len(set(keys)):
+                return True
     return False
 
 

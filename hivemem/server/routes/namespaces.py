@@ -86,6 +86,7 @@ async def create_namespace(request: Request, hub: Hub, caller: Caller) -> Respon
         body.get("max_entries"),
         body.get("description", ""),
         _flag(body.get("exist_ok", False), "exist_ok"),
+        body.get("group"),
     )
     info = await hub.run(caller, op)
     return json_response(info.to_dict(), 201)
