@@ -56,11 +56,17 @@ _SLOT_CHARS = 200
 
 
 def seconds(value: Any) -> Any:
-    """A time as unix seconds: a ``datetime`` converted (naive means UTC), else as given."""
+    """A time as unix seconds: a ``datetime`` converted (naive means UTC), else as given.
+
+    A float that is not finite is refused here, on the caller's side: JSON would carry it
+    to a server as ``null``, which means "not given".
+    """
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value.timestamp()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidArgument("a time must be finite unix seconds or a datetime")
     return value
 
 
