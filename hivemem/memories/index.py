@@ -521,17 +521,35 @@ class NamespaceIndex:
                     keep[label] = False
         return keep
 
-    def slot_records(self, slot: str) -> list[tuple[float, float, int]]:
-        """``(valid_from, valid_to, label)`` of a slot's records, newest ``valid_from`` first."""
+    def _slot_mask(self, slot: str) -> np.ndarray | None:
         code = self._codes["slot"].get(slot)
         if code is None:
-            return []
+            return None
         n = len(self.ids)
-        cols = self._cols
-        labels = np.flatnonzero(cols["live"][:n] & (cols["slot"][:n] == code))
-        rows = [(float(cols["vfrom"][lb]), float(cols["vto"][lb]), int(lb)) for lb in labels]
-        rows.sort(key=lambda r: (-r[0], self.ids[r[2]] or ""))
-        return rows
+        mask: np.ndarray = self._cols["live"][:n] & (self._cols["slot"][:n] == code)
+        return mask
+
+    def slot_history(self, slot: str, limit: int) -> list[int]:
+        """Labels of a slot's records, newest ``valid_from`` first (then id), at most ``limit``."""
+        mask = self._slot_mask(slot)
+        if mask is None:
+            return []
+        labels = np.flatnonzero(mask)
+        ids = np.array([self.ids[label] or "" for label in labels.tolist()])
+        order = np.lexsort((ids, -self._cols["vfrom"][labels]))[:limit]
+        return [int(label) for label in labels[order]]
+
+    def slot_at(self, slot: str, at: float) -> int | None:
+        """The label of the slot's record that held at ``at`` (the latest to start), if any."""
+        mask = self._slot_mask(slot)
+        if mask is None:
+            return None
+        n = mask.shape[0]
+        mask &= (self._cols["vfrom"][:n] <= at) & (at < self._cols["vto"][:n])
+        labels = np.flatnonzero(mask)
+        if not labels.shape[0]:
+            return None
+        return int(labels[int(np.argmax(self._cols["vfrom"][labels]))])
 
     def due(self, now: float, policy: DecayPolicy) -> tuple[int, list[int]]:
         """What a decay pass at ``now`` finds: ``(decayed, labels to promote)``.

@@ -530,9 +530,9 @@ class MemoryPlans:
         at = check_time(as_of, "as_of")
         idx = yield from self.index()
         with idx.lock:
-            for start, end, label in idx.slot_records(slot):
-                if start <= at < end:
-                    return self._out(idx.records[label])
+            label = idx.slot_at(slot, at)
+            if label is not None:
+                return self._out(idx.records[label])
         raise NotFound(f"no record of slot {slot!r} held at {at!r} in namespace {self.ns!r}")
 
     def slot_history(self, slot: Any, limit: Any = 50) -> Plan[list[MemoryRecord]]:
@@ -541,8 +541,7 @@ class MemoryPlans:
         limit = _limit(limit)
         idx = yield from self.index()
         with idx.lock:
-            rows = idx.slot_records(slot)[:limit]
-            return [self._out(idx.records[label]) for _, _, label in rows]
+            return [self._out(idx.records[label]) for label in idx.slot_history(slot, limit)]
 
     def add_many(self, memories: Any, idem: str | None = None) -> Plan[list[MemoryRecord]]:
         """Add records in one atomic step; their vectors are computed in one batch."""

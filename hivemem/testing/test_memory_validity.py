@@ -6,8 +6,9 @@ supersession is one atomic step there too.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -24,7 +25,7 @@ def test_memory_valid_from_defaults_to_its_time_and_is_open_ended(mem, clock):
     rec = lt.add("The office coffee machine is on floor 3")
     assert (rec.valid_from, rec.valid_to) == (clock(), None)
     assert (rec.supersedes, rec.superseded_by, rec.slot) == (None, None, None)
-    when = datetime(2023, 1, 2, tzinfo=timezone.utc)
+    when = datetime(2023, 1, 2, tzinfo=UTC)
     old = lt.add("The office moved to Lyon", valid_from=when, valid_to=clock() - 10)
     assert (old.valid_from, old.valid_to) == (when.timestamp(), clock() - 10)
 
@@ -187,7 +188,7 @@ def test_memory_concurrent_slot_statements_leave_one_current(mem, clock):
     history = lt.slot_history(SLOT)
     assert len(history) == 20
     assert [r.valid_to is None for r in history].count(True) == 1
-    for newer, older in zip(history, history[1:], strict=False):
+    for newer, older in itertools.pairwise(history):
         assert newer.supersedes == older.id
         assert older.superseded_by == newer.id
         assert older.valid_to == newer.valid_from > older.valid_from
