@@ -14,6 +14,7 @@ Scale: the issue's full size, 500 statements per agent (8,000 in all): about 30 
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import threading
@@ -137,7 +138,7 @@ def test_agents_in_processes_state_one_slot(tmp_path: Path) -> None:
         assert [r.valid_to is None for r in chain].count(True) == 1 and chain[0].valid_to is None
         superseded = [r.supersedes for r in chain if r.supersedes]
         assert len(superseded) == len(set(superseded)) == total, "a record superseded twice"
-        for newer, older in zip(chain, chain[1:], strict=False):
+        for newer, older in itertools.pairwise(chain):
             assert older.superseded_by == newer.id
             assert older.valid_from < newer.valid_from == older.valid_to
         assert sum(1 for r in stored.values() if r.superseded_by is None) == 1
