@@ -343,7 +343,7 @@ class MemoryPlans:
         if "content" not in spec:
             raise InvalidArgument("a memory needs content")
         session = spec.get("session_id", self.session_id)
-        record = {
+        record: dict[str, Any] = {
             "id": uuid.uuid4().hex,
             "content": _content(spec["content"]),
             "memory_type": _text(spec.get("memory_type", "general"), "memory_type", 100),
@@ -373,8 +373,8 @@ class MemoryPlans:
         )
         end = spec.get("valid_to")
         if end is not None:
-            record["valid_to"] = check_time(end, "valid_to")
-            if record["valid_to"] <= record["valid_from"]:
+            record["valid_to"] = until = check_time(end, "valid_to")
+            if until <= record["valid_from"]:
                 raise InvalidArgument("valid_to must be later than valid_from")
         return record
 

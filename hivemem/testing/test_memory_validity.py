@@ -9,11 +9,15 @@ from __future__ import annotations
 import itertools
 import threading
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
 
 from hivemem import ConflictError, InvalidArgument, NotFound
 from hivemem.errors import HivememError
+
+if TYPE_CHECKING:
+    from hivemem.types import ScoredMemory
 
 NS = "facts"
 SLOT = "alice/city"
@@ -90,7 +94,7 @@ def test_memory_searches_skip_superseded_records_unless_asked(mem, clock):
     clock.advance(50)
     second = lt.add("Alice lives in Berlin near the river", slot=SLOT)
 
-    def ids(hits):
+    def ids(hits: list[ScoredMemory]) -> set[str]:
         return {h.memory.id for h in hits}
 
     assert ids(lt.search("Alice river")) == {second.id}
@@ -157,7 +161,7 @@ def test_memory_validity_refusals_change_nothing(mem, clock):
     ]
     for fields in bad:
         with pytest.raises(InvalidArgument):
-            lt.add("Alice lives in Rome", **fields)  # type: ignore[arg-type]
+            lt.add("Alice lives in Rome", **fields)
     with pytest.raises(InvalidArgument):
         lt.add_many([{"content": "x", "slot": SLOT}])
     with pytest.raises(InvalidArgument):
