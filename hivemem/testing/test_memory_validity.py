@@ -197,3 +197,21 @@ def test_memory_concurrent_slot_statements_leave_one_current(mem, clock):
         assert older.superseded_by == newer.id
         assert older.valid_to == newer.valid_from > older.valid_from
     assert lt.slot(SLOT).id == history[0].id
+
+
+async def test_memory_slots_async(amem, clock):
+    """The async API states slots, supersedes and reads as of a time like the sync one."""
+    lt = amem.memories(NS)
+    first = await lt.add("Alice lives in Paris", slot=SLOT)
+    clock.advance(10)
+    second = await lt.add("Alice lives in Berlin", slot=SLOT)
+    clock.advance(10)
+    third = await lt.supersede(second.id, "Alice lives in Oslo")
+    assert (third.slot, third.supersedes) == (SLOT, second.id)
+    assert (await lt.slot(SLOT)).id == third.id
+    assert (await lt.slot(SLOT, as_of=first.valid_from + 1)).id == first.id
+    assert [r.id for r in await lt.slot_history(SLOT)] == [third.id, second.id, first.id]
+    hits = await lt.search("Alice lives", as_of=second.valid_from)
+    assert [h.memory.id for h in hits] == [second.id]
+    every = await lt.search("Alice lives", include_superseded=True)
+    assert {h.memory.id for h in every} == {first.id, second.id, third.id}
