@@ -215,3 +215,21 @@ async def test_memory_slots_async(amem, clock):
     assert [h.memory.id for h in hits] == [second.id]
     every = await lt.search("Alice lives", include_superseded=True)
     assert {h.memory.id for h in every} == {first.id, second.id, third.id}
+
+
+def test_memory_deleting_a_slots_current_record_empties_the_slot(mem, clock):
+    """Deleting the current record leaves the slot without one; the next statement starts anew."""
+    lt = mem.memories(NS)
+    first = lt.add("Alice lives in Paris", slot=SLOT)
+    clock.advance(1)
+    second = lt.add("Alice lives in Berlin", slot=SLOT)
+    assert lt.delete(second.id) == 1
+    with pytest.raises(NotFound):
+        lt.slot(SLOT)
+    (kept,) = lt.get_many([first.id])
+    assert kept.valid_to == second.valid_from  # its predecessor stays closed
+    clock.advance(1)
+    third = lt.add("Alice lives in Oslo", slot=SLOT)
+    assert third.supersedes is None
+    assert lt.slot(SLOT).id == third.id
+    assert [r.id for r in lt.slot_history(SLOT)] == [third.id, first.id]
