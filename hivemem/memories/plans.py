@@ -441,8 +441,6 @@ class MemoryPlans:
         ``Transact``, the first two compared on their versions: if another agent changed
         either meanwhile, nothing is written and this tries again on top of what it did.
         """
-        if spec.get("valid_to") is not None:
-            raise InvalidArgument("a superseding record holds until superseded: no valid_to")
         given_slot = None if spec.get("slot") is None else check_slot(spec["slot"])
         start = spec.get("valid_from")
         wanted = None if start is None else check_time(start, "valid_from")

@@ -24,21 +24,23 @@ Times along a chain strictly increase: a new record's default ``valid_from`` is 
 time, but at least just after (``math.nextafter``) the record it supersedes, so every
 record of a chain holds for a non-empty interval and at every instant after the first
 exactly one of them holds. An explicit ``valid_from`` not after the superseded record's is
-refused (``InvalidArgument``): it would open the chain in the middle.
+refused (``ConflictError``): it would open the chain in the middle.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from hivemem.errors import InvalidArgument
+from hivemem.errors import ConflictError, InvalidArgument
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
+    "SLOT_PATTERN",
     "SLOT_PREFIX",
     "after",
     "check_slot",
@@ -53,6 +55,8 @@ __all__ = [
 #: Where a slot's index entry lives: ``_s/<slot>``.
 SLOT_PREFIX = "_s/"
 _SLOT_CHARS = 200
+#: A slot's shape (``wire.schemas.SLOT`` says the same to HTTP clients).
+SLOT_PATTERN = re.compile("^[^/\x00-\x1f\x7f]+/[^\x00-\x1f\x7f]+$")
 
 
 def seconds(value: Any) -> Any:
@@ -79,13 +83,14 @@ def check_time(value: Any, name: str) -> float:
 
 
 def check_slot(value: Any) -> str:
-    """A slot name ``"<subject>/<attribute>"``: both parts non-empty, at most 200 characters."""
-    if type(value) is not str or not 3 <= len(value) <= _SLOT_CHARS:
-        raise InvalidArgument(f"slot must be '<subject>/<attribute>', 3-{_SLOT_CHARS} characters")
-    subject, _, attribute = value.partition("/")
-    if not subject or not attribute or not value.isprintable():
+    """A slot name ``"<subject>/<attribute>"``: both parts non-empty, at most 200 characters.
+
+    No control characters (as in keys: the slot's index entry is keyed by it).
+    """
+    if type(value) is not str or len(value) > _SLOT_CHARS or not SLOT_PATTERN.match(value):
         raise InvalidArgument(
-            f"slot {value!r} must be '<subject>/<attribute>' (both non-empty, printable)"
+            f"slot {value!r} must be '<subject>/<attribute>': both non-empty, no control "
+            f"characters, at most {_SLOT_CHARS} characters"
         )
     return value
 
@@ -121,11 +126,12 @@ def after(previous: float, wanted: float | None, default: float) -> float:
     """The ``valid_from`` of a record superseding one that started at ``previous``.
 
     ``wanted`` (given by the caller) must be later than ``previous``; the ``default`` is
-    moved to just after ``previous`` if it is not later.
+    moved to just after ``previous`` if it is not later. A ``wanted`` time that is not
+    later conflicts with the stored record (``ConflictError``, 409).
     """
     if wanted is not None:
         if wanted <= previous:
-            raise InvalidArgument(
+            raise ConflictError(
                 f"valid_from {wanted!r} is not after the superseded record's ({previous!r}): "
                 "a record can only supersede one that started before it"
             )

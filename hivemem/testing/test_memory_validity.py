@@ -156,12 +156,13 @@ def test_memory_validity_refusals_change_nothing(mem, clock):
         {"valid_from": "yesterday"},
         {"valid_from": float("nan")},
         {"valid_to": clock() - 1},  # before valid_from
-        {"slot": SLOT, "valid_to": clock() + 10},  # a slot's record holds until superseded
-        {"slot": SLOT, "valid_from": rec.valid_from - 1},  # would open the chain in the middle
+        {"slot": "alice/\x00"},
     ]
     for fields in bad:
         with pytest.raises(InvalidArgument):
             lt.add("Alice lives in Rome", **fields)
+    with pytest.raises(ConflictError):  # would open the chain in the middle
+        lt.add("Alice lives in Rome", slot=SLOT, valid_from=rec.valid_from - 1)
     with pytest.raises(InvalidArgument):
         lt.add_many([{"content": "x", "slot": SLOT}])
     with pytest.raises(InvalidArgument):
@@ -233,3 +234,19 @@ def test_memory_deleting_a_slots_current_record_empties_the_slot(mem, clock):
     assert third.supersedes is None
     assert lt.slot(SLOT).id == third.id
     assert [r.id for r in lt.slot_history(SLOT)] == [third.id, first.id]
+
+
+def test_memory_a_slot_record_may_end_before_it_is_superseded(mem, clock):
+    """A slot's record with its own valid_to keeps that end when a later one supersedes it."""
+    lt = mem.memories(NS)
+    trip = lt.add("Alice is on holiday in Rome", slot="alice/whereabouts", valid_to=clock() + 100)
+    clock.advance(200)
+    back = lt.add("Alice is back in Paris", slot="alice/whereabouts")
+    (old,) = lt.get_many([trip.id])
+    assert (old.valid_to, old.superseded_by, back.supersedes) == (
+        trip.valid_from + 100,
+        back.id,
+        trip.id,
+    )
+    with pytest.raises(NotFound):  # between the trip's end and the return nothing held
+        lt.slot("alice/whereabouts", as_of=trip.valid_from + 150)

@@ -263,7 +263,7 @@ SLOT: Schema = {
     "type": "string",
     "minLength": 3,
     "maxLength": 200,
-    "pattern": "^[^/]+/.+$",
+    "pattern": r"^[^/\u0000-\u001f\u007f]+/[^\u0000-\u001f\u007f]+$",
     "description": "'<subject>/<attribute>': a record added to a slot supersedes its current one",
 }
 MEMORY = out(

@@ -654,6 +654,10 @@ _RECORDS = s.out({"memories": {"type": "array", "items": _RECORD}})
 _SCORED = s.out({"results": {"type": "array", "items": s.ref("ScoredMemory")}})
 _QUERY_TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 10_000}
 _NEW_MEMORY = s.obj(s.memory_spec(new=True), ("content",))
+#: A record of add_many: no slot (a slot takes one statement per atomic step).
+_BATCH_MEMORY = s.obj(
+    {k: v for k, v in s.memory_spec(new=True).items() if k != "slot"}, ("content",)
+)
 _AS_OF: Schema = {**s.TIME_OR_NULL, "description": "records that held then (default: now)"}
 _SUPERSEDED: Schema = {
     "type": ["boolean", "null"],
@@ -762,7 +766,7 @@ _MEMORY_ROUTES = (
         errors=_WRITE, mutates=True,
         body=s.obj(
             {"memories": {"type": "array", "minItems": 1, "maxItems": _MOST,
-                          "items": _NEW_MEMORY}},
+                          "items": _BATCH_MEMORY}},
             ("memories",),
         ),
     ),
