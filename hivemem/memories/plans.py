@@ -508,7 +508,9 @@ class MemoryPlans:
             except ConflictError:
                 continue
             self.indexes.mark(self.ns)
-            return self._out(next(e.value for e in entries if e.key == rec["id"]))
+            # The last record written is the new one (a repeated idempotency key answers
+            # the first attempt's entries, whose new record has another id than ``rec``).
+            return self._out([e.value for e in entries if is_record(e.key, e.value)][-1])
         what = f"slot {slot!r}" if slot is not None else f"memory {old_id!r}"
         raise ConflictError(f"{what} kept changing; gave up after {_SLOT_TRIES} tries")
 

@@ -250,3 +250,28 @@ def test_memory_a_slot_record_may_end_before_it_is_superseded(mem, clock):
     )
     with pytest.raises(NotFound):  # between the trip's end and the return nothing held
         lt.slot("alice/whereabouts", as_of=trip.valid_from + 150)
+
+
+def test_memory_slot_statement_repeated_with_its_idempotency_key(backend, clock):
+    """Over HTTP a repeated Idempotency-Key answers the first statement, not a second one."""
+    if backend.name != "http":
+        pytest.skip("idempotency keys travel over HTTP")
+    import httpx
+
+    mem = backend.open({"clock": clock})
+    try:
+        lt = mem.memories(NS)
+        lt.add("Alice lives in Paris", slot=SLOT)
+        url = f"{mem._c.backend.url}/v1/namespaces/{NS}/memories"
+        headers = {"Idempotency-Key": "state-once"}
+        body = {"content": "Alice lives in Oslo", "slot": SLOT}
+        first = httpx.post(url, json=body, headers=headers, timeout=60)
+        again = httpx.post(url, json=body, headers=headers, timeout=60)
+        assert first.status_code == again.status_code == 201
+        assert first.json()["id"] == again.json()["id"]
+        assert [r.content for r in lt.slot_history(SLOT)] == [
+            "Alice lives in Oslo",
+            "Alice lives in Paris",
+        ]
+    finally:
+        mem.close()
