@@ -49,6 +49,7 @@ from hivemem.types import (
     Page,
     ScoredMemory,
     Session,
+    Version,
 )
 
 __version__ = "0.1.0"
@@ -90,6 +91,7 @@ __all__ = [
     "TooLarge",
     "TooManyRequests",
     "Unauthenticated",
+    "Version",
     "WrongType",
     "__version__",
     "connect",

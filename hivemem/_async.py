@@ -26,12 +26,13 @@ from hivemem.engine import ops as o
 from hivemem.errors import HivememError
 
 if TYPE_CHECKING:
+    import datetime
     from collections.abc import AsyncIterator, Callable, Mapping
 
     from hivemem.conversations import AsyncConversation, AsyncConversations
     from hivemem.memories.api import AsyncMemories
     from hivemem.records import RecordPlans
-    from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Session
+    from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Session, Version
 
 __all__ = ["AsyncMemory", "AsyncSubscription"]
 
@@ -175,15 +176,76 @@ class AsyncMemory:
         )
 
     async def read(
-        self, namespace: str, key: str, agent: str | None = None, *, default: Any = None
+        self,
+        namespace: str,
+        key: str,
+        agent: str | None = None,
+        *,
+        default: Any = None,
+        as_of: int | float | datetime.datetime | None = None,
     ) -> Any:
-        """Return the key's value, or ``default`` if it is absent or expired."""
-        entry = await self._run(self._c.get(namespace, key, agent))
+        """Return the key's value, or ``default`` if it is absent or expired.
+
+        Args:
+            namespace: The namespace.
+            key: The key.
+            agent: Who reads (default: the store's agent).
+            default: What an absent key reads as.
+            as_of: Read the value the key held after this revision of the namespace, or at
+                this time (a datetime, or Unix seconds as a float: the last revision at or
+                before it), from the retained event log (SPEC §20).
+
+        Raises:
+            RevisionCompacted: ``as_of`` is older than what the log retains.
+        """
+        if as_of is not None:
+            entry = await self._run(self._c.read_as_of(namespace, key, agent, as_of))
+        else:
+            entry = await self._run(self._c.get(namespace, key, agent))
         return default if entry is None else entry.value
 
-    async def get_entry(self, namespace: str, key: str, agent: str | None = None) -> Entry | None:
-        """Return the key's entry (value, owner, version, times), or ``None``."""
+    async def get_entry(
+        self,
+        namespace: str,
+        key: str,
+        agent: str | None = None,
+        *,
+        as_of: int | float | datetime.datetime | None = None,
+    ) -> Entry | None:
+        """Return the key's entry (value, owner, version, times), or ``None``.
+
+        ``as_of`` as in :meth:`read`: an entry read from the log has ``expires_at=None``.
+        """
+        if as_of is not None:
+            return await self._run(self._c.read_as_of(namespace, key, agent, as_of))
         return await self._run(self._c.get(namespace, key, agent))
+
+    async def history(
+        self,
+        namespace: str,
+        key: str,
+        limit: int = 50,
+        before: int | None = None,
+        agent: str | None = None,
+    ) -> list[Version]:
+        """Return the key's retained versions, newest first (SPEC §20).
+
+        Deletions, expiries and clears of the namespace appear as versions with
+        ``deleted=True``. Page with ``before=`` the last ``revision`` returned.
+
+        Args:
+            namespace: The namespace.
+            key: The key.
+            limit: At most this many versions (1 to 1,000).
+            before: Only changes with a revision below this one.
+            agent: Who reads (default: the store's agent).
+
+        Raises:
+            RevisionCompacted: ``before`` is older than the retained log.
+            NamespaceNotFound: the namespace does not exist.
+            PermissionDenied: the agent may not read it.
+        """
+        return await self._run(self._c.history(namespace, key, agent, limit, before))
 
     async def exists(self, namespace: str, key: str, agent: str | None = None) -> bool:
         """Return whether the key holds a live entry (needs read; audited as ``exists``).
@@ -236,8 +298,17 @@ class AsyncMemory:
         prefix: str = "",
         limit: int = 100,
         cursor: str | None = None,
+        as_of: int | float | datetime.datetime | None = None,
     ) -> Page[Entry]:
-        """Return one page of entries in key order; pass ``next_cursor`` for the next."""
+        """Return one page of entries in key order; pass ``next_cursor`` for the next.
+
+        ``as_of``: the entries as they were after that revision or at that time (see
+        :meth:`read`).
+        """
+        if as_of is not None:
+            return await self._run(
+                self._c.list_as_of(namespace, agent, as_of, prefix, limit, cursor)
+            )
         return await self._run(self._c.list_entries(namespace, agent, prefix, limit, cursor))
 
     async def write_many(

@@ -7,7 +7,9 @@ the backend (``execute`` or ``aexecute``) and passes the result back through
 
 from __future__ import annotations
 
+import datetime
 import logging
+import math
 import threading
 import uuid
 from collections import deque
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from hivemem import _codec
 from hivemem import _validate as v
 from hivemem.engine import ops as o
+from hivemem.engine.history import MAX_HISTORY
 from hivemem.errors import InvalidArgument
 from hivemem.memories.registry import save_snapshots
 from hivemem.types import EVENT_TYPES, Event
@@ -123,7 +126,10 @@ class Core:
             try:
                 # Stores shared by replicas sweep on one of them at a time (a lease).
                 if self.backend.sweep_lease(2 * self.settings.cleanup_interval + 5):
-                    self.sweep()
+                    removed = self.sweep()
+                    # (A line per pass that removed something: an idle store logs nothing.)
+                    if removed:
+                        log.info("hivemem: TTL sweep removed %d expired entries", removed)
             except Exception:  # the sweeper must survive a failing backend
                 log.exception("hivemem: TTL sweep failed")
 
@@ -404,6 +410,45 @@ class Core:
             cursor=cursor,
         )
 
+    def history(
+        self, namespace: str, key: str, agent: str | None, limit: Any, before: Any
+    ) -> o.History:
+        """Check and build a History op."""
+        return o.History(
+            agent=self.who(agent),
+            ns=v.check_namespace(namespace),
+            key=v.check_key(key),
+            limit=v.check_limit(limit, maximum=MAX_HISTORY),
+            before=None if before is None else _revision(before, "before"),
+        )
+
+    def read_as_of(self, namespace: str, key: str, agent: str | None, as_of: Any) -> o.ReadAsOf:
+        """Check and build a ReadAsOf op (``as_of``: a revision, a datetime or Unix seconds)."""
+        revision, at = _as_of(as_of)
+        return o.ReadAsOf(
+            agent=self.who(agent),
+            ns=v.check_namespace(namespace),
+            key=v.check_key(key),
+            revision=revision,
+            at=at,
+        )
+
+    def list_as_of(
+        self, namespace: str, agent: str | None, as_of: Any, prefix: Any, limit: Any, cursor: Any
+    ) -> o.ListAsOf:
+        """Check and build a ListAsOf op."""
+        plain = self.list_entries(namespace, agent, prefix, limit, cursor)
+        revision, at = _as_of(as_of)
+        return o.ListAsOf(
+            agent=plain.agent,
+            ns=plain.ns,
+            revision=revision,
+            at=at,
+            prefix=plain.prefix,
+            limit=plain.limit if plain.limit is not None else 100,
+            cursor=plain.cursor,
+        )
+
     def broadcast(
         self, namespace: str, message: Any, agent: str | None, idempotency_key: str | None
     ) -> o.Broadcast:
@@ -497,3 +542,25 @@ def _description(value: Any) -> str:
     if not isinstance(value, str) or len(value) > 10_000:
         raise InvalidArgument("description must be a string of at most 10,000 characters")
     return value
+
+
+def _revision(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgument(f"invalid {what} {value!r}: give a revision, an integer >= 0")
+    return value
+
+
+def _as_of(as_of: Any) -> tuple[int | None, float | None]:
+    """``(revision, None)`` for an int, ``(None, unix seconds)`` for a datetime or a float.
+
+    A naive datetime is taken as local time (``datetime.timestamp``).
+    """
+    if isinstance(as_of, datetime.datetime):
+        return None, as_of.timestamp()
+    if isinstance(as_of, float) and math.isfinite(as_of):
+        return None, as_of
+    if isinstance(as_of, int) and not isinstance(as_of, bool):
+        return _revision(as_of, "as_of"), None
+    raise InvalidArgument(
+        f"invalid as_of {as_of!r}: give a revision (int), a datetime or Unix seconds (float)"
+    )

@@ -30,6 +30,7 @@ __all__ = [
     "ScoredMemory",
     "Session",
     "TIERS",
+    "Version",
 ]
 
 T = TypeVar("T")
@@ -122,6 +123,52 @@ _ENTRY_FIELDS = (
     "updated_at",
     "expires_at",
 )
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One retained version of an entry (``mem.history``), or its deletion.
+
+    Attributes:
+        value: The value this version held (``None`` for a deletion).
+        version: The entry's version (for a deletion: the version it deleted).
+        revision: The namespace revision of the change.
+        agent_id: Who made the change (``system`` for an expiry).
+        updated_at: Unix seconds of the change.
+        deleted: True when the change removed the entry (a delete, an expiry, a clear of
+            the namespace or its deletion).
+    """
+
+    value: Any
+    version: int
+    revision: int
+    agent_id: str
+    updated_at: float
+    deleted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the version as a JSON-ready dict."""
+        return {
+            "value": self.value,
+            "version": self.version,
+            "revision": self.revision,
+            "agent_id": self.agent_id,
+            "updated_at": self.updated_at,
+            "deleted": self.deleted,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Version:
+        """Build a version from :meth:`to_dict` output."""
+        return cls(
+            data.get("value"),
+            data["version"],
+            data["revision"],
+            data["agent_id"],
+            data["updated_at"],
+            bool(data.get("deleted", False)),
+        )
 
 
 @fast_init

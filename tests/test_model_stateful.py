@@ -645,6 +645,82 @@ class HivememMachine(RuleBasedStateMachine):
         else:
             self.assert_change_log(ns, since, agent)
 
+    # ------------------------------------------------------------ history (SPEC §20)
+    def model_state_at(self, ns: str, key: str, rev: int) -> MEvent | None:
+        """The write that held ``key`` after ``rev``, replayed from the model's log."""
+        state: MEvent | None = None
+        stamp: dict[int, float] = {}
+        for e in self.log[ns]:
+            stamp[e.revision] = e.timestamp
+            if e.revision > rev:
+                break
+            if e.type in ("namespace:cleared", "namespace:deleted"):
+                state = None
+            elif e.key == key and e.type == "memory:write":
+                state = e
+            elif e.key == key and e.type in ("memory:delete", "memory:expired"):
+                state = None
+        raw = self.raw(ns, key)
+        if (  # a stored entry unchanged since `rev` that had expired by then is not shown
+            state is not None
+            and raw is not None
+            and raw.revision == state.revision
+            and raw.expires_at is not None
+            and rev in stamp
+            and raw.expires_at <= stamp[rev]
+        ):
+            return None
+        return state
+
+    def model_history(self, ns: str, key: str) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        alive: MEvent | None = None
+        for e in self.log[ns]:
+            if e.type in ("namespace:cleared", "namespace:deleted"):
+                if alive is not None:
+                    gone = (canon(None), alive.version, e.revision, e.agent_id, e.timestamp, True)
+                    out.append(gone)
+                alive = None
+            elif e.key == key and e.type == "memory:write":
+                out.append((canon(e.value), e.version, e.revision, e.agent_id, e.timestamp, False))
+                alive = e
+            elif e.key == key and e.type in ("memory:delete", "memory:expired"):
+                out.append((canon(None), e.version, e.revision, e.agent_id, e.timestamp, True))
+                alive = None
+        return out[::-1]
+
+    @rule(data=st.data(), key=keys)
+    def history_and_as_of(self, data: st.DataObject, key: str) -> None:
+        """history equals the model's versions of the key; read/list_entries as of any
+        revision since the machine started equal the model's replay up to it."""
+        ns = data.draw(st.sampled_from(sorted(self.ns)), label="ns")
+        info = self.ns[ns]
+        got = [
+            (canon(v.value), v.version, v.revision, v.agent_id, v.updated_at, v.deleted)
+            for v in self.mem.history(ns, key, limit=1000, agent=AUDITOR)
+        ]
+        assert got == self.model_history(ns, key), (ns, key)
+        rev = data.draw(st.integers(info.base, info.revision), label="rev")
+        want = self.model_state_at(ns, key, rev)
+        entry = self.mem.get_entry(ns, key, AUDITOR, as_of=rev)
+        if want is None:
+            assert entry is None, (ns, key, rev, entry)
+        else:
+            assert entry is not None, (ns, key, rev)
+            assert (canon(entry.value), entry.version, entry.owner, entry.revision) == (
+                canon(want.value),
+                want.version,
+                want.agent_id,
+                want.revision,
+            )
+        page = self.mem.list_entries(ns, AUDITOR, limit=1000, as_of=rev)
+        listed = {e.key: (canon(e.value), e.version) for e in page.items}
+        model = {}
+        for k in {e.key for e in self.log[ns] if e.key is not None}:
+            if (w := self.model_state_at(ns, k, rev)) is not None:
+                model[k] = (canon(w.value), w.version)
+        assert listed == model, (ns, rev)
+
     # ------------------------------------------------------------ invariants
     @invariant()
     def state_matches_model(self) -> None:

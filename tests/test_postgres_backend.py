@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import hivemem
+from hivemem.engine import ops as o
 from hivemem.errors import BackendUnavailable, InvalidArgument
 from hivemem.testing.server import free_port
 
@@ -142,3 +143,83 @@ def test_server_restart_is_unavailable_then_recovers() -> None:
             assert mem.read("ns", "k") == 3
         finally:
             mem.close()
+
+
+def test_group_commit_refuses_one_op_and_keeps_the_others(pg_url: str) -> None:
+    """16 threads write one namespace at once, every fifth write a compare-and-set that must
+    fail: writes share transactions (fewer groups than writes), each refused op undoes only
+    its own writes, and the namespace's revisions stay gap-free: every acknowledged write is
+    there, no refused one is, and the events are exactly 1..R."""
+    url = f"{pg_url}?schema=groups"
+    mem = hivemem.connect(url, agent="a", cleanup_interval=0, embedder="none")
+    try:
+        mem.create_namespace("g")
+        acked: dict[str, int] = {}
+        refused: list[str] = []
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def writer(t: int) -> None:
+            try:
+                for i in range(60):
+                    key = f"t{t:02d}-{i:03d}"
+                    if i % 5 == 4:  # a CAS on a key that does not exist: refused
+                        try:
+                            mem.write("g", key, i, expected_version=7)
+                        except hivemem.ConflictError:
+                            with lock:
+                                refused.append(key)
+                        continue
+                    mem.write("g", key, i)
+                    with lock:
+                        acked[key] = i
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=writer, args=(t,)) for t in range(16)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(120)
+        assert not errors, errors[:3]
+        group = mem._b._group
+        assert group.groups < group.ops, (group.groups, group.ops)  # writes shared commits
+        assert len(acked) == 16 * 48 and len(refused) == 16 * 12
+        assert mem.read_many("g", list(acked)) == acked
+        assert mem.read_many("g", refused) == {}
+        final = mem.get_namespace("g").revision
+        events = mem._b.execute(o.EventsAfter(agent="a", ns="g", since=0, limit=10_000)).unwrap()
+        revisions = [e.revision for e in events if e.type == "memory:write"]
+        assert [e.revision for e in events] == list(range(events[0].revision, final + 1))
+        assert len(revisions) == len(acked)
+    finally:
+        mem.close()
+
+
+def test_a_version_1_schema_gets_indexed_event_keys_on_open(pg_url: str) -> None:
+    """Events written before schema 2 (no ``k`` column) are keyed on open, so the history of
+    a key written then is read from the index like a new one."""
+    import psycopg
+
+    url = f"{pg_url}?schema=hist_v1"
+    mem = hivemem.connect(url, agent="x", embedder="none")
+    try:
+        for i in range(3):
+            mem.write("ns", "k", i)
+        mem.delete("ns", "k")
+        mem.clear_namespace("ns")
+    finally:
+        mem.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # back to what version 1 wrote
+        conn.execute("DROP INDEX hist_v1.events_key")
+        conn.execute("ALTER TABLE hist_v1.events DROP COLUMN k")
+        conn.execute("UPDATE hist_v1.meta SET v = '1' WHERE k = 'schema_version'")
+    mem = hivemem.connect(url, agent="x", embedder="none")
+    try:
+        got = [(v.value, v.version, v.deleted) for v in mem.history("ns", "k")]
+        assert got == [(None, 3, True), (2, 3, False), (1, 2, False), (0, 1, False)]
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            row = conn.execute("SELECT v FROM hist_v1.meta WHERE k = 'schema_version'")
+            assert row.fetchone() == ("2",)
+    finally:
+        mem.close()

@@ -103,14 +103,52 @@ def test_readme_server_block_runs_in_order(tmp_path: Path) -> None:
         assert copy.read("team", "task-1") == {"status": "open"}  # written, exported, imported
 
 
+def _blocks() -> list[str]:
+    """Every Python block of the README, in order."""
+    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+
+
 def _tour() -> str:
-    text = (ROOT / "README.md").read_text()
-    return re.findall(r"```python\n(.*?)```", text, re.S)[0]
+    return _blocks()[0]
 
 
-#: The tour's store line, and the agents it acts for.
+#: The tour's store line, and the agents the README's blocks act for.
 TOUR_CONNECT = 'mem = hivemem.connect("memory://", agent="planner")'
-TOUR_AGENTS = ("planner", "worker-1", "auditor", "agent-a")
+TOUR_AGENTS = ("planner", "worker-1", "auditor", "agent-a", "kb")
+
+
+def _run_every_block(connect_line: str) -> None:
+    """Run each of the README's Python blocks as written, on the store ``connect_line`` opens.
+
+    Every block opens its own store with the tour's line, which becomes ``connect_line``.
+    """
+    for block in _blocks():
+        assert TOUR_CONNECT in block, block[:80]
+        exec(compile(block.replace(TOUR_CONNECT, connect_line), "README.md", "exec"), {})
+
+
+def test_readme_has_the_blocks_the_tests_run() -> None:
+    """A new Python block must be added here (and so run by the tests below)."""
+    blocks = _blocks()
+    assert len(blocks) == 3
+    assert "mem.conversation(" in blocks[1]
+    assert "mem.memories(" in blocks[2]
+
+
+def _check_output(out: str) -> None:
+    assert "permission_denied" in out and "memory:broadcast" in out  # the tour
+    assert "total_operations" in out  # get_metrics() of the conversations block
+    assert "Priya starts her day with a flat white" in out  # the semantic search's best hit
+
+
+def test_every_readme_block_runs_in_memory(capsys) -> None:
+    _run_every_block(TOUR_CONNECT)
+    _check_output(capsys.readouterr().out)
+
+
+def test_every_readme_block_runs_on_a_sqlite_file(tmp_path: Path, capsys) -> None:
+    _run_every_block(f'mem = hivemem.connect("sqlite:///{tmp_path}/all.db", agent="planner")')
+    _check_output(capsys.readouterr().out)
 
 
 def test_readme_tour_runs_on_a_sqlite_file(tmp_path: Path, capsys) -> None:
@@ -127,8 +165,6 @@ def test_readme_tour_runs_against_a_server_with_a_token_per_agent(tmp_path: Path
 
     from tests.cli.conftest import serving
 
-    tour = _tour()
-    assert TOUR_CONNECT in tour
     with serving(f"sqlite:///{tmp_path}/served.db") as server:
         admin = {"Authorization": f"Bearer {server.admin_token}"}
         tokens = {
@@ -137,10 +173,13 @@ def test_readme_tour_runs_against_a_server_with_a_token_per_agent(tmp_path: Path
             ).json()["token"]
             for agent in TOUR_AGENTS
         }
-        line = f'mem = hivemem.connect("{server.url}", agent="planner", tokens={tokens!r})'
-        exec(compile(tour.replace(TOUR_CONNECT, line), "README.md", "exec"), {})
-        out = capsys.readouterr().out
-        assert "permission_denied" in out and "memory:broadcast" in out
+        # timeout: the server loads MiniLM on the first semantic search (seconds when busy)
+        line = (
+            f'mem = hivemem.connect("{server.url}", agent="planner", tokens={tokens!r}, '
+            "timeout=120)"
+        )
+        _run_every_block(line)  # the tour, then the later blocks, over HTTP
+        _check_output(capsys.readouterr().out)
         audit = httpx.get(
             server.url + "/v1/audit", params={"namespace": "results"}, headers=admin, timeout=10
         ).json()

@@ -73,10 +73,13 @@ def test_a_schema_1_file_is_migrated_on_open(tmp_path: Path) -> None:
         assert mem.write("other", "x", 9).version == 6
         assert mem.read("team", "k3") == {"i": 3}
         assert [e.revision for e in _events(mem, "team", since=6)] == [7, 8]
+        # schema 3: the migrated events are indexed by key (history reads them)
+        assert [v.version for v in mem.history("other", "x")] == [6, 5, 4, 3, 2, 1]
+        assert mem.history("team", "k0")[0].deleted
     finally:
         mem.close()
     c = sqlite3.connect(path)
-    assert c.execute("SELECT v FROM meta WHERE k = 'schema_version'").fetchone() == ("2",)
+    assert c.execute("SELECT v FROM meta WHERE k = 'schema_version'").fetchone() == ("3",)
     tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "events_v1" not in tables
     c.close()

@@ -27,6 +27,7 @@ from hivemem.engine.ops import EventsAfter, Get
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
 
+    from hivemem._histogram import Histogram
     from hivemem.engine.ops import Op
     from hivemem.engine.txn import Result, Settings
     from hivemem.types import Event
@@ -89,6 +90,11 @@ class Notifier:
     def seq(self) -> int:
         """A counter that moves on every notification, of any namespace."""
         return self._seq
+
+    @property
+    def waiting(self) -> int:
+        """How many waiters (watch and subscribe loops, event streams) wait now."""
+        return self._count
 
     @property
     def watched(self) -> bool:
@@ -240,6 +246,9 @@ class Backend(abc.ABC):
         self.settings = settings
         self.notifier = Notifier()
         self._epoch = 0
+        #: Ops per commit of a backend that group-commits (SQLite), for the server's
+        #: ``/metrics``; ``None`` for the others.
+        self.group_commits: Histogram | None = None
 
     def default_index_dir(self) -> str | None:
         """Where derived, rebuildable index files go by default (``None``: nowhere)."""

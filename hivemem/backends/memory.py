@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hivemem.backends.base import Backend
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
 from hivemem.engine.ops import CreateNamespace, Op
-from hivemem.engine.txn import Result, Settings, Stored, Txn, filter_audit
+from hivemem.engine.txn import Result, Settings, Stored, Txn, changes_key, filter_audit
 from hivemem.errors import InternalError
 
 if TYPE_CHECKING:
@@ -104,6 +104,11 @@ class MemoryBackend(Backend, Txn):
         self._remember(lambda: self._revs.__setitem__(ns, rev - 1))
         return rev
 
+    def rev_set(self, ns: str, rev: int) -> None:
+        old = self._revs.get(ns, 0)
+        self._revs[ns] = rev
+        self._remember(lambda: self._revs.__setitem__(ns, old))
+
     @staticmethod
     def _restore(d: dict[str, Any], key: str, old: Any) -> None:
         if old is None:
@@ -116,7 +121,7 @@ class MemoryBackend(Backend, Txn):
         entries = self._entries.get(ns)
         return entries.get(key) if entries is not None else None
 
-    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+    def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
         entries = self._entries.setdefault(ns, {})
         old = entries.get(key)
         entries[key] = stored
@@ -223,6 +228,29 @@ class MemoryBackend(Backend, Txn):
     def events_oldest(self, ns: str) -> int | None:
         log = self._events.get(ns)
         return log[0].revision if log else None
+
+    def events_clear(self, ns: str) -> None:
+        old = self._events.pop(ns, None)
+        if old is not None:
+            self._remember(lambda: self._events.__setitem__(ns, old))
+
+    def key_events(
+        self, ns: str, key: str, before: int | None, limit: int, oldest_first: bool = False
+    ) -> list[Event]:
+        log = self._events.get(ns)
+        out: list[Event] = []
+        if not log or limit <= 0:
+            return out
+        # Revisions are consecutive in the log: index straight to the one below `before`.
+        end = len(log) if before is None else max(0, min(len(log), before - log[0].revision))
+        indexes = range(end) if oldest_first else range(end - 1, -1, -1)
+        for i in indexes:  # at most the retained log
+            event = log[i]
+            if changes_key(event, key):
+                out.append(event)
+                if len(out) >= limit:
+                    break
+        return out
 
     # -- audit
     def audit_append(self, record: AccessLogEntry) -> None:

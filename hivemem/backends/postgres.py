@@ -40,7 +40,15 @@ from hivemem import _codec
 from hivemem.backends.base import Backend
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, execute
 from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op, Stats
-from hivemem.engine.txn import STORE_BYTES_EVERY, Result, Settings, Stored, Txn
+from hivemem.engine.txn import (
+    KEY_EVENT_TYPES,
+    NS_WIPE_TYPES,
+    STORE_BYTES_EVERY,
+    Result,
+    Settings,
+    Stored,
+    Txn,
+)
 from hivemem.errors import BackendUnavailable, HivememError, InternalError, InvalidArgument
 from hivemem.types import AccessLogEntry, Event, NamespaceInfo
 
@@ -49,7 +57,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresBackend"]
 
-SCHEMA_VERSION = 1
+#: 2: events carry the key they changed (``k``, indexed): a key's history is a range read.
+SCHEMA_VERSION = 2
 DEFAULT_SCHEMA = "hivemem"
 #: Schema names we accept: plain identifiers (so ``hivemem_<schema>`` is a valid channel).
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,49}")
@@ -61,6 +70,22 @@ TRIM_STEP = 64
 AUDIT_TRIM_STEP = 1024
 #: Seconds a read's audit record may wait in the buffer.
 AUDIT_FLUSH_SECONDS = 0.2
+
+
+#: Most writes one group commit holds (one transaction, one fsync).
+GROUP_MAX_OPS = 64
+
+
+class _NoConnection(BackendUnavailable):
+    """The pool gave no connection in time: the server is down, or every connection busy."""
+
+
+#: Seconds an op waits for a pooled connection (all busy with other ops).
+_POOL_WAIT = 5.0
+#: Seconds it waits instead within _FAILING_FOR s of a failed connection: the pool has none
+#: to give until the server is back (reconnecting in the background), so fail fast (503).
+_FAILING_WAIT = 0.25
+_FAILING_FOR = 10.0
 #: Seconds the listener waits for a notification before it checks its connection.
 LISTEN_CHECK_SECONDS = 5.0
 
@@ -79,6 +104,8 @@ CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_
 CREATE TABLE IF NOT EXISTS events (
     ns TEXT COLLATE "C" NOT NULL, rev BIGINT NOT NULL, data TEXT NOT NULL,
     PRIMARY KEY (ns, rev));
+ALTER TABLE events ADD COLUMN IF NOT EXISTS k TEXT COLLATE "C";
+CREATE INDEX IF NOT EXISTS events_key ON events (ns, k, rev) WHERE k IS NOT NULL;
 CREATE TABLE IF NOT EXISTS audit (
     id BIGSERIAL PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, agent TEXT NOT NULL, ns TEXT,
     key TEXT, action TEXT NOT NULL, success BOOLEAN NOT NULL, error TEXT);
@@ -137,10 +164,23 @@ class _PgTxn(Txn):
         pg_errors.InFailedSqlTransaction,
     )
 
-    def __init__(self, backend: PostgresBackend, conn: psycopg.Connection[Any], writer: bool):
+    def __init__(
+        self,
+        backend: PostgresBackend,
+        conn: psycopg.Connection[Any],
+        writer: bool,
+        grouped: bool = False,
+    ):
         self.b = backend
         self.c = conn
         self.writer = writer
+        #: Several ops share this transaction (group commit): each is bracketed by a
+        #: SAVEPOINT, so a refused one undoes only its own writes.
+        self.grouped = grouped
+        self._saved_locked: set[str] = set()
+        self._saved_changed: dict[str, tuple[int, int]] = {}
+        #: What :meth:`read_ahead` fetched: (ns, key, config, entry), until the entry is read.
+        self._ahead: tuple[str, str, NamespaceInfo, Stored | None] | None = None
         self.locked: set[str] = set()
         self.audit: list[AccessLogEntry] = []
         #: Namespaces whose events this transaction appended, with their newest revision.
@@ -187,15 +227,33 @@ class _PgTxn(Txn):
             self.w("SELECT pg_advisory_xact_lock(%s)", (self.b.lock_key(name),), write=False)
             self.locked.add(name)
 
-    # -- brackets: each op is alone in its transaction, so its undo is the transaction's
+    # -- brackets: an op alone in its transaction is undone with it; ops of a group each
+    # have a savepoint (queued, so a bracket costs no round trip of its own).
     def savepoint(self) -> None:
+        self._ahead = None
         self.dirty = False
         self._saved = dict(self.revs)
+        if self.grouped:
+            self._saved_locked = set(self.locked)
+            self._saved_changed = dict(self.changed)
+            self.w("SAVEPOINT op", write=False)
 
     def release(self) -> None:
-        """Nothing to do: the op's writes commit with the transaction."""
+        """Keep the op's writes: they commit with the transaction."""
+        if self.grouped:
+            self.w("RELEASE SAVEPOINT op", write=False)
 
     def rollback(self) -> None:
+        self._ahead = None
+        if self.grouped:
+            # Undoes the op's statements; advisory locks it took are released with them.
+            self.w("ROLLBACK TO SAVEPOINT op", write=False)
+            self.w("RELEASE SAVEPOINT op", write=False)
+            self.revs = self._saved
+            self.locked = self._saved_locked
+            self.changed = self._saved_changed
+            self.dirty = False
+            return
         if self.dirty:
             self.pending = [("ROLLBACK", None, False), ("BEGIN", None, False)]
             self.locked.clear()
@@ -208,6 +266,9 @@ class _PgTxn(Txn):
 
     # -- namespaces
     def ns_get(self, name: str) -> NamespaceInfo | None:
+        ahead = self._ahead
+        if ahead is not None and ahead[0] == name:
+            return ahead[2]
         self.lock(name)
         if not self.writer:
             row = self.q("SELECT config FROM namespaces WHERE name = %s", (name,)).fetchone()
@@ -222,6 +283,12 @@ class _PgTxn(Txn):
         if name not in self.revs:
             self.revs[name] = int(row[1] or 0)
         return self.b.info(name, row[0]) if row[0] is not None else None
+
+    def read_ahead(self, ns: str, key: str) -> None:
+        if self.writer:
+            info, stored = self.ns_and_entry(ns, key)
+            if info is not None:
+                self._ahead = (ns, key, info, stored)
 
     def ns_and_entry(self, ns: str, key: str) -> tuple[NamespaceInfo | None, Stored | None]:
         self.lock(ns)
@@ -239,6 +306,7 @@ class _PgTxn(Txn):
         return info, (_stored(Stored, row[2:]) if row[2] is not None else None)
 
     def ns_put(self, info: NamespaceInfo) -> None:
+        self._ahead = None
         self.lock(info.name)
         config = info.to_dict()
         for field in ("name", "revision"):
@@ -251,6 +319,7 @@ class _PgTxn(Txn):
         )
 
     def ns_delete(self, name: str) -> None:
+        self._ahead = None
         self.lock(name)
         self.w("DELETE FROM namespaces WHERE name = %s", (name,))
 
@@ -277,16 +346,26 @@ class _PgTxn(Txn):
         return rev
 
     def rev_next(self, ns: str) -> int:
-        rev = self.revs[ns] = self.rev_get(ns) + 1
+        rev = self.rev_get(ns) + 1
+        self.rev_set(ns, rev)
+        return rev
+
+    def rev_set(self, ns: str, rev: int) -> None:
+        self.lock(ns)
+        self.revs[ns] = rev
         self.w(
             "INSERT INTO revisions (ns, rev) VALUES (%s, %s) ON CONFLICT (ns) "
             "DO UPDATE SET rev = excluded.rev",
             (ns, rev),
         )
-        return rev
 
     # -- entries
     def entry_get(self, ns: str, key: str) -> Stored | None:
+        ahead = self._ahead
+        if ahead is not None:
+            self._ahead = None  # served once: the op's writes come next
+            if ahead[0] == ns and ahead[1] == key:
+                return ahead[3]
         self.lock(ns)
         row = self.q(
             f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE ns = %s AND key = %s", (ns, key)
@@ -302,11 +381,13 @@ class _PgTxn(Txn):
         found = {row[0]: _stored(Stored, row[1:]) for row in rows}
         return [found.get(key) for key in keys]
 
-    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+    def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
+        self._ahead = None
         self.lock(ns)
         self.w(_PUT_ENTRY, (ns, key, *stored))
 
     def entry_delete(self, ns: str, key: str) -> None:
+        self._ahead = None
         self.lock(ns)
         self.w("DELETE FROM entries WHERE ns = %s AND key = %s", (ns, key))
 
@@ -316,6 +397,7 @@ class _PgTxn(Txn):
         return int(row[0]) if row else 0
 
     def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
+        self._ahead = None
         self.lock(ns)
         self.dirty = True
         rows = self.q(
@@ -377,7 +459,8 @@ class _PgTxn(Txn):
         ns, rev = event.namespace, event.revision
         self.lock(ns)
         self.w(
-            "INSERT INTO events (ns, rev, data) VALUES (%s, %s, %s)", (ns, rev, _event_json(event))
+            "INSERT INTO events (ns, rev, data, k) VALUES (%s, %s, %s, %s)",
+            (ns, rev, _event_json(event), _event_k(event)),
         )
         first = self.changed.get(ns, (rev, rev))[0]
         self.changed[ns] = (first, rev)
@@ -386,6 +469,26 @@ class _PgTxn(Txn):
         rows = self.q(
             "SELECT data FROM events WHERE ns = %s AND rev > %s ORDER BY rev LIMIT %s",
             (ns, max(since, 0), limit),
+        ).fetchall()
+        return [Event.from_dict(_codec.decode(r[0])) for r in rows]
+
+    def events_clear(self, ns: str) -> None:
+        self.lock(ns)
+        self.w("DELETE FROM events WHERE ns = %s", (ns,))
+
+    def key_events(
+        self, ns: str, key: str, before: int | None, limit: int, oldest_first: bool = False
+    ) -> list[Event]:
+        if limit <= 0:
+            return []
+        top = before if before is not None else 1 << 62
+        order = "ASC" if oldest_first else "DESC"
+        rows = self.q(
+            f"SELECT data FROM ((SELECT rev, data FROM events WHERE ns = %(ns)s AND k = %(k)s "
+            f"AND rev < %(top)s ORDER BY rev {order} LIMIT %(n)s) UNION ALL (SELECT rev, data "
+            f"FROM events WHERE ns = %(ns)s AND k = '' AND rev < %(top)s ORDER BY rev {order} "
+            f"LIMIT %(n)s)) t ORDER BY rev {order} LIMIT %(n)s",
+            {"ns": ns, "k": key, "top": top, "n": limit},
         ).fetchall()
         return [Event.from_dict(_codec.decode(r[0])) for r in rows]
 
@@ -490,6 +593,84 @@ class _PgTxn(Txn):
         self.q("COMMIT")
 
 
+class _Pending:
+    """An op waiting in :class:`_GroupCommit`: its result, or the turn to lead."""
+
+    __slots__ = ("lead", "op", "result", "wake")
+
+    def __init__(self, op: Op[Any]) -> None:
+        self.op = op
+        self.result: Result | None = None
+        self.lead = False
+        self.wake = threading.Event()
+
+
+class _GroupCommit:
+    """Group commit: the writes of concurrent threads share transactions and fsyncs.
+
+    A thread with a write queues it. At most ``leaders`` threads at a time lead: a leader
+    takes every queued write (up to ``max_ops``), runs them in one transaction
+    (``commit(ops)``), hands each its result, then passes the lead to the oldest write still
+    queued (or gives it up); the others wait for their result. A write alone runs at once,
+    as before; under contention (writers of one namespace wait for each other's advisory
+    lock anyway) one COMMIT acknowledges many. Every waiter gets a result: a failure of
+    the group is each op's error (the ops of a group never raise).
+    """
+
+    def __init__(
+        self, commit: Callable[[list[Any]], list[Result]], leaders: int, max_ops: int
+    ) -> None:
+        self._commit = commit
+        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._leading = 0
+        self._leaders = leaders
+        self._max_ops = max_ops
+        #: Ops committed and groups run (for the benchmarks' group sizes).
+        self.ops = 0
+        self.groups = 0
+
+    def submit(self, op: Op[Any]) -> Result:
+        mine = _Pending(op)
+        with self._lock:
+            self._queue.append(mine)
+            if self._leading < self._leaders:
+                self._leading += 1
+                mine.lead = True
+        while True:
+            if mine.lead:
+                mine.lead = False
+                self._lead()
+            if mine.result is not None:
+                return mine.result
+            mine.wake.wait()
+            mine.wake.clear()
+
+    def _lead(self) -> None:
+        with self._lock:
+            group, self._queue = self._queue[: self._max_ops], self._queue[self._max_ops :]
+        try:
+            if group:
+                try:
+                    results = self._commit([p.op for p in group])
+                except BaseException as exc:  # (the commit never raises; a bug must not hang)
+                    error = InternalError.of(exc, "a PostgreSQL group commit")
+                    results = [Result(error=error) for _ in group]
+                self.ops += len(group)
+                self.groups += 1
+                for p, result in zip(group, results, strict=True):
+                    p.result = result
+                    p.wake.set()
+        finally:
+            with self._lock:
+                if self._queue:
+                    nxt = self._queue[0]
+                    nxt.lead = True
+                    nxt.wake.set()
+                else:
+                    self._leading -= 1
+
+
 class PostgresBackend(Backend):
     """Tables in one schema of a PostgreSQL database; safe to share between processes."""
 
@@ -521,6 +702,9 @@ class PostgresBackend(Backend):
         self._audit_buffer: list[AccessLogEntry] = []
         self._audit_since_trim = 0
         self._size = (float("-inf"), 0)
+        self._failed_at = float("-inf")  # when a connection to the server last failed
+        # Half the pool leads groups of writes: the rest stays for reads.
+        self._group = _GroupCommit(self._commit_group, max(1, pool_size // 2), GROUP_MAX_OPS)
         self._info_cache: dict[str, tuple[str, NamespaceInfo]] = {}
         sync = "on" if durability == "full" else "off"
         self._kwargs: dict[str, Any] = {
@@ -534,7 +718,7 @@ class PostgresBackend(Backend):
             min_size=1,
             max_size=pool_size,
             kwargs=self._kwargs,
-            timeout=5.0,
+            timeout=_POOL_WAIT,
             open=False,
             name=f"hivemem-{schema}",
         )
@@ -617,14 +801,19 @@ class PostgresBackend(Backend):
     def _connection(self) -> Any:
         if self._closed:
             raise BackendUnavailable("the store is closed")
+        # While the server is known to be failing, a caller waits for a connection only
+        # briefly: the pool has none to give until the server is back, so the API answers
+        # 503 within a second instead of after the pool's whole timeout.
+        failing = time.monotonic() - self._failed_at < _FAILING_FOR
         try:
-            with self.pool.connection() as conn:
+            with self.pool.connection(timeout=_FAILING_WAIT if failing else _POOL_WAIT) as conn:
                 yield conn
         except psycopg_pool.PoolTimeout as exc:
-            raise BackendUnavailable(f"no PostgreSQL connection: {exc}") from exc
+            raise _NoConnection(f"no PostgreSQL connection: {exc}") from exc
         except pg_errors.TransactionRollback:
             raise  # a deadlock or serialization failure: the caller runs the op again
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            self._failed_at = time.monotonic()
             raise BackendUnavailable(f"PostgreSQL failed: {exc}") from exc
 
     def _create_schema(self) -> None:
@@ -648,6 +837,14 @@ class PostgresBackend(Backend):
                 raise BackendUnavailable(
                     f"PostgreSQL schema {self.schema!r} has version {found}, written by a newer "
                     f"hivemem; this one reads version {SCHEMA_VERSION} and older"
+                )
+            if found < 2:  # events written before their k column: fill it from their data
+                keyed = ", ".join(f"'{t}'" for t in sorted(KEY_EVENT_TYPES))
+                wipes = ", ".join(f"'{t}'" for t in sorted(NS_WIPE_TYPES))
+                conn.execute(
+                    f"UPDATE events SET k = CASE WHEN (data::jsonb ->> 'type') IN ({keyed}) "
+                    f"THEN data::jsonb ->> 'key' WHEN (data::jsonb ->> 'type') IN ({wipes}) "
+                    "THEN '' END WHERE k IS NULL"
                 )
             conn.execute(
                 "INSERT INTO meta VALUES ('schema_version', %s) ON CONFLICT (k) DO UPDATE "
@@ -674,9 +871,10 @@ class PostgresBackend(Backend):
         for attempt in (0, 1):
             try:
                 return self._read(op)
-            except BackendUnavailable:
-                # A pooled connection the server dropped (a restart): reads are safe to retry.
-                if attempt or self._closed:
+            except BackendUnavailable as exc:
+                # A pooled connection the server dropped (a restart): reads are safe to retry
+                # (no connection at all: not worth it).
+                if attempt or self._closed or isinstance(exc, _NoConnection):
                     raise
             except pg_errors.TransactionRollback as exc:  # (a hot standby's recovery conflict)
                 if attempt:
@@ -700,10 +898,22 @@ class PostgresBackend(Backend):
         return await asyncio.to_thread(self.execute, op)
 
     def _write(self, op: Op[Any] | None) -> Result:
-        """Run a write (``None``: only the buffered audit records) in one transaction.
+        """Run a write (``None``: only the buffered audit records).
 
-        Deadlocks and serialization failures are retried; so is a lost connection, once,
-        when COMMIT was not sent (nothing was done).
+        It commits with the writes of other threads that arrive meanwhile
+        (:class:`_GroupCommit`).
+        """
+        if op is None:
+            return self._commit_group([None])[0]
+        return self._group.submit(op)
+
+    def _commit_group(self, ops: list[Op[Any] | None]) -> list[Result]:
+        """Run ops in ONE transaction and commit once; one Result per op, in order.
+
+        Each op of several has a savepoint, so a refused op undoes only its own writes.
+        Deadlocks and serialization failures run the whole group again; so does a lost
+        connection, once, when COMMIT was not sent (nothing was done). Any other failure
+        of the transaction is every op's error.
         """
         records = self._take_audit()
         lost = 0
@@ -712,13 +922,16 @@ class PostgresBackend(Backend):
             try:
                 with self._connection() as conn:
                     try:
-                        tx = _PgTxn(self, conn, True)
+                        tx = _PgTxn(self, conn, True, grouped=len(ops) > 1)
                         tx.w("BEGIN", write=False)
                         tx.audit = list(records)
-                        result = execute(tx, op, self.settings) if op is not None else Result()
+                        results = [
+                            execute(tx, op, self.settings) if op is not None else Result()
+                            for op in ops
+                        ]
                         committing = True
                         tx.commit()
-                        return result
+                        return results
                     except BaseException:
                         if conn.info.transaction_status != psycopg.pq.TransactionStatus.UNKNOWN:
                             with contextlib.suppress(psycopg.Error):
@@ -728,16 +941,20 @@ class PostgresBackend(Backend):
                 time.sleep(min(0.001 * 2**attempt, 0.05))
                 continue
             except BackendUnavailable as exc:
-                if committing or lost or self._closed:
+                # A lost connection (a stale one after a server restart) is worth one more
+                # try on a fresh one; no connection at all is not.
+                if committing or lost or self._closed or isinstance(exc, _NoConnection):
                     self._lost_audit(records)
-                    return Result(error=exc)
+                    return [Result(error=exc) for _ in ops]
                 lost += 1
                 continue
             except psycopg.Error as exc:
                 self._lost_audit(records)
-                return Result(error=InternalError.of(exc, "a PostgreSQL transaction"))
+                failed = InternalError.of(exc, "a PostgreSQL transaction")
+                return [Result(error=failed) for _ in ops]
         self._lost_audit(records)
-        return Result(error=BackendUnavailable("PostgreSQL kept aborting the transaction"))
+        aborted = BackendUnavailable("PostgreSQL kept aborting the transaction")
+        return [Result(error=aborted) for _ in ops]
 
     @staticmethod
     def _lost_audit(records: list[AccessLogEntry]) -> None:
@@ -816,3 +1033,13 @@ class PostgresBackend(Backend):
         os.close(self._wake_w)
         self.pool.close()
         self.notifier.notify()
+
+
+def _event_k(event: Event) -> str | None:
+    """An event's ``k`` column: the key it changed, ``""`` for a wipe, else ``None``.
+
+    Keys are never empty, so ``""`` names no key; rows with ``None`` are not indexed.
+    """
+    if event.type in KEY_EVENT_TYPES:
+        return event.key
+    return "" if event.type in NS_WIPE_TYPES else None

@@ -37,7 +37,7 @@ import threading
 import time
 import uuid
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -46,7 +46,15 @@ from hivemem.backends.redis_call import ThreadConnections
 from hivemem.engine import fast
 from hivemem.engine import ops as o
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, entry_cap, execute
-from hivemem.engine.txn import STORE_BYTES_EVERY, Result, Settings, Stored, Txn, filter_audit
+from hivemem.engine.txn import (
+    STORE_BYTES_EVERY,
+    Result,
+    Settings,
+    Stored,
+    Txn,
+    changes_key,
+    filter_audit,
+)
 from hivemem.errors import BackendUnavailable, HivememError, InternalError
 from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo
 
@@ -75,6 +83,21 @@ _AUDIT_BATCH = 512
 _LISTEN_TICK = 0.05
 #: Seconds the change listener stays subscribed after the last watcher stopped waiting.
 _LISTEN_LINGER = 5.0
+
+
+class _Config(NamedTuple):
+    """A namespace's config as read from Redis: its text (what the scripts compare) and parsed."""
+
+    text: str
+    info: NamespaceInfo
+
+
+class _Scripts(NamedTuple):
+    """The Lua scripts registered on one asyncio client."""
+
+    commit: Any
+    write: Any
+    read: Any
 
 
 class _Miss(Exception):
@@ -361,6 +384,13 @@ class _RedisTxn(Txn):
         self.nrev[ns] = self.nrev.get(ns, 0) + 1
         return _PLACEHOLDER + self.nrev[ns]
 
+    def rev_set(self, ns: str, rev: int) -> None:
+        self._whole(ns)  # (the counter must not have moved since it was read)
+        # (0 is an absent counter, as a namespace that never changed has.)
+        key = self._key(self.k.rev(ns))
+        self.writes.append(["SET", key, str(rev)] if rev else ["DEL", key])
+        self.overlay["rev", ns] = rev
+
     # -- entries
     def entry_get(self, ns: str, key: str) -> Stored | None:
         need = ("e", ns, key)
@@ -376,7 +406,7 @@ class _RedisTxn(Txn):
         self._need_all([("e", ns, k) for k in keys])
         return [self.entry_get(ns, k) for k in keys]
 
-    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+    def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
         name = self.k.entry(ns, key)
         if ("e", ns, key) not in self.overlay and self.op.mutates:
             # A blind write still must not race another writer of the key.
@@ -496,9 +526,20 @@ class _RedisTxn(Txn):
         events: list[Event] = self._get(("events", ns, since, limit))
         return events
 
+    def events_clear(self, ns: str) -> None:
+        self._whole(ns)
+        self.writes.append(["DEL", self._key(self.k.events(ns))])
+        self.overlay["oldest", ns] = None
+
     def events_oldest(self, ns: str) -> int | None:
         oldest: int | None = self._get(("oldest", ns))
         return oldest
+
+    def key_events(
+        self, ns: str, key: str, before: int | None, limit: int, oldest_first: bool = False
+    ) -> list[Event]:
+        events: list[Event] = self._get(("keyev", ns, key, before, limit, oldest_first))
+        return events
 
     # -- audit
     def audit_append(self, record: AccessLogEntry) -> None:
@@ -590,7 +631,7 @@ class RedisBackend(Backend):
         self._redis = redis
         self.client: Any = self._make_client(url, asyncio=False)
         self._aclients: dict[Any, Any] = {}
-        self._ascripts: dict[Any, tuple[Any, Any, Any]] = {}
+        self._ascripts: dict[Any, _Scripts] = {}
         here = resources.files("hivemem.backends")
         self._script_texts = tuple(
             here.joinpath(name).read_text()
@@ -605,7 +646,7 @@ class RedisBackend(Backend):
         self._calls = None if self.cluster else ThreadConnections(self.client, redis.exceptions)
         #: Namespace configs as last seen in Redis: name -> (text, parsed). The write and read
         #: scripts compare the text with Redis's, so a stale entry is noticed, never trusted.
-        self._cfgs: dict[str, tuple[str, NamespaceInfo]] = {}
+        self._cfgs: dict[str, _Config] = {}
         self._audit_buffer: list[AccessLogEntry] = []
         self._audit_lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -670,6 +711,9 @@ class RedisBackend(Backend):
             need.extend(("e", ns, k) for k, _ in op.deletes)
         elif isinstance(op, o.GetMany):
             need.extend(("e", ns, k) for k in op.keys)
+        elif isinstance(op, o.Restore):
+            need.extend(("e", ns, k) for k, _ in op.entries)
+            need.extend((("rev", ns), ("count", ns)))
         elif isinstance(op, o.StartWatch | o.GetNamespace):
             need.append(("rev", ns))
         elif isinstance(op, o.EventsAfter):
@@ -716,6 +760,41 @@ class RedisBackend(Backend):
             pipe.zrangebyscore(k.expiry(ns), "-inf", repr(now), start=0, num=min(limit, 1 << 30))
             return list
         raise AssertionError(f"cannot queue {need!r}")
+
+    def _key_events(self, need: tuple[Any, ...], client: Any) -> list[Event]:
+        """A key's changes: the namespace's stream read backwards (or forwards) in chunks.
+
+        Redis keeps no index of them: the scan reads at most the whole stream, which
+        ``MAXLEN`` bounds at ``event_retention`` events (see docs/design.md, History).
+        """
+        _, ns, key, before, limit, oldest_first = need
+        out: list[Event] = []
+        if limit <= 0 or (before is not None and before <= 1):
+            return out
+        stream = self.keys.events(ns)
+        edge = f"0-{before - 1}" if before is not None else "+"
+        lo, hi = "-", edge
+        for _ in range(self.settings.event_retention // _KEY_SCAN + 2):  # the stream's length
+            if oldest_first:
+                batch = client.xrange(stream, min=lo, max=hi, count=_KEY_SCAN)
+            else:
+                batch = client.xrevrange(stream, max=hi, min=lo, count=_KEY_SCAN)
+            for ident, fields in batch:
+                event = _event(int(ident.split("-")[1]), fields)
+                if changes_key(event, key):
+                    out.append(event)
+                    if len(out) >= limit:
+                        return out
+            if len(batch) < _KEY_SCAN:
+                break
+            last = int(batch[-1][0].split("-")[1])
+            if oldest_first:
+                lo = f"0-{last + 1}"
+            elif last <= 1:
+                break
+            else:
+                hi = f"0-{last - 1}"
+        return out
 
     def _fetch_special(self, need: tuple[Any, ...], client: Any) -> Any:
         """Reads that take several steps (scans over a namespace, store-wide queries)."""
@@ -778,6 +857,8 @@ class RedisBackend(Backend):
         if kind == "audit_count":
             self.flush_audit()
             return int(client.xlen(k.audit()))
+        if kind == "keyev":
+            return self._key_events(need, client)
         return _NOT_SPECIAL
 
     def _fetch(self, needs: list[tuple[Any, ...]], snap: dict[tuple[Any, ...], Any]) -> None:
@@ -816,10 +897,10 @@ class RedisBackend(Backend):
             self._cfgs.pop(ns, None)
         else:
             cached = self._cfgs.get(ns)
-            if cached is None or cached[0] != text:
+            if cached is None or cached.text != text:
                 info = _info(text)
                 assert info is not None
-                self._cfgs[ns] = (text, info)
+                self._cfgs[ns] = _Config(text, info)
         return text
 
     def _write_call(
@@ -961,7 +1042,7 @@ class RedisBackend(Backend):
                 return None
             keys, args, now, expires, taken = call
             try:
-                reply = await self._ascripts[client][1](keys=keys, args=args)
+                reply = await self._ascripts[client].write(keys=keys, args=args)
             except BaseException:
                 self._return_audit(taken)
                 raise
@@ -973,17 +1054,17 @@ class RedisBackend(Backend):
             self._remember(op.ns, reply[1] or None)
         return None
 
-    def _get_done(self, op: o.Get, cached: tuple[str, NamespaceInfo], reply: list[Any]) -> Result:
+    def _get_done(self, op: o.Get, cached: _Config, reply: list[Any]) -> Result:
         state, meta = reply[0], reply[1]
         info: NamespaceInfo | None
         if state == 1:
-            info = cached[1]
+            info = cached.info
         elif state == 0:
             self._cfgs.pop(op.ns, None)
             info = None
         else:
             self._remember(op.ns, state)
-            info = self._cfgs[op.ns][1]
+            info = self._cfgs[op.ns].info
         h = None
         if meta:
             ver, rev, c, u, x = meta.split(" ")
@@ -999,7 +1080,7 @@ class RedisBackend(Backend):
             return None
         keys = [self.keys.cfg(op.ns), self.keys.entry(op.ns, op.key)]
         return self._get_done(
-            op, cached, self._script_call(self._rscript, keys, [cached[0]], reads_only=True)
+            op, cached, self._script_call(self._rscript, keys, [cached.text], reads_only=True)
         )
 
     async def _afast_get(self, client: Any, op: o.Get) -> Result | None:
@@ -1007,7 +1088,7 @@ class RedisBackend(Backend):
         if cached is None:
             return None
         keys = [self.keys.cfg(op.ns), self.keys.entry(op.ns, op.key)]
-        reply = await self._ascripts[client][2](keys=keys, args=[cached[0]])
+        reply = await self._ascripts[client].read(keys=keys, args=[cached.text])
         return self._get_done(op, cached, reply)
 
     # ------------------------------------------------------------ running ops
@@ -1064,7 +1145,7 @@ class RedisBackend(Backend):
                 del self._aclients[old]
             client = self._aclients[loop] = self._make_client(self.url, asyncio=True)
             commit, write, read = (client.register_script(t) for t in self._script_texts)
-            self._ascripts[client] = (commit, write, read)
+            self._ascripts[client] = _Scripts(commit, write, read)
         return client
 
     async def aexecute(self, op: o.Op[Any]) -> Result:
@@ -1107,7 +1188,7 @@ class RedisBackend(Backend):
                 return result
             keys, program = self._program(tx)
             try:
-                ok, base = await self._ascripts[client][0](keys=keys, args=[program])
+                ok, base = await self._ascripts[client].commit(keys=keys, args=[program])
             except BaseException:
                 self._return_audit(tx.taken)
                 raise
@@ -1402,3 +1483,5 @@ class RedisBackend(Backend):
 
 
 _NOT_SPECIAL: Any = object()
+#: Stream entries read per step of a key's history scan.
+_KEY_SCAN = 1024

@@ -25,18 +25,27 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import orjson
 
 from hivemem import _codec
+from hivemem._histogram import Histogram
 from hivemem.backends.base import Backend
 from hivemem.backends.epoch import SharedCounter
 from hivemem.engine import fast
 from hivemem.engine.apply import DEFAULT_NAMESPACE, SYSTEM_AGENT, entry_cap, execute
 from hivemem.engine.decide import Head, decide_put, state_free
 from hivemem.engine.ops import AccessLogQuery, CreateNamespace, Op, Put
-from hivemem.engine.txn import STORE_BYTES_EVERY, Result, Settings, Stored, Txn
+from hivemem.engine.txn import (
+    KEY_EVENT_TYPES,
+    NS_WIPE_TYPES,
+    STORE_BYTES_EVERY,
+    Result,
+    Settings,
+    Stored,
+    Txn,
+)
 from hivemem.errors import BackendUnavailable, HivememError, InternalError, InvalidArgument
 from hivemem.types import AccessLogEntry, Event, NamespaceInfo
 
@@ -46,11 +55,12 @@ if TYPE_CHECKING:
 __all__ = ["SQLiteBackend"]
 
 #: 2: events keyed by one integer (namespace id and revision), see :data:`REV_BITS`.
-SCHEMA_VERSION = 2
+#: 3: events carry the key they changed (``k``, indexed): a key's history is a range read.
+SCHEMA_VERSION = 3
 #: An event's row id is ``ns_id << REV_BITS | revision``: the events of a namespace are one
-#: range of a rowid table, appended at its end. (Keyed by ``(ns, revision)`` in a WITHOUT
-#: ROWID table, an event row cost ~4 us more per write: rows of a few hundred bytes split
-#: leaf pages often there, and a rowid table appends a page instead of rebalancing.)
+#: range of a rowid table, appended at its end. (A WITHOUT ROWID table keyed by
+#: ``(ns, revision)`` cost more per write: rows of a few hundred bytes split its leaf pages
+#: often, where a rowid table appends a page; docs/design.md, "Measured choices".)
 #: Revisions up to 2**40 per namespace; namespace ids up to 2**23 per file.
 REV_BITS = 40
 REV_MASK = (1 << REV_BITS) - 1
@@ -68,7 +78,8 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS namespaces_creator ON namespaces (json_extract(config, '$.created_by'));
 CREATE TABLE IF NOT EXISTS ns_ids (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, data TEXT NOT NULL, k TEXT);
+CREATE INDEX IF NOT EXISTS events_key ON events (k, id) WHERE k IS NOT NULL;
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, ts REAL NOT NULL, agent TEXT NOT NULL, ns TEXT, key TEXT,
     action TEXT NOT NULL, success INTEGER NOT NULL, error TEXT);
@@ -99,10 +110,21 @@ _PUT_LIVE = (
 #: "Not remembered" (None means "known not to exist").
 _UNKNOWN: Any = object()
 _NS_ID = "SELECT id FROM ns_ids WHERE name = ?"
-_INSERT_EVENT = "INSERT INTO events VALUES (?, ?)"
+_INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?)"
+#: ``k`` of an event that removes every entry of its namespace (keys are never empty).
+_WIPE_K = ""
+#: A key's changes (``?1``) and its namespace's wipes, in one id range, newest first.
+_KEY_EVENTS = {
+    order: (
+        f"SELECT data FROM (SELECT id, data FROM (SELECT id, data FROM events WHERE k = ?1 AND "
+        f"id > ?2 AND id < ?3 ORDER BY id {order} LIMIT ?4) UNION ALL SELECT id, data FROM "
+        f"(SELECT id, data FROM events WHERE k = '' AND id > ?2 AND id < ?3 ORDER BY id {order} "
+        f"LIMIT ?4) ORDER BY id {order} LIMIT ?4)"
+    )
+    for order in ("DESC", "ASC")
+}
 #: An upsert, not ``INSERT OR REPLACE``: replacing deletes the row and inserts it again,
-#: which cost ~8 us more per write than updating it in place (measured: 15.8 vs 7.6 us for
-#: a one-row transaction).
+#: dearer than updating it in place (docs/design.md, "Measured choices").
 _PUT_ENTRY = (
     "INSERT INTO entries VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (ns, key) DO "
     "UPDATE SET value = ?3, owner = ?4, version = ?5, revision = ?6, created_at = ?7, "
@@ -125,13 +147,15 @@ _AUDIT_VALUES = {
 #: Most audit rows past ``max_log_size`` one DELETE waits for (see insert_audit).
 AUDIT_TRIM_STEP = 1024
 #: Page size of new files. A write dirties three pages (its entry, its event, its audit
-#: record), each written whole to the WAL on commit: 2 KiB pages made one writer's commits
-#: ~5% cheaper than 4 KiB (reads alike; A/B in one process).
+#: record), each written whole to the WAL on commit: 2 KiB pages make one writer's commits
+#: cheaper than 4 KiB, reads alike (docs/design.md, "Measured choices").
 PAGE_SIZE = 2048
 #: Entries whose versions the writer remembers between commits (see _WriteTxn.meta).
 META_CACHE = 8192
 #: Largest number of queued ops one commit takes.
 MAX_BATCH = 512
+#: Buckets (ops per commit) of :attr:`~hivemem.backends.base.Backend.group_commits`.
+GROUP_COMMIT_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, MAX_BATCH)
 #: Commits between two background WAL checkpoints.
 CHECKPOINT_EVERY = 256
 #: WAL pages past which the writer checkpoints by itself (when the background lags).
@@ -153,12 +177,21 @@ _loads = _codec.decode
 
 #: An entry's head (``None``: there is no entry).
 _Meta = Head | None
-#: What a committed transaction knew: data_version, revisions, entry counts, configs, and
-#: the versions of recently written entries.
-_Cache = tuple[
-    int, dict[str, int], dict[str, int], dict[str, "NamespaceInfo | None"],
-    dict[tuple[str, str], _Meta],
-]  # fmt: skip
+
+
+class _Cache(NamedTuple):
+    """What a committed transaction knew, for the next one while no other connection wrote."""
+
+    data_version: int
+    revs: dict[str, int]
+    counts: dict[str, int]
+    ns: dict[str, NamespaceInfo | None]
+    #: The heads of recently written entries.
+    meta: dict[tuple[str, str], _Meta]
+
+    @classmethod
+    def empty(cls, data_version: int = 0) -> _Cache:
+        return cls(data_version, {}, {}, {}, {})
 
 
 class _Waiter:
@@ -297,12 +330,29 @@ class _SQLiteTxn(Txn):
     def rev_next(self, ns: str) -> int:
         raise NotImplementedError("revisions are taken in the writer's transaction")
 
+    def rev_set(self, ns: str, rev: int) -> None:
+        raise NotImplementedError("revisions are taken in the writer's transaction")
+
     # -- entries
     def entry_get(self, ns: str, key: str) -> Stored | None:
         row = self.cur.execute(_ENTRY, (ns, key)).fetchone()
         return _stored(Stored, row) if row else None
 
-    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+    def entries_get(self, ns: str, keys: list[str]) -> list[Stored | None]:
+        if len(keys) < 8:
+            return [self.entry_get(ns, key) for key in keys]
+        found: dict[str, Stored] = {}
+        for i in range(0, len(keys), 500):  # (well under SQLite's bound on parameters)
+            chunk = keys[i : i + 500]
+            rows = self.c.execute(
+                "SELECT key, value, owner, version, revision, created_at, updated_at, "
+                f"expires_at FROM entries WHERE ns = ? AND key IN ({','.join('?' * len(chunk))})",
+                (ns, *chunk),
+            ).fetchall()
+            found.update((row[0], _stored(Stored, row[1:])) for row in rows)
+        return [found.get(key) for key in keys]
+
+    def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
         raise NotImplementedError("entries are written in the writer's transaction")
 
     def entry_delete(self, ns: str, key: str) -> None:
@@ -372,6 +422,21 @@ class _SQLiteTxn(Txn):
         rows = self.c.execute(
             "SELECT data FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
             (base + min(max(since, 0), REV_MASK), base | REV_MASK, limit),
+        ).fetchall()
+        return [Event.from_dict(_loads(r[0])) for r in rows]
+
+    def events_clear(self, ns: str) -> None:
+        raise NotImplementedError("events are written in the writer's transaction")
+
+    def key_events(
+        self, ns: str, key: str, before: int | None, limit: int, oldest_first: bool = False
+    ) -> list[Event]:
+        base = self.ns_base(ns)
+        if base is None or limit <= 0:
+            return []
+        top = base + min(before, REV_MASK + 1) if before is not None else (base | REV_MASK) + 1
+        rows = self.c.execute(
+            _KEY_EVENTS["ASC" if oldest_first else "DESC"], (key, base, top, limit)
         ).fetchall()
         return [Event.from_dict(_loads(r[0])) for r in rows]
 
@@ -474,18 +539,18 @@ class _WriteTxn(_SQLiteTxn):
     ) -> None:
         super().__init__(backend, conn, True, cur)
         if cache is None:
-            cache = (0, {}, {}, {}, {})
-        self.version = cache[0]
-        self.revs: dict[str, int] = cache[1]
-        self.counts: dict[str, int] = cache[2]
-        self.ns: dict[str, NamespaceInfo | None] = cache[3]
+            cache = _Cache.empty()
+        self.version = cache.data_version
+        self.revs: dict[str, int] = cache.revs
+        self.counts: dict[str, int] = cache.counts
+        self.ns: dict[str, NamespaceInfo | None] = cache.ns
         #: What a plain put needs of an entry (see :meth:`fast_put`), for entries this
         #: process wrote since another connection last committed (at most META_CACHE;
         #: dropped whenever an op's writes are undone). Every write of an entry goes
         #: through :meth:`entry_put`, :meth:`entry_delete`, :meth:`entries_clear` or
         #: :meth:`fast_put`, which keep it true.
-        self.meta: dict[tuple[str, str], _Meta] = cache[4]
-        self.events: list[tuple[str, int, str]] = []
+        self.meta: dict[tuple[str, str], _Meta] = cache.meta
+        self.events: list[tuple[str, int, str, str | None]] = []
         self.audit: list[AccessLogEntry] = []
         #: Namespace ids this transaction allocated (known to all once it commits). Only
         #: :meth:`flush` allocates, never inside an op's bracket: an op's rollback leaves
@@ -501,7 +566,7 @@ class _WriteTxn(_SQLiteTxn):
 
     def cache(self) -> _Cache:
         """What this transaction knows, for the next one (after COMMIT)."""
-        return (self.version, self.revs, self.counts, self.ns, self.meta)
+        return _Cache(self.version, self.revs, self.counts, self.ns, self.meta)
 
     def savepoint(self) -> None:
         """Open the op's bracket.
@@ -597,12 +662,22 @@ class _WriteTxn(_SQLiteTxn):
         rev = self.revs[ns] = self.rev_get(ns) + 1
         return rev
 
-    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
+    def rev_set(self, ns: str, rev: int) -> None:
+        # (The counter is the newest event's revision: the caller appended that event.)
+        self.revs[ns] = rev
+
+    def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
         self.cur.execute(_PUT_ENTRY, (ns, key, *stored))
-        self._wrote(ns, key, stored.version, stored.created_at, stored.expires_at)
+        self._wrote(ns, key, stored.version, stored.created_at, stored.expires_at, new)
 
     def _wrote(
-        self, ns: str, key: str, version: int, created_at: float, expires_at: float | None
+        self,
+        ns: str,
+        key: str,
+        version: int,
+        created_at: float,
+        expires_at: float | None,
+        new: bool | None = None,
     ) -> None:
         """Account for an entry this transaction wrote."""
         self.writes += 1
@@ -610,7 +685,7 @@ class _WriteTxn(_SQLiteTxn):
         if len(meta) >= META_CACHE:
             meta.clear()
         meta[ns, key] = _stored(Head, (version, created_at, expires_at))
-        if version == 1 and ns in self.counts:
+        if (version == 1 if new is None else new) and ns in self.counts:
             self.counts[ns] += 1
 
     def entry_delete(self, ns: str, key: str) -> None:
@@ -639,7 +714,7 @@ class _WriteTxn(_SQLiteTxn):
         return [(row[0], Stored(*row[1:])) for row in rows]
 
     def event_append(self, event: Event) -> None:
-        self.events.append((event.namespace, event.revision, _event_json(event)))
+        self.events.append((event.namespace, event.revision, _event_json(event), _event_k(event)))
 
     def fast_put(self, op: Put) -> Result | None:
         """Decide and write a plain Put here (see :mod:`hivemem.engine.fast`), or ``None``.
@@ -701,7 +776,7 @@ class _WriteTxn(_SQLiteTxn):
         revs[ns] = rev
         self._wrote(ns, key, version, created_at, expires_at)
         result = fast.put_result(op, now, expires_at, rev, version, created_at)
-        self.events.append((ns, rev, _event_json(result.events[0], op.value_json)))
+        self.events.append((ns, rev, _event_json(result.events[0], op.value_json), key))
         if not op.internal:
             self.audit.append(AccessLogEntry(now, op.agent, ns, op.key, "write", True, None))
         return result
@@ -717,6 +792,20 @@ class _WriteTxn(_SQLiteTxn):
     def events_oldest(self, ns: str) -> int | None:
         self.flush()
         return super().events_oldest(ns)
+
+    def events_clear(self, ns: str) -> None:
+        self.flush()  # (earlier ops' buffered events: deleted below with the stored ones)
+        base = self.ns_base(ns)
+        if base is not None:
+            self.writes += 1
+            self.c.execute("DELETE FROM events WHERE id > ? AND id <= ?", (base, base | REV_MASK))
+        self.revs[ns] = 0
+
+    def key_events(
+        self, ns: str, key: str, before: int | None, limit: int, oldest_first: bool = False
+    ) -> list[Event]:
+        self.flush()
+        return super().key_events(ns, key, before, limit, oldest_first)
 
     def audit_append(self, record: AccessLogEntry) -> None:
         self.audit.append(record)
@@ -740,15 +829,15 @@ class _WriteTxn(_SQLiteTxn):
             spans: list[tuple[str, int, int]]
             ns_base = self.ns_base
             if len(events) == 1:  # (the common case, kept short)
-                ns, rev, data = events[0]
+                ns, rev, data, k = events[0]
                 base = self.b.ns_ids.get(ns) or ns_base(ns, True)
-                self.cur.execute(_INSERT_EVENT, (_event_id(base, ns, rev), data))
+                self.cur.execute(_INSERT_EVENT, (_event_id(base, ns, rev), data, k))
                 spans = [(ns, rev, rev)] if rev > retention else []
             else:
                 span: dict[str, tuple[int, int]] = {}
                 rows = []
-                for ns, rev, data in events:
-                    rows.append((_event_id(ns_base(ns, True), ns, rev), data))
+                for ns, rev, data, k in events:
+                    rows.append((_event_id(ns_base(ns, True), ns, rev), data, k))
                     seen = span.get(ns)
                     span[ns] = (seen[0] if seen else rev, rev)
                 c.executemany(_INSERT_EVENT, rows)
@@ -780,10 +869,32 @@ def _migrate_v1(c: sqlite3.Connection) -> None:
     """
     c.execute("INSERT INTO ns_ids (name) SELECT DISTINCT ns FROM events_v1 ORDER BY ns")
     c.execute(
-        f"INSERT INTO events SELECT (n.id << {REV_BITS}) | e.revision, e.data "
+        f"INSERT INTO events (id, data) SELECT (n.id << {REV_BITS}) | e.revision, e.data "
         "FROM events_v1 e JOIN ns_ids n ON n.name = e.ns"
     )
     c.execute("DROP TABLE events_v1")
+
+
+def _event_k(event: Event) -> str | None:
+    """An event's ``k`` column: the key it changed, ``""`` for a wipe, else ``None``."""
+    if event.type in KEY_EVENT_TYPES:
+        return event.key
+    return _WIPE_K if event.type in NS_WIPE_TYPES else None
+
+
+def _migrate_v2(c: sqlite3.Connection) -> None:
+    """Schema 2 -> 3: events get their ``k`` column, filled from their data, and its index."""
+    columns = {row[1] for row in c.execute("PRAGMA table_info(events)")}
+    if "k" not in columns:
+        c.execute("ALTER TABLE events ADD COLUMN k TEXT")
+    keyed = ", ".join(f"'{t}'" for t in sorted(KEY_EVENT_TYPES))
+    wipes = ", ".join(f"'{t}'" for t in sorted(NS_WIPE_TYPES))
+    c.execute(
+        "UPDATE events SET k = CASE WHEN json_extract(data, '$.type') IN "
+        f"({keyed}) THEN json_extract(data, '$.key') WHEN json_extract(data, '$.type') IN "
+        f"({wipes}) THEN '' END"
+    )
+    c.execute("CREATE INDEX IF NOT EXISTS events_key ON events (k, id) WHERE k IS NOT NULL")
 
 
 def _event_id(base: int | None, ns: str, rev: int) -> int:
@@ -851,6 +962,8 @@ class SQLiteBackend(Backend):
         #: Every audit id below this one is deleted (see insert_audit).
         self._audit_floor = 0
         self._commits = 0
+        # Written by the one thread committing at a time (the leader): no lock needed.
+        self.group_commits = self._sizes = Histogram(GROUP_COMMIT_BUCKETS)
         self._probe: sqlite3.Connection | None = None
         self._probe_lock = threading.Lock()
         self._epoch_file: SharedCounter | bool | None = None
@@ -1022,11 +1135,15 @@ class SQLiteBackend(Backend):
                 )
             if found == 1:  # its events table makes way for the new one
                 c.execute("ALTER TABLE events RENAME TO events_v1")
+            if found == 2:  # (the schema's index needs the column)
+                c.execute("ALTER TABLE events ADD COLUMN k TEXT")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     c.execute(statement)
             if found == 1:
                 _migrate_v1(c)
+            if found in (1, 2):
+                _migrate_v2(c)
             c.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -1201,6 +1318,7 @@ class SQLiteBackend(Backend):
                 exc = InternalError.of(exc, "a SQLite commit")
             results = [Result(error=exc) for _ in ops]
         self._commits += 1
+        self._sizes.observe(len(ops))
         if self._commits % CHECKPOINT_EVERY == 0:
             self._bg_wake.set()
         return results
@@ -1257,9 +1375,9 @@ class SQLiteBackend(Backend):
         """
         version = c.execute("PRAGMA data_version").fetchone()[0]
         cache = self._cache
-        if cache is not None and cache[0] == version:
+        if cache is not None and cache.data_version == version:
             return cache
-        return (version, {}, {}, {}, {})
+        return _Cache.empty(version)
 
     def insert_audit(
         self, c: sqlite3.Connection | sqlite3.Cursor, records: list[AccessLogEntry]

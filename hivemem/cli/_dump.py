@@ -1,24 +1,32 @@
-"""The export format (JSON Lines) and how records are read from and written to a store.
+"""The export format (JSON Lines) and how a store is written to it.
 
-One JSON object per line, each with a ``kind``::
+One JSON object per line, each with a ``kind`` (format version 2, SPEC §20)::
 
-    {"kind": "header", "format": "hivemem-export", "version": 1, "exported_at": ...}
-    {"kind": "namespace", "name": ..., "default_permission": ..., "permissions": {...},
-     "conflict_strategy": ..., "resolver": ..., "ttl": ..., "max_entries": ...,
-     "description": ..., "created_by": ..., "created_at": ...}
+    {"kind": "header", "format": "hivemem-export", "version": 2, "exported_at": ...}
+    {"kind": "namespace", "name": ..., "revision": R, "config": {default_permission,
+     permissions, conflict_strategy, resolver, ttl, max_entries, description, created_by,
+     created_at, kind}}
     {"kind": "entry", "namespace": ..., "key": ..., "value": ..., "owner": ...,
-     "version": ..., "created_at": ..., "updated_at": ..., "expires_at": ...}
-    {"kind": "end", "namespaces": N, "entries": M}
+     "version": ..., "revision": ..., "created_at": ..., "updated_at": ...,
+     "expires_at": ...}
+    {"kind": "event", "type": ..., "namespace": ..., "revision": ..., "timestamp": ...,
+     "agent_id": ..., "key": ..., "value": ..., "version": ..., "reason": ...,
+     "message": ...}
+    {"kind": "end", "namespaces": N, "entries": M, "events": E}
 
-A namespace's record comes before its entries. Later kinds (conversations, memories) are
-new ``kind`` values: an importer that does not know a kind skips it and says so. The ``end``
-record lets an importer tell a complete file from a truncated one.
+Namespaces come in name order, each followed by its entries (key order; engine-internal
+keys (those starting with byte 0x01) included: they are state) and then its retained events
+(revision order). Conversations and long-term memories are entries of their namespaces, so
+records, vectors and relationships travel as they are stored: nothing is re-embedded. The
+``end`` record lets an importer tell a complete file from a truncated one.
 
-Export and import act as the store's owner: embedded (``memory://``, ``sqlite://``) and on
-a server with an admin token they see and write every namespace whatever its permissions,
-and entries keep their owners (on a server with auth on, a token acts for one agent only,
-so imported entries are owned by the token's agent). Versions, revisions and times are
-the target store's own; values, owners, expiry times and namespace configs carry over.
+Export reads the store page by page (:data:`MAX_BATCH` rows per op), so its memory does not
+grow with the store; it is not one snapshot: export a store nobody writes to (entries that
+expired by the time their page is read are left out). Reserved namespaces (``_hivemem*``:
+a server's tokens), audit records and idempotency records are not exported.
+
+Version 1 files (hivemem before SPEC §20: values, owners, expiry and configs, no versions
+or history) are still read, by :class:`Importer` (ordinary writes, idempotent).
 """
 
 from __future__ import annotations
@@ -31,31 +39,21 @@ from typing import TYPE_CHECKING, Any
 from hivemem import _codec
 from hivemem.engine import ops as o
 from hivemem.engine.lists import MAX_RANGE, header_span, is_header, item_position
+from hivemem.engine.restore import MAX_BATCH, entry_record
 from hivemem.errors import AlreadyExists, HivememError, InvalidArgument
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import hivemem
-    from hivemem.types import Entry, NamespaceInfo
+    from hivemem.types import Entry, Event, NamespaceInfo
 
 __all__ = ["FORMAT", "VERSION", "Importer", "export_records", "total_entries"]
 
 FORMAT = "hivemem-export"
-VERSION = 1
+#: The version :func:`export_records` writes (1: written before SPEC §20, still read).
+VERSION = 2
 _PAGE = 500
-_NS_FIELDS = (
-    "name",
-    "default_permission",
-    "permissions",
-    "conflict_strategy",
-    "resolver",
-    "ttl",
-    "max_entries",
-    "description",
-    "created_by",
-    "created_at",
-)
 
 
 def _run(mem: hivemem.Memory, op: o.Op[Any]) -> Any:
@@ -73,39 +71,58 @@ def total_entries(mem: hivemem.Memory) -> int | None:
 
 
 def _namespace_record(info: NamespaceInfo) -> dict[str, Any]:
-    data = info.to_dict()
-    return {"kind": "namespace", **{k: data[k] for k in _NS_FIELDS}}
+    config = info.to_dict()
+    del config["name"], config["revision"]
+    return {"kind": "namespace", "name": info.name, "revision": info.revision, "config": config}
 
 
-def _entry_record(e: Entry) -> dict[str, Any]:
-    data = e.to_dict()
-    data.pop("revision", None)
-    return {"kind": "entry", **data}
+def _namespaces(mem: hivemem.Memory) -> Iterator[NamespaceInfo]:
+    """Every namespace the exporter may read, by name, a page at a time."""
+    after: str | None = None
+    while True:
+        page: list[NamespaceInfo] = _run(
+            mem, o.ListNamespaces(agent=mem.agent, after=after, limit=_PAGE)
+        )
+        yield from page
+        if len(page) < _PAGE:
+            return
+        after = page[-1].name
 
 
 def export_records(mem: hivemem.Memory) -> Iterator[dict[str, Any]]:
-    """Yield every record of the store: header, namespaces each with its entries, end."""
+    """Yield every record of the store: header, each namespace with its entries and events, end.
+
+    Pages are bounded (:data:`MAX_BATCH`), so memory stays flat however large the store.
+    """
     yield {"kind": "header", "format": FORMAT, "version": VERSION, "exported_at": time.time()}
-    infos: list[NamespaceInfo] = _run(mem, o.ListNamespaces(agent=mem.agent))
-    entries = 0
-    for info in sorted(infos, key=lambda i: i.name):
+    namespaces = entries = events = 0
+    for info in _namespaces(mem):
+        namespaces += 1
+        ns = info.name
         yield _namespace_record(info)
-        cursor: str | None = None
+        after: str | None = None
         while True:
-            op = o.ListEntries(agent=mem.agent, ns=info.name, limit=_PAGE, cursor=cursor)
-            page = _run(mem, op)
-            for entry in page.items:
+            rows, after = _run(mem, o.DumpEntries(agent=mem.agent, ns=ns, after=after))
+            for key, stored in rows:
                 entries += 1
-                yield _entry_record(entry)
-            cursor = page.next_cursor
-            if cursor is None:
+                yield entry_record(ns, key, stored)
+            if after is None:
                 break
-    yield {"kind": "end", "namespaces": len(infos), "entries": entries}
+        since = 0
+        while True:
+            page: list[Event] = _run(mem, o.DumpEvents(agent=mem.agent, ns=ns, since=since))
+            for event in page:
+                events += 1
+                yield {"kind": "event", **event.to_dict()}
+            if len(page) < MAX_BATCH:
+                break
+            since = page[-1].revision
+    yield {"kind": "end", "namespaces": namespaces, "entries": entries, "events": events}
 
 
 @dataclass
 class Importer:
-    """Write records into a store, idempotently.
+    """Write the records of a version 1 file into a store, idempotently.
 
     A namespace that exists keeps its configuration; an entry whose value and owner already
     match is left alone; others are written with compare-and-set on the version seen, so an
@@ -149,7 +166,7 @@ class Importer:
         if kind == "header":
             if record.get("format") != FORMAT or not isinstance(record.get("version"), int):
                 raise InvalidArgument("not a hivemem export file (bad header)")
-            if record["version"] > VERSION:
+            if record["version"] > 1:
                 raise InvalidArgument(
                     f"export format version {record['version']} is newer than this hivemem "
                     f"reads ({VERSION}): upgrade hivemem"

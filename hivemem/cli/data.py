@@ -1,4 +1,4 @@
-"""``hivemem ns|put|get|del|ls``: namespaces and entries, through the public API.
+"""``hivemem ns|put|get|del|ls|history``: namespaces and entries, through the public API.
 
 Every command connects with :func:`hivemem.connect`, so it works the same on ``memory://``,
 a SQLite file or a server (``http://``, with a token).
@@ -7,6 +7,7 @@ a SQLite file or a server (``http://``, with a token).
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -174,7 +175,7 @@ def _put(args: argparse.Namespace) -> int:
 @command
 def _get(args: argparse.Namespace) -> int:
     with open_memory(args) as mem:
-        entry = mem.get_entry(args.namespace, args.key)
+        entry = mem.get_entry(args.namespace, args.key, as_of=_as_of(args.as_of))
     if entry is None:
         raise NotFound(f"no key {args.key!r} in namespace {args.namespace!r}")
     if args.json:
@@ -213,6 +214,46 @@ def _ls(args: argparse.Namespace) -> int:
     print_table(_ENTRY_COLUMNS, [_entry_row(e) for e in page.items], _WIDTHS)
     if page.next_cursor is not None:
         print(f"more: --cursor {page.next_cursor}", file=sys.stderr)
+    return 0
+
+
+def _as_of(text: str | None) -> int | float | datetime.datetime | None:
+    """``--as-of``: a revision (an integer), Unix seconds (a number) or an ISO 8601 time."""
+    if text is None:
+        return None
+    for parse in (int, float, datetime.datetime.fromisoformat):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    raise InvalidArgument(
+        f"--as-of {text!r}: give a revision (42), Unix seconds (1700000000.5) or an ISO time"
+    )
+
+
+_VERSION_COLUMNS = ["revision", "version", "value", "agent", "updated"]
+
+
+@command
+def _history(args: argparse.Namespace) -> int:
+    with open_memory(args) as mem:
+        versions = mem.history(args.namespace, args.key, limit=args.limit, before=args.before)
+    if args.json:
+        print_json({"versions": [v.to_dict() for v in versions]})
+        return 0
+    rows = [
+        [
+            v.revision,
+            v.version,
+            "(deleted)" if v.deleted else v.value,
+            v.agent_id,
+            when(v.updated_at),
+        ]
+        for v in versions
+    ]
+    print_table(_VERSION_COLUMNS, rows, _WIDTHS)
+    if len(versions) == args.limit:
+        print(f"more: --before {versions[-1].revision}", file=sys.stderr)
     return 0
 
 
@@ -281,6 +322,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g.add_argument("namespace", metavar="NS")
     g.add_argument("key", metavar="KEY")
     g.add_argument("--value-only", action="store_true", help="print only the value as JSON")
+    g.add_argument(
+        "--as-of",
+        metavar="WHEN",
+        help="the entry as it was after revision WHEN, or at WHEN (Unix seconds or ISO time)",
+    )
     add_store_args(g)
     g.set_defaults(func=_get)
 
@@ -298,3 +344,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls.add_argument("--cursor", help="the next page (printed after a full page)")
     add_store_args(ls)
     ls.set_defaults(func=_ls)
+
+    h = sub.add_parser("history", help="a key's retained versions, newest first")
+    h.add_argument("namespace", metavar="NS")
+    h.add_argument("key", metavar="KEY")
+    h.add_argument("--limit", type=int, default=50, help="versions to show (default 50)")
+    h.add_argument("--before", type=int, metavar="REV", help="only changes before revision REV")
+    add_store_args(h)
+    h.set_defaults(func=_history)

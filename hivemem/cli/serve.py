@@ -222,6 +222,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(default text)",
     )
     p.add_argument("--access-log", action="store_true", help="log every request on stderr")
+    p.add_argument(
+        "--metrics",
+        default=None,
+        choices=["open", "auth", "off"],
+        help="who may read /metrics (Prometheus): open (no token), auth (an admin token) or "
+        "off (404) (default: open when --host is a loopback address, else auth)",
+    )
     # -- quotas (issue 15); 0 turns one off
     p.add_argument(
         "--max-namespaces-per-agent",
@@ -285,5 +292,6 @@ def _main(args: argparse.Namespace) -> int:
         max_namespaces_per_agent=int(args.max_namespaces_per_agent),
         max_entries_per_namespace=int(args.max_entries_per_namespace),
         max_store_bytes=int(args.max_store_bytes),
+        metrics=args.metrics,
     )
     return serve(options)

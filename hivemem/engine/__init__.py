@@ -6,9 +6,12 @@
 contract the backends implement; the engine imports nothing from :mod:`hivemem.backends`.
 
 The op table is complete once this package is imported (as it is before any of its
-modules): ``lists`` builds on ``apply``, so its handlers join ``apply``'s table here.
+modules): ``lists``, ``restore`` and ``history`` build on ``apply``, so their handlers join
+``apply``'s table here.
 """
 
-from hivemem.engine import apply, lists
+from hivemem.engine import apply, history, lists, restore
 
 apply.HANDLERS.update(lists.HANDLERS)
+apply.HANDLERS.update(restore.HANDLERS)
+apply.HANDLERS.update(history.HANDLERS)

@@ -517,6 +517,7 @@ def _check_room(ctx: Ctx, info: NamespaceInfo, cap: int | None = None) -> None:
 
 
 def put(ctx: Ctx, op: o.Put) -> Entry:
+    ctx.tx.read_ahead(op.ns, op.key)
     info = _namespace(ctx, op, op.ns, WRITE, create=True)
     if op.resolved:
         _check_resolved(ctx, op, info)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from hivemem._frozen import fast_init
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+from hivemem.engine.txn import Stored
+from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Version
 
 __all__ = [
     "MUTATIONS",
@@ -22,6 +23,8 @@ __all__ = [
     "Delete",
     "DeleteNamespace",
     "DeletePrefix",
+    "DumpEntries",
+    "DumpEvents",
     "EventsAfter",
     "ExpirePrefix",
     "Exists",
@@ -29,6 +32,9 @@ __all__ = [
     "Impersonation",
     "GetMany",
     "GetNamespace",
+    "History",
+    "ListAsOf",
+    "ReadAsOf",
     "ListEntries",
     "ListInsert",
     "ListNamespaces",
@@ -39,6 +45,7 @@ __all__ = [
     "Op",
     "Put",
     "PutMany",
+    "Restore",
     "StartWatch",
     "Stats",
     "Sweep",
@@ -200,6 +207,44 @@ class ListEntries(Op[Page[Entry]]):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class History(Op[list[Version]]):
+    """A key's retained versions, newest first, revisions < ``before`` (needs read)."""
+
+    ns: str
+    key: str
+    limit: int = 50
+    before: int | None = None
+    action: ClassVar[str | None] = "history"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadAsOf(Op[Entry | None]):
+    """A key's entry as it was after ``revision``, or at time ``at`` (needs read).
+
+    Exactly one of ``revision`` and ``at`` is given.
+    """
+
+    ns: str
+    key: str
+    revision: int | None = None
+    at: float | None = None
+    action: ClassVar[str | None] = "read"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListAsOf(Op[Page[Entry]]):
+    """Live entries as they were after ``revision`` (or at time ``at``), paged (needs read)."""
+
+    ns: str
+    revision: int | None = None
+    at: float | None = None
+    prefix: str = ""
+    limit: int = 100
+    cursor: str | None = None
+    action: ClassVar[str | None] = "list"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Put(Op[Entry]):
     """Write one entry under the namespace's conflict strategy (needs write)."""
 
@@ -272,6 +317,60 @@ class EventsAfter(Op[list[Event]]):
     ns: str
     since: int
     limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DumpEntries(Op[tuple[list[tuple[str, Stored]], str | None]]):
+    """Stored rows of a namespace as kept, for an export (needs admin of the namespace).
+
+    Rows with keys > ``after``, in key order, engine-internal keys included; entries expired
+    by now are left out (no reader sees them; the sweeper removes them). Returns the rows
+    and the key to pass as ``after`` next (``None``: the namespace is done): at most
+    ``limit`` rows are scanned per call.
+    """
+
+    ns: str
+    after: str | None = None
+    limit: int = 1000
+    action: ClassVar[str | None] = "export"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DumpEvents(Op[list[Event]]):
+    """Retained events with revision > ``since``, oldest first, as kept (needs namespace admin).
+
+    Unlike :class:`EventsAfter`, a ``since`` older than the retained log is no error: the
+    export starts at the oldest retained event.
+    """
+
+    ns: str
+    since: int = 0
+    limit: int = 1000
+    action: ClassVar[str | None] = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Restore(Op[int]):
+    """Write a namespace's exported state verbatim (store admins only; ``hivemem import``).
+
+    The first op of a namespace carries its ``config`` (the namespace must not exist, or
+    exist untouched: no entries, revision <= 1, as ``default`` in a new store); later ops
+    carry its entries (stored rows: versions, owners, times, revisions as exported) and its
+    retained events (revisions above the namespace's, in order; the counter follows them).
+
+    ``replace`` (``import --merge=overwrite`` into a namespace with history of its own):
+    the config and each entry replace the target's, each entry at a new revision of the
+    target with its ``memory:write`` event (its version, owner and times as exported); the
+    target's history stays and ``events`` must be empty. Returns the entries written.
+    """
+
+    ns: str
+    config: NamespaceInfo | None = None
+    entries: tuple[tuple[str, Stored], ...] = ()
+    events: tuple[Event, ...] = ()
+    replace: bool = False
+    action: ClassVar[str | None] = "restore"
+    mutates: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

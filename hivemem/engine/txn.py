@@ -27,6 +27,9 @@ __all__ = [
     "Settings",
     "Stored",
     "Txn",
+    "KEY_EVENT_TYPES",
+    "NS_WIPE_TYPES",
+    "changes_key",
     "filter_audit",
 ]
 
@@ -150,6 +153,14 @@ class Txn(abc.ABC):
     def rev_next(self, ns: str) -> int:
         """Take and return the namespace's next revision."""
 
+    @abc.abstractmethod
+    def rev_set(self, ns: str, rev: int) -> None:
+        """Set the namespace's revision counter (a restore only: it may go backwards).
+
+        ``rev`` is the revision of the newest event appended for the namespace (SQLite
+        derives the counter from its newest event), or 0 after :meth:`events_clear`.
+        """
+
     # -- entries
     @abc.abstractmethod
     def entry_get(self, ns: str, key: str) -> Stored | None:
@@ -159,13 +170,24 @@ class Txn(abc.ABC):
         """The namespace's config and the stored entry, in one step where the store can."""
         return self.ns_get(ns), self.entry_get(ns, key)
 
+    def read_ahead(self, ns: str, key: str) -> None:  # noqa: B027 (optional: a hint)
+        """A hint: the op reads the namespace's config, then this entry, next.
+
+        A backend whose every read is a round trip fetches both in one
+        (:meth:`ns_and_entry`) and serves the two reads from it; by default nothing happens.
+        """
+
     def entries_get(self, ns: str, keys: list[str]) -> list[Stored | None]:
         """Several stored entries (expired or not), in one step where the store can."""
         return [self.entry_get(ns, key) for key in keys]
 
     @abc.abstractmethod
-    def entry_put(self, ns: str, key: str, stored: Stored) -> None:
-        """Create or replace an entry (``stored.version == 1`` means it is new)."""
+    def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
+        """Create or replace an entry.
+
+        ``new``: whether no entry of the key is stored (``None``: ``stored.version == 1``
+        says so; a restore writes new entries at any version).
+        """
 
     @abc.abstractmethod
     def entry_delete(self, ns: str, key: str) -> None:
@@ -218,6 +240,45 @@ class Txn(abc.ABC):
     def events_oldest(self, ns: str) -> int | None:
         """The oldest retained revision of the namespace, or ``None`` if none is retained."""
 
+    @abc.abstractmethod
+    def events_clear(self, ns: str) -> None:
+        """Drop every retained event of the namespace (a restore, before it replays a file's)."""
+
+    def key_events(
+        self, ns: str, key: str, before: int | None, limit: int, oldest_first: bool = False
+    ) -> list[Event]:
+        """Retained events that changed ``key``, revisions < ``before`` (``None``: all).
+
+        Those are the key's ``memory:write``/``memory:delete``/``memory:expired`` events and
+        the namespace's ``namespace:cleared``/``namespace:deleted`` events (they remove every
+        entry); newest first (``oldest_first``: oldest first), at most ``limit``.
+
+        This default scans the retained log forwards (bounded by ``event_retention``);
+        backends with an index on the events' keys answer in a few reads.
+        """
+        out: list[Event] = []
+        oldest = self.events_oldest(ns)
+        if oldest is None or limit <= 0:
+            return out
+        since = oldest - 1
+        stop = min(before if before is not None else 1 << 62, self.rev_get(ns) + 1)
+        # Each full chunk advances ``since`` by KEY_SCAN_CHUNK revisions at least: bounded.
+        for _ in range((stop - since) // KEY_SCAN_CHUNK + 1):
+            chunk = self.events_after(ns, since, KEY_SCAN_CHUNK)
+            for event in chunk:
+                if event.revision >= stop:
+                    return out if oldest_first else out[::-1]
+                if changes_key(event, key):
+                    out.append(event)
+                    if oldest_first and len(out) >= limit:
+                        return out
+                    if not oldest_first and len(out) > limit:
+                        del out[0]
+            if len(chunk) < KEY_SCAN_CHUNK:
+                break
+            since = chunk[-1].revision
+        return out if oldest_first else out[::-1]
+
     # -- audit
     @abc.abstractmethod
     def audit_append(self, record: AccessLogEntry) -> None:
@@ -248,6 +309,19 @@ class Txn(abc.ABC):
     @abc.abstractmethod
     def idem_put(self, key: str, value: Any, now: float) -> None:
         """Remember a mutation's outcome."""
+
+
+#: Events read per step of :meth:`Txn.key_events`'s default scan.
+KEY_SCAN_CHUNK = 1024
+#: Event types that change one entry (their ``key`` names it).
+KEY_EVENT_TYPES = frozenset({"memory:write", "memory:delete", "memory:expired"})
+#: Event types that remove every entry of the namespace.
+NS_WIPE_TYPES = frozenset({"namespace:cleared", "namespace:deleted"})
+
+
+def changes_key(event: Event, key: str) -> bool:
+    """Whether ``event`` changed the entry ``key`` (see :meth:`Txn.key_events`)."""
+    return (event.type in KEY_EVENT_TYPES and event.key == key) or event.type in NS_WIPE_TYPES
 
 
 def filter_audit(

@@ -27,6 +27,7 @@ import mcp_types as types
 import orjson
 
 from hivemem.conversations import DEFAULT_NAMESPACE
+from hivemem.engine.history import MAX_HISTORY
 from hivemem.errors import HivememError, InvalidArgument, NotFound
 from hivemem.wire.table import BY_NAME
 
@@ -229,6 +230,16 @@ async def _read(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
     return {"found": True, **entry.to_dict()}
 
 
+async def _history(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
+    versions = await mem.history(
+        args["namespace"],
+        args["key"],
+        limit=_check_limit(args, 20, MAX_HISTORY) or 20,
+        before=args.get("before"),
+    )
+    return {"versions": [v.to_dict() for v in versions]}
+
+
 async def _write(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
     entry = await mem.write(
         args["namespace"],
@@ -318,6 +329,24 @@ TOOLS: dict[str, ToolSpec] = {
             "expired, else the entry: value, owner, version, timestamps, expiry.",
             (_NS, _KEY),
             _read,
+            read_only=True,
+        ),
+        ToolSpec(
+            "history",
+            "List the retained versions of one key, newest first: each value with its "
+            "version, revision, author and time; deletions (and expiries, clears) have "
+            "deleted=true. Pass the last revision as before for older versions.",
+            (
+                _NS,
+                _KEY,
+                _limit(20, MAX_HISTORY, "versions"),
+                Param(
+                    "before",
+                    _schema("history", "before"),
+                    "Only changes with a revision below this one.",
+                ),
+            ),
+            _history,
             read_only=True,
         ),
         ToolSpec(

@@ -32,11 +32,13 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 __all__ = [
+    "EMBED_QUEUE",
     "MINILM_DIM",
     "MINILM_NAME",
     "Embedder",
     "MiniLMEmbedder",
     "OpenAIEmbedder",
+    "embed_queued",
     "embedder_from",
 ]
 
@@ -191,10 +193,10 @@ class _MiniLM:
         run = self._direct if self.fast else self._encode
         torch = self.torch
         with self.lock:
-            # A few texts run on one intra-op thread: a little slower on an idle machine
-            # (13 vs 10 ms a sentence on two cores), several times faster on a busy one, where
-            # torch's threads wait on each other, op after op, whenever one is descheduled
-            # (20 vs 100-300 ms). Batches keep torch's thread setting.
+            # A few texts run on one intra-op thread: a little slower on an idle machine,
+            # several times faster on a busy one, where torch's threads wait on each other,
+            # op after op, whenever one is descheduled (docs/design.md, "Measured choices").
+            # Batches keep torch's thread setting.
             threads = torch.get_num_threads()
             narrow = len(texts) <= _FEW and threads > 1
             if narrow:
@@ -532,6 +534,40 @@ def _check_base_url(base_url: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------- specs
+
+
+class EmbedQueue:
+    """Embedding calls of this process waiting for an embedder or running in it.
+
+    An embedder runs one call at a time (MiniLM's lock) or a few (an endpoint), so calls
+    queue up behind it; the server reports the depth (``/metrics``:
+    ``embedder_queue_calls``, ``embedder_queue_texts``). Updated under a lock, off the event
+    loop (embedding runs in worker threads), once per call.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.texts = 0
+
+    def add(self, calls: int, texts: int) -> None:
+        """Count calls (and their texts) entering (positive) or leaving (negative)."""
+        with self._lock:
+            self.calls += calls
+            self.texts += texts
+
+
+#: The process's embedding queue.
+EMBED_QUEUE = EmbedQueue()
+
+
+def embed_queued(embedder: Embedder, texts: list[str]) -> NDArray[np.float32]:
+    """``embedder.embed(texts)``, counted in :data:`EMBED_QUEUE` while it waits and runs."""
+    EMBED_QUEUE.add(1, len(texts))
+    try:
+        return embedder.embed(texts)
+    finally:
+        EMBED_QUEUE.add(-1, -len(texts))
 
 
 def embedder_from(spec: str | Embedder | None) -> Embedder | None:

@@ -54,6 +54,7 @@ from hivemem.errors import (
 )
 from hivemem.memories import snapshot, validity
 from hivemem.memories.decay import DecayPolicy, ForgetPolicy, is_archived
+from hivemem.memories.embed import embed_queued
 from hivemem.memories.index import (
     VECTOR_PREFIX,
     NamespaceIndex,
@@ -328,7 +329,7 @@ class MemoryPlans:
         """Vectors of ``texts`` as stored values, or ``None``s without an embedder."""
         if self.embedder is None:
             return [None] * len(texts)
-        vecs: np.ndarray = yield Local(self.embedder.embed, (texts,))
+        vecs: np.ndarray = yield Local(embed_queued, (self.embedder, texts))
         name = self.embedder.name
         return [encode_vector(vec, name) for vec in vecs]
 
@@ -1093,7 +1094,7 @@ class MemoryPlans:
                 "semantic search needs an embedder: connect(..., embedder='minilm') "
                 "(the 'semantic' extra) or an OpenAI-compatible one, or $HIVEMEM_EMBEDDER"
             )
-        qvecs = yield Local(self.embedder.embed, ([query],))
+        qvecs = yield Local(embed_queued, (self.embedder, [query]))
         qvec = qvecs[0]
         if idx.model is not None and idx.model != self.embedder.name:
             raise EmbedderUnavailable(

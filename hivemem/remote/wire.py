@@ -16,13 +16,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hivemem.engine import ops as o
+from hivemem.engine.restore import entry_record, stored_from_record
 from hivemem.memories.wire import MemoryCall, memory_call
-from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page
+from hivemem.types import AccessLogEntry, Entry, Event, NamespaceInfo, Page, Version
 from hivemem.wire.call import Call
 from hivemem.wire.table import BY_NAME
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from hivemem.engine.txn import Stored
 
 __all__ = ["Call", "call_for"]
 
@@ -163,6 +166,41 @@ def _list(op: o.ListEntries) -> Call:
     return _call("list_entries", op, params=params, decode=decode)
 
 
+def _as_of(op: o.ReadAsOf | o.ListAsOf) -> dict[str, Any]:
+    return {"revision": op.revision} if op.revision is not None else {"at": op.at}
+
+
+def _history(op: o.History) -> Call:
+    params: dict[str, Any] = {"limit": op.limit}
+    if op.before is not None:
+        params["before"] = op.before
+    return _call(
+        "history",
+        op,
+        key=op.key,
+        params=params,
+        decode=lambda d: [Version.from_dict(v) for v in d["versions"]],
+    )
+
+
+def _read_as_of(op: o.ReadAsOf) -> Call:
+    def decode(data: Any) -> Entry | None:
+        return None if data["entry"] is None else Entry.from_dict(data["entry"])
+
+    return _call("read_as_of", op, key=op.key, params=_as_of(op), decode=decode)
+
+
+def _list_as_of(op: o.ListAsOf) -> Call:
+    params: dict[str, Any] = {**_as_of(op), "prefix": op.prefix, "limit": op.limit}
+    if op.cursor is not None:
+        params["cursor"] = op.cursor
+
+    def decode(data: Any) -> Page[Entry]:
+        return Page([Entry.from_dict(e) for e in data["items"]], data["next_cursor"])
+
+    return _call("list_as_of", op, params=params, decode=decode)
+
+
 def _put(op: o.Put) -> Call:
     body: dict[str, Any] = {"value": _raw(op.value_json)}
     if op.ttl is not None:
@@ -289,6 +327,37 @@ def _delete_prefix(op: o.DeletePrefix) -> Call:
     return _call("delete_prefix", op, body=body, decode=lambda d: d["count"])
 
 
+def _dump_entries(op: o.DumpEntries) -> Call:
+    params: dict[str, Any] = {"limit": op.limit}
+    if op.after is not None:
+        params["after"] = op.after
+
+    def decode(d: Any) -> tuple[list[tuple[str, Stored]], str | None]:
+        return [stored_from_record(r) for r in d["entries"]], d["after"]
+
+    return _call("dump_entries", op, params=params, decode=decode)
+
+
+def _dump_events(op: o.DumpEvents) -> Call:
+    params = {"since": op.since, "limit": op.limit}
+    decode = lambda d: [Event.from_dict(e) for e in d["events"]]  # noqa: E731
+    return _call("dump_events", op, params=params, decode=decode)
+
+
+def _restore(op: o.Restore) -> Call:
+    config = None
+    if op.config is not None:
+        config = op.config.to_dict()
+        del config["name"], config["revision"]
+    body = {
+        "config": config,
+        "entries": [entry_record(op.ns, k, s) for k, s in op.entries],
+        "events": [e.to_dict() for e in op.events],
+        "replace": op.replace,
+    }
+    return _call("restore", op, body=_json(body), decode=lambda d: d["count"])
+
+
 _CALLS: dict[type, Callable[[Any], Call]] = {
     o.CreateNamespace: _create,
     o.GetNamespace: _get_ns,
@@ -299,6 +368,9 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
     o.DeleteNamespace: _delete_ns,
     o.Get: _get,
     o.Exists: _exists,
+    o.History: _history,
+    o.ReadAsOf: _read_as_of,
+    o.ListAsOf: _list_as_of,
     o.GetMany: _get_many,
     o.ListEntries: _list,
     o.Put: _put,
@@ -317,6 +389,9 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
     o.ListRange: _list_range,
     o.ExpirePrefix: _expire_prefix,
     o.DeletePrefix: _delete_prefix,
+    o.DumpEntries: _dump_entries,
+    o.DumpEvents: _dump_events,
+    o.Restore: _restore,
     MemoryCall: memory_call,
 }
 

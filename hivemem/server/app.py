@@ -45,12 +45,14 @@ __all__ = [
     "EVENT_SINK",
     "INLINE_LIST",
     "ITEMS_PER_REQUEST",
+    "METRICS_ACCESS",
     "TURN_ITEMS",
     "Hub",
     "ServerConfig",
     "costly",
     "heavy",
     "hub_of",
+    "metrics_access",
     "rate_key",
 ]
 
@@ -102,6 +104,9 @@ class ServerConfig:
             does not read; beyond, the client is dropped.
         stream_buffer_events: Events (and heartbeats) an event stream may have waiting
             behind a write the client does not take; beyond, the client is dropped.
+        metrics: Who may read ``/metrics``: ``open`` (anyone), ``auth`` (an admin token;
+            anyone on a server without auth) or ``off`` (404). ``hivemem serve`` picks
+            ``open`` on a loopback address, else ``auth`` (:func:`metrics_access`).
     """
 
     auth: bool = True
@@ -122,6 +127,26 @@ class ServerConfig:
     max_bodies_in_flight: int = limits.DEFAULT_MAX_BODIES_IN_FLIGHT
     stream_buffer_bytes: int = limits.DEFAULT_STREAM_BUFFER_BYTES
     stream_buffer_events: int = limits.DEFAULT_STREAM_BUFFER_EVENTS
+    metrics: str = "auth"
+
+    def __post_init__(self) -> None:
+        if self.metrics not in METRICS_ACCESS:
+            raise ValueError(f"metrics must be one of {', '.join(METRICS_ACCESS)}")
+
+
+#: The values of :attr:`ServerConfig.metrics`.
+METRICS_ACCESS = ("open", "auth", "off")
+
+
+def metrics_access(setting: str | None, loopback: bool) -> str:
+    """Who may read ``/metrics``: the setting given, else ``open`` on loopback, ``auth`` if not.
+
+    A server bound to this machine only is scraped by a local agent; one reachable from the
+    network does not show its traffic to whoever asks.
+    """
+    if setting is None or setting == "auto":
+        return "open" if loopback else "auth"
+    return setting
 
 
 @dataclass(slots=True)
@@ -148,6 +173,8 @@ class Hub:
     turns: dict[str, _Turn] = field(default_factory=dict)
     #: Charges a rate-limit key more requests (the guard's ``RateLimiter.charge``).
     charge: Callable[[str, float], None] = lambda key, count: None
+    #: Events the ops run by :meth:`run` produced, by event type (``/metrics``).
+    published: dict[str, int] = field(default_factory=dict)
 
     def open_stream(self, caller: Caller) -> str:
         """Take one of the caller's event-stream slots; return the key to give it back with.
@@ -238,6 +265,9 @@ class Hub:
         else:
             result = await self._execute(op)
         if result.events:
+            published = self.published
+            for event in result.events:
+                published[event.type] = published.get(event.type, 0) + 1
             sink = EVENT_SINK.get()
             if sink is not None:
                 sink.extend(result.events)

@@ -22,6 +22,7 @@ from starlette.routing import Match, Route
 
 from hivemem.errors import HivememError, NotFound
 from hivemem.mcp.http import McpEndpoint
+from hivemem.memories.embed import EMBED_QUEUE
 from hivemem.server import protocols, swagger
 from hivemem.server._http import (
     REQUEST_ID_KEY,
@@ -35,7 +36,7 @@ from hivemem.server.auth import TokenStore
 from hivemem.server.fanout import FanoutCache
 from hivemem.server.fastpath import App, FastEntries
 from hivemem.server.guard import LOGGED_KEY, Guard
-from hivemem.server.metrics import Metrics, MetricsMiddleware
+from hivemem.server.metrics import Metrics, MetricsMiddleware, histogram_lines
 from hivemem.server.routes import ROUTES
 
 if TYPE_CHECKING:
@@ -180,7 +181,49 @@ def create_app(core: Core, config: ServerConfig | None = None) -> App:
     metrics.counters["slow_consumers_dropped"] += 0
     for cause in protocols.counters():
         metrics.add_counter(f"connections_{cause}", _reader(cause))
+    _observe_store(hub)
     return app
+
+
+def _observe_store(hub: Hub) -> None:
+    """Register the store's, the tokens' and the embedder's figures with the metrics."""
+    metrics, backend, tokens = hub.metrics, hub.core.backend, hub.tokens
+    metrics.add_gauge("watchers", lambda: backend.notifier.waiting)
+    metrics.add_counter("stream_wakeups", lambda: backend.notifier.wakeups)
+    metrics.add_gauge("embedder_queue_calls", lambda: EMBED_QUEUE.calls)
+    metrics.add_gauge("embedder_queue_texts", lambda: EMBED_QUEUE.texts)
+    metrics.add_family(
+        lambda: (
+            "events_published_total",
+            "counter",
+            "Events produced by the operations this server ran, by type.",
+            [
+                f'hivemem_events_published_total{{type="{kind}"}} {n}'
+                for kind, n in sorted(hub.published.items())
+            ],
+        )
+    )
+    metrics.add_family(
+        lambda: (
+            "token_cache_lookups_total",
+            "counter",
+            "Bearer-token lookups answered from this process's cache (hit) or the store (miss).",
+            [
+                f'hivemem_token_cache_lookups_total{{result="hit"}} {tokens.cache_hits}',
+                f'hivemem_token_cache_lookups_total{{result="miss"}} {tokens.cache_misses}',
+            ],
+        )
+    )
+    sizes = backend.group_commits
+    if sizes is not None:
+        metrics.add_family(
+            lambda: (
+                "group_commit_ops",
+                "histogram",
+                "Ops committed per transaction by the store's writer (group commit).",
+                histogram_lines("hivemem_group_commit_ops", "", sizes),
+            )
+        )
 
 
 def _reader(cause: str) -> Any:

@@ -19,7 +19,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -99,6 +99,15 @@ class TokenRecord:
         }
 
 
+class _CachedToken(NamedTuple):
+    """A token's record as looked up, valid while the store's cache epoch stays ``epoch``."""
+
+    record: TokenRecord
+    epoch: int
+    #: ``time.monotonic()`` after which it is looked up again.
+    until: float
+
+
 class TokenStore:
     """Create, look up, list and revoke tokens in a backend."""
 
@@ -108,7 +117,10 @@ class TokenStore:
         #: token when it moves).
         self.revocations = 0
         #: token -> (its record, the cache epoch read before the lookup, trusted until).
-        self._cache: dict[str, tuple[TokenRecord, int, float]] = {}
+        self._cache: dict[str, _CachedToken] = {}
+        #: Lookups answered from the cache, and those that asked the store (``/metrics``).
+        self.cache_hits = 0
+        self.cache_misses = 0
 
     def ensure(self) -> None:
         """Create the reserved namespace (no access for anyone but the store itself)."""
@@ -175,12 +187,13 @@ class TokenStore:
         return self._remember(token, epoch, None if value is None else _record(key, value))
 
     def _cached(self, token: str, epoch: int | None) -> TokenRecord | None:
-        if epoch is None:
-            return None
-        hit = self._cache.get(token)
-        if hit is None or hit[1] != epoch or hit[2] < time.monotonic():
-            return None
-        return hit[0]
+        if epoch is not None:
+            hit = self._cache.get(token)
+            if hit is not None and hit.epoch == epoch and hit.until >= time.monotonic():
+                self.cache_hits += 1
+                return hit.record
+        self.cache_misses += 1
+        return None
 
     def _remember(
         self, token: str, epoch: int | None, record: TokenRecord | None
@@ -193,7 +206,7 @@ class TokenStore:
         if record is not None and epoch is not None:
             if len(self._cache) >= CACHE_MAX:
                 self._cache.clear()
-            self._cache[token] = (record, epoch, time.monotonic() + CACHE_SECONDS)
+            self._cache[token] = _CachedToken(record, epoch, time.monotonic() + CACHE_SECONDS)
         return record
 
     def list(self) -> builtins.list[TokenRecord]:

@@ -19,7 +19,6 @@ import re
 from time import perf_counter
 from typing import TYPE_CHECKING
 
-from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.requests import Request
 
@@ -31,6 +30,8 @@ from hivemem.server._http import (
     internal_body,
     undecodable,
 )
+from hivemem.server.metrics import OK
+from hivemem.server.routes._common import status_code
 from hivemem.server.routes.entries import read_entry, write_entry
 from hivemem.wire.table import BY_NAME
 
@@ -54,6 +55,17 @@ _GET, _PUT = BY_NAME["get_entry"], BY_NAME["put_entry"]
 assert _GET.route_path == _PUT.route_path == "/v1/namespaces/{ns}/entries/{key:path}"
 #: That path as Starlette matches it (``str``: no ``/``; ``path``: anything).
 _ENTRY_PATH = re.compile(r"/v1/namespaces/([^/]+)/entries/(.*)")
+
+
+def _route_path(scope: Scope) -> str:
+    """The request's path below the app's mount point (``root_path``), as routes see it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :]
+    return path
+
+
 _JSON = (b"content-type", b"application/json")
 
 
@@ -63,6 +75,8 @@ class FastEntries:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.produce: dict[str, Produce] = {_GET.verb: read_entry, _PUT.verb: write_entry}
+        #: The route table's name of each method's operation (the op metrics' label).
+        self.names = {_GET.verb: _GET.name, _PUT.verb: _PUT.name}
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Answer the request if it is an entry read or write; return whether it did."""
@@ -70,7 +84,7 @@ class FastEntries:
         produce = self.produce.get(method)
         if produce is None:
             return False
-        match = _ENTRY_PATH.fullmatch(get_route_path(scope))
+        match = _ENTRY_PATH.fullmatch(_route_path(scope))
         if match is None:
             return False
         request = Request(scope, receive, send)
@@ -79,16 +93,21 @@ class FastEntries:
         start = perf_counter()
         scope["path_params"] = {"ns": match[1], "key": match[2]}
         hub = self.hub
+        code = OK
         try:
             status, body = await produce(request, hub, await hub.caller(request))
+            if status >= 400:
+                code = status_code(status)
         except HivememError as exc:
             status, body = error_body(exc)
+            code = exc.code
         except Exception:
             request_id = scope.get(REQUEST_ID_KEY)
             log.exception(
                 "hivemem: unexpected error on %s %s (request %s)", method, scope["path"], request_id
             )
             status, body = 500, internal_body(request_id)
+            code = "internal"
         await send(
             {
                 "type": "http.response.start",
@@ -97,7 +116,10 @@ class FastEntries:
             }
         )
         await send({"type": "http.response.body", "body": body})
-        hub.metrics.observe(method, status, perf_counter() - start)
+        elapsed = perf_counter() - start
+        metrics = hub.metrics
+        metrics.op(self.names[method], code, elapsed)
+        metrics.observe(method, status, elapsed)
         return True
 
 

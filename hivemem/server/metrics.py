@@ -1,4 +1,26 @@
-"""Request counters and latency histogram, exposed at ``/metrics`` (Prometheus text format)."""
+"""The server's Prometheus metrics, rendered at ``/metrics`` (text exposition format 0.0.4).
+
+Recording is a few dict and list updates in the request's own path, on the event loop (no
+lock: one thread updates them); everything is turned into text only when ``/metrics`` is
+scraped. Labels only ever take values from fixed sets (HTTP methods and statuses, the route
+table's operation names, the error codes of :mod:`hivemem.errors`, event types): never a
+key, a namespace or an agent, so the number of series is bounded whatever the traffic.
+
+Families (``hivemem_`` prefix):
+
+- ``http_requests_total{method,status}``, ``http_request_seconds`` (histogram): every
+  HTTP request, routed or not.
+- ``ops_total{op,code}`` and ``op_seconds{op}`` (histogram): each operation of the route
+  table (``op`` is its ``operationId``, e.g. ``get_entry``) by outcome: ``code`` is ``ok``
+  or the error's stable code (``not_found``, ``conflict``, ``unauthenticated``...).
+- ``events_published_total{type}``: events produced by the ops this server ran.
+- ``token_cache_lookups_total{result}``: bearer-token lookups answered from the
+  process's cache (``hit``) or the store (``miss``).
+- ``group_commit_ops`` (histogram, SQLite): ops committed per transaction by the writer.
+- gauges (``event_streams``, ``watchers``, ``embedder_queue_calls``, ...) and plain
+  counters added by other parts of the server (:meth:`Metrics.add_gauge`,
+  :attr:`Metrics.counters`).
+"""
 
 from __future__ import annotations
 
@@ -6,34 +28,50 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from hivemem._histogram import Histogram
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BUCKETS", "Metrics", "MetricsMiddleware"]
+__all__ = ["BUCKETS", "OK", "Metrics", "MetricsMiddleware", "histogram_lines"]
 
-#: Upper bounds (seconds) of the latency histogram's buckets.
-BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+#: Upper bounds (seconds) of the latency histograms' buckets.
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+#: The ``code`` label of an operation that succeeded.
+OK = "ok"
+
+#: A family: its name (without ``hivemem_``), type, help, and its sample lines.
+Family = tuple[str, str, str, list[str]]
 
 
 class Metrics:
-    """Counts requests by method and status, and their latency.
+    """Counts requests, operations and their latency; renders every family on demand.
 
     Other parts of the server add named counters (:attr:`counters`, rendered as
-    ``hivemem_<name>_total``) and gauges read when ``/metrics`` is asked
-    (:meth:`add_gauge`): the transport's limits report there what they hold and refuse.
+    ``hivemem_<name>_total``), counters and gauges read when ``/metrics`` is asked
+    (:meth:`add_counter`, :meth:`add_gauge`) and whole labelled families
+    (:meth:`add_family`): the transport's limits report there what they hold and refuse.
     """
 
     def __init__(self) -> None:
         self.requests: Counter[tuple[str, int]] = Counter()
-        self.buckets = [0] * (len(BUCKETS) + 1)
-        self.latency_sum = 0.0
-        self.count = 0
+        self.latency = Histogram(BUCKETS)
+        #: Finished operations by ``(op, code)``.
+        self.ops: dict[tuple[str, str], int] = {}
+        #: Latency of each operation (successes and failures alike).
+        self.op_latency: dict[str, Histogram] = {}
         #: Named event counters (e.g. ``rate_limited_requests``).
         self.counters: Counter[str] = Counter()
         self._gauges: dict[str, Callable[[], float]] = {}
         self._counter_reads: dict[str, Callable[[], float]] = {}
+        self._families: list[Callable[[], Family | None]] = []
+
+    @property
+    def count(self) -> int:
+        """HTTP requests finished so far."""
+        return self.latency.count
 
     def add_gauge(self, name: str, read: Callable[[], float]) -> None:
         """Report ``read()`` as the gauge ``hivemem_<name>`` on every render."""
@@ -43,8 +81,12 @@ class Metrics:
         """Report ``read()`` (a count kept elsewhere) as the counter ``hivemem_<name>_total``."""
         self._counter_reads[name] = read
 
+    def add_family(self, render: Callable[[], Family | None]) -> None:
+        """Render ``render()``'s family on every scrape (``None``: none this time)."""
+        self._families.append(render)
+
     def totals(self) -> dict[str, float]:
-        """Every counter by name (without ``_total``)."""
+        """Every unlabelled counter by name (without ``_total``)."""
         values = {name: float(read()) for name, read in self._counter_reads.items()}
         values.update((name, float(n)) for name, n in self.counters.items())
         return values
@@ -56,43 +98,91 @@ class Metrics:
         return values
 
     def observe(self, method: str, status: int, seconds: float) -> None:
-        """Record one finished request."""
+        """Record one finished HTTP request."""
         self.requests[method, status] += 1
-        self.count += 1
-        self.latency_sum += seconds
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                self.buckets[i] += 1
-                return
-        self.buckets[-1] += 1
+        self.latency.observe(seconds)
+
+    def op(self, name: str, code: str, seconds: float) -> None:
+        """Record one finished operation of the route table: its name, outcome and latency.
+
+        ``name`` must be a route table name and ``code`` :data:`OK` or an error code: the
+        label values stay a fixed set.
+        """
+        key = (name, code)
+        ops = self.ops
+        ops[key] = ops.get(key, 0) + 1
+        hist = self.op_latency.get(name)
+        if hist is None:
+            hist = self.op_latency[name] = Histogram(BUCKETS)
+        hist.observe(seconds)
 
     def render(self, gauges: dict[str, float]) -> str:
-        """The Prometheus text exposition of the counters and the given gauges."""
-        lines = [
-            "# HELP hivemem_http_requests_total HTTP requests by method and status.",
-            "# TYPE hivemem_http_requests_total counter",
-        ]
-        for (method, status), n in sorted(self.requests.items()):
-            lines.append(f'hivemem_http_requests_total{{method="{method}",status="{status}"}} {n}')
-        lines += [
-            "# HELP hivemem_http_request_seconds Request latency.",
-            "# TYPE hivemem_http_request_seconds histogram",
-        ]
-        total = 0
-        for bound, n in zip((*BUCKETS, float("inf")), self.buckets, strict=True):
-            total += n
-            le = "+Inf" if bound == float("inf") else repr(bound)
-            lines.append(f'hivemem_http_request_seconds_bucket{{le="{le}"}} {total}')
-        lines.append(f"hivemem_http_request_seconds_sum {self.latency_sum:.6f}")
-        lines.append(f"hivemem_http_request_seconds_count {self.count}")
+        """The Prometheus text exposition of every family and the given gauges."""
+        lines: list[str] = []
+        _family(
+            lines,
+            "http_requests_total",
+            "counter",
+            "HTTP requests by method and status.",
+            [
+                f'hivemem_http_requests_total{{method="{m}",status="{s}"}} {n}'
+                for (m, s), n in sorted(self.requests.items())
+            ],
+        )
+        _family(
+            lines,
+            "http_request_seconds",
+            "histogram",
+            "HTTP request latency (event streams: until their first byte).",
+            histogram_lines("hivemem_http_request_seconds", "", self.latency),
+        )
+        _family(
+            lines,
+            "ops_total",
+            "counter",
+            "Operations of the HTTP API by operationId and outcome (ok or the error code).",
+            [
+                f'hivemem_ops_total{{op="{op}",code="{code}"}} {n}'
+                for (op, code), n in sorted(self.ops.items())
+            ],
+        )
+        op_lines: list[str] = []
+        for op, hist in sorted(self.op_latency.items()):
+            op_lines += histogram_lines("hivemem_op_seconds", f'op="{op}"', hist)
+        _family(lines, "op_seconds", "histogram", "Operation latency by operationId.", op_lines)
+        for render in self._families:
+            family = render()
+            if family is not None:
+                _family(lines, *family)
         for name, count in sorted(self.totals().items()):
-            lines.append(f"# TYPE hivemem_{name}_total counter")
-            lines.append(f"hivemem_{name}_total {count:g}")
+            _family(
+                lines,
+                f"{name}_total",
+                "counter",
+                name.replace("_", " ") + ".",
+                [f"hivemem_{name}_total {count:g}"],
+            )
         own = {name: float(read()) for name, read in self._gauges.items()}
         for name, value in sorted({**own, **gauges}.items()):
-            lines.append(f"# TYPE hivemem_{name} gauge")
-            lines.append(f"hivemem_{name} {value:g}")
+            kind = "counter" if name.endswith("_total") else "gauge"  # a count read elsewhere
+            _family(lines, name, kind, name.replace("_", " ") + ".", [f"hivemem_{name} {value:g}"])
         return "\n".join(lines) + "\n"
+
+
+def histogram_lines(name: str, labels: str, hist: Histogram) -> list[str]:
+    """The sample lines of one histogram series (``labels``: ``a="b"`` or empty)."""
+    sep = "," if labels else ""
+    lines = [f'{name}_bucket{{{labels}{sep}le="{le}"}} {n}' for le, n in hist.cumulative()]
+    braces = f"{{{labels}}}" if labels else ""
+    lines.append(f"{name}_sum{braces} {hist.sum:.6f}")
+    lines.append(f"{name}_count{braces} {hist.count}")
+    return lines
+
+
+def _family(lines: list[str], name: str, kind: str, help_: str, samples: list[str]) -> None:
+    lines.append(f"# HELP hivemem_{name} {help_}")
+    lines.append(f"# TYPE hivemem_{name} {kind}")
+    lines.extend(samples)
 
 
 class MetricsMiddleware:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from hivemem._connect import DEFAULT_URL, _open
 from hivemem.errors import InvalidArgument
 from hivemem.server import limits, logs, protocols
-from hivemem.server.app import ServerConfig
+from hivemem.server.app import ServerConfig, metrics_access
 from hivemem.server.asgi import create_app
 from hivemem.server.auth import TokenStore
 
@@ -116,6 +116,8 @@ class ServeOptions:
             0: no quota.
         max_store_bytes: Store size (SQLite file and WAL, Redis ``used_memory``) beyond
             which writes that add data are refused; 0: no quota.
+        metrics: Who may read ``/metrics``: ``open``, ``auth`` (an admin token) or
+            ``off``; ``None``: ``open`` when ``host`` is a loopback address, else ``auth``.
     """
 
     store: str = DEFAULT_URL
@@ -147,6 +149,7 @@ class ServeOptions:
     max_namespaces_per_agent: int = 10_000
     max_entries_per_namespace: int = 1_000_000
     max_store_bytes: int = 0
+    metrics: str | None = None
 
     def quota_settings(self) -> dict[str, int | None]:
         """The quotas as ``connect()`` options (``None``: no quota)."""
@@ -175,6 +178,7 @@ class ServeOptions:
             max_bodies_in_flight=self.max_bodies_in_flight,
             stream_buffer_bytes=self.stream_buffer_bytes,
             stream_buffer_events=self.stream_buffer_events,
+            metrics=metrics_access(self.metrics, is_loopback(self.host)),
         )
 
 
@@ -309,8 +313,8 @@ def app_from_env() -> Starlette:
 
 
 #: Modules a server imports on first use, imported before it serves: an import on the event
-#: loop stalls every request meanwhile (anyio's asyncio backend, on the first event stream:
-#: ~50 ms). numpy is for memories' ranking.
+#: loop stalls every request meanwhile (anyio's asyncio backend, on the first event stream;
+#: docs/design.md, "Measured choices"). numpy is for memories' ranking.
 PRELOAD = ("anyio._backends._asyncio", "anyio.streams.memory", "encodings.idna", "numpy")
 
 
@@ -325,9 +329,9 @@ def freeze_startup_objects() -> None:
     """Keep what a server process holds from its start out of the garbage collector's walks.
 
     Modules, the app, the store and the engine's tables live as long as the process; after
-    :func:`gc.freeze` a full collection walks only what requests create since. A full
-    collection of the whole heap paused the event loop for 15-20 ms a few times a minute,
-    which was most of the p99 of writes at 64 clients (19.4 -> 11.7 ms, same harness).
+    :func:`gc.freeze` a full collection walks only what requests create since: a full
+    collection of the whole heap paused the event loop for most of the p99 of writes
+    (docs/design.md, "Measured choices").
     """
     gc.collect()
     gc.freeze()

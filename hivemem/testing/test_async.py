@@ -272,3 +272,13 @@ async def test_async_exists(amem):
     await amem.write("ns", "k", 1)
     assert await amem.exists("ns", "k") is True
     assert await amem.exists("ns", "other") is False
+
+
+async def test_async_history_and_as_of(amem):
+    """The async twins of history and as_of reads answer as the sync ones."""
+    first = await amem.write("ns", "k", 1)
+    await amem.write("ns", "k", 2)
+    assert [v.value for v in await amem.history("ns", "k")] == [2, 1]
+    assert await amem.read("ns", "k", as_of=first.revision) == 1
+    page = await amem.list_entries("ns", as_of=first.revision)
+    assert [(e.key, e.value) for e in page.items] == [("k", 1)]

@@ -237,6 +237,35 @@ def _update_permissions(resolvers: list[str]) -> Schema:
 # ---------------------------------------------------------------- entries, lists, prefixes
 
 _NSP = "/v1/namespaces/{ns}"
+_REVISION = _param(
+    "revision",
+    "query",
+    {"type": "integer", "minimum": 0},
+    description="the state after this revision (give revision or at)",
+)
+_AT = _param(
+    "at",
+    "query",
+    {"type": "number"},
+    description="the state at this time, Unix seconds (give revision or at)",
+)
+_CURSOR = _param(
+    "cursor",
+    "query",
+    {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},
+    description="next_cursor of the previous page (empty: the first page)",
+)
+_VERSION = s.obj(
+    {
+        "value": {},
+        "version": {"type": "integer"},
+        "revision": {"type": "integer"},
+        "agent_id": {"type": "string"},
+        "updated_at": {"type": "number"},
+        "deleted": {"type": "boolean"},
+    },
+    required=("value", "version", "revision", "agent_id", "updated_at", "deleted"),
+)
 _ENTRY_ROUTES = (
     RouteSpec(
         "list_entries", "GET", f"{_NSP}/entries", "Live entries in key order, a page at a time",
@@ -260,6 +289,34 @@ _ENTRY_ROUTES = (
         "exists", "GET", f"{_NSP}/exists/{{key}}", "Whether a key holds a live entry",
         s.obj({"exists": {"type": "boolean"}}, required=("exists",)),
         errors=(404, 413), params=(NS, KEY),
+    ),
+    RouteSpec(
+        "list_as_of", "GET", f"{_NSP}/as_of",
+        "Live entries as they were after a revision or at a time (from the retained log)",
+        s.out({"items": _ENTRIES, "next_cursor": {"type": ["string", "null"]}}),
+        errors=(404, 410),
+        params=(
+            NS, _REVISION, _AT, _param("prefix", "query", {"type": "string"}), _PAGE_LIMIT,
+            _CURSOR,
+        ),
+    ),
+    RouteSpec(
+        "read_as_of", "GET", f"{_NSP}/as_of/{{key}}",
+        "A key's entry as it was after a revision or at a time (from the retained log)",
+        s.obj({"entry": {"anyOf": [s.ref("Entry"), {"type": "null"}]}}, required=("entry",)),
+        errors=(404, 410, 413), params=(NS, KEY, _REVISION, _AT),
+    ),
+    RouteSpec(
+        "history", "GET", f"{_NSP}/history/{{key}}",
+        "A key's retained versions, newest first (deletions included)",
+        s.obj({"versions": {"type": "array", "items": _VERSION}}, required=("versions",)),
+        errors=(404, 410, 413),
+        params=(
+            NS, KEY,
+            _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}),
+            _param("before", "query", {"type": "integer", "minimum": 0},
+                   description="only changes with a revision below this one"),
+        ),
     ),
     RouteSpec(
         "put_entry", "PUT", f"{_NSP}/entries/{{key}}",
@@ -353,7 +410,10 @@ _SYSTEM_ROUTES = (
         errors=(503,), permission="public",
     ),
     RouteSpec("metrics", "GET", "/metrics", "Prometheus metrics", {"type": "string"},
-              media="text/plain"),
+              media="text/plain", errors=(404,), permission="admin",
+              description="Prometheus text format (docs/observability.md). Who may read it "
+              "is the server's --metrics setting: open (no token; the default on a loopback "
+              "address), auth (an admin token; the default otherwise) or off (404)."),
     RouteSpec(
         "whoami", "GET", "/v1/whoami", "Who the token acts for",
         s.out(
@@ -494,6 +554,48 @@ _EVENT_ROUTES = (
                 ]
             }
         },
+    ),
+)  # fmt: skip
+
+# ---------------------------------------------------------------- export and import (§20)
+
+_RECORDS = {"type": "array", "items": {"type": "object"}}
+#: A dump page holds at most hivemem.engine.restore.MAX_BATCH records.
+_DUMP_LIMIT = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000})
+_TRANSFER_ROUTES = (
+    RouteSpec(
+        "dump_entries", "GET", f"{_NSP}/dump/entries",
+        "A page of the namespace's stored entries as exported (namespace admins)",
+        s.out({"entries": _RECORDS, "after": {"type": ["string", "null"]}}),
+        errors=(404,), params=(
+            NS, _param("after", "query", {"type": "string"}), _DUMP_LIMIT,
+        ),
+        description="Entry records of `hivemem export` (value, version, owner, revision, "
+        "times, expiry; engine-internal keys included), keys > after; `after` in the answer "
+        "continues (null: done).",
+    ),
+    RouteSpec(
+        "dump_events", "GET", f"{_NSP}/dump/events",
+        "A page of the namespace's retained events as exported (namespace admins)",
+        s.out({"events": {"type": "array", "items": s.ref("Event")}}),
+        errors=(404,), params=(
+            NS,
+            _param("since", "query", {"type": "integer", "minimum": 0, "maximum": s.INT64}),
+            _DUMP_LIMIT,
+        ),
+    ),
+    RouteSpec(
+        "restore", "POST", f"{_NSP}/restore",
+        "Write exported state verbatim: config, entries, events (admin; `hivemem import`)",
+        _COUNT, errors=(404, 409), params=(NS,), permission="admin",
+        body=s.obj(
+            {
+                "config": {"type": ["object", "null"]},
+                "entries": _RECORDS,
+                "events": _RECORDS,
+                "replace": {"type": "boolean"},
+            }
+        ),
     ),
 )  # fmt: skip
 
@@ -937,6 +1039,7 @@ ROUTES: tuple[RouteSpec, ...] = (
     *_SYSTEM_ROUTES,
     *_NAMESPACE_ROUTES,
     *_EVENT_ROUTES,
+    *_TRANSFER_ROUTES,
     *_REGISTRY_ROUTES,
     *_CONVERSATION_ROUTES,
     *_MEMORY_ROUTES,

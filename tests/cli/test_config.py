@@ -195,3 +195,11 @@ def test_demo_against_a_server_without_a_token_says_what_it_needs() -> None:
         done = run_cli("demo", "--url", server.url)
         assert done.returncode == 1
         assert "needs an admin token in $HIVEMEM_TOKEN" in done.stderr
+
+
+def test_metrics_access_is_a_setting_checked_against_its_choices() -> None:
+    assert parse(["serve"]).metrics is None  # the server picks: open on loopback, else auth
+    assert parse(["serve"], {"HIVEMEM_METRICS": "off"}).metrics == "off"
+    assert parse(["serve", "--metrics", "auth"], {"HIVEMEM_METRICS": "off"}).metrics == "auth"
+    with pytest.raises(SystemExit, match="'public' is not one of open, auth, off"):
+        parse(["serve"], {"HIVEMEM_METRICS": "public"})

@@ -155,3 +155,27 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert exc.value.code == 0
     assert capsys.readouterr().out.strip() == f"hivemem {hivemem.__version__}"
+
+
+def test_history_and_get_as_of(where: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """``hivemem history NS KEY`` lists versions newest first (deletions marked);
+    ``get --as-of REV`` reads the entry as it was then."""
+    first = _json(capsys, "put", "hist", "k", '"one"', *where)
+    _json(capsys, "put", "hist", "k", '"two"', *where)
+    _json(capsys, "del", "hist", "k", *where)
+    versions = _json(capsys, "history", "hist", "k", *where)["versions"]
+    assert [(v["value"], v["version"], v["deleted"]) for v in versions] == [
+        (None, 2, True),
+        ("two", 2, False),
+        ("one", 1, False),
+    ]
+    older = _json(capsys, "history", "hist", "k", "--before", str(versions[1]["revision"]), *where)
+    assert [v["value"] for v in older["versions"]] == ["one"]
+    got = _json(capsys, "get", "hist", "k", "--as-of", str(first["revision"]), *where)
+    assert (got["value"], got["version"]) == ("one", 1)
+    assert main(["history", "hist", "k", "--limit", "2", *where]) == 0
+    out = capsys.readouterr()
+    assert out.out.splitlines()[0].split() == ["REVISION", "VERSION", "VALUE", "AGENT", "UPDATED"]
+    assert "(deleted)" in out.out.splitlines()[1]
+    assert f"more: --before {versions[1]['revision']}" in out.err
+    _fails(capsys, 7, "invalid_argument", "get", "hist", "k", "--as-of", "soon", *where)

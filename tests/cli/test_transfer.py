@@ -65,25 +65,51 @@ def test_export_then_import_gives_identical_entries(
     dump = tmp_path / "dump.jsonl"
     assert main(["export", "--url", source, "--out", str(dump), "--progress"]) == 0
     err = capsys.readouterr().err
-    assert "export [" in err and "exported 5 namespaces, 1205 entries" in err
+    assert "export [" in err and "exported 5 namespaces, 1205 entries, " in err
     records = [json.loads(line) for line in dump.read_text().splitlines()]
-    assert records[0]["kind"] == "header" and records[-1] == {
-        "kind": "end",
-        "namespaces": 5,
-        "entries": 1205,
-    }
-    assert {r["kind"] for r in records} == {"header", "namespace", "entry", "end"}
+    assert records[0]["kind"] == "header" and records[0]["version"] == 2
+    assert records[-1]["kind"] == "end" and records[-1]["entries"] == 1205
+    assert {r["kind"] for r in records} == {"header", "namespace", "entry", "event", "end"}
 
-    assert main(["import", str(dump), "--url", target, "--json"]) == 0
-    summary = json.loads(capsys.readouterr().out)
-    assert summary["entries_written"] == 1205 and summary["failed"] == 0
+    assert main(["import", str(dump), "--url", target, "--json", "--progress"]) == 0
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    assert "import [" in err
+    assert summary["entries_written"] == 1205 and summary["namespaces_restored"] == 5
+    assert _snapshot(target) == _snapshot(source)
+    again = tmp_path / "again.jsonl"
+    assert main(["export", "--url", target, "--out", str(again)]) == 0
+    capsys.readouterr()
+    assert again.read_text().splitlines()[1:] == dump.read_text().splitlines()[1:]
+
+    # Again: the store holds those namespaces now; nothing is written without --merge.
+    assert main(["import", str(dump), "--url", target]) == 6
+    assert "nothing was imported; pass --merge=skip" in capsys.readouterr().err
+    assert main(["import", str(dump), "--url", target, "--json", "--merge", "skip"]) == 0
+    skipped = json.loads(capsys.readouterr().out)
+    assert skipped["namespaces_skipped"] == 5 and skipped["entries_written"] == 0
+    assert main(["import", str(dump), "--url", target, "--json", "--merge", "overwrite"]) == 0
+    replaced = json.loads(capsys.readouterr().out)
+    assert replaced["namespaces_replaced"] == 5 and replaced["entries_written"] == 1205
     assert _snapshot(target) == _snapshot(source)
 
-    assert main(["import", str(dump), "--url", target, "--json"]) == 0  # again: no change
-    again = json.loads(capsys.readouterr().out)
-    assert again["entries_unchanged"] == 1205 and again["entries_written"] == 0
-    assert again["namespaces_existing"] == 5
-    assert _snapshot(target) == _snapshot(source)
+
+def test_version_1_files_are_still_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file of an older hivemem (format 1) is imported by ordinary, idempotent writes."""
+    url = f"sqlite:///{tmp_path}/v1.db"
+    lines = [
+        {"kind": "header", "format": "hivemem-export", "version": 1},
+        {"kind": "namespace", "name": "team", "default_permission": "read", "permissions": {}},
+        {"kind": "entry", "namespace": "team", "key": "k", "value": 1, "owner": "y"},
+        {"kind": "end", "namespaces": 1, "entries": 1},
+    ]
+    dump = tmp_path / "v1.jsonl"
+    dump.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert main(["import", str(dump), "--url", url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["entries_written"] == 1
+    with hivemem.connect(url) as mem:
+        entry = mem.get_entry("team", "k", "y")
+        assert entry is not None and (entry.value, entry.owner) == (1, "y")
 
 
 def test_import_skips_unknown_kinds_and_reports_conflicts(
@@ -139,8 +165,7 @@ def test_import_refuses_what_is_not_an_export(
 def test_lists_move_through_export_and_import(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Lists (conversation messages and list fields) are rebuilt by list pushes on import,
-    in order, idempotently: a list header is never written as a plain value."""
+    """Lists (conversation messages and list fields) come back as stored: same positions."""
     source, target = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
     with hivemem.connect(source) as mem:
         conv = mem.conversation("c1")
@@ -153,7 +178,7 @@ def test_lists_move_through_export_and_import(
     assert main(["export", "--url", source, "--out", str(dump)]) == 0
     assert main(["import", str(dump), "--url", target, "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["failed"] == 0, summary
+    assert summary["namespaces_restored"] == 2, summary
     with hivemem.connect(target) as mem:
         conv = mem.conversation("c1")
         assert [m.content for m in conv.get_messages()] == [f"message {i}" for i in range(5)]
@@ -161,8 +186,3 @@ def test_lists_move_through_export_and_import(
         assert conv.append("todo", "e") == 4
         conv.pop("todo")
         assert mem.read("conversations", "c/c1/f/todo/x") == "under the list, not an item"
-    assert main(["import", str(dump), "--url", target, "--json"]) == 0
-    again = json.loads(capsys.readouterr().out)
-    assert again["entries_written"] == 0 and again["failed"] == 0, again
-    with hivemem.connect(target) as mem:
-        assert mem.conversation("c1").get_list("todo") == ["b", "c", "d"]

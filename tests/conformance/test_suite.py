@@ -8,6 +8,7 @@ from hivemem.testing.test_conversations import *  # noqa: F403
 from hivemem.testing.test_entries import *  # noqa: F403
 from hivemem.testing.test_errors import *  # noqa: F403
 from hivemem.testing.test_events import *  # noqa: F403
+from hivemem.testing.test_history import *  # noqa: F403
 from hivemem.testing.test_lifecycle import *  # noqa: F403
 from hivemem.testing.test_lists import *  # noqa: F403
 from hivemem.testing.test_memories import *  # noqa: F403

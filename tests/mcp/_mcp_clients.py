@@ -24,6 +24,7 @@ HIVEMEM = str(Path(sys.executable).parent / "hivemem")
 TOOL_NAMES = {
     "list_namespaces",
     "read",
+    "history",
     "write",
     "delete",
     "list_keys",

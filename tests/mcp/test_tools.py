@@ -91,3 +91,18 @@ async def test_conversation_namespace_argument(amem: hivemem.AsyncMemory) -> Non
         "hi"
     ]
     assert (await ok(amem, "get_messages", conversation_id="c"))["messages"] == []
+
+
+async def test_history_lists_versions_newest_first(amem: hivemem.AsyncMemory) -> None:
+    """The history tool returns each version (deletions marked), paged with before."""
+    for i in range(3):
+        await amem.write("ns", "k", i)
+    await amem.delete("ns", "k")
+    got = await ok(amem, "history", namespace="ns", key="k", limit=2)
+    assert [(v["value"], v["deleted"]) for v in got["versions"]] == [(None, True), (2, False)]
+    older = await ok(
+        amem, "history", namespace="ns", key="k", before=got["versions"][-1]["revision"]
+    )
+    assert [v["value"] for v in older["versions"]] == [1, 0]
+    assert await error(amem, "history", namespace="ns", key="k", limit=0) == "invalid_argument"
+    assert TOOLS["history"].read_only

@@ -9,10 +9,12 @@ import orjson
 import pytest
 
 from hivemem.engine import ops as o
+from hivemem.engine.txn import Stored
 from hivemem.mcp.tools import TOOLS
 from hivemem.memories.wire import ROUTES as MEMORY_ROUTES
 from hivemem.memories.wire import MemoryCall
 from hivemem.remote.wire import _CALLS, call_for
+from hivemem.types import Event, NamespaceInfo
 from hivemem.wire.table import BY_NAME, ROUTES, RouteSpec
 
 A = "agent"
@@ -27,6 +29,10 @@ OPS: list[o.Op[Any]] = [
     o.DeleteNamespace(agent=A, ns=".."),
     o.Get(agent=A, ns="n", key="a/b c.."),
     o.Exists(agent=A, ns="n", key="a/b c.."),
+    o.History(agent=A, ns="n", key="a/b c..", limit=5, before=9),
+    o.ReadAsOf(agent=A, ns="n", key="a/b c..", revision=3),
+    o.ReadAsOf(agent=A, ns="n", key="k", at=1.5),
+    o.ListAsOf(agent=A, ns="n", revision=3, prefix="p", limit=2, cursor="Yg"),
     o.GetMany(agent=A, ns="n", keys=("a", "b")),
     o.ListEntries(agent=A, ns="n", prefix="p", limit=None, cursor="c"),
     o.Put(agent=A, ns="n", key="k/é", value_json="1", ttl=2.5, expected_version=3),
@@ -45,6 +51,15 @@ OPS: list[o.Op[Any]] = [
     o.ListRange(agent=A, ns="n", key="l", start=1, stop=4),
     o.ExpirePrefix(agent=A, ns="n", prefix="p", ttl=3),
     o.DeletePrefix(agent=A, ns="n", prefix="p"),
+    o.DumpEntries(agent=A, ns="n", after="a/b", limit=10),
+    o.DumpEvents(agent=A, ns="n", since=3, limit=10),
+    o.Restore(
+        agent=A,
+        ns="n",
+        config=NamespaceInfo(name="n"),
+        entries=(("\x01k/é", Stored("1", "o", 2, 7, 1.0, 2.0, None)),),
+        events=(Event("memory:write", "n", 7, 2.0, "o", key="k", value=1, version=2),),
+    ),
 ]
 
 

@@ -2,7 +2,9 @@
 
 - :func:`redis_store` starts a ``redis-server`` of its own on a free port (AOF ``appendfsync
   always``, via :class:`hivemem.testing.redis.RedisServer`; never the shared 6379) and yields
-  it with a store URL whose key prefix is unique to the test.
+  it with a store URL whose key prefix is unique to the test; :func:`postgres_store` does the
+  same with a PostgreSQL of its own (``initdb`` + ``pg_ctl``, never the shared 5432) and a
+  schema unique to the test; :data:`STORES` names both.
 - :class:`Replica` runs ``.venv/bin/hivemem serve --store URL --port P`` as a subprocess (its
   own session, output to files in the test's directory) and waits until ``/readyz`` answers.
 - :class:`Replicas` starts N of them over one store: the first alone (it creates the store's
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from hivemem.testing.postgres import PostgresServer
 from hivemem.testing.redis import RedisServer
 from hivemem.testing.server import free_port
 
@@ -36,6 +39,8 @@ __all__ = [
     "Replica",
     "Replicas",
     "bearer",
+    "STORES",
+    "postgres_store",
     "redis_store",
     "run_threads",
     "wait_until",
@@ -67,6 +72,25 @@ def redis_store(directory: Path) -> Iterator[tuple[RedisServer, str]]:
         yield server, with_prefix(server.url)
     finally:
         server.kill()
+
+
+@contextlib.contextmanager
+def postgres_store(directory: Path) -> Iterator[tuple[PostgresServer, str]]:
+    """A fresh PostgreSQL (fsync on) and a store URL on it with a schema of its own.
+
+    (``directory`` is unused: the server keeps its files in a temporary directory of its own,
+    which the ``postgres`` user can enter.)
+    """
+    del directory
+    with PostgresServer() as server:
+        yield server, f"{server.url}?schema=t{uuid.uuid4().hex[:12]}"
+
+
+#: The shared stores replicas run over, by test id.
+STORES: dict[str, Callable[[Path], contextlib.AbstractContextManager[tuple[Any, str]]]] = {
+    "redis": redis_store,
+    "postgres": postgres_store,
+}
 
 
 class Replica:

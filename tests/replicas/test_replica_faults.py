@@ -1,10 +1,11 @@
-"""RELIABILITY T05 through three replicas: Redis killed with -9 and restarted under load.
+"""RELIABILITY T05 through three replicas: the store killed with -9 and restarted under load.
 
-A ``redis-server`` of the test's own (AOF ``appendfsync always``) serves replicas A, B and C
+The store is a ``redis-server`` of the test's own (AOF ``appendfsync always``) or a PostgreSQL
+of its own (fsync on; its postmaster is the process killed); it serves replicas A, B and C
 (``hivemem serve`` processes). Eight writers over A and B (raw httpx, so every status code and
 response time is seen as sent) write unique keys and CAS-increment a counter each, recording
 every acknowledged (2xx) write. A watcher on C follows the namespace (``watch(ns, since=0)``,
-the hivemem client, which reconnects by itself). Each round kills redis-server with SIGKILL
+the hivemem client, which reconnects by itself). Each round kills the store with SIGKILL
 after a random 0.3-1 s of load, keeps it down for 1.5 s and starts it again on the same port
 and directory (3 rounds; 10 with ``RELIABILITY_SLOW=1``). The replicas stay up throughout.
 
@@ -13,9 +14,10 @@ Checked:
   counter's final version is at least its highest acknowledged one (present or superseded),
   and ``n == version - 1`` (no increment applied twice or lost in between);
 - during the outage the API answers 503 with the error code ``backend_unavailable``, each
-  failing request within 3 s (a generous behaviour bound: no hang, not a benchmark), and no
+  failing request within :data:`FAIL_FAST` s of the store (a behaviour bound: no hang, not a
+  benchmark; PostgreSQL's is issue 21's 1 s), and no
   request that ran wholly inside an outage is acknowledged; no other 5xx at any time;
-- the replicas recover by themselves once Redis is back (writes succeed again within 15 s);
+- the replicas recover by themselves once the store is back (writes succeed again within 15 s);
 - revisions acknowledged to each writer only grow (no regression across restarts);
 - the watcher on C ends with every revision exactly once, in order: the exact list ``1..R``.
 """
@@ -30,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from _cluster import SLOW, Replicas, bearer, redis_store, wait_until
+import pytest
+from _cluster import SLOW, STORES, Replicas, bearer, wait_until
 
 import hivemem
 
@@ -42,8 +45,9 @@ if TYPE_CHECKING:
 NS = "load"
 WRITERS = 8
 ROUNDS = 10 if SLOW else 3
-OUTAGE = 1.5  # seconds Redis stays down per round
-FAIL_FAST = 3.0  # bound on a failing request's time during the outage
+OUTAGE = 1.5  # seconds the store stays down per round
+#: Bound on a failing request's time during the outage, by store.
+FAIL_FAST = {"redis": 3.0, "postgres": 1.0}
 DONE = "done"
 
 
@@ -121,9 +125,10 @@ def _watch(mem: hivemem.Memory, seen: list[Event], errors: list[BaseException]) 
         errors.append(exc)
 
 
-def test_redis_kill9_under_load_through_replicas(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", list(STORES))
+def test_store_kill9_under_load_through_replicas(kind: str, tmp_path: Path) -> None:
     with (
-        redis_store(tmp_path) as (redis, store),
+        STORES[kind](tmp_path) as (server, store),
         Replicas(store, tmp_path, heartbeat=0.5) as group,
         contextlib.ExitStack() as cleanup,
     ):
@@ -159,19 +164,19 @@ def test_redis_kill9_under_load_through_replicas(tmp_path: Path) -> None:
                 thread.start()
             for _ in range(ROUNDS):
                 time.sleep(rng.uniform(0.3, 1.0))
-                redis.kill()
+                server.kill()
                 killed = time.monotonic()
                 time.sleep(OUTAGE)
                 back = time.monotonic()
                 outages.append((killed, back))
-                redis.start()
+                server.start()
 
                 def recovered(back: float = back) -> bool:
                     return any(
                         c.start >= back and c.status == 200 for w in writers for c in w.calls[-50:]
                     )
 
-                wait_until(recovered, 15, "a write acknowledged after Redis came back")
+                wait_until(recovered, 15, "a write acknowledged after the store came back")
                 recoveries.append(
                     min(
                         c.end - back
@@ -219,13 +224,13 @@ def test_redis_kill9_under_load_through_replicas(tmp_path: Path) -> None:
             "recovery_s": [round(r, 2) for r in recoveries],
             "revisions": final,
         }
-        print(f"T05 replicas: {figures}")
+        print(f"T05 replicas over {kind}: {figures}")
         assert lost == 0, figures
         # During the outage: 503 backend_unavailable, fast; never an acknowledgement.
         assert figures["503"] > 0
         assert [c for c in failing if c.status != 503] == [], "other errors than 503"
         assert all(c.body["error"]["code"] == "backend_unavailable" for c in failing)
-        assert all(c.end - c.start < FAIL_FAST for c in failing), figures
+        assert all(c.end - c.start < FAIL_FAST[kind] for c in failing), figures
         assert not [c for c in in_outage if c.status == 200], "acknowledged during the outage"
         for w in writers:  # no revision regression across restarts
             assert w.revisions == sorted(set(w.revisions))

@@ -1,8 +1,10 @@
-"""Three ``hivemem serve`` replicas over one Redis behave as one server (issue 4, acceptance 2).
+"""Three ``hivemem serve`` replicas over one Redis, or over one PostgreSQL, behave as one server
+(issue 4, acceptance 2; issue 21, replicas).
 
-Real processes only: a ``redis-server`` started by the test on a free port (AOF always) and
-three ``hivemem serve --store redis://...`` replicas A, B and C (``_cluster.Replicas``); the
-clients are ``hivemem.connect(url, token=...)`` and raw httpx.
+Real processes only: a ``redis-server`` (AOF always) or a PostgreSQL (fsync on) started by the
+test on a free port, and three ``hivemem serve --store redis://...`` (``postgresql://...``)
+replicas A, B and C (``_cluster.Replicas``); the clients are ``hivemem.connect(url,
+token=...)`` and raw httpx. Every test of the ``replicas`` fixture runs on both stores.
 
 - RELIABILITY T01 variant C: 32 client threads spread over the replicas do CAS increments
   (``get_entry``, then ``write(expected_version=...)``, re-read on ``ConflictError``) on a
@@ -17,7 +19,8 @@ clients are ``hivemem.connect(url, token=...)`` and raw httpx.
 - A token created through A works on B at once; its revocation through B makes the very next
   request on A and on C answer 401.
 - Every replica runs a TTL sweeper (``--cleanup-interval``); each expired key is announced
-  by exactly one ``memory:expired`` event (the sweeper lease in Redis).
+  by exactly one ``memory:expired`` event (the sweeper lease in Redis, the advisory lock in
+  PostgreSQL).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from _cluster import HIVEMEM, SLOW, Replicas, bearer, redis_store, run_threads, wait_until
+from _cluster import HIVEMEM, SLOW, STORES, Replicas, bearer, run_threads, wait_until
 
 import hivemem
 from hivemem.testing.redis import RedisCluster
@@ -51,12 +54,15 @@ SWEEP = 0.3  # the replicas' --cleanup-interval
 DONE = "done"
 
 
-@pytest.fixture(scope="module")
-def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
-    """Redis (AOF always) and replicas A, B, C over it, each sweeping every 0.3 s."""
-    directory = tmp_path_factory.mktemp("replicas")
+@pytest.fixture(scope="module", params=list(STORES))
+def replicas(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Replicas]:
+    """The store (Redis with AOF always, or PostgreSQL) and replicas A, B, C over it, each
+    sweeping every 0.3 s."""
+    directory = tmp_path_factory.mktemp(f"replicas-{request.param}")
     with (
-        redis_store(directory) as (_, store),
+        STORES[request.param](directory) as (_, store),
         Replicas(store, directory, cleanup_interval=SWEEP) as group,
     ):
         yield group

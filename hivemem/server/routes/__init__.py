@@ -20,8 +20,10 @@ from hivemem.server.routes import (
     namespaces,
     registry,
     system,
+    transfer,
     ui,
 )
+from hivemem.server.routes._common import counted
 from hivemem.wire.table import ROUTES as TABLE
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ HANDLERS = {
     **system.HANDLERS,
     **namespaces.HANDLERS,
     **events.HANDLERS,
+    **transfer.HANDLERS,
     **registry.HANDLERS,
     **conversations.HANDLERS,
     **memories.HANDLERS,
@@ -48,8 +51,11 @@ if set(HANDLERS) != {r.name for r in TABLE}:  # a table entry without a handler,
 
 
 def ROUTES(config: ServerConfig) -> list[BaseRoute]:
-    """The routes of one app: the table's, in its order, then the web UI's."""
+    """The routes of one app: the table's, in its order, then the web UI's.
+
+    Each of the table's is counted in the op metrics (:func:`._common.counted`).
+    """
     routes: list[BaseRoute] = [
-        Route(r.route_path, HANDLERS[r.name], methods=[r.verb]) for r in TABLE
+        Route(r.route_path, counted(r.name, HANDLERS[r.name]), methods=[r.verb]) for r in TABLE
     ]
     return [*routes, *(ui.ROUTES if config.ui else ())]

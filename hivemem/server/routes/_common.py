@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -10,6 +12,7 @@ import orjson
 from hivemem.errors import HivememError, InvalidArgument
 from hivemem.server._http import JSON, error_response, json_response, read_json
 from hivemem.server.app import EVENT_SINK, hub_of
+from hivemem.server.metrics import OK
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -24,7 +27,46 @@ if TYPE_CHECKING:
 
     Handler = Callable[[Request, Hub, Caller], Awaitable[Response]]
 
-__all__ = ["body_of", "endpoint", "fields", "integral"]
+__all__ = ["CODE_KEY", "body_of", "counted", "endpoint", "fields", "integral", "status_code"]
+
+#: Where an endpoint that answered an error without raising it (``X-Hivemem-Events``) leaves
+#: the error's code for the operation metrics.
+CODE_KEY = "hivemem.code"
+
+
+def status_code(status: int) -> str:
+    """The ``code`` label of an error answered without an exception, by its status."""
+    return "not_found" if status == 404 else f"http_{status}"
+
+
+def counted(
+    name: str, handler: Callable[[Request], Awaitable[Response]]
+) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a route's endpoint so that each call counts in ``hivemem_ops_total{op=name}``.
+
+    The outcome is ``ok``, the :class:`~hivemem.errors.HivememError`'s code, ``internal``
+    for any other exception, ``cancelled`` when the client went away.
+    """
+
+    @functools.wraps(handler)
+    async def counted_handler(request: Request) -> Response:
+        start = perf_counter()
+        code = "internal"
+        try:
+            response = await handler(request)
+            status = response.status_code
+            code = OK if status < 400 else request.scope.get(CODE_KEY) or status_code(status)
+            return response
+        except HivememError as exc:
+            code = exc.code
+            raise
+        except asyncio.CancelledError:
+            code = "cancelled"
+            raise
+        finally:
+            hub_of(request).metrics.op(name, code, perf_counter() - start)
+
+    return counted_handler
 
 
 def endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -53,6 +95,7 @@ async def _with_events(fn: Handler, request: Request, hub: Hub, caller: Caller) 
         try:
             response = await fn(request, hub, caller)
         except HivememError as exc:
+            request.scope[CODE_KEY] = exc.code
             response = error_response(exc)
     finally:
         EVENT_SINK.reset(token)

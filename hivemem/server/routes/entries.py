@@ -10,7 +10,7 @@ import orjson
 
 from hivemem.engine import ops as o
 from hivemem.errors import HivememError, InvalidArgument
-from hivemem.server._http import json_response, query_int, query_str, raw_json
+from hivemem.server._http import json_response, query_float, query_int, query_str, raw_json
 from hivemem.server.routes._common import body_of, endpoint, fields, integral
 from hivemem.wire.schemas import MAX_BATCH
 from hivemem.wire.table import BY_NAME
@@ -110,6 +110,51 @@ async def get_entry(request: Request, hub: Hub, caller: Caller) -> Response:
 async def exists(request: Request, hub: Hub, caller: Caller) -> Response:
     op = hub.core.exists(request.path_params["ns"], request.path_params["key"], caller.agent)
     return json_response({"exists": await hub.run(caller, op)})
+
+
+def _as_of(request: Request) -> int | float:
+    revision = query_int(request, "revision")
+    at = query_float(request, "at")
+    if (revision is None) == (at is None):
+        raise InvalidArgument("give exactly one of revision= (an integer) and at= (Unix seconds)")
+    return float(at) if at is not None else int(revision or 0)
+
+
+@endpoint
+async def history(request: Request, hub: Hub, caller: Caller) -> Response:
+    op = hub.core.history(
+        request.path_params["ns"],
+        request.path_params["key"],
+        caller.agent,
+        query_int(request, "limit", 50),
+        query_int(request, "before"),
+    )
+    return json_response({"versions": [v.to_dict() for v in await hub.run(caller, op)]})
+
+
+@endpoint
+async def read_as_of(request: Request, hub: Hub, caller: Caller) -> Response:
+    op = hub.core.read_as_of(
+        request.path_params["ns"], request.path_params["key"], caller.agent, _as_of(request)
+    )
+    entry = await hub.run(caller, op)
+    return json_response({"entry": None if entry is None else entry.to_dict()})
+
+
+@endpoint
+async def list_as_of(request: Request, hub: Hub, caller: Caller) -> Response:
+    op = hub.core.list_as_of(
+        request.path_params["ns"],
+        caller.agent,
+        _as_of(request),
+        query_str(request, "prefix") or "",
+        query_int(request, "limit", 100),
+        query_str(request, "cursor"),
+    )
+    page = await hub.run(caller, op)
+    return json_response(
+        {"items": [e.to_dict() for e in page.items], "next_cursor": page.next_cursor}
+    )
 
 
 @endpoint
@@ -249,6 +294,9 @@ HANDLERS = {
     "list_entries": list_entries,
     "get_entry": get_entry,
     "exists": exists,
+    "history": history,
+    "read_as_of": read_as_of,
+    "list_as_of": list_as_of,
     "put_entry": put_entry,
     "delete_entry": delete_entry,
     "batch": batch,

@@ -11,7 +11,7 @@ from starlette.responses import PlainTextResponse
 
 from hivemem._validate import SYSTEM_AGENT
 from hivemem.engine import ops as o
-from hivemem.errors import BackendUnavailable, HivememError, PermissionDenied
+from hivemem.errors import BackendUnavailable, HivememError, NotFound, PermissionDenied
 from hivemem.server._http import json_response, query_bool, query_float, query_int, query_str
 from hivemem.server.app import hub_of
 from hivemem.server.routes._common import body_of, endpoint, fields
@@ -44,15 +44,29 @@ async def readyz(request: Request) -> Response:
     return json_response({"status": "ready", "backend": hub.core.backend.name})
 
 
-@endpoint
-async def metrics(request: Request, hub: Hub, caller: Caller) -> Response:
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics; who may read them is the server's ``metrics`` setting.
+
+    ``open``: anyone; ``auth``: an admin token (a server without auth: anyone, as every
+    route); ``off``: 404.
+    """
+    hub = hub_of(request)
+    access = hub.config.metrics
+    if access == "off":
+        raise NotFound("metrics are off on this server (hivemem serve --metrics open|auth)")
+    if access == "auth" and hub.config.auth:
+        caller = await hub.caller(request)
+        if not caller.admin:
+            raise PermissionDenied(
+                "/metrics needs an admin token on this server "
+                "(or serve with --metrics open to expose them without one)"
+            )
     gauges = {
         "event_streams": float(sum(hub.streams.values())),
         "uptime_seconds": time.time() - hub.started_at,
     }
-    # -- load (issue 15): the fan-out cache, stream wake-ups
+    # -- load (issue 15): the fan-out cache
     gauges.update(hub.fanout.gauges())
-    gauges["stream_wakeups_total"] = float(hub.core.backend.notifier.wakeups)
     return PlainTextResponse(hub.metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
 
