@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from hivemem._frozen import fast_init
+from hivemem.memories import validity
 
 __all__ = [
     "ARCHIVED",
@@ -462,6 +463,13 @@ class MemoryRecord:
         stability: Multiplies the tier's half-life; each reinforcement raises it.
         forgotten: True while archived (the name of earlier versions; same as
             ``tier == "archived"``).
+        valid_from: Unix seconds from which the fact holds (default: when it happened,
+            ``occurred_at``, else ``created_at``); see :mod:`hivemem.memories.validity`.
+        valid_to: Unix seconds from which it no longer holds (``None``: still holds); set
+            when a newer record supersedes it.
+        supersedes: The id of the record this one replaced, if any.
+        superseded_by: The id of the record that replaced this one, if any.
+        slot: The ``"<subject>/<attribute>"`` slot it states, if any.
     """
 
     id: str
@@ -482,6 +490,11 @@ class MemoryRecord:
     access_count: int
     stability: float = 1.0
     forgotten: bool = False
+    valid_from: float = 0.0
+    valid_to: float | None = None
+    supersedes: str | None = None
+    superseded_by: str | None = None
+    slot: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as a JSON-ready dict."""
@@ -509,6 +522,11 @@ class MemoryRecord:
             access_count=int(data.get("access_count", 0)),
             stability=float(data.get("stability", 1.0)),
             forgotten=bool(data.get("forgotten", False)),
+            valid_from=validity.valid_from(data),
+            valid_to=None if data.get("valid_to") is None else float(data["valid_to"]),
+            supersedes=data.get("supersedes"),
+            superseded_by=data.get("superseded_by"),
+            slot=data.get("slot"),
         )
 
 

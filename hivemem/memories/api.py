@@ -22,10 +22,12 @@ from hivemem.memories.plans import (
     session_plan,
 )
 from hivemem.memories.registry import indexes_for
+from hivemem.memories.validity import seconds
 from hivemem.memories.wire import MemoryCall
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from datetime import datetime
 
     from hivemem._core import Core
     from hivemem._plan import AsyncHandle, Handle
@@ -65,6 +67,16 @@ _UNSET: Any = object()
 def _given(**args: Any) -> dict[str, Any]:
     """The arguments the caller gave (``None`` included: it means "none")."""
     return {k: v for k, v in args.items() if v is not _UNSET}
+
+
+def _validity(as_of: Any, include_superseded: Any) -> dict[str, Any]:
+    """A search's validity arguments, as given (times as unix seconds; defaults left out)."""
+    out: dict[str, Any] = {}
+    if as_of is not None:
+        out["as_of"] = seconds(as_of)
+    if include_superseded is not False:
+        out["include_superseded"] = include_superseded
+    return out
 
 
 def _add_spec(content: Any, **fields: Any) -> dict[str, Any]:
@@ -127,8 +139,27 @@ class AsyncMemories(_Base):
         tags: list[str] | None = None,
         parent_id: str | None = None,
         session_id: str | None = None,
+        valid_from: float | datetime | None = None,
+        valid_to: float | datetime | None = None,
+        slot: str | None = None,
     ) -> MemoryRecord:
-        """Add a record (embedded once, now, when an embedder is configured)."""
+        """Add a record (embedded once, now, when an embedder is configured).
+
+        Args:
+            content: The text.
+            memory_type: Free-form kind.
+            tier: ``short``, ``medium`` or ``long``.
+            importance: 0..1; slows decay.
+            metadata: Free-form JSON object.
+            tags: Labels.
+            parent_id: An existing record it belongs under.
+            session_id: The session it was recorded in.
+            valid_from: When the fact starts to hold (unix seconds or datetime; default:
+                when it happened).
+            valid_to: When it stops holding (default: open-ended; not with ``slot``).
+            slot: ``"<subject>/<attribute>"``: the record supersedes the slot's current
+                record in the same atomic step (docs/memories.md, "Memories that change").
+        """
         spec = _add_spec(
             content,
             memory_type=memory_type,
@@ -138,9 +169,39 @@ class AsyncMemories(_Base):
             tags=tags,
             parent_id=parent_id,
             session_id=session_id or self.session_id,
+            valid_from=seconds(valid_from),
+            valid_to=seconds(valid_to),
+            slot=slot,
         )
         record: MemoryRecord = await self._go("add", spec=spec)
         return record
+
+    async def supersede(self, memory_id: str, content: str, **fields: Any) -> MemoryRecord:
+        """Add a record that replaces ``memory_id``, in one atomic step.
+
+        The old record stops holding (``valid_to``) when the new one starts (``valid_from``,
+        default now); the new one has ``supersedes=memory_id``, the old one
+        ``superseded_by``. ``fields`` are :meth:`add`'s. Raises ``ConflictError`` if
+        ``memory_id`` was superseded already.
+        """
+        spec = _add_spec(content, **{k: seconds(x) for k, x in fields.items()})
+        if "session_id" not in spec and self.session_id is not None:
+            spec["session_id"] = self.session_id
+        record: MemoryRecord = await self._go("supersede", rid=memory_id, spec=spec)
+        return record
+
+    async def slot(self, slot: str, *, as_of: float | datetime | None = None) -> MemoryRecord:
+        """The current record of ``slot``, or the one that held at ``as_of``.
+
+        Raises ``NotFound`` if there is none. Not counted as an access.
+        """
+        record: MemoryRecord = await self._go("slot", slot=slot, as_of=seconds(as_of))
+        return record
+
+    async def slot_history(self, slot: str, *, limit: int = 50) -> list[MemoryRecord]:
+        """The records of ``slot``, newest first (by ``valid_from``), at most ``limit``."""
+        records: list[MemoryRecord] = await self._go("slot_history", slot=slot, limit=limit)
+        return records
 
     async def add_many(self, memories: list[Mapping[str, Any]]) -> list[MemoryRecord]:
         """Add records (dicts of ``add``'s arguments) in one atomic step, embedded in one batch."""
@@ -180,8 +241,14 @@ class AsyncMemories(_Base):
         limit: int = 10,
         parent_id: str | None = None,
         filters: dict[str, Any] | None = None,
+        as_of: float | datetime | None = None,
+        include_superseded: bool = False,
     ) -> list[ScoredMemory]:
-        """Keyword search, ranked by BM25 (``tags``: records carrying all of them)."""
+        """Keyword search, ranked by BM25 (``tags``: records carrying all of them).
+
+        Only records that hold now, unless ``as_of`` (a time) asks what held then or
+        ``include_superseded`` asks for all.
+        """
         hits: list[ScoredMemory] = await self._go(
             "search",
             query=query,
@@ -190,6 +257,7 @@ class AsyncMemories(_Base):
             limit=limit,
             parent_id=parent_id,
             filters=filters,
+            **_validity(as_of, include_superseded),
         )
         return hits
 
@@ -200,14 +268,23 @@ class AsyncMemories(_Base):
         k: int = 5,
         filters: dict[str, Any] | None = None,
         weights: dict[str, float] | None = None,
+        as_of: float | datetime | None = None,
+        include_superseded: bool = False,
     ) -> list[ScoredMemory]:
         """Hybrid search: vector, keyword, context, strength and recency.
 
         ``weights`` override the defaults (docs/memories.md, "How search ranks"); each
-        result's ``parts`` shows the weighted components, which sum to its score.
+        result's ``parts`` shows the weighted components, which sum to its score. Only
+        records that hold now, unless ``as_of`` (a time) asks what held then or
+        ``include_superseded`` asks for all.
         """
         hits: list[ScoredMemory] = await self._go(
-            "semantic_search", query=query, k=k, filters=filters, weights=weights
+            "semantic_search",
+            query=query,
+            k=k,
+            filters=filters,
+            weights=weights,
+            **_validity(as_of, include_superseded),
         )
         return hits
 
@@ -335,8 +412,27 @@ class Memories(_Base):
         tags: list[str] | None = None,
         parent_id: str | None = None,
         session_id: str | None = None,
+        valid_from: float | datetime | None = None,
+        valid_to: float | datetime | None = None,
+        slot: str | None = None,
     ) -> MemoryRecord:
-        """Add a record (embedded once, now, when an embedder is configured)."""
+        """Add a record (embedded once, now, when an embedder is configured).
+
+        Args:
+            content: The text.
+            memory_type: Free-form kind.
+            tier: ``short``, ``medium`` or ``long``.
+            importance: 0..1; slows decay.
+            metadata: Free-form JSON object.
+            tags: Labels.
+            parent_id: An existing record it belongs under.
+            session_id: The session it was recorded in.
+            valid_from: When the fact starts to hold (unix seconds or datetime; default:
+                when it happened).
+            valid_to: When it stops holding (default: open-ended; not with ``slot``).
+            slot: ``"<subject>/<attribute>"``: the record supersedes the slot's current
+                record in the same atomic step (docs/memories.md, "Memories that change").
+        """
         spec = _add_spec(
             content,
             memory_type=memory_type,
@@ -346,9 +442,39 @@ class Memories(_Base):
             tags=tags,
             parent_id=parent_id,
             session_id=session_id or self.session_id,
+            valid_from=seconds(valid_from),
+            valid_to=seconds(valid_to),
+            slot=slot,
         )
         record: MemoryRecord = self._go("add", spec=spec)
         return record
+
+    def supersede(self, memory_id: str, content: str, **fields: Any) -> MemoryRecord:
+        """Add a record that replaces ``memory_id``, in one atomic step.
+
+        The old record stops holding (``valid_to``) when the new one starts (``valid_from``,
+        default now); the new one has ``supersedes=memory_id``, the old one
+        ``superseded_by``. ``fields`` are :meth:`add`'s. Raises ``ConflictError`` if
+        ``memory_id`` was superseded already.
+        """
+        spec = _add_spec(content, **{k: seconds(x) for k, x in fields.items()})
+        if "session_id" not in spec and self.session_id is not None:
+            spec["session_id"] = self.session_id
+        record: MemoryRecord = self._go("supersede", rid=memory_id, spec=spec)
+        return record
+
+    def slot(self, slot: str, *, as_of: float | datetime | None = None) -> MemoryRecord:
+        """The current record of ``slot``, or the one that held at ``as_of``.
+
+        Raises ``NotFound`` if there is none. Not counted as an access.
+        """
+        record: MemoryRecord = self._go("slot", slot=slot, as_of=seconds(as_of))
+        return record
+
+    def slot_history(self, slot: str, *, limit: int = 50) -> list[MemoryRecord]:
+        """The records of ``slot``, newest first (by ``valid_from``), at most ``limit``."""
+        records: list[MemoryRecord] = self._go("slot_history", slot=slot, limit=limit)
+        return records
 
     def add_many(self, memories: list[Mapping[str, Any]]) -> list[MemoryRecord]:
         """Add records (dicts of ``add``'s arguments) in one atomic step, embedded in one batch."""
@@ -388,8 +514,14 @@ class Memories(_Base):
         limit: int = 10,
         parent_id: str | None = None,
         filters: dict[str, Any] | None = None,
+        as_of: float | datetime | None = None,
+        include_superseded: bool = False,
     ) -> list[ScoredMemory]:
-        """Keyword search, ranked by BM25 (``tags``: records carrying all of them)."""
+        """Keyword search, ranked by BM25 (``tags``: records carrying all of them).
+
+        Only records that hold now, unless ``as_of`` (a time) asks what held then or
+        ``include_superseded`` asks for all.
+        """
         hits: list[ScoredMemory] = self._go(
             "search",
             query=query,
@@ -398,6 +530,7 @@ class Memories(_Base):
             limit=limit,
             parent_id=parent_id,
             filters=filters,
+            **_validity(as_of, include_superseded),
         )
         return hits
 
@@ -408,14 +541,23 @@ class Memories(_Base):
         k: int = 5,
         filters: dict[str, Any] | None = None,
         weights: dict[str, float] | None = None,
+        as_of: float | datetime | None = None,
+        include_superseded: bool = False,
     ) -> list[ScoredMemory]:
         """Hybrid search: vector, keyword, context, strength and recency.
 
         ``weights`` override the defaults (docs/memories.md, "How search ranks"); each
-        result's ``parts`` shows the weighted components, which sum to its score.
+        result's ``parts`` shows the weighted components, which sum to its score. Only
+        records that hold now, unless ``as_of`` (a time) asks what held then or
+        ``include_superseded`` asks for all.
         """
         hits: list[ScoredMemory] = self._go(
-            "semantic_search", query=query, k=k, filters=filters, weights=weights
+            "semantic_search",
+            query=query,
+            k=k,
+            filters=filters,
+            weights=weights,
+            **_validity(as_of, include_superseded),
         )
         return hits
 

@@ -25,6 +25,7 @@ else:  # imported on first use: the server runs without the semantic extra
     from hivemem.memories._numpy import np
 
 from hivemem.errors import InvalidArgument
+from hivemem.memories import validity
 from hivemem.memories.bm25 import BM25
 from hivemem.memories.decay import DecayPolicy, is_archived
 from hivemem.memories.rank import CONTEXT_KEYWORD, KeywordScale, moment
@@ -64,11 +65,14 @@ FILTER_KEYS = frozenset(
         "metadata",
         "include_archived",
         "include_forgotten",
+        "slot",
+        "as_of",
+        "include_superseded",
     }
 )
 #: Filters that take true or false (``include_forgotten``: the name of earlier versions).
 _FLAGS = ("include_archived", "include_forgotten")
-_CODED = ("memory_type", "tier", "agent_id", "session_id", "parent_id")
+_CODED = ("memory_type", "tier", "agent_id", "session_id", "parent_id", "slot")
 _RECENCY_HALF_LIFE = 30 * 86_400.0
 _DEFAULT_POLICY = DecayPolicy()
 log = logging.getLogger("hivemem")
@@ -91,6 +95,14 @@ def is_record(key: str, value: Any) -> bool:
     tags = value.get("tags")
     if tags is not None and (not isinstance(tags, list) or not all(type(t) is str for t in tags)):
         return False
+    if any(type(value.get(c)) not in (str, type(None)) for c in ("supersedes", "superseded_by")):
+        return False
+    for name in ("valid_from", "valid_to"):
+        when = value.get(name)
+        if when is not None and (
+            isinstance(when, bool) or not isinstance(when, int | float) or not math.isfinite(when)
+        ):
+            return False
     count = value.get("access_count", 0)
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 2**53:
         return False
@@ -158,12 +170,14 @@ def check_filters(filters: Any) -> dict[str, Any]:
             if not isinstance(value, dict):
                 raise InvalidArgument("filter 'metadata' takes an object of field: value")
             out[key] = dict(value)
-        elif key in _FLAGS:
+        elif key in _FLAGS or key == "include_superseded":
             if not isinstance(value, bool):
                 raise InvalidArgument(f"filter {key!r} takes true or false")
             out[key] = value
         else:
             out[key] = _number(value, key)
+    if out.get("include_superseded") and "as_of" in out:
+        raise InvalidArgument("as_of and include_superseded=True exclude each other")
     return out
 
 
@@ -215,6 +229,8 @@ class NamespaceIndex:
             "created": (np.float64, 0.0),
             "moment": (np.float64, 0.0),
             "updated": (np.float64, 0.0),
+            "vfrom": (np.float64, 0.0),
+            "vto": (np.float64, np.inf),
             "live": (np.bool_, False),
             "archived": (np.bool_, False),
             "ref": (np.float64, 0.0),
@@ -276,6 +292,7 @@ class NamespaceIndex:
         cols["created"][label] = float(record.get("created_at", 0.0))
         cols["moment"][label] = moment(record)
         cols["updated"][label] = float(record.get("updated_at", 0.0))
+        cols["vfrom"][label], cols["vto"][label] = validity.span(record)
         cols["archived"][label] = archived
         cols["ref"][label] = float(record.get("decayed_at", record.get("created_at", 0.0)))
         cols["accesses"][label] = int(record.get("access_count", 0))
@@ -487,6 +504,9 @@ class NamespaceIndex:
         ):
             if name in filters:
                 keep &= op(cols[column][:n], filters[name])
+        at = filters.get("as_of")
+        if at is not None and not filters.get("include_superseded"):
+            keep &= (cols["vfrom"][:n] <= at) & (at < cols["vto"][:n])  # held at that time
         for tag in filters.get("tags") or ():
             tagged = np.zeros(n, dtype=np.bool_)
             labels = self.tag_labels.get(tag)
@@ -500,6 +520,36 @@ class NamespaceIndex:
                 if any(md.get(k, _ABSENT) != v for k, v in meta.items()):
                     keep[label] = False
         return keep
+
+    def _slot_mask(self, slot: str) -> np.ndarray | None:
+        code = self._codes["slot"].get(slot)
+        if code is None:
+            return None
+        n = len(self.ids)
+        mask: np.ndarray = self._cols["live"][:n] & (self._cols["slot"][:n] == code)
+        return mask
+
+    def slot_history(self, slot: str, limit: int) -> list[int]:
+        """Labels of a slot's records, newest ``valid_from`` first (then id), at most ``limit``."""
+        mask = self._slot_mask(slot)
+        if mask is None:
+            return []
+        labels = np.flatnonzero(mask)
+        ids = np.array([self.ids[label] or "" for label in labels.tolist()])
+        order = np.lexsort((ids, -self._cols["vfrom"][labels]))[:limit]
+        return [int(label) for label in labels[order]]
+
+    def slot_at(self, slot: str, at: float) -> int | None:
+        """The label of the slot's record that held at ``at`` (the latest to start), if any."""
+        mask = self._slot_mask(slot)
+        if mask is None:
+            return None
+        n = mask.shape[0]
+        mask &= (self._cols["vfrom"][:n] <= at) & (at < self._cols["vto"][:n])
+        labels = np.flatnonzero(mask)
+        if not labels.shape[0]:
+            return None
+        return int(labels[int(np.argmax(self._cols["vfrom"][labels]))])
 
     def due(self, now: float, policy: DecayPolicy) -> tuple[int, list[int]]:
         """What a decay pass at ``now`` finds: ``(decayed, labels to promote)``.

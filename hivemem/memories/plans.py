@@ -18,6 +18,8 @@ entries; the record's key is its id, so its events carry the id)::
     _gm/<group>/<id>, _mg/<id>/<group>   membership, both ways
     _memories                   the namespace's marker and memories settings
                                 {kind: "memories", forget: {below, action, min_age} | null}
+    _s/<subject>/<attribute>    a slot's index {slot, current, valid_from, count}
+                                (:mod:`hivemem.memories.validity`)
 
 Every change of several keys is one :class:`~hivemem.engine.ops.Transact`: a record and its
 vector and links are written, or deleted, together. Record updates are compare-and-set
@@ -50,7 +52,7 @@ from hivemem.errors import (
     PermissionDenied,
     RevisionCompacted,
 )
-from hivemem.memories import snapshot
+from hivemem.memories import snapshot, validity
 from hivemem.memories.decay import DecayPolicy, ForgetPolicy, is_archived
 from hivemem.memories.embed import embed_queued
 from hivemem.memories.index import (
@@ -60,6 +62,7 @@ from hivemem.memories.index import (
     encode_vector,
     is_record,
 )
+from hivemem.memories.validity import check_slot, check_time, slot_key
 from hivemem.types import TIERS, Group, MemoryRecord, ScoredMemory, Session
 
 if TYPE_CHECKING:
@@ -120,8 +123,24 @@ _UPDATABLE = frozenset(
     {"content", "memory_type", "tier", "importance", "metadata", "tags", "session_id", "parent_id"}
 )
 _ADD_FIELDS = frozenset(
-    {"content", "memory_type", "tier", "importance", "metadata", "tags", "parent_id", "session_id"}
+    {
+        "content",
+        "memory_type",
+        "tier",
+        "importance",
+        "metadata",
+        "tags",
+        "parent_id",
+        "session_id",
+        "valid_from",
+        "valid_to",
+        "slot",
+    }
 )
+#: Most tries of a supersession that keeps losing its slot to others: each try that loses
+#: means another agent's statement landed, so under heavy contention of one slot a try
+#: lands once per commit of the others, with a growing, jittered pause in between.
+_SLOT_TRIES = 400
 
 
 # ---------------------------------------------------------------- argument checks
@@ -325,7 +344,7 @@ class MemoryPlans:
         if "content" not in spec:
             raise InvalidArgument("a memory needs content")
         session = spec.get("session_id", self.session_id)
-        return {
+        record: dict[str, Any] = {
             "id": uuid.uuid4().hex,
             "content": _content(spec["content"]),
             "memory_type": _text(spec.get("memory_type", "general"), "memory_type", 100),
@@ -344,7 +363,21 @@ class MemoryPlans:
             "stability": 1.0,
             "forgotten": False,
             "decayed_at": now,
+            "valid_to": None,
+            "supersedes": None,
+            "superseded_by": None,
+            "slot": None,
         }
+        start = spec.get("valid_from")
+        record["valid_from"] = (
+            validity.valid_from(record) if start is None else check_time(start, "valid_from")
+        )
+        end = spec.get("valid_to")
+        if end is not None:
+            record["valid_to"] = until = check_time(end, "valid_to")
+            if until <= record["valid_from"]:
+                raise InvalidArgument("valid_to must be later than valid_from")
+        return record
 
     def _cas(
         self,
@@ -378,9 +411,138 @@ class MemoryPlans:
 
     # ------------------------------------------------------------ records
     def add(self, spec: Mapping[str, Any], idem: str | None = None) -> Plan[MemoryRecord]:
-        """Add one record (embedded when an embedder is configured)."""
+        """Add one record (embedded when an embedder is configured).
+
+        With ``slot``, the record supersedes the slot's current record in the same step.
+        """
+        if isinstance(spec, Mapping) and spec.get("slot") is not None:
+            return (yield from self._supersede(spec, None, idem))
         records = yield from self.add_many([spec], idem)
         return records[0]
+
+    def supersede(
+        self, rid: str, spec: Mapping[str, Any], idem: str | None = None
+    ) -> Plan[MemoryRecord]:
+        """Add a record replacing ``rid``: ``rid`` stops holding when the new one starts.
+
+        ``spec`` holds ``add``'s fields; a record of a slot is superseded within its slot.
+        Raises ``ConflictError`` if ``rid`` was superseded already.
+        """
+        rid = _id(rid)
+        if not isinstance(spec, Mapping):
+            raise InvalidArgument("supersede takes the new record's fields (an object)")
+        return (yield from self._supersede(spec, rid, idem))
+
+    def _supersede(
+        self, spec: Mapping[str, Any], old_id: str | None, idem: str | None
+    ) -> Plan[MemoryRecord]:
+        """Add ``spec`` over the current record of its slot, or over ``old_id``; one step.
+
+        The slot's index entry, the superseded record and the new one are written in one
+        ``Transact``, the first two compared on their versions: if another agent changed
+        either meanwhile, nothing is written and this tries again on top of what it did.
+        """
+        given_slot = None if spec.get("slot") is None else check_slot(spec["slot"])
+        start = spec.get("valid_from")
+        wanted = None if start is None else check_time(start, "valid_from")
+        base = self._new_record({k: x for k, x in spec.items() if k != "slot"}, self.clock())
+        if base["parent_id"]:
+            yield from self._record(base["parent_id"])
+        (vector,) = yield from self._embed([base["content"]])
+        slot = given_slot
+        for attempt in range(_SLOT_TRIES):
+            if attempt:  # lost a race: back off a little, with jitter, so the others land
+                yield Local(time.sleep, (random.uniform(0, min(0.05, 0.0005 * 2**attempt)),))
+            old = None
+            if old_id is not None:
+                old = yield from self._record(old_id)
+                if old.value.get("superseded_by") is not None:
+                    raise ConflictError(
+                        f"memory {old_id!r} was superseded already, by "
+                        f"{old.value['superseded_by']!r}: supersede that one"
+                    )
+                slot = old.value.get("slot")
+                if given_slot is not None and slot != given_slot:
+                    raise InvalidArgument(f"memory {old_id!r} is not of slot {given_slot!r}")
+            entry = None if slot is None else (yield from self._get(slot_key(slot)))
+            current = _current(entry)
+            if old_id is None and current is not None:
+                found = yield from self._get(current)
+                if found is not None and is_record(current, found.value):
+                    old = found  # (a deleted current record leaves the slot empty)
+            elif old_id is not None and current not in (None, old_id):
+                continue  # superseded meanwhile: the next try says so
+            now = self.clock()
+            rec = {**base, "created_at": now, "updated_at": now, "last_accessed_at": now}
+            rec["decayed_at"] = now
+            rec["slot"] = slot
+            own = validity.valid_from({"occurred_at": rec.get("occurred_at"), "created_at": now})
+            rec["valid_from"] = own if wanted is None else wanted
+            puts: list[tuple[str, Any, int | None]] = []
+            if old is not None:
+                rec["valid_from"] = validity.after(
+                    validity.valid_from(old.value), wanted, rec["valid_from"]
+                )
+                rec["supersedes"] = old.key
+                end = min(validity.span(old.value)[1], rec["valid_from"])
+                closed = {**old.value, "valid_to": end, "superseded_by": rec["id"]}
+                puts.append((old.key, {**closed, "updated_at": now}, old.version))
+            if slot is not None:
+                count = entry.value.get("count", 0) if entry is not None else 0
+                index = {
+                    "slot": slot,
+                    "current": rec["id"],
+                    "valid_from": rec["valid_from"],
+                    "count": (count if isinstance(count, int) else 0) + 1,
+                }
+                puts.insert(0, (slot_key(slot), index, 0 if entry is None else entry.version))
+            puts.append((rec["id"], rec, 0))
+            if vector is not None:
+                puts.append((VECTOR_PREFIX + rec["id"], vector, None))
+            if rec["parent_id"]:
+                puts.append((f"_p/{rec['parent_id']}/{rec['id']}", {}, None))
+            marked = self.indexes.marked(self.ns) or (yield from self._get(MARKER)) is not None
+            if not marked:
+                puts.append((MARKER, {"kind": "memories"}, 0))
+            try:
+                entries = yield self._transact(puts, idem=idem)
+            except ConflictError:
+                continue
+            self.indexes.mark(self.ns)
+            # The last record written is the new one (a repeated idempotency key answers
+            # the first attempt's entries, whose new record has another id than ``rec``).
+            return self._out([e.value for e in entries if is_record(e.key, e.value)][-1])
+        what = f"slot {slot!r}" if slot is not None else f"memory {old_id!r}"
+        raise ConflictError(f"{what} kept changing; gave up after {_SLOT_TRIES} tries")
+
+    def slot(self, slot: Any, as_of: Any = None) -> Plan[MemoryRecord]:
+        """The record of ``slot`` that holds now (its current one), or at ``as_of``.
+
+        Raises ``NotFound`` if none does. Not counted as an access.
+        """
+        slot = check_slot(slot)
+        if as_of is None:
+            current = _current((yield from self._get(slot_key(slot))))
+            if current is not None:
+                found = yield from self._get(current)
+                if found is not None and is_record(current, found.value):
+                    return self._out(found.value)
+            raise NotFound(f"slot {slot!r} has no current record in namespace {self.ns!r}")
+        at = check_time(as_of, "as_of")
+        idx = yield from self.index()
+        with idx.lock:
+            label = idx.slot_at(slot, at)
+            if label is not None:
+                return self._out(idx.records[label])
+        raise NotFound(f"no record of slot {slot!r} held at {at!r} in namespace {self.ns!r}")
+
+    def slot_history(self, slot: Any, limit: Any = 50) -> Plan[list[MemoryRecord]]:
+        """The records of ``slot``, newest ``valid_from`` first, at most ``limit``."""
+        slot = check_slot(slot)
+        limit = _limit(limit)
+        idx = yield from self.index()
+        with idx.lock:
+            return [self._out(idx.records[label]) for label in idx.slot_history(slot, limit)]
 
     def add_many(self, memories: Any, idem: str | None = None) -> Plan[list[MemoryRecord]]:
         """Add records in one atomic step; their vectors are computed in one batch."""
@@ -394,6 +556,8 @@ class MemoryPlans:
         for spec in specs:
             if not isinstance(spec, Mapping):
                 raise InvalidArgument("each memory is an object with at least 'content'")
+            if spec.get("slot") is not None:
+                raise InvalidArgument("slot= takes one record at a time: use add()")
             records.append(self._new_record(spec, now))
         parents = {r["parent_id"] for r in records if r["parent_id"]}
         if parents:
@@ -870,6 +1034,8 @@ class MemoryPlans:
         limit: Any = 10,
         parent_id: Any = None,
         filters: Any = None,
+        as_of: Any = None,
+        include_superseded: Any = None,
     ) -> Plan[list[ScoredMemory]]:
         """Keyword search ranked by BM25 (``parts = {"keyword": score}``)."""
         query = _text(query, "query", 10_000)
@@ -877,7 +1043,11 @@ class MemoryPlans:
         if filters is not None and not isinstance(filters, dict):
             raise InvalidArgument("filters must be an object")
         given = {"memory_type": memory_type, "tags": tags, "parent_id": parent_id}
-        f = check_filters({**(filters or {}), **{k: x for k, x in given.items() if x is not None}})
+        f = self._filters(
+            {**(filters or {}), **{k: x for k, x in given.items() if x is not None}},
+            as_of,
+            include_superseded,
+        )
         idx = yield from self.index()
         with idx.lock:
             hits = idx.keyword(query, limit, f)
@@ -886,13 +1056,37 @@ class MemoryPlans:
                 for label, score in hits
             ]
 
+    def _filters(self, filters: Any, as_of: Any, include_superseded: Any) -> dict[str, Any]:
+        """Checked search filters, with the validity every search applies.
+
+        Records that hold now, unless ``as_of`` (a time) asks what held then or
+        ``include_superseded`` asks for every record (either may come in ``filters`` too).
+        """
+        if filters is not None and not isinstance(filters, dict):
+            raise InvalidArgument("filters must be an object")
+        given = dict(filters or {})
+        if as_of is not None:
+            given["as_of"] = check_time(as_of, "as_of")
+        if include_superseded is not None:
+            given["include_superseded"] = include_superseded
+        f = check_filters(given)
+        if not f.get("include_superseded"):
+            f.setdefault("as_of", self.clock())
+        return f
+
     def semantic_search(
-        self, query: Any, k: Any = 5, filters: Any = None, weights: Any = None
+        self,
+        query: Any,
+        k: Any = 5,
+        filters: Any = None,
+        weights: Any = None,
+        as_of: Any = None,
+        include_superseded: Any = None,
     ) -> Plan[list[ScoredMemory]]:
         """Hybrid search: vector + keyword + context + strength + recency, each part shown."""
         query = _text(query, "query", 10_000)
         k = _limit(k, "k", maximum=1000)
-        f = check_filters(filters)
+        f = self._filters(filters, as_of, include_superseded)
         w = check_weights(weights)
         idx = yield from self.index()  # checks read permission first
         if self.embedder is None:
@@ -989,6 +1183,13 @@ class MemoryPlans:
         except NotFound:
             return False
         return wrote
+
+
+def _current(entry: Any) -> str | None:
+    """The id a slot's index entry names as current, if it names a valid one."""
+    value = None if entry is None else entry.value
+    current = value.get("current") if isinstance(value, dict) else None
+    return current if isinstance(current, str) and _id_or_none(current) is not None else None
 
 
 def _whole(new: dict[str, Any] | None) -> tuple[dict[str, Any], list[Any], list[Any]] | None:

@@ -35,7 +35,10 @@ BY_METHOD = {r.plan: r for r in ROUTES}
 
 
 #: Methods that answer one record.
-_RECORD_RESULTS = frozenset({"add", "get", "update", "reinforce", "archive", "restore"})
+_RECORD_RESULTS = frozenset(
+    {"add", "get", "update", "reinforce", "archive", "restore", "supersede", "slot"}
+)
+_RECORD_LISTS = ("add_many", "get_many", "children", "slot_history")
 
 
 def _records(items: list[MemoryRecord]) -> list[dict[str, Any]]:
@@ -46,7 +49,7 @@ def to_json(method: str, value: Any) -> Any:
     """A method's result as the route's JSON body."""
     if method in _RECORD_RESULTS:
         return value.to_dict()
-    if method in ("add_many", "get_many", "children"):
+    if method in _RECORD_LISTS:
         return {"memories": _records(value)}
     if method in ("search", "semantic_search"):
         return {"results": [s.to_dict() for s in value]}
@@ -68,7 +71,7 @@ def from_json(method: str, data: Any) -> Any:
     """The inverse of :func:`to_json`: the Python API's value."""
     if method in _RECORD_RESULTS:
         return MemoryRecord.from_dict(data)
-    if method in ("add_many", "get_many", "children"):
+    if method in _RECORD_LISTS:
         return [MemoryRecord.from_dict(r) for r in data["memories"]]
     if method in ("search", "semantic_search"):
         return [ScoredMemory.from_dict(s) for s in data["results"]]

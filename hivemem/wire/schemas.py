@@ -260,6 +260,13 @@ STRINGS: Schema = {
     "description": "a value or a list of values (any of them matches)",
 }
 TIME_OR_NULL: Schema = {"type": ["number", "null"]}
+SLOT: Schema = {
+    "type": "string",
+    "minLength": 3,
+    "maxLength": 200,
+    "pattern": r"^[^/\u0000-\u001f\u007f]+/[^\u0000-\u001f\u007f]+$",
+    "description": "'<subject>/<attribute>': a record added to a slot supersedes its current one",
+}
 MEMORY = out(
     {
         "id": {"type": "string"},
@@ -280,6 +287,14 @@ MEMORY = out(
         "access_count": {"type": "integer", "minimum": 0},
         "stability": {"type": "number", "minimum": 0},
         "forgotten": {"type": "boolean", "description": "archived (the earlier name)"},
+        "valid_from": {**TIME, "description": "when the fact starts to hold"},
+        "valid_to": {
+            **TIME_OR_NULL,
+            "description": "when it stops holding (null: still holds); set when superseded",
+        },
+        "supersedes": {"type": ["string", "null"], "description": "the record it replaced"},
+        "superseded_by": {"type": ["string", "null"], "description": "the record replacing it"},
+        "slot": {"type": ["string", "null"], "description": "its '<subject>/<attribute>' slot"},
     }
 )
 SCORED = out(
@@ -313,9 +328,9 @@ SESSION = out(
 )
 
 
-def memory_spec() -> dict[str, Schema]:
-    """The fields of a new record (``add``, ``add_many``) and of an ``update``."""
-    return {
+def memory_spec(new: bool = False) -> dict[str, Schema]:
+    """The fields of an ``update``; with ``new``, of a new record (``add``, ``supersede``)."""
+    fields: dict[str, Schema] = {
         "content": {
             "type": "string",
             "pattern": f"[^{SPACES}]",
@@ -333,6 +348,14 @@ def memory_spec() -> dict[str, Schema]:
         "parent_id": {**MEM_ID_OR_NULL, "description": "an existing record of the namespace"},
         "session_id": {**MEM_ID_OR_NULL, "description": "a session id (not checked)"},
     }
+    if new:
+        fields["valid_from"] = {
+            **TIME_OR_NULL,
+            "description": "when the fact starts to hold (default: when it happened)",
+        }
+        fields["valid_to"] = {**TIME_OR_NULL, "description": "when it stops (default: never)"}
+        fields["slot"] = {**SLOT, "type": ["string", "null"]}
+    return fields
 
 
 def filters_schema() -> Schema:
@@ -344,6 +367,11 @@ def filters_schema() -> Schema:
             "description": "also archived records (skipped by default)",
         },
         "include_forgotten": {"type": ["boolean", "null"], "description": "include_archived"},
+        "as_of": {**TIME_OR_NULL, "description": "records that held then (default: now)"},
+        "include_superseded": {
+            "type": ["boolean", "null"],
+            "description": "every record, whenever it held (not with as_of)",
+        },
     }
     for name in ("created_after", "created_before", "updated_after", "updated_before"):
         kinds[name] = TIME_OR_NULL

@@ -67,7 +67,7 @@ class Param:
 
 
 #: How a query argument's JSON type reads from a query string (memories routes).
-_QUERY_TYPES: dict[str, type] = {"boolean": bool, "integer": int}
+_QUERY_TYPES: dict[str, type] = {"boolean": bool, "integer": int, "number": float}
 
 BodySchema = Schema | Callable[[list[str]], Schema]
 
@@ -783,7 +783,16 @@ _RECORD = s.ref("MemoryRecord")
 _RECORDS = s.out({"memories": {"type": "array", "items": _RECORD}})
 _SCORED = s.out({"results": {"type": "array", "items": s.ref("ScoredMemory")}})
 _QUERY_TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 10_000}
-_NEW_MEMORY = s.obj(s.memory_spec(), ("content",))
+_NEW_MEMORY = s.obj(s.memory_spec(new=True), ("content",))
+#: A record of add_many: no slot (a slot takes one statement per atomic step).
+_BATCH_MEMORY = s.obj(
+    {k: v for k, v in s.memory_spec(new=True).items() if k != "slot"}, ("content",)
+)
+_AS_OF: Schema = {**s.TIME_OR_NULL, "description": "records that held then (default: now)"}
+_SUPERSEDED: Schema = {
+    "type": ["boolean", "null"],
+    "description": "every record, superseded ones too (not with as_of)",
+}
 _RELATIONSHIP = s.out(
     {
         "source_id": {"type": "string"},
@@ -860,6 +869,8 @@ _MEMORY_ROUTES = (
                 "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
                 "parent_id": s.STRINGS,
                 "filters": s.filters_schema(),
+                "as_of": _AS_OF,
+                "include_superseded": _SUPERSEDED,
             },
             ("query",),
         ),
@@ -874,6 +885,8 @@ _MEMORY_ROUTES = (
                 "k": {"type": "integer", "minimum": 1, "maximum": 1000},
                 "filters": s.filters_schema(),
                 "weights": {**s.obj(_WEIGHTS), "type": ["object", "null"]},
+                "as_of": _AS_OF,
+                "include_superseded": _SUPERSEDED,
             },
             ("query",),
         ),
@@ -883,7 +896,7 @@ _MEMORY_ROUTES = (
         errors=_WRITE, mutates=True,
         body=s.obj(
             {"memories": {"type": "array", "minItems": 1, "maxItems": _MOST,
-                          "items": _NEW_MEMORY}},
+                          "items": _BATCH_MEMORY}},
             ("memories",),
         ),
     ),
@@ -913,6 +926,23 @@ _MEMORY_ROUTES = (
         s.out({name: {"type": "integer", "minimum": 0} for name in memory_plans.DECAY_COUNTS}),
         errors=_WRITE, mutates=True,
         body=s.obj({"now": {**s.TIME_OR_NULL, "description": "unix seconds (default: now)"}}),
+    ),
+    _memory(
+        "slot", "GET", f"{_M}/slot",
+        "The current record of a slot, or the one that held at as_of (404: none)", _RECORD,
+        errors=_READ,
+        query=(
+            _param("slot", "query", s.SLOT, True),
+            _param("as_of", "query", {"type": "number", "description": "unix seconds"}),
+        ),
+    ),
+    _memory(
+        "slot_history", "GET", f"{_M}/slot-history",
+        "The records of a slot, newest first (by valid_from)", _RECORDS, errors=_READ,
+        query=(
+            _param("slot", "query", s.SLOT, True),
+            _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 10_000}),
+        ),
     ),
     _memory(
         "config", "GET", f"{_M}/config",
@@ -991,6 +1021,12 @@ _MEMORY_ROUTES = (
         "Strengthen a record: strength back to 1, stability times factor", _RECORD,
         errors=_WRITE, mutates=True,
         body=s.obj({"factor": {"type": "number", "minimum": 1, "maximum": 100}}),
+    ),
+    _memory(
+        "supersede", "POST", f"{_M}/{{rid}}/supersede",
+        "Add a record replacing this one, which stops holding when the new one starts "
+        "(409: superseded already)", _RECORD, status=201, errors=_WRITE,
+        mutates=True, body=_NEW_MEMORY, whole_body="spec",
     ),
     _memory("archive", "POST", f"{_M}/{{rid}}/archive",
             "Archive a record: searches skip it until restored (memory:archived)", _RECORD,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -54,7 +55,9 @@ def _beyond_schema(case: Any) -> bool:
     batch naming a key twice, a transaction over 128 compares and ops or writing a key twice
     in a branch, a cursor that is not a next_cursor handed out before, an
     integer beyond 64 bits anywhere in a body (values are "any JSON"), a memory made its
-    own parent, a valid webhook (its target must resolve to an allowed address).
+    own parent, a valid webhook (its target must resolve to an allowed address), a memory
+    whose ``valid_to`` is not after its ``valid_from`` (given, or now), a search with both
+    ``as_of`` and ``include_superseded: true``.
     """
     body, query = case.body, case.query or {}
     if (case.method.upper(), case.operation.path) == ("POST", "/v1/webhooks"):
@@ -62,6 +65,8 @@ def _beyond_schema(case: Any) -> bool:
         # DNS): only invalid webhooks are sent, to check they are refused.
         return bool(case.meta.generation.mode == GenerationMode.POSITIVE)
     if _big_integer(body):
+        return True
+    if _ends_before_start(body) or _as_of_and_superseded(body):
         return True
     cursor = query.get("cursor")
     if isinstance(cursor, str) and not _valid_cursor(cursor):
@@ -98,6 +103,29 @@ def _bad_transaction(body: dict[str, Any]) -> bool:
             if len(keys) != len(set(keys)):
                 return True
     return False
+
+
+def _ends_before_start(body: Any) -> bool:
+    """A new memory (or one of a batch) that would stop holding before it starts."""
+    items = body.get("memories") if isinstance(body, dict) else None
+    for item in items if isinstance(items, list) else [body]:
+        if not isinstance(item, dict):
+            continue
+        end, start = item.get("valid_to"), item.get("valid_from")
+        if isinstance(end, int | float) and not isinstance(end, bool):
+            begins = start if isinstance(start, int | float) else time.time() + 60
+            if end <= begins:
+                return True
+    return False
+
+
+def _as_of_and_superseded(body: Any) -> bool:
+    """A search asking for what held at a time and for every record at once."""
+    if not isinstance(body, dict):
+        return False
+    filters = body.get("filters") if isinstance(body.get("filters"), dict) else {}
+    as_of = body.get("as_of") is not None or filters.get("as_of") is not None
+    return as_of and True in (body.get("include_superseded"), filters.get("include_superseded"))
 
 
 def _as_sent(value: Any) -> Any:

@@ -17,7 +17,7 @@ from hivemem.memories.api import adrive, plans_for
 from hivemem.memories.plans import get_session_plan, session_plan
 from hivemem.memories.wire import ROUTES as TABLE
 from hivemem.memories.wire import to_json
-from hivemem.server._http import json_response, query_bool, query_int, query_str
+from hivemem.server._http import json_response, query_bool, query_float, query_int, query_str
 from hivemem.server.routes._common import body_of, endpoint, fields, integral
 from hivemem.server.routes.entries import _idem
 
@@ -34,7 +34,12 @@ if TYPE_CHECKING:
 
 __all__ = ["HANDLERS"]
 
-_QUERY: dict[type, Callable[..., Any]] = {int: query_int, bool: query_bool, str: query_str}
+_QUERY: dict[type, Callable[..., Any]] = {
+    int: query_int,
+    bool: query_bool,
+    str: query_str,
+    float: query_float,
+}
 
 
 async def _args(request: Request, hub: Hub, route: RouteSpec) -> dict[str, Any]:
