@@ -166,10 +166,16 @@ def test_revoke_deletes_attached_entries(mem):
 
 def test_lease_from_the_reserved_home(mem, backend, clock):
     """A lease granted without ns= carries entries and presence of any namespace."""
-    if backend.name == "redis-cluster":
-        pytest.skip("two namespaces in one op need a group= on a cluster (transactions)")
     lease = mem.grant_lease(10)
     assert lease.id.startswith("_hivemem.leases/")
+    if backend.name == "redis-cluster":
+        # The reserved home is in a slot of its own: using the lease elsewhere is refused.
+        mem.create_namespace("a")
+        with pytest.raises(InvalidArgument) as refused:
+            mem.write("a", "k", 1, lease=lease.id)
+        assert refused.value.details["reason"] == "cross_slot"
+        assert mem.read("a", "k") is None
+        return
     mem.write("a", "k", 1, lease=lease.id)
     mem.join("b", lease=lease.id)
     clock.advance(8)
@@ -330,8 +336,9 @@ def test_fenced_writes(mem, clock):
 
 def test_fence_across_namespaces(mem, backend):
     """A lock of one namespace fences writes to another (not on a cluster across slots)."""
-    if backend.name == "redis-cluster":
-        pytest.skip("two namespaces in one op need a group= on a cluster (transactions)")
+    if backend.name == "redis-cluster":  # two namespaces in one op: one group, one slot
+        mem.create_namespace("locks", group="g")
+        mem.create_namespace("data", group="g")
     lk = mem.try_lock("locks", "L", ttl=10)
     assert mem.write("data", "k", 1, fence=lk).value == 1
     mem.unlock(lk)

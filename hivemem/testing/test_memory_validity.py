@@ -254,8 +254,6 @@ def test_memory_a_slot_record_may_end_before_it_is_superseded(mem, clock):
 
 def test_memory_slot_statement_repeated_with_its_idempotency_key(backend, clock):
     """Over HTTP a repeated Idempotency-Key answers the first statement, not a second one."""
-    if backend.name != "http":
-        pytest.skip("idempotency keys travel over HTTP")
     import httpx
 
     mem = backend.open({"clock": clock})
@@ -275,3 +273,7 @@ def test_memory_slot_statement_repeated_with_its_idempotency_key(backend, clock)
         ]
     finally:
         mem.close()
+
+
+#: Idempotency keys travel over HTTP: this rule runs on http:// only.
+test_memory_slot_statement_repeated_with_its_idempotency_key.only_backends = {"http"}  # type: ignore[attr-defined]

@@ -190,7 +190,7 @@ def _param(name: str, where: str, schema: Schema, required: bool = False, **extr
 #: A lease id (``grant_lease``): ``"<home namespace>/<32 hex>"``.
 _LEASE_ID: Schema = {
     "type": "string",
-    "pattern": "^[^/]{1,128}/[0-9a-f]{32}$",
+    "pattern": "^[A-Za-z0-9._:-]{1,128}/[0-9a-f]{32}$",
     "description": "a lease id: the entry lives as long as that lease (no ttl then)",
 }
 #: A held lock's fence: the write is refused unless that token still holds the lock.
@@ -1057,12 +1057,14 @@ _LOCK_NAME = Param("key", "path", s.KEY, True, greedy=True, extra={"example": "d
 _LK = f"{_NSP}/locks/{{key}}"
 _MAYBE_LOCK = s.out({"lock": {"anyOf": [s.ref("Lock"), {"type": "null"}]}})
 _LEASE_BODY = s.obj({"lease_id": _LEASE_ID}, ("lease_id",))
-# (".../turn" before the lock itself: a lock's name is greedy, as keys are)
+# A lock's name is greedy (it may hold "/", as keys do), so the acts on a lock are paths of
+# their own (".../lock-acquire/{key}"), never a suffix after the name.
 _COORD_ROUTES = (
     RouteSpec(
         "grant_lease", "POST", "/v1/leases", "Grant a lease (its home: namespace, else reserved)",
         s.ref("Lease"), errors=(404,),
-        body=s.obj({"ttl": s.TTL, "namespace": s.NS_NAME}, ("ttl",)),
+        body=s.obj({"ttl": s.TTL, "namespace": {"anyOf": [s.NS_NAME, {"type": "null"}]}},
+                   ("ttl",)),
     ),
     RouteSpec(
         "keep_alive", "POST", "/v1/leases/keepalive",
@@ -1086,20 +1088,20 @@ _COORD_ROUTES = (
         params=(NS,),
     ),
     RouteSpec(
-        "lock_turn", "GET", f"{_LK}/turn",
+        "lock_turn", "GET", f"{_NSP}/lock-turn/{{key}}",
         "Whether a waiter's ticket would get the lock now (the lock is free, the ticket first)",
-        s.out({"turn": {"type": "boolean"}}), errors=(404,),
+        s.out({"turn": {"type": "boolean"}}), errors=(404, 413),
         params=(NS, _LOCK_NAME, _param("ticket", "query",
                                         {"type": "string", "pattern": "^[0-9a-f]{24}$"}, True)),
     ),
     RouteSpec(
         "lock_info", "GET", _LK, "The lock's holder and token, or null if it is free",
-        _MAYBE_LOCK, errors=(404,), params=(NS, _LOCK_NAME),
+        _MAYBE_LOCK, errors=(404, 413), params=(NS, _LOCK_NAME),
     ),
     RouteSpec(
-        "try_lock", "POST", f"{_LK}/acquire",
+        "try_lock", "POST", f"{_NSP}/lock-acquire/{{key}}",
         "Take the lock if free (a ticket waits in line), else answer lock: null",
-        _MAYBE_LOCK, errors=(404,), params=(NS, _LOCK_NAME), retry_safe=False,
+        _MAYBE_LOCK, errors=(404, 413), params=(NS, _LOCK_NAME), retry_safe=False,
         body=s.obj(
             {
                 "ttl": s.TTL,
@@ -1110,8 +1112,9 @@ _COORD_ROUTES = (
         ),
     ),
     RouteSpec(
-        "unlock", "POST", f"{_LK}/release", "Release a hold (false: it had ended already)",
-        s.out({"released": {"type": "boolean"}}), errors=(404, 409), params=(NS, _LOCK_NAME),
+        "unlock", "POST", f"{_NSP}/lock-release/{{key}}",
+        "Release a hold (false: it had ended already)",
+        s.out({"released": {"type": "boolean"}}), errors=(404, 409, 413), params=(NS, _LOCK_NAME),
         body=s.obj({"token": {"type": "integer", "minimum": 0, "maximum": s.INT64}},
                    ("token",)),
     ),
@@ -1203,6 +1206,8 @@ QUEUE = _param(
 )
 TASK_ID = _param("task_id", "path", {"type": "string", "pattern": "^[0-9a-f]{32}$"}, True)
 _SECONDS: Schema = {"type": "number", "minimum": 0, "maximum": 315_360_000}
+#: A visibility: seconds above 0.
+_VISIBILITY: Schema = {"type": "number", "exclusiveMinimum": 0, "maximum": 315_360_000}
 _TOKEN: Schema = {"type": "integer", "minimum": 0, "maximum": s.INT64}
 _ATTEMPTS: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
 _QUEUE_ROUTES = (
@@ -1227,7 +1232,7 @@ _QUEUE_ROUTES = (
         body=s.obj(
             {
                 "worker": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
-                "visibility": _SECONDS,
+                "visibility": _VISIBILITY,
                 "max_attempts": _ATTEMPTS,
             }
         ),
@@ -1247,7 +1252,7 @@ _QUEUE_ROUTES = (
         "queue_extend", "POST", f"{_Q}/tasks/{{task_id}}/extend",
         "Keep a claim for more seconds from now", s.ref("Task"), errors=(404, 409),
         params=(NS, QUEUE, TASK_ID),
-        body=s.obj({"token": _TOKEN, "visibility": _SECONDS}, ("token", "visibility")),
+        body=s.obj({"token": _TOKEN, "visibility": _VISIBILITY}, ("token", "visibility")),
     ),
     RouteSpec(
         "queue_stats", "GET", f"{_Q}/stats", "How many tasks are ready, claimed, delayed, dead",

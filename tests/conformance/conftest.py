@@ -215,6 +215,20 @@ BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {
 }
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A rule that names its backends (``only_backends`` on the test function, e.g. a rule
+    of what travels over HTTP alone) runs on those only: not collected, never skipped."""
+    del config
+    kept = []
+    for item in items:
+        only = getattr(getattr(item, "function", None), "only_backends", None)
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("backend") if callspec is not None else None
+        if only is None or name is None or name in only:
+            kept.append(item)
+    items[:] = kept
+
+
 @pytest.fixture(params=list(BACKENDS), ids=list(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """The backend under test."""

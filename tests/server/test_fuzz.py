@@ -57,9 +57,15 @@ def _beyond_schema(case: Any) -> bool:
     integer beyond 64 bits anywhere in a body (values are "any JSON"), a memory made its
     own parent, a valid webhook (its target must resolve to an allowed address), a memory
     whose ``valid_to`` is not after its ``valid_from`` (given, or now), a search with both
-    ``as_of`` and ``include_superseded: true``.
+    ``as_of`` and ``include_superseded: true``, an ``as_of`` read without exactly one of
+    ``revision=`` and ``at=``, an entry written with both ``ttl`` and ``lease``.
     """
     body, query = case.body, case.query or {}
+    if case.operation.path.startswith("/v1/namespaces/{ns}/as_of"):
+        # Exactly one of revision= and at= (JSON Schema cannot say "one of two parameters").
+        return ("revision" in query) == ("at" in query)
+    if isinstance(body, dict) and body.get("ttl") is not None and body.get("lease") is not None:
+        return True  # a leased entry lives as its lease: ttl and lease together are refused
     if (case.method.upper(), case.operation.path) == ("POST", "/v1/webhooks"):
         # Whether a URL's host resolves to an allowed address is beyond JSON Schema (and
         # DNS): only invalid webhooks are sent, to check they are refused.

@@ -2,7 +2,8 @@
 
 The ops of :mod:`hivemem.engine.leases` and :mod:`hivemem.engine.locks` over HTTP:
 ``POST /v1/leases``, ``/v1/leases/keepalive``, ``/v1/leases/revoke``;
-``POST|GET .../presence``; ``GET .../locks/{name}``, ``POST .../locks/{name}/acquire|release``.
+``POST|GET .../presence``; ``GET .../locks/{name}``, ``GET .../lock-turn/{name}``,
+``POST .../lock-acquire/{name}`` and ``.../lock-release/{name}``.
 Waiting for a lock is the client's loop (:mod:`hivemem._lockhold`), so a lock held through
 ``http://`` behaves as an embedded one.
 """
