@@ -171,8 +171,8 @@ class _PgTxn(Txn):
         writer: bool,
         grouped: bool = False,
     ):
-        self.b = backend
-        self.c = conn
+        self.backend = backend
+        self.conn = conn
         self.writer = writer
         #: Several ops share this transaction (group commit): each is bracketed by a
         #: SAVEPOINT, so a refused one undoes only its own writes.
@@ -194,9 +194,9 @@ class _PgTxn(Txn):
         self.dirty = False
         self._saved: dict[str, int] = {}
 
-    def q(self, sql: str, args: Any = None) -> psycopg.Cursor[Any]:
+    def query(self, sql: str, args: Any = None) -> psycopg.Cursor[Any]:
         """Run a statement (after the pending ones, in one round trip) and return its cursor."""
-        c = self.c
+        c = self.conn
         if not self.pending:
             return c.execute(sql, args)
         pending, self.pending = self.pending, []
@@ -208,14 +208,14 @@ class _PgTxn(Txn):
             cur = c.execute(sql, args)
         return cur
 
-    def w(self, sql: str, args: Any = None, *, write: bool = True) -> None:
-        """Queue a statement whose result is not needed (see :meth:`q`)."""
+    def defer(self, sql: str, args: Any = None, *, write: bool = True) -> None:
+        """Queue a statement whose result is not needed (see :meth:`query`)."""
         self.pending.append((sql, args, write))
 
     def flush(self) -> None:
         """Send the pending statements."""
         if self.pending:
-            self.q("SELECT 1")
+            self.query("SELECT 1")
 
     def lock(self, name: str) -> None:
         """Hold ``name``'s advisory lock until the transaction ends (writes only).
@@ -224,7 +224,9 @@ class _PgTxn(Txn):
         after the lock is granted and sees every commit of the writers before.
         """
         if self.writer and name not in self.locked:
-            self.w("SELECT pg_advisory_xact_lock(%s)", (self.b.lock_key(name),), write=False)
+            self.defer(
+                "SELECT pg_advisory_xact_lock(%s)", (self.backend.lock_key(name),), write=False
+            )
             self.locked.add(name)
 
     # -- brackets: an op alone in its transaction is undone with it; ops of a group each
@@ -236,19 +238,19 @@ class _PgTxn(Txn):
         if self.grouped:
             self._saved_locked = set(self.locked)
             self._saved_changed = dict(self.changed)
-            self.w("SAVEPOINT op", write=False)
+            self.defer("SAVEPOINT op", write=False)
 
     def release(self) -> None:
         """Keep the op's writes: they commit with the transaction."""
         if self.grouped:
-            self.w("RELEASE SAVEPOINT op", write=False)
+            self.defer("RELEASE SAVEPOINT op", write=False)
 
     def rollback(self) -> None:
         self._ahead = None
         if self.grouped:
             # Undoes the op's statements; advisory locks it took are released with them.
-            self.w("ROLLBACK TO SAVEPOINT op", write=False)
-            self.w("RELEASE SAVEPOINT op", write=False)
+            self.defer("ROLLBACK TO SAVEPOINT op", write=False)
+            self.defer("RELEASE SAVEPOINT op", write=False)
             self.revs = self._saved
             self.locked = self._saved_locked
             self.changed = self._saved_changed
@@ -271,10 +273,10 @@ class _PgTxn(Txn):
             return ahead[2]
         self.lock(name)
         if not self.writer:
-            row = self.q("SELECT config FROM namespaces WHERE name = %s", (name,)).fetchone()
-            return self.b.info(name, row[0]) if row else None
+            row = self.query("SELECT config FROM namespaces WHERE name = %s", (name,)).fetchone()
+            return self.backend.info(name, row[0]) if row else None
         # A write takes the namespace's revision next: read it in the same round trip.
-        row = self.q(
+        row = self.query(
             "SELECT (SELECT config FROM namespaces WHERE name = %s), "
             "(SELECT rev FROM revisions WHERE ns = %s)",
             (name, name),
@@ -282,7 +284,7 @@ class _PgTxn(Txn):
         assert row is not None
         if name not in self.revs:
             self.revs[name] = int(row[1] or 0)
-        return self.b.info(name, row[0]) if row[0] is not None else None
+        return self.backend.info(name, row[0]) if row[0] is not None else None
 
     def read_ahead(self, ns: str, key: str) -> None:
         if self.writer:
@@ -292,7 +294,7 @@ class _PgTxn(Txn):
 
     def ns_and_entry(self, ns: str, key: str) -> tuple[NamespaceInfo | None, Stored | None]:
         self.lock(ns)
-        row = self.q(
+        row = self.query(
             "SELECT n.config, (SELECT rev FROM revisions WHERE ns = n.name), e.value, e.owner, "
             "e.version, e.revision, e.created_at, e.updated_at, e.expires_at FROM namespaces n "
             "LEFT JOIN entries e ON e.ns = n.name AND e.key = %s WHERE n.name = %s",
@@ -302,7 +304,7 @@ class _PgTxn(Txn):
             return None, None
         if self.writer and ns not in self.revs:
             self.revs[ns] = int(row[1] or 0)
-        info = self.b.info(ns, row[0])
+        info = self.backend.info(ns, row[0])
         return info, (_stored(Stored, row[2:]) if row[2] is not None else None)
 
     def ns_put(self, info: NamespaceInfo) -> None:
@@ -311,7 +313,7 @@ class _PgTxn(Txn):
         config = info.to_dict()
         for field in ("name", "revision"):
             config.pop(field)
-        self.w(
+        self.defer(
             "INSERT INTO namespaces (name, config, created_by) VALUES (%s, %s, %s) "
             "ON CONFLICT (name) DO UPDATE SET config = excluded.config, "
             "created_by = excluded.created_by",
@@ -321,25 +323,27 @@ class _PgTxn(Txn):
     def ns_delete(self, name: str) -> None:
         self._ahead = None
         self.lock(name)
-        self.w("DELETE FROM namespaces WHERE name = %s", (name,))
+        self.defer("DELETE FROM namespaces WHERE name = %s", (name,))
 
     def ns_list(self) -> list[NamespaceInfo]:
-        rows = self.q("SELECT name, config FROM namespaces ORDER BY name").fetchall()
-        return [self.b.info(name, config) for name, config in rows]
+        rows = self.query("SELECT name, config FROM namespaces ORDER BY name").fetchall()
+        return [self.backend.info(name, config) for name, config in rows]
 
     def ns_count_by(self, agent: str) -> int:
         self.lock("\x00quota")  # creators counted one at a time: the quota stays exact
-        row = self.q("SELECT COUNT(*) FROM namespaces WHERE created_by = %s", (agent,)).fetchone()
+        row = self.query(
+            "SELECT COUNT(*) FROM namespaces WHERE created_by = %s", (agent,)
+        ).fetchone()
         return int(row[0]) if row else 0
 
     def store_bytes(self) -> int | None:
-        return self.b.store_bytes(self.c)
+        return self.backend.store_bytes(self.conn)
 
     def rev_get(self, ns: str) -> int:
         if ns in self.revs:
             return self.revs[ns]
         self.lock(ns)
-        row = self.q("SELECT rev FROM revisions WHERE ns = %s", (ns,)).fetchone()
+        row = self.query("SELECT rev FROM revisions WHERE ns = %s", (ns,)).fetchone()
         rev = int(row[0]) if row else 0
         if self.writer:
             self.revs[ns] = rev
@@ -353,7 +357,7 @@ class _PgTxn(Txn):
     def rev_set(self, ns: str, rev: int) -> None:
         self.lock(ns)
         self.revs[ns] = rev
-        self.w(
+        self.defer(
             "INSERT INTO revisions (ns, rev) VALUES (%s, %s) ON CONFLICT (ns) "
             "DO UPDATE SET rev = excluded.rev",
             (ns, rev),
@@ -367,14 +371,14 @@ class _PgTxn(Txn):
             if ahead[0] == ns and ahead[1] == key:
                 return ahead[3]
         self.lock(ns)
-        row = self.q(
+        row = self.query(
             f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE ns = %s AND key = %s", (ns, key)
         ).fetchone()
         return _stored(Stored, row) if row else None
 
     def entries_get(self, ns: str, keys: list[str]) -> list[Stored | None]:
         self.lock(ns)
-        rows = self.q(
+        rows = self.query(
             f"SELECT key, {_ENTRY_COLUMNS} FROM entries WHERE ns = %s AND key = ANY(%s)",
             (ns, keys),
         ).fetchall()
@@ -384,23 +388,23 @@ class _PgTxn(Txn):
     def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
         self._ahead = None
         self.lock(ns)
-        self.w(_PUT_ENTRY, (ns, key, *stored))
+        self.defer(_PUT_ENTRY, (ns, key, *stored))
 
     def entry_delete(self, ns: str, key: str) -> None:
         self._ahead = None
         self.lock(ns)
-        self.w("DELETE FROM entries WHERE ns = %s AND key = %s", (ns, key))
+        self.defer("DELETE FROM entries WHERE ns = %s AND key = %s", (ns, key))
 
     def entry_count(self, ns: str) -> int:
         self.lock(ns)
-        row = self.q("SELECT COUNT(*) FROM entries WHERE ns = %s", (ns,)).fetchone()
+        row = self.query("SELECT COUNT(*) FROM entries WHERE ns = %s", (ns,)).fetchone()
         return int(row[0]) if row else 0
 
     def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
         self._ahead = None
         self.lock(ns)
         self.dirty = True
-        rows = self.q(
+        rows = self.query(
             f"DELETE FROM entries WHERE ns = %s RETURNING key, {_ENTRY_COLUMNS}", (ns,)
         ).fetchall()
         rows.sort(key=lambda row: row[0].encode())
@@ -427,20 +431,20 @@ class _PgTxn(Txn):
         if limit is not None:
             sql += " LIMIT %s"
             args.append(limit)
-        rows = self.q(sql, args).fetchall()
+        rows = self.query(sql, args).fetchall()
         if upper is None and prefix:  # no upper bound in SQL: check the prefix here
             rows = [row for row in rows if row[0].startswith(prefix)]
         return [(row[0], _stored(Stored, row[1:])) for row in rows]
 
     def expired_scan(self, now: float, limit: int, ns: str | None = None) -> list[tuple[str, str]]:
         if ns is None:
-            rows = self.q(
+            rows = self.query(
                 "SELECT ns, key FROM entries WHERE expires_at <= %s ORDER BY expires_at LIMIT %s",
                 (now, limit),
             ).fetchall()
         else:
             self.lock(ns)
-            rows = self.q(
+            rows = self.query(
                 "SELECT ns, key FROM entries WHERE ns = %s AND expires_at <= %s LIMIT %s",
                 (ns, now, limit),
             ).fetchall()
@@ -449,7 +453,7 @@ class _PgTxn(Txn):
 
     def ns_bytes(self, ns: str) -> int:
         self.lock(ns)
-        row = self.q(
+        row = self.query(
             "SELECT COALESCE(SUM(octet_length(value)), 0) FROM entries WHERE ns = %s", (ns,)
         ).fetchone()
         return int(row[0]) if row else 0
@@ -458,7 +462,7 @@ class _PgTxn(Txn):
     def event_append(self, event: Event) -> None:
         ns, rev = event.namespace, event.revision
         self.lock(ns)
-        self.w(
+        self.defer(
             "INSERT INTO events (ns, rev, data, k) VALUES (%s, %s, %s, %s)",
             (ns, rev, _event_json(event), _event_k(event)),
         )
@@ -466,7 +470,7 @@ class _PgTxn(Txn):
         self.changed[ns] = (first, rev)
 
     def events_after(self, ns: str, since: int, limit: int) -> list[Event]:
-        rows = self.q(
+        rows = self.query(
             "SELECT data FROM events WHERE ns = %s AND rev > %s ORDER BY rev LIMIT %s",
             (ns, max(since, 0), limit),
         ).fetchall()
@@ -474,7 +478,7 @@ class _PgTxn(Txn):
 
     def events_clear(self, ns: str) -> None:
         self.lock(ns)
-        self.w("DELETE FROM events WHERE ns = %s", (ns,))
+        self.defer("DELETE FROM events WHERE ns = %s", (ns,))
 
     def key_events(
         self, ns: str, key: str, before: int | None, limit: int, oldest_first: bool = False
@@ -483,7 +487,7 @@ class _PgTxn(Txn):
             return []
         top = before if before is not None else 1 << 62
         order = "ASC" if oldest_first else "DESC"
-        rows = self.q(
+        rows = self.query(
             f"SELECT data FROM ((SELECT rev, data FROM events WHERE ns = %(ns)s AND k = %(k)s "
             f"AND rev < %(top)s ORDER BY rev {order} LIMIT %(n)s) UNION ALL (SELECT rev, data "
             f"FROM events WHERE ns = %(ns)s AND k = '' AND rev < %(top)s ORDER BY rev {order} "
@@ -493,7 +497,7 @@ class _PgTxn(Txn):
         return [Event.from_dict(_codec.decode(r[0])) for r in rows]
 
     def events_oldest(self, ns: str) -> int | None:
-        row = self.q("SELECT MIN(rev) FROM events WHERE ns = %s", (ns,)).fetchone()
+        row = self.query("SELECT MIN(rev) FROM events WHERE ns = %s", (ns,)).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
     # -- audit
@@ -501,7 +505,7 @@ class _PgTxn(Txn):
         if self.writer:
             self.audit.append(record)
         else:
-            self.b.buffer_audit(record)
+            self.backend.buffer_audit(record)
 
     def audit_query(
         self,
@@ -529,10 +533,10 @@ class _PgTxn(Txn):
         # The table may hold more than max_log_size rows (trimmed in steps): only the newest
         # max_log_size are the log.
         sql += f" AND id >= {_AUDIT_FLOOR} ORDER BY id DESC"
-        args.append(self.b.settings.max_log_size - 1)
+        args.append(self.backend.settings.max_log_size - 1)
         out: list[AccessLogEntry] = []
         self.flush()
-        with self.c.cursor() as cur:
+        with self.conn.cursor() as cur:
             cur.execute(sql, args)
             for row in cur:
                 if visible is None or visible(row[2]):
@@ -543,8 +547,8 @@ class _PgTxn(Txn):
 
     def audit_count(self) -> int:
         self.flush_audit()
-        row = self.q(
-            "SELECT LEAST(COUNT(*), %s) FROM audit", (self.b.settings.max_log_size,)
+        row = self.query(
+            "SELECT LEAST(COUNT(*), %s) FROM audit", (self.backend.settings.max_log_size,)
         ).fetchone()
         return int(row[0]) if row else 0
 
@@ -554,23 +558,23 @@ class _PgTxn(Txn):
             return
         records, self.audit = self.audit, []
         for record in records:
-            self.w(_INSERT_AUDIT, record)
-        keep = self.b.settings.max_log_size
+            self.defer(_INSERT_AUDIT, record)
+        keep = self.backend.settings.max_log_size
         step = max(1, min(AUDIT_TRIM_STEP, keep // 16))
-        if self.b.count_audit(len(records), step):
-            self.w(f"DELETE FROM audit WHERE id < {_AUDIT_FLOOR}", (keep - 1,))
+        if self.backend.count_audit(len(records), step):
+            self.defer(f"DELETE FROM audit WHERE id < {_AUDIT_FLOOR}", (keep - 1,))
 
     # -- idempotency
     def idem_get(self, key: str, now: float) -> Any:
         self.lock("\x00idem\x00" + key)  # one attempt of a key at a time
-        row = self.q(
+        row = self.query(
             "SELECT result FROM idem WHERE key = %s AND at >= %s",
-            (key.encode(), now - self.b.settings.idempotency_ttl),
+            (key.encode(), now - self.backend.settings.idempotency_ttl),
         ).fetchone()
         return row[0] if row else None
 
     def idem_put(self, key: str, value: Any, now: float) -> None:
-        self.w(
+        self.defer(
             "INSERT INTO idem (key, at, result) VALUES (%s, %s, %s) ON CONFLICT (key) "
             "DO UPDATE SET at = excluded.at, result = excluded.result",
             (key.encode(), now, value),
@@ -581,16 +585,18 @@ class _PgTxn(Txn):
         """Send the pending writes, audit records, event trims, NOTIFYs and COMMIT at once."""
         self.flush_audit()
         if self.changed:
-            retention = self.b.settings.event_retention
+            retention = self.backend.settings.event_retention
             step = max(1, min(TRIM_STEP, retention // 16))
             for ns, (first, last) in self.changed.items():
                 if last > retention and last // step != (first - 1) // step:
-                    self.w("DELETE FROM events WHERE ns = %s AND rev <= %s", (ns, last - retention))
-            self.w(
+                    self.defer(
+                        "DELETE FROM events WHERE ns = %s AND rev <= %s", (ns, last - retention)
+                    )
+            self.defer(
                 "SELECT pg_notify(%s, n) FROM unnest(%s::text[]) AS n",
-                (self.b.channel, list(self.changed)),
+                (self.backend.channel, list(self.changed)),
             )
-        self.q("COMMIT")
+        self.query("COMMIT")
 
 
 class _Pending:
@@ -923,7 +929,7 @@ class PostgresBackend(Backend):
                 with self._connection() as conn:
                     try:
                         tx = _PgTxn(self, conn, True, grouped=len(ops) > 1)
-                        tx.w("BEGIN", write=False)
+                        tx.defer("BEGIN", write=False)
                         tx.audit = list(records)
                         results = [
                             execute(tx, op, self.settings) if op is not None else Result()

@@ -132,11 +132,11 @@ class _Keys:
     """
 
     def __init__(self, prefix: str) -> None:
-        self.p = prefix
+        self.prefix = prefix
         self.tags: dict[str, str] = {}
         self.lookup: Callable[[str], str] | None = None
 
-    def t(self, ns: str) -> str:
+    def tag(self, ns: str) -> str:
         """The hash tag of namespace ``ns`` (braces included)."""
         tag = self.tags.get(ns)
         if tag is None:
@@ -145,39 +145,39 @@ class _Keys:
 
     def groups(self) -> str:
         """The store-wide hash of namespace name -> group ("" for none); cluster only."""
-        return f"{self.p}groups"
+        return f"{self.prefix}groups"
 
     def cfg(self, ns: str) -> str:
-        return f"{self.p}{self.t(ns)}:cfg"
+        return f"{self.prefix}{self.tag(ns)}:cfg"
 
     def rev(self, ns: str) -> str:
-        return f"{self.p}{self.t(ns)}:rev"
+        return f"{self.prefix}{self.tag(ns)}:rev"
 
     def entry(self, ns: str, key: str) -> str:
-        return f"{self.p}{self.t(ns)}:e:{key}"
+        return f"{self.prefix}{self.tag(ns)}:e:{key}"
 
     def index(self, ns: str) -> str:
-        return f"{self.p}{self.t(ns)}:k"
+        return f"{self.prefix}{self.tag(ns)}:k"
 
     def expiry(self, ns: str) -> str:
-        return f"{self.p}{self.t(ns)}:x"
+        return f"{self.prefix}{self.tag(ns)}:x"
 
     def events(self, ns: str) -> str:
-        return f"{self.p}{self.t(ns)}:ev"
+        return f"{self.prefix}{self.tag(ns)}:ev"
 
     def audit(self) -> str:
-        return f"{self.p}au"
+        return f"{self.prefix}au"
 
     def idem(self, ns: str, key: str) -> str:
         digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()
-        return f"{self.p}{self.t(ns)}:i:{digest}"
+        return f"{self.prefix}{self.tag(ns)}:i:{digest}"
 
     def names(self) -> str:
-        return f"{self.p}ns"
+        return f"{self.prefix}ns"
 
     def changes(self) -> str:
         """The pub/sub channel every commit that takes revisions publishes on."""
-        return f"{self.p}chg"
+        return f"{self.prefix}chg"
 
 
 def _stored(h: dict[str, str] | None) -> Stored | None:
@@ -291,8 +291,8 @@ class _RedisTxn(Txn):
     passthrough = (_Miss,)  # fetch what is missing, then run the op again
 
     def __init__(self, backend: RedisBackend, op: o.Op[Any], snap: dict[tuple[Any, ...], Any]):
-        self.b = backend
-        self.k = backend.keys
+        self.backend = backend
+        self.layout = backend.keys
         self.op = op
         self.ns = op.namespace_name
         self.snap = snap
@@ -377,23 +377,23 @@ class _RedisTxn(Txn):
     def ns_get(self, name: str) -> NamespaceInfo | None:
         text = self._get(("cfg", name))
         if self.op.mutates and ("cfg", name) not in self.overlay:
-            self._precondition("get", self.k.cfg(name), text)
+            self._precondition("get", self.layout.cfg(name), text)
         return text if isinstance(text, NamespaceInfo) else _info(text)
 
     def ns_put(self, info: NamespaceInfo) -> None:
         data = info.to_dict()
         data.pop("revision", None)
         text = orjson.dumps(data).decode()
-        self.writes.append(["SET", self._key(self.k.cfg(info.name)), text])
+        self.writes.append(["SET", self._key(self.layout.cfg(info.name)), text])
         self.cfg_written[info.name] = text
         self.overlay["cfg", info.name] = info
-        self.post.append(("SADD", self.k.names(), info.name))
+        self.post.append(("SADD", self.layout.names(), info.name))
 
     def ns_delete(self, name: str) -> None:
-        self.writes.append(["DEL", self._key(self.k.cfg(name))])
+        self.writes.append(["DEL", self._key(self.layout.cfg(name))])
         self.cfg_written[name] = None
         self.overlay["cfg", name] = None
-        self.post.append(("SREM", self.k.names(), name))
+        self.post.append(("SREM", self.layout.names(), name))
 
     def ns_list(self) -> list[NamespaceInfo]:
         names: list[str] = self._get(("names",))
@@ -422,7 +422,7 @@ class _RedisTxn(Txn):
     def rev_set(self, ns: str, rev: int) -> None:
         self._whole(ns)  # (the counter must not have moved since it was read)
         # (0 is an absent counter, as a namespace that never changed has.)
-        key = self._key(self.k.rev(ns))
+        key = self._key(self.layout.rev(ns))
         self.writes.append(["SET", key, str(rev)] if rev else ["DEL", key])
         self.overlay["rev", ns] = rev
 
@@ -434,7 +434,9 @@ class _RedisTxn(Txn):
             return stored
         h = self._get(need)
         if self.op.mutates:
-            self._precondition("hget", self.k.entry(ns, key), h.get("rev") if h else None, "rev")
+            self._precondition(
+                "hget", self.layout.entry(ns, key), h.get("rev") if h else None, "rev"
+            )
         return _stored(h)
 
     def entries_get(self, ns: str, keys: list[str]) -> list[Stored | None]:
@@ -442,7 +444,7 @@ class _RedisTxn(Txn):
         return [self.entry_get(ns, k) for k in keys]
 
     def entry_put(self, ns: str, key: str, stored: Stored, new: bool | None = None) -> None:
-        name = self.k.entry(ns, key)
+        name = self.layout.entry(ns, key)
         if ("e", ns, key) not in self.overlay and self.op.mutates:
             # A blind write still must not race another writer of the key.
             h = self.snap.get(("e", ns, key), _ABSENT)
@@ -467,27 +469,29 @@ class _RedisTxn(Txn):
             _num(stored.expires_at) if stored.expires_at is not None else "",
         ]
         self.writes.append(["HSET", ki, *fields])
-        self.writes.append(["ZADD", self._key(self.k.index(ns)), "0", key])
+        self.writes.append(["ZADD", self._key(self.layout.index(ns)), "0", key])
         if stored.expires_at is not None:
-            self.writes.append(["ZADD", self._key(self.k.expiry(ns)), _num(stored.expires_at), key])
+            self.writes.append(
+                ["ZADD", self._key(self.layout.expiry(ns)), _num(stored.expires_at), key]
+            )
             ttl = max(stored.expires_at - self.settings.clock(), 0.0) + _GRACE
             self.writes.append(["PEXPIRE", ki, str(int(ttl * 1000))])
         else:
-            self.writes.append(["ZREM", self._key(self.k.expiry(ns)), key])
+            self.writes.append(["ZREM", self._key(self.layout.expiry(ns)), key])
             self.writes.append(["PERSIST", ki])
         self.overlay["e", ns, key] = stored
 
     def entry_delete(self, ns: str, key: str) -> None:
         self.entry_get(ns, key)  # the precondition
-        self.writes.append(["DEL", self._key(self.k.entry(ns, key))])
-        self.writes.append(["ZREM", self._key(self.k.index(ns)), key])
-        self.writes.append(["ZREM", self._key(self.k.expiry(ns)), key])
+        self.writes.append(["DEL", self._key(self.layout.entry(ns, key))])
+        self.writes.append(["ZREM", self._key(self.layout.index(ns)), key])
+        self.writes.append(["ZREM", self._key(self.layout.expiry(ns)), key])
         self.overlay["e", ns, key] = None
 
     def _whole(self, ns: str) -> None:
         """Depend on the whole namespace: the revision counter must not move."""
         rev = self._get(("rev", ns))
-        self._precondition("get", self.k.rev(ns), str(rev) if rev else None)
+        self._precondition("get", self.layout.rev(ns), str(rev) if rev else None)
 
     def entry_count(self, ns: str) -> int:
         if self.op.mutates:
@@ -511,10 +515,10 @@ class _RedisTxn(Txn):
             s = _stored(h)
             if s is not None:
                 out.append((key, s))
-            self.writes.append(["DEL", self._key(self.k.entry(ns, key))])
+            self.writes.append(["DEL", self._key(self.layout.entry(ns, key))])
             self.overlay["e", ns, key] = None
-        self.writes.append(["DEL", self._key(self.k.index(ns))])
-        self.writes.append(["DEL", self._key(self.k.expiry(ns))])
+        self.writes.append(["DEL", self._key(self.layout.index(ns))])
+        self.writes.append(["DEL", self._key(self.layout.expiry(ns))])
         return out
 
     def entries_scan(
@@ -538,7 +542,7 @@ class _RedisTxn(Txn):
         return size
 
     def store_bytes(self) -> int | None:
-        return self.b.store_bytes()
+        return self.backend.store_bytes()
 
     # -- events
     def event_append(self, event: Event) -> None:
@@ -548,7 +552,7 @@ class _RedisTxn(Txn):
         self.writes.append(
             [
                 "XADD",
-                self._key(self.k.events(ns)),
+                self._key(self.layout.events(ns)),
                 "MAXLEN",
                 str(self.settings.event_retention),
                 ident,
@@ -563,7 +567,7 @@ class _RedisTxn(Txn):
 
     def events_clear(self, ns: str) -> None:
         self._whole(ns)
-        self.writes.append(["DEL", self._key(self.k.events(ns))])
+        self.writes.append(["DEL", self._key(self.layout.events(ns))])
         self.overlay["oldest", ns] = None
 
     def events_oldest(self, ns: str) -> int | None:
@@ -602,7 +606,7 @@ class _RedisTxn(Txn):
         ns = self.ns or DEFAULT_NAMESPACE
         raw = self._get(("idem", ns, key))
         if self.op.mutates:
-            self._precondition("get", self.k.idem(ns, key), raw)
+            self._precondition("get", self.layout.idem(ns, key), raw)
         if raw is None:
             return None
         at, _, value = raw.partition("|")
@@ -614,7 +618,9 @@ class _RedisTxn(Txn):
         ns = self.ns or DEFAULT_NAMESPACE
         ttl = int((self.settings.idempotency_ttl + _GRACE) * 1000)
         text = _PLACEHOLDER_FIELD.sub(_mark_revision, f"{_num(now)}|{value}")
-        self.writes.append(["SET", self._key(self.k.idem(ns, key)), {"sub": text}, "PX", str(ttl)])
+        self.writes.append(
+            ["SET", self._key(self.layout.idem(ns, key)), {"sub": text}, "PX", str(ttl)]
+        )
 
 
 _ABSENT: Any = object()
@@ -943,7 +949,7 @@ class RedisBackend(Backend):
         for need in needs:
             group: str | None = None
             if need[0] != "names":
-                group = self.keys.t(need[1]) if self.cluster else ""
+                group = self.keys.tag(need[1]) if self.cluster else ""
             groups.setdefault(group, []).append(need)
         return groups
 
@@ -1593,7 +1599,7 @@ class RedisBackend(Backend):
 
     def sweep_lease(self, seconds: float, name: str = "sweeper") -> bool:
         """Take or renew the store-wide lease of job ``name`` (one replica runs it at a time)."""
-        key = f"{self.keys.p}{name}"
+        key = f"{self.keys.prefix}{name}"
         try:
             if self.client.set(key, self._lease_id, nx=True, px=int(seconds * 1000)):
                 return True

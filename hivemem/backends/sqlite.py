@@ -235,8 +235,8 @@ class _SQLiteTxn(Txn):
         writer: bool,
         cur: sqlite3.Cursor | None = None,
     ) -> None:
-        self.b = backend
-        self.c = conn
+        self.backend = backend
+        self.conn = conn
         #: A cursor kept with the connection, for statements whose rows are taken at once
         #: (no new cursor per statement); statements iterated lazily use ``c.execute``.
         self.cur = cur if cur is not None else conn.cursor()
@@ -244,32 +244,32 @@ class _SQLiteTxn(Txn):
 
     # -- brackets
     def savepoint(self) -> None:
-        self.c.execute("SAVEPOINT op")
+        self.conn.execute("SAVEPOINT op")
 
     def release(self) -> None:
-        self.c.execute("RELEASE op")
+        self.conn.execute("RELEASE op")
 
     def rollback(self) -> None:
-        self.c.execute("ROLLBACK TO op")
-        self.c.execute("RELEASE op")
+        self.conn.execute("ROLLBACK TO op")
+        self.conn.execute("RELEASE op")
 
     # -- namespaces
     def _info(self, name: str, config: str, token: str) -> NamespaceInfo:
-        cached = self.b.ns_cache.get(name)
+        cached = self.backend.ns_cache.get(name)
         if cached is not None and cached[0] == token:
             return cached[1]
         info = NamespaceInfo(name=name, **json.loads(config))
-        self.b.ns_cache[name] = (token, info)
+        self.backend.ns_cache[name] = (token, info)
         return info
 
     def ns_get(self, name: str) -> NamespaceInfo | None:
-        row = self.c.execute(
+        row = self.conn.execute(
             "SELECT config, token FROM namespaces WHERE name = ?", (name,)
         ).fetchone()
         return self._info(name, row[0], row[1]) if row else None
 
     def ns_and_entry(self, ns: str, key: str) -> tuple[NamespaceInfo | None, Stored | None]:
-        cached = self.b.ns_cache.get(ns)
+        cached = self.backend.ns_cache.get(ns)
         row = self.cur.execute(_GET, (ns, key, cached[0] if cached else "")).fetchone()
         if row is None:
             return None, None
@@ -280,28 +280,28 @@ class _SQLiteTxn(Txn):
         config = info.to_dict()
         for field in ("name", "revision"):
             config.pop(field)
-        self.c.execute(
+        self.conn.execute(
             "INSERT INTO namespaces (name, config, token) VALUES (?, ?, ?) ON CONFLICT (name) "
             "DO UPDATE SET config = excluded.config, token = excluded.token",
             (info.name, json.dumps(config), uuid.uuid4().hex),
         )
 
     def ns_delete(self, name: str) -> None:
-        self.c.execute("DELETE FROM namespaces WHERE name = ?", (name,))
+        self.conn.execute("DELETE FROM namespaces WHERE name = ?", (name,))
 
     def ns_list(self) -> list[NamespaceInfo]:
-        rows = self.c.execute("SELECT name, config, token FROM namespaces ORDER BY name")
+        rows = self.conn.execute("SELECT name, config, token FROM namespaces ORDER BY name")
         return [self._info(*row) for row in rows.fetchall()]
 
     def ns_count_by(self, agent: str) -> int:
-        row = self.c.execute(
+        row = self.conn.execute(
             "SELECT COUNT(*) FROM namespaces WHERE json_extract(config, '$.created_by') = ?",
             (agent,),
         ).fetchone()
         return int(row[0])
 
     def store_bytes(self) -> int | None:
-        return self.b.store_bytes()
+        return self.backend.store_bytes()
 
     def ns_base(self, ns: str) -> int | None:
         """The namespace's id shifted by :data:`REV_BITS`; ``None`` while it has no events.
@@ -309,12 +309,12 @@ class _SQLiteTxn(Txn):
         Its events' ids are this plus their revision. Ids never change once committed, so
         every process keeps those it has seen.
         """
-        base = self.b.ns_ids.get(ns)
+        base = self.backend.ns_ids.get(ns)
         if base is None:
             row = self.cur.execute(_NS_ID, (ns,)).fetchone()
             if row is None:
                 return None
-            base = self.b.ns_ids[ns] = row[0] << REV_BITS
+            base = self.backend.ns_ids[ns] = row[0] << REV_BITS
         return base
 
     def rev_get(self, ns: str) -> int:
@@ -344,7 +344,7 @@ class _SQLiteTxn(Txn):
         found: dict[str, Stored] = {}
         for i in range(0, len(keys), 500):  # (well under SQLite's bound on parameters)
             chunk = keys[i : i + 500]
-            rows = self.c.execute(
+            rows = self.conn.execute(
                 "SELECT key, value, owner, version, revision, created_at, updated_at, "
                 f"expires_at FROM entries WHERE ns = ? AND key IN ({','.join('?' * len(chunk))})",
                 (ns, *chunk),
@@ -359,7 +359,7 @@ class _SQLiteTxn(Txn):
         raise NotImplementedError("entries are written in the writer's transaction")
 
     def entry_count(self, ns: str) -> int:
-        row = self.c.execute("SELECT COUNT(*) FROM entries WHERE ns = ?", (ns,)).fetchone()
+        row = self.conn.execute("SELECT COUNT(*) FROM entries WHERE ns = ?", (ns,)).fetchone()
         return int(row[0])
 
     def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
@@ -388,25 +388,25 @@ class _SQLiteTxn(Txn):
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        rows = self.c.execute(sql, args).fetchall()
+        rows = self.conn.execute(sql, args).fetchall()
         if upper is None and prefix:  # no upper bound in SQL: check the prefix here
             rows = [row for row in rows if row[0].startswith(prefix)]
         return [(row[0], _stored(Stored, row[1:])) for row in rows]
 
     def expired_scan(self, now: float, limit: int, ns: str | None = None) -> list[tuple[str, str]]:
         if ns is None:
-            rows = self.c.execute(
+            rows = self.conn.execute(
                 "SELECT ns, key FROM entries WHERE expires_at <= ? LIMIT ?", (now, limit)
             )
         else:
-            rows = self.c.execute(
+            rows = self.conn.execute(
                 "SELECT ns, key FROM entries WHERE ns = ? AND expires_at <= ? LIMIT ?",
                 (ns, now, limit),
             )
         return [(r[0], r[1]) for r in rows.fetchall()]
 
     def ns_bytes(self, ns: str) -> int:
-        row = self.c.execute(
+        row = self.conn.execute(
             "SELECT COALESCE(SUM(length(CAST(value AS BLOB))), 0) FROM entries WHERE ns = ?", (ns,)
         ).fetchone()
         return int(row[0])
@@ -419,7 +419,7 @@ class _SQLiteTxn(Txn):
         base = self.ns_base(ns)
         if base is None:
             return []
-        rows = self.c.execute(
+        rows = self.conn.execute(
             "SELECT data FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
             (base + min(max(since, 0), REV_MASK), base | REV_MASK, limit),
         ).fetchall()
@@ -435,7 +435,7 @@ class _SQLiteTxn(Txn):
         if base is None or limit <= 0:
             return []
         top = base + min(before, REV_MASK + 1) if before is not None else (base | REV_MASK) + 1
-        rows = self.c.execute(
+        rows = self.conn.execute(
             _KEY_EVENTS["ASC" if oldest_first else "DESC"], (key, base, top, limit)
         ).fetchall()
         return [Event.from_dict(_loads(r[0])) for r in rows]
@@ -452,9 +452,9 @@ class _SQLiteTxn(Txn):
     # -- audit
     def audit_append(self, record: AccessLogEntry) -> None:
         if self.writer:
-            self.b.insert_audit(self.c, [record])
+            self.backend.insert_audit(self.conn, [record])
         else:
-            self.b.audit_buffer.append(record)
+            self.backend.audit_buffer.append(record)
 
     def audit_query(
         self,
@@ -481,9 +481,9 @@ class _SQLiteTxn(Txn):
         # The table may hold a few more than max_log_size rows (trimmed in steps): only the
         # newest max_log_size are the log.
         sql += " AND id > (SELECT MAX(id) FROM audit) - ? ORDER BY id DESC"
-        args.append(self.b.settings.max_log_size)
+        args.append(self.backend.settings.max_log_size)
         out: list[AccessLogEntry] = []
-        for row in self.c.execute(sql, args):
+        for row in self.conn.execute(sql, args):
             if visible is None or visible(row[2]):
                 out.append(
                     AccessLogEntry(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6])
@@ -495,19 +495,19 @@ class _SQLiteTxn(Txn):
     def audit_count(self) -> int:
         # Ids are contiguous (only the oldest rows are ever deleted): the newest
         # max_log_size rows are the log.
-        keep = self.b.settings.max_log_size
-        return int(self.c.execute("SELECT MIN(COUNT(*), ?) FROM audit", (keep,)).fetchone()[0])
+        keep = self.backend.settings.max_log_size
+        return int(self.conn.execute("SELECT MIN(COUNT(*), ?) FROM audit", (keep,)).fetchone()[0])
 
     # -- idempotency
     def idem_get(self, key: str, now: float) -> Any:
-        row = self.c.execute(
+        row = self.conn.execute(
             "SELECT result FROM idem WHERE key = ? AND at >= ?",
-            (key, now - self.b.settings.idempotency_ttl),
+            (key, now - self.backend.settings.idempotency_ttl),
         ).fetchone()
         return row[0] if row else None
 
     def idem_put(self, key: str, value: Any, now: float) -> None:
-        self.c.execute("INSERT OR REPLACE INTO idem VALUES (?, ?, ?)", (key, now, value))
+        self.conn.execute("INSERT OR REPLACE INTO idem VALUES (?, ?, ?)", (key, now, value))
 
 
 class _Redo(Exception):
@@ -588,11 +588,11 @@ class _WriteTxn(_SQLiteTxn):
             self._whole = True
             return
         self._whole = False
-        self.c.execute("SAVEPOINT op")
+        self.conn.execute("SAVEPOINT op")
 
     def release(self) -> None:
         if self.careful and not self._whole:
-            self.c.execute("RELEASE op")
+            self.conn.execute("RELEASE op")
         self._whole = False
 
     def rollback(self) -> None:
@@ -607,7 +607,7 @@ class _WriteTxn(_SQLiteTxn):
             self._whole = False
             if self.writes:
                 # Nothing of earlier ops was written: undo the op with the transaction.
-                c = self.c
+                c = self.conn
                 c.execute("ROLLBACK")
                 c.execute("BEGIN IMMEDIATE")
                 self.writes = 0
@@ -692,7 +692,7 @@ class _WriteTxn(_SQLiteTxn):
         self.writes += 1
         self.meta.pop((ns, key), None)
         if (
-            self.c.execute("DELETE FROM entries WHERE ns = ? AND key = ?", (ns, key)).rowcount
+            self.conn.execute("DELETE FROM entries WHERE ns = ? AND key = ?", (ns, key)).rowcount
             and ns in self.counts
         ):
             self.counts[ns] -= 1
@@ -704,7 +704,7 @@ class _WriteTxn(_SQLiteTxn):
 
     def entries_clear(self, ns: str) -> list[tuple[str, Stored]]:
         self.writes += 1
-        rows = self.c.execute(
+        rows = self.conn.execute(
             "DELETE FROM entries WHERE ns = ? RETURNING key, value, owner, version, revision, "
             "created_at, updated_at, expires_at",
             (ns,),
@@ -727,7 +727,7 @@ class _WriteTxn(_SQLiteTxn):
         info = self.ns[ns] if ns in self.ns else self.ns_get(ns)
         if info is None or not fast.qualifies(op, info):
             return None
-        now = self.b.settings.clock()
+        now = self.backend.settings.clock()
         key = op.key
         strategy = info.conflict_strategy
         expected = op.expected_version
@@ -735,9 +735,9 @@ class _WriteTxn(_SQLiteTxn):
         expires_at = now + ttl if ttl is not None else None
         revs = self.revs
         rev = (revs[ns] if ns in revs else self.rev_get(ns)) + 1
-        settings = self.b.settings
+        settings = self.backend.settings
         if settings.max_store_bytes is not None:
-            size = self.b.store_bytes()
+            size = self.backend.store_bytes()
             if size is not None and size >= settings.max_store_bytes:
                 return None  # the engine words the refusal
         old = self.meta.get((ns, key), _UNKNOWN)
@@ -798,7 +798,9 @@ class _WriteTxn(_SQLiteTxn):
         base = self.ns_base(ns)
         if base is not None:
             self.writes += 1
-            self.c.execute("DELETE FROM events WHERE id > ? AND id <= ?", (base, base | REV_MASK))
+            self.conn.execute(
+                "DELETE FROM events WHERE id > ? AND id <= ?", (base, base | REV_MASK)
+            )
         self.revs[ns] = 0
 
     def key_events(
@@ -820,17 +822,17 @@ class _WriteTxn(_SQLiteTxn):
 
     def flush(self) -> None:
         """Write what the batch kept in memory (call inside the transaction)."""
-        c = self.c
+        c = self.conn
         events = self.events
         if events:
             self.writes += 1
             # Trim old events once every `step` revisions (at least `retention` are kept).
-            retention = self.b.settings.event_retention
+            retention = self.backend.settings.event_retention
             spans: list[tuple[str, int, int]]
             ns_base = self.ns_base
             if len(events) == 1:  # (the common case, kept short)
                 ns, rev, data, k = events[0]
-                base = self.b.ns_ids.get(ns) or ns_base(ns, True)
+                base = self.backend.ns_ids.get(ns) or ns_base(ns, True)
                 self.cur.execute(_INSERT_EVENT, (_event_id(base, ns, rev), data, k))
                 spans = [(ns, rev, rev)] if rev > retention else []
             else:
@@ -851,7 +853,7 @@ class _WriteTxn(_SQLiteTxn):
                         (base, base + last - retention),
                     )
             self.events = []
-        b = self.b
+        b = self.backend
         if b.audit_buffer:  # reads audited before this batch's ops come first
             buffered, b.audit_buffer = b.audit_buffer, []
             self.audit[:0] = buffered
