@@ -11,18 +11,29 @@ idles.
 
 Per slice: requests, the CPU time (user + system, ``/proc/<pid>/stat``) of the group's replica
 processes, and of the whole PostgreSQL process tree (postmaster and every backend: only the
-measured group sends it work). The figure is server CPU per request (replicas, and replicas +
-PostgreSQL); the ratio B / A is taken per adjacent pair of slices, its median reported.
+measured group sends it work), and of the idle group's replicas (they hear every write's
+NOTIFY). The figure is server CPU per request (replicas, and replicas + PostgreSQL); the ratio
+B / A is taken per adjacent pair of slices, its median reported.
+
+``--rate R`` replaces ``wrk``'s closed loop by an open loop from this process: R requests/s in
+all, paced, split evenly over the group's replicas (4 keep-alive connections each). On a
+machine whose CPU is taken by other jobs, a closed loop gives each of two replicas about half
+the rate one replica gets, and CPU per request depends on the rate per process; a fixed rate
+below what the machine can serve makes the two groups do the same work.
 
     PYTHONPATH=. .venv/bin/python benchmarks/pg_replicas.py                 # 6 pairs x 3 s
+    PYTHONPATH=. .venv/bin/python benchmarks/pg_replicas.py --rate 120 --slice 5   # open loop
     PYTHONPATH=. .venv/bin/python benchmarks/pg_replicas.py --pairs 2 --slice 1   # smoke
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import concurrent.futures
+import json
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -35,6 +46,54 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from redis_scale import Replicas, _http_bench, _setup
 
 from hivemem.testing.postgres import PostgresServer
+
+
+async def _paced(hb: Any, servers: list[Any], kind: str, rate: float, seconds: float
+                 ) -> list[dict[str, float]]:  # fmt: skip
+    """Open-loop load: ``rate`` requests/s in all, split evenly over ``servers``, each sent
+    at its scheduled time over keep-alive connections (4 per replica), for ``seconds``."""
+
+    async def one_server(server: Any, per_s: float) -> dict[str, float]:
+        pool: asyncio.Queue[Any] = asyncio.Queue()
+        for _ in range(4):
+            pool.put_nowait(hb._Conn(*await asyncio.open_connection("127.0.0.1", server.port)))
+        rng = random.Random(server.port)
+        done, errors = 0, 0
+
+        async def send(i: int) -> None:
+            nonlocal done, errors
+            conn = await pool.get()
+            key = f"key-{rng.randrange(hb.KEYS)}"
+            method, body = ("GET", b"") if kind == "get" else ("PUT", json.dumps(
+                {"value": {"n": i, "data": hb.DATA}}).encode())  # fmt: skip
+            head = (
+                f"{method} /v1/namespaces/{hb.NS}/entries/{key} HTTP/1.1\r\n"
+                f"Host: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
+                "Content-Type: application/json\r\n"
+            ).encode()
+            try:
+                status = await conn.put(head, body)
+                done += 1
+                errors += status != 200
+            finally:
+                pool.put_nowait(conn)
+
+        loop = asyncio.get_running_loop()
+        start, tasks = loop.time() + 0.01, []
+        for i in range(int(per_s * seconds)):
+            delay = start + i / per_s - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(send(i)))
+        await asyncio.gather(*tasks)
+        elapsed = loop.time() - start
+        while not pool.empty():
+            pool.get_nowait().writer.close()
+        return {"requests": done, "seconds": elapsed, "errors": errors, "non2xx": 0,
+                "p99_ms": float("nan")}  # fmt: skip
+
+    per = rate / len(servers)
+    return list(await asyncio.gather(*(one_server(s, per) for s in servers)))
 
 
 def _slice(hb: Any, group: Replicas, kind: str, cfg: argparse.Namespace, workdir: Path,
@@ -52,12 +111,15 @@ def _slice(hb: Any, group: Replicas, kind: str, cfg: argparse.Namespace, workdir
     before = [hb.cpu_seconds(s.proc.pid) for s in servers]
     pg_before = hb.cpu_seconds(pg_pid)
     t0 = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(len(servers)) as pool:
-        futures = [
-            pool.submit(hb.wrk, s, kind, sub, cfg.slice, workdir / f"r{i}")
-            for i, s in enumerate(servers)
-        ]
-        results = [f.result() for f in futures]
+    if cfg.rate:
+        results = asyncio.run(_paced(hb, servers, kind, cfg.rate, cfg.slice))
+    else:
+        with concurrent.futures.ThreadPoolExecutor(len(servers)) as pool:
+            futures = [
+                pool.submit(hb.wrk, s, kind, sub, cfg.slice, workdir / f"r{i}")
+                for i, s in enumerate(servers)
+            ]
+            results = [f.result() for f in futures]
     wall = time.monotonic() - t0
     cpu = sum(hb.cpu_seconds(s.proc.pid) for s in servers) - sum(before)
     pg_cpu = hb.cpu_seconds(pg_pid) - pg_before
@@ -182,6 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slice", type=float, default=3.0, help="seconds per slice (whole, 3)")
     p.add_argument("--connections", type=int, default=64, help="connections in all (64)")
     p.add_argument("--ops", default="get,write", help="get,write")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="open loop: this many requests/s in all, paced, instead of wrk's closed loop",
+    )
+    p.add_argument("--json", type=Path, help="write every slice's figures here")
     cfg = p.parse_args(argv)
     cfg.kinds = cfg.ops.split(",")
     cfg.batch_size = 100
@@ -189,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     res = run(cfg)
     print()
     print(markdown(cfg, res))
+    if cfg.json:
+        cfg.json.write_text(json.dumps(res, indent=1))
     print(
         f"\n{time.perf_counter() - t0:.0f} s; load average (1 min) start / end: "
         f"{res['load_start']:.2f} / {res['load_end']:.2f}; nproc {os.cpu_count()}"

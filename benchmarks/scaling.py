@@ -74,7 +74,7 @@ class Store:
         )  # fmt: skip
 
     def server_cpu(self) -> float:
-        return sum(HB.cpu_seconds(p) for p in self.server_pids())
+        return float(sum(HB.cpu_seconds(p) for p in self.server_pids()))
 
 
 def _redis_used(ports: list[int]) -> int:
@@ -112,8 +112,8 @@ def open_store(kind: str, tmp: Path) -> Iterator[Store]:
     elif kind == "redis-cluster":
         with RedisCluster(tmp / "cluster") as cluster:
             ports = [n.port for n in cluster.nodes]
-            pids = [n.process.pid for n in cluster.nodes if n.process is not None]
-            yield Store(kind, cluster.url, lambda: _redis_used(ports), lambda: pids,
+            node_pids = [n.process.pid for n in cluster.nodes if n.process is not None]
+            yield Store(kind, cluster.url, lambda: _redis_used(ports), lambda: node_pids,
                         "used_memory summed over 3 masters")  # fmt: skip
     elif kind == "postgres":
         with PostgresServer() as pg:
@@ -128,11 +128,11 @@ def open_store(kind: str, tmp: Path) -> Iterator[Store]:
                     ).fetchone()
                 return int(row[0]) if row else 0
 
-            def pids() -> list[int]:
+            def pg_pids() -> list[int]:
                 pid = pg.postmaster_pid()
                 return [pid] if pid else []
 
-            yield Store(kind, f"{pg.url}?schema=scale", size, pids,
+            yield Store(kind, f"{pg.url}?schema=scale", size, pg_pids,
                         "pg_total_relation_size of the schema's tables")  # fmt: skip
     else:
         raise ValueError(kind)
