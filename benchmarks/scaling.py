@@ -18,6 +18,9 @@ and ``postgresql://`` — each server started here on a free port (never a share
   CPU time per op of this process (``time.process_time``: the client, its background threads)
   and of the store's server processes (``/proc``: redis-server(s), PostgreSQL's whole tree),
   which does not depend on how busy the machine is the way ops/s does.
+- ``serve``: one ``hivemem serve`` replica (one worker, auth on) per shared store, ``wrk``
+  GET and PUT at 64 connections (``benchmarks/server.py``'s scripts), the stores alternating
+  round by round; requests/s and the CPU per request of the replica and of the store's server.
 - ``idle``: ``hivemem serve`` (one worker) over Redis and over PostgreSQL with ``--idle``
   event streams held open by another process: RSS delta of the server and CPU (server and
   store) while the streams idle.
@@ -45,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from redis_scale import Replicas, _http_bench
+from redis_scale import Replicas, _http_bench, _setup
 
 import hivemem
 from hivemem.testing.postgres import PostgresServer
@@ -274,6 +277,54 @@ def ops(stores: dict[str, Store], cfg: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------- through hivemem serve
+
+
+def serve(stores: dict[str, Store], cfg: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """One ``hivemem serve`` replica per store, ``wrk`` GET and PUT, the stores alternating."""
+    kinds = [k for k in stores if k != "memory"]  # memory:// is not shared by processes
+    groups = {k: Replicas(HB, stores[k].url, 1) for k in kinds}
+    wrk_cfg = argparse.Namespace(connections=64, wrk_threads=1, batch_size=100)
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {
+        k: {"get": [], "write": []} for k in kinds
+    }
+    try:
+        for k, g in groups.items():
+            _setup(HB, g.servers[0])
+            (tmp / f"wrk-{k}").mkdir()
+            for op in ("get", "write"):
+                HB.wrk(g.servers[0], op, wrk_cfg, 1.0, tmp / f"wrk-{k}")
+        for r in range(cfg.runs):
+            for k in kinds[r % len(kinds) :] + kinds[: r % len(kinds)]:
+                server, store = groups[k].servers[0], stores[k]
+                for op in ("get", "write"):
+                    c0, s0 = HB.cpu_seconds(server.proc.pid), store.server_cpu()
+                    res = HB.wrk(server, op, wrk_cfg, cfg.serve_seconds, tmp / f"wrk-{k}")
+                    n = res["requests"]
+                    row = {
+                        "rps": res["rps"],
+                        "p99_ms": res["p99_ms"],
+                        "errors": res["errors"] + res["non2xx"],
+                        "server_us": (HB.cpu_seconds(server.proc.pid) - c0) / n * 1e6,
+                        "store_us": (store.server_cpu() - s0) / n * 1e6,
+                        "load": os.getloadavg()[0],
+                    }
+                    runs[k][op].append(row)
+                    print(
+                        f"  serve run {r} {k} {op}: {row['rps']:,.0f} req/s, server "
+                        f"{row['server_us']:.0f} us, store {row['store_us']:.0f} us, "
+                        f"errors {row['errors']}, load {row['load']:.1f}",
+                        flush=True,
+                    )
+    finally:
+        for g in groups.values():
+            g.stop()
+    return {
+        k: {op: {f: statistics.median(x[f] for x in rs) for f in rs[0]} for op, rs in per.items()}
+        for k, per in runs.items()
+    }
+
+
 # ---------------------------------------------------------------- idle streams
 
 
@@ -324,7 +375,8 @@ def idle(store: Store, count: int, seconds: float) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--only", default="storage,ops,idle", help="storage,ops,idle")
+    p.add_argument("--only", default="storage,ops,serve,idle", help="storage,ops,serve,idle")
+    p.add_argument("--serve-seconds", type=float, default=3.0, help="serve: seconds per figure")
     p.add_argument("--stores", default=",".join(STORES), help=",".join(STORES))
     p.add_argument("--entries", type=int, default=100_000, help="storage: entries (100,000)")
     p.add_argument("--namespaces", type=int, default=1000, help="storage: namespaces (1,000)")
@@ -351,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
                                                               cfg.namespaces)  # fmt: skip
         if "ops" in parts:
             res["ops"] = ops(stores, cfg)
+        if "serve" in parts:
+            res["serve"] = serve(stores, cfg, Path(tmp))
         if "idle" in parts:
             res["idle"] = {
                 k: idle(stores[k], cfg.idle, cfg.idle_seconds)
