@@ -198,7 +198,7 @@ _FENCE: Schema = {
     "type": "object",
     "properties": {
         "namespace": s.NS_NAME,
-        "name": {"type": "string", "minLength": 1, "maxLength": 1024},
+        "name": s.KEY,
         "token": {"type": "integer", "minimum": 0, "maximum": s.INT64},
     },
     "required": ["namespace", "name", "token"],
@@ -266,7 +266,7 @@ _NSP = "/v1/namespaces/{ns}"
 _REVISION = _param(
     "revision",
     "query",
-    {"type": "integer", "minimum": 0},
+    {"type": "integer", "minimum": 0, "maximum": s.INT64},
     description="the state after this revision (give revision or at)",
 )
 _AT = _param(
@@ -1053,6 +1053,8 @@ _MEMORY_ROUTES = (
 
 # ---------------------------------------------------------------- leases and locks (§19)
 
+#: Seconds a lease (or a lock's) lives: required, above 0.
+_LEASE_TTL: Schema = {**s.TTL, "type": "number"}
 _LOCK_NAME = Param("key", "path", s.KEY, True, greedy=True, extra={"example": "deploy"})
 _LK = f"{_NSP}/locks/{{key}}"
 _MAYBE_LOCK = s.out({"lock": {"anyOf": [s.ref("Lock"), {"type": "null"}]}})
@@ -1063,7 +1065,7 @@ _COORD_ROUTES = (
     RouteSpec(
         "grant_lease", "POST", "/v1/leases", "Grant a lease (its home: namespace, else reserved)",
         s.ref("Lease"), errors=(404,),
-        body=s.obj({"ttl": s.TTL, "namespace": {"anyOf": [s.NS_NAME, {"type": "null"}]}},
+        body=s.obj({"ttl": _LEASE_TTL, "namespace": {"anyOf": [s.NS_NAME, {"type": "null"}]}},
                    ("ttl",)),
     ),
     RouteSpec(
@@ -1104,9 +1106,10 @@ _COORD_ROUTES = (
         _MAYBE_LOCK, errors=(404, 413), params=(NS, _LOCK_NAME), retry_safe=False,
         body=s.obj(
             {
-                "ttl": s.TTL,
-                "ticket": {"type": "string", "pattern": "^[0-9a-f]{24}$"},
-                "ticket_ttl": s.TTL,
+                "ttl": _LEASE_TTL,
+                "ticket": {"anyOf": [{"type": "string", "pattern": "^[0-9a-f]{24}$"},
+                                     {"type": "null"}]},
+                "ticket_ttl": _LEASE_TTL,
             },
             ("ttl",),
         ),

@@ -61,9 +61,7 @@ async def dump_events(request: Request, hub: Hub, caller: Caller) -> Response:
 
 
 def _records(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    items = body.get(name)
-    if items is None:
-        items = []
+    items = body.get(name, [])
     if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
         raise InvalidArgument(f"{name} must be a list of objects")
     if len(items) > MAX_BATCH:
