@@ -173,8 +173,12 @@ def create_app(core: Core, config: ServerConfig | None = None) -> App:
                 await decay
             if deliveries is not None:  # releases its claims: another replica resumes
                 deliveries.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await deliveries
+                except asyncio.CancelledError:
+                    pass
+                except Exception:  # its failure must not fail the server's shutdown
+                    log.exception("hivemem: the webhook worker failed")
             await mcp.aclose()  # the MCP session manager, if a /mcp request started it
             if hub.poller is not None:
                 hub.poller.cancel()

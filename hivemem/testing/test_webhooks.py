@@ -1,6 +1,6 @@
 """Webhooks (SPEC §19): who may add, see and remove them; what is refused, nothing changed.
 
-Deliveries themselves are tested against a real server and receiver in ``tests/webhooks``;
+Deliveries themselves are tested against a real server and receiver in ``tests/deliveries``;
 these rules hold on every backend (the records are the engine's).
 """
 

@@ -132,6 +132,9 @@ class Deliverer:
                 except HivememError as exc:
                     log.warning("hivemem: webhooks: cannot list webhooks: %s", exc)
                     hooks = []
+                except Exception:  # the worker must survive a failing store (a bug included)
+                    log.exception("hivemem: webhooks: listing the webhooks failed")
+                    hooks = []
                 live = {hook.id for hook in hooks}
                 for gone in [i for i, t in self._tasks.items() if t.done() and i not in live]:
                     del self._tasks[gone]  # removed webhooks: the table stays bounded
@@ -162,6 +165,9 @@ class Deliverer:
             hook = await self._claim(hook_id, self.backend.settings.clock() + self.claim_ttl)
         except HivememError as exc:
             log.warning("hivemem: webhook %s: cannot claim: %s", hook_id, exc)
+            return
+        except Exception:
+            log.exception("hivemem: webhook %s: claiming failed", hook_id)
             return
         if hook is None:
             return

@@ -131,6 +131,8 @@ def concrete(site: Site, path: str, ns: str = NS, fill: dict[str, str] | None = 
         "{gid}": "g1",
         "{session_id}": "s1",
         "{hook_id}": "wh_none",
+        "{queue}": "jobs",
+        "{task_id}": "ab" * 16,
         **(fill or {}),
     }
     if path.startswith("/ui/"):
@@ -311,6 +313,11 @@ _REL = {"source_id": "<r2>", "target_id": "<r1>", "relationship_type": "b", "str
 _KIDS = "limit=5&sort_field=importance&sort_order=asc"
 _SES = {"user_id": "u1", "session_type": "chat", "metadata": {"a": 1}}
 _HOOK = {"url": "http://93.184.216.34/x", "namespaces": [NS]}
+_NSP = "/v1/namespaces/{ns}"
+_Q = "/v1/namespaces/{ns}/queues/{queue}"
+_TICKET = "ab" * 12
+_LEASE = {"lease_id": f"{NS}/{'cd' * 16}"}  # a lease that does not exist: 404 when allowed
+_TXN = {"success": [{"op": "write", "namespace": NS, "key": "t1", "value": 1}]}
 
 SPECS = [
     Spec("ns-get", "GET", "/v1/namespaces/{ns}", "read"),
@@ -506,6 +513,43 @@ SPECS = [
     Spec("webhook-add", "POST", "/v1/webhooks", "admin", ok=201, json=_HOOK),
     Spec("webhook-remove", "DELETE", "/v1/webhooks/{hook_id}", "any", ok=404),
     Spec("webhook-deliveries", "GET", "/v1/webhooks/{hook_id}/deliveries", "any", ok=404),
+    # Memories that supersede (issue 20): a slot's current record and chain are reads.
+    Spec("memory-slot", "GET", f"{_M}/slot", "read", ok=404, query="slot=s/a"),
+    Spec("memory-slot-history", "GET", f"{_M}/slot-history", "read", query="slot=s/a"),
+    Spec(
+        "memory-supersede",
+        "POST",
+        f"{_M}/{{rid}}/supersede",
+        "write",
+        ok=201,
+        json={"content": "newer"},
+    ),
+    # Coordination (issue 19): acting on a namespace's leases, presence, locks and queues
+    # needs write there; reading them needs read.
+    Spec("lease-grant", "POST", "/v1/leases", "write", json={"ttl": 10, "namespace": NS}),
+    Spec("lease-keepalive", "POST", "/v1/leases/keepalive", "write", ok=404, json=_LEASE),
+    Spec("lease-revoke", "POST", "/v1/leases/revoke", "write", ok=404, json=_LEASE),
+    Spec("presence-join", "POST", f"{_NSP}/presence", "write", ok=404, json=_LEASE),
+    Spec("presence", "GET", f"{_NSP}/presence", "read"),
+    Spec("lock-info", "GET", f"{_NSP}/locks/{{key:path}}", "read"),
+    Spec("lock-turn", "GET", f"{_NSP}/lock-turn/{{key:path}}", "read", query=f"ticket={_TICKET}"),
+    Spec("lock-acquire", "POST", f"{_NSP}/lock-acquire/{{key:path}}", "write", json={"ttl": 10}),
+    Spec("lock-release", "POST", f"{_NSP}/lock-release/{{key:path}}", "write", json={"token": 1}),
+    Spec("queue-put", "POST", f"{_Q}/tasks", "write", ok=201, json={"task": {"n": 1}}),
+    Spec("queue-claim", "POST", f"{_Q}/claim", "write", json={"visibility": 5}),
+    Spec("queue-stats", "GET", f"{_Q}/stats", "read"),
+    Spec("queue-dead", "GET", f"{_Q}/dead", "read"),
+    Spec("queue-ack", "POST", f"{_Q}/tasks/{{task_id}}/ack", "write", ok=404, json={"token": 1}),
+    Spec("queue-nack", "POST", f"{_Q}/tasks/{{task_id}}/nack", "write", ok=404, json={"token": 1}),
+    Spec(
+        "queue-extend",
+        "POST",
+        f"{_Q}/tasks/{{task_id}}/extend",
+        "write",
+        ok=404,
+        json={"token": 1, "visibility": 5},
+    ),
+    Spec("transaction", "POST", "/v1/transactions", "write", json=_TXN),
 ]
 
 #: Who calls: (token role, the namespace's default_permission, its per-agent overrides).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hivemem._validate import check_namespace
 from hivemem.engine import ops as o
 from hivemem.engine.restore import (
     MAX_BATCH,
@@ -41,7 +42,7 @@ def _limit(request: Request) -> int:
 
 @endpoint
 async def dump_entries(request: Request, hub: Hub, caller: Caller) -> Response:
-    ns = request.path_params["ns"]
+    ns = check_namespace(request.path_params["ns"])
     op = o.DumpEntries(
         agent=caller.agent, ns=ns, after=query_str(request, "after"), limit=_limit(request)
     )
@@ -55,7 +56,10 @@ async def dump_entries(request: Request, hub: Hub, caller: Caller) -> Response:
 async def dump_events(request: Request, hub: Hub, caller: Caller) -> Response:
     since = query_int(request, "since", 0) or 0
     op = o.DumpEvents(
-        agent=caller.agent, ns=request.path_params["ns"], since=since, limit=_limit(request)
+        agent=caller.agent,
+        ns=check_namespace(request.path_params["ns"]),
+        since=since,
+        limit=_limit(request),
     )
     return json_response({"events": [e.to_dict() for e in await hub.run(caller, op)]})
 
@@ -73,7 +77,7 @@ def _records(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
 async def restore(request: Request, hub: Hub, caller: Caller) -> Response:
     body = await body_of(request, hub)
     fields(body, {"config", "entries", "events", "replace"})
-    ns = request.path_params["ns"]
+    ns = check_namespace(request.path_params["ns"])
     config = body.get("config")
     if config is not None and not isinstance(config, dict):
         raise InvalidArgument("config must be an object or null")

@@ -1,5 +1,8 @@
 """The delivery bookkeeping (engine ops): claims, cursors, the bounded log, disabling.
 
+(The directory sorts before tests/ui: Playwright's sync API leaves an event loop running in
+the main thread for the rest of the session, and these tests run their own.)
+
 Plus the worker against a target it must refuse at delivery time (the address is checked
 before every request, not only when the webhook was added).
 """
