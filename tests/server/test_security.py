@@ -527,8 +527,9 @@ SPECS = [
     # Coordination (issue 19): acting on a namespace's leases, presence, locks and queues
     # needs write there; reading them needs read.
     Spec("lease-grant", "POST", "/v1/leases", "write", json={"ttl": 10, "namespace": NS}),
-    Spec("lease-keepalive", "POST", "/v1/leases/keepalive", "write", ok=404, json=_LEASE),
-    Spec("lease-revoke", "POST", "/v1/leases/revoke", "write", ok=404, json=_LEASE),
+    # An unknown lease is 404 to everyone (ids do not tell whether a lease ever existed).
+    Spec("lease-keepalive", "POST", "/v1/leases/keepalive", "any", ok=404, json=_LEASE),
+    Spec("lease-revoke", "POST", "/v1/leases/revoke", "any", ok=404, json=_LEASE),
     Spec("presence-join", "POST", f"{_NSP}/presence", "write", ok=404, json=_LEASE),
     Spec("presence", "GET", f"{_NSP}/presence", "read"),
     Spec("lock-info", "GET", f"{_NSP}/locks/{{key:path}}", "read"),
@@ -539,14 +540,15 @@ SPECS = [
     Spec("queue-claim", "POST", f"{_Q}/claim", "write", json={"visibility": 5}),
     Spec("queue-stats", "GET", f"{_Q}/stats", "read"),
     Spec("queue-dead", "GET", f"{_Q}/dead", "read"),
-    Spec("queue-ack", "POST", f"{_Q}/tasks/{{task_id}}/ack", "write", ok=404, json={"token": 1}),
-    Spec("queue-nack", "POST", f"{_Q}/tasks/{{task_id}}/nack", "write", ok=404, json={"token": 1}),
+    # A claim token on a task that is gone: claim_lost (409) to whoever may write.
+    Spec("queue-ack", "POST", f"{_Q}/tasks/{{task_id}}/ack", "write", ok=409, json={"token": 1}),
+    Spec("queue-nack", "POST", f"{_Q}/tasks/{{task_id}}/nack", "write", ok=409, json={"token": 1}),
     Spec(
         "queue-extend",
         "POST",
         f"{_Q}/tasks/{{task_id}}/extend",
         "write",
-        ok=404,
+        ok=409,
         json={"token": 1, "visibility": 5},
     ),
     Spec("transaction", "POST", "/v1/transactions", "write", json=_TXN),
