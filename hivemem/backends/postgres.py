@@ -11,8 +11,10 @@
 - Reads run in autocommit (each statement its own snapshot) and take no lock; their audit
   records are buffered and written with the next write (or within 0.2 s), as on SQLite.
 - Watchers: a write NOTIFYs ``hivemem_<schema>`` with each namespace it changed (sent at
-  COMMIT); one listener connection per store wakes that namespace's watchers, and
-  :meth:`Backend.follow` polls the event table every ``poll_interval`` besides.
+  COMMIT); one listener connection per store wakes that namespace's watchers (reading the
+  notifications without a query), and :meth:`Backend.follow` polls the event table every
+  ``poll_interval`` besides. A server's event streams rely on the listener alone
+  (``supports_change_token``: the token moves when it reconnects, waking every watcher).
 - Tables live in one schema (``?schema=name`` in the URL, default ``hivemem``), created by
   the first process that opens it.
 """
@@ -682,6 +684,9 @@ class PostgresBackend(Backend):
 
     name = "postgres"
     shared_between_processes = True
+    # The listener wakes watchers at each NOTIFY; the token only moves when it (re)connects
+    # (what was missed meanwhile), so a server's streams need not poll (as over Redis).
+    supports_change_token = True
 
     def __init__(
         self,
@@ -739,6 +744,7 @@ class PostgresBackend(Backend):
             raise
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
+        self._listen_gen = 0
         self._listener = threading.Thread(
             target=self._listen, name="hivemem-pg-listen", daemon=True
         )
@@ -982,15 +988,23 @@ class PostgresBackend(Backend):
             try:
                 if conn is None:
                     conn = psycopg.connect(self.conninfo, **self._kwargs)
-                    conn.add_notify_handler(lambda n: notifier.notify(n.payload))
                     conn.execute(f"LISTEN {self.channel}")
+                    self._listen_gen += 1
                     notifier.notify()  # what happened while no one listened
                 ready, _, _ = select.select(
                     [conn.fileno(), self._wake_r], [], [], LISTEN_CHECK_SECONDS
                 )
                 if self._wake_r in ready:
                     break
-                conn.execute("SELECT 1")  # reads (and dispatches) pending notifications
+                if not ready:  # quiet: check that the connection still answers
+                    conn.execute("SELECT 1")
+                    continue
+                # Read what arrived without a query: a round trip per wake would cost every
+                # replica (and PostgreSQL) a statement per commit anywhere (docs/scaling.md).
+                pgconn = conn.pgconn
+                pgconn.consume_input()
+                while (note := pgconn.notifies()) is not None:
+                    notifier.notify(note.extra.decode())
             except (psycopg.Error, OSError, ValueError):
                 if conn is not None:
                     with contextlib.suppress(psycopg.Error):
@@ -1000,6 +1014,13 @@ class PostgresBackend(Backend):
         if conn is not None:
             with contextlib.suppress(psycopg.Error):
                 conn.close()
+
+    def change_token(self) -> int:
+        """For the server's change poller: moves when the listener (re)connects.
+
+        The listener itself wakes the watchers of each namespace another process changed.
+        """
+        return self._listen_gen
 
     # ------------------------------------------------------------ server helpers
     def peek(self, ns: str, key: str) -> Any:
