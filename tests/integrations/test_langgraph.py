@@ -986,3 +986,19 @@ async def test_a_graph_runs_async_through_the_store(abackend: Backend) -> None:
     )
     assert out["seen"] == ["likes jazz", "likes tea"]
     assert abackend.store().get(("notes", "ann"), "all").value == {"items": ["likes tea"]}  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- docs
+
+
+def test_docs_blocks_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/langgraph.md's Python blocks run as written (the built-in MiniLM ranks)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(hivemem.__file__).resolve().parent.parent / "docs" / "langgraph.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/langgraph.md", "exec"), {})
+    assert capsys.readouterr().out.strip() == "Ann's cat is called Miso"
