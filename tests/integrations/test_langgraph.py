@@ -2,8 +2,10 @@
 
 Where the semantics overlap, each test runs the same ops on LangGraph's own ``InMemoryStore``
 and compares. Known, documented differences: search returns items in key order (the
-``InMemoryStore`` in insertion order), so result sets are compared without order;
-``InMemoryStore`` supports no TTL; and it keeps listing a namespace whose items were all
+``InMemoryStore`` in insertion order), so result sets are compared without order (semantic
+searches, ordered by score, are compared in order: the fixture is put in key order, so
+ties break alike); ``InMemoryStore`` supports no TTL, so TTLs are compared with LangGraph's
+``PostgresStore`` (``omit_expired``) on a real PostgreSQL; and it keeps listing a namespace whose items were all
 deleted (even one a delete of a missing item named), where its SQL stores and ours list the
 namespaces that hold items: :class:`Reference` drops the empty ones before listing.
 """
@@ -44,7 +46,7 @@ from hivemem.integrations.langgraph import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from conftest import Backend
 
@@ -1002,3 +1004,114 @@ def test_docs_blocks_run(capsys: pytest.CaptureFixture[str]) -> None:
     for block in blocks:
         exec(compile(block, "docs/langgraph.md", "exec"), {})
     assert capsys.readouterr().out.strip() == "Ann's cat is called Miso"
+
+
+# ---------------------------------------------------------------- TTL against PostgresStore
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    from hivemem.testing.postgres import PostgresServer
+
+    with PostgresServer() as server:
+        yield server.url
+
+
+class TimedPostgres:
+    """LangGraph's ``PostgresStore`` (it implements TTL), with time moved by SQL.
+
+    ``advance(s)`` moves every expiry ``s`` seconds closer, which is what ``s`` seconds
+    passing does to it (a refresh sets ``NOW() + ttl``, so later ones stay consistent).
+    The tests keep a minute between any expiry and a look at it, far more than the real
+    time a test takes.
+    """
+
+    def __init__(self, url: str, ttl: dict[str, Any]) -> None:
+        from langgraph.store.postgres import PostgresStore
+
+        self._cm = PostgresStore.from_conn_string(url, ttl={**ttl, "omit_expired": True})  # type: ignore[typeddict-item]
+        self.store = self._cm.__enter__()
+        self.store.setup()
+        with self.store.conn.cursor() as cur:
+            cur.execute("DELETE FROM store")
+
+    def advance(self, seconds: float) -> None:
+        with self.store.conn.cursor() as cur:
+            cur.execute(
+                "UPDATE store SET expires_at = expires_at - make_interval(secs => %s)"
+                " WHERE expires_at IS NOT NULL",
+                (seconds,),
+            )
+
+    def close(self) -> None:
+        self._cm.__exit__(None, None, None)
+
+
+def _ttl_script(store: BaseStore, advance: Callable[[float], None]) -> list[Any]:
+    """TTL operations (minutes, as LangGraph counts) and what a reader then sees."""
+    ns = ("ttl", "x")
+    seen: list[Any] = []
+
+    def look(label: str) -> None:
+        seen.append(
+            (
+                label,
+                {k: view(store.get(ns, k, refresh_ttl=False)) for k in "abcde"},
+                views(store.search(("ttl",), refresh_ttl=False, limit=100)),
+                store.list_namespaces(prefix=("ttl",)),
+            )
+        )
+
+    store.put(ns, "a", {"v": "a"})  # the default TTL
+    store.put(ns, "b", {"v": "b"}, ttl=20)
+    store.put(ns, "c", {"v": "c"}, ttl=None)  # never expires
+    store.put(ns, "d", {"v": "d"})
+    store.put(("ttl", "y"), "e", {"v": "e"}, ttl=3)
+    look("start")
+    advance(5 * 60)
+    seen.append(("get a", view(store.get(ns, "a"))))  # refreshed unless the config says no
+    seen.append(("get d", view(store.get(ns, "d", refresh_ttl=False))))
+    look("5 min")
+    advance(7 * 60)
+    look("12 min")
+    seen.append(("get d, explicit refresh", view(store.get(ns, "d", refresh_ttl=True))))
+    seen.append(("search", views(store.search(("ttl",), limit=100))))  # refreshes all it returns
+    advance(9 * 60)
+    look("21 min")
+    store.put(ns, "a", {"v": "a2"}, ttl=None)  # a put sets the TTL anew: none
+    store.put(ns, "b", {"v": "b2"}, ttl=1)
+    advance(2 * 60)
+    look("23 min")
+    advance(20 * 60)
+    look("43 min")
+    return seen
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"default_ttl": 10},
+        {"default_ttl": 10, "refresh_on_read": True},
+        {"default_ttl": 10, "refresh_on_read": False},
+    ],
+    ids=["default", "refresh", "no-refresh"],
+)
+def test_ttl_matches_postgres_store(
+    backend: Backend, postgres_url: str, config: dict[str, Any]
+) -> None:
+    ours = backend.store(ttl=config)  # type: ignore[arg-type]
+    ref = TimedPostgres(postgres_url, config)
+    try:
+        want = _ttl_script(ref.store, ref.advance)
+    finally:
+        ref.close()
+    got = _ttl_script(ours, backend.clock.advance)
+    assert got == want
+    # The script sees expiries and refreshes happen (it is not trivially equal).
+    looks = {step[0]: step for step in want}
+    assert looks["43 min"][1]["c"] is not None
+    assert looks["43 min"][1]["b"] is None and looks["43 min"][1]["e"] is None
+    assert looks["23 min"][1]["a"] == (("ttl", "x"), "a", {"v": "a2"})
+    refreshed = config.get("refresh_on_read", True)
+    assert (looks["12 min"][1]["a"] is not None) == refreshed
+    assert looks["12 min"][1]["d"] is None and looks["12 min"][3] == [("ttl", "x")]
