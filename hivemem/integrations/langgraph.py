@@ -710,6 +710,13 @@ class HivememStore(BaseStore):
                     raise InvalidArgument(
                         f"LangGraph values are dicts, got {type(op.value).__name__}"
                     )
+                if op.index not in (None, False) and (
+                    not isinstance(op.index, list | tuple)
+                    or not all(isinstance(f, str) and f for f in op.index)
+                ):
+                    raise InvalidArgument(
+                        f"a put's index is None, False or a list of paths, got {op.index!r}"
+                    )
                 # Every key is checked before anything is written.
                 hkey = encode_key(tuple(op.namespace), op.key)
                 if op.value is not None and self._indexes(op):

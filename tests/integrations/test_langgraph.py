@@ -5,9 +5,10 @@ and compares. Known, documented differences: search returns items in key order (
 ``InMemoryStore`` in insertion order), so result sets are compared without order (semantic
 searches, ordered by score, are compared in order: the fixture is put in key order, so
 ties break alike); ``InMemoryStore`` supports no TTL, so TTLs are compared with LangGraph's
-``PostgresStore`` (``omit_expired``) on a real PostgreSQL; and it keeps listing a namespace whose items were all
-deleted (even one a delete of a missing item named), where its SQL stores and ours list the
-namespaces that hold items: :class:`Reference` drops the empty ones before listing.
+``PostgresStore`` (``omit_expired``) on a real PostgreSQL; and it keeps listing a
+namespace whose items were all deleted (even one a delete of a missing item named), where
+its SQL stores and ours list the namespaces that hold items: :class:`Reference` drops the
+empty ones before listing.
 """
 
 from __future__ import annotations
@@ -583,6 +584,9 @@ def test_a_failing_embedder_writes_nothing_and_bad_dims_are_refused(backend: Bac
             backend.store(index=bad)  # type: ignore[arg-type]
     with pytest.raises(hivemem.InvalidArgument, match="384"):
         backend.store(index={"dims": 100, "embed": "hivemem"})
+    for bad_index in ["text", [1], [""]]:
+        with pytest.raises(hivemem.InvalidArgument, match="list of paths"):
+            store.batch([PutOp(("a",), "k3", {"text": "x"}, index=bad_index)])  # type: ignore[arg-type]
     with pytest.raises(hivemem.TooLarge, match="one byte longer"):
         store.put(("long",), "k" * (1024 - len("long/:")), {"text": "x"})
     store.put(("long",), "k" * (1024 - len("long/:")), {"text": "x"}, index=False)
