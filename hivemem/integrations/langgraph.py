@@ -68,7 +68,8 @@ Semantic search, with ``index={"dims": ..., "embed": ..., "fields": [...]}``:
   float32, base64, with the ``dims`` and a digest of the value they were made from. No
   item key starts with ``/``, so they never collide with items, and ``get``, ``search``
   and ``list_namespaces`` skip them; other hivemem clients (the UI, ``get_keys``,
-  exports) see them as plain entries. The item and its vectors are written in one
+  exports, subscribers of ``memory:*`` events) see them as plain entries, and they count
+  towards the namespace's ``max_entries``. The item and its vectors are written in one
   all-or-nothing ``write_many`` with the same TTL, so they expire together; a TTL refresh
   re-writes both; a delete (by any ``HivememStore``) deletes both. An indexed item's key
   must leave one byte for the vectors' key (1,023 bytes, :class:`~hivemem.TooLarge`
@@ -114,6 +115,7 @@ from hivemem._sync import Memory
 from hivemem._validate import MAX_KEY_BYTES, check_namespace
 from hivemem.errors import (
     ConflictError,
+    EmbedderUnavailable,
     InvalidArgument,
     NamespaceNotFound,
     NotFound,
@@ -629,7 +631,12 @@ class HivememStore(BaseStore):
         fields: Any = index.get("fields") or ["$"]
         if isinstance(fields, str) or not all(isinstance(f, str) and f for f in fields):
             raise InvalidArgument(f"index 'fields' must be a list of paths, got {fields!r}")
-        np.float64  # noqa: B018 - fail now, not at the first put, if numpy is missing
+        try:
+            np.float64  # noqa: B018 - fail now, not at the first put, if numpy is missing
+        except EmbedderUnavailable:
+            raise EmbedderUnavailable(
+                "HivememStore(index=...) needs numpy: pip install 'hivemem[semantic]'"
+            ) from None
         self.index_config = {**index, "dims": dims, "fields": list(fields)}
         self.embeddings = embeddings
         self._fields = _tokenized(fields)
