@@ -412,6 +412,21 @@ def test_semantic_search_matches_in_memory_store(backend: Backend) -> None:
     )
 
 
+def test_semantic_search_over_thousands_of_items_matches_in_memory_store(backend: Backend) -> None:
+    """3,000 items read in pages (items and vectors), duplicate texts tying alike."""
+    store = backend.store(index=INDEX, page_size=700)
+    ref = Reference(index=INDEX)
+    rows = catalog(3000, seed=5)
+    ops = _index_ops(rows)
+    for start in range(0, len(ops), 500):
+        store.batch(ops[start : start + 500])
+    _put_one_by_one(ref, rows)
+    for query, prefix in [(QUERIES[0], ()), (QUERIES[3], ("kb",)), (QUERIES[2], ("notes",))]:
+        want = ref.search(prefix, query=query, limit=25)
+        assert_same_ranking(store.search(prefix, query=query, limit=25), want)
+    assert len(store.search((), query=QUERIES[1], limit=5000)) == 3000
+
+
 def test_semantic_search_with_the_real_minilm_matches_in_memory_store(tmp_path: Any) -> None:
     """One backend only (the model is slow here); the others share every line it runs."""
     from hivemem.memories.embed import MiniLMEmbedder
