@@ -327,8 +327,11 @@ def _texts_to_embed(value: Mapping[str, Any], fields: list[_Field]) -> list[tupl
 
 def _digest(value: Any) -> str:
     """A fingerprint of a value: a vector entry is used only for the value it was made from."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    except (TypeError, ValueError) as exc:  # what hivemem's own encoding refuses too
+        raise InvalidArgument(f"value is not JSON-serializable: {exc}") from None
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _pack(vector: list[float]) -> str:

@@ -599,6 +599,10 @@ def test_a_failing_embedder_writes_nothing_and_bad_dims_are_refused(backend: Bac
             backend.store(index=bad)  # type: ignore[arg-type]
     with pytest.raises(hivemem.InvalidArgument, match="384"):
         backend.store(index={"dims": 100, "embed": "hivemem"})
+    with pytest.raises(hivemem.InvalidArgument, match="JSON"):
+        store.put(("a",), "k4", {1: "int key", "text": "x"}, index=False)  # type: ignore[dict-item]
+    with pytest.raises(hivemem.InvalidArgument, match="JSON"):
+        backend.store(index=INDEX).put(("a",), "k4", {1: "int key", "b": "x"}, index=["b"])  # type: ignore[dict-item]
     for bad_index in ["text", [1], [""]]:
         with pytest.raises(hivemem.InvalidArgument, match="list of paths"):
             store.batch([PutOp(("a",), "k3", {"text": "x"}, index=bad_index)])  # type: ignore[arg-type]
