@@ -2,20 +2,25 @@
 
 Where the semantics overlap, each test runs the same ops on LangGraph's own ``InMemoryStore``
 and compares. Known, documented differences: search returns items in key order (the
-``InMemoryStore`` in insertion order), so result sets are compared without order;
-``InMemoryStore`` supports no TTL; and it keeps listing a namespace whose items were all
-deleted (even one a delete of a missing item named), where its SQL stores and ours list the
-namespaces that hold items: :class:`Reference` drops the empty ones before listing.
+``InMemoryStore`` in insertion order), so result sets are compared without order (semantic
+searches, ordered by score, are compared in order: the fixture is put in key order, so
+ties break alike); ``InMemoryStore`` supports no TTL, so TTLs are compared with LangGraph's
+``PostgresStore`` (``omit_expired``) on a real PostgreSQL; and it keeps listing a
+namespace whose items were all deleted (even one a delete of a missing item named), where
+its SQL stores and ours list the namespaces that hold items: :class:`Reference` drops the
+empty ones before listing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from _lg_fixture import BAG_DIMS, QUERIES, abag_embed, bag_embed, catalog
 from langgraph.graph import END, START, StateGraph
 from langgraph.store.base import (
     BaseStore,
@@ -33,9 +38,17 @@ from typing_extensions import TypedDict
 
 import hivemem
 from hivemem._plan import drive
-from hivemem.integrations.langgraph import HivememStore, _caller, decode_key, encode_key
+from hivemem.integrations.langgraph import (
+    HivememStore,
+    _caller,
+    decode_key,
+    encode_key,
+    vector_key,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
     from conftest import Backend
 
 NS = "langgraph"
@@ -322,6 +335,343 @@ def test_search_ignores_query_without_an_index_like_in_memory_store(backend: Bac
     assert views(got) == views(store.search(("shop",), limit=100))
     assert views(got) == views(ref.search(("shop",), query="something red and sweet", limit=100))
     assert all(i.score is None for i in got)
+
+
+# ---------------------------------------------------------------- semantic search (index)
+
+
+INDEX: dict[str, Any] = {"dims": BAG_DIMS, "embed": bag_embed, "fields": ["text", "items[*].text"]}
+
+
+def _index_ops(rows: list[tuple[tuple[str, ...], str, dict[str, Any]]]) -> list[PutOp]:
+    """Puts of the fixture, some with their own ``index`` argument."""
+    ops = []
+    for i, (ns, key, value) in enumerate(rows):
+        index: Any = None
+        if i % 10 == 3:
+            index = False  # stored, never embedded: no score
+        elif i % 7 == 2:
+            index = ["title"]  # this put's own fields
+        elif i % 11 == 4:
+            index = ["items[0].text", "topic"]
+        ops.append(PutOp(ns, key, value, index=index))
+    return ops
+
+
+def _put_one_by_one(
+    store: BaseStore, rows: list[tuple[tuple[str, ...], str, dict[str, Any]]]
+) -> None:
+    for op in _index_ops(rows):
+        store.batch([op])
+
+
+def ranking(items: list[SearchItem]) -> list[tuple[tuple[str, ...], str, dict[str, Any]]]:
+    """The results in the order given (semantic search orders by score)."""
+    return [(i.namespace, i.key, i.value) for i in items]
+
+
+def assert_same_ranking(got: list[SearchItem], want: list[SearchItem]) -> None:
+    assert ranking(got) == ranking(want)
+    for g, w in zip(got, want, strict=True):
+        assert (g.score is None) == (w.score is None), (g.key, g.score, w.score)
+        if w.score is not None:
+            assert g.score == pytest.approx(w.score, abs=1e-5), g.key
+
+
+def test_semantic_search_matches_in_memory_store(backend: Backend) -> None:
+    store = backend.store(index=INDEX)
+    ref = Reference(index=INDEX)
+    rows = catalog(300)
+    store.batch(_index_ops(rows))
+    _put_one_by_one(ref, rows)
+    compared = 0
+    for query in QUERIES:
+        for prefix in [(), ("kb",), ("kb", "team:a/b"), ("notes",)]:
+            for f in [None, {"topic": "cooking"}, {"n": {"$gte": 150}}]:
+                for limit, offset in [(10, 0), (4, 3), (400, 0)]:
+                    want = ref.search(prefix, query=query, filter=f, limit=limit, offset=offset)
+                    got = store.search(prefix, query=query, filter=f, limit=limit, offset=offset)
+                    scored = sum(1 for i in want if i.score is not None)
+                    if offset and scored < len(want):
+                        # A later page that reaches the items without vectors: see
+                        # test_items_without_vectors_come_last_and_page_on.
+                        continue
+                    assert_same_ranking(got, want)
+                    compared += 1
+    assert compared >= 150
+    # Every item comes back, the scored ones first.
+    everything = store.search((), query=QUERIES[0], limit=1000)
+    assert len(everything) == len(rows)
+    scores = [i.score for i in everything]
+    first_none = scores.index(None)
+    assert all(s is not None for s in scores[:first_none])
+    assert all(s is None for s in scores[first_none:])
+    assert scores[:first_none] == sorted(scores[:first_none], reverse=True)  # type: ignore[type-var]
+    assert len(scores) - first_none == sum(
+        1 for i in ref.search((), query="x", limit=1000) if i.score is None
+    )
+
+
+def test_semantic_search_over_thousands_of_items_matches_in_memory_store(backend: Backend) -> None:
+    """3,000 items read in pages (items and vectors), duplicate texts tying alike."""
+    store = backend.store(index=INDEX, page_size=700)
+    ref = Reference(index=INDEX)
+    rows = catalog(3000, seed=5)
+    ops = _index_ops(rows)
+    for start in range(0, len(ops), 500):
+        store.batch(ops[start : start + 500])
+    _put_one_by_one(ref, rows)
+    for query, prefix in [(QUERIES[0], ()), (QUERIES[3], ("kb",)), (QUERIES[2], ("notes",))]:
+        want = ref.search(prefix, query=query, limit=25)
+        assert_same_ranking(store.search(prefix, query=query, limit=25), want)
+    assert len(store.search((), query=QUERIES[1], limit=5000)) == 3000
+
+
+def test_semantic_search_with_the_real_minilm_matches_in_memory_store(tmp_path: Any) -> None:
+    """One backend only (the model is slow here); the others share every line it runs."""
+    from hivemem.memories.embed import MiniLMEmbedder
+
+    model = MiniLMEmbedder()
+
+    def minilm(texts: Sequence[str]) -> list[list[float]]:
+        return model.embed(list(texts)).tolist()  # type: ignore[no-any-return]
+
+    fields = ["text", "items[*].text"]
+    store = HivememStore(
+        url=f"sqlite:///{tmp_path}/minilm.db", index={"embed": "hivemem", "fields": fields}
+    )
+    ref = Reference(index={"dims": 384, "embed": minilm, "fields": fields})
+    rows = catalog(200)
+    # One text per model call on both sides: a batch pads texts to a common length,
+    # which moves the floats a little.
+    _put_one_by_one(store, rows)
+    _put_one_by_one(ref, rows)
+    for query in QUERIES:
+        for prefix, f in [((), None), (("kb",), None), ((), {"n": {"$lt": 120}})]:
+            want = ref.search(prefix, query=query, filter=f, limit=10)
+            got = store.search(prefix, query=query, filter=f, limit=10)
+            assert_same_ranking(got, want)
+    # The model ranks by meaning: the bread question finds a bread item first.
+    top = store.search((), query="how do I bake bread at home", limit=1)[0]
+    assert "bread" in json.dumps(top.value)
+    assert top.score is not None and 0.3 < top.score <= 1.0
+    store.close()
+
+
+def test_items_without_vectors_come_last_and_page_on(backend: Backend) -> None:
+    store = backend.store(index=INDEX)
+    ref = Reference(index=INDEX)
+    for s in (store, ref):
+        s.put(("p",), "a", {"text": "bake bread"})
+        s.put(("p",), "b", {"text": "bread and butter"})
+        s.put(("p",), "c", {"other": "no text field"})
+        s.put(("p",), "d", {"text": "stored only"}, index=False)
+        s.put(("p",), "e", {"text": "   "})  # a text: embedded (all zeros: score 0)
+    got = store.search(("p",), query="bread", limit=10)
+    assert_same_ranking(got, ref.search(("p",), query="bread", limit=10))
+    assert [(i.key, i.score is None) for i in got][-2:] == [("c", True), ("d", True)]
+    assert got[2].key == "e" and got[2].score == 0.0
+    # The first page equals InMemoryStore's; later pages go on where the previous one
+    # stopped (InMemoryStore fills each page's end with the first scoreless items again).
+    pages = [store.search(("p",), query="bread", limit=2, offset=o) for o in (0, 2, 4)]
+    assert [[i.key for i in page] for page in pages] == [["a", "b"], ["e", "c"], ["d"]]
+    assert_same_ranking(pages[0], ref.search(("p",), query="bread", limit=2))
+    assert [i.key for i in ref.search(("p",), query="bread", limit=2, offset=2)] == ["e", "c"]
+    assert [i.key for i in ref.search(("p",), query="bread", limit=2, offset=4)] == ["c", "d"]
+    # Without a query (or on a store without index) the search is the plain one.
+    assert all(i.score is None for i in store.search(("p",), limit=10))
+    assert HivememStore(store.memory).search(("p",), query="bread")[0].score is None
+
+
+def test_vectors_follow_puts_updates_and_deletes(backend: Backend) -> None:
+    store = backend.store(index=INDEX)
+    ref = Reference(index=INDEX)
+    mem = store.memory
+    ns = ("kb", "odd:/%\tlabel", "ünï")
+    vkey = vector_key(encode_key(ns, "k:1"))
+    for s in (store, ref):
+        s.put(ns, "k:1", {"text": "apple pie with cinnamon"})
+        s.put(ns, "k:2", {"text": "a diesel car engine"})
+    first = mem.get_entry(NS, vkey)
+    assert first is not None and set(first.value["vectors"]) == {"text"}
+    assert_same_ranking(
+        store.search(("kb",), query="apple pie"), ref.search(("kb",), query="apple pie")
+    )
+    assert store.search(("kb",), query="apple pie")[0].key == "k:1"
+    # An update re-embeds: the item now ranks by its new text, its vectors are replaced.
+    for s in (store, ref):
+        s.put(ns, "k:1", {"text": "car engine oil change", "items": [{"text": "diesel"}]})
+    second = mem.get_entry(NS, vkey)
+    assert second is not None and second.value["digest"] != first.value["digest"]
+    assert set(second.value["vectors"]) == {"text", "items[*].text"}
+    for query in ["apple pie", "car engine", "diesel"]:
+        assert_same_ranking(store.search(("kb",), query=query), ref.search(("kb",), query=query))
+    # Fields given per put replace the configured ones for that put.
+    for s in (store, ref):
+        s.put(ns, "k:3", {"text": "a diesel car engine", "title": "apple pie"}, index=["title"])
+    assert set(mem.get_entry(NS, vector_key(encode_key(ns, "k:3"))).value["vectors"]) == {"title"}  # type: ignore[union-attr]
+    assert_same_ranking(store.search(ns, query="apple pie"), ref.search(ns, query="apple pie"))
+    assert store.search(ns, query="apple pie")[0].key == "k:3"
+    # A delete takes the vectors with it.
+    for s in (store, ref):
+        s.delete(ns, "k:1")
+    assert mem.get_entry(NS, vkey) is None
+    assert_same_ranking(store.search(("kb",), query="car"), ref.search(("kb",), query="car"))
+    assert [i.key for i in store.search(("kb",), query="car")] == ["k:2", "k:3"]
+    # Vectors never show as items or namespaces.
+    assert [i.key for i in store.search((), limit=100)] == ["k:2", "k:3"]
+    assert store.list_namespaces() == [ns]
+    assert store.get(ns, "k:2") is not None and store.get(ns, "k:1") is None
+
+
+def test_an_update_without_texts_drops_the_old_vectors(backend: Backend) -> None:
+    """A put replaces the item's vectors; InMemoryStore keeps those of the earlier value."""
+    store = backend.store(index=INDEX)
+    mem = store.memory
+    store.put(("a",), "k", {"text": "apple pie"})
+    store.put(("a",), "k", {"text": "apple pie"}, index=False)
+    assert mem.get_entry(NS, vector_key("a/:k")) is None
+    assert store.search(("a",), query="apple pie")[0].score is None
+    store.put(("a",), "k", {"text": "apple pie"})
+    store.put(("a",), "k", {"title": "no configured field"})
+    assert mem.get_entry(NS, vector_key("a/:k")) is None
+    # "$" as a put's own field embeds the whole value (as it does in the configuration).
+    store.put(("a",), "k", {"title": "apple pie"}, index=["$"])
+    found = store.search(("a",), query="apple pie")
+    assert found[0].score is not None and found[0].score > 0.5
+    assert set(mem.get_entry(NS, vector_key("a/:k")).value["vectors"]) == {"$"}  # type: ignore[union-attr]
+
+
+def test_a_value_written_without_the_index_is_not_scored_by_stale_vectors(
+    backend: Backend,
+) -> None:
+    indexed = backend.store(index=INDEX)
+    plain = backend.store("other")
+    indexed.put(("a",), "k", {"text": "apple pie"})
+    indexed.put(("a",), "same", {"text": "apple pie"})
+    plain.put(("a",), "k", {"text": "car engine"})  # vectors left as they were
+    plain.put(("a",), "same", {"text": "apple pie"})  # the same value: still described
+    found = {i.key: i.score for i in indexed.search(("a",), query="apple pie")}
+    assert found["k"] is None
+    assert found["same"] is not None and found["same"] > 0.99
+    plain.delete(("a",), "same")  # any store's delete removes the vectors
+    assert indexed.memory.get_entry(NS, vector_key("a/:same")) is None
+
+
+def test_embedding_happens_once_at_put_and_only_the_query_at_search(backend: Backend) -> None:
+    calls: list[list[str]] = []
+
+    def counting(texts: Sequence[str]) -> list[list[float]]:
+        calls.append(list(texts))
+        return bag_embed(texts)
+
+    store = backend.store(index={"dims": BAG_DIMS, "embed": counting, "fields": ["text"]})
+    rows = catalog(120)
+    store.batch([PutOp(ns, key, value) for ns, key, value in rows])
+    texts = {v["text"] for _, _, v in rows if "text" in v}
+    assert len(calls) == 1 and sorted(calls[0]) == sorted(texts)  # each distinct text once
+    calls.clear()
+    for query in QUERIES:
+        store.search(("kb",), query=query, limit=5)
+    assert calls == [[q] for q in QUERIES]
+    # Another store (another process, in real use) searches the same vectors.
+    other = backend.store("other", index={"dims": BAG_DIMS, "embed": counting, "fields": ["text"]})
+    assert ranking(other.search((), query=QUERIES[1])) == ranking(
+        store.search((), query=QUERIES[1])
+    )
+
+
+def test_a_failing_embedder_writes_nothing_and_bad_dims_are_refused(backend: Backend) -> None:
+    def broken(texts: Sequence[str]) -> list[list[float]]:
+        raise RuntimeError("embedding service down")
+
+    store = backend.store(index={"dims": BAG_DIMS, "embed": broken})
+    with pytest.raises(RuntimeError, match="service down"):
+        store.put(("a",), "k", {"text": "x"})
+    assert store.get(("a",), "k") is None
+    store.put(("a",), "k", {"text": "x"}, index=False)  # nothing to embed: stored
+    wrong = backend.store(index={"dims": 8, "embed": bag_embed})
+    with pytest.raises(hivemem.InvalidArgument, match=r"64-dimensional.*dims=8"):
+        wrong.put(("a",), "k2", {"text": "x"})
+    assert wrong.get(("a",), "k2") is None
+    for bad in [{"dims": 8}, {"dims": 0, "embed": bag_embed}, {"embed": bag_embed}]:
+        with pytest.raises(hivemem.InvalidArgument):
+            backend.store(index=bad)  # type: ignore[arg-type]
+    with pytest.raises(hivemem.InvalidArgument, match="384"):
+        backend.store(index={"dims": 100, "embed": "hivemem"})
+    with pytest.raises(hivemem.InvalidArgument, match="JSON"):
+        store.put(("a",), "k4", {1: "int key", "text": "x"}, index=False)  # type: ignore[dict-item]
+    with pytest.raises(hivemem.InvalidArgument, match="JSON"):
+        backend.store(index=INDEX).put(("a",), "k4", {1: "int key", "b": "x"}, index=["b"])  # type: ignore[dict-item]
+    for bad_index in ["text", [1], [""]]:
+        with pytest.raises(hivemem.InvalidArgument, match="list of paths"):
+            store.batch([PutOp(("a",), "k3", {"text": "x"}, index=bad_index)])  # type: ignore[arg-type]
+    with pytest.raises(hivemem.TooLarge, match="one byte longer"):
+        store.put(("long",), "k" * (1024 - len("long/:")), {"text": "x"})
+    store.put(("long",), "k" * (1024 - len("long/:")), {"text": "x"}, index=False)
+
+
+def test_indexed_items_and_their_vectors_expire_and_refresh_together(backend: Backend) -> None:
+    store = backend.store(index=INDEX)
+    mem = store.memory
+    store.put(("t",), "a", {"text": "apple pie"}, ttl=1)
+    store.put(("t",), "b", {"text": "apple tart"}, ttl=1)
+    assert mem.get_entry(NS, vector_key("t/:a")).expires_at == backend.clock.now + 60  # type: ignore[union-attr]
+    backend.clock.advance(50)
+    assert store.get(("t",), "a") is not None  # refreshes the item and its vectors
+    assert mem.get_entry(NS, vector_key("t/:a")).expires_at == backend.clock.now + 60  # type: ignore[union-attr]
+    backend.clock.advance(20)
+    found = store.search(("t",), query="apple pie")  # b expired; a refreshed again
+    assert [(i.key, i.score is not None) for i in found] == [("a", True)]
+    assert mem.get_entry(NS, vector_key("t/:b")) is None
+    backend.clock.advance(50)
+    assert store.search(("t",), query="apple pie")[0].score is not None
+    backend.clock.advance(61)
+    assert store.search(("t",), query="apple pie") == []
+    assert mem.get_entry(NS, vector_key("t/:a")) is None
+
+
+async def test_async_semantic_search_with_an_async_embedder(abackend: Backend) -> None:
+    index = {"dims": BAG_DIMS, "embed": abag_embed, "fields": ["text", "items[*].text"]}
+    store = abackend.store(index=index)
+    ref = Reference(index=index)  # type: ignore[arg-type]
+    rows = catalog(90)
+    await store.abatch(_index_ops(rows))
+    for op in _index_ops(rows):
+        await ref.abatch([op])
+    for query in QUERIES:
+        got = await store.asearch(("kb",), query=query, limit=8)
+        assert_same_ranking(got, await ref.asearch(("kb",), query=query, limit=8))
+    sync_store = abackend.store(index=INDEX)
+    assert ranking(sync_store.search((), query=QUERIES[2])) == ranking(
+        await store.asearch((), query=QUERIES[2])
+    )
+
+
+def test_a_graph_node_searches_by_meaning(backend: Backend) -> None:
+    rows = catalog(150)
+    tops = []
+    for s in (backend.store(index=INDEX), Reference(index=INDEX)):
+        _put_one_by_one(s, rows)
+        tops.append(_search_graph(s).invoke({"query": QUERIES[4], "top": []})["top"])
+    assert tops[0] == tops[1] and len(tops[0]) == 3
+
+
+class Ask(TypedDict):
+    query: str
+    top: list[list[Any]]
+
+
+def _search_graph(store: BaseStore) -> Any:
+    def ask(state: Ask, *, store: BaseStore) -> dict[str, Any]:
+        found = store.search(("kb",), query=state["query"], limit=3)
+        return {"top": [[list(i.namespace), i.key, round(i.score or 0.0, 5)] for i in found]}
+
+    builder = StateGraph(Ask)
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "ask")
+    builder.add_edge("ask", END)
+    return builder.compile(store=store)
 
 
 # ---------------------------------------------------------------- list_namespaces
@@ -661,3 +1011,130 @@ async def test_a_graph_runs_async_through_the_store(abackend: Backend) -> None:
     )
     assert out["seen"] == ["likes jazz", "likes tea"]
     assert abackend.store().get(("notes", "ann"), "all").value == {"items": ["likes tea"]}  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- docs
+
+
+def test_docs_blocks_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/langgraph.md's Python blocks run as written (the built-in MiniLM ranks)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(hivemem.__file__).resolve().parent.parent / "docs" / "langgraph.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/langgraph.md", "exec"), {})
+    assert capsys.readouterr().out.strip() == "Ann's cat is called Miso"
+
+
+# ---------------------------------------------------------------- TTL against PostgresStore
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    from hivemem.testing.postgres import PostgresServer
+
+    with PostgresServer() as server:
+        yield server.url
+
+
+class TimedPostgres:
+    """LangGraph's ``PostgresStore`` (it implements TTL), with time moved by SQL.
+
+    ``advance(s)`` moves every expiry ``s`` seconds closer, which is what ``s`` seconds
+    passing does to it (a refresh sets ``NOW() + ttl``, so later ones stay consistent).
+    The tests keep a minute between any expiry and a look at it, far more than the real
+    time a test takes.
+    """
+
+    def __init__(self, url: str, ttl: dict[str, Any]) -> None:
+        from langgraph.store.postgres import PostgresStore
+
+        self._cm = PostgresStore.from_conn_string(url, ttl={**ttl, "omit_expired": True})  # type: ignore[typeddict-item]
+        self.store = self._cm.__enter__()
+        self.store.setup()
+        with self.store.conn.cursor() as cur:
+            cur.execute("DELETE FROM store")
+
+    def advance(self, seconds: float) -> None:
+        with self.store.conn.cursor() as cur:
+            cur.execute(
+                "UPDATE store SET expires_at = expires_at - make_interval(secs => %s)"
+                " WHERE expires_at IS NOT NULL",
+                (seconds,),
+            )
+
+    def close(self) -> None:
+        self._cm.__exit__(None, None, None)
+
+
+def _ttl_script(store: BaseStore, advance: Callable[[float], None]) -> list[Any]:
+    """TTL operations (minutes, as LangGraph counts) and what a reader then sees."""
+    ns = ("ttl", "x")
+    seen: list[Any] = []
+
+    def look(label: str) -> None:
+        seen.append(
+            (
+                label,
+                {k: view(store.get(ns, k, refresh_ttl=False)) for k in "abcde"},
+                views(store.search(("ttl",), refresh_ttl=False, limit=100)),
+                store.list_namespaces(prefix=("ttl",)),
+            )
+        )
+
+    store.put(ns, "a", {"v": "a"})  # the default TTL
+    store.put(ns, "b", {"v": "b"}, ttl=20)
+    store.put(ns, "c", {"v": "c"}, ttl=None)  # never expires
+    store.put(ns, "d", {"v": "d"})
+    store.put(("ttl", "y"), "e", {"v": "e"}, ttl=3)
+    look("start")
+    advance(5 * 60)
+    seen.append(("get a", view(store.get(ns, "a"))))  # refreshed unless the config says no
+    seen.append(("get d", view(store.get(ns, "d", refresh_ttl=False))))
+    look("5 min")
+    advance(7 * 60)
+    look("12 min")
+    seen.append(("get d, explicit refresh", view(store.get(ns, "d", refresh_ttl=True))))
+    seen.append(("search", views(store.search(("ttl",), limit=100))))  # refreshes all it returns
+    advance(9 * 60)
+    look("21 min")
+    store.put(ns, "a", {"v": "a2"}, ttl=None)  # a put sets the TTL anew: none
+    store.put(ns, "b", {"v": "b2"}, ttl=1)
+    advance(2 * 60)
+    look("23 min")
+    advance(20 * 60)
+    look("43 min")
+    return seen
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"default_ttl": 10},
+        {"default_ttl": 10, "refresh_on_read": True},
+        {"default_ttl": 10, "refresh_on_read": False},
+    ],
+    ids=["default", "refresh", "no-refresh"],
+)
+def test_ttl_matches_postgres_store(
+    backend: Backend, postgres_url: str, config: dict[str, Any]
+) -> None:
+    ours = backend.store(ttl=config)  # type: ignore[arg-type]
+    ref = TimedPostgres(postgres_url, config)
+    try:
+        want = _ttl_script(ref.store, ref.advance)
+    finally:
+        ref.close()
+    got = _ttl_script(ours, backend.clock.advance)
+    assert got == want
+    # The script sees expiries and refreshes happen (it is not trivially equal).
+    looks = {step[0]: step for step in want}
+    assert looks["43 min"][1]["c"] is not None
+    assert looks["43 min"][1]["b"] is None and looks["43 min"][1]["e"] is None
+    assert looks["23 min"][1]["a"] == (("ttl", "x"), "a", {"v": "a2"})
+    refreshed = config.get("refresh_on_read", True)
+    assert (looks["12 min"][1]["a"] is not None) == refreshed
+    assert looks["12 min"][1]["d"] is None and looks["12 min"][3] == [("ttl", "x")]

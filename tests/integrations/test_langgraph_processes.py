@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -141,3 +141,65 @@ def test_graphs_in_two_processes_see_each_others_memories(tmp_path: Path) -> Non
                 e.key: e.owner for e in store.memory.list_entries("langgraph", prefix="notes/")
             }
             assert owners == {"notes/alice/:log": "alice", "notes/bob/:log": "bob"}
+
+
+def _run(args: list[str]) -> str:
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("_langgraph_index_agent.py")), *args],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE * 3,
+        env=_env(),
+    )
+    assert done.returncode == 0, f"{args[0]} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_a_graph_in_another_process_searches_by_meaning_what_one_process_stored(
+    tmp_path: Path,
+) -> None:
+    """Issue 16, item 5: one process puts with ``index``, another's graph node searches."""
+    from _langgraph_index_agent import FIELDS, ITEMS, build, puts
+    from _lg_fixture import QUERIES, catalog
+    from langgraph.store.base import get_text_at_path
+    from langgraph.store.memory import InMemoryStore
+
+    from hivemem.memories.embed import MiniLMEmbedder
+
+    with _serve(tmp_path) as (url, admin):
+        writer, reader = _agent_token(url, admin, "writer"), _agent_token(url, admin, "reader")
+        stored = json.loads(_run(["put", url, writer]))
+        searched = json.loads(_run(["search", url, reader]))
+        with HivememStore(url=url, token=admin) as plain:
+            owners = {e.owner for e in plain.memory.list_entries("langgraph", limit=1000).items}
+            assert owners == {"writer"}
+            assert len(plain.search((), limit=1000)) == ITEMS  # vectors are not items
+
+    # The reference: LangGraph's InMemoryStore with the same model, fed the same vectors
+    # (every distinct text embedded in one call, in the order the writer's batch met them).
+    model = MiniLMEmbedder()
+    texts = list(
+        dict.fromkeys(
+            text
+            for _, _, value in catalog(ITEMS)
+            for f in FIELDS
+            for text in get_text_at_path(value, f)
+        )
+    )
+    cache = dict(zip(texts, model.embed(texts).tolist(), strict=True))
+
+    def embed(batch: Any) -> list[list[float]]:
+        missing = [t for t in batch if t not in cache]
+        if missing:
+            cache.update(zip(missing, model.embed(missing).tolist(), strict=True))
+        return [cache[t] for t in batch]
+
+    ref = InMemoryStore(index={"dims": 384, "embed": embed, "fields": FIELDS})
+    for op in puts():
+        ref.batch([op])
+    expected = build(ref).invoke({"queries": QUERIES, "top": []})["top"]
+    assert stored == {"stored": sum(1 for ns, _, _ in catalog(ITEMS) if ns[0] == "kb")}
+    assert [(ns, key) for ns, key, _ in searched] == [(ns, key) for ns, key, _ in expected]
+    for (_, _, got), (_, _, want) in zip(searched, expected, strict=True):
+        assert abs(got - want) < 1e-5
+    assert len({key for _, key, _ in searched}) > 1  # different queries, different answers
