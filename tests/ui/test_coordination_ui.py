@@ -100,6 +100,20 @@ def test_locks_show_holder_and_token_until_released(
     expect(page.locator("#locks-info")).to_have_text("No lock is held.")
 
 
+def test_an_expired_hold_leaves_without_a_sweep(
+    page: Page, site: Site, coord: dict[str, str]
+) -> None:
+    """A holder that dies (never releases, no sweeper runs here) leaves at its expiry."""
+    _open_page(page, site, site.reader, f"#/ns/{NS}/coordination", "coordination")
+    page.wait_for_selector("#live-state:text('live')")
+    lk = site.client(site.writer).try_lock(NS, "short/" + LOCK[:150], ttl=2.0)
+    assert lk is not None
+    row = page.locator(f"#locks tr[data-lock={json.dumps(lk.name)}]")
+    expect(row.locator("td.token")).to_have_text(str(lk.token))
+    expect(row).to_have_count(0, timeout=15_000)
+    expect(page.locator("#locks-info")).to_have_text("No lock is held.")
+
+
 def test_queue_depths_follow_put_claim_ack_and_dead_letters(
     page: Page, site: Site, coord: dict[str, str]
 ) -> None:

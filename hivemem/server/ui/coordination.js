@@ -41,7 +41,9 @@ export async function coordinationView(ctx, ns) {
   const lockInfo = h("p", { class: "muted", id: "locks-info" });
   const lockMore = h("button", { type: "button", id: "locks-more", hidden: true }, "More locks");
   let lockCursor = null;
+  let soonest = Infinity; // the earliest expiry of a hold on screen (Unix seconds)
   function lockRow(lk) {
+    if (lk.expires_at) soonest = Math.min(soonest, lk.expires_at);
     return h("tr", { dataset: { lock: lk.name } },
       h("td", { class: "key" }, lk.name),
       h("td", { class: "clip", title: lk.holder }, lk.holder),
@@ -51,7 +53,10 @@ export async function coordinationView(ctx, ns) {
   }
   async function loadLocks(cursor) {
     const page = await api("GET", `${nsPath(ns)}/locks`, { query: { limit: PAGE, cursor } });
-    if (!cursor) lockBody.replaceChildren();
+    if (!cursor) {
+      lockBody.replaceChildren();
+      soonest = Infinity;
+    }
     lockBody.append(...page.items.map(lockRow));
     lockCursor = page.next_cursor;
     lockMore.hidden = !lockCursor;
@@ -146,11 +151,23 @@ export async function coordinationView(ctx, ns) {
         await loadDead();
         updated.textContent = `Updated ${when(Date.now() / 1000)}`;
       } while (again);
+      expireSoon();
     })();
     try { await loading; } finally { loading = null; }
     return undefined;
   }
   refresh.addEventListener("click", () => guard(reload));
+
+  // A hold ends at its expiry whether or not a sweep announces it (lock:expired comes only
+  // when the store sweeps): reload then, while this view is on screen.
+  let expiryTimer = null;
+  function expireSoon() {
+    clearTimeout(expiryTimer);
+    if (soonest === Infinity) return;
+    const ms = Math.max(0, soonest * 1000 - Date.now()) + 250;
+    if (ms > 3_600_000) return;
+    expiryTimer = setTimeout(() => { if (root.isConnected) guard(reload); }, ms);
+  }
 
   await reload();
   let timer = null;
@@ -169,7 +186,7 @@ export async function coordinationView(ctx, ns) {
     onError: (err) => ctx.status(`Live events: ${err.message}`, "error"),
   });
 
-  return h("section", null,
+  const root = h("section", null,
     h("h1", null, h("span", { class: "name" }, ns), " ", liveBadge),
     namespaceTabs(ns, "coordination"),
     h("div", { class: "row" }, refresh, updated),
@@ -187,4 +204,5 @@ export async function coordinationView(ctx, ns) {
       h("h2", { id: "presence-h" }, "Present agents"),
       table("presence", "presence", [["Agent"], ["Since", "w8"], ["Info", "p40"]], presenceBody),
       presenceInfo));
+  return root;
 }
