@@ -148,3 +148,28 @@ def test_a_reader_sees_history_without_restore(page: Page, site: Site, entry: st
     expect(page.locator("#diff-summary")).to_have_text("Version 5 holds the current value.")
     assert page.locator("#restore").count() == 0
     assert_layout(page)
+
+
+def test_a_deleted_entry_is_restored_from_its_history(
+    page: Page, site: Site, entry: str, console: Console
+) -> None:
+    """A deleted key's page still lists its versions; a restore creates it again (if absent)."""
+    console.expect(404)  # the read of the key, which is gone
+    alice = site.client(site.writer)
+    assert alice.delete(NS, entry) is True
+    _open_entry(page, site, site.writer, entry)
+    expect(page.locator("#no-entry")).to_be_visible()
+    expect(page.locator("#versions tbody tr")).to_have_count(6)
+    assert page.locator("#versions tbody tr").first.inner_text().count("deleted") == 1
+    assert page.locator("#versions tbody tr").first.locator("button").is_disabled()
+    page.get_by_role("button", name="Compare version 3 (revision", exact=False).click()
+    expect(page.locator("#diff-h")).to_have_text("Version 3 → no current value")
+    assert page.locator("#diff .same").count() == 0 and page.locator("#diff .del").count() > 40
+    assert_layout(page)
+    page.click("#restore")
+    page.wait_for_selector("main[data-view=entry] #entry-json")
+    stored = alice.get_entry(NS, entry)
+    assert stored is not None and stored.value == _value(2)
+    expect(page.locator("#entry-version")).to_have_text(str(stored.version))
+    assert json.loads(page.inner_text("#entry-json")) == _value(2)
+    expect(page.locator("#versions tbody tr")).to_have_count(7)

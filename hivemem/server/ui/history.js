@@ -132,13 +132,16 @@ export function historySection(ctx, ns, key, opts) {
   older.addEventListener("click", () => guard(() => load(last)));
 
   function show(v) {
-    const base = opts.current();
+    // No live entry (deleted, expired): compare with nothing; a restore then creates it.
+    const base = opts.current() || { version: 0, value: undefined };
     chosen = { version: v, base };
-    const rows = diffLines(canonical(v.value), canonical(base.value));
+    const rows = diffLines(canonical(v.value), base.version ? canonical(base.value) : "");
     const changes = rows.filter((r) => r.op !== " ").length;
     notices.replaceChildren();
     const parts = [
-      h("h3", { id: "diff-h" }, `Version ${v.version} → current version ${base.version}`),
+      h("h3", { id: "diff-h" }, base.version
+        ? `Version ${v.version} → current version ${base.version}`
+        : `Version ${v.version} → no current value`),
       h("p", { class: "muted", id: "diff-summary" }, changes
         ? `“-” lines are version ${v.version}'s, “+” lines the current value's (${changes} line${changes === 1 ? "" : "s"} differ).`
         : `Version ${v.version} holds the current value.`),
@@ -148,7 +151,9 @@ export function historySection(ctx, ns, key, opts) {
       const restore = h("button", { type: "button", class: "primary", id: "restore" }, `Restore version ${v.version}`);
       restore.addEventListener("click", () => guard(() => doRestore(restore)));
       parts.push(h("div", { class: "row" }, restore,
-        h("span", { class: "muted" }, `Writes version ${v.version}'s value as a new version, only if the entry is still at version ${base.version}.`)));
+        h("span", { class: "muted" }, base.version
+          ? `Writes version ${v.version}'s value as a new version, only if the entry is still at version ${base.version}.`
+          : `Writes version ${v.version}'s value back, only if the key still holds no value.`)));
     }
     fill(panel, parts);
     panel.querySelector("#diff-h").scrollIntoView({ block: "nearest" });
@@ -167,7 +172,7 @@ export function historySection(ctx, ns, key, opts) {
       if (exc instanceof ApiError && exc.status === 409) {
         const now = exc.details.current_version;
         fill(notices, h("div", { class: "notice conflict", id: "restore-conflict", role: "alert" },
-          `Not restored: the entry changed since this comparison — it was version ${base.version}, it is now `
+          `Not restored: the entry changed since this comparison — it was ${base.version ? `version ${base.version}` : "absent"}, it is now `
           + (now ? `version ${now}` : "deleted")
           + ". Nothing was overwritten. Compare again against the current value to restore."));
         return;
@@ -195,9 +200,9 @@ export function historySection(ctx, ns, key, opts) {
     if (ev.key !== key || !/^memory:/.test(ev.type)) return;
     clearTimeout(timer);
     timer = setTimeout(() => guard(() => load(undefined)), 150);
-    if (chosen && ev.version !== chosen.base.version && ev.type === "memory:write" && ev.version > chosen.base.version) {
+    if (chosen && ev.type === "memory:write" && ev.version > chosen.base.version) {
       fill(notices, h("div", { class: "notice warn", id: "history-changed" },
-        `${ev.agent_id} changed this entry to version ${ev.version} after this comparison (against version ${chosen.base.version}); `
+        `${ev.agent_id} changed this entry to version ${ev.version} after this comparison (against ${chosen.base.version ? `version ${chosen.base.version}` : "no value"}); `
         + "restoring it now will be refused. Compare again to restore."));
     }
   }

@@ -504,7 +504,11 @@ export async function entryView(ctx, ns, key) {
   const canWrite = can(levelOf(info, ctx.me), "write");
   const crumbs = h("p", null, h("a", { href: nsHref(ns) }, `← ${ns}`));
   if (entry === null) {
-    return h("section", null, crumbs, h("h1", { class: "name" }, key), h("p", { class: "notice warn" }, "No such key (or it expired or was deleted)."));
+    // Its history may still hold it: a deleted version can be restored (as a create).
+    const history = historySection(ctx, ns, key, { current: () => null, canWrite, restored: () => ctx.reload() });
+    await history.loaded;
+    return h("section", null, crumbs, h("h1", { class: "name" }, key),
+      h("p", { class: "notice warn", id: "no-entry" }, "No such key (or it expired or was deleted)."), history.node);
   }
   let shown = entry; // the stored state on screen
   let base = entry.version; // the version the editor edits
