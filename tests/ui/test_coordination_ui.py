@@ -326,6 +326,8 @@ def test_webhooks_page_lists_deliveries(page: Page, hooks: Site, console: Consol
     assert attempts == sorted(attempts, reverse=True) and attempts[0] >= 3
     assert_layout(page)
     shot(page, "webhooks")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert_layout(page)
     # An agent that administers no namespace of theirs sees none of them.
     page.evaluate(
         "t => { sessionStorage.clear(); sessionStorage.setItem('hivemem.token', t); }",
