@@ -158,6 +158,40 @@ def test_queue_depths_follow_put_claim_ack_and_dead_letters(
     assert_layout(page)
 
 
+def test_depths_update_during_a_flood_of_puts(
+    page: Page, site: Site, coord: dict[str, str]
+) -> None:
+    """Events every few ms do not postpone the page's reload until they stop."""
+    q = site.client(site.writer).queue(NS, "flood")
+    q.put({"n": -1})
+    _open_page(page, site, site.reader, f"#/ns/{NS}/coordination", "coordination")
+    page.wait_for_selector("#live-state:text('live')")
+    expect(page.locator("#queues tr[data-queue='flood'] td.ready")).to_have_text("1")
+    done = threading.Event()
+
+    def flood() -> None:
+        mem = site.client(site.writer)
+        try:
+            for i in range(400):
+                mem.queue(NS, "flood").put({"n": i})
+                if done.is_set():
+                    return
+                done.wait(0.01)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=flood)
+    thread.start()
+    try:
+        expect(page.locator("#queues tr[data-queue='flood'] td.ready")).not_to_have_text("1")
+        assert not done.is_set(), "the page showed the new depth only after the flood"
+    finally:
+        done.set()
+        thread.join(30)
+    total = q.stats()["ready"]
+    expect(page.locator("#queues tr[data-queue='flood'] td.ready")).to_have_text(str(total))
+
+
 def test_presence_shows_joined_agents(page: Page, site: Site, coord: dict[str, str]) -> None:
     """Agents that join appear with their info; a revoked lease takes its agent away."""
     _open_page(page, site, site.reader, f"#/ns/{NS}/coordination", "coordination")

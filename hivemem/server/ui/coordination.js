@@ -174,8 +174,8 @@ export async function coordinationView(ctx, ns) {
   ctx.follow(ns, info.revision, {
     onEvent: (ev) => {
       if (!COORD_EVENT.test(ev.type)) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => guard(reload), 150);
+      // At most one reload per 150 ms however busy the queues are (never postponed forever).
+      timer ??= setTimeout(() => { timer = null; guard(reload); }, 150);
     },
     onState: (s, detail) => {
       liveBadge.textContent = s;

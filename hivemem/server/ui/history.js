@@ -198,8 +198,7 @@ export function historySection(ctx, ns, key, opts) {
   let timer = null;
   function onEvent(ev) {
     if (ev.key !== key || !/^memory:/.test(ev.type)) return;
-    clearTimeout(timer);
-    timer = setTimeout(() => guard(() => load(undefined)), 150);
+    timer ??= setTimeout(() => { timer = null; guard(() => load(undefined)); }, 150);
     if (chosen && ev.type === "memory:write" && ev.version > chosen.base.version) {
       fill(notices, h("div", { class: "notice warn", id: "history-changed" },
         `${ev.agent_id} changed this entry to version ${ev.version} after this comparison (against ${chosen.base.version ? `version ${chosen.base.version}` : "no value"}); `
