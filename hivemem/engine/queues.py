@@ -536,12 +536,12 @@ def queue_dead_letters(ctx: Ctx, op: o.QueueDeadLetters) -> list[Task]:
 
 
 def list_queues(ctx: Ctx, op: o.ListQueues) -> Page[QueueInfo]:
-    """The namespace's queues in name order, with their counts.
+    """The namespace's queues with their counts, in the order of their records' keys.
 
     Queues have no index of their own: each step scans one row after the previous queue's
     records (``<name>/`` then a character above every one a record key uses), so a page of
-    ``limit`` queues costs ``limit + 1`` one-row scans and ``limit`` reads, however many
-    tasks the queues hold.
+    ``limit`` queues costs ``limit + 1`` one-row scans and one read of their meta records,
+    however many tasks the queues hold.
     """
     limit = op.limit
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_QUEUE_LIST:
@@ -551,18 +551,28 @@ def list_queues(ctx: Ctx, op: o.ListQueues) -> Page[QueueInfo]:
     info = apply._namespace(ctx, op, op.ns, READ)
     base = internal_key(KIND, "")
     after = _past(base, apply._decode_cursor(op.cursor)) if op.cursor else None
-    items: list[QueueInfo] = []
+    names: list[str] = []
+    more = False
     while True:
         rows = ctx.tx.entries_scan(info.name, base, after, 1)
         if not rows:
-            return Page(items, None)
-        name = rows[0][0][len(base) :].partition("/")[0]
-        if len(items) == limit:
-            return Page(items, apply._encode_cursor(items[-1].name))
-        q = _Queue(ctx, info.name, name)
-        m = q.meta
-        items.append(QueueInfo(name, m["ready"], m["claimed"], m["delayed"], m["dead"], info.name))
-        after = _past(base, name)
+            break
+        if len(names) == limit:
+            more = True
+            break
+        names.append(rows[0][0][len(base) :].partition("/")[0])
+        after = _past(base, names[-1])
+    # Every meta record in one read (one round trip where reads are round trips).
+    metas = ctx.tx.entries_get(info.name, [_key(n, "m") for n in names])
+    items = []
+    for name, raw in zip(names, metas, strict=True):
+        m = _codec.decode(raw.value_json) if raw is not None else {}
+        ready, claimed, delayed, dead = (int(m.get(f, 0)) for f in _COUNTS)
+        items.append(QueueInfo(name, ready, claimed, delayed, dead, info.name))
+    return Page(items, apply._encode_cursor(names[-1]) if more else None)
+
+
+_COUNTS = ("ready", "claimed", "delayed", "dead")
 
 
 def _past(base: str, name: str) -> str:

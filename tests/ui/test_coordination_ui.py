@@ -192,6 +192,29 @@ def test_depths_update_during_a_flood_of_puts(
     expect(page.locator("#queues tr[data-queue='flood'] td.ready")).to_have_text(str(total))
 
 
+def test_queues_page_by_25(page: Page, site: Site, coord: dict[str, str]) -> None:
+    """60 queues: 25 a page, "More queues" adds the next (the keyboard reaches it)."""
+    root = site.client()
+    root.create_namespace("coord.many")
+    names = [f"jobs-{i:02d}." + "w" * 100 for i in range(60)]
+    for name in names:
+        root.queue("coord.many", name).put({"n": 1})
+    _open_page(page, site, site.admin, "#/ns/coord.many/coordination", "coordination")
+    rows = page.locator("#queues tbody tr")
+    expect(rows).to_have_count(25)
+    expect(page.locator("#queues-info")).to_have_text("25 queues shown; more follow.")
+    page.locator("#queues-more").focus()
+    page.keyboard.press("Enter")
+    expect(rows).to_have_count(50)
+    page.click("#queues-more")
+    expect(rows).to_have_count(60)
+    expect(page.locator("#queues-info")).to_have_text("60 queues.")
+    assert not page.is_visible("#queues-more")
+    shown = rows.evaluate_all("rs => rs.map(r => r.dataset.queue)")
+    assert shown == sorted(names)
+    assert_layout(page)
+
+
 def test_presence_shows_joined_agents(page: Page, site: Site, coord: dict[str, str]) -> None:
     """Agents that join appear with their info; a revoked lease takes its agent away."""
     _open_page(page, site, site.reader, f"#/ns/{NS}/coordination", "coordination")
