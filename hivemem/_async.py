@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         NamespaceInfo,
         Page,
         Presence,
+        QueueInfo,
         Session,
         Version,
         Webhook,
@@ -788,6 +789,36 @@ class AsyncMemory:
     async def lock_info(self, namespace: str, name: str, agent: str | None = None) -> Lock | None:
         """Who holds the lock now (holder, token, lease), or ``None`` if it is free."""
         return await self._run(self._c.lock_info(namespace, name, agent))
+
+    async def locks(
+        self,
+        namespace: str,
+        agent: str | None = None,
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Lock]:
+        """The namespace's held locks (holder, token, lease, expiry) in name order.
+
+        ``limit`` (1-1000) lock records are scanned per page; pass ``next_cursor`` for the
+        next page.
+        """
+        return await self._run(self._c.list_locks(namespace, agent, limit, cursor))
+
+    async def queues(
+        self,
+        namespace: str,
+        agent: str | None = None,
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[QueueInfo]:
+        """The namespace's queues with their counts (ready, claimed, delayed, dead).
+
+        At most ``limit`` (1-100) queues per page, in name order; pass ``next_cursor`` for
+        the next page.
+        """
+        return await self._run(self._c.list_queues(namespace, agent, limit, cursor))
 
     # ------------------------------------------------------------ transactions (§19)
     def transaction(self, agent: str | None = None) -> AsyncTransaction:

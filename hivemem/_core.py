@@ -25,6 +25,7 @@ from hivemem.engine import ops as o
 from hivemem.engine import queues as q
 from hivemem.engine.history import MAX_HISTORY
 from hivemem.engine.leases import LEASE_HOME
+from hivemem.engine.locks import MAX_LIST as MAX_LOCK_LIST
 from hivemem.engine.locks import TICKET_LEN
 from hivemem.errors import InvalidArgument
 from hivemem.memories.registry import save_snapshots
@@ -797,6 +798,26 @@ class Core:
             agent=self.who(agent), ns=v.check_namespace(namespace), name=v.check_key(name)
         )
 
+    def list_locks(self, namespace: str, agent: str | None, limit: Any, cursor: Any) -> o.ListLocks:
+        """Check and build a ListLocks op."""
+        return o.ListLocks(
+            agent=self.who(agent),
+            ns=v.check_namespace(namespace),
+            limit=v.check_limit(limit, maximum=MAX_LOCK_LIST),
+            cursor=_page_cursor(cursor),
+        )
+
+    def list_queues(
+        self, namespace: str, agent: str | None, limit: Any, cursor: Any
+    ) -> o.ListQueues:
+        """Check and build a ListQueues op."""
+        return o.ListQueues(
+            agent=self.who(agent),
+            ns=v.check_namespace(namespace),
+            limit=v.check_limit(limit, maximum=q.MAX_QUEUE_LIST),
+            cursor=_page_cursor(cursor),
+        )
+
     def lock_turn(self, namespace: str, name: str, ticket: str, agent: str | None) -> o.LockTurn:
         """Check and build a LockTurn op (a waiter's poll)."""
         if not isinstance(ticket, str) or _TICKET.fullmatch(ticket) is None:
@@ -855,6 +876,19 @@ def since_arg(since: Any) -> int | None:
 
 _LEASE_ID = re.compile(r"[^/]{1,128}/[0-9a-f]{32}")
 _TICKET = re.compile(f"[0-9a-f]{{{TICKET_LEN}}}")
+
+
+#: A ``next_cursor``: base64url of a name, unpadded (at most a key's length, encoded).
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,2048}")
+
+
+def _page_cursor(cursor: Any) -> str | None:
+    """A listing's cursor: ``None`` (the first page) or a ``next_cursor`` handed out."""
+    if cursor is None:
+        return None
+    if not isinstance(cursor, str) or _CURSOR.fullmatch(cursor) is None:
+        raise InvalidArgument("cursor must be a next_cursor from a previous page")
+    return cursor
 
 
 def _lease_ttl(ttl: Any) -> float:

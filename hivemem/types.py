@@ -29,6 +29,7 @@ __all__ = [
     "NamespaceInfo",
     "Page",
     "Presence",
+    "QueueInfo",
     "RECORD_TIERS",
     "ScoredMemory",
     "Session",
@@ -683,6 +684,50 @@ class Task:
             str(data.get("queue", "")),
             int(data.get("token", 0)),
             str(data.get("state", "ready")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    """A queue of a namespace and its counts (``mem.queues(ns)``; ``Queue.stats()`` per queue).
+
+    Attributes:
+        name: The queue's name.
+        ready: Tasks claimable now.
+        claimed: Tasks under a claim (a lapsed claim counts until a claim returns it).
+        delayed: Tasks waiting for their delay to end.
+        dead: Dead letters.
+        namespace: The namespace of the queue.
+    """
+
+    name: str
+    ready: int
+    claimed: int
+    delayed: int
+    dead: int
+    namespace: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the queue's counts as a JSON-ready dict."""
+        return {
+            "name": self.name,
+            "ready": self.ready,
+            "claimed": self.claimed,
+            "delayed": self.delayed,
+            "dead": self.dead,
+            "namespace": self.namespace,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QueueInfo:
+        """Build a queue's counts from :meth:`to_dict` output."""
+        return cls(
+            str(data["name"]),
+            int(data["ready"]),
+            int(data["claimed"]),
+            int(data["delayed"]),
+            int(data["dead"]),
+            str(data.get("namespace", "")),
         )
 
 

@@ -31,18 +31,29 @@ from hivemem.engine import ops as o
 from hivemem.engine.permissions import ADMIN, READ, WRITE, level_of
 from hivemem.engine.reserved import SWEEPERS, internal_key
 from hivemem.engine.txn import Stored
-from hivemem.errors import ConflictError
-from hivemem.types import Entry, Event, Lock
+from hivemem.errors import ConflictError, InvalidArgument
+from hivemem.types import Entry, Event, Lock, Page
 
 if TYPE_CHECKING:
     from hivemem.engine.apply import Ctx
 
-__all__ = ["HANDLERS", "MAX_TICKET_SCAN", "TICKET_LEN", "lock_key", "put", "reads", "ticket_prefix"]
+__all__ = [
+    "HANDLERS",
+    "MAX_LIST",
+    "MAX_TICKET_SCAN",
+    "TICKET_LEN",
+    "lock_key",
+    "put",
+    "reads",
+    "ticket_prefix",
+]
 
 #: Length of a waiter's ticket (hex digits: 16 of time in ns, 8 random).
 TICKET_LEN = 24
 #: Most ticket records one attempt looks at (expired ones it meets are dropped).
 MAX_TICKET_SCAN = 64
+#: Most locks one ``list_locks`` page holds.
+MAX_LIST = 1000
 #: Separates a lock's name from a ticket in its key (no caller's name holds it).
 _SEP = "\x1f"
 
@@ -179,6 +190,25 @@ def lock_info(ctx: Ctx, op: o.LockInfo) -> Lock | None:
     return _as_lock(op.ns, op.name, s) if s is not None and _live(s, ctx.now) else None
 
 
+def list_locks(ctx: Ctx, op: o.ListLocks) -> Page[Lock]:
+    """The held locks in name order; ``next_cursor`` names the last lock record scanned.
+
+    A page scans ``limit`` lock records (one more tells whether another page follows); an
+    expired hold not swept yet is skipped, so a page may hold fewer than ``limit`` locks.
+    """
+    limit = op.limit
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
+        raise InvalidArgument(f"invalid limit {limit!r}: give an integer from 1 to {MAX_LIST}")
+    apply._namespace(ctx, op, op.ns, READ)
+    prefix = lock_key("")
+    after = prefix + apply._decode_cursor(op.cursor) if op.cursor else None
+    rows = ctx.tx.entries_scan(op.ns, prefix, after, limit + 1)
+    page = rows[:limit]
+    items = [_as_lock(op.ns, k[len(prefix) :], s) for k, s in page if _live(s, ctx.now)]
+    more = len(rows) > limit
+    return Page(items, apply._encode_cursor(page[-1][0][len(prefix) :]) if more else None)
+
+
 def lock_turn(ctx: Ctx, op: o.LockTurn) -> bool:
     apply._namespace(ctx, op, op.ns, READ)
     s = ctx.tx.entry_get(op.ns, lock_key(op.name))
@@ -243,4 +273,5 @@ HANDLERS: dict[type, Any] = {
     o.Unlock: unlock,
     o.LockInfo: lock_info,
     o.LockTurn: lock_turn,
+    o.ListLocks: list_locks,
 }

@@ -23,6 +23,7 @@ from hivemem.types import (
     NamespaceInfo,
     Page,
     Presence,
+    QueueInfo,
     Task,
     TxnResult,
     Version,
@@ -56,7 +57,9 @@ __all__ = [
     "GrantLease",
     "Join",
     "KeepAlive",
+    "ListLocks",
     "ListPresence",
+    "ListQueues",
     "LockInfo",
     "LockTurn",
     "RevokeLease",
@@ -671,6 +674,16 @@ class QueueDeadLetters(Op[list[Task]]):
     action: ClassVar[str | None] = "queue_dead_letters"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListQueues(Op[Page[QueueInfo]]):
+    """The queues of ``ns`` with their counts, in name order, a page at a time (needs read)."""
+
+    ns: str
+    limit: int = 100
+    cursor: str | None = None
+    action: ClassVar[str | None] = "list_queues"
+
+
 # ---------------------------------------------------------------- webhooks (engine/webhooks.py)
 
 
@@ -845,6 +858,16 @@ class LockInfo(Op[Lock | None]):
     ns: str
     name: str
     action: ClassVar[str | None] = "lock_info"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListLocks(Op[Page[Lock]]):
+    """The held locks of ``ns`` in name order, a page at a time (needs read)."""
+
+    ns: str
+    limit: int = 100
+    cursor: str | None = None
+    action: ClassVar[str | None] = "list_locks"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

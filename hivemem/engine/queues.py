@@ -45,7 +45,7 @@ from hivemem.engine.permissions import READ, WRITE, require
 from hivemem.engine.reserved import internal_key
 from hivemem.engine.txn import Stored
 from hivemem.errors import ConflictError, InvalidArgument, NotFound
-from hivemem.types import Task
+from hivemem.types import Page, QueueInfo, Task
 
 if TYPE_CHECKING:
     from hivemem.engine.apply import Ctx
@@ -56,6 +56,7 @@ __all__ = [
     "KIND",
     "MAX_ATTEMPTS",
     "MAX_DEAD_LETTERS",
+    "MAX_QUEUE_LIST",
     "check_dedupe",
     "check_delay",
     "check_max_attempts",
@@ -75,6 +76,8 @@ DUE_BATCH = 64
 MAX_ATTEMPTS = 1000
 #: Most dead letters one ``dead_letters`` call returns.
 MAX_DEAD_LETTERS = 10_000
+#: Most queues one ``list_queues`` page holds (each is a scan of one row and one read).
+MAX_QUEUE_LIST = 100
 #: Priorities are 32-bit signed integers (the ready index keeps them in 8 hex digits).
 _PRIO = 1 << 31
 _QUEUE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -532,6 +535,53 @@ def queue_dead_letters(ctx: Ctx, op: o.QueueDeadLetters) -> list[Task]:
     return [q.public(i, _codec.decode(s.value_json)) for i, s in zip(ids, stored, strict=True) if s]
 
 
+def list_queues(ctx: Ctx, op: o.ListQueues) -> Page[QueueInfo]:
+    """The namespace's queues with their counts, in the order of their records' keys.
+
+    Queues have no index of their own: each step scans one row after the previous queue's
+    records (``<name>/`` then a character above every one a record key uses), so a page of
+    ``limit`` queues costs ``limit + 1`` one-row scans and one read of their meta records,
+    however many tasks the queues hold.
+    """
+    limit = op.limit
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_QUEUE_LIST:
+        raise InvalidArgument(
+            f"invalid limit {limit!r}: give an integer from 1 to {MAX_QUEUE_LIST}"
+        )
+    info = apply._namespace(ctx, op, op.ns, READ)
+    base = internal_key(KIND, "")
+    after = _past(base, apply._decode_cursor(op.cursor)) if op.cursor else None
+    names: list[str] = []
+    more = False
+    while True:
+        rows = ctx.tx.entries_scan(info.name, base, after, 1)
+        if not rows:
+            break
+        if len(names) == limit:
+            more = True
+            break
+        names.append(rows[0][0][len(base) :].partition("/")[0])
+        after = _past(base, names[-1])
+    # Every meta record in one read (one round trip where reads are round trips).
+    metas = ctx.tx.entries_get(info.name, [_key(n, "m") for n in names])
+    items = []
+    for name, raw in zip(names, metas, strict=True):
+        m = _codec.decode(raw.value_json) if raw is not None else {}
+        ready, claimed, delayed, dead = (int(m.get(f, 0)) for f in _COUNTS)
+        items.append(QueueInfo(name, ready, claimed, delayed, dead, info.name))
+    return Page(items, apply._encode_cursor(names[-1]) if more else None)
+
+
+_COUNTS = ("ready", "claimed", "delayed", "dead")
+
+
+def _past(base: str, name: str) -> str:
+    """A key above every record key of queue ``name`` and below the next queue's."""
+    # Record keys after "<name>/" are ASCII; a name that extends this one with a character
+    # below "/" sorts before it (met already), above "/" after this bound.
+    return f"{base}{name}/\x7f"
+
+
 HANDLERS: dict[type, Any] = {
     o.QueuePut: queue_put,
     o.QueueClaim: queue_claim,
@@ -540,4 +590,5 @@ HANDLERS: dict[type, Any] = {
     o.QueueExtend: queue_extend,
     o.QueueStats: queue_stats,
     o.QueueDeadLetters: queue_dead_letters,
+    o.ListQueues: list_queues,
 }

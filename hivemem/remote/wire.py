@@ -28,6 +28,7 @@ from hivemem.types import (
     NamespaceInfo,
     Page,
     Presence,
+    QueueInfo,
     Task,
     TxnResult,
     Version,
@@ -525,6 +526,30 @@ def _lock_info(op: o.LockInfo) -> Call:
     return _call("lock_info", op, key=op.name, decode=_maybe_lock)
 
 
+def _list_locks(op: o.ListLocks) -> Call:
+    params: dict[str, Any] = {"limit": op.limit}
+    if op.cursor is not None:
+        params["cursor"] = op.cursor
+    return _call(
+        "list_locks",
+        op,
+        params=params,
+        decode=lambda d: Page([Lock.from_dict(x) for x in d["items"]], d["next_cursor"]),
+    )
+
+
+def _list_queues(op: o.ListQueues) -> Call:
+    params: dict[str, Any] = {"limit": op.limit}
+    if op.cursor is not None:
+        params["cursor"] = op.cursor
+    return _call(
+        "list_queues",
+        op,
+        params=params,
+        decode=lambda d: Page([QueueInfo.from_dict(x) for x in d["items"]], d["next_cursor"]),
+    )
+
+
 _CALLS: dict[type, Callable[[Any], Call]] = {
     o.CreateNamespace: _create,
     o.GetNamespace: _get_ns,
@@ -580,6 +605,8 @@ _CALLS: dict[type, Callable[[Any], Call]] = {
     o.TryLock: _try_lock,
     o.Unlock: _unlock,
     o.LockInfo: _lock_info,
+    o.ListLocks: _list_locks,
+    o.ListQueues: _list_queues,
 }
 
 

@@ -377,6 +377,47 @@ def test_lock_needs_write_and_info_read(mem):
     assert mem.lock_info("ns", "L", "guest") is None
 
 
+def test_locks_lists_held_locks_a_page_at_a_time(mem, clock):
+    """locks(ns) lists the live holds in name order, paged by cursor; free ones leave it."""
+    names = [f"deploy/{i:03d}-" + "x" * 180 for i in range(25)]
+    held = {n: mem.try_lock("ns", n, f"agent-{i % 3}", ttl=10 + i) for i, n in enumerate(names)}
+    ticket = mem.try_lock("ns", "other", "a", ttl=30)
+    assert ticket is not None and mem.try_lock("ns", "other", "b", ttl=30) is None
+    seen: list[Lock] = []
+    cursor = None
+    while True:
+        page = mem.locks("ns", limit=10, cursor=cursor)
+        assert len(page.items) <= 10
+        seen += page.items
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert [lk.name for lk in seen] == [*names, "other"]
+    assert {lk.name: lk for lk in seen} == {**held, "other": ticket}
+    mem.unlock(held[names[0]], "agent-0")
+    clock.advance(10.5)  # names[1] (ttl 11) still holds; names[0] was released
+    page = mem.locks("ns", limit=1000)
+    assert [lk.name for lk in page.items] == [*names[1:], "other"]
+    clock.advance(100)
+    assert mem.locks("ns").items == []
+
+
+def test_locks_listing_arguments_and_permissions(mem):
+    """A bad limit or cursor is refused; listing needs read, like lock_info."""
+    mem.create_namespace("ns", default_permission="read")
+    mem.try_lock("ns", "L", ttl=5)
+    assert [lk.name for lk in mem.locks("ns", "guest")] == ["L"]
+    for limit in (0, 1001, -1, 2.5, True, "10"):
+        with pytest.raises(InvalidArgument):
+            mem.locks("ns", limit=limit)
+    for cursor in ("", "not a cursor!", 5):
+        with pytest.raises(InvalidArgument):
+            mem.locks("ns", cursor=cursor)
+    mem.create_namespace("closed", default_permission=None)
+    with pytest.raises(PermissionDenied):
+        mem.locks("closed", "guest")
+
+
 def test_lock_context_manager(mem):
     """with mem.lock(...) as lk holds the lock for the block and releases it after."""
     with mem.lock("ns", "L", "a", ttl=30, wait=1) as lk:

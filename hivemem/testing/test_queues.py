@@ -335,3 +335,55 @@ async def test_queue_async_queue(amem, clock):
     clock.advance(1)
     t = await q.claim(wait=1)
     assert t is not None and t.value == "b"
+
+
+def test_queues_lists_every_queue_with_its_counts(mem, clock):
+    """queues(ns): each queue once with its stats, in key order, paged; tasks do not page."""
+    names = ["jobs", "a", "a.b", "a:x", "z-" + "q" * 120]
+    for n, name in enumerate(names):
+        q = mem.queue("team", name, max_attempts=1)
+        for i in range(3 + n):
+            q.put({"i": i}, delay=5.0 if i == 0 else 0.0)
+    t = mem.queue("team", "jobs", max_attempts=1).claim(visibility=1.0)
+    assert t is not None
+    clock.advance(6.0)
+    assert mem.queue("team", "jobs", max_attempts=1).claim(visibility=30) is not None
+    expected = {name: mem.queue("team", name).stats() for name in names}
+    assert expected["jobs"] == {"ready": 1, "claimed": 1, "delayed": 0, "dead": 1}
+    seen = []
+    cursor = None
+    while True:
+        page = mem.queues("team", limit=2, cursor=cursor)
+        assert len(page.items) <= 2
+        seen += page.items
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    # Key order: a name's records sort by "<name>/", so "a.b" comes before "a".
+    assert [i.name for i in seen] == ["a.b", "a", "a:x", "jobs", names[4]]
+    for info in seen:
+        assert info.namespace == "team"
+        counts = {"ready": info.ready, "claimed": info.claimed}
+        counts |= {"delayed": info.delayed, "dead": info.dead}
+        assert counts == expected[info.name]
+    assert mem.queues("team", limit=100).next_cursor is None
+    mem.create_namespace("empty")
+    assert mem.queues("empty").items == []
+
+
+def test_queues_listing_arguments_and_permissions(mem):
+    """A bad limit or cursor is refused; listing needs read; a missing namespace is 404."""
+    mem.create_namespace("ns", default_permission="read")
+    mem.queue("ns", "jobs").put(1)
+    assert [i.name for i in mem.queues("ns", "guest")] == ["jobs"]
+    for limit in (0, 101, -1, 2.5, True, "10"):
+        with pytest.raises(InvalidArgument):
+            mem.queues("ns", limit=limit)
+    for cursor in ("", "no!", 5):
+        with pytest.raises(InvalidArgument):
+            mem.queues("ns", cursor=cursor)
+    mem.create_namespace("closed", default_permission=None)
+    with pytest.raises(PermissionDenied):
+        mem.queues("closed", "guest")
+    with pytest.raises(NamespaceNotFound):
+        mem.queues("nowhere")

@@ -449,6 +449,18 @@ WEBHOOK_DELIVERY = out(
 )
 
 
+QUEUE_INFO = out(
+    {
+        "name": {"type": "string"},
+        "ready": {"type": "integer", "minimum": 0},
+        "claimed": {"type": "integer", "minimum": 0},
+        "delayed": {"type": "integer", "minimum": 0},
+        "dead": {"type": "integer", "minimum": 0},
+        "namespace": {"type": "string"},
+    }
+)
+
+
 LEASE = out(
     {
         "id": {"type": "string"},
@@ -492,6 +504,7 @@ COMPONENTS: dict[str, Schema] = {
     "Session": SESSION,
     "AuditRecord": AUDIT_RECORD,
     "Task": TASK,
+    "QueueInfo": QUEUE_INFO,
     "Webhook": WEBHOOK,
     "WebhookDelivery": WEBHOOK_DELIVERY,
 }

@@ -292,6 +292,13 @@ _VERSION = s.obj(
     },
     required=("value", "version", "revision", "agent_id", "updated_at", "deleted"),
 )
+#: The cursor of a coordination listing (locks, queues): a next_cursor handed out before.
+_LIST_CURSOR = _param(
+    "cursor",
+    "query",
+    {"type": "string", "pattern": "^[A-Za-z0-9_-]*$", "maxLength": 2048},
+    description="next_cursor of the previous page (empty: the first page)",
+)
 _ENTRY_ROUTES = (
     RouteSpec(
         "list_entries", "GET", f"{_NSP}/entries", "Live entries in key order, a page at a time",
@@ -1090,6 +1097,18 @@ _COORD_ROUTES = (
         params=(NS,),
     ),
     RouteSpec(
+        "list_locks", "GET", f"{_NSP}/locks",
+        "The held locks (holder, fencing token, lease, expiry) in name order, a page at a time",
+        s.out({"items": {"type": "array", "items": s.ref("Lock")},
+               "next_cursor": {"type": ["string", "null"]}}),
+        errors=(404,),
+        params=(NS, _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                _LIST_CURSOR),
+        description="A page scans limit lock records; a hold that expired and was not swept "
+        "yet is left out, so a page may hold fewer locks than limit while next_cursor says "
+        "more follow.",
+    ),
+    RouteSpec(
         "lock_turn", "GET", f"{_NSP}/lock-turn/{{key}}",
         "Whether a waiter's ticket would get the lock now (the lock is free, the ticket first)",
         s.out({"turn": {"type": "boolean"}}), errors=(404, 413),
@@ -1214,6 +1233,15 @@ _VISIBILITY: Schema = {"type": "number", "exclusiveMinimum": 0, "maximum": 315_3
 _TOKEN: Schema = {"type": "integer", "minimum": 0, "maximum": s.INT64}
 _ATTEMPTS: Schema = {"type": "integer", "minimum": 1, "maximum": 1000}
 _QUEUE_ROUTES = (
+    RouteSpec(
+        "list_queues", "GET", f"{_NSP}/queues",
+        "The namespace's queues with their counts, a page at a time (records' key order)",
+        s.out({"items": {"type": "array", "items": s.ref("QueueInfo")},
+               "next_cursor": {"type": ["string", "null"]}}),
+        errors=(404,),
+        params=(NS, _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100}),
+                _LIST_CURSOR),
+    ),
     RouteSpec(
         "queue_put", "POST", f"{_Q}/tasks", "Add a task to a queue", s.ref("Task"),
         status=201, errors=(404, 409), params=(NS, QUEUE), retry_safe=False,

@@ -84,6 +84,8 @@ OPS: list[o.Op[Any]] = [
     o.Unlock(agent=A, ns="n", name="deploy/é", token=7),
     o.LockInfo(agent=A, ns="n", name="deploy/é"),
     o.LockTurn(agent=A, ns="n", name="deploy/é", ticket="t1"),
+    o.ListLocks(agent=A, ns="n.1", limit=5, cursor="ZGVwbG95"),
+    o.ListQueues(agent=A, ns="n:1", limit=2),
     o.Transaction(
         agent=A,
         compares=(o.TxnCompare("n", "k", "version", 1), o.TxnCompare("n", "k", "value", "1")),

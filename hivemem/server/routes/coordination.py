@@ -2,7 +2,8 @@
 
 The ops of :mod:`hivemem.engine.leases` and :mod:`hivemem.engine.locks` over HTTP:
 ``POST /v1/leases``, ``/v1/leases/keepalive``, ``/v1/leases/revoke``;
-``POST|GET .../presence``; ``GET .../locks/{name}``, ``GET .../lock-turn/{name}``,
+``POST|GET .../presence``; ``GET .../locks`` (a page of them), ``GET .../locks/{name}``,
+``GET .../lock-turn/{name}``,
 ``POST .../lock-acquire/{name}`` and ``.../lock-release/{name}``.
 Waiting for a lock is the client's loop (:mod:`hivemem._lockhold`), so a lock held through
 ``http://`` behaves as an embedded one.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hivemem.errors import InvalidArgument
-from hivemem.server._http import json_response, query_str
+from hivemem.server._http import json_response, query_int, query_str
 from hivemem.server.routes._common import body_of, endpoint, fields, integral
 from hivemem.types import Lock
 from hivemem.wire.table import BY_NAME
@@ -80,6 +81,20 @@ async def lock_info(request: Request, hub: Hub, caller: Caller) -> Response:
 
 
 @endpoint
+async def list_locks(request: Request, hub: Hub, caller: Caller) -> Response:
+    op = hub.core.list_locks(
+        request.path_params["ns"],
+        caller.agent,
+        query_int(request, "limit", 100),
+        query_str(request, "cursor"),
+    )
+    page = await hub.run(caller, op)
+    return json_response(
+        {"items": [lk.to_dict() for lk in page.items], "next_cursor": page.next_cursor}
+    )
+
+
+@endpoint
 async def lock_turn(request: Request, hub: Hub, caller: Caller) -> Response:
     p = request.path_params
     op = hub.core.lock_turn(p["ns"], p["key"], query_str(request, "ticket") or "", caller.agent)
@@ -117,6 +132,7 @@ HANDLERS = {
     "join": join,
     "presence": presence,
     "lock_info": lock_info,
+    "list_locks": list_locks,
     "lock_turn": lock_turn,
     "try_lock": try_lock,
     "unlock": unlock,

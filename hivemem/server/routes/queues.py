@@ -1,4 +1,6 @@
-"""Task queue routes (SPEC §19): put, claim, ack, nack, extend, stats, dead letters.
+"""Task queue routes (SPEC §19): put, claim, ack, nack, extend, stats, dead letters, list.
+
+``list_queues`` answers a namespace's queues with their counts, a page at a time.
 
 Each route builds one op of :mod:`hivemem.engine.queues`, which checks every argument (a
 bad visibility, delay, priority or task id is ``422 invalid_argument``, nothing changed).
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hivemem import _codec
 from hivemem.engine import ops as o
 from hivemem.engine import queues as q
-from hivemem.server._http import json_response, query_int
+from hivemem.server._http import json_response, query_int, query_str
 from hivemem.server.routes._common import body_of, endpoint, fields, integral
 from hivemem.wire.table import BY_NAME
 
@@ -145,6 +147,20 @@ async def dead_letters(request: Request, hub: Hub, caller: Caller) -> Response:
     return json_response({"items": [t.to_dict() for t in tasks]})
 
 
+@endpoint
+async def list_queues(request: Request, hub: Hub, caller: Caller) -> Response:
+    op = hub.core.list_queues(
+        request.path_params["ns"],
+        caller.agent,
+        query_int(request, "limit", 100),
+        query_str(request, "cursor"),
+    )
+    page = await hub.run(caller, op)
+    return json_response(
+        {"items": [i.to_dict() for i in page.items], "next_cursor": page.next_cursor}
+    )
+
+
 #: The handler of each route of the table served here, by route name.
 HANDLERS = {
     "queue_put": put,
@@ -154,4 +170,5 @@ HANDLERS = {
     "queue_extend": extend,
     "queue_stats": stats,
     "queue_dead_letters": dead_letters,
+    "list_queues": list_queues,
 }

@@ -42,6 +42,9 @@ FILES = {
     "dom.js": "text/javascript; charset=utf-8",
     "stream.js": "text/javascript; charset=utf-8",
     "views.js": "text/javascript; charset=utf-8",
+    "coordination.js": "text/javascript; charset=utf-8",
+    "history.js": "text/javascript; charset=utf-8",
+    "webhooks.js": "text/javascript; charset=utf-8",
 }
 
 _HEADERS = {

@@ -6,6 +6,8 @@ import { EventFeed } from "./stream.js";
 import {
   auditView, conversationView, conversationsView, entryView, namespaceView, namespacesView, statsView,
 } from "./views.js";
+import { coordinationView } from "./coordination.js";
+import { webhooksView } from "./webhooks.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -155,10 +157,14 @@ async function route() {
   let keepFeed = false;
   if (!top || top === "login" || (top === "ns" && !a)) {
     view = "namespaces"; markNav("ns"); render = () => namespacesView(ctx);
+  } else if (top === "ns" && b === "coordination" && c === undefined) {
+    view = "coordination"; markNav("ns"); keepFeed = true; render = () => coordinationView(ctx, a);
   } else if (top === "ns" && b === "e" && c !== undefined) {
     view = "entry"; markNav("ns"); keepFeed = true; render = () => entryView(ctx, a, c);
   } else if (top === "ns") {
     view = "namespace"; markNav("ns"); keepFeed = true; render = () => namespaceView(ctx, a);
+  } else if (top === "webhooks") {
+    view = "webhooks"; markNav("webhooks"); render = () => webhooksView(ctx);
   } else if (top === "audit") {
     view = "audit"; markNav("audit"); render = () => auditView(ctx, query);
   } else if (top === "stats") {

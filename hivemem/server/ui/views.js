@@ -4,6 +4,8 @@
 
 import { ApiError, api, seg } from "./api.js";
 import { expiry, field, fill, h, pretty, preview, select, when } from "./dom.js";
+import { namespaceTabs } from "./coordination.js";
+import { historySection } from "./history.js";
 
 const RANK = { read: 1, write: 2, admin: 3 };
 const LEVELS = [["admin", "admin"], ["write", "write"], ["read", "read"], ["", "no access"]];
@@ -336,6 +338,7 @@ export async function namespaceView(ctx, ns) {
   const header = [
     h("h1", null, h("span", { class: "name" }, ns), " ", h("span", { class: "badge", id: "level" }, level ? `your access: ${level}` : "no access"), " ", liveBadge),
     info.description ? h("p", null, info.description) : "",
+    namespaceTabs(ns, "entries"),
   ];
 
   const entriesSection = h("section", { "aria-labelledby": "entries-h" },
@@ -501,7 +504,11 @@ export async function entryView(ctx, ns, key) {
   const canWrite = can(levelOf(info, ctx.me), "write");
   const crumbs = h("p", null, h("a", { href: nsHref(ns) }, `← ${ns}`));
   if (entry === null) {
-    return h("section", null, crumbs, h("h1", { class: "name" }, key), h("p", { class: "notice warn" }, "No such key (or it expired or was deleted)."));
+    // Its history may still hold it: a deleted version can be restored (as a create).
+    const history = historySection(ctx, ns, key, { current: () => null, canWrite, restored: () => ctx.reload() });
+    await history.loaded;
+    return h("section", null, crumbs, h("h1", { class: "name" }, key),
+      h("p", { class: "notice warn", id: "no-entry" }, "No such key (or it expired or was deleted)."), history.node);
   }
   let shown = entry; // the stored state on screen
   let base = entry.version; // the version the editor edits
@@ -523,11 +530,12 @@ export async function entryView(ctx, ns, key) {
   const parts = [crumbs, h("h1", { class: "name" }, key), notices, meta, h("h2", null, "Value"), json];
   let editor = null;
   let baseLabel = null;
+  let setBase = (v) => { base = v; };
   if (canWrite) {
     editor = h("textarea", { id: "editor", class: "json", spellcheck: "false", "aria-label": "Value (JSON)", "aria-keyshortcuts": "Control+Enter" });
     editor.value = pretty(entry.value);
     baseLabel = h("span", { id: "editing-version", class: "muted" });
-    const setBase = (v) => { base = v; baseLabel.textContent = `Editing version ${v} · Ctrl+Enter saves`; };
+    setBase = (v) => { base = v; baseLabel.textContent = `Editing version ${v} · Ctrl+Enter saves`; };
     setBase(entry.version);
     const save = h("button", { type: "button", class: "primary", id: "save" }, "Save");
     const load = h("button", { type: "button", id: "load-current" }, "Load current version");
@@ -589,8 +597,22 @@ export async function entryView(ctx, ns, key) {
     }));
     parts.push(h("h2", null, "Edit"), editor, h("div", { class: "row" }, save, load, remove, baseLabel));
   }
+  const history = historySection(ctx, ns, key, {
+    current: () => shown,
+    canWrite,
+    restored: (saved) => {
+      shown = saved;
+      render();
+      if (editor) editor.value = pretty(saved.value);
+      setBase(saved.version);
+      notices.replaceChildren();
+    },
+  });
+  parts.push(history.node);
+  await history.loaded;
   ctx.follow(ns, info.revision, {
     onEvent: (ev) => {
+      history.onEvent(ev);
       if (ev.key !== key) return;
       if (ev.type === "memory:write") {
         shown = { ...shown, value: ev.value, version: ev.version, owner: ev.agent_id, updated_at: ev.timestamp, revision: ev.revision };
