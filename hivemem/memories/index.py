@@ -212,8 +212,10 @@ class NamespaceIndex:
         self._cols: dict[str, np.ndarray] = {}
         self._capacity = 0
         self.tag_labels: dict[str, set[int]] = {}
-        #: Labels of the records whose source holds each ``(field, canonical value)``.
-        self.source_labels: dict[tuple[str, str], set[int]] = {}
+        #: Labels of the records whose source holds each ``(field, canonical value)``: one
+        #: label as an int (most pairs, e.g. message ids, belong to one record: a set each
+        #: would double the index's memory), several as a set.
+        self.source_labels: dict[tuple[str, str], int | set[int]] = {}
         #: Labels of each session's records; each session's order once asked for (label ->
         #: the labels before and after it, by :func:`~hivemem.memories.rank.moment`, then
         #: content, then id), dropped when the session changes.
@@ -297,7 +299,11 @@ class NamespaceIndex:
         for tag in record.get("tags") or ():
             self.tag_labels.setdefault(tag, set()).add(label)
         for pair in source_pairs(record):
-            self.source_labels.setdefault(pair, set()).add(label)
+            held = self.source_labels.setdefault(pair, label)
+            if isinstance(held, set):
+                held.add(label)
+            elif held != label:
+                self.source_labels[pair] = {held, label}
         self.records[label] = record
         cols = self._cols
         archived = is_archived(record)
@@ -315,11 +321,13 @@ class NamespaceIndex:
 
     def _leave_source(self, label: int, record: dict[str, Any]) -> None:
         for pair in source_pairs(record):
-            members = self.source_labels.get(pair)
-            if members is not None:
-                members.discard(label)
-                if not members:
-                    del self.source_labels[pair]
+            held = self.source_labels.get(pair)
+            if held == label:
+                del self.source_labels[pair]
+            elif isinstance(held, set):
+                held.discard(label)
+                if len(held) == 1:
+                    self.source_labels[pair] = held.pop()
 
     def _leave_session(self, label: int, record: dict[str, Any]) -> None:
         session = record.get("session_id")
@@ -546,10 +554,12 @@ class NamespaceIndex:
         return keep
 
     @staticmethod
-    def _members(labels: set[int] | None, n: int) -> np.ndarray:
-        """``labels`` as a bool mask of ``n`` rows."""
+    def _members(labels: int | set[int] | None, n: int) -> np.ndarray:
+        """``labels`` (one or a set) as a bool mask of ``n`` rows."""
         mask = np.zeros(n, dtype=np.bool_)
-        if labels:
+        if isinstance(labels, int):
+            mask[labels] = True
+        elif labels:
             mask[np.fromiter(labels, dtype=np.int64, count=len(labels))] = True
         return mask
 
