@@ -29,6 +29,7 @@ __all__ = [
     "MAX_BOOST_VALUES",
     "MAX_SOURCE_BYTES",
     "MAX_SOURCE_FIELDS",
+    "MAX_SOURCE_NAME",
     "Boosts",
     "canonical",
     "check_boosts",

@@ -22,6 +22,7 @@ from hivemem.memories.match import (
     MAX_BOOST_VALUES,
     MAX_SOURCE_BYTES,
     MAX_SOURCE_FIELDS,
+    MAX_SOURCE_NAME,
 )
 from hivemem.types import CONFLICT_STRATEGIES, EVENT_TYPES, RECORD_TIERS, TIERS
 
@@ -276,7 +277,7 @@ SLOT: Schema = {
 }
 _SOURCE_FIELDS: Schema = {
     "maxProperties": MAX_SOURCE_FIELDS,
-    "propertyNames": {"minLength": 1, "maxLength": 200},
+    "propertyNames": {"minLength": 1, "maxLength": MAX_SOURCE_NAME},
     "additionalProperties": ANY,
 }
 SOURCE: Schema = {
@@ -288,7 +289,7 @@ SOURCE: Schema = {
 _BOOST_PAIRS: Schema = {
     "type": ["object", "null"],
     "maxProperties": MAX_BOOST_FIELDS,
-    "propertyNames": {"minLength": 1, "maxLength": 200},
+    "propertyNames": {"minLength": 1, "maxLength": MAX_SOURCE_NAME},
     "additionalProperties": ANY,
 }
 _BOOST_IDS: Schema = {
