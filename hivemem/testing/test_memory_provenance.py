@@ -265,6 +265,24 @@ def test_memory_boosts_raise_matching_records_and_show_their_part(mem, clock):
     assert [h.memory.id for h in zero] == [h.memory.id for h in plain]
 
 
+async def test_memory_provenance_async(make_amem, clock):
+    """The async API takes source, occurred_at (a datetime too), the new filters and boosts
+    like the sync one."""
+    lt = make_amem(embedder=HashEmbedder()).memories(NS, agent="async-agent")
+    when = datetime(2023, 6, 1, tzinfo=UTC)
+    rec = await lt.add("async ledger entry", source={"run_id": "r9"}, occurred_at=when)
+    other = await lt.add("async ledger entry two", source={"run_id": "r8"})
+    assert (rec.source, rec.occurred_at) == ({"run_id": "r9"}, when.timestamp())
+    hits = await lt.search("ledger", filters={"occurred_before": datetime(2023, 9, 1, tzinfo=UTC)})
+    assert [h.memory.id for h in hits] == [rec.id]
+    hits = await lt.semantic_search(
+        "ledger entry", k=5, filters={"source": {"run_id": "r8"}}, boosts={"tags": ["x"]}
+    )
+    assert [(h.memory.id, h.parts["boost"]) for h in hits] == [(other.id, 0.0)]
+    moved = await lt.update(rec.id, occurred_at=datetime(2022, 1, 1, tzinfo=UTC))
+    assert moved.occurred_at == datetime(2022, 1, 1, tzinfo=UTC).timestamp()
+
+
 def test_memory_provenance_refusals_change_nothing(mem, clock):
     """Bad sources, times, filters and boosts are refused (InvalidArgument, 422 over HTTP)
     and nothing is written."""
