@@ -471,6 +471,10 @@ class MemoryRecord:
         supersedes: The id of the record this one replaced, if any.
         superseded_by: The id of the record that replaced this one, if any.
         slot: The ``"<subject>/<attribute>"`` slot it states, if any.
+        source: Where it came from: a free-form JSON object (conversation and message ids,
+            a run id, a URL...); ``{}`` if none was given.
+        occurred_at: Unix seconds when the remembered thing happened (default: when it
+            was added, ``created_at``).
     """
 
     id: str
@@ -496,6 +500,8 @@ class MemoryRecord:
     supersedes: str | None = None
     superseded_by: str | None = None
     slot: str | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+    occurred_at: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as a JSON-ready dict."""
@@ -528,6 +534,8 @@ class MemoryRecord:
             supersedes=data.get("supersedes"),
             superseded_by=data.get("superseded_by"),
             slot=data.get("slot"),
+            source=dict(data.get("source") or {}),
+            occurred_at=validity.occurred_at(data),
         )
 
 

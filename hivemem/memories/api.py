@@ -10,6 +10,7 @@ sync functions are generated from them (``python -m hivemem._unasync``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hivemem._plan import adrive, drive
@@ -26,7 +27,6 @@ from hivemem.memories.validity import seconds
 from hivemem.memories.wire import MemoryCall
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from datetime import datetime
 
     from hivemem._core import Core
@@ -77,6 +77,30 @@ def _validity(as_of: Any, include_superseded: Any) -> dict[str, Any]:
     if include_superseded is not False:
         out["include_superseded"] = include_superseded
     return out
+
+
+#: Fields of records and filters that are times: a ``datetime`` travels as unix seconds.
+_TIMES = frozenset(
+    {
+        "valid_from",
+        "valid_to",
+        "occurred_at",
+        "created_after",
+        "created_before",
+        "updated_after",
+        "updated_before",
+        "occurred_after",
+        "occurred_before",
+        "as_of",
+    }
+)
+
+
+def _times(fields: Mapping[str, Any] | None) -> Any:
+    """``fields`` with its times (``datetime``s among them) as unix seconds."""
+    if not isinstance(fields, Mapping):
+        return fields  # (the plan refuses it)
+    return {k: seconds(x) if k in _TIMES else x for k, x in fields.items()}
 
 
 def _add_spec(content: Any, **fields: Any) -> dict[str, Any]:
@@ -142,6 +166,8 @@ class AsyncMemories(_Base):
         valid_from: float | datetime | None = None,
         valid_to: float | datetime | None = None,
         slot: str | None = None,
+        source: Mapping[str, Any] | None = None,
+        occurred_at: float | datetime | None = None,
     ) -> MemoryRecord:
         """Add a record (embedded once, now, when an embedder is configured).
 
@@ -159,6 +185,10 @@ class AsyncMemories(_Base):
             valid_to: When it stops holding (default: open-ended; not with ``slot``).
             slot: ``"<subject>/<attribute>"``: the record supersedes the slot's current
                 record in the same atomic step (docs/memories.md, "Memories that change").
+            source: Where it came from: a JSON object (conversation/message ids, run id,
+                URL...), at most 64 fields and 16 KiB; searches filter on it by equality.
+            occurred_at: When the remembered thing happened (unix seconds or datetime;
+                default: now, when it is added).
         """
         spec = _add_spec(
             content,
@@ -172,6 +202,8 @@ class AsyncMemories(_Base):
             valid_from=seconds(valid_from),
             valid_to=seconds(valid_to),
             slot=slot,
+            source=source,
+            occurred_at=seconds(occurred_at),
         )
         record: MemoryRecord = await self._go("add", spec=spec)
         return record
@@ -205,7 +237,9 @@ class AsyncMemories(_Base):
 
     async def add_many(self, memories: list[Mapping[str, Any]]) -> list[MemoryRecord]:
         """Add records (dicts of ``add``'s arguments) in one atomic step, embedded in one batch."""
-        records: list[MemoryRecord] = await self._go("add_many", memories=list(memories))
+        records: list[MemoryRecord] = await self._go(
+            "add_many", memories=[_times(spec) for spec in memories]
+        )
         return records
 
     async def get(self, memory_id: str) -> MemoryRecord:
@@ -222,9 +256,10 @@ class AsyncMemories(_Base):
         """Change fields of a record; new content is re-embedded.
 
         Fields: ``content``, ``memory_type``, ``tier``, ``importance``, ``metadata``,
-        ``tags``, ``session_id``, ``parent_id``.
+        ``tags``, ``session_id``, ``parent_id``, ``source``, ``occurred_at`` (its validity,
+        ``valid_from``, stays as it was set when the record was added).
         """
-        record: MemoryRecord = await self._go("update", rid=memory_id, fields=fields)
+        record: MemoryRecord = await self._go("update", rid=memory_id, fields=_times(fields))
         return record
 
     async def delete(self, memory_id: str, cascade: bool = True) -> int:
@@ -256,7 +291,7 @@ class AsyncMemories(_Base):
             tags=tags,
             limit=limit,
             parent_id=parent_id,
-            filters=filters,
+            filters=_times(filters),
             **_validity(as_of, include_superseded),
         )
         return hits
@@ -270,6 +305,7 @@ class AsyncMemories(_Base):
         weights: dict[str, float] | None = None,
         as_of: float | datetime | None = None,
         include_superseded: bool = False,
+        boosts: dict[str, Any] | None = None,
     ) -> list[ScoredMemory]:
         """Hybrid search: vector, keyword, context, strength and recency.
 
@@ -277,14 +313,21 @@ class AsyncMemories(_Base):
         result's ``parts`` shows the weighted components, which sum to its score. Only
         records that hold now, unless ``as_of`` (a time) asks what held then or
         ``include_superseded`` asks for all.
+
+        ``boosts`` raise the candidates that match, without leaving the others out:
+        ``{"metadata": {field: value}, "source": {field: value}, "tags": [...],
+        "agent_id" / "session_id" / "memory_type": value or [values], "weight": 0.1}``;
+        each field, tag and id is a clause, and ``parts["boost"]`` is ``weight`` (0 to 1)
+        times the share of the clauses a record matches (docs/memories.md, "Boosts").
         """
         hits: list[ScoredMemory] = await self._go(
             "semantic_search",
             query=query,
             k=k,
-            filters=filters,
+            filters=_times(filters),
             weights=weights,
             **_validity(as_of, include_superseded),
+            **({} if boosts is None else {"boosts": boosts}),
         )
         return hits
 
@@ -415,6 +458,8 @@ class Memories(_Base):
         valid_from: float | datetime | None = None,
         valid_to: float | datetime | None = None,
         slot: str | None = None,
+        source: Mapping[str, Any] | None = None,
+        occurred_at: float | datetime | None = None,
     ) -> MemoryRecord:
         """Add a record (embedded once, now, when an embedder is configured).
 
@@ -432,6 +477,10 @@ class Memories(_Base):
             valid_to: When it stops holding (default: open-ended; not with ``slot``).
             slot: ``"<subject>/<attribute>"``: the record supersedes the slot's current
                 record in the same atomic step (docs/memories.md, "Memories that change").
+            source: Where it came from: a JSON object (conversation/message ids, run id,
+                URL...), at most 64 fields and 16 KiB; searches filter on it by equality.
+            occurred_at: When the remembered thing happened (unix seconds or datetime;
+                default: now, when it is added).
         """
         spec = _add_spec(
             content,
@@ -445,6 +494,8 @@ class Memories(_Base):
             valid_from=seconds(valid_from),
             valid_to=seconds(valid_to),
             slot=slot,
+            source=source,
+            occurred_at=seconds(occurred_at),
         )
         record: MemoryRecord = self._go("add", spec=spec)
         return record
@@ -478,7 +529,9 @@ class Memories(_Base):
 
     def add_many(self, memories: list[Mapping[str, Any]]) -> list[MemoryRecord]:
         """Add records (dicts of ``add``'s arguments) in one atomic step, embedded in one batch."""
-        records: list[MemoryRecord] = self._go("add_many", memories=list(memories))
+        records: list[MemoryRecord] = self._go(
+            "add_many", memories=[_times(spec) for spec in memories]
+        )
         return records
 
     def get(self, memory_id: str) -> MemoryRecord:
@@ -495,9 +548,10 @@ class Memories(_Base):
         """Change fields of a record; new content is re-embedded.
 
         Fields: ``content``, ``memory_type``, ``tier``, ``importance``, ``metadata``,
-        ``tags``, ``session_id``, ``parent_id``.
+        ``tags``, ``session_id``, ``parent_id``, ``source``, ``occurred_at`` (its validity,
+        ``valid_from``, stays as it was set when the record was added).
         """
-        record: MemoryRecord = self._go("update", rid=memory_id, fields=fields)
+        record: MemoryRecord = self._go("update", rid=memory_id, fields=_times(fields))
         return record
 
     def delete(self, memory_id: str, cascade: bool = True) -> int:
@@ -529,7 +583,7 @@ class Memories(_Base):
             tags=tags,
             limit=limit,
             parent_id=parent_id,
-            filters=filters,
+            filters=_times(filters),
             **_validity(as_of, include_superseded),
         )
         return hits
@@ -543,6 +597,7 @@ class Memories(_Base):
         weights: dict[str, float] | None = None,
         as_of: float | datetime | None = None,
         include_superseded: bool = False,
+        boosts: dict[str, Any] | None = None,
     ) -> list[ScoredMemory]:
         """Hybrid search: vector, keyword, context, strength and recency.
 
@@ -550,14 +605,21 @@ class Memories(_Base):
         result's ``parts`` shows the weighted components, which sum to its score. Only
         records that hold now, unless ``as_of`` (a time) asks what held then or
         ``include_superseded`` asks for all.
+
+        ``boosts`` raise the candidates that match, without leaving the others out:
+        ``{"metadata": {field: value}, "source": {field: value}, "tags": [...],
+        "agent_id" / "session_id" / "memory_type": value or [values], "weight": 0.1}``;
+        each field, tag and id is a clause, and ``parts["boost"]`` is ``weight`` (0 to 1)
+        times the share of the clauses a record matches (docs/memories.md, "Boosts").
         """
         hits: list[ScoredMemory] = self._go(
             "semantic_search",
             query=query,
             k=k,
-            filters=filters,
+            filters=_times(filters),
             weights=weights,
             **_validity(as_of, include_superseded),
+            **({} if boosts is None else {"boosts": boosts}),
         )
         return hits
 

@@ -28,12 +28,14 @@ from hivemem.errors import InvalidArgument
 from hivemem.memories import validity
 from hivemem.memories.bm25 import BM25
 from hivemem.memories.decay import DecayPolicy, is_archived
+from hivemem.memories.match import check_source_filter, source_pairs
 from hivemem.memories.rank import CONTEXT_KEYWORD, KeywordScale, moment
 from hivemem.types import ARCHIVED, RECORD_TIERS, TIERS, MemoryRecord
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from hivemem.memories.match import Boosts
     from hivemem.memories.vectors import VectorIndex
     from hivemem.types import Event
 
@@ -62,7 +64,10 @@ FILTER_KEYS = frozenset(
         "created_before",
         "updated_after",
         "updated_before",
+        "occurred_after",
+        "occurred_before",
         "metadata",
+        "source",
         "include_archived",
         "include_forgotten",
         "slot",
@@ -97,7 +102,10 @@ def is_record(key: str, value: Any) -> bool:
         return False
     if any(type(value.get(c)) not in (str, type(None)) for c in ("supersedes", "superseded_by")):
         return False
-    for name in ("valid_from", "valid_to"):
+    source = value.get("source")
+    if source is not None and not isinstance(source, dict):
+        return False
+    for name in ("valid_from", "valid_to", "occurred_at"):
         when = value.get(name)
         if when is not None and (
             isinstance(when, bool) or not isinstance(when, int | float) or not math.isfinite(when)
@@ -170,6 +178,8 @@ def check_filters(filters: Any) -> dict[str, Any]:
             if not isinstance(value, dict):
                 raise InvalidArgument("filter 'metadata' takes an object of field: value")
             out[key] = dict(value)
+        elif key == "source":
+            out[key] = check_source_filter(value)
         elif key in _FLAGS or key == "include_superseded":
             if not isinstance(value, bool):
                 raise InvalidArgument(f"filter {key!r} takes true or false")
@@ -202,6 +212,10 @@ class NamespaceIndex:
         self._cols: dict[str, np.ndarray] = {}
         self._capacity = 0
         self.tag_labels: dict[str, set[int]] = {}
+        #: Labels of the records whose source holds each ``(field, canonical value)``: one
+        #: label as an int (most pairs, e.g. message ids, belong to one record: a set each
+        #: would double the index's memory), several as a set.
+        self.source_labels: dict[tuple[str, str], int | set[int]] = {}
         #: Labels of each session's records; each session's order once asked for (label ->
         #: the labels before and after it, by :func:`~hivemem.memories.rank.moment`, then
         #: content, then id), dropped when the session changes.
@@ -276,6 +290,7 @@ class NamespaceIndex:
         if old is not None:
             for tag in old.get("tags") or ():
                 self.tag_labels.get(tag, set()).discard(label)
+            self._leave_source(label, old)
             self._leave_session(label, old)
         session = record.get("session_id")
         if session is not None:
@@ -283,6 +298,12 @@ class NamespaceIndex:
             self._orders.pop(session, None)
         for tag in record.get("tags") or ():
             self.tag_labels.setdefault(tag, set()).add(label)
+        for pair in source_pairs(record):
+            held = self.source_labels.setdefault(pair, label)
+            if isinstance(held, set):
+                held.add(label)
+            elif held != label:
+                self.source_labels[pair] = {held, label}
         self.records[label] = record
         cols = self._cols
         archived = is_archived(record)
@@ -297,6 +318,16 @@ class NamespaceIndex:
         cols["ref"][label] = float(record.get("decayed_at", record.get("created_at", 0.0)))
         cols["accesses"][label] = int(record.get("access_count", 0))
         cols["live"][label] = True
+
+    def _leave_source(self, label: int, record: dict[str, Any]) -> None:
+        for pair in source_pairs(record):
+            held = self.source_labels.get(pair)
+            if held == label:
+                del self.source_labels[pair]
+            elif isinstance(held, set):
+                held.discard(label)
+                if len(held) == 1:
+                    self.source_labels[pair] = held.pop()
 
     def _leave_session(self, label: int, record: dict[str, Any]) -> None:
         session = record.get("session_id")
@@ -433,6 +464,7 @@ class NamespaceIndex:
         for tag in (record or {}).get("tags") or ():
             self.tag_labels.get(tag, set()).discard(label)
         if record is not None:
+            self._leave_source(label, record)
             self._leave_session(label, record)
         self._cols["live"][label] = False
         if self.vectors is not None:
@@ -501,6 +533,8 @@ class NamespaceIndex:
             ("created_before", "created", np.less),
             ("updated_after", "updated", np.greater_equal),
             ("updated_before", "updated", np.less),
+            ("occurred_after", "moment", np.greater_equal),  # moment: occurred_at
+            ("occurred_before", "moment", np.less),
         ):
             if name in filters:
                 keep &= op(cols[column][:n], filters[name])
@@ -508,11 +542,9 @@ class NamespaceIndex:
         if at is not None and not filters.get("include_superseded"):
             keep &= (cols["vfrom"][:n] <= at) & (at < cols["vto"][:n])  # held at that time
         for tag in filters.get("tags") or ():
-            tagged = np.zeros(n, dtype=np.bool_)
-            labels = self.tag_labels.get(tag)
-            if labels:
-                tagged[np.fromiter(labels, dtype=np.int64, count=len(labels))] = True
-            keep &= tagged
+            keep &= self._members(self.tag_labels.get(tag), n)
+        for pair in (filters.get("source") or {}).items():
+            keep &= self._members(self.source_labels.get(pair), n)
         meta = filters.get("metadata")
         if meta:
             for label in np.flatnonzero(keep):
@@ -520,6 +552,16 @@ class NamespaceIndex:
                 if any(md.get(k, _ABSENT) != v for k, v in meta.items()):
                     keep[label] = False
         return keep
+
+    @staticmethod
+    def _members(labels: int | set[int] | None, n: int) -> np.ndarray:
+        """``labels`` (one or a set) as a bool mask of ``n`` rows."""
+        mask = np.zeros(n, dtype=np.bool_)
+        if isinstance(labels, int):
+            mask[labels] = True
+        elif labels:
+            mask[np.fromiter(labels, dtype=np.int64, count=len(labels))] = True
+        return mask
 
     def _slot_mask(self, slot: str) -> np.ndarray | None:
         code = self._codes["slot"].get(slot)
@@ -615,6 +657,7 @@ class NamespaceIndex:
         now: float,
         policy: DecayPolicy,
         pool: int = 50,
+        boosts: Boosts | None = None,
     ) -> list[tuple[int, float, dict[str, float]]]:
         """Hybrid ranking: weighted vector + keyword + context + strength + recency, best first.
 
@@ -623,8 +666,9 @@ class NamespaceIndex:
         vectors answer), and, with a context weight, the record said after each of them in
         its session. The parts are the signals of :mod:`hivemem.memories.rank` times their
         weights; the strength part is the record's current strength, the recency part
-        ``2 ** (-age / 30 days)`` with age since the last update. Ties: newest, then
-        content, then id.
+        ``2 ** (-age / 30 days)`` with age since the last update. With ``boosts``, a
+        ``boost`` part: its weight times the share of its clauses the record matches (it
+        reorders the candidates, it adds none). Ties: newest, then content, then id.
         """
         keep = self.mask(filters)
         depth = max(pool, 4 * k)
@@ -671,6 +715,8 @@ class NamespaceIndex:
                     2.0, -max(0.0, now - float(record.get("updated_at", now))) / _RECENCY_HALF_LIFE
                 ),
             }
+            if boosts is not None:
+                parts["boost"] = boosts.weight * boosts.signal(record)
             out.append((label, sum(parts.values()), parts))
         if not out:
             return []

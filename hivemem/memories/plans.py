@@ -62,6 +62,7 @@ from hivemem.memories.index import (
     encode_vector,
     is_record,
 )
+from hivemem.memories.match import check_boosts, check_source
 from hivemem.memories.validity import check_slot, check_time, slot_key
 from hivemem.types import TIERS, Group, MemoryRecord, ScoredMemory, Session
 
@@ -120,7 +121,18 @@ _SORT_FIELDS = (
     "access_count",
 )
 _UPDATABLE = frozenset(
-    {"content", "memory_type", "tier", "importance", "metadata", "tags", "session_id", "parent_id"}
+    {
+        "content",
+        "memory_type",
+        "tier",
+        "importance",
+        "metadata",
+        "tags",
+        "session_id",
+        "parent_id",
+        "source",
+        "occurred_at",
+    }
 )
 _ADD_FIELDS = frozenset(
     {
@@ -135,6 +147,8 @@ _ADD_FIELDS = frozenset(
         "valid_from",
         "valid_to",
         "slot",
+        "source",
+        "occurred_at",
     }
 )
 #: Most tries of a supersession that keeps losing its slot to others: each try that loses
@@ -217,6 +231,11 @@ def _content(value: Any) -> str:
     if type(value) is not str or not value.strip():
         raise InvalidArgument("content must be a non-empty string")
     return value
+
+
+def _occurred(value: Any, now: float) -> float:
+    """A new record's ``occurred_at``: the given time, else when it is added."""
+    return now if value is None else check_time(value, "occurred_at")
 
 
 def check_weights(weights: Any) -> dict[str, float]:
@@ -356,6 +375,8 @@ class MemoryPlans:
             "parent_id": _opt_id(spec.get("parent_id"), "parent id"),
             "session_id": _opt_id(session, "session id"),
             "agent_id": self.agent,
+            "source": check_source(spec.get("source")),
+            "occurred_at": _occurred(spec.get("occurred_at"), now),
             "created_at": now,
             "updated_at": now,
             "last_accessed_at": now,
@@ -476,7 +497,8 @@ class MemoryPlans:
             rec = {**base, "created_at": now, "updated_at": now, "last_accessed_at": now}
             rec["decayed_at"] = now
             rec["slot"] = slot
-            own = validity.valid_from({"occurred_at": rec.get("occurred_at"), "created_at": now})
+            rec["occurred_at"] = _occurred(spec.get("occurred_at"), now)
+            own = validity.valid_from({"occurred_at": rec["occurred_at"], "created_at": now})
             rec["valid_from"] = own if wanted is None else wanted
             puts: list[tuple[str, Any, int | None]] = []
             if old is not None:
@@ -652,6 +674,8 @@ class MemoryPlans:
             "tags": _tags,
             "session_id": lambda x: _opt_id(x, "session id"),
             "parent_id": lambda x: _opt_id(x, "parent id"),
+            "source": check_source,
+            "occurred_at": lambda x: check_time(x, "occurred_at"),
         }
         changes = {k: checks[k](val) for k, val in fields.items()}
         if changes.get("parent_id") == rid:
@@ -1082,12 +1106,18 @@ class MemoryPlans:
         weights: Any = None,
         as_of: Any = None,
         include_superseded: Any = None,
+        boosts: Any = None,
     ) -> Plan[list[ScoredMemory]]:
-        """Hybrid search: vector + keyword + context + strength + recency, each part shown."""
+        """Hybrid search: vector + keyword + context + strength + recency, each part shown.
+
+        ``boosts`` (:func:`~hivemem.memories.match.check_boosts`) add a ``boost`` part to
+        the candidates that match its clauses.
+        """
         query = _text(query, "query", 10_000)
         k = _limit(k, "k", maximum=1000)
         f = self._filters(filters, as_of, include_superseded)
         w = check_weights(weights)
+        b = check_boosts(boosts)
         idx = yield from self.index()  # checks read permission first
         if self.embedder is None:
             raise EmbedderUnavailable(
@@ -1103,7 +1133,7 @@ class MemoryPlans:
             )
         now = self.clock()
         with idx.lock:
-            hits = idx.hybrid(query, qvec, k, f, w, now, self.policy)
+            hits = idx.hybrid(query, qvec, k, f, w, now, self.policy, boosts=b)
             return [
                 ScoredMemory(self._out(idx.records[label]), score, parts)
                 for label, score, parts in hits

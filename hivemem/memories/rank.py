@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from hivemem.memories import validity
+
 if TYPE_CHECKING:
     import numpy as np
 else:  # imported on first use: the server runs without the semantic extra
@@ -71,7 +73,4 @@ class KeywordScale:
 
 def moment(record: dict[str, Any]) -> float:
     """When a record's content happened: ``occurred_at`` if it has one, else ``created_at``."""
-    when = record.get("occurred_at")
-    if isinstance(when, int | float) and not isinstance(when, bool) and math.isfinite(when):
-        return float(when)
-    return float(record.get("created_at", 0.0))
+    return validity.occurred_at(record)

@@ -46,6 +46,7 @@ __all__ = [
     "check_slot",
     "check_time",
     "holds",
+    "occurred_at",
     "seconds",
     "slot_key",
     "span",
@@ -98,6 +99,18 @@ def check_slot(value: Any) -> str:
 def slot_key(slot: str) -> str:
     """The key of a slot's index entry."""
     return SLOT_PREFIX + slot
+
+
+def occurred_at(record: Mapping[str, Any]) -> float:
+    """When the remembered thing happened: ``occurred_at``, else ``created_at``.
+
+    Records of versions before ``occurred_at`` existed read as having happened when added.
+    """
+    for name in ("occurred_at", "created_at"):
+        when = record.get(name)
+        if isinstance(when, int | float) and not isinstance(when, bool) and math.isfinite(when):
+            return float(when)
+    return 0.0
 
 
 def valid_from(record: Mapping[str, Any]) -> float:

@@ -16,6 +16,14 @@ from hivemem import _validate as v
 from hivemem._codec import MAX_DEPTH
 from hivemem._core import CLIENT_RESOLVER_PREFIX
 from hivemem.memories.index import FILTER_KEYS
+from hivemem.memories.match import (
+    BOOST_WEIGHT,
+    MAX_BOOST_FIELDS,
+    MAX_BOOST_VALUES,
+    MAX_SOURCE_BYTES,
+    MAX_SOURCE_FIELDS,
+    MAX_SOURCE_NAME,
+)
 from hivemem.types import CONFLICT_STRATEGIES, EVENT_TYPES, RECORD_TIERS, TIERS
 
 Schema = dict[str, Any]
@@ -267,6 +275,58 @@ SLOT: Schema = {
     "pattern": r"^[^/\u0000-\u001f\u007f]+/[^\u0000-\u001f\u007f]+$",
     "description": "'<subject>/<attribute>': a record added to a slot supersedes its current one",
 }
+_SOURCE_FIELDS: Schema = {
+    "maxProperties": MAX_SOURCE_FIELDS,
+    "propertyNames": {"minLength": 1, "maxLength": MAX_SOURCE_NAME},
+    "additionalProperties": ANY,
+}
+SOURCE: Schema = {
+    **_SOURCE_FIELDS,
+    "type": ["object", "null"],
+    "description": f"where it came from (conversation/message ids, run id, URL...): at most "
+    f"{MAX_SOURCE_FIELDS} fields, {MAX_SOURCE_BYTES} bytes serialized; null: none",
+}
+_BOOST_PAIRS: Schema = {
+    "type": ["object", "null"],
+    "maxProperties": MAX_BOOST_FIELDS,
+    "propertyNames": {"minLength": 1, "maxLength": MAX_SOURCE_NAME},
+    "additionalProperties": ANY,
+}
+_BOOST_IDS: Schema = {
+    "anyOf": [
+        {"type": "string"},
+        {"type": "array", "maxItems": MAX_BOOST_VALUES, "items": {"type": "string"}},
+        {"type": "null"},
+    ],
+    "description": "a value or a list of values (any of them matches): one clause",
+}
+BOOSTS: Schema = {
+    **obj(
+        {
+            "metadata": {**_BOOST_PAIRS, "description": "field: value, one clause each"},
+            "source": {**_BOOST_PAIRS, "description": "field: value, one clause each"},
+            "tags": {
+                "type": ["array", "null"],
+                "maxItems": MAX_BOOST_FIELDS,
+                "items": {"type": "string"},
+                "description": "tags, one clause each",
+            },
+            "agent_id": _BOOST_IDS,
+            "session_id": _BOOST_IDS,
+            "memory_type": _BOOST_IDS,
+            "weight": {
+                "type": ["number", "null"],
+                "minimum": 0,
+                "maximum": 1,
+                "default": BOOST_WEIGHT,
+                "description": "the boost part of a record matching every clause",
+            },
+        }
+    ),
+    "type": ["object", "null"],
+    "description": "raise the candidates that match: parts.boost = weight x the share of "
+    "the clauses a record matches",
+}
 MEMORY = out(
     {
         "id": {"type": "string"},
@@ -295,6 +355,8 @@ MEMORY = out(
         "supersedes": {"type": ["string", "null"], "description": "the record it replaced"},
         "superseded_by": {"type": ["string", "null"], "description": "the record replacing it"},
         "slot": {"type": ["string", "null"], "description": "its '<subject>/<attribute>' slot"},
+        "source": {"type": "object", "description": "where it came from ({}: not given)"},
+        "occurred_at": {**TIME, "description": "when the remembered thing happened"},
     }
 )
 SCORED = out(
@@ -347,6 +409,11 @@ def memory_spec(new: bool = False) -> dict[str, Schema]:
         },
         "parent_id": {**MEM_ID_OR_NULL, "description": "an existing record of the namespace"},
         "session_id": {**MEM_ID_OR_NULL, "description": "a session id (not checked)"},
+        "source": SOURCE,
+        "occurred_at": {
+            **(TIME_OR_NULL if new else TIME),
+            "description": "when the remembered thing happened (default: when it is added)",
+        },
     }
     if new:
         fields["valid_from"] = {
@@ -372,8 +439,20 @@ def filters_schema() -> Schema:
             "type": ["boolean", "null"],
             "description": "every record, whenever it held (not with as_of)",
         },
+        "source": {
+            **_SOURCE_FIELDS,
+            "type": ["object", "null"],
+            "description": "field: value, all must equal the record's source fields",
+        },
     }
-    for name in ("created_after", "created_before", "updated_after", "updated_before"):
+    for name in (
+        "created_after",
+        "created_before",
+        "updated_after",
+        "updated_before",
+        "occurred_after",
+        "occurred_before",
+    ):
         kinds[name] = TIME_OR_NULL
     props = {name: kinds.get(name, STRINGS) for name in sorted(FILTER_KEYS)}
     return {**obj(props), "type": ["object", "null"]}

@@ -894,6 +894,7 @@ _MEMORY_ROUTES = (
                 "weights": {**s.obj(_WEIGHTS), "type": ["object", "null"]},
                 "as_of": _AS_OF,
                 "include_superseded": _SUPERSEDED,
+                "boosts": s.BOOSTS,
             },
             ("query",),
         ),

@@ -17,6 +17,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import allow_header_conformance
 
 from hivemem.engine.conflicts import BUILTIN_RESOLVERS
+from hivemem.memories.match import MAX_SOURCE_BYTES
 from hivemem.server.openapi import build_openapi
 from hivemem.testing.embedders import HashEmbedder
 
@@ -59,7 +60,8 @@ def _beyond_schema(case: Any) -> bool:
     whose ``valid_to`` is not after its ``valid_from`` (given, or now), a search with both
     ``as_of`` and ``include_superseded: true``, an ``as_of`` read without exactly one of
     ``revision=`` and ``at=``, an entry written with both ``ttl`` and ``lease``, a valid
-    restore (what an export file's records hold).
+    restore (what an export file's records hold), a memory whose ``source`` is over 16 KiB
+    serialized.
     """
     body, query = case.body, case.query or {}
     if case.operation.path.startswith("/v1/namespaces/{ns}/as_of"):
@@ -78,7 +80,7 @@ def _beyond_schema(case: Any) -> bool:
         return bool(case.meta.generation.mode == GenerationMode.POSITIVE)
     if _big_integer(body):
         return True
-    if _ends_before_start(body) or _as_of_and_superseded(body):
+    if _ends_before_start(body) or _as_of_and_superseded(body) or _big_source(body):
         return True
     cursor = query.get("cursor")
     if isinstance(cursor, str) and not _valid_cursor(cursor):
@@ -128,6 +130,19 @@ def _ends_before_start(body: Any) -> bool:
             begins = start if isinstance(start, int | float) else time.time() + 60
             if end <= begins:
                 return True
+    return False
+
+
+def _big_source(body: Any) -> bool:
+    """A new or changed memory (or one of a batch) whose source is over 16 KiB serialized."""
+    items = body.get("memories") if isinstance(body, dict) else None
+    for item in items if isinstance(items, list) else [body]:
+        source = item.get("source") if isinstance(item, dict) else None
+        if (
+            isinstance(source, dict)
+            and len(json.dumps(source, separators=(",", ":")).encode()) > MAX_SOURCE_BYTES
+        ):
+            return True
     return False
 
 
