@@ -303,3 +303,24 @@ async def test_search_without_an_embedder_says_which_search_ran(tmp_path: Path) 
         assert error["code"] == "embedder_unavailable"
         bad = await fail(s, "search_memories", namespace="kb", query="x", mode="fuzzy")
         assert bad["code"] == "invalid_argument"
+
+
+async def test_admin_token_has_the_same_rights_as_on_the_routes(site: Site) -> None:
+    """An admin token archives in a namespace it holds no permission on, as over HTTP."""
+    site.core.settings.embedder.load()
+    with site.http() as http:
+        body = {"name": "vault", "default_permission": None, "permissions": {"owner": "admin"}}
+        assert http.post("/v1/namespaces", json=body).status_code == 201
+    note = MEMORIES[5]["content"]
+    async with http_session(site.url, site.token("owner")) as s:
+        first = (await call(s, "add_memory", namespace="vault", content=note))["id"]
+        second = (await call(s, "add_memory", namespace="vault", content=note + " (copy)"))["id"]
+    async with http_session(site.url, site.token("outsider")) as s:
+        refused = await fail(s, "archive_memory", namespace="vault", memory_id=first)
+        assert refused["code"] == "permission_denied"
+    async with http_session(site.url, site.admin) as s:
+        archived = await call(s, "archive_memory", namespace="vault", memory_id=first)
+        assert archived["tier"] == "archived"
+    with site.http() as http:  # the route agrees
+        answer = http.post(f"/v1/namespaces/vault/memories/{second}/archive")
+        assert answer.status_code == 200 and answer.json()["tier"] == "archived"
