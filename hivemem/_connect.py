@@ -67,7 +67,7 @@ def default_embedder(spec: Any) -> Any:
     """The embedder of long-term memories for ``spec`` (see ``hivemem.memories.embed``).
 
     Without a spec and without ``$HIVEMEM_EMBEDDER``: the bundled MiniLM when the
-    ``semantic`` extra is installed (loaded on first use, never at start), else none.
+    ``semantic`` extra is installed (loaded on first use; a server loads it at start), else none.
     """
     import importlib.util
 

@@ -168,7 +168,7 @@ def test_readme_tour_runs_against_a_server_with_a_token_per_agent(tmp_path: Path
 
     from tests.cli.conftest import serving
 
-    with serving(f"sqlite:///{tmp_path}/served.db") as server:
+    with serving(f"sqlite:///{tmp_path}/served.db", "--embedder", "minilm") as server:
         admin = {"Authorization": f"Bearer {server.admin_token}"}
         tokens = {
             agent: httpx.post(
@@ -176,7 +176,7 @@ def test_readme_tour_runs_against_a_server_with_a_token_per_agent(tmp_path: Path
             ).json()["token"]
             for agent in TOUR_AGENTS
         }
-        # timeout: the server loads MiniLM on the first semantic search (seconds when busy)
+        # timeout: the server loads MiniLM at start; a search before it is loaded waits
         line = (
             f'mem = hivemem.connect("{server.url}", agent="planner", tokens={tokens!r}, '
             "timeout=120)"

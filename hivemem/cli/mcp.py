@@ -44,7 +44,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "mcp",
         help="serve the MCP tools on stdin/stdout (for MCP clients)",
         description="Serve hivemem's MCP tools (list_namespaces, read, write, delete, "
-        "list_keys, broadcast, add_message, get_messages, search_messages) on stdin/stdout, "
+        "list_keys, history, broadcast, add_message, get_messages, search_messages, "
+        "add_memory, search_memories, get_memory, update_memory, archive_memory, "
+        "get_related, link_memories, put_task, claim_task, complete_task, acquire_lock, "
+        "release_lock, presence) on stdin/stdout, "
         "for an MCP client that starts this command. Every call acts as --agent on an "
         "embedded store, or as the token's agent on an http:// server. The server also "
         "serves MCP over HTTP at /mcp.",

@@ -188,7 +188,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         metavar="SPEC",
         help="embedder of long-term memories: minilm (the bundled all-MiniLM-L6-v2, the "
-        "default when the 'semantic' extra is installed; loaded on first use), "
+        "default when the 'semantic' extra is installed; loaded at start, /readyz answers 503 "
+        "until then), "
         "openai:<base_url>?model=<name> (an OpenAI-compatible endpoint), or none "
         "(default: minilm when installed)",
     )

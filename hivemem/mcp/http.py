@@ -25,6 +25,7 @@ from starlette.requests import Request
 from hivemem._async import AsyncMemory
 from hivemem._sync import _agent_core
 from hivemem.errors import HivememError, Unauthenticated
+from hivemem.memories.api import plans_for
 from hivemem.server._http import error_response
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
     from hivemem.engine import ops as o
+    from hivemem.memories.api import AsyncMemories
     from hivemem.server.app import Hub
     from hivemem.server.auth import Caller
 
@@ -60,6 +62,23 @@ class CallerMemory(AsyncMemory):
     async def _run(self, op: o.Op[R]) -> R:
         value: R = await self._hub.run(self._caller, op)
         return value
+
+    def memories(
+        self,
+        namespace: str = "memories",
+        agent: str | None = None,
+        *,
+        session_id: str | None = None,
+    ) -> AsyncMemories:
+        """Long-term memories as the caller, with an admin token's rights as the routes give.
+
+        The plans check some permissions themselves (e.g. archive's up-front write check);
+        the memories routes build them with ``admin=caller.admin``, and so does this.
+        """
+        lt = super().memories(namespace, agent, session_id=session_id)
+        if self._caller.admin:
+            lt._plans = plans_for(self._c, lt.agent, lt.namespace, session_id, admin=True)
+        return lt
 
 
 class McpEndpoint:

@@ -32,6 +32,9 @@ hivemem is a memory shared by several agents. Entries are JSON values under keys
 namespaces with permissions (read, write, admin per agent), optional expiry (ttl) and versions
 (pass expected_version to write or delete only if nobody changed the entry meanwhile).
 Conversations keep message histories: add_message, get_messages, search_messages.
+Long-term memories are texts to recall by meaning: add_memory, search_memories (hybrid by
+default: each result with its score and the score's parts), get_memory, update_memory,
+archive_memory (restore=true brings one back), link_memories, get_related.
 Every call acts as this connection's agent and is audited."""
 
 

@@ -13,8 +13,13 @@ content the error JSON of the HTTP API (``{"error": {"code", "message", ...}}``)
 Arguments that are also arguments of the HTTP API take their JSON schemas from its route
 table (:mod:`hivemem.wire.table`), so the tools and the routes accept the same values.
 
-The long-term memory tools of SPEC §14 (``add_memory``, ``search_memories``,
-``semantic_search``, ``get_related``) come with long-term memories (SPEC §10).
+The long-term memory tools (SPEC §10, §14: ``add_memory``, ``search_memories``,
+``get_memory``, ``update_memory``, ``archive_memory``, ``get_related``, ``link_memories``)
+call the public memories API (:class:`~hivemem.memories.api.AsyncMemories`), which checks
+every value; their record fields and ``filters`` take their schemas from the memories routes,
+so a field or filter the API gains needs no change here. ``archive_memory`` restores with
+``restore=true`` rather than a tool of its own, so the tool list stays SPEC §14's.
+``search_memories`` runs a hybrid search when it can and says which search ran.
 """
 
 from __future__ import annotations
@@ -31,11 +36,14 @@ from hivemem.engine.history import (
     MAX_HISTORY,
 )
 from hivemem.errors import (
+    EmbedderUnavailable,
     HivememError,
     InvalidArgument,
     LockTimeout,
     NotFound,
 )
+from hivemem.memories.plans import DEFAULT_NAMESPACE as MEMORIES_NAMESPACE
+from hivemem.memories.wire import to_json
 from hivemem.types import (
     Lock,
 )
@@ -45,6 +53,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from hivemem._async import AsyncMemory
+    from hivemem.memories.api import AsyncMemories
 
 __all__ = ["TOOLS", "Param", "ToolSpec", "call_tool", "list_tools"]
 
@@ -111,7 +120,8 @@ class ToolSpec:
             annotations=types.ToolAnnotations(
                 read_only_hint=self.read_only,
                 destructive_hint=self.name == "delete",
-                idempotent_hint=self.read_only or self.name in ("write", "delete"),
+                idempotent_hint=self.read_only
+                or self.name in ("write", "delete", "archive_memory", "link_memories"),
                 open_world_hint=False,
             ),
         )
@@ -157,6 +167,7 @@ def _typed(tool: str, p: Param, value: Any) -> Any:
         "number": isinstance(value, int | float) and not isinstance(value, bool),
         "object": isinstance(value, dict),
         "boolean": isinstance(value, bool),
+        "array": isinstance(value, list),
     }[kind]
     if not ok:
         raise InvalidArgument(f"{tool}: argument {p.name!r} must be {_ARTICLE[kind]}")
@@ -169,6 +180,7 @@ _ARTICLE = {
     "number": "a number",
     "object": "an object",
     "boolean": "true or false",
+    "array": "a list",
 }
 
 # ---------------------------------------------------------------- parameters
@@ -627,6 +639,271 @@ _LOCK_TOOLS = (
     ),
 )
 TOOLS.update({t.name: t for t in _LOCK_TOOLS})
+
+
+# ---------------------------------------------------------------- long-term memories (§10)
+
+#: How ``search_memories`` searches: hybrid when the store can embed the query, else keyword
+#: (``auto``, the default); always hybrid (an error without an embedder); keyword (BM25).
+SEARCH_MODES = ("auto", "hybrid", "keyword")
+
+_MEMORIES_NS = Param(
+    "namespace",
+    _schema("memories_add", "ns"),
+    f"The namespace of the memories (default {MEMORIES_NAMESPACE!r}).",
+)
+_MEMORY_ID = Param(
+    "memory_id", _schema("memories_get", "rid"), "The memory's id (from add_memory).", True
+)
+
+#: What each field of a record means, for the model (the schemas come from the route table).
+_FIELD_HELP = {
+    "content": "The text to remember (not empty).",
+    "memory_type": "A free-form kind, e.g. 'fact', 'preference', 'decision' (default general).",
+    "tier": "How fast it fades unless used: short, medium or long (default short).",
+    "importance": "0..1 (default 0.5); important memories fade slower.",
+    "metadata": "A free-form JSON object kept with it (filterable by field equality).",
+    "tags": "Labels (filterable).",
+    "parent_id": "An existing memory it belongs under.",
+    "session_id": "The session it was recorded in.",
+    "valid_from": "When the fact starts to hold (unix seconds; default: now).",
+    "valid_to": "When it stops holding (unix seconds; default: open-ended).",
+    "slot": "'<subject>/<attribute>': the memory replaces the slot's current one.",
+}
+
+
+def _body_params(route: str, *, required: bool = True) -> tuple[Param, ...]:
+    """A param per body field of a memories route, in the route's order.
+
+    The fields follow the route table, so a field the API gains is a tool argument at once.
+    """
+    spec = BY_NAME[route]
+    body = spec.body_schema([])
+    assert body is not None, route
+    return tuple(
+        Param(
+            name,
+            _bare(schema),
+            _FIELD_HELP.get(name) or schema.get("description") or name.replace("_", " "),
+            required and name in spec.required,
+        )
+        for name, schema in body["properties"].items()
+    )
+
+
+_ADD_PARAMS = _body_params("memories_add")
+_UPDATE_PARAMS = _body_params("memories_update")
+
+
+def _memories(mem: AsyncMemory, args: dict[str, Any]) -> AsyncMemories:
+    return mem.memories(args.get("namespace", MEMORIES_NAMESPACE))
+
+
+def _fields(args: dict[str, Any], params: tuple[Param, ...]) -> dict[str, Any]:
+    names = {p.name for p in params}
+    return {k: v for k, v in args.items() if k in names}
+
+
+async def _add_memory(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
+    fields = _fields(args, _ADD_PARAMS)
+    record = await _memories(mem, args).add(fields.pop("content"), **fields)
+    return record.to_dict()
+
+
+async def _get_memory(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
+    return (await _memories(mem, args).get(args["memory_id"])).to_dict()
+
+
+async def _update_memory(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
+    fields = _fields(args, _UPDATE_PARAMS)
+    if not fields:
+        raise InvalidArgument(
+            "update_memory: give at least one field to change: "
+            + ", ".join(p.name for p in _UPDATE_PARAMS)
+        )
+    return (await _memories(mem, args).update(args["memory_id"], **fields)).to_dict()
+
+
+async def _archive_memory(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
+    lt = _memories(mem, args)
+    if args.get("restore", False):
+        return (await lt.restore(args["memory_id"])).to_dict()
+    return (await lt.archive(args["memory_id"])).to_dict()
+
+
+async def _search_memories(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
+    mode = args.get("mode", "auto")
+    if mode not in SEARCH_MODES:
+        raise InvalidArgument(f"search_memories: mode must be one of {', '.join(SEARCH_MODES)}")
+    if mode == "keyword" and args.get("weights") is not None:
+        raise InvalidArgument("search_memories: weights rank hybrid searches, not keyword ones")
+    lt = _memories(mem, args)
+    query, limit, filters = args["query"], args.get("limit", 10), args.get("filters")
+    validity = {k: args[k] for k in ("as_of", "include_superseded") if k in args}
+    fallback: str | None = None
+    if mode != "keyword":
+        try:
+            hits = await lt.semantic_search(
+                query, k=limit, filters=filters, weights=args.get("weights"), **validity
+            )
+            return {"mode": "hybrid", **to_json("semantic_search", hits)}
+        except EmbedderUnavailable as exc:
+            if mode == "hybrid":
+                raise
+            fallback = f"hybrid search is unavailable ({exc.message}); this is a keyword search"
+    hits = await lt.search(query, limit=limit, filters=filters, **validity)
+    out: dict[str, Any] = {"mode": "keyword", **to_json("search", hits)}
+    if fallback is not None:
+        out["fallback"] = fallback
+    return out
+
+
+async def _get_related(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
+    related = await _memories(mem, args).get_related(
+        args["memory_id"], args.get("relationship_type")
+    )
+    result: dict[str, Any] = to_json("get_related", related)
+    return result
+
+
+async def _link_memories(mem: AsyncMemory, args: dict[str, Any]) -> dict[str, Any]:
+    return await _memories(mem, args).add_relationship(
+        args["source_id"],
+        args["target_id"],
+        args["relationship_type"],
+        args.get("strength", 1.0),
+    )
+
+
+_SEARCH = "memories_semantic_search"
+_MEMORY_TOOLS = (
+    ToolSpec(
+        "add_memory",
+        "Remember something for the long term: a text with optional kind, tier, importance, "
+        "tags and metadata. It is embedded for semantic search when the store has an "
+        "embedder. Returns the memory with its id.",
+        (_MEMORIES_NS, *_ADD_PARAMS),
+        _add_memory,
+    ),
+    ToolSpec(
+        "search_memories",
+        "Find memories relevant to a query, best first; each result has the memory, its "
+        "score and the score's parts (vector, keyword, strength, recency...). By default a "
+        "hybrid search (meaning and keywords) when the store has an embedder, else a keyword "
+        "search; the answer's mode says which ran (and fallback why). Archived and "
+        "superseded memories are skipped unless filters ask for them.",
+        (
+            _MEMORIES_NS,
+            Param("query", _schema(_SEARCH, "query"), "What to look for, in words.", True),
+            Param(
+                "mode",
+                {"enum": list(SEARCH_MODES)},
+                "auto (default): hybrid when possible, else keyword; hybrid: only hybrid "
+                "(an error without an embedder); keyword: BM25 over the text.",
+            ),
+            Param(
+                "limit",
+                _schema(_SEARCH, "k"),
+                "Most results to return (1-1000; default 10).",
+            ),
+            Param(
+                "filters",
+                _schema(_SEARCH, "filters"),
+                "Only memories matching all of these, e.g. {'tags': ['ops'], "
+                "'memory_type': 'decision', 'include_archived': true}.",
+            ),
+            Param("as_of", _schema(_SEARCH, "as_of"), "Memories that held then (unix seconds)."),
+            Param(
+                "include_superseded",
+                _schema(_SEARCH, "include_superseded"),
+                "Also memories that were replaced (not with as_of).",
+            ),
+            Param(
+                "weights",
+                _schema(_SEARCH, "weights"),
+                "Hybrid only: the weight of each part of the score (default: the server's).",
+            ),
+        ),
+        _search_memories,
+        read_only=True,
+    ),
+    ToolSpec(
+        "get_memory",
+        "Read one memory by id (counts as a use: its strength goes back to 1).",
+        (_MEMORIES_NS, _MEMORY_ID),
+        _get_memory,
+        read_only=True,
+    ),
+    ToolSpec(
+        "update_memory",
+        "Change fields of a memory (a new content is re-embedded). Returns the memory. "
+        "A null argument means 'unchanged'.",
+        (_MEMORIES_NS, _MEMORY_ID, *_UPDATE_PARAMS),
+        _update_memory,
+    ),
+    ToolSpec(
+        "archive_memory",
+        "Archive a memory: searches skip it (unless filters include_archived) until it is "
+        "restored; nothing is deleted. restore=true brings an archived memory back.",
+        (
+            _MEMORIES_NS,
+            _MEMORY_ID,
+            Param(
+                "restore",
+                {"type": "boolean"},
+                "true: restore an archived memory instead (default false: archive).",
+            ),
+        ),
+        _archive_memory,
+    ),
+    ToolSpec(
+        "get_related",
+        "The memories linked to one (link_memories), either way, strongest first: each with "
+        "the relationship's type, strength and direction.",
+        (
+            _MEMORIES_NS,
+            _MEMORY_ID,
+            Param(
+                "relationship_type",
+                _schema("memories_get_related", "relationship_type"),
+                "Only links of this type.",
+            ),
+        ),
+        _get_related,
+        read_only=True,
+    ),
+    ToolSpec(
+        "link_memories",
+        "Relate two memories with a typed, directed link (e.g. 'supports', 'caused_by') of "
+        "a strength in 0..1. Returns the relationship.",
+        (
+            _MEMORIES_NS,
+            Param(
+                "source_id",
+                _schema("memories_add_relationship", "source_id"),
+                "The memory the link goes from.",
+                True,
+            ),
+            Param(
+                "target_id",
+                _schema("memories_add_relationship", "target_id"),
+                "The memory the link goes to.",
+                True,
+            ),
+            Param(
+                "relationship_type",
+                _schema("memories_add_relationship", "relationship_type"),
+                "The link's type, e.g. 'supports'.",
+                True,
+            ),
+            Param(
+                "strength", _schema("memories_add_relationship", "strength"), "0..1 (default 1)."
+            ),
+        ),
+        _link_memories,
+    ),
+)
+TOOLS.update({t.name: t for t in _MEMORY_TOOLS})
 
 
 def list_tools() -> list[types.Tool]:

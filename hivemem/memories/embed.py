@@ -36,6 +36,7 @@ __all__ = [
     "MINILM_DIM",
     "MINILM_NAME",
     "Embedder",
+    "EmbedderWarmup",
     "MiniLMEmbedder",
     "OpenAIEmbedder",
     "embed_queued",
@@ -256,10 +257,17 @@ _MODELS_LOCK = threading.Lock()
 
 
 def _minilm(device: str) -> _MiniLM:
-    """The process's MiniLM for ``device``, loaded on first use."""
+    """The process's MiniLM for ``device``, loaded on first use.
+
+    A call that comes while another thread loads it (a server's :class:`EmbedderWarmup`)
+    waits for that load, and says so in the log: a wait of seconds is never silent.
+    """
     model = _MODELS.get(device)
     if model is None:
-        with _MODELS_LOCK:
+        if not _MODELS_LOCK.acquire(blocking=False):
+            log.warning("hivemem: an embedding waits for the MiniLM model, which is still loading")
+            _MODELS_LOCK.acquire()
+        try:
             model = _MODELS.get(device)
             if model is None:
                 started = time.monotonic()
@@ -269,6 +277,8 @@ def _minilm(device: str) -> _MiniLM:
                     device,
                     time.monotonic() - started,
                 )
+        finally:
+            _MODELS_LOCK.release()
     return model
 
 
@@ -531,6 +541,94 @@ def _check_base_url(base_url: Any) -> None:
         raise InvalidArgument(
             f"the embedder base URL must be http(s)://host[:port]/path, got {base_url!r}"
         )
+
+
+# ---------------------------------------------------------------------------------- warm-up
+
+
+class EmbedderWarmup:
+    """Loads a server's embedder at start, in a background thread, and says when it is ready.
+
+    SPEC §10: a server that serves memories loads its embedder at start (logged), and
+    ``/readyz`` answers 503 until it is loaded, never silently during a request. The app's
+    lifespan calls :meth:`start`; ``/readyz`` calls :meth:`check`. An embedder with a
+    ``load()`` method (:class:`MiniLMEmbedder`) loads there; one without (an
+    OpenAI-compatible endpoint: nothing to load, and its service may come and go) is ready
+    at once. An embedding asked for meanwhile waits for this load (MiniLM's model lock;
+    logged), never a second one. The thread is a daemon: a server stopped while it loads
+    exits at once.
+
+    States: ``none`` (no embedder), ``idle`` (not started: :meth:`check` passes and the
+    model loads on first use, as outside a server), ``loading``, ``ready``, ``failed``.
+    """
+
+    def __init__(self, embedder: Embedder | None) -> None:
+        self.embedder = embedder
+        self.state = "none" if embedder is None else "idle"
+        #: Seconds the load took (once ``ready``).
+        self.seconds: float | None = None
+        #: Why it failed (once ``failed``).
+        self.error: str | None = None
+        self._started = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str | None:
+        """The embedder's name (``None`` without one)."""
+        return None if self.embedder is None else self.embedder.name
+
+    def start(self) -> None:
+        """Start loading (once; later calls do nothing)."""
+        with self._lock:
+            if self.state != "idle":
+                return
+            load = getattr(self.embedder, "load", None)
+            if not callable(load):
+                self.state, self.seconds = "ready", 0.0
+                log.info("hivemem: embedder %s (nothing to load)", self.name)
+                return
+            self.state, self._started = "loading", time.monotonic()
+        log.info("hivemem: loading the embedder %s", self.name)
+        threading.Thread(
+            target=self._load, args=(load,), name="hivemem-embedder-load", daemon=True
+        ).start()
+
+    def _load(self, load: Any) -> None:
+        try:
+            load()
+        except Exception as exc:
+            self.error = exc.message if isinstance(exc, EmbedderUnavailable) else repr(exc)
+            self.state = "failed"
+            log.error(
+                "hivemem: the embedder %s failed to load: %s (memory searches and adds "
+                "that embed fail until the server restarts; --embedder none serves without)",
+                self.name,
+                self.error,
+            )
+            return
+        self.seconds = time.monotonic() - self._started
+        self.state = "ready"
+        log.info("hivemem: embedder %s loaded in %.1f s; ready", self.name, self.seconds)
+
+    def check(self) -> None:
+        """Return if the embedder can embed now (or there is none, or loading never started).
+
+        Raises:
+            EmbedderUnavailable: it is still loading, or its load failed.
+        """
+        if self.state == "loading":
+            raise EmbedderUnavailable(
+                f"embedder loading: {self.name}, for {time.monotonic() - self._started:.1f} s "
+                "so far (ready when /readyz answers 200)"
+            )
+        if self.state == "failed":
+            raise EmbedderUnavailable(f"the embedder {self.name} failed to load: {self.error}")
+
+    def to_dict(self) -> dict[str, Any] | None:
+        """``{"name", "state", "load_seconds"}``, or ``None`` without an embedder."""
+        if self.embedder is None:
+            return None
+        return {"name": self.name, "state": self.state, "load_seconds": self.seconds}
 
 
 # ---------------------------------------------------------------------------------- specs

@@ -26,6 +26,7 @@ from hivemem.errors import (
     TooManyRequests,
     Unauthenticated,
 )
+from hivemem.memories.embed import EmbedderWarmup
 from hivemem.server import limits
 from hivemem.server.auth import Caller, TokenStore
 from hivemem.server.fanout import FanoutCache
@@ -190,6 +191,8 @@ class Hub:
     charge: Callable[[str, float], None] = lambda key, count: None
     #: Events the ops run by :meth:`run` produced, by event type (``/metrics``).
     published: dict[str, int] = field(default_factory=dict)
+    #: The memories' embedder, loaded at start by the app's lifespan (``/readyz`` waits).
+    embedder: EmbedderWarmup = field(default_factory=lambda: EmbedderWarmup(None))
 
     def open_stream(self, caller: Caller) -> str:
         """Take one of the caller's event-stream slots; return the key to give it back with.

@@ -22,7 +22,7 @@ from starlette.routing import Match, Route
 
 from hivemem.errors import HivememError, NotFound
 from hivemem.mcp.http import McpEndpoint
-from hivemem.memories.embed import EMBED_QUEUE
+from hivemem.memories.embed import EMBED_QUEUE, EmbedderWarmup
 from hivemem.server import protocols, swagger
 from hivemem.server._http import (
     REQUEST_ID_KEY,
@@ -154,10 +154,14 @@ def create_app(core: Core, config: ServerConfig | None = None) -> App:
     metrics = Metrics()
     hub = Hub(core, config, tokens, metrics)
     hub.fanout = FanoutCache(config.fanout_cache_bytes, config.fanout_cache_age)
+    hub.embedder = EmbedderWarmup(core.settings.embedder)
     mcp = McpEndpoint(hub)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: App) -> AsyncIterator[None]:
+        # The embedder loads now, in the background (SPEC §10: /readyz answers 503 until
+        # it is loaded; an embedding asked for meanwhile waits for this load, logged).
+        hub.embedder.start()
         # numpy (memories' ranking) is imported on first use; a server imports it before
         # serving, in a thread, so that no request's first search stalls the event loop.
         await asyncio.to_thread(_import_numpy)

@@ -109,7 +109,8 @@ class ServeOptions:
             Redis take turns through a lease, so each expiry is announced once.
         embedder: The long-term memories' embedder (``minilm``, ``openai:<url>?model=<m>``,
             ``none``); ``None``: ``$HIVEMEM_EMBEDDER``, else MiniLM when installed. The
-            model loads on the first embedding, never at start.
+            model loads at start, in the background (logged); ``/readyz`` answers 503
+            until it is loaded.
         decay_interval: Seconds between decay passes over the memories (0: none); replicas
             take turns through a lease.
         index_dir: Where the memories' vector indexes are snapshotted at shutdown, so a

@@ -440,9 +440,31 @@ _SYSTEM_ROUTES = (
     RouteSpec("healthz", "GET", "/healthz", "Liveness", s.out({"status": {"const": "ok"}}),
               permission="public"),
     RouteSpec(
-        "readyz", "GET", "/readyz", "Readiness: the store answers",
-        s.out({"status": {"const": "ready"}, "backend": {"type": "string"}}),
+        "readyz", "GET", "/readyz", "Readiness: the store answers and the embedder is loaded",
+        s.out(
+            {
+                "status": {"const": "ready"},
+                "backend": {"type": "string"},
+                "embedder": {
+                    "anyOf": [
+                        s.out(
+                            {
+                                "name": {"type": "string"},
+                                "state": {"enum": ["idle", "ready"]},
+                                "load_seconds": {"type": ["number", "null"]},
+                            }
+                        ),
+                        {"type": "null"},
+                    ],
+                    "description": "the memories' embedder (null: none); idle: loads on "
+                    "first use (an app run without its lifespan)",
+                },
+            }
+        ),
         errors=(503,), permission="public",
+        description="503 backend_unavailable: the store does not answer; 503 "
+        "embedder_unavailable: the embedder is loading (the server loads it at start) or "
+        "failed to load.",
     ),
     RouteSpec("metrics", "GET", "/metrics", "Prometheus metrics", {"type": "string"},
               media="text/plain", errors=(404,), permission="admin",

@@ -100,7 +100,11 @@ class Server:
 
 
 def start_server(store: str, *args: str) -> Server:
-    """Start ``hivemem serve`` on a free port; return once ``/healthz`` answers."""
+    """Start ``hivemem serve`` on a free port; return once ``/healthz`` answers.
+
+    Without an embedder unless ``args`` name one (``--embedder minilm``): a server loads
+    its embedder at start, seconds of CPU the CLI tests do not need.
+    """
     # Imported here: tests/conformance registers hivemem.testing for assert rewriting,
     # which must happen before the package is first imported.
     from hivemem.testing.server import free_port
@@ -111,7 +115,7 @@ def start_server(store: str, *args: str) -> Server:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=clean_env(),
+        env=clean_env(HIVEMEM_EMBEDDER="none"),
     )
     lines = Lines(proc)
     server = Server(proc, f"http://127.0.0.1:{port}", lines)

@@ -62,7 +62,8 @@ class Server(Proc):
         self.port = free_port()
         argv = [sys.executable, "-m", "hivemem", "serve", "--store", f"sqlite:///{tmp}/s.db",
                 "--port", str(self.port), "--no-auth", "--cleanup-interval", "0",
-                "--decay-interval", "0", "--webhook-claim-ttl", "1"]  # fmt: skip
+                "--decay-interval", "0", "--webhook-claim-ttl", "1",
+                "--embedder", "none"]  # fmt: skip
         if allow is not None:
             argv += ["--allow-webhook-host", allow]
         super().__init__(argv, tmp / f"{name}.log")

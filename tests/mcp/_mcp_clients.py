@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx2
@@ -18,8 +17,9 @@ if TYPE_CHECKING:
 
     import mcp_types
 
-#: The ``hivemem`` console script of the venv running the tests.
-HIVEMEM = str(Path(sys.executable).parent / "hivemem")
+#: ``python -m hivemem`` of the interpreter running the tests (its venv may have no
+#: ``hivemem`` console script: a worktree's venv borrows another's packages).
+HIVEMEM = (sys.executable, "-m", "hivemem")
 
 TOOL_NAMES = {
     "list_namespaces",
@@ -38,14 +38,23 @@ TOOL_NAMES = {
     "acquire_lock",
     "release_lock",
     "presence",
+    "add_memory",
+    "search_memories",
+    "get_memory",
+    "update_memory",
+    "archive_memory",
+    "get_related",
+    "link_memories",
 }
 
 
 @contextlib.asynccontextmanager
-async def stdio_session(*args: str) -> AsyncIterator[ClientSession]:
+async def stdio_session(
+    *args: str, env: dict[str, str] | None = None
+) -> AsyncIterator[ClientSession]:
     """``hivemem mcp ARGS`` as a subprocess, with an initialized client session."""
-    # The SDK passes the child a minimal environment (no HIVEMEM_* variables of ours).
-    params = StdioServerParameters(command=HIVEMEM, args=["mcp", *args])
+    # The SDK passes the child a minimal environment (no HIVEMEM_* variables of ours), plus env.
+    params = StdioServerParameters(command=HIVEMEM[0], args=[*HIVEMEM[1:], "mcp", *args], env=env)
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         yield session

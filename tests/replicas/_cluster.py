@@ -125,6 +125,8 @@ class Replica:
         args = [HIVEMEM, "serve", "--store", self.store, "--port", str(self.port)]
         args += ["--heartbeat", str(self.heartbeat)]
         args += ["--cleanup-interval", str(self.cleanup_interval)]
+        # No memories here: no model to load at start (/readyz would wait for it).
+        args += ["--embedder", "none"]
         with self.out.open("wb") as stdout, self.err.open("wb") as stderr:
             self.proc = subprocess.Popen(
                 args,

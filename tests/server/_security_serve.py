@@ -16,7 +16,8 @@ from hivemem.server import ServerConfig, create_app
 
 def main() -> None:
     db, port = sys.argv[1], int(sys.argv[2])
-    core = _open(f"sqlite:///{db}", None, None, {"cleanup_interval": 0})
+    # No memories here: no model to load at start (/readyz would wait for it).
+    core = _open(f"sqlite:///{db}", None, None, {"cleanup_interval": 0, "embedder": "none"})
     try:
         app = create_app(core, ServerConfig(auth=True))
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

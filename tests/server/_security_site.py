@@ -44,6 +44,11 @@ def open_core(db: Path, durability: str = "full") -> Core:
     """Open the SQLite store at ``db`` as a server does (no sweeper)."""
     options = {"cleanup_interval": 0, "durability": durability}
     core: Core = _open(f"sqlite:///{db}", None, None, options)
+    # A server loads its embedder at start (its lifespan, which a mounted app does not run):
+    # here too, so no request waits for the model (once per process; tens of seconds busy).
+    load = getattr(core.settings.embedder, "load", None)
+    if load is not None:
+        load()
     return core
 
 

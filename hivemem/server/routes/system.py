@@ -35,13 +35,21 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: the store answers a read."""
+    """Readiness: the store answers a read and the memories' embedder is loaded.
+
+    503 ``backend_unavailable`` while the store does not answer; 503
+    ``embedder_unavailable`` while the embedder loads at start ("embedder loading") or
+    after its load failed.
+    """
     hub = hub_of(request)
     try:
         await hub.tokens.alookup("hm_readiness-probe")
     except HivememError as exc:
         raise BackendUnavailable(f"the store does not answer: {exc.message}") from None
-    return json_response({"status": "ready", "backend": hub.core.backend.name})
+    hub.embedder.check()
+    return json_response(
+        {"status": "ready", "backend": hub.core.backend.name, "embedder": hub.embedder.to_dict()}
+    )
 
 
 async def metrics(request: Request) -> Response:
