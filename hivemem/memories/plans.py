@@ -619,7 +619,13 @@ class MemoryPlans:
             info = yield o.GetNamespace(agent=self.agent, admin=self.admin, ns=self.ns)
         except NamespaceNotFound:
             return  # nothing to change; the op itself reports what it must
-        require(info, self.agent, WRITE, self.admin)
+        try:
+            require(info, self.agent, WRITE, self.admin)
+        except PermissionDenied:
+            # Refused here, the store would not audit it: an empty transaction is refused
+            # by the store too, which audits the refusal as every other path's.
+            yield self._transact([])
+            raise
 
     def get(self, rid: str) -> Plan[MemoryRecord]:
         """A record; the read counts as an access (strength restored, count + 1).

@@ -278,10 +278,10 @@ async def test_http_memory_tools_read_only_token_and_audit(site: Site) -> None:
     writer = site.audit(agent_id="writer", namespace="kb")
     assert len([r for r in writer if r["action"] == "transact" and r["success"]]) >= len(MEMORIES)
     refused = [r for r in site.audit(agent_id="reader", namespace="kb") if not r["success"]]
-    # Two sessions; in each the refused add, update and link are audited as the transaction
-    # they tried. (archive/restore are refused by the plan's up-front permission check,
-    # which the store does not audit: the same on every path, HTTP included.)
-    assert len([r for r in refused if r["action"] == "transact"]) == 6
+    # Two sessions; in each the refused add, update, archive, restore and link are audited
+    # as the transaction they tried (archive and restore: the empty one their up-front
+    # permission check sends, so that the store audits the refusal).
+    assert len([r for r in refused if r["action"] == "transact"]) == 10
     assert all(r["error"].startswith("permission_denied") for r in refused)
 
 
