@@ -63,7 +63,7 @@ from hivemem.memories.index import (
     is_record,
 )
 from hivemem.memories.validity import check_slot, check_time, slot_key
-from hivemem.types import TIERS, Group, MemoryRecord, ScoredMemory, Session
+from hivemem.types import TIERS, Group, MemoryRecord, Page, ScoredMemory, Session
 
 if TYPE_CHECKING:
     import numpy as np
@@ -1109,6 +1109,35 @@ class MemoryPlans:
                 for label, score, parts in hits
             ]
 
+    def timeline(
+        self,
+        filters: Any = None,
+        sort_field: Any = "created_at",
+        limit: Any = 100,
+        cursor: Any = None,
+        as_of: Any = None,
+        include_superseded: Any = None,
+    ) -> Plan[Page[MemoryRecord]]:
+        """Records passing ``filters``, newest ``sort_field`` first, one page at a time.
+
+        ``sort_field`` is ``created_at``, ``updated_at``, ``occurred_at`` or ``valid_from``;
+        ties go by id. Pass the page's ``next_cursor`` back as ``cursor`` for the next one.
+        Like the searches: records that hold now unless ``as_of`` or ``include_superseded``.
+        Not counted as accesses.
+        """
+        if type(sort_field) is not str or sort_field not in NamespaceIndex.TIME_COLUMNS:
+            raise InvalidArgument(
+                f"sort_field must be one of {', '.join(NamespaceIndex.TIME_COLUMNS)}"
+            )
+        limit = _limit(limit, maximum=1000)
+        after = None if cursor is None else _timeline_cursor(cursor)
+        f = self._filters(filters, as_of, include_superseded)
+        idx = yield from self.index()  # checks read permission first
+        with idx.lock:
+            labels, last = idx.timeline(f, sort_field, limit, after)
+            items = [self._out(idx.records[label]) for label in labels]
+        return Page(items, None if last is None else f"{last[0]!r}|{last[1]}")
+
     # ------------------------------------------------------------ decay
     def decay(self, now: Any = None, idem: str | None = None) -> Plan[dict[str, int]]:
         """One decay pass (see :mod:`hivemem.memories.decay`): what it changed.
@@ -1183,6 +1212,18 @@ class MemoryPlans:
         except NotFound:
             return False
         return wrote
+
+
+def _timeline_cursor(cursor: Any) -> tuple[float, str]:
+    """The ``(time, id)`` a timeline cursor names (``"<time>|<id>"``, as a page answers it)."""
+    when, sep, rid = cursor.partition("|") if type(cursor) is str else ("", "", "")
+    try:
+        at = float(when)
+    except ValueError:
+        at = math.nan
+    if not sep or not math.isfinite(at) or len(cursor) > 300:
+        raise InvalidArgument("cursor must be the next_cursor of a timeline page")
+    return at, rid
 
 
 def _current(entry: Any) -> str | None:

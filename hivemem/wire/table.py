@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from hivemem.memories import plans as memory_plans
 from hivemem.memories.decay import ACTIONS
+from hivemem.memories.index import NamespaceIndex
 from hivemem.memories.plans import MAX_WEIGHT
 from hivemem.wire import schemas as s
 from hivemem.wire.schemas import Schema
@@ -889,6 +890,25 @@ _MEMORY_ROUTES = (
                 "include_superseded": _SUPERSEDED,
             },
             ("query",),
+        ),
+    ),
+    _memory(
+        "timeline", "POST", f"{_M}/timeline",
+        "The namespace's records by time, newest first, a page at a time (not accesses)",
+        s.out({"memories": {"type": "array", "items": _RECORD},
+               "next_cursor": {"type": ["string", "null"]}}),
+        errors=_READ,
+        body=s.obj(
+            {
+                "filters": s.filters_schema(),
+                "sort_field": {"enum": list(NamespaceIndex.TIME_COLUMNS),
+                               "default": "created_at"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                "cursor": {"type": ["string", "null"], "maxLength": 300,
+                           "description": "next_cursor of the previous page"},
+                "as_of": _AS_OF,
+                "include_superseded": _SUPERSEDED,
+            },
         ),
     ),
     _memory(

@@ -483,6 +483,13 @@ SPECS = [
         json={"query": "cat", "tags": "pets", "filters": {"tier": ["short"]}, "limit": 5},
     ),
     Spec("memory-semantic-search", "POST", f"{_M}/semantic-search", "read", json=_SEM),
+    Spec(
+        "memory-timeline",
+        "POST",
+        f"{_M}/timeline",
+        "read",
+        json={"filters": {"tier": ["short", "archived"]}, "limit": 5, "include_superseded": True},
+    ),
     Spec("memory-add-many", "POST", f"{_M}/batch", "write", json={"memories": [_NEW, _NEW]}),
     Spec("memory-get-many", "POST", f"{_M}/batch-get", "read", json={"ids": ["<r2>", "<r1>"]}),
     Spec("memory-relate", "POST", f"{_M}/relationships", "write", json=_REL),

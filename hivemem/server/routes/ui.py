@@ -42,6 +42,7 @@ FILES = {
     "dom.js": "text/javascript; charset=utf-8",
     "stream.js": "text/javascript; charset=utf-8",
     "views.js": "text/javascript; charset=utf-8",
+    "memories.js": "text/javascript; charset=utf-8",
 }
 
 _HEADERS = {
