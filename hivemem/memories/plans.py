@@ -32,6 +32,7 @@ import dataclasses
 import logging
 import math
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable, Generator, Mapping
@@ -98,6 +99,9 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "strength": 0.05,
     "recency": 0.0,
 }
+#: A timeline page's ``next_cursor``: the last record's time (``repr`` of a float: every
+#: match parses, one beyond a float's range as an infinity) and id; empty: the first page.
+TIMELINE_CURSOR = r"^(|-?[0-9]{1,20}(\.[0-9]{1,20})?(e[-+]?[0-9]{1,3})?\|[^/]{1,200})$"
 #: The entry that marks a namespace as holding memories (the decay scheduler looks for it).
 MARKER = "_memories"
 #: Largest hybrid weight (scores stay finite).
@@ -1121,7 +1125,8 @@ class MemoryPlans:
         """Records passing ``filters``, newest ``sort_field`` first, one page at a time.
 
         ``sort_field`` is ``created_at``, ``updated_at``, ``occurred_at`` or ``valid_from``;
-        ties go by id. Pass the page's ``next_cursor`` back as ``cursor`` for the next one.
+        ties go by id. Pass the page's ``next_cursor`` back as ``cursor`` for the next one
+        (``None`` or ``""``: the first page).
         Like the searches: records that hold now unless ``as_of`` or ``include_superseded``.
         Not counted as accesses.
         """
@@ -1130,7 +1135,7 @@ class MemoryPlans:
                 f"sort_field must be one of {', '.join(NamespaceIndex.TIME_COLUMNS)}"
             )
         limit = _limit(limit, maximum=1000)
-        after = None if cursor is None else _timeline_cursor(cursor)
+        after = None if cursor is None or cursor == "" else _timeline_cursor(cursor)
         f = self._filters(filters, as_of, include_superseded)
         idx = yield from self.index()  # checks read permission first
         with idx.lock:
@@ -1216,14 +1221,10 @@ class MemoryPlans:
 
 def _timeline_cursor(cursor: Any) -> tuple[float, str]:
     """The ``(time, id)`` a timeline cursor names (``"<time>|<id>"``, as a page answers it)."""
-    when, sep, rid = cursor.partition("|") if type(cursor) is str else ("", "", "")
-    try:
-        at = float(when)
-    except ValueError:
-        at = math.nan
-    if not sep or not math.isfinite(at) or len(cursor) > 300:
+    if type(cursor) is not str or not re.fullmatch(TIMELINE_CURSOR, cursor):
         raise InvalidArgument("cursor must be the next_cursor of a timeline page")
-    return at, rid
+    when, _, rid = cursor.partition("|")
+    return float(when), rid
 
 
 def _current(entry: Any) -> str | None:

@@ -333,5 +333,9 @@ def test_memory_timeline_pages_newest_first_with_filters(mem, clock):
     for bad in ("strength", ["created_at"], {"a": 1}):
         with pytest.raises(InvalidArgument):
             lt.timeline(sort_field=bad)  # type: ignore[arg-type]
-    with pytest.raises(InvalidArgument):
-        lt.timeline(cursor="not a cursor")
+    for bad in ("not a cursor", "nan|x", "1|", "1|a/b", 5):
+        with pytest.raises(InvalidArgument):
+            lt.timeline(cursor=bad)  # type: ignore[arg-type]
+    assert [r.id for r in lt.timeline(cursor="", limit=3)] == expected[:3]  # "": the first page
+    assert [r.id for r in lt.timeline(cursor="1e999|z")] == expected  # after +inf: all
+    assert len(lt.timeline(cursor="-1e999|z")) == 0

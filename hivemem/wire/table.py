@@ -29,7 +29,7 @@ from urllib.parse import quote
 from hivemem.memories import plans as memory_plans
 from hivemem.memories.decay import ACTIONS
 from hivemem.memories.index import NamespaceIndex
-from hivemem.memories.plans import MAX_WEIGHT
+from hivemem.memories.plans import MAX_WEIGHT, TIMELINE_CURSOR
 from hivemem.wire import schemas as s
 from hivemem.wire.schemas import Schema
 
@@ -904,8 +904,11 @@ _MEMORY_ROUTES = (
                 "sort_field": {"enum": list(NamespaceIndex.TIME_COLUMNS),
                                "default": "created_at"},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-                "cursor": {"type": ["string", "null"], "maxLength": 300,
-                           "description": "next_cursor of the previous page"},
+                "cursor": {
+                    "type": ["string", "null"],
+                    "pattern": TIMELINE_CURSOR,
+                    "description": "next_cursor of the previous page (null or empty: the first)",
+                },
                 "as_of": _AS_OF,
                 "include_superseded": _SUPERSEDED,
             },

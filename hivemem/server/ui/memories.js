@@ -328,7 +328,8 @@ export async function memoryView(ctx, ns, id) {
       ["Agent", rec.agent_id],
       ["Tags", rec.tags && rec.tags.length ? tagList(rec.tags) : "—"],
     ];
-    if (rec.source !== undefined && rec.source !== null) {
+    // source: a dict of provenance ids (empty on records that were given none).
+    if (rec.source !== undefined && rec.source !== null && !(typeof rec.source === "object" && !Object.keys(rec.source).length)) {
       rows.push(["Source", typeof rec.source === "object" ? h("pre", { class: "json", id: "memory-source" }, pretty(rec.source)) : String(rec.source)]);
     }
     if (rec.occurred_at !== undefined && rec.occurred_at !== null) rows.push(["Occurred", when(rec.occurred_at)]);
