@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pytest
@@ -83,6 +83,21 @@ def _open_view(page: Page, site: Site | str, token: str, hash_: str, view: str) 
     page.goto(url + hash_)
     page.wait_for_selector(f"main[data-view={view}]")
     page.wait_for_selector("body[data-ready]")
+
+
+def _unlabelled(page: Page) -> list[str]:
+    """Form controls of the view without an accessible name (a label or aria-label)."""
+    found: dict[str, Any] = page.evaluate(
+        """() => {
+          const all = [...document.querySelectorAll("main :is(input, select, textarea, button)")];
+          const named = (el) => (el.labels && el.labels.length) || el.getAttribute("aria-label")
+            || (el.tagName === "BUTTON" && el.textContent.trim());
+          const bad = all.filter((el) => !named(el));
+          return { n: all.length, bad: bad.map((el) => el.outerHTML.slice(0, 80)) };
+        }"""
+    )
+    assert found["n"] >= 3, found  # the check saw the view's controls
+    return list(found["bad"])
 
 
 def _no_internal_key(page: Page) -> None:
@@ -227,6 +242,7 @@ def test_search_open_archive_restore_reinforce(page: Page, site: Site, kb: Kb) -
     parts = first.locator("ul.parts").inner_text()
     assert "vector" in parts and "keyword" in parts
     assert_layout(page)
+    assert _unlabelled(page) == []
     shot(page, "memories-search")
 
     # Open the coffee record: its fields, relationships, and the actions of a writer.
@@ -238,6 +254,7 @@ def test_search_open_archive_restore_reinforce(page: Page, site: Site, kb: Kb) -
     assert "fact" in meta and "alice" in meta and "current" in meta
     expect(page.locator("#memory-related tbody tr")).to_have_count(1)
     assert "fuelled-by" in page.inner_text("#memory-related")
+    assert _unlabelled(page) == []
     before = store.get_many([kb.coffee])[0]
 
     page.click("#memory-archive")
