@@ -310,6 +310,8 @@ def test_record_detail_links_supersession_and_slot_history(page: Page, site: Sit
 def test_long_values_keep_the_layout(page: Page, site: Site, kb: Kb, size: tuple[int, int]) -> None:
     """2 KB content, 200-character tags, metadata keys, slot, type and agent id."""
     page.set_viewport_size({"width": size[0], "height": size[1]})
+    if size[0] < 400:
+        page.emulate_media(color_scheme="dark")  # phones, in the dark scheme
     _open_view(page, site, site.admin, f"#/memories/{KB}/m/{kb.long}", "memory")
     assert len(page.inner_text("#memory-content")) >= 1990
     assert LONG_META_KEY in page.inner_text("#memory-metadata")
@@ -326,6 +328,9 @@ def test_long_values_keep_the_layout(page: Page, site: Site, kb: Kb, size: tuple
     show(page, f"#/memories/{KB}/m/{quote(kb.parent)}", "memory")
     assert_layout(page)
     show(page, "#/memories", "memories-home")
+    assert_layout(page)
+    show(page, f"#/ns/{KB}", "namespace")  # the entries view, with its link to the memories
+    assert page.is_visible("#memories-link")
     assert_layout(page)
 
 
