@@ -20,12 +20,19 @@ export function internalKey(key) {
   return typeof key === "string" && (key === MARKER || INTERNAL.some((p) => key.startsWith(p)));
 }
 
-/** Whether a namespace holds memories: its marker entry, or a listed entry shaped as a
- * record (a record's key is its id). Never throws: a refused probe answers false. */
+/** Whether a namespace holds memories: a listed entry shaped as a record (a record's key
+ * is its id) or internal, else its marker entry (a server that keeps those internal keys out
+ * of listings has neither: then the records tell). `entries`: a page already fetched (else
+ * the first few are). Never throws: a refused probe answers false. */
 export async function holdsMemories(ns, entries) {
-  if ((entries || []).some((e) => internalKey(e.key)
-    || (e.value && typeof e.value === "object" && e.value.id === e.key && typeof e.value.content === "string"))) {
-    return true;
+  try {
+    const first = entries || (await api("GET", `v1/namespaces/${seg(ns)}/entries`, { query: { limit: 3 } })).items;
+    if (first.some((e) => internalKey(e.key)
+      || (e.value && typeof e.value === "object" && e.value.id === e.key && typeof e.value.content === "string"))) {
+      return true;
+    }
+  } catch {
+    return false;
   }
   try {
     const { results } = await api("POST", `v1/namespaces/${seg(ns)}/batch`, {
