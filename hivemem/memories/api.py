@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from hivemem._core import Core
     from hivemem._plan import AsyncHandle, Handle
-    from hivemem.types import Group, MemoryRecord, ScoredMemory, Session
+    from hivemem.types import Group, MemoryRecord, Page, ScoredMemory, Session
 
 __all__ = ["AsyncMemories", "Memories", "adrive", "drive"]
 
@@ -331,6 +331,32 @@ class AsyncMemories(_Base):
         )
         return hits
 
+    async def timeline(
+        self,
+        *,
+        filters: dict[str, Any] | None = None,
+        sort_field: str = "created_at",
+        limit: int = 100,
+        cursor: str | None = None,
+        as_of: float | datetime | None = None,
+        include_superseded: bool = False,
+    ) -> Page[MemoryRecord]:
+        """The records passing ``filters`` by time, newest first, one page at a time.
+
+        ``sort_field``: ``created_at``, ``updated_at``, ``occurred_at`` or ``valid_from``
+        (ties by id); pass a page's ``next_cursor`` as ``cursor`` for the next. Only records
+        that hold now, unless ``as_of`` or ``include_superseded``; not counted as accesses.
+        """
+        page: Page[MemoryRecord] = await self._go(
+            "timeline",
+            filters=filters,
+            sort_field=sort_field,
+            limit=limit,
+            cursor=cursor,
+            **_validity(as_of, include_superseded),
+        )
+        return page
+
     async def children(
         self,
         parent_id: str,
@@ -622,6 +648,32 @@ class Memories(_Base):
             **({} if boosts is None else {"boosts": boosts}),
         )
         return hits
+
+    def timeline(
+        self,
+        *,
+        filters: dict[str, Any] | None = None,
+        sort_field: str = "created_at",
+        limit: int = 100,
+        cursor: str | None = None,
+        as_of: float | datetime | None = None,
+        include_superseded: bool = False,
+    ) -> Page[MemoryRecord]:
+        """The records passing ``filters`` by time, newest first, one page at a time.
+
+        ``sort_field``: ``created_at``, ``updated_at``, ``occurred_at`` or ``valid_from``
+        (ties by id); pass a page's ``next_cursor`` as ``cursor`` for the next. Only records
+        that hold now, unless ``as_of`` or ``include_superseded``; not counted as accesses.
+        """
+        page: Page[MemoryRecord] = self._go(
+            "timeline",
+            filters=filters,
+            sort_field=sort_field,
+            limit=limit,
+            cursor=cursor,
+            **_validity(as_of, include_superseded),
+        )
+        return page
 
     def children(
         self,

@@ -17,7 +17,7 @@ import base64
 import logging
 import math
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -617,6 +617,35 @@ class NamespaceIndex:
         n = len(self.ids)
         keep = self._cols["live"][:n] & ~self._cols["archived"][:n]
         return [int(label) for label in np.flatnonzero(keep)]
+
+    #: The time columns a timeline sorts by, by record field.
+    TIME_COLUMNS: ClassVar[dict[str, str]] = {
+        "created_at": "created",
+        "updated_at": "updated",
+        "occurred_at": "moment",
+        "valid_from": "vfrom",
+    }
+
+    def timeline(
+        self, filters: dict[str, Any], field: str, limit: int, after: tuple[float, str] | None
+    ) -> tuple[list[int], tuple[float, str] | None]:
+        """Labels passing ``filters``, newest ``field`` first (ties: by id), at most ``limit``.
+
+        ``after`` is the ``(time, id)`` of the last record of the previous page; the answer's
+        second item is the one of this page's last record when more follow.
+        """
+        labels = np.flatnonzero(self.mask(filters))
+        times = self._cols[self.TIME_COLUMNS[field]][labels]
+        ids = np.array([self.ids[label] or "" for label in labels.tolist()])
+        if after is not None and labels.shape[0]:
+            later = (times < after[0]) | ((times == after[0]) & (ids > after[1]))
+            labels, times, ids = labels[later], times[later], ids[later]
+        order = np.lexsort((ids, -times))[: limit + 1]
+        page = [int(label) for label in labels[order[:limit]]]
+        if order.shape[0] <= limit:
+            return page, None
+        last = order[limit - 1]
+        return page, (float(times[last]), str(ids[last]))
 
     def keyword(self, query: str, k: int, filters: dict[str, Any]) -> list[tuple[int, float]]:
         """The ``k`` best BM25 matches passing ``filters`` (ties: newest, content, id)."""

@@ -32,6 +32,7 @@ import dataclasses
 import logging
 import math
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable, Generator, Mapping
@@ -64,7 +65,7 @@ from hivemem.memories.index import (
 )
 from hivemem.memories.match import check_boosts, check_source
 from hivemem.memories.validity import check_slot, check_time, slot_key
-from hivemem.types import TIERS, Group, MemoryRecord, ScoredMemory, Session
+from hivemem.types import TIERS, Group, MemoryRecord, Page, ScoredMemory, Session
 
 if TYPE_CHECKING:
     import numpy as np
@@ -99,6 +100,9 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "strength": 0.05,
     "recency": 0.0,
 }
+#: A timeline page's ``next_cursor``: the last record's time (``repr`` of a float: every
+#: match parses, one beyond a float's range as an infinity) and id; empty: the first page.
+TIMELINE_CURSOR = r"^(|-?[0-9]{1,20}(\.[0-9]{1,20})?(e[-+]?[0-9]{1,3})?\|[^/]{1,200})$"
 #: The entry that marks a namespace as holding memories (the decay scheduler looks for it).
 MARKER = "_memories"
 #: Largest hybrid weight (scores stay finite).
@@ -1145,6 +1149,36 @@ class MemoryPlans:
                 for label, score, parts in hits
             ]
 
+    def timeline(
+        self,
+        filters: Any = None,
+        sort_field: Any = "created_at",
+        limit: Any = 100,
+        cursor: Any = None,
+        as_of: Any = None,
+        include_superseded: Any = None,
+    ) -> Plan[Page[MemoryRecord]]:
+        """Records passing ``filters``, newest ``sort_field`` first, one page at a time.
+
+        ``sort_field`` is ``created_at``, ``updated_at``, ``occurred_at`` or ``valid_from``;
+        ties go by id. Pass the page's ``next_cursor`` back as ``cursor`` for the next one
+        (``None`` or ``""``: the first page).
+        Like the searches: records that hold now unless ``as_of`` or ``include_superseded``.
+        Not counted as accesses.
+        """
+        if type(sort_field) is not str or sort_field not in NamespaceIndex.TIME_COLUMNS:
+            raise InvalidArgument(
+                f"sort_field must be one of {', '.join(NamespaceIndex.TIME_COLUMNS)}"
+            )
+        limit = _limit(limit, maximum=1000)
+        after = None if cursor is None or cursor == "" else _timeline_cursor(cursor)
+        f = self._filters(filters, as_of, include_superseded)
+        idx = yield from self.index()  # checks read permission first
+        with idx.lock:
+            labels, last = idx.timeline(f, sort_field, limit, after)
+            items = [self._out(idx.records[label]) for label in labels]
+        return Page(items, None if last is None else f"{last[0]!r}|{last[1]}")
+
     # ------------------------------------------------------------ decay
     def decay(self, now: Any = None, idem: str | None = None) -> Plan[dict[str, int]]:
         """One decay pass (see :mod:`hivemem.memories.decay`): what it changed.
@@ -1219,6 +1253,14 @@ class MemoryPlans:
         except NotFound:
             return False
         return wrote
+
+
+def _timeline_cursor(cursor: Any) -> tuple[float, str]:
+    """The ``(time, id)`` a timeline cursor names (``"<time>|<id>"``, as a page answers it)."""
+    if type(cursor) is not str or not re.fullmatch(TIMELINE_CURSOR, cursor):
+        raise InvalidArgument("cursor must be the next_cursor of a timeline page")
+    when, _, rid = cursor.partition("|")
+    return float(when), rid
 
 
 def _current(entry: Any) -> str | None:

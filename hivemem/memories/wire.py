@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import orjson
 
 from hivemem.engine import ops as o
-from hivemem.types import Group, MemoryRecord, ScoredMemory, Session
+from hivemem.types import Group, MemoryRecord, Page, ScoredMemory, Session
 from hivemem.wire.call import Call
 from hivemem.wire.table import ROUTES as TABLE
 
@@ -51,6 +51,8 @@ def to_json(method: str, value: Any) -> Any:
         return value.to_dict()
     if method in _RECORD_LISTS:
         return {"memories": _records(value)}
+    if method == "timeline":
+        return {"memories": _records(value.items), "next_cursor": value.next_cursor}
     if method in ("search", "semantic_search"):
         return {"results": [s.to_dict() for s in value]}
     if method == "delete":
@@ -73,6 +75,8 @@ def from_json(method: str, data: Any) -> Any:
         return MemoryRecord.from_dict(data)
     if method in _RECORD_LISTS:
         return [MemoryRecord.from_dict(r) for r in data["memories"]]
+    if method == "timeline":
+        return Page([MemoryRecord.from_dict(r) for r in data["memories"]], data["next_cursor"])
     if method in ("search", "semantic_search"):
         return [ScoredMemory.from_dict(s) for s in data["results"]]
     if method == "delete":

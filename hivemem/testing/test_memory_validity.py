@@ -277,3 +277,65 @@ def test_memory_slot_statement_repeated_with_its_idempotency_key(backend, clock)
 
 #: Idempotency keys travel over HTTP: this rule runs on http:// only.
 test_memory_slot_statement_repeated_with_its_idempotency_key.only_backends = {"http"}  # type: ignore[attr-defined]
+
+
+def test_memory_timeline_pages_newest_first_with_filters(mem, clock):
+    """timeline() lists records by time, newest first, in pages that neither skip nor repeat.
+
+    Records added at the same instant are ordered by id; filters and validity apply as in
+    the searches (superseded records only when asked); archived ones only when asked.
+    """
+    lt = mem.memories(NS, agent="kb")
+    ids = []
+    for i in range(23):
+        batch = lt.add_many(
+            [
+                {"content": f"fact {i}-{j}", "tags": ["even" if i % 2 == 0 else "odd"]}
+                for j in range(2)
+            ]
+        )  # two records at one instant
+        ids += [r.id for r in batch]
+        clock.advance(5)
+    old = lt.add("The meeting room is B12", slot="office/room")
+    clock.advance(5)
+    new = lt.add("The meeting room is C3", slot="office/room")
+    lt.archive(ids[0])
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = lt.timeline(limit=7, cursor=cursor)
+        assert len(page) <= 7
+        seen += [r.id for r in page]
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    # Newest first: the slot's current record, then the batches (ties by id); the superseded
+    # record and the archived one are left out.
+    pairs = [sorted(ids[2 * i : 2 * i + 2]) for i in reversed(range(23))]
+    expected = [new.id] + [rid for pair in pairs for rid in pair if rid != ids[0]]
+    assert seen == expected and old.id not in seen and pages == 7
+    everything = lt.timeline(
+        limit=1000, include_superseded=True, filters={"include_archived": True}
+    )
+    assert {r.id for r in everything} == {*ids, old.id, new.id}
+    assert everything.next_cursor is None
+    odd = lt.timeline(limit=1000, filters={"tags": ["odd"]})
+    assert len(odd) == 22 and all("odd" in r.tags for r in odd)
+    oldest = lt.timeline(
+        limit=1,
+        sort_field="valid_from",
+        include_superseded=True,
+        filters={"include_archived": True, "created_before": clock() - 100},
+    )
+    assert len(oldest) == 1 and oldest.items[0].valid_from < clock() - 100
+    for bad in ("strength", ["created_at"], {"a": 1}):
+        with pytest.raises(InvalidArgument):
+            lt.timeline(sort_field=bad)  # type: ignore[arg-type]
+    for bad in ("not a cursor", "nan|x", "1|", "1|a/b", 5):
+        with pytest.raises(InvalidArgument):
+            lt.timeline(cursor=bad)  # type: ignore[arg-type]
+    assert [r.id for r in lt.timeline(cursor="", limit=3)] == expected[:3]  # "": the first page
+    assert [r.id for r in lt.timeline(cursor="1e999|z")] == expected  # after +inf: all
+    assert len(lt.timeline(cursor="-1e999|z")) == 0

@@ -28,7 +28,8 @@ from urllib.parse import quote
 
 from hivemem.memories import plans as memory_plans
 from hivemem.memories.decay import ACTIONS
-from hivemem.memories.plans import MAX_WEIGHT
+from hivemem.memories.index import NamespaceIndex
+from hivemem.memories.plans import MAX_WEIGHT, TIMELINE_CURSOR
 from hivemem.wire import schemas as s
 from hivemem.wire.schemas import Schema
 
@@ -919,6 +920,28 @@ _MEMORY_ROUTES = (
                 "boosts": s.BOOSTS,
             },
             ("query",),
+        ),
+    ),
+    _memory(
+        "timeline", "POST", f"{_M}/timeline",
+        "The namespace's records by time, newest first, a page at a time (not accesses)",
+        s.out({"memories": {"type": "array", "items": _RECORD},
+               "next_cursor": {"type": ["string", "null"]}}),
+        errors=_READ,
+        body=s.obj(
+            {
+                "filters": s.filters_schema(),
+                "sort_field": {"enum": list(NamespaceIndex.TIME_COLUMNS),
+                               "default": "created_at"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                "cursor": {
+                    "type": ["string", "null"],
+                    "pattern": TIMELINE_CURSOR,
+                    "description": "next_cursor of the previous page (null or empty: the first)",
+                },
+                "as_of": _AS_OF,
+                "include_superseded": _SUPERSEDED,
+            },
         ),
     ),
     _memory(

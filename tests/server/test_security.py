@@ -506,6 +506,13 @@ SPECS = [
         ok=201,
         json={"content": "new", "source": {"run_id": "r1"}, "occurred_at": 1_700_000_000},
     ),
+    Spec(
+        "memory-timeline",
+        "POST",
+        f"{_M}/timeline",
+        "read",
+        json={"filters": {"tier": ["short", "archived"]}, "limit": 5, "include_superseded": True},
+    ),
     Spec("memory-add-many", "POST", f"{_M}/batch", "write", json={"memories": [_NEW, _NEW]}),
     Spec("memory-get-many", "POST", f"{_M}/batch-get", "read", json={"ids": ["<r2>", "<r1>"]}),
     Spec("memory-relate", "POST", f"{_M}/relationships", "write", json=_REL),

@@ -45,6 +45,7 @@ FILES = {
     "coordination.js": "text/javascript; charset=utf-8",
     "history.js": "text/javascript; charset=utf-8",
     "webhooks.js": "text/javascript; charset=utf-8",
+    "memories.js": "text/javascript; charset=utf-8",
 }
 
 _HEADERS = {

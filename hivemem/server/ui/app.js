@@ -8,6 +8,7 @@ import {
 } from "./views.js";
 import { coordinationView } from "./coordination.js";
 import { webhooksView } from "./webhooks.js";
+import { memoriesHomeView, memoriesView, memoryView } from "./memories.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -169,6 +170,12 @@ async function route() {
     view = "audit"; markNav("audit"); render = () => auditView(ctx, query);
   } else if (top === "stats") {
     view = "stats"; markNav("stats"); render = () => statsView(ctx);
+  } else if (top === "memories" && a !== undefined && b === "m" && c !== undefined) {
+    view = "memory"; markNav("memories"); render = () => memoryView(ctx, a, c);
+  } else if (top === "memories" && a !== undefined) {
+    view = "memories"; markNav("memories"); render = () => memoriesView(ctx, a, query);
+  } else if (top === "memories") {
+    view = "memories-home"; markNav("memories"); render = () => memoriesHomeView(ctx);
   } else if (top === "conversations" && a !== undefined) {
     view = "conversation"; markNav("conversations"); render = () => conversationView(ctx, a, query);
   } else if (top === "conversations") {
@@ -206,7 +213,7 @@ logout.addEventListener("click", () => {
 document.addEventListener("keydown", (e) => {
   const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName);
   if (e.key === "/" && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) {
-    const prefix = document.getElementById("prefix");
+    const prefix = document.getElementById("prefix") || document.getElementById("mem-query");
     if (prefix) {
       e.preventDefault();
       prefix.focus();

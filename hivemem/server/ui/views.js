@@ -6,6 +6,7 @@ import { ApiError, api, seg } from "./api.js";
 import { expiry, field, fill, h, pretty, preview, select, when } from "./dom.js";
 import { namespaceTabs } from "./coordination.js";
 import { historySection } from "./history.js";
+import { holdsMemories, internalKey, memoriesHref } from "./memories.js";
 
 const RANK = { read: 1, write: 2, admin: 3 };
 const LEVELS = [["admin", "admin"], ["write", "write"], ["read", "read"], ["", "no access"]];
@@ -28,7 +29,7 @@ export function levelOf(info, me) {
   return info.default_permission;
 }
 
-const can = (level, need) => (RANK[level] || 0) >= RANK[need];
+export const can = (level, need) => (RANK[level] || 0) >= RANK[need];
 const nsHref = (ns) => `#/ns/${seg(ns)}`;
 const entryHref = (ns, key) => `#/ns/${seg(ns)}/e/${seg(key)}`;
 const entryPath = (ns, key) => `v1/namespaces/${seg(ns)}/entries/${seg(key)}`;
@@ -75,7 +76,7 @@ function confirmButton(label, confirmLabel, action, props) {
  * width its header gives it (`columns`: [title, class]), so long keys and values wrap or are
  * cut inside their own cells instead of squeezing the other columns.
  */
-function grid(props, columns, body) {
+export function grid(props, columns, body) {
   return h("div", { class: "table-wrap" },
     h("table", { ...props, class: `grid ${props.class || ""}` },
       h("thead", null, h("tr", null, columns.map(([title, cls]) => h("th", { scope: "col", class: cls || null }, title)))),
@@ -83,7 +84,7 @@ function grid(props, columns, body) {
 }
 
 /** Run an action, reporting its error in the status bar. */
-async function attempt(ctx, fn) {
+export async function attempt(ctx, fn) {
   try {
     return await fn();
   } catch (exc) {
@@ -158,6 +159,11 @@ export async function namespaceView(ctx, ns) {
   // a replayed write older than the row shown is ignored by its version).
   const info = await api("GET", `v1/namespaces/${seg(ns)}`);
   const first = await api("GET", `v1/namespaces/${seg(ns)}/entries`, { query: { prefix: state.prefix, limit: state.limit } });
+  // A memories namespace: its records' internal bookkeeping (vectors, links) is not shown
+  // as entries, nor in the feed; the Memories view shows the records (memories.js).
+  const memories = await holdsMemories(ns, first.items);
+  const hide = (key) => memories && internalKey(key);
+  let hidden = 0;
   const level = levelOf(info, ctx.me);
   const canWrite = can(level, "write");
   const isAdmin = can(level, "admin");
@@ -209,12 +215,15 @@ export async function namespaceView(ctx, ns) {
   /** "Page 2 · 37 entries": counts the rows on screen, so live writes and deletes show. */
   function count() {
     const n = rows.size;
-    pageInfo.textContent = n
+    pageInfo.textContent = (n
       ? `Page ${cursors.length} · ${n} entr${n === 1 ? "y" : "ies"}${next ? " · more on the next page" : ""}`
-      : (state.prefix ? "No entry with this prefix." : "No entries yet.");
+      : (state.prefix ? "No entry with this prefix." : "No entries yet."))
+      + (hidden ? ` · ${hidden} internal record${hidden === 1 ? "" : "s"} of the memories hidden` : "");
   }
 
-  function showPage(items) {
+  function showPage(all) {
+    const items = all.filter((entry) => !hide(entry.key));
+    hidden = all.length - items.length;
     rows.clear();
     fill(tbody, items.map((entry) => {
       const tr = row(entry);
@@ -248,7 +257,7 @@ export async function namespaceView(ctx, ns) {
 
   // Live updates: a write lands in the table when its key belongs on the page shown.
   function belongs(key) {
-    if (!key.startsWith(state.prefix)) return false;
+    if (hide(key) || !key.startsWith(state.prefix)) return false;
     const keys = [...rows.keys()];
     if (!keys.length) return true;
     if (cursors.length > 1 && key < keys[0]) return false;
@@ -292,6 +301,7 @@ export async function namespaceView(ctx, ns) {
   }
 
   function onEvent(ev) {
+    if (hide(ev.key)) return;
     const item = h("li", null,
       h("span", { class: "type" }, ev.type), " ",
       ev.key !== null && ev.key !== undefined ? h("a", { href: entryHref(ns, ev.key) }, ev.key) : "",
@@ -339,6 +349,9 @@ export async function namespaceView(ctx, ns) {
     h("h1", null, h("span", { class: "name" }, ns), " ", h("span", { class: "badge", id: "level" }, level ? `your access: ${level}` : "no access"), " ", liveBadge),
     info.description ? h("p", null, info.description) : "",
     namespaceTabs(ns, "entries"),
+    memories ? h("p", { class: "notice", id: "memories-link" }, "This namespace holds long-term memories. ",
+      h("a", { href: memoriesHref(ns) }, "Search and browse them in the Memories view"),
+      " (their internal records are hidden below).") : "",
   ];
 
   const entriesSection = h("section", { "aria-labelledby": "entries-h" },
