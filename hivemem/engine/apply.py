@@ -24,6 +24,7 @@ from hivemem.engine.reserved import (
     check_value,
     internal_kind,
     public_after,
+    shows_internal,
 )
 from hivemem.engine.results import decode_result, encode_result
 from hivemem.engine.txn import Result, Settings, Stored, Txn
@@ -383,6 +384,8 @@ def _decode_cursor(cursor: str) -> str:
 
 def list_entries(ctx: Ctx, op: o.ListEntries) -> Page[Entry]:
     _namespace(ctx, op, op.ns, READ)
+    if shows_internal(op.prefix) and not op.memories:
+        return Page([], None)
     after = public_after(op.prefix, _decode_cursor(op.cursor) if op.cursor else None)
     items: list[Entry] = []
     limit, now, ns = op.limit, ctx.now, op.ns

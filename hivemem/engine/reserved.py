@@ -38,6 +38,7 @@ __all__ = [
     "is_header",
     "maybe_reserved",
     "public_after",
+    "shows_internal",
 ]
 
 #: The header of a list: ``{"$list": [head, tail]}``.
@@ -97,6 +98,15 @@ def internal_kind(key: str) -> str | None:
     if not key.startswith(INTERNAL):
         return None
     return key[1:].partition("/")[0]
+
+
+def shows_internal(prefix: str) -> bool:
+    """Whether a scan with ``prefix`` would find internal records only.
+
+    A caller's listing with such a prefix finds nothing (no caller's key has it); only the
+    memories plans list their own (``ListEntries`` marked ``memories``).
+    """
+    return prefix[:1] == INTERNAL
 
 
 def public_after(prefix: str, after: str | None) -> str | None:

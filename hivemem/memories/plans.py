@@ -312,6 +312,7 @@ class MemoryPlans:
                 page = yield o.ListEntries(
                     agent=self.agent,
                     admin=self.admin,
+                    memories=True,  # (it may list internal records)
                     ns=self.ns,
                     prefix=prefix,
                     limit=_PAGE,
@@ -1120,6 +1121,7 @@ class MemoryPlans:
                 page = yield o.ListEntries(
                     agent=self.agent,
                     admin=self.admin,
+                    memories=True,  # (it may list internal records)
                     ns=self.ns,
                     prefix=prefix,
                     limit=_PAGE,
