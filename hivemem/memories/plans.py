@@ -1041,6 +1041,7 @@ class MemoryPlans:
                 page = yield o.ListEntries(
                     agent=self.agent,
                     admin=self.admin,
+                    internal=True,  # (the store's own check: not the caller's audited read)
                     ns=self.ns,
                     prefix="_",
                     limit=_PAGE,
