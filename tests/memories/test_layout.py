@@ -20,9 +20,11 @@ import numpy as np
 import pytest
 
 import hivemem
+from hivemem._plan import drive
 from hivemem.engine import ops as o
 from hivemem.engine.reserved import internal_key
 from hivemem.memories import layout
+from hivemem.memories.api import plans_for
 from hivemem.memories.registry import indexes_for
 from hivemem.testing.redis import RedisServer, redis_available
 
@@ -272,3 +274,47 @@ def test_only_the_memories_plans_write_internal_records() -> None:
         assert mem._run(o.ListEntries(agent="a", ns=NS, prefix=layout.PREFIX)).items == []
         own = mem._run(o.ListEntries(agent="a", ns=NS, prefix=layout.PREFIX, memories=True))
         assert [e.key for e in own.items] == [layout.MARKER]
+
+
+def test_an_upgrade_that_loses_a_race_reads_its_page_again(tmp_path: Path) -> None:
+    """Two stores' upgrades of one file, interleaved: the second moves everything between
+    the first's read and its write; the first's write is refused whole, it reads the page
+    again, finds nothing left and moves nothing. Every entry moved once."""
+    url = f"sqlite:///{tmp_path}/race.db"
+    entries = _old_store(url, 120)
+    old_keys = sorted(k for k in entries if k.startswith("_"))
+    first = hivemem.connect(url, agent="first", cleanup_interval=0, embedder="none")
+    second = hivemem.connect(url, agent="second", cleanup_interval=0, embedder="none")
+    try:
+        ahead: list[int] = []
+        writes: list[str] = []
+
+        def run(op: Any) -> Any:
+            if isinstance(op, o.Transact) and not ahead:  # the first's write, not yet sent
+                ahead.append(drive(second._run, plans_for(second._c, "second", NS, None).upgrade()))
+            if isinstance(op, o.Transact):
+                writes.append("sent")
+            return first._run(op)
+
+        moved = drive(run, plans_for(first._c, "first", NS, None).upgrade())
+        assert ahead == [len(old_keys)] and moved == 0
+        assert len(writes) == 1  # its one write was refused (ConflictError), none more
+        events = list(first.watch(NS, since=0, timeout=0.5))
+        deletes = sorted(e.key for e in events if e.type == "memory:delete")
+        assert deletes == old_keys
+        internal = first._run(
+            o.ListEntries(agent="first", ns=NS, prefix=layout.PREFIX, limit=None, memories=True)
+        )
+        assert len(internal.items) == len(old_keys)
+        assert len(first.memories(NS).children(_root(entries), limit=1000)) == 119
+    finally:
+        first.close()
+        second.close()
+
+
+def _root(entries: dict[str, Any]) -> str:
+    """The id of the record without a parent in :func:`_old_store`'s entries."""
+    return next(
+        k for k, val in entries.items()
+        if isinstance(val, dict) and val.get("id") == k and val.get("parent_id") is None
+    )  # fmt: skip
