@@ -1024,68 +1024,80 @@ class MemoryPlans:
     def upgrade(self) -> Plan[int]:
         """Move an earlier version's internal entries (``_v/<id>``...) to internal records.
 
-        Once per process and namespace (remembered once it holds none); returns how many it
-        moved. Page by page, each page one ``Transact``: the old entries deleted (compared
-        on their versions, so deleted once: ``memory:delete`` events, as they leave the
-        listings), the internal records created (``must not exist``; one already there, of
-        this version, is kept). Processes that upgrade at once never copy an entry twice:
-        the one that loses a race reads its page again. It acts as the store (agent
-        ``system``; nothing anyone reads changes), so a reader's first use upgrades too; a
-        caller who may not read the namespace upgrades nothing.
+        Only a namespace holding the earlier marker ``_memories`` holds them (a caller's own
+        ``_v/...`` keys elsewhere stay the caller's); the marker moves last, so its absence
+        says the namespace is upgraded, remembered per process. Returns how many entries
+        it moved. Page by page, each page one ``Transact``: the old entries deleted
+        (compared on their versions, so deleted once: ``memory:delete`` events, as they
+        leave the listings), the internal records created (``must not exist``; one already
+        there, of this version, is kept). Processes that upgrade at once never move an
+        entry twice: the one that loses a race starts again over what is left. It acts as
+        the store (agent ``system``; nothing anyone reads changes), so a reader's first use
+        upgrades too; a caller who may not read the namespace upgrades nothing.
         """
         moved = 0
-        cursor = None
-        lost = 0
-        while True:
+        for attempt in range(_SLOT_TRIES):
+            if attempt:  # lost a race to another upgrade: back off a little, then go on
+                yield Local(time.sleep, (random.uniform(0, min(0.05, 0.0005 * 2**attempt)),))
             try:
-                page = yield o.ListEntries(
+                marker = yield o.Get(
                     agent=self.agent,
                     admin=self.admin,
                     internal=True,  # (the store's own check: not the caller's audited read)
                     ns=self.ns,
-                    prefix="_",
-                    limit=_PAGE,
-                    cursor=cursor,
+                    key=layout.OLD_MARKER,
                 )
+                if marker is None:
+                    self.indexes.mark_upgraded(self.ns)
+                    return moved
+                cursor = None
+                while True:
+                    page = yield o.ListEntries(
+                        agent=self.agent,
+                        admin=self.admin,
+                        internal=True,
+                        ns=self.ns,
+                        prefix="_",
+                        limit=_PAGE,
+                        cursor=cursor,
+                    )
+                    old = [(e, layout.upgraded_key(e.key)) for e in page.items]
+                    moves = [(e, k) for e, k in old if k is not None and e.key != layout.OLD_MARKER]
+                    if moves:
+                        moved += yield from self._move(moves)
+                    if page.next_cursor is None:
+                        break
+                    cursor = page.next_cursor
+                moved += yield from self._move([(marker, layout.MARKER)])
             except (NamespaceNotFound, PermissionDenied):
                 return moved  # nothing to move, or the caller's own op says what it may not
-            old = [(e, layout.upgraded_key(e.key)) for e in page.items]
-            moves = [(e, new) for e, new in old if new is not None]
-            if moves:
-                system = v.SYSTEM_AGENT
-                there = yield o.GetMany(
-                    agent=system, admin=True, ns=self.ns, keys=tuple(new for _, new in moves)
-                )
-                try:
-                    yield o.Transact(
-                        agent=system,
-                        admin=True,
-                        ns=self.ns,
-                        memories=True,
-                        puts=tuple(
-                            (new, self._encode(e.value), 0) for e, new in moves if new not in there
-                        ),
-                        deletes=tuple((e.key, e.version) for e, _ in moves),
-                    )
-                except ConflictError:
-                    lost += 1
-                    if lost >= _SLOT_TRIES:
-                        raise
-                    yield Local(time.sleep, (random.uniform(0, min(0.05, 0.0005 * 2**lost)),))
-                    continue  # another process moved some of them: read the page again
-                moved += len(moves)
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
-        self.indexes.mark_upgraded(self.ns)
-        if moved:
+            except ConflictError:
+                continue
+            self.indexes.mark_upgraded(self.ns)
             log.info(
                 "hivemem: namespace %r: moved %d entries of the earlier memories layout to "
                 "internal records",
                 self.ns,
                 moved,
             )
-        return moved
+            return moved
+        raise ConflictError(f"the upgrade of namespace {self.ns!r} kept losing races")
+
+    def _move(self, moves: list[tuple[Any, str]]) -> Plan[int]:
+        """Move ``(old entry, new key)`` pairs in one ``Transact``, as the store."""
+        system = v.SYSTEM_AGENT
+        there = yield o.GetMany(
+            agent=system, admin=True, ns=self.ns, keys=tuple(new for _, new in moves)
+        )
+        yield o.Transact(
+            agent=system,
+            admin=True,
+            ns=self.ns,
+            memories=True,
+            puts=tuple((new, self._encode(e.value), 0) for e, new in moves if new not in there),
+            deletes=tuple((e.key, e.version) for e, _ in moves),
+        )
+        return len(moves)
 
     # ------------------------------------------------------------ search
     def index(self) -> Plan[NamespaceIndex]:
@@ -1131,7 +1143,7 @@ class MemoryPlans:
                 with idx.lock:
                     for e in page.items:
                         idx.apply_entry(e.key, e.value)
-                earlier = earlier or any(layout.upgraded_key(e.key) for e in page.items)
+                earlier = earlier or any(e.key == layout.OLD_MARKER for e in page.items)
                 if page.next_cursor is None:
                     break
                 cursor = page.next_cursor

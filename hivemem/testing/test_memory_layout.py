@@ -160,3 +160,16 @@ def test_memory_earlier_layout_is_upgraded_on_first_use(mem, clock):
     assert lt.delete(z) == 2
     assert lt.get_related(lis) == []
     assert sorted(mem.get_keys(NS)) == sorted([lis, porto.id, "_notes", "note"])
+
+
+def test_memory_callers_underscore_keys_are_theirs(mem):
+    """Keys shaped like an earlier version's internal entries, in a namespace that never
+    held memories (no ``_memories`` marker), are the caller's: using the memories API there
+    leaves them as they are."""
+    own = {"_v/x": {"m": "mine"}, "_r/a/b/c": [1, 2], "_p/p/q": "parent", "_s/who/what": 1}
+    mem.write_many(NS, own)
+    lt = mem.memories(NS)
+    rec = lt.add("the first memory here")
+    assert sorted(mem.get_keys(NS)) == sorted([*own, rec.id])
+    assert {k: mem.read(NS, k) for k in own} == own
+    assert lt.children("p") == [] and lt.get_related(rec.id) == []
