@@ -102,6 +102,13 @@ def test_round_trip_through_every_backend(tmp_path: Path, redis_url: str) -> Non
     assert embedded >= 2
     kinds = {orjson.loads(line)["kind"] for line in first}
     assert kinds == {"namespace", "entry", "event", "end"}
+    # The memories' vectors, relationships and settings are internal records: exported as
+    # state, never in an event (SPEC §10).
+    facts = [r for r in map(orjson.loads, first) if r.get("namespace") == "facts"]
+    internal = sorted(r["key"] for r in facts if r["kind"] == "entry" and r["key"] < "\x02")
+    assert [k.split("/")[1] for k in internal] == ["r", "ri", "settings", "v", "v"]
+    assert all(k.startswith("\x01mem/") for k in internal)
+    assert all(r.get("key") is None or r["key"] > "\x02" for r in facts if r["kind"] == "event")
     urls = [
         f"sqlite:///{tmp_path}/a.db",
         f"{redis_url}?prefix=rt{next(_prefixes)}:",

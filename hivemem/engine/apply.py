@@ -18,11 +18,13 @@ from hivemem.engine.conflicts import resolve_value
 from hivemem.engine.decide import DELETED, EXPIRED, decide_delete, decide_put, refusal
 from hivemem.engine.permissions import ADMIN, READ, WRITE, level_of, require
 from hivemem.engine.reserved import (
+    INTERNAL,
     MAX_PREFIX,
     SWEEPERS,
     check_value,
     internal_kind,
     public_after,
+    shows_internal,
 )
 from hivemem.engine.results import decode_result, encode_result
 from hivemem.engine.txn import Result, Settings, Stored, Txn
@@ -307,7 +309,7 @@ def update_permissions(ctx: Ctx, op: o.UpdatePermissions) -> NamespaceInfo:
 def clear_namespace(ctx: Ctx, op: o.ClearNamespace) -> int:
     _namespace(ctx, op, op.ns, ADMIN)
     removed = ctx.tx.entries_clear(op.ns)
-    count = sum(1 for _, s in removed if _live(s, ctx.now))
+    count = sum(1 for k, s in removed if _live(s, ctx.now) and not k.startswith(INTERNAL))
     ctx.emit("namespace:cleared", op.ns, op.agent, message={"removed": count})
     return count
 
@@ -382,6 +384,8 @@ def _decode_cursor(cursor: str) -> str:
 
 def list_entries(ctx: Ctx, op: o.ListEntries) -> Page[Entry]:
     _namespace(ctx, op, op.ns, READ)
+    if shows_internal(op.prefix) and not op.memories:
+        return Page([], None)
     after = public_after(op.prefix, _decode_cursor(op.cursor) if op.cursor else None)
     items: list[Entry] = []
     limit, now, ns = op.limit, ctx.now, op.ns
@@ -465,10 +469,15 @@ def _write_one(
         cap = entry_cap(info, ctx.settings)
         if cap is not None:
             _check_room(ctx, info, cap)
-    rev = tx.rev_next(ns)
+    internal = key.startswith(INTERNAL)
+    # An internal record takes no revision and emits no event (see engine/reserved.py);
+    # its version stands in for the revision, so each write still changes the row.
+    rev = version if internal else tx.rev_next(ns)
     s = Stored(value_json, op.agent, version, rev, created_at, now, expires_at)
     tx.entry_put(ns, key, s)
     entry = to_entry(ns, key, s, value)
+    if internal:
+        return entry
     event = Event(
         "memory:write", ns, rev, now, op.agent, key=key, value=entry.value, version=s.version
     )
@@ -563,7 +572,8 @@ def _delete_one(ctx: Ctx, op: o.Op[Any], ns: str, key: str, expected: int | None
         raise refusal(decision.refusal, ns, key, decision.version, expected)
     if decision.outcome == DELETED:
         ctx.tx.entry_delete(ns, key)
-        ctx.emit("memory:delete", ns, op.agent, key=key, version=decision.version)
+        if not key.startswith(INTERNAL):
+            ctx.emit("memory:delete", ns, op.agent, key=key, version=decision.version)
         return True
     if decision.outcome == EXPIRED:
         assert raw is not None
@@ -576,6 +586,9 @@ def transact(ctx: Ctx, op: o.Transact) -> list[Entry]:
     keys = [k for k, _, _ in op.puts] + [k for k, _ in op.deletes]
     if len(set(keys)) != len(keys):
         raise InvalidArgument("a transaction names each key once")
+    if not op.memories and any(k.startswith(INTERNAL) for k in keys):
+        # (the memories plans keep their internal records this way; nothing else may)
+        raise InvalidArgument("keys starting with \\x01 are the engine's own")
     for key, expected in op.deletes:
         _delete_one(ctx, op, info.name, key, expected)
     entries = [_write_one(ctx, op, info, k, v, None, exp) for k, v, exp in op.puts]

@@ -22,7 +22,7 @@ from hivemem.engine.apply import SYSTEM_AGENT
 from hivemem.engine.decide import DELETED, EXPIRED
 from hivemem.engine.ops import Delete, Put
 from hivemem.engine.permissions import WRITE, level_of
-from hivemem.engine.reserved import maybe_reserved
+from hivemem.engine.reserved import INTERNAL, maybe_reserved
 from hivemem.engine.txn import Result
 from hivemem.types import Entry, Event
 
@@ -41,13 +41,14 @@ def qualifies(op: Put | Delete, info: NamespaceInfo) -> bool:
     Idempotent ops (they record their result), pre-resolved writes, writes with a lease or a
     fence (they read and write engine records), strategies that run a
     resolver, values that may be reserved (list headers), namespaces of a kind (memories)
-    and callers without write permission (the refusal is the engine's to word and audit)
-    go to the engine.
+    callers without write permission (the refusal is the engine's to word and audit) and
+    engine-internal keys (they emit no events) go to the engine.
     """
     if (
         op.idempotency_key is not None
         or info.kind is not None  # (a memories namespace: the engine decides)
         or level_of(info, op.agent, op.admin) < WRITE
+        or op.key.startswith(INTERNAL)
     ):
         return False
     return type(op) is Delete or (

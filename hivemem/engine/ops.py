@@ -109,8 +109,9 @@ class Op(Generic[R]):
     audited, and only the server builds them (names under :data:`RESERVED_PREFIX`).
 
     ``memories`` marks the ops of the memories API (:mod:`hivemem.memories.plans`): only they
-    write the entries of a namespace of kind ``memories``. No route or wire format carries
-    the flag; plans set it where they run (in process, or in the server).
+    write the entries of a namespace of kind ``memories``, and only their listings show
+    internal records (:mod:`hivemem.memories.layout`). No route or wire format carries the
+    flag; plans set it where they run (in process, or in the server).
     """
 
     agent: str

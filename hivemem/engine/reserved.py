@@ -6,11 +6,14 @@ rule sits below both the write path (:mod:`hivemem.engine.apply`) and the list o
 import it from here.
 
 Keys that start with :data:`INTERNAL` hold the engine's own records of a namespace (locks,
-leases, presence, queues): no caller can name such a key (keys refuse control characters),
-so only engine handlers write them. They live in the namespace they serve (on Redis Cluster,
-in its slot) and sort before every caller's key, so listings start after
-:data:`PUBLIC_FLOOR` and never see them; they emit no ``memory:*`` events (their handlers
-emit their own), and an expired one is handed to its kind's sweeper (:data:`SWEEPERS`).
+leases, presence, queues, the memories' vectors and links: :mod:`hivemem.memories.layout`):
+no caller can name such a key (keys refuse control characters), so only engine handlers
+and the memories plans (``Transact`` ops marked ``memories``) write them. They live in the
+namespace they serve (on Redis Cluster, in its slot) and sort before every caller's key, so
+listings start after :data:`PUBLIC_FLOOR` and never see them; they emit no ``memory:*``
+events (their handlers emit their own; a ``Transact`` writes them without an event or a
+revision, the row's version standing in for its revision), and an expired one is handed to
+its kind's sweeper (:data:`SWEEPERS`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "is_header",
     "maybe_reserved",
     "public_after",
+    "shows_internal",
 ]
 
 #: The header of a list: ``{"$list": [head, tail]}``.
@@ -94,6 +98,15 @@ def internal_kind(key: str) -> str | None:
     if not key.startswith(INTERNAL):
         return None
     return key[1:].partition("/")[0]
+
+
+def shows_internal(prefix: str) -> bool:
+    """Whether a scan with ``prefix`` would find internal records only.
+
+    A caller's listing with such a prefix finds nothing (no caller's key has it); only the
+    memories plans list their own (``ListEntries`` marked ``memories``).
+    """
+    return prefix[:1] == INTERNAL
 
 
 def public_after(prefix: str, after: str | None) -> str | None:

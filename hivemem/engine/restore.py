@@ -22,6 +22,7 @@ from hivemem import _codec
 from hivemem.engine import ops as o
 from hivemem.engine.apply import _namespace, _public_config
 from hivemem.engine.permissions import ADMIN
+from hivemem.engine.reserved import INTERNAL
 from hivemem.engine.txn import Stored
 from hivemem.errors import (
     AlreadyExists,
@@ -275,6 +276,9 @@ def _replace(ctx: Ctx, op: o.Restore, info: NamespaceInfo | None) -> int:
     olds = tx.entries_get(ns, keys) if keys else []
     for (key, s), old in zip(op.entries, olds, strict=True):
         _check_size(ctx, key, s)
+        if key.startswith(INTERNAL):  # (no event: see engine/reserved.py)
+            tx.entry_put(ns, key, s, new=old is None)
+            continue
         value = _codec.decode(s.value_json)
         event = ctx.emit("memory:write", ns, s.owner, key=key, value=value, version=s.version)
         tx.entry_put(ns, key, s._replace(revision=event.revision), new=old is None)

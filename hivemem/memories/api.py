@@ -129,8 +129,7 @@ class _Base:
         return MemoryCall(agent=self.agent, ns=self.namespace, method=method, args=args)
 
     def _plan(self, method: str, args: dict[str, Any]) -> Plan[Any]:
-        plan: Plan[Any] = getattr(self._plans, method)(**args)
-        return plan
+        return self._plans.call(method, args)
 
 
 class AsyncMemories(_Base):

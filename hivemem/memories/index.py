@@ -1,11 +1,15 @@
 """The in-process search index of one namespace's memories: BM25, vectors, filter columns.
 
 The index is a view derived from the store, never a second source of truth: it is built
-by one scan of the namespace's entries, then kept current by applying the namespace's
-change events after its revision (``EventsAfter``) before each search. So every process
-and every replica over Redis answers from the same stored records and vectors; an index
-that fell further behind than the retained events rebuilds itself. Vectors are read from
-the store, never recomputed: a restart re-reads them without re-embedding.
+by one scan of the namespace's records and one of its vectors, then kept current by
+applying the namespace's change events after its revision (``EventsAfter``) before each
+search. Vectors are internal records, which emit no events: a record's write event that
+adds it or changes its content marks its vector wanted (:meth:`NamespaceIndex.want_vector`)
+and the catch-up reads the wanted vectors from the store (the vector is written in the same
+atomic step as the record, so it is there). So every process and every replica over Redis
+answers from the same stored records and vectors; an index that fell further behind than
+the retained events rebuilds itself. Vectors are read from the store, never recomputed: a
+restart re-reads them without re-embedding.
 
 Labels: each record id gets a dense int label; filter columns are numpy arrays indexed
 by label, so a filter is a vector operation even at a million records.
@@ -24,8 +28,9 @@ if TYPE_CHECKING:
 else:  # imported on first use: the server runs without the semantic extra
     from hivemem.memories._numpy import np
 
+from hivemem.engine.reserved import INTERNAL
 from hivemem.errors import InvalidArgument
-from hivemem.memories import validity
+from hivemem.memories import layout, validity
 from hivemem.memories.bm25 import BM25
 from hivemem.memories.decay import DecayPolicy, is_archived
 from hivemem.memories.match import check_source_filter, source_pairs
@@ -49,8 +54,8 @@ __all__ = [
     "is_record",
 ]
 
-#: Where a record's vector lives: ``_v/<id>`` beside the record's own key ``<id>``.
-VECTOR_PREFIX = "_v/"
+#: Where a record's vector lives: an internal key (:mod:`hivemem.memories.layout`).
+VECTOR_PREFIX = layout.VECTOR
 #: Filters of ``semantic_search`` and ``search`` (SPEC §10).
 FILTER_KEYS = frozenset(
     {
@@ -229,6 +234,10 @@ class NamespaceIndex:
         self._pending: _Rows | None = None
         self._seen_vectors: set[int] = set()
         self._seeded: set[int] = set()
+        #: Records whose stored vector must be read (added or changed by an event), each
+        #: with the mark of its latest wish: a read answers only the wish it was made for.
+        self._wanted: dict[str, int] = {}
+        self._marks = 0
         #: ``vectors.version`` when last written to or read from a snapshot (-1: never).
         self.snapshot_version = -1
         self._grow(1024)
@@ -448,14 +457,41 @@ class NamespaceIndex:
         if pending.labels and self.vectors is not None:
             self.vectors.upsert(*pending.arrays())
 
+    def want_vector(self, rid: str) -> None:
+        """Mark ``rid``'s stored vector to be read (see :meth:`vector_read`)."""
+        self._marks += 1
+        self._wanted[rid] = self._marks
+
+    def wanted_vectors(self) -> dict[str, int]:
+        """The records whose vector is wanted, each with its mark."""
+        return dict(self._wanted)
+
+    def vector_read(self, rid: str, mark: int, value: Any) -> None:
+        """Index the vector read for ``rid``'s wish ``mark`` (``None``: it has none).
+
+        A wish made since (the record changed again) waits for its own read: this one may
+        have been made before that change committed.
+        """
+        if self._wanted.get(rid) != mark:
+            return
+        del self._wanted[rid]
+        if value is not None:
+            self.put_vector(rid, value)
+        else:
+            self._drop_vector(rid)
+
+    def _drop_vector(self, rid: str) -> None:
+        label = self.labels.get(rid)
+        if label is not None and self.vectors is not None:
+            self.vectors.remove([label])
+
     def remove(self, key: str) -> None:
         """Forget a deleted or expired record or vector."""
         if key.startswith(VECTOR_PREFIX):
-            label = self.labels.get(key[len(VECTOR_PREFIX) :])
-            if label is not None and self.vectors is not None:
-                self.vectors.remove([label])
+            self._drop_vector(key[len(VECTOR_PREFIX) :])
             return
         self.skipped.discard(key)
+        self._wanted.pop(key, None)
         label = self.labels.get(key)
         if label is None:
             return
@@ -481,11 +517,15 @@ class NamespaceIndex:
         """
         if key.startswith(VECTOR_PREFIX):
             self.put_vector(key[len(VECTOR_PREFIX) :], value)
-        elif key.startswith("_"):
-            return
+        elif key.startswith(("_", INTERNAL)):
+            return  # (other internal records; ``_``: an earlier version's, see layout)
         elif is_record(key, value):
             self.skipped.discard(key)
+            label = self.labels.get(key)
+            old = None if label is None else self.records.get(label)
             self.put_record(key, value)
+            if self._pending is None and (old is None or old.get("content") != value["content"]):
+                self.want_vector(key)  # (a scan reads the vectors itself)
         else:
             self.remove(key)
             if isinstance(value, dict) and "content" in value:

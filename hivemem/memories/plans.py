@@ -1,25 +1,31 @@
-"""Every long-term memory operation, written once as a generator of steps.
+r"""Every long-term memory operation, written once as a generator of steps.
 
 A plan yields store ops (:class:`hivemem.engine.ops.Op`), which its driver runs with the
 caller's permissions, and :class:`Local` steps (embedding), which the driver runs in
 process (in a worker thread under asyncio). The embedded ``Memory``/``AsyncMemory`` and the
 server's routes drive the same plans, so the HTTP API and the Python API cannot disagree.
 
-Layout of a memories namespace (permissions, TTL, events and the audit log apply as to any
-entries; the record's key is its id, so its events carry the id)::
+Layout of a memories namespace (:mod:`hivemem.memories.layout`). Each record is a public
+entry under its id (permissions, TTL, events and the audit log apply as to any entry; its
+events carry the id, and every process's index follows them); the rest are engine-internal
+records under ``\x01mem/`` (no caller can name them, no listing shows them, their writes emit
+no events)::
 
     <id>                        the record (see MemoryRecord; plus ``decayed_at``, and
                                 ``archived_from``/``archived_at`` while archived)
-    _v/<id>                     its vector {m: model, d: dim, v: base64 float32}
-    _p/<parent>/<id>            child link, for children() and cascade deletes
-    _r/<source>/<target>/<type> a relationship {strength, created_at, agent_id}
-    _ri/<target>/<source>/<type> its reverse, for get_related() of the target
-    _g/<group>                  a context group {id, name, description, created_at}
-    _gm/<group>/<id>, _mg/<id>/<group>   membership, both ways
-    _memories                   the namespace's marker and memories settings
+    \x01mem/v/<id>              its vector {m: model, d: dim, v: base64 float32}
+    \x01mem/p/<parent>/<id>     child link, for children() and cascade deletes
+    \x01mem/r/<source>/<target>/<type>  a relationship {strength, created_at, agent_id}
+    \x01mem/ri/<target>/<source>/<type> its reverse, for get_related() of the target
+    \x01mem/g/<group>           a context group {id, name, description, created_at}
+    \x01mem/gm/<group>/<id>, \x01mem/mg/<id>/<group>   membership, both ways
+    \x01mem/settings            the namespace's marker and memories settings
                                 {kind: "memories", forget: {below, action, min_age} | null}
-    _s/<subject>/<attribute>    a slot's index {slot, current, valid_from, count}
+    \x01mem/s/<subject>/<attribute>  a slot's index {slot, current, valid_from, count}
                                 (:mod:`hivemem.memories.validity`)
+
+Earlier versions kept the internal records as plain ``_``-prefixed entries (``_v/<id>``,
+``_memories``...); :meth:`MemoryPlans.upgrade` moves them here on a namespace's first use.
 
 Every change of several keys is one :class:`~hivemem.engine.ops.Transact`: a record and its
 vector and links are written, or deleted, together. Record updates are compare-and-set
@@ -44,6 +50,7 @@ from hivemem import _validate as v
 from hivemem._plan import Local
 from hivemem.engine import ops as o
 from hivemem.engine.permissions import ADMIN, WRITE, require
+from hivemem.engine.reserved import INTERNAL
 from hivemem.errors import (
     ConflictError,
     EmbedderUnavailable,
@@ -53,7 +60,7 @@ from hivemem.errors import (
     PermissionDenied,
     RevisionCompacted,
 )
-from hivemem.memories import snapshot, validity
+from hivemem.memories import layout, snapshot, validity
 from hivemem.memories.decay import DecayPolicy, ForgetPolicy, is_archived
 from hivemem.memories.embed import embed_queued
 from hivemem.memories.index import (
@@ -103,8 +110,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 #: A timeline page's ``next_cursor``: the last record's time (``repr`` of a float: every
 #: match parses, one beyond a float's range as an infinity) and id; empty: the first page.
 TIMELINE_CURSOR = r"^(|-?[0-9]{1,20}(\.[0-9]{1,20})?(e[-+]?[0-9]{1,3})?\|[^/]{1,200})$"
-#: The entry that marks a namespace as holding memories (the decay scheduler looks for it).
-MARKER = "_memories"
+#: The internal record holding a memories namespace's settings (written with its first add).
+MARKER = layout.MARKER
 #: Largest hybrid weight (scores stay finite).
 MAX_WEIGHT = 1e6
 #: Largest stability reinforcements can reach (half-lives stay finite).
@@ -265,6 +272,14 @@ def _enc(kind: str) -> str:
     return quote(kind, safe="")
 
 
+def _key(key: str) -> str:
+    """A key the plans write: a record's id, or an internal record (checked after its kind)."""
+    if key.startswith(INTERNAL):
+        v.check_key(key[len(layout.PREFIX) :])
+        return key
+    return v.check_key(key)
+
+
 # ---------------------------------------------------------------- plans
 
 
@@ -320,6 +335,7 @@ class MemoryPlans:
                 page = yield o.ListEntries(
                     agent=self.agent,
                     admin=self.admin,
+                    memories=True,  # (it may list internal records)
                     ns=self.ns,
                     prefix=prefix,
                     limit=_PAGE,
@@ -343,7 +359,7 @@ class MemoryPlans:
             admin=self.admin,
             memories=True,  # (only memories ops change a memories namespace)
             ns=self.ns,
-            puts=tuple((v.check_key(k), self._encode(val), exp) for k, val, exp in puts),
+            puts=tuple((_key(k), self._encode(val), exp) for k, val, exp in puts),
             deletes=tuple(deletes),
             idempotency_key=idem,
         )
@@ -526,7 +542,7 @@ class MemoryPlans:
             if vector is not None:
                 puts.append((VECTOR_PREFIX + rec["id"], vector, None))
             if rec["parent_id"]:
-                puts.append((f"_p/{rec['parent_id']}/{rec['id']}", {}, None))
+                puts.append((f"{layout.PARENT}{rec['parent_id']}/{rec['id']}", {}, None))
             marked = self.indexes.marked(self.ns) or (yield from self._get(MARKER)) is not None
             if not marked:
                 puts.append((MARKER, {"kind": "memories"}, 0))
@@ -600,7 +616,7 @@ class MemoryPlans:
             if vec is not None:
                 puts.append((VECTOR_PREFIX + rec["id"], vec, None))
             if rec["parent_id"]:
-                puts.append((f"_p/{rec['parent_id']}/{rec['id']}", {}, None))
+                puts.append((f"{layout.PARENT}{rec['parent_id']}/{rec['id']}", {}, None))
         marked = self.indexes.marked(self.ns) or (yield from self._get(MARKER)) is not None
         if not marked:  # only when absent: it holds the namespace's settings
             puts.append((MARKER, {"kind": "memories"}, 0))
@@ -711,9 +727,9 @@ class MemoryPlans:
             old_parent, new_parent = rec.get("parent_id"), new.get("parent_id")
             if old_parent != new_parent:
                 if old_parent:
-                    deletes.append((f"_p/{old_parent}/{rid}", None))
+                    deletes.append((f"{layout.PARENT}{old_parent}/{rid}", None))
                 if new_parent:
-                    puts.append((f"_p/{new_parent}/{rid}", {}, None))
+                    puts.append((f"{layout.PARENT}{new_parent}/{rid}", {}, None))
             return new, puts, deletes
 
         value = yield from self._cas(rid, change, idem)
@@ -813,15 +829,16 @@ class MemoryPlans:
     def _cleanup_keys(self, rid: str) -> Plan[list[str]]:
         """The keys that go with a record: vector, its links, relationships, memberships."""
         keys = [rid, VECTOR_PREFIX + rid]
-        for key in (yield from self._keys(f"_r/{rid}/")):
-            _, _, target, kind = key.split("/", 3)
-            keys += [key, f"_ri/{target}/{rid}/{kind}"]
-        for key in (yield from self._keys(f"_ri/{rid}/")):
-            _, _, source, kind = key.split("/", 3)
-            keys += [key, f"_r/{source}/{rid}/{kind}"]
-        for key in (yield from self._keys(f"_mg/{rid}/")):
-            group = key.split("/", 2)[2]
-            keys += [key, f"_gm/{group}/{rid}"]
+        out, back = f"{layout.RELATED}{rid}/", f"{layout.RELATED_IN}{rid}/"
+        for key in (yield from self._keys(out)):
+            target, kind = key[len(out) :].split("/", 1)
+            keys += [key, f"{layout.RELATED_IN}{target}/{rid}/{kind}"]
+        for key in (yield from self._keys(back)):
+            source, kind = key[len(back) :].split("/", 1)
+            keys += [key, f"{layout.RELATED}{source}/{rid}/{kind}"]
+        groups = f"{layout.MEMBER_GROUPS}{rid}/"
+        for key in (yield from self._keys(groups)):
+            keys += [key, f"{layout.GROUP_MEMBERS}{key[len(groups) :]}/{rid}"]
         return keys
 
     def delete(self, rid: str, cascade: bool = True, idem: str | None = None) -> Plan[int]:
@@ -841,7 +858,7 @@ class MemoryPlans:
         queue = [rid]
         while queue:
             node = queue.pop()
-            for link in (yield from self._keys(f"_p/{node}/")):
+            for link in (yield from self._keys(f"{layout.PARENT}{node}/")):
                 child = link.rsplit("/", 1)[1]
                 if cascade and child not in doomed:
                     doomed.append(child)
@@ -856,8 +873,8 @@ class MemoryPlans:
             if node == rid:
                 parent = entry.value.get("parent_id")
             if parent:
-                deletes[f"_p/{parent}/{node}"] = None
-            for link in (yield from self._keys(f"_p/{node}/")):
+                deletes[f"{layout.PARENT}{parent}/{node}"] = None
+            for link in (yield from self._keys(f"{layout.PARENT}{node}/")):
                 deletes[link] = None
         puts: list[tuple[str, Any, int | None]] = []
         if orphans:
@@ -887,7 +904,7 @@ class MemoryPlans:
             raise InvalidArgument(f"sort_field must be one of {', '.join(_SORT_FIELDS)}")
         if sort_order not in ("asc", "desc"):
             raise InvalidArgument("sort_order must be 'asc' or 'desc'")
-        ids = [k.rsplit("/", 1)[1] for k in (yield from self._keys(f"_p/{parent_id}/"))]
+        ids = [k.rsplit("/", 1)[1] for k in (yield from self._keys(f"{layout.PARENT}{parent_id}/"))]
         records: list[MemoryRecord] = []
         for start in range(0, len(ids), MAX_BATCH):
             records += yield from self.get_many(ids[start : start + MAX_BATCH])
@@ -918,8 +935,8 @@ class MemoryPlans:
             "agent_id": self.agent,
         }
         puts: list[tuple[str, Any, int | None]] = [
-            (f"_r/{source_id}/{target_id}/{_enc(kind)}", rel, None),
-            (f"_ri/{target_id}/{source_id}/{_enc(kind)}", rel, None),
+            (f"{layout.RELATED}{source_id}/{target_id}/{_enc(kind)}", rel, None),
+            (f"{layout.RELATED_IN}{target_id}/{source_id}/{_enc(kind)}", rel, None),
         ]
         entries = yield self._transact(puts, idem=idem)
         value: dict[str, Any] = entries[0].value
@@ -937,9 +954,12 @@ class MemoryPlans:
         if relationship_type is not None:
             _text(relationship_type, "relationship_type", 100)
         links: list[tuple[str, str, str]] = []
-        for prefix, direction in ((f"_r/{rid}/", "outgoing"), (f"_ri/{rid}/", "incoming")):
+        for prefix, direction in (
+            (f"{layout.RELATED}{rid}/", "outgoing"),
+            (f"{layout.RELATED_IN}{rid}/", "incoming"),
+        ):
             for key in (yield from self._keys(prefix)):
-                _, _, other, kind = key.split("/", 3)
+                other, kind = key[len(prefix) :].split("/", 1)
                 kind = unquote(kind)
                 if relationship_type is None or kind == relationship_type:
                     links.append((key, other, direction))
@@ -983,11 +1003,11 @@ class MemoryPlans:
             "description": description,
             "created_at": self.clock(),
         }
-        entries = yield self._transact([(f"_g/{group['id']}", group, 0)], idem=idem)
+        entries = yield self._transact([(f"{layout.GROUP}{group['id']}", group, 0)], idem=idem)
         return Group.from_dict(entries[0].value)
 
     def _group(self, gid: str) -> Plan[Group]:
-        entry = yield from self._get(f"_g/{_id(gid, 'group id')}")
+        entry = yield from self._get(f"{layout.GROUP}{_id(gid, 'group id')}")
         try:
             return Group.from_dict(entry.value)
         except (AttributeError, KeyError, TypeError, ValueError):
@@ -999,19 +1019,119 @@ class MemoryPlans:
         group = yield from self._group(gid)
         yield from self._record(rid)
         yield self._transact(
-            [(f"_gm/{group.id}/{rid}", {}, None), (f"_mg/{rid}/{group.id}", {}, None)], idem=idem
+            [
+                (f"{layout.GROUP_MEMBERS}{group.id}/{rid}", {}, None),
+                (f"{layout.MEMBER_GROUPS}{rid}/{group.id}", {}, None),
+            ],
+            idem=idem,
         )
         return True
 
     def get_group(self, gid: str) -> Plan[tuple[Group, list[MemoryRecord]]]:
         """A group and its records (oldest first)."""
         group = yield from self._group(gid)
-        ids = [k.rsplit("/", 1)[1] for k in (yield from self._keys(f"_gm/{group.id}/"))]
+        ids = [
+            k.rsplit("/", 1)[1]
+            for k in (yield from self._keys(f"{layout.GROUP_MEMBERS}{group.id}/"))
+        ]
         records: list[MemoryRecord] = []
         for start in range(0, len(ids), MAX_BATCH):
             records += yield from self.get_many(ids[start : start + MAX_BATCH])
         records.sort(key=lambda r: (r.created_at, r.id))
         return group, records
+
+    # ------------------------------------------------------------ upgrade
+    def call(self, method: str, args: Mapping[str, Any]) -> Plan[Any]:
+        """The plan of ``method(**args)``, run after the namespace's :meth:`upgrade`.
+
+        Every door (the Python API, the server's routes, the scheduler) starts its plans
+        here. Raises ``TypeError`` at once for an argument the method does not take.
+        """
+        plan: Plan[Any] = getattr(self, method)(**args)
+        return self._upgraded(plan)
+
+    def _upgraded(self, plan: Plan[T]) -> Plan[T]:
+        if not self.indexes.upgraded(self.ns):
+            yield from self.upgrade()
+        return (yield from plan)
+
+    def upgrade(self) -> Plan[int]:
+        """Move an earlier version's internal entries (``_v/<id>``...) to internal records.
+
+        Only a namespace holding the earlier marker ``_memories`` holds them (a caller's own
+        ``_v/...`` keys elsewhere stay the caller's); the marker moves last, so its absence
+        says the namespace is upgraded, remembered per process. Returns how many entries
+        it moved. Page by page, each page one ``Transact``: the old entries deleted
+        (compared on their versions, so deleted once: ``memory:delete`` events, as they
+        leave the listings), the internal records created (``must not exist``; one already
+        there, of this version, is kept). Processes that upgrade at once never move an
+        entry twice: the one that loses a race starts again over what is left. It acts as
+        the store (agent ``system``; nothing anyone reads changes), so a reader's first use
+        upgrades too; a caller who may not read the namespace upgrades nothing.
+        """
+        moved = 0
+        for attempt in range(_SLOT_TRIES):
+            if attempt:  # lost a race to another upgrade: back off a little, then go on
+                yield Local(time.sleep, (random.uniform(0, min(0.05, 0.0005 * 2**attempt)),))
+            try:
+                marker = yield o.Get(
+                    agent=self.agent,
+                    admin=self.admin,
+                    internal=True,  # (the store's own check: not the caller's audited read)
+                    ns=self.ns,
+                    key=layout.OLD_MARKER,
+                )
+                if marker is None:
+                    self.indexes.mark_upgraded(self.ns)
+                    return moved
+                cursor = None
+                while True:
+                    page = yield o.ListEntries(
+                        agent=self.agent,
+                        admin=self.admin,
+                        internal=True,
+                        ns=self.ns,
+                        prefix="_",
+                        limit=_PAGE,
+                        cursor=cursor,
+                    )
+                    old = [(e, layout.upgraded_key(e.key)) for e in page.items]
+                    moves = [(e, k) for e, k in old if k is not None and e.key != layout.OLD_MARKER]
+                    if moves:
+                        moved += yield from self._move(moves)
+                    if page.next_cursor is None:
+                        break
+                    cursor = page.next_cursor
+                moved += yield from self._move([(marker, layout.MARKER)])
+            except (NamespaceNotFound, PermissionDenied):
+                return moved  # nothing to move, or the caller's own op says what it may not
+            except ConflictError:
+                continue
+            self.indexes.mark_upgraded(self.ns)
+            log.info(
+                "hivemem: namespace %r: moved %d entries of the earlier memories layout to "
+                "internal records",
+                self.ns,
+                moved,
+            )
+            return moved
+        raise ConflictError(f"the upgrade of namespace {self.ns!r} kept losing races")
+
+    def _move(self, moves: list[tuple[Any, str]]) -> Plan[int]:
+        """Move ``(old entry, new key)`` pairs in one ``Transact``, as the store."""
+        system = v.SYSTEM_AGENT
+        there = yield o.GetMany(
+            agent=system, admin=True, ns=self.ns, keys=tuple(new for _, new in moves)
+        )
+        yield o.Transact(
+            agent=system,
+            admin=True,
+            ns=self.ns,
+            memories=True,
+            puts=tuple((new, self._encode(e.value), 0) for e, new in moves if new not in there),
+            deletes=tuple((e.key, e.version) for e, _ in moves),
+        )
+        return len(moves)
 
     # ------------------------------------------------------------ search
     def index(self) -> Plan[NamespaceIndex]:
@@ -1028,6 +1148,7 @@ class MemoryPlans:
                 if not idx.apply_events(events):
                     break
             if len(events) < _PAGE:
+                yield from self._read_vectors(idx)
                 return idx
         idx = NamespaceIndex(self.ns)
         try:
@@ -1040,25 +1161,51 @@ class MemoryPlans:
         if self.indexes.directory:
             saved = yield Local(snapshot.load, (self.indexes.directory, self.ns))
         idx.start_rebuild(saved)
-        cursor = None
-        while True:
-            page = yield o.ListEntries(
-                agent=self.agent,
-                admin=self.admin,
-                ns=self.ns,
-                prefix="",
-                limit=_PAGE,
-                cursor=cursor,
-            )
-            with idx.lock:
-                for e in page.items:
-                    idx.apply_entry(e.key, e.value)
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
+        earlier = False  # entries of an earlier version's layout (back after an import?)
+        for prefix in ("", VECTOR_PREFIX):  # the records (public entries), then the vectors
+            cursor = None
+            while True:
+                page = yield o.ListEntries(
+                    agent=self.agent,
+                    admin=self.admin,
+                    memories=True,  # (it may list internal records)
+                    ns=self.ns,
+                    prefix=prefix,
+                    limit=_PAGE,
+                    cursor=cursor,
+                )
+                with idx.lock:
+                    for e in page.items:
+                        idx.apply_entry(e.key, e.value)
+                earlier = earlier or any(e.key == layout.OLD_MARKER for e in page.items)
+                if page.next_cursor is None:
+                    break
+                cursor = page.next_cursor
+        if earlier and (yield from self.upgrade()):
+            return (yield from self.index())  # scanned again, in this layout
         yield Local(idx.finish_rebuild, ())  # one graph build: a thread under asyncio
         self.indexes.put(self.ns, idx)
         return (yield from self.index())
+
+    def _read_vectors(self, idx: NamespaceIndex) -> Plan[None]:
+        """Read the vectors the index wants (of records its events added or changed)."""
+        with idx.lock:
+            wanted = list(idx.wanted_vectors().items())
+        for start in range(0, len(wanted), _PAGE):
+            chunk = wanted[start : start + _PAGE]
+            try:
+                found = yield o.GetMany(
+                    agent=self.agent,
+                    admin=self.admin,
+                    ns=self.ns,
+                    keys=tuple(VECTOR_PREFIX + rid for rid, _ in chunk),
+                )
+            except NamespaceNotFound:
+                return  # deleted meanwhile: the next catch-up sees it and rebuilds
+            with idx.lock:
+                for rid, mark in chunk:
+                    entry = found.get(VECTOR_PREFIX + rid)
+                    idx.vector_read(rid, mark, None if entry is None else entry.value)
 
     def search(
         self,

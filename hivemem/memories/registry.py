@@ -28,6 +28,7 @@ class Indexes:
         self._lock = threading.Lock()
         self._by_ns: dict[str, NamespaceIndex] = {}
         self._marked: set[str] = set()
+        self._upgraded: set[str] = set()
 
     def marked(self, ns: str) -> bool:
         """Whether this process already wrote ``ns``'s memories marker."""
@@ -36,6 +37,14 @@ class Indexes:
     def mark(self, ns: str) -> None:
         """Remember that ``ns``'s marker is written."""
         self._marked.add(ns)
+
+    def upgraded(self, ns: str) -> bool:
+        """Whether this process found ``ns`` in this version's layout (``plans.upgrade``)."""
+        return ns in self._upgraded
+
+    def mark_upgraded(self, ns: str) -> None:
+        """Remember that ``ns`` holds no entry of an earlier version's layout."""
+        self._upgraded.add(ns)
 
     def get(self, ns: str) -> NamespaceIndex | None:
         """The index of ``ns``, if one was built."""

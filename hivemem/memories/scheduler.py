@@ -1,8 +1,9 @@
 """The server's decay scheduler: a decay pass over every memories namespace, periodically.
 
-Namespaces holding memories carry a marker entry (:data:`MARKER`, written with their first
-record). Over a store shared by replicas, one replica at a time runs the pass (the store's
-``decay`` lease), so each record decays once per period. Each pass logs one line with what
+Namespaces holding memories carry a marker record (:data:`MARKER`, written with their first
+record; ``_memories`` in an earlier version's layout, which the pass upgrades first). Over a
+store shared by replicas, one replica at a time runs the pass (the store's ``decay``
+lease), so each record decays once per period. Each pass logs one line with what
 it changed (``hivemem`` logger, INFO; a namespace whose pass failed is logged apart, with
 its traceback, and the others still run).
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hivemem._validate import DECAY_AGENT
 from hivemem.engine import ops as o
 from hivemem.memories.api import drive, plans_for
+from hivemem.memories.layout import OLD_MARKER
 from hivemem.memories.plans import DECAY_COUNTS, MARKER
 
 if TYPE_CHECKING:
@@ -42,10 +44,14 @@ def run_decay(core: Core, lease_seconds: float | None = None) -> dict[str, dict[
     out: dict[str, dict[str, int]] = {}
     failed = 0
     for info in run(o.ListNamespaces(agent=AGENT, admin=True)):
-        if run(o.Get(agent=AGENT, admin=True, ns=info.name, key=MARKER)) is None:
+        if all(
+            run(o.Get(agent=AGENT, admin=True, ns=info.name, key=key)) is None
+            for key in (MARKER, OLD_MARKER)
+        ):
             continue
         try:
-            out[info.name] = drive(run, plans_for(core, AGENT, info.name, None, True).decay())
+            plans = plans_for(core, AGENT, info.name, None, True)
+            out[info.name] = drive(run, plans.call("decay", {}))
         except Exception:  # one broken namespace must not stop the others
             failed += 1
             log.exception("hivemem: decay of namespace %r failed", info.name)

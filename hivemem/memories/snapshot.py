@@ -1,13 +1,14 @@
 """Snapshots of namespace vector indexes, so a restart neither re-embeds nor rebuilds graphs.
 
-The vectors live in the store (``_v/<id>``); what a restart would otherwise redo is the
-HNSW graph over them, minutes at a million vectors. When a store has a snapshot directory
-(``Settings.index_dir``; by default ``<file>.index`` beside a SQLite file), closing it
-writes each namespace's vector index there (graph included, only past the HNSW threshold
-and only if it changed since it was read or written), and the next scan of the namespace
-starts from that file: :meth:`NamespaceIndex.start_rebuild` keeps every snapshot vector
-the scan finds unchanged in the store and re-adds or drops the rest. A snapshot is a
-cache: a stale, foreign or damaged one costs time, never a wrong answer.
+The vectors live in the store (internal records, :mod:`hivemem.memories.layout`); what a
+restart would otherwise redo is the HNSW graph over them, minutes at a million vectors.
+When a store has a snapshot directory (``Settings.index_dir``; by default
+``<file>.index`` beside a SQLite file), closing it writes each namespace's vector index
+there (graph included, only past the HNSW threshold and only if it changed since it was
+read or written), and the next scan of the namespace starts from that file:
+:meth:`NamespaceIndex.start_rebuild` keeps every snapshot vector the scan finds unchanged
+in the store and re-adds or drops the rest. A snapshot is a cache: a stale, foreign or
+damaged one costs time, never a wrong answer.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ fields, on the records themselves (no separate link entries): a record supersede
 one and is superseded by at most one, so the chain of a slot is one line.
 
 A *slot* (``"<subject>/<attribute>"``, e.g. ``"alice/city"``) names a fact that has one
-current value. Its index entry ``_s/<slot>`` (beside the records, see
-:mod:`hivemem.memories.plans`) is ``{slot, current, valid_from, count}``; a record added
+current value. Its index entry (an internal record beside the records, see
+:mod:`hivemem.memories.layout`) is ``{slot, current, valid_from, count}``; a record added
 with ``slot=`` is written in the same ``Transact`` as the slot entry (compare-and-set on
 its version) and the closing of the record it names, so of two agents stating a slot at
 once one wins and the other retries on top of it: never two current records, never a fork.
@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hivemem.errors import ConflictError, InvalidArgument
+from hivemem.memories import layout
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -53,8 +54,8 @@ __all__ = [
     "valid_from",
 ]
 
-#: Where a slot's index entry lives: ``_s/<slot>``.
-SLOT_PREFIX = "_s/"
+#: Where a slot's index entry lives: an internal key (:mod:`hivemem.memories.layout`).
+SLOT_PREFIX = layout.SLOT
 _SLOT_CHARS = 200
 #: A slot's shape (``wire.schemas.SLOT`` says the same to HTTP clients).
 SLOT_PATTERN = re.compile("^[^/\x00-\x1f\x7f]+/[^\x00-\x1f\x7f]+$")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -330,12 +330,14 @@ def test_memory_timeline_pages_newest_first_with_filters(mem, clock):
         filters={"include_archived": True, "created_before": clock() - 100},
     )
     assert len(oldest) == 1 and oldest.items[0].valid_from < clock() - 100
-    for bad in ("strength", ["created_at"], {"a": 1}):
+    bad_sorts: tuple[Any, ...] = ("strength", ["created_at"], {"a": 1})
+    for bad in bad_sorts:
         with pytest.raises(InvalidArgument):
-            lt.timeline(sort_field=bad)  # type: ignore[arg-type]
-    for bad in ("not a cursor", "nan|x", "1|", "1|a/b", 5):
+            lt.timeline(sort_field=bad)
+    bad_cursors: tuple[Any, ...] = ("not a cursor", "nan|x", "1|", "1|a/b", 5)
+    for bad in bad_cursors:
         with pytest.raises(InvalidArgument):
-            lt.timeline(cursor=bad)  # type: ignore[arg-type]
+            lt.timeline(cursor=bad)
     assert [r.id for r in lt.timeline(cursor="", limit=3)] == expected[:3]  # "": the first page
     assert [r.id for r in lt.timeline(cursor="1e999|z")] == expected  # after +inf: all
     assert len(lt.timeline(cursor="-1e999|z")) == 0

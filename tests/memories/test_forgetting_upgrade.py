@@ -19,7 +19,7 @@ import hivemem
 from hivemem import _codec
 from hivemem.engine import ops as o
 from hivemem.memories.decay import DAY, DecayPolicy
-from hivemem.memories.plans import MARKER
+from hivemem.memories.layout import OLD_MARKER
 from hivemem.memories.scheduler import run_decay
 from hivemem.testing.clock import FakeClock
 
@@ -56,7 +56,7 @@ def _old_record(content: str, now: float, **fields: Any) -> dict[str, Any]:
 
 def _write(mem: hivemem.Memory, ns: str, records: list[dict[str, Any]]) -> None:
     puts = tuple((r["id"], _codec.encode(r), 0) for r in records)
-    marker = ((MARKER, _codec.encode({"kind": "memories"}), None),)
+    marker = ((OLD_MARKER, _codec.encode({"kind": "memories"}), None),)  # (their layout)
     mem._run(o.Transact(agent="old-agent", ns=ns, puts=puts + marker))
 
 
@@ -146,7 +146,7 @@ def test_the_scheduler_logs_one_line_per_pass_and_survives_a_broken_namespace(
             ns="c",
             puts=(
                 (bad["id"], _codec.encode(bad), None),
-                (MARKER, _codec.encode({"kind": "memories"}), None),
+                (OLD_MARKER, _codec.encode({"kind": "memories"}), None),
             ),
         )
     )

@@ -72,8 +72,7 @@ def _plan(
         return get_session_plan(caller.agent, args["session_id"])
     ns = hub.core.ns(request.path_params["ns"])
     plans = plans_for(hub.core, caller.agent, ns, None, admin=caller.admin)
-    plan: Plan[Any] = getattr(plans, method)(**args)
-    return plan
+    return plans.call(method, args)
 
 
 def _handler(route: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
