@@ -79,6 +79,11 @@ def _validity(as_of: Any, include_superseded: Any) -> dict[str, Any]:
     return out
 
 
+def _expansion(expand: Any) -> dict[str, Any]:
+    """A search's ``expand`` argument, as given (the default left out of requests)."""
+    return {} if expand == 0 and type(expand) is int else {"expand": expand}
+
+
 def _add_spec(content: Any, **fields: Any) -> dict[str, Any]:
     spec = {"content": content, **{k: v for k, v in fields.items() if v is not None}}
     return spec
@@ -243,11 +248,14 @@ class AsyncMemories(_Base):
         filters: dict[str, Any] | None = None,
         as_of: float | datetime | None = None,
         include_superseded: bool = False,
+        expand: int = 0,
     ) -> list[ScoredMemory]:
         """Keyword search, ranked by BM25 (``tags``: records carrying all of them).
 
         Only records that hold now, unless ``as_of`` (a time) asks what held then or
-        ``include_superseded`` asks for all.
+        ``include_superseded`` asks for all. ``expand`` (0 to 5): after each hit, up to
+        that many neighbouring records of its session, next one first, marked
+        ``parts == {"context": <the hit's score>}`` (docs/memories.md, "Expanding hits").
         """
         hits: list[ScoredMemory] = await self._go(
             "search",
@@ -258,6 +266,7 @@ class AsyncMemories(_Base):
             parent_id=parent_id,
             filters=filters,
             **_validity(as_of, include_superseded),
+            **_expansion(expand),
         )
         return hits
 
@@ -270,13 +279,16 @@ class AsyncMemories(_Base):
         weights: dict[str, float] | None = None,
         as_of: float | datetime | None = None,
         include_superseded: bool = False,
+        expand: int = 0,
     ) -> list[ScoredMemory]:
-        """Hybrid search: vector, keyword, context, strength and recency.
+        """Hybrid search: vector, keyword, previous, strength and recency.
 
         ``weights`` override the defaults (docs/memories.md, "How search ranks"); each
         result's ``parts`` shows the weighted components, which sum to its score. Only
         records that hold now, unless ``as_of`` (a time) asks what held then or
-        ``include_superseded`` asks for all.
+        ``include_superseded`` asks for all. ``expand`` (0 to 5): after each of the ``k``
+        hits, up to that many neighbouring records of its session, next one first, marked
+        ``parts == {"context": <the hit's score>}`` (docs/memories.md, "Expanding hits").
         """
         hits: list[ScoredMemory] = await self._go(
             "semantic_search",
@@ -285,6 +297,7 @@ class AsyncMemories(_Base):
             filters=filters,
             weights=weights,
             **_validity(as_of, include_superseded),
+            **_expansion(expand),
         )
         return hits
 
@@ -516,11 +529,14 @@ class Memories(_Base):
         filters: dict[str, Any] | None = None,
         as_of: float | datetime | None = None,
         include_superseded: bool = False,
+        expand: int = 0,
     ) -> list[ScoredMemory]:
         """Keyword search, ranked by BM25 (``tags``: records carrying all of them).
 
         Only records that hold now, unless ``as_of`` (a time) asks what held then or
-        ``include_superseded`` asks for all.
+        ``include_superseded`` asks for all. ``expand`` (0 to 5): after each hit, up to
+        that many neighbouring records of its session, next one first, marked
+        ``parts == {"context": <the hit's score>}`` (docs/memories.md, "Expanding hits").
         """
         hits: list[ScoredMemory] = self._go(
             "search",
@@ -531,6 +547,7 @@ class Memories(_Base):
             parent_id=parent_id,
             filters=filters,
             **_validity(as_of, include_superseded),
+            **_expansion(expand),
         )
         return hits
 
@@ -543,13 +560,16 @@ class Memories(_Base):
         weights: dict[str, float] | None = None,
         as_of: float | datetime | None = None,
         include_superseded: bool = False,
+        expand: int = 0,
     ) -> list[ScoredMemory]:
-        """Hybrid search: vector, keyword, context, strength and recency.
+        """Hybrid search: vector, keyword, previous, strength and recency.
 
         ``weights`` override the defaults (docs/memories.md, "How search ranks"); each
         result's ``parts`` shows the weighted components, which sum to its score. Only
         records that hold now, unless ``as_of`` (a time) asks what held then or
-        ``include_superseded`` asks for all.
+        ``include_superseded`` asks for all. ``expand`` (0 to 5): after each of the ``k``
+        hits, up to that many neighbouring records of its session, next one first, marked
+        ``parts == {"context": <the hit's score>}`` (docs/memories.md, "Expanding hits").
         """
         hits: list[ScoredMemory] = self._go(
             "semantic_search",
@@ -558,6 +578,7 @@ class Memories(_Base):
             filters=filters,
             weights=weights,
             **_validity(as_of, include_superseded),
+            **_expansion(expand),
         )
         return hits
 
