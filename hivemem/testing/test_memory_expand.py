@@ -50,10 +50,12 @@ def test_memory_expand_adds_the_next_turn_after_each_hit(mem, clock):
     <the hit's score>}; expand=0 (the default) adds nothing; both searches take it."""
     turns = _chat(mem, clock)
     lt = mem.memories(NS)
-    for search in (
-        lambda **kw: lt.semantic_search(QUESTION, k=1, **kw),
-        lambda **kw: lt.search(QUESTION, limit=1, **kw),
-    ):
+    for method, size in (("semantic_search", "k"), ("search", "limit")):
+
+        def search(method: str = method, size: str = size, **kw: Any) -> list[ScoredMemory]:
+            found: list[ScoredMemory] = getattr(lt, method)(QUESTION, **{size: 1}, **kw)
+            return found
+
         plain = search()
         assert _ids(plain) == [turns[0].id]
         assert _ids(search(expand=0)) == _ids(plain)
