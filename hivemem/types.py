@@ -543,8 +543,9 @@ class MemoryRecord:
 class ScoredMemory:
     """A search result: the record, its score (higher is better) and the score's parts.
 
-    ``parts`` maps each scoring component (``keyword``, ``vector``, ``strength``,
-    ``recency``) to its weighted contribution; they sum to ``score``.
+    ``parts`` maps each scoring component (``keyword``, ``vector``, ``previous``,
+    ``strength``, ``recency``) to its weighted contribution; they sum to ``score``. A record
+    that ``expand=`` added after a hit has ``parts == {"context": <the hit's score>}``.
     """
 
     memory: MemoryRecord

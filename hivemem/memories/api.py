@@ -103,6 +103,11 @@ def _times(fields: Mapping[str, Any] | None) -> Any:
     return {k: seconds(x) if k in _TIMES else x for k, x in fields.items()}
 
 
+def _expansion(expand: Any) -> dict[str, Any]:
+    """A search's ``expand`` argument, as given (the default left out of requests)."""
+    return {} if expand == 0 and type(expand) is int else {"expand": expand}
+
+
 def _add_spec(content: Any, **fields: Any) -> dict[str, Any]:
     spec = {"content": content, **{k: v for k, v in fields.items() if v is not None}}
     return spec
@@ -277,11 +282,14 @@ class AsyncMemories(_Base):
         filters: dict[str, Any] | None = None,
         as_of: float | datetime | None = None,
         include_superseded: bool = False,
+        expand: int = 0,
     ) -> list[ScoredMemory]:
         """Keyword search, ranked by BM25 (``tags``: records carrying all of them).
 
         Only records that hold now, unless ``as_of`` (a time) asks what held then or
-        ``include_superseded`` asks for all.
+        ``include_superseded`` asks for all. ``expand`` (0 to 5): after each hit, up to
+        that many neighbouring records of its session, next one first, marked
+        ``parts == {"context": <the hit's score>}`` (docs/memories.md, "Expanding hits").
         """
         hits: list[ScoredMemory] = await self._go(
             "search",
@@ -292,6 +300,7 @@ class AsyncMemories(_Base):
             parent_id=parent_id,
             filters=_times(filters),
             **_validity(as_of, include_superseded),
+            **_expansion(expand),
         )
         return hits
 
@@ -305,8 +314,9 @@ class AsyncMemories(_Base):
         as_of: float | datetime | None = None,
         include_superseded: bool = False,
         boosts: dict[str, Any] | None = None,
+        expand: int = 0,
     ) -> list[ScoredMemory]:
-        """Hybrid search: vector, keyword, context, strength and recency.
+        """Hybrid search: vector, keyword, previous, strength and recency.
 
         ``weights`` override the defaults (docs/memories.md, "How search ranks"); each
         result's ``parts`` shows the weighted components, which sum to its score. Only
@@ -318,6 +328,10 @@ class AsyncMemories(_Base):
         "agent_id" / "session_id" / "memory_type": value or [values], "weight": 0.1}``;
         each field, tag and id is a clause, and ``parts["boost"]`` is ``weight`` (0 to 1)
         times the share of the clauses a record matches (docs/memories.md, "Boosts").
+
+        ``expand`` (0 to 5): after each of the ``k`` hits, up to that many neighbouring
+        records of its session, next one first, marked ``parts == {"context": <the hit's
+        score>}`` (docs/memories.md, "Expanding hits").
         """
         hits: list[ScoredMemory] = await self._go(
             "semantic_search",
@@ -327,6 +341,7 @@ class AsyncMemories(_Base):
             weights=weights,
             **_validity(as_of, include_superseded),
             **({} if boosts is None else {"boosts": boosts}),
+            **_expansion(expand),
         )
         return hits
 
@@ -595,11 +610,14 @@ class Memories(_Base):
         filters: dict[str, Any] | None = None,
         as_of: float | datetime | None = None,
         include_superseded: bool = False,
+        expand: int = 0,
     ) -> list[ScoredMemory]:
         """Keyword search, ranked by BM25 (``tags``: records carrying all of them).
 
         Only records that hold now, unless ``as_of`` (a time) asks what held then or
-        ``include_superseded`` asks for all.
+        ``include_superseded`` asks for all. ``expand`` (0 to 5): after each hit, up to
+        that many neighbouring records of its session, next one first, marked
+        ``parts == {"context": <the hit's score>}`` (docs/memories.md, "Expanding hits").
         """
         hits: list[ScoredMemory] = self._go(
             "search",
@@ -610,6 +628,7 @@ class Memories(_Base):
             parent_id=parent_id,
             filters=_times(filters),
             **_validity(as_of, include_superseded),
+            **_expansion(expand),
         )
         return hits
 
@@ -623,8 +642,9 @@ class Memories(_Base):
         as_of: float | datetime | None = None,
         include_superseded: bool = False,
         boosts: dict[str, Any] | None = None,
+        expand: int = 0,
     ) -> list[ScoredMemory]:
-        """Hybrid search: vector, keyword, context, strength and recency.
+        """Hybrid search: vector, keyword, previous, strength and recency.
 
         ``weights`` override the defaults (docs/memories.md, "How search ranks"); each
         result's ``parts`` shows the weighted components, which sum to its score. Only
@@ -636,6 +656,10 @@ class Memories(_Base):
         "agent_id" / "session_id" / "memory_type": value or [values], "weight": 0.1}``;
         each field, tag and id is a clause, and ``parts["boost"]`` is ``weight`` (0 to 1)
         times the share of the clauses a record matches (docs/memories.md, "Boosts").
+
+        ``expand`` (0 to 5): after each of the ``k`` hits, up to that many neighbouring
+        records of its session, next one first, marked ``parts == {"context": <the hit's
+        score>}`` (docs/memories.md, "Expanding hits").
         """
         hits: list[ScoredMemory] = self._go(
             "semantic_search",
@@ -645,6 +669,7 @@ class Memories(_Base):
             weights=weights,
             **_validity(as_of, include_superseded),
             **({} if boosts is None else {"boosts": boosts}),
+            **_expansion(expand),
         )
         return hits
 

@@ -31,10 +31,15 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from hivemem.errors import InvalidArgument
 from hivemem.types import ARCHIVED, TIERS
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: the server runs without the semantic extra
+    from hivemem.memories._numpy import np
 
 __all__ = ["ACTIONS", "DAY", "DecayPolicy", "ForgetPolicy", "curve_tier"]
 
@@ -57,6 +62,18 @@ def curve_tier(record: Mapping[str, Any]) -> str:
     if tier == ARCHIVED or record.get("forgotten"):
         tier = record.get("archived_from", tier)
     return tier if tier in TIERS else "short"
+
+
+def curve_terms(record: Mapping[str, Any]) -> tuple[float, float, int]:
+    """What :meth:`DecayPolicy.strengths` needs of a record, whatever the policy.
+
+    Its strength at its reference time, ``stability * (0.5 + importance)`` and its curve's
+    index in ``TIERS``.
+    """
+    importance = min(1.0, max(0.0, float(record.get("importance", 0.5))))
+    stability = max(1e-6, float(record.get("stability", 1.0)))
+    tier = TIERS.index(curve_tier(record))
+    return float(record.get("strength", 1.0)), stability * (0.5 + importance), tier
 
 
 def is_archived(record: Mapping[str, Any]) -> bool:
@@ -155,6 +172,19 @@ class DecayPolicy:
         ref = float(record.get("decayed_at", record.get("created_at", now)))
         elapsed = max(0.0, now - ref)
         return float(record.get("strength", 1.0)) * math.pow(2.0, -elapsed / self.half_life(record))
+
+    def strengths(
+        self,
+        strength: np.ndarray,
+        ref: np.ndarray,
+        stable: np.ndarray,
+        curve: np.ndarray,
+        now: float,
+    ) -> np.ndarray:
+        """:meth:`strength_at` of many records at once, from their :func:`curve_terms`."""
+        half = np.array([self.half_lives[t] for t in TIERS], dtype=np.float64)[curve] * stable
+        out: np.ndarray = strength * np.exp2(-np.maximum(0.0, now - ref) / half)
+        return out
 
     def view(self, record: Mapping[str, Any], now: float) -> dict[str, Any]:
         """The record as readers see it at ``now``: current strength, archived state."""

@@ -32,9 +32,9 @@ from hivemem.engine.reserved import INTERNAL
 from hivemem.errors import InvalidArgument
 from hivemem.memories import layout, validity
 from hivemem.memories.bm25 import BM25
-from hivemem.memories.decay import DecayPolicy, is_archived
+from hivemem.memories.decay import DecayPolicy, curve_terms, is_archived
 from hivemem.memories.match import check_source_filter, source_pairs
-from hivemem.memories.rank import CONTEXT_KEYWORD, KeywordScale, moment
+from hivemem.memories.rank import PREVIOUS_KEYWORD, KeywordScale, moment
 from hivemem.types import ARCHIVED, RECORD_TIERS, TIERS, MemoryRecord
 
 if TYPE_CHECKING:
@@ -258,6 +258,10 @@ class NamespaceIndex:
             "archived": (np.bool_, False),
             "ref": (np.float64, 0.0),
             "accesses": (np.int64, 0),
+            # the forgetting curve's terms (DecayPolicy.strengths), so ranking reads columns
+            "strength": (np.float64, 1.0),
+            "stable": (np.float64, 1.0),
+            "curve": (np.int8, 0),
         }
         for name, (dtype, fill) in spec.items():
             col = np.full(cap, fill, dtype=dtype)
@@ -326,6 +330,7 @@ class NamespaceIndex:
         cols["archived"][label] = archived
         cols["ref"][label] = float(record.get("decayed_at", record.get("created_at", 0.0)))
         cols["accesses"][label] = int(record.get("access_count", 0))
+        cols["strength"][label], cols["stable"][label], cols["curve"][label] = curve_terms(record)
         cols["live"][label] = True
 
     def _leave_source(self, label: int, record: dict[str, Any]) -> None:
@@ -687,11 +692,17 @@ class NamespaceIndex:
         last = order[limit - 1]
         return page, (float(times[last]), str(ids[last]))
 
-    def keyword(self, query: str, k: int, filters: dict[str, Any]) -> list[tuple[int, float]]:
-        """The ``k`` best BM25 matches passing ``filters`` (ties: newest, content, id)."""
+    def keyword(
+        self, query: str, k: int, filters: dict[str, Any], expand: int = 0
+    ) -> list[tuple[int, float, dict[str, float]]]:
+        """The ``k`` best BM25 matches passing ``filters`` (ties: newest, content, id).
+
+        ``parts`` is ``{"keyword": score}``; ``expand``: see :meth:`expand`.
+        """
         keep = self.mask(filters)
         acc, matched = self.bm25.dense(query, keep)
-        return self.top(acc, matched, k)
+        hits = [(label, score, {"keyword": score}) for label, score in self.top(acc, matched, k)]
+        return self.expand(hits, expand, keep)
 
     def top(self, scores: np.ndarray, labels: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The ``k`` of ``labels`` with the highest ``scores[label]``, best first.
@@ -727,72 +738,140 @@ class NamespaceIndex:
         policy: DecayPolicy,
         pool: int = 50,
         boosts: Boosts | None = None,
+        expand: int = 0,
     ) -> list[tuple[int, float, dict[str, float]]]:
-        """Hybrid ranking: weighted vector + keyword + context + strength + recency, best first.
+        """Hybrid ranking: weighted vector + keyword + previous + strength + recency, best first.
 
         Candidates are the best ``max(pool, 4k)`` by vector similarity and by BM25 (both
-        within the filters; BM25 is skipped when the keyword and context weights are 0 and
-        vectors answer), and, with a context weight, the record said after each of them in
+        within the filters; BM25 is skipped when the keyword and previous weights are 0 and
+        vectors answer), and, with a previous weight, the record said after each of them in
         its session. The parts are the signals of :mod:`hivemem.memories.rank` times their
         weights; the strength part is the record's current strength, the recency part
         ``2 ** (-age / 30 days)`` with age since the last update. With ``boosts``, a
         ``boost`` part: its weight times the share of its clauses the record matches (it
         reorders the candidates, it adds none). Ties: newest, then content, then id.
+        ``expand``: see :meth:`expand`.
         """
         keep = self.mask(filters)
         depth = max(pool, 4 * k)
-        sims: dict[int, float] = {}
-        if qvec is not None and self.vectors is not None and len(self.vectors):
-            labels, scores = self.vectors.search(qvec, depth, keep)
-            sims = {int(lb): float(s) for lb, s in zip(labels, scores, strict=True)}
+        vectors = self.vectors if qvec is not None else None
+        candidates: set[int] = set()
+        if vectors is not None and qvec is not None and len(vectors):
+            candidates.update(vectors.search(qvec, depth, keep)[0].tolist())
         wv, wk = weights.get("vector", 0.0), weights.get("keyword", 0.0)
-        wc = weights.get("context", 0.0)
+        wc = weights.get("previous", 0.0)
         ws, wr = weights.get("strength", 0.0), weights.get("recency", 0.0)
-        candidates = set(sims)
         kw = KeywordScale(np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.int64), 0)
-        if wk > 0 or wc > 0 or not sims:  # otherwise BM25 adds no candidate worth it
+        if wk > 0 or wc > 0 or not candidates:  # otherwise BM25 adds no candidate worth it
             acc, matched = self.bm25.dense(query, keep)
             kw = KeywordScale(acc, matched, int(np.count_nonzero(keep)))
             candidates.update(label for label, _ in self.top(acc, matched, depth))
         if wc > 0:
             candidates.update(self._followers(candidates, keep))
-
-        def similarity(label: int) -> float:
-            sim = sims.get(label)
-            if sim is None and qvec is not None and self.vectors is not None:
-                vec = self.vectors.get(label)
-                sim = float(vec @ qvec) if vec is not None else 0.0
-            return max(0.0, sim or 0.0)
-
-        out: list[tuple[int, float, dict[str, float]]] = []
-        for label in candidates:
-            record = self.records.get(label)
-            if record is None:
-                continue
-            context = 0.0
-            if wc > 0:
-                before = self.previous(label)
-                if before is not None:
-                    context = similarity(before) + CONTEXT_KEYWORD * kw.signal(before)
-            parts = {
-                "vector": wv * similarity(label),
-                "keyword": wk * kw.signal(label),
-                "context": wc * context,
-                "strength": ws * policy.strength_at(record, now),
-                "recency": wr
-                * math.pow(
-                    2.0, -max(0.0, now - float(record.get("updated_at", now))) / _RECENCY_HALF_LIFE
-                ),
-            }
-            if boosts is not None:
-                parts["boost"] = boosts.weight * boosts.signal(record)
-            out.append((label, sum(parts.values()), parts))
-        if not out:
+        labels = np.fromiter(
+            (lb for lb in candidates if lb in self.records), dtype=np.int64, count=-1
+        )
+        if not labels.shape[0]:
             return []
-        labels = np.array([t[0] for t in out], dtype=np.int64)
-        scores = np.array([t[1] for t in out], dtype=np.float64)
+        # Every signal as one array over the candidates (a few hundred): no Python loop per
+        # candidate but the session lookups.
+        n = labels.shape[0]
+        before = np.full(n, -1, dtype=np.int64)
+        if wc > 0:
+            for i, label in enumerate(labels.tolist()):
+                prior = self.previous(label)
+                if prior is not None:
+                    before[i] = prior
+        sims = np.zeros(2 * n, dtype=np.float64)
+        if vectors is not None:
+            assert qvec is not None
+            sims = np.maximum(0.0, vectors.similarities(np.concatenate((labels, before)), qvec))
+        said_before = np.where(before >= 0, sims[n:] + PREVIOUS_KEYWORD * kw.signals(before), 0.0)
+        cols = self._cols
+        vector = wv * sims[:n]
+        keyword = wk * kw.signals(labels)
+        previous = wc * said_before
+        strength = ws * policy.strengths(
+            cols["strength"][labels],
+            cols["ref"][labels],
+            cols["stable"][labels],
+            cols["curve"][labels],
+            now,
+        )
+        recency = wr * np.exp2(-np.maximum(0.0, now - cols["updated"][labels]) / _RECENCY_HALF_LIFE)
+        scores = vector + keyword + previous + strength + recency  # as sum(parts.values())
+        boost = np.zeros(n, dtype=np.float64)
+        if boosts is not None:  # (matched against each candidate's record: a few hundred)
+            records = self.records
+            boost = boosts.weight * np.array([boosts.signal(records[lb]) for lb in labels.tolist()])
+            scores = scores + boost
+        if n > k:  # only the best k and whatever ties with the k-th need the full order
+            cut = np.partition(scores, n - k)[n - k]
+            best = scores >= cut
+            labels, scores = labels[best], scores[best]
+            vector, keyword, previous = vector[best], keyword[best], previous[best]
+            strength, recency, boost = strength[best], recency[best], boost[best]
         order = np.lexsort((*self._names(labels), -self._cols["moment"][labels], -scores))
-        return [out[i] for i in order[:k].tolist()]
+        hits = [
+            (
+                int(labels[i]),
+                float(scores[i]),
+                {
+                    "vector": float(vector[i]),
+                    "keyword": float(keyword[i]),
+                    "previous": float(previous[i]),
+                    "strength": float(strength[i]),
+                    "recency": float(recency[i]),
+                    **({} if boosts is None else {"boost": float(boost[i])}),
+                },
+            )
+            for i in order[:k].tolist()
+        ]
+        return self.expand(hits, expand, keep)
+
+    def expand(
+        self, hits: list[tuple[int, float, dict[str, float]]], n: int, keep: np.ndarray
+    ) -> list[tuple[int, float, dict[str, float]]]:
+        """``hits``, each followed by up to ``n`` of its session neighbours (SPEC §10).
+
+        A hit's neighbours are the ``n`` records nearest it in its session's order (see
+        :meth:`nearby`); those ``keep`` (the search's filters) excludes and those already
+        in the results are left out. A neighbour carries its hit's score as its only part,
+        ``{"context": score}``, so the list stays best first and a threshold on the score
+        keeps a hit and its context together. At most ``len(hits) * (n + 1)`` results.
+        """
+        if n <= 0 or not hits:
+            return hits
+        shown = {label for label, _, _ in hits}
+        out: list[tuple[int, float, dict[str, float]]] = []
+        for label, score, parts in hits:
+            out.append((label, score, parts))
+            for near in self.nearby(label, n):
+                if near not in shown and keep[near]:
+                    shown.add(near)
+                    out.append((near, score, {"context": score}))
+        return out
+
+    def nearby(self, label: int, n: int) -> list[int]:
+        """The ``n`` records nearest ``label`` in its session, nearest first.
+
+        The record said next comes first, then the one said before, then the second next,
+        and so on: what answers a matching question usually follows it. Where the session
+        ends on one side, the other side goes on. Records without a session have none.
+        """
+        found: list[int] = []
+        before: int | None = label
+        after: int | None = label
+        while len(found) < n and (before is not None or after is not None):
+            if after is not None:
+                after = self._neighbours(after)[1]
+                if after is not None:
+                    found.append(after)
+            if before is not None and len(found) < n:
+                before = self._neighbours(before)[0]
+                if before is not None:
+                    found.append(before)
+        return found
 
     def _followers(self, labels: set[int], keep: np.ndarray) -> set[int]:
         """The records said right after ``labels`` in their sessions, passing ``keep``."""

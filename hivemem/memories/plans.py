@@ -103,7 +103,7 @@ SESSIONS_NAMESPACE = "sessions"
 DEFAULT_WEIGHTS: dict[str, float] = {
     "vector": 0.6,
     "keyword": 0.1,
-    "context": 0.12,
+    "previous": 0.12,
     "strength": 0.05,
     "recency": 0.0,
 }
@@ -112,6 +112,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 TIMELINE_CURSOR = r"^(|-?[0-9]{1,20}(\.[0-9]{1,20})?(e[-+]?[0-9]{1,3})?\|[^/]{1,200})$"
 #: The internal record holding a memories namespace's settings (written with its first add).
 MARKER = layout.MARKER
+#: Most neighbours ``expand=`` adds after each hit (SPEC §10).
+MAX_EXPAND = 5
 #: Largest hybrid weight (scores stay finite).
 MAX_WEIGHT = 1e6
 #: Largest stability reinforcements can reach (half-lives stay finite).
@@ -235,6 +237,12 @@ def _metadata(value: Any) -> dict[str, Any]:
 def _limit(value: Any, name: str = "limit", maximum: int = 10_000) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
         raise InvalidArgument(f"{name} must be an integer from 1 to {maximum}")
+    return value
+
+
+def _expand(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_EXPAND:
+        raise InvalidArgument(f"expand must be an integer from 0 to {MAX_EXPAND}")
     return value
 
 
@@ -1217,10 +1225,16 @@ class MemoryPlans:
         filters: Any = None,
         as_of: Any = None,
         include_superseded: Any = None,
+        expand: Any = 0,
     ) -> Plan[list[ScoredMemory]]:
-        """Keyword search ranked by BM25 (``parts = {"keyword": score}``)."""
+        """Keyword search ranked by BM25 (``parts = {"keyword": score}``).
+
+        ``expand``: up to that many session neighbours after each hit, ``parts =
+        {"context": <the hit's score>}`` (:meth:`NamespaceIndex.expand`).
+        """
         query = _text(query, "query", 10_000)
         limit = _limit(limit, maximum=1000)
+        expand = _expand(expand)
         if filters is not None and not isinstance(filters, dict):
             raise InvalidArgument("filters must be an object")
         given = {"memory_type": memory_type, "tags": tags, "parent_id": parent_id}
@@ -1231,10 +1245,10 @@ class MemoryPlans:
         )
         idx = yield from self.index()
         with idx.lock:
-            hits = idx.keyword(query, limit, f)
+            hits = idx.keyword(query, limit, f, expand)
             return [
-                ScoredMemory(self._out(idx.records[label]), score, {"keyword": score})
-                for label, score in hits
+                ScoredMemory(self._out(idx.records[label]), score, parts)
+                for label, score, parts in hits
             ]
 
     def _filters(self, filters: Any, as_of: Any, include_superseded: Any) -> dict[str, Any]:
@@ -1264,14 +1278,16 @@ class MemoryPlans:
         as_of: Any = None,
         include_superseded: Any = None,
         boosts: Any = None,
+        expand: Any = 0,
     ) -> Plan[list[ScoredMemory]]:
-        """Hybrid search: vector + keyword + context + strength + recency, each part shown.
+        """Hybrid search: vector + keyword + previous + strength + recency, each part shown.
 
         ``boosts`` (:func:`~hivemem.memories.match.check_boosts`) add a ``boost`` part to
-        the candidates that match its clauses.
+        the candidates that match its clauses. ``expand``: as in :meth:`search`.
         """
         query = _text(query, "query", 10_000)
         k = _limit(k, "k", maximum=1000)
+        expand = _expand(expand)
         f = self._filters(filters, as_of, include_superseded)
         w = check_weights(weights)
         b = check_boosts(boosts)
@@ -1290,7 +1306,7 @@ class MemoryPlans:
             )
         now = self.clock()
         with idx.lock:
-            hits = idx.hybrid(query, qvec, k, f, w, now, self.policy, boosts=b)
+            hits = idx.hybrid(query, qvec, k, f, w, now, self.policy, boosts=b, expand=expand)
             return [
                 ScoredMemory(self._out(idx.records[label]), score, parts)
                 for label, score, parts in hits

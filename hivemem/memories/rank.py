@@ -11,9 +11,10 @@ Each signal is brought to the scale of a cosine similarity before the weights ap
   :data:`KEYWORD_CAP`. Unlike dividing by the best score of the query, a match only counts as
   much as it stands out from the whole namespace, so a common word matched well stays small,
   and the cap keeps one rare word from outranking a much closer meaning;
-* ``context``: the ``vector`` plus :data:`CONTEXT_KEYWORD` times the ``keyword`` signal of the
+* ``previous``: the ``vector`` plus :data:`PREVIOUS_KEYWORD` times the ``keyword`` signal of the
   record said just before this one in the same session: in a conversation the question
-  before an answer often holds the words and the meaning the answer lacks.
+  before an answer often holds the words and the meaning the answer lacks. (Until 2026-12
+  this part was called ``context``, the name SPEC §10 gives the neighbours ``expand=`` adds.)
 
 Ties break by time (newest first), then by content, then by record id: never by the order
 records were indexed in, which differs between processes, and by the random id only between
@@ -32,14 +33,14 @@ if TYPE_CHECKING:
 else:  # imported on first use: the server runs without the semantic extra
     from hivemem.memories._numpy import np
 
-__all__ = ["CONTEXT_KEYWORD", "KEYWORD_CAP", "KEYWORD_SPREAD", "KeywordScale", "moment"]
+__all__ = ["KEYWORD_CAP", "KEYWORD_SPREAD", "PREVIOUS_KEYWORD", "KeywordScale", "moment"]
 
 #: Standard deviations above the namespace's mean BM25 that count like a cosine of 1.
 KEYWORD_SPREAD = 10.0
 #: Most a keyword signal counts (twenty standard deviations above the mean).
 KEYWORD_CAP = 2.0
-#: Weight of the previous record's keyword signal against its vector signal in ``context``.
-CONTEXT_KEYWORD = 2.0
+#: Weight of the previous record's keyword signal against its vector signal in ``previous``.
+PREVIOUS_KEYWORD = 2.0
 
 
 class KeywordScale:
@@ -69,6 +70,16 @@ class KeywordScale:
             return 0.0
         z = (float(self.scores[label]) - self.mean) / self.std
         return min(KEYWORD_CAP, max(0.0, z) / KEYWORD_SPREAD)
+
+    def signals(self, labels: np.ndarray) -> np.ndarray:
+        """:meth:`signal` of each of ``labels`` (negative labels: none, 0)."""
+        out = np.zeros(labels.shape[0], dtype=np.float64)
+        if self.std <= 0:
+            return out
+        inside = (labels >= 0) & (labels < self.scores.shape[0])
+        z = (self.scores[labels[inside]].astype(np.float64) - self.mean) / self.std
+        out[inside] = np.minimum(KEYWORD_CAP, np.maximum(0.0, z) / KEYWORD_SPREAD)
+        return out
 
 
 def moment(record: dict[str, Any]) -> float:

@@ -273,6 +273,20 @@ class VectorIndex:
                 return row
         return None
 
+    def similarities(self, labels: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """The inner product of ``query`` with each of ``labels``' vectors, in one pass.
+
+        Labels without a vector (negative, unknown, removed) get 0.
+        """
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        out = np.zeros(labels.shape[0], dtype=np.float64)
+        with self._rw.read():
+            ok = (labels >= 0) & (labels < self._n)
+            ok[ok] = self._live[labels[ok]]
+            if ok.any():
+                out[ok] = self._matrix[labels[ok]] @ q
+        return out
+
     # ------------------------------------------------------------------ hnsw
     def _new_hnsw(self, capacity: int) -> Any:
         index = _hnswlib().Index(space="ip", dim=self.dim)

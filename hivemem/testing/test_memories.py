@@ -131,12 +131,12 @@ def test_memory_semantic_search_finds_paraphrases(mem):
 
 
 def test_memory_semantic_search_shows_its_parts(mem):
-    """Each result's parts (vector, keyword, context, strength, recency) sum to its score;
+    """Each result's parts (vector, keyword, previous, strength, recency) sum to its score;
     weights apply; the keyword part is calibrated, not the share of the best match."""
     lt = mem.memories(NS)
     _seed(lt)
     for hit in lt.semantic_search("database failover incident", k=4):
-        assert set(hit.parts) == {"vector", "keyword", "context", "strength", "recency"}
+        assert set(hit.parts) == {"vector", "keyword", "previous", "strength", "recency"}
         assert hit.score == pytest.approx(sum(hit.parts.values()))
     only = lt.semantic_search(
         "database failover incident",

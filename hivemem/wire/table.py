@@ -861,6 +861,14 @@ _WEIGHTS = {
     for name, weight in memory_plans.DEFAULT_WEIGHTS.items()
 }
 _MOST = memory_plans.MAX_BATCH
+_EXPAND = {
+    "type": "integer",
+    "minimum": 0,
+    "maximum": memory_plans.MAX_EXPAND,
+    "default": 0,
+    "description": "After each hit, up to this many neighbouring records of its session "
+    '(next one first), marked parts == {"context": <the hit\'s score>}',
+}
 _READ = (404,)
 _M = f"{_NSP}/memories"
 
@@ -901,13 +909,14 @@ _MEMORY_ROUTES = (
                 "filters": s.filters_schema(),
                 "as_of": _AS_OF,
                 "include_superseded": _SUPERSEDED,
+                "expand": _EXPAND,
             },
             ("query",),
         ),
     ),
     _memory(
         "semantic_search", "POST", f"{_M}/semantic-search",
-        "Hybrid search: vector, keyword, context, strength, recency (503 without an embedder)",
+        "Hybrid search: vector, keyword, previous, strength, recency (503 without an embedder)",
         _SCORED, errors=_READ,
         body=s.obj(
             {
@@ -918,6 +927,7 @@ _MEMORY_ROUTES = (
                 "as_of": _AS_OF,
                 "include_superseded": _SUPERSEDED,
                 "boosts": s.BOOSTS,
+                "expand": _EXPAND,
             },
             ("query",),
         ),

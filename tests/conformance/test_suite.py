@@ -13,6 +13,7 @@ from hivemem.testing.test_history import *  # noqa: F403
 from hivemem.testing.test_lifecycle import *  # noqa: F403
 from hivemem.testing.test_lists import *  # noqa: F403
 from hivemem.testing.test_memories import *  # noqa: F403
+from hivemem.testing.test_memory_expand import *  # noqa: F403
 from hivemem.testing.test_memory_forgetting import *  # noqa: F403
 from hivemem.testing.test_memory_layout import *  # noqa: F403
 from hivemem.testing.test_memory_provenance import *  # noqa: F403

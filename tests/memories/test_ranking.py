@@ -1,5 +1,5 @@
 """How search ranks (SPEC §10, issue 16 item 2): deterministic ties, calibrated keyword part,
-the context of the previous turn, BM25 over content only."""
+the match of the previous turn, BM25 over content only."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def test_the_best_keyword_match_does_not_get_the_full_weight() -> None:
 
 
 def test_the_answer_after_a_matching_question_gets_context() -> None:
-    """A turn whose previous turn in the session matches the query gets a context part
+    """A turn whose previous turn in the session matches the query gets a ``previous`` part
     (the answer that shares no word with the question surfaces); weight 0 turns it off."""
     clock = [0.0]
     with hivemem.connect("memory://", embedder=HashEmbedder(), clock=lambda: clock[0]) as mem:
@@ -106,11 +106,11 @@ def test_the_answer_after_a_matching_question_gets_context() -> None:
             lt.add(text, session_id="s1")
         hits = lt.semantic_search("Oaxaca trip", k=4)
         answer = next(h for h in hits if "springs" in h.memory.content)
-        assert answer.parts["context"] > 0
-        assert all(h.parts["context"] == 0 for h in hits if "how was" in h.memory.content)
+        assert answer.parts["previous"] > 0
+        assert all(h.parts["previous"] == 0 for h in hits if "how was" in h.memory.content)
         assert answer.score == pytest.approx(sum(answer.parts.values()))
-        off = lt.semantic_search("Oaxaca trip", k=4, weights={"context": 0.0})
-        assert all(h.parts["context"] == 0 for h in off)
+        off = lt.semantic_search("Oaxaca trip", k=4, weights={"previous": 0.0})
+        assert all(h.parts["previous"] == 0 for h in off)
 
 
 def test_keyword_search_reads_content_only() -> None:

@@ -54,7 +54,7 @@ async def _args(request: Request, hub: Hub, route: RouteSpec) -> dict[str, Any]:
     elif route.fields:
         body = await body_of(request, hub)
         fields(body, route.fields)
-        integral(body, "limit", "k")
+        integral(body, "limit", "k", "expand")
         args.update(body)
     if route.idempotency_key:
         args["idem"] = _idem(request)
