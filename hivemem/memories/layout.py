@@ -37,7 +37,7 @@ __all__ = [
 KIND = "mem"
 #: The first characters of every internal memories key: ``internal_key(KIND, "")`` of
 #: :mod:`hivemem.engine.reserved`, spelled out (that package imports this module's
-#: importers; ``tests/memories/test_layout.py`` checks they agree).
+#: importers; ``tests/memories/test_internal_layout.py`` checks they agree).
 PREFIX = "\x01" + KIND + "/"
 #: ``<VECTOR><id>``: a record's vector {m: model, d: dim, v: base64 float32}.
 VECTOR = PREFIX + "v/"
