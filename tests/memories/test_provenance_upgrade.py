@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import hivemem
 from hivemem import _codec
 from hivemem.engine import ops as o
-from hivemem.memories.plans import MARKER
+from hivemem.memories.layout import OLD_MARKER as MARKER  # earlier versions wrote it
 from hivemem.testing.clock import FakeClock
 
 if TYPE_CHECKING:
