@@ -136,3 +136,10 @@ def integral(body: dict[str, Any], *names: str) -> None:
         value = body.get(name)
         if isinstance(value, float) and value.is_integer():
             body[name] = int(value)
+
+
+def page_response(page: Any) -> Response:
+    """A :class:`~hivemem.types.Page` as JSON: ``{"items": [...], "next_cursor"}``."""
+    return json_response(
+        {"items": [item.to_dict() for item in page.items], "next_cursor": page.next_cursor}
+    )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from hivemem.errors import InvalidArgument
 from hivemem.server._http import json_response, query_int, query_str
-from hivemem.server.routes._common import body_of, endpoint, fields, integral
+from hivemem.server.routes._common import body_of, endpoint, fields, integral, page_response
 from hivemem.types import Lock
 from hivemem.wire.table import BY_NAME
 
@@ -89,9 +89,7 @@ async def list_locks(request: Request, hub: Hub, caller: Caller) -> Response:
         query_str(request, "cursor"),
     )
     page = await hub.run(caller, op)
-    return json_response(
-        {"items": [lk.to_dict() for lk in page.items], "next_cursor": page.next_cursor}
-    )
+    return page_response(page)
 
 
 @endpoint

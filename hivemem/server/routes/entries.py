@@ -11,7 +11,7 @@ import orjson
 from hivemem.engine import ops as o
 from hivemem.errors import HivememError, InvalidArgument
 from hivemem.server._http import json_response, query_float, query_int, query_str, raw_json
-from hivemem.server.routes._common import body_of, endpoint, fields, integral
+from hivemem.server.routes._common import body_of, endpoint, fields, integral, page_response
 from hivemem.types import Lock
 from hivemem.wire.schemas import MAX_BATCH
 from hivemem.wire.table import BY_NAME
@@ -62,9 +62,7 @@ async def list_entries(request: Request, hub: Hub, caller: Caller) -> Response:
         query_str(request, "cursor"),
     )
     page = await hub.run(caller, op)
-    return json_response(
-        {"items": [e.to_dict() for e in page.items], "next_cursor": page.next_cursor}
-    )
+    return page_response(page)
 
 
 #: The body of a read of an absent (or expired) key.
@@ -170,9 +168,7 @@ async def list_as_of(request: Request, hub: Hub, caller: Caller) -> Response:
         query_str(request, "cursor"),
     )
     page = await hub.run(caller, op)
-    return json_response(
-        {"items": [e.to_dict() for e in page.items], "next_cursor": page.next_cursor}
-    )
+    return page_response(page)
 
 
 @endpoint

@@ -16,7 +16,7 @@ from hivemem import _codec
 from hivemem.engine import ops as o
 from hivemem.engine import queues as q
 from hivemem.server._http import json_response, query_int, query_str
-from hivemem.server.routes._common import body_of, endpoint, fields, integral
+from hivemem.server.routes._common import body_of, endpoint, fields, integral, page_response
 from hivemem.wire.table import BY_NAME
 
 if TYPE_CHECKING:
@@ -156,9 +156,7 @@ async def list_queues(request: Request, hub: Hub, caller: Caller) -> Response:
         query_str(request, "cursor"),
     )
     page = await hub.run(caller, op)
-    return json_response(
-        {"items": [i.to_dict() for i in page.items], "next_cursor": page.next_cursor}
-    )
+    return page_response(page)
 
 
 #: The handler of each route of the table served here, by route name.
